@@ -1,0 +1,323 @@
+//! The day's board (`zaitaku status`): each ordered teleworker with start/end status, the
+//! reports, leave and escalations, and the mail that matched no order. Built from plain rows by
+//! a pure function, so the CLI, the web page and `--json` show the same thing.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::calendar::Minutes;
+use crate::config::Timing;
+use crate::order::expected_hours;
+use crate::store::OrderRow;
+use crate::timing::{end_status, start_status};
+
+/// A report as the board needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub id: i64,
+    pub order_id: Option<i64>,
+    pub employee_id: Option<String>,
+    pub sender: String,
+    pub kind: String,
+    pub reason: String,
+    pub source: String,
+    pub received_at: i64,
+    pub leave_noted: bool,
+    pub incident: bool,
+    pub summary: String,
+    pub subject: String,
+}
+
+/// An escalation step as the board needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationRow {
+    pub order_id: i64,
+    pub kind: String,
+    pub step: i64,
+    pub to: Vec<String>,
+    pub at: i64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Board {
+    pub date: String,
+    pub teleworkers: Vec<Teleworker>,
+    pub unmatched: Vec<Unmatched>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Teleworker {
+    pub employee_id: String,
+    pub name: String,
+    pub department: String,
+    pub order: Hours,
+    pub content: String,
+    pub shifted: bool,
+    pub start: Slot,
+    pub end: Slot,
+    pub reports: Vec<ReportRef>,
+    pub leave: Vec<Span>,
+    pub escalations: Vec<EscalationRef>,
+    /// The end report's text: the day's work summary (日報).
+    pub summary: Option<String>,
+    pub incident: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hours {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Slot {
+    pub status: &'static str,
+    pub at: Option<String>,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReportRef {
+    pub kind: String,
+    pub at: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Span {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EscalationRef {
+    pub kind: String,
+    pub step: i64,
+    pub to: Vec<String>,
+    pub at: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Unmatched {
+    pub from: String,
+    pub kind: String,
+    pub reason: String,
+    pub at: String,
+    pub subject: String,
+}
+
+pub fn rfc3339(epoch: i64, tz: Tz) -> String {
+    DateTime::<Utc>::from_timestamp(epoch, 0)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .to_rfc3339()
+}
+
+pub struct BoardInput<'a> {
+    pub date: NaiveDate,
+    pub orders: &'a [OrderRow],
+    pub reports: &'a [ReportRow],
+    pub escalations: &'a [EscalationRow],
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    pub timing: &'a Timing,
+}
+
+pub fn build(input: BoardInput<'_>) -> Board {
+    let BoardInput { date, orders, reports, escalations, now, tz, timing } = input;
+    let at = |m: Minutes| m.on(date, tz).with_timezone(&Utc);
+    let time_of = |epoch: i64| DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default();
+    let mut teleworkers = Vec::new();
+    for o in orders {
+        let mine: Vec<&ReportRow> =
+            reports.iter().filter(|r| r.order_id == Some(o.id) && r.reason == "matched").collect();
+        let first_start = mine.iter().filter(|r| r.kind == "start").min_by_key(|r| r.received_at);
+        let last_end = mine.iter().filter(|r| r.kind == "end").max_by_key(|r| r.received_at);
+        let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
+        let slot = |r: Option<&&ReportRow>, status: crate::timing::Status| Slot {
+            status: status.as_str(),
+            at: r.map(|r| rfc3339(r.received_at, tz)),
+            source: r.map(|r| r.source.clone()),
+        };
+        let start = slot(first_start, start_status(at(exp_start), first_start.map(|r| time_of(r.received_at)), now, timing));
+        let end = slot(last_end, end_status(at(exp_end), last_end.map(|r| time_of(r.received_at)), now, timing));
+        let mut sorted = mine.clone();
+        sorted.sort_by_key(|r| (r.received_at, r.id));
+        teleworkers.push(Teleworker {
+            employee_id: o.employee_id.clone(),
+            name: o.employee_name.clone(),
+            department: o.department.clone(),
+            order: Hours { start: o.start.to_string(), end: o.end.to_string() },
+            content: o.content.clone(),
+            shifted: o.shifted,
+            start,
+            end,
+            reports: sorted
+                .iter()
+                .map(|r| ReportRef { kind: r.kind.clone(), at: rfc3339(r.received_at, tz), source: r.source.clone() })
+                .collect(),
+            leave: o.leave.iter().map(|(f, t)| Span { from: f.to_string(), to: t.to_string() }).collect(),
+            escalations: escalations
+                .iter()
+                .filter(|e| e.order_id == o.id)
+                .map(|e| EscalationRef {
+                    kind: e.kind.clone(),
+                    step: e.step,
+                    to: e.to.clone(),
+                    at: rfc3339(e.at, tz),
+                    status: e.status.clone(),
+                })
+                .collect(),
+            summary: last_end.map(|r| r.summary.clone()).filter(|s| !s.is_empty()),
+            incident: mine.iter().any(|r| r.incident),
+        });
+    }
+    let unmatched = reports
+        .iter()
+        .filter(|r| r.reason != "matched")
+        .map(|r| Unmatched {
+            from: r.sender.clone(),
+            kind: r.kind.clone(),
+            reason: r.reason.clone(),
+            at: rfc3339(r.received_at, tz),
+            subject: r.subject.clone(),
+        })
+        .collect();
+    Board { date: date.to_string(), teleworkers, unmatched }
+}
+
+impl Board {
+    /// The plain-text board for a terminal.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(out, "{} の在宅勤務 ({} 名)", self.date, self.teleworkers.len());
+        if self.teleworkers.is_empty() {
+            let _ = writeln!(out, "  この日の在宅勤務命令はありません");
+        }
+        let hm = |s: &Option<String>| s.as_deref().and_then(|s| s.get(11..16)).unwrap_or("--:--").to_string();
+        for t in &self.teleworkers {
+            let _ = writeln!(
+                out,
+                "  {:<7} {:<8} {:<10} 命令 {}-{}{}  開始 {} {:<8}  終了 {} {:<8}{}",
+                t.employee_id,
+                t.name,
+                t.department,
+                t.order.start,
+                t.order.end,
+                if t.shifted { "(割振)" } else { "" },
+                hm(&t.start.at),
+                t.start.status,
+                hm(&t.end.at),
+                t.end.status,
+                if t.incident { "  ⚠事故・災害の連絡あり" } else { "" },
+            );
+            for l in &t.leave {
+                let _ = writeln!(out, "          時間休 {}-{}", l.from, l.to);
+            }
+            for e in &t.escalations {
+                let _ = writeln!(out, "          督促 {} 段階{} → {} ({})", e.kind, e.step, e.to.join(","), e.status);
+            }
+            if let Some(s) = &t.summary {
+                for line in s.lines().take(3) {
+                    let _ = writeln!(out, "          日報: {line}");
+                }
+            }
+        }
+        if !self.unmatched.is_empty() {
+            let _ = writeln!(out, "照合できなかったメール ({} 件)", self.unmatched.len());
+            for u in &self.unmatched {
+                let _ = writeln!(out, "  {} {:<14} {:<12} {} {}", hm(&Some(u.at.clone())), u.reason, u.kind, u.from, u.subject);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::parse_date;
+    use chrono::TimeZone;
+
+    fn order() -> OrderRow {
+        OrderRow {
+            id: 1,
+            employee_id: "E1001".into(),
+            date: parse_date("2021-01-12").unwrap(),
+            start: Minutes(510),
+            end: Minutes(1035),
+            content: "文書作成".into(),
+            approved_by: Some("E2001".into()),
+            shifted: false,
+            leave: vec![],
+            status: "approved".into(),
+            employee_name: "山田太郎".into(),
+            department: "情報管理課".into(),
+        }
+    }
+
+    fn tokyo(h: u32, m: u32) -> DateTime<Utc> {
+        chrono_tz::Asia::Tokyo.with_ymd_and_hms(2021, 1, 12, h, m, 0).unwrap().with_timezone(&Utc)
+    }
+
+    fn report(kind: &str, h: u32, m: u32) -> ReportRow {
+        ReportRow {
+            id: 1,
+            order_id: Some(1),
+            employee_id: Some("E1001".into()),
+            sender: "yamada@city.example.lg.jp".into(),
+            kind: kind.into(),
+            reason: "matched".into(),
+            source: "maildir".into(),
+            received_at: tokyo(h, m).timestamp(),
+            leave_noted: false,
+            incident: false,
+            summary: "議事録作成".into(),
+            subject: "".into(),
+        }
+    }
+
+    fn board(reports: &[ReportRow], now: DateTime<Utc>) -> Board {
+        let orders = [order()];
+        build(BoardInput {
+            date: parse_date("2021-01-12").unwrap(),
+            orders: &orders,
+            reports,
+            escalations: &[],
+            now,
+            tz: chrono_tz::Asia::Tokyo,
+            timing: &Timing::default(),
+        })
+    }
+
+    #[test]
+    fn an_order_without_reports_is_pending_in_the_morning() {
+        let b = board(&[], tokyo(8, 0));
+        let t = &b.teleworkers[0];
+        assert_eq!((t.start.status, t.end.status), ("pending", "pending"));
+        assert_eq!(t.order, Hours { start: "08:30".into(), end: "17:15".into() });
+    }
+
+    #[test]
+    fn a_start_at_0827_is_on_time_and_shown_in_local_time() {
+        let b = board(&[report("start", 8, 27)], tokyo(12, 0));
+        let t = &b.teleworkers[0];
+        assert_eq!(t.start.status, "on_time");
+        assert_eq!(t.start.at.as_deref(), Some("2021-01-12T08:27:00+09:00"));
+        assert_eq!(t.end.status, "pending");
+        let json = serde_json::to_value(&b).unwrap();
+        assert_eq!(json["teleworkers"][0]["reports"][0]["kind"], "start");
+    }
+
+    #[test]
+    fn the_end_report_summary_is_the_days_work_summary() {
+        let b = board(&[report("start", 8, 27), report("end", 17, 10)], tokyo(18, 0));
+        assert_eq!(b.teleworkers[0].end.status, "on_time");
+        assert_eq!(b.teleworkers[0].summary.as_deref(), Some("議事録作成"));
+        assert!(b.render_text().contains("日報: 議事録作成"));
+    }
+}

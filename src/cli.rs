@@ -1,0 +1,315 @@
+//! The command line (SPEC §7): parse, call the library, print. Nothing here decides a rule.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::calendar::parse_date;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::{board, ingest, outbox, register};
+
+#[derive(Debug, Parser)]
+#[command(name = "zaitaku", version, about = "在宅勤務 (telework) reports, escalations and register for a city hall")]
+pub struct Cli {
+    /// Folder holding zaitaku.toml and departments.toml [default: config/, else the built-in defaults]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… [default: from the config]
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or migrate the database and load the departments from the config
+    Init,
+    /// Staff: import from CSV (employee_id,name,email,department,role[,chat_id]) or list
+    #[command(subcommand)]
+    Employees(EmployeesCmd),
+    /// Departments' telework applications (テレワーク申請書)
+    #[command(subcommand)]
+    Applications(ApplicationsCmd),
+    /// The telework-ID pool
+    #[command(subcommand)]
+    Ids(IdsCmd),
+    /// Work-from-home orders (在宅勤務命令簿)
+    #[command(subcommand)]
+    Orders(OrdersCmd),
+    /// Process report mails from files, stdin (-) or a Maildir
+    Ingest(IngestArgs),
+    /// Run everything due at a moment: outbox delivery (and, as they are built, escalations and digests)
+    Tick {
+        /// The moment, RFC 3339 (e.g. 2021-01-12T08:45:00+09:00) [default: now]
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// The day's board
+    Status {
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        json: bool,
+        /// Judge pending vs missing at this moment, RFC 3339 [default: now]
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// A self-contained tour on the built-in defaults
+    Demo {
+        /// Folder for the demo's database, Maildir and sent mail
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmployeesCmd {
+    Import { file: PathBuf },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApplicationsCmd {
+    Add {
+        #[arg(long)]
+        department: String,
+        #[arg(long = "fiscal-year")]
+        fiscal_year: i32,
+        #[arg(long)]
+        pc: String,
+        /// Employee IDs, comma-separated
+        #[arg(long, value_delimiter = ',')]
+        users: Vec<String>,
+        /// For a department outside the annex, or IDs concentrated in an emergency (circular 2(4)エ)
+        #[arg(long)]
+        emergency: bool,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdsCmd {
+    /// Give an ID from the pool (to the end of that fiscal year when --to is left out)
+    Assign {
+        #[arg(long)]
+        employee: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Take an ID back from a day on (held until the day before)
+    Release {
+        #[arg(long)]
+        employee: String,
+        #[arg(long)]
+        on: String,
+    },
+    /// Who holds which ID
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCmd {
+    /// CSV columns employee_id,date,start,end,content,approved_by,shifted[,leave]
+    Import { file: PathBuf },
+    Cancel {
+        #[arg(long)]
+        employee: String,
+        #[arg(long)]
+        date: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The server's receipt time for every message given, RFC 3339
+    #[arg(long = "received-at")]
+    pub received_at: Option<String>,
+    /// Process the new messages of this Maildir
+    #[arg(long, conflicts_with = "files")]
+    pub maildir: Option<PathBuf>,
+    /// Queue the replies but do not deliver them now (a later tick or the daemon will)
+    #[arg(long = "no-send")]
+    pub no_send: bool,
+    /// .eml files, or - for standard input
+    pub files: Vec<PathBuf>,
+}
+
+pub fn parse_instant(flag: &str, s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| Error::bad(flag, format!("expected an RFC 3339 time like 2021-01-12T08:45:00+09:00, got {s:?}")))
+}
+
+fn flag_date(flag: &str, s: &str) -> Result<NaiveDate> {
+    parse_date(s).ok_or_else(|| Error::bad(flag, format!("expected a date YYYY-MM-DD, got {s:?}")))
+}
+
+fn now_or(flag: &str, s: &Option<String>) -> Result<DateTime<Utc>> {
+    match s {
+        Some(s) => parse_instant(flag, s),
+        None => Ok(Utc::now()),
+    }
+}
+
+pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
+    match explicit {
+        Some(dir) => Config::load(dir),
+        None if Path::new("config").is_dir() => Config::load(Path::new("config")),
+        None => Ok(Config::embedded()),
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    if let Command::Demo { dir } = &cli.command {
+        return crate::demo::run(dir).await;
+    }
+    let cfg = load_config(cli.config.as_deref())?;
+    let url = cli.db.clone().unwrap_or_else(|| cfg.database.clone());
+    let store = Store::open(&url).await?;
+    let result = dispatch(cli.command, &cfg, &store).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
+    let out = &mut std::io::stdout().lock();
+    let now = Utc::now();
+    match cmd {
+        Command::Init => {
+            let n = register::init(store, cfg).await?;
+            say(out, format!("database ready; {n} departments loaded"))
+        }
+        Command::Employees(EmployeesCmd::Import { file }) => {
+            let n = register::import_employees(store, &file).await?;
+            say(out, format!("{n} employees imported"))
+        }
+        Command::Employees(EmployeesCmd::List) => {
+            let mut list: Vec<_> = store.employees().await?.into_values().collect();
+            list.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
+            for e in list {
+                say(out, format!("{}\t{}\t{}\t{}\t{}", e.employee_id, e.name, e.department, e.role.as_str(), e.emails.join(";")))?;
+            }
+            Ok(())
+        }
+        Command::Applications(ApplicationsCmd::Add { department, fiscal_year, pc, users, emergency }) => {
+            let args = register::ApplicationArgs { department, fiscal_year, pc, users, emergency };
+            let a = register::add_application(store, cfg, args, now.timestamp()).await?;
+            say(
+                out,
+                format!(
+                    "application recorded: {} fiscal year {} PC {} users {}{}",
+                    a.department,
+                    a.fiscal_year,
+                    a.pc_name,
+                    a.users.join(","),
+                    if a.emergency { " (emergency)" } else { "" }
+                ),
+            )
+        }
+        Command::Applications(ApplicationsCmd::List) => {
+            for a in store.applications().await? {
+                say(
+                    out,
+                    format!(
+                        "{}\t{}\t{}\t{}{}",
+                        a.fiscal_year,
+                        a.department,
+                        a.pc_name,
+                        a.users.join(","),
+                        if a.emergency { "\temergency" } else { "" }
+                    ),
+                )?;
+            }
+            Ok(())
+        }
+        Command::Ids(IdsCmd::Assign { employee, from, to }) => {
+            let from = flag_date("--from", &from)?;
+            let to = to.map(|t| flag_date("--to", &t)).transpose()?;
+            let h = register::assign_id(store, cfg, &employee, from, to).await?;
+            say(out, format!("telework ID {} assigned to {} from {} to {}", h.id_no, h.employee, h.from, h.to))
+        }
+        Command::Ids(IdsCmd::Release { employee, on }) => {
+            let on = flag_date("--on", &on)?;
+            let h = register::release_id(store, &employee, on).await?;
+            say(out, format!("telework ID {} of {} released from {on} (held until the day before)", h.id_no, employee))
+        }
+        Command::Ids(IdsCmd::List) => {
+            for h in store.held_ids().await? {
+                let h = h.held;
+                say(out, format!("{:>3}\t{}\t{}\t{}", h.id_no, h.employee, h.from, h.to))?;
+            }
+            Ok(())
+        }
+        Command::Orders(OrdersCmd::Import { file }) => {
+            let n = register::import_orders(store, cfg, &file, now.timestamp()).await?;
+            say(out, format!("{n} orders imported"))
+        }
+        Command::Orders(OrdersCmd::Cancel { employee, date }) => {
+            let date = flag_date("--date", &date)?;
+            register::cancel_order(store, &employee, date, now.timestamp()).await?;
+            say(out, format!("order of {employee} for {date} cancelled"))
+        }
+        Command::Ingest(args) => {
+            let received_at = args.received_at.as_deref().map(|s| parse_instant("--received-at", s)).transpose()?;
+            let summary = if let Some(dir) = &args.maildir {
+                ingest::ingest_maildir(store, cfg, dir, now).await?
+            } else {
+                if args.files.is_empty() {
+                    return Err(Error::bad("ingest", "expected .eml files, - for standard input, or --maildir DIR"));
+                }
+                ingest::ingest_files(store, cfg, &args.files, received_at, now).await?
+            };
+            say(out, summary.to_string())?;
+            if !args.no_send {
+                let d = outbox::deliver_due(store, cfg, now).await?;
+                if d.attempted > 0 {
+                    say(out, d.to_string())?;
+                }
+            }
+            Ok(())
+        }
+        Command::Tick { now: at } => {
+            let at = now_or("--now", &at)?;
+            let report = crate::tick::tick(store, cfg, at).await?;
+            say(out, report.to_string())
+        }
+        Command::Status { date, json, now: at } => {
+            let date = flag_date("--date", &date)?;
+            let at = now_or("--now", &at)?;
+            let b = status_board(store, cfg, date, at).await?;
+            if json {
+                let s = serde_json::to_string_pretty(&b).map_err(|e| Error::Mail(e.to_string()))?;
+                say(out, s)
+            } else {
+                write!(out, "{}", b.render_text()).map_err(|e| Error::io(Path::new("stdout"), e))
+            }
+        }
+        Command::Demo { .. } => unreachable!("handled before the config is loaded"),
+    }
+}
+
+pub async fn status_board(store: &Store, cfg: &Config, date: NaiveDate, now: DateTime<Utc>) -> Result<board::Board> {
+    let orders = store.orders_on(date).await?;
+    let reports = store.reports_on(date).await?;
+    let escalations = store.escalations_on(date).await?;
+    Ok(board::build(board::BoardInput {
+        date,
+        orders: &orders,
+        reports: &reports,
+        escalations: &escalations,
+        now,
+        tz: cfg.timezone,
+        timing: &cfg.timing,
+    }))
+}
+
+fn say(out: &mut impl Write, line: impl AsRef<str>) -> Result<()> {
+    writeln!(out, "{}", line.as_ref()).map_err(|e| Error::io(Path::new("stdout"), e))
+}

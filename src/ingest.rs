@@ -1,0 +1,319 @@
+//! Taking mail in: files, standard input (a `.forward`/procmail pipe) and Maildir. Each message
+//! is parsed, decided (`report::decide`), stored with the mail it causes in one transaction,
+//! and only then marked done at its source. Messages are committed in batches so that a backlog
+//! of thousands is not thousands of fsyncs; a crash loses no message, it only re-reads a batch,
+//! whose Message-IDs are already stored.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::board::rfc3339;
+use crate::calendar::local_date;
+use crate::classify::Kind;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::mail::maildir;
+use crate::mail::parse::{Incoming, parse};
+use crate::mail::template::Templates;
+use crate::outbox::{self, OutMail};
+use crate::report::{Facts, Reason, decide, kind_label};
+use crate::store::reports::{NewReport, insert_report};
+use crate::store::{Employee, OrderRow, Store, Tx};
+
+/// Messages per transaction.
+pub const BATCH: usize = 500;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub processed: usize,
+    pub by_reason: BTreeMap<&'static str, usize>,
+    pub duplicates: usize,
+    pub mails_queued: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} message(s) processed", self.processed)?;
+        for (k, v) in &self.by_reason {
+            write!(f, ", {v} {k}")?;
+        }
+        if self.duplicates > 0 {
+            write!(f, ", {} duplicate(s) skipped", self.duplicates)?;
+        }
+        write!(f, "; {} mail(s) queued", self.mails_queued)
+    }
+}
+
+/// One message to take in, with where its arrival time may come from.
+pub struct Raw {
+    pub bytes: Vec<u8>,
+    pub source: &'static str,
+    /// `--received-at`: overrides everything.
+    pub received_at: Option<DateTime<Utc>>,
+    /// The Maildir delivery time: used when there is no `Received:` header.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+pub struct Ingestor<'a> {
+    store: &'a Store,
+    cfg: &'a Config,
+    templates: Templates,
+    by_email: HashMap<String, Employee>,
+    by_id: HashMap<String, Employee>,
+    orders: HashMap<(String, NaiveDate), Option<OrderRow>>,
+    pub summary: Summary,
+}
+
+impl<'a> Ingestor<'a> {
+    pub async fn new(store: &'a Store, cfg: &'a Config) -> Result<Ingestor<'a>> {
+        let by_id = store.employees().await?;
+        let by_email =
+            by_id.values().flat_map(|e| e.emails.iter().map(move |m| (m.to_lowercase(), e.clone()))).collect();
+        Ok(Ingestor {
+            store,
+            cfg,
+            templates: Templates::new(&cfg.templates),
+            by_email,
+            by_id,
+            orders: HashMap::new(),
+            summary: Summary::default(),
+        })
+    }
+
+    async fn order(&mut self, employee: &str, day: NaiveDate) -> Result<Option<OrderRow>> {
+        let key = (employee.to_string(), day);
+        if let Some(o) = self.orders.get(&key) {
+            return Ok(o.clone());
+        }
+        let o = self.store.order(employee, day).await?.filter(|o| o.status == "approved");
+        self.orders.insert(key, o.clone());
+        Ok(o)
+    }
+
+    /// Processes one message inside `tx`. Returns the report's id, or `None` for a duplicate.
+    pub async fn process(&mut self, tx: &mut Tx<'_>, raw: &Raw, now: DateTime<Utc>) -> Result<Option<i64>> {
+        let parsed = parse(&raw.bytes);
+        let tz = self.cfg.timezone;
+        let header_time = parsed.as_ref().ok().and_then(|m| m.received);
+        // The server's receipt time, never the sender's Date: a wrong laptop clock must not make
+        // a late start on time.
+        let arrival = raw.received_at.or(header_time).or(raw.delivered_at).unwrap_or(now);
+        let day = local_date(arrival, tz);
+        let m = match parsed {
+            Ok(m) => m,
+            Err(bad) => {
+                tracing::warn!(reason = bad.reason, source = raw.source, "kept a message that cannot be used");
+                let r = NewReport {
+                    message_key: bad.key,
+                    source: raw.source.to_string(),
+                    received_at: arrival.timestamp(),
+                    day: day.to_string(),
+                    sender: bad.from,
+                    kind: Kind::Unclassified.as_str().into(),
+                    reason: Reason::Unparseable.as_str().into(),
+                    subject: if bad.subject.is_empty() { format!("({})", bad.reason) } else { bad.subject },
+                    raw: Some(raw.bytes.clone()),
+                    ..NewReport::default()
+                };
+                return self.record(tx, &r, Reason::Unparseable).await;
+            }
+        };
+        let employee = self.by_email.get(&m.from).cloned();
+        let order = match &employee {
+            Some(e) if m.auto_reply.is_none() => self.order(&e.employee_id, day).await?,
+            _ => None,
+        };
+        let d = decide(
+            &m,
+            &Facts { employee: employee.as_ref(), order: order.as_ref(), arrival, tz, timing: &self.cfg.timing },
+        );
+        let r = NewReport {
+            message_key: m.key.clone(),
+            message_id: m.message_id.clone(),
+            source: raw.source.to_string(),
+            received_at: arrival.timestamp(),
+            date_header: m.date_header.map(|t| t.timestamp()),
+            day: day.to_string(),
+            sender: m.from.clone(),
+            employee_id: employee.as_ref().map(|e| e.employee_id.clone()),
+            kind: d.class.kind.as_str().into(),
+            reason: d.reason.as_str().into(),
+            order_id: order.as_ref().filter(|_| d.reason == Reason::Matched).map(|o| o.id),
+            leave_noted: d.class.leave,
+            incident: d.class.incident,
+            subject: m.subject.clone(),
+            summary: d.summary.clone(),
+            raw: None,
+        };
+        let Some(report_id) = self.record(tx, &r, d.reason).await? else {
+            return Ok(None);
+        };
+        if let Some(e) = &employee {
+            tracing::info!(message_id = ?m.message_id, employee = %e.employee_id, kind = d.class.kind.as_str(),
+                reason = d.reason.as_str(), "report recorded");
+            let ctx = MailContext {
+                subject: if m.subject.is_empty() { "(件名なし)".into() } else { m.subject.clone() },
+                name: e.name.clone(),
+                employee_id: e.employee_id.clone(),
+                department: e.department.clone(),
+                kind_label: kind_label(d.class.kind),
+                at: rfc3339(arrival.timestamp(), tz).get(11..16).unwrap_or("").to_string(),
+                date: day.to_string(),
+                order_start: order.as_ref().map(|o| o.start.to_string()).unwrap_or_default(),
+                order_end: order.as_ref().map(|o| o.end.to_string()).unwrap_or_default(),
+                status_label: d.status.map(|s| s.label_ja()).unwrap_or(""),
+                leave: d.class.leave,
+                incident: d.class.incident,
+                body: crate::classify::work_summary(&m.body),
+            };
+            if let Some(template) = d.reply {
+                let to = vec![m.from.clone()];
+                self.queue(tx, template, &ctx, report_id, to, Some(&m), "auto-replied", now).await?;
+            }
+            for template in &d.notify {
+                let to: Vec<String> = self
+                    .by_id
+                    .values()
+                    .filter(|s| s.department == e.department && s.role == crate::store::Role::Supervisor)
+                    .filter_map(|s| s.emails.first().cloned())
+                    .collect();
+                if to.is_empty() {
+                    tracing::warn!(department = %e.department, "no supervisor with an e-mail address to notify");
+                    continue;
+                }
+                self.queue(tx, template, &ctx, report_id, to, None, "auto-generated", now).await?;
+            }
+        }
+        Ok(Some(report_id))
+    }
+
+    async fn record(&mut self, tx: &mut Tx<'_>, r: &NewReport, reason: Reason) -> Result<Option<i64>> {
+        match insert_report(tx, r).await? {
+            Some(id) => {
+                self.summary.processed += 1;
+                *self.summary.by_reason.entry(reason.as_str()).or_default() += 1;
+                Ok(Some(id))
+            }
+            None => {
+                self.summary.duplicates += 1;
+                tracing::info!(key = %r.message_key, "duplicate message skipped");
+                Ok(None)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn queue(
+        &mut self,
+        tx: &mut Tx<'_>,
+        template: &str,
+        ctx: &MailContext,
+        report_id: i64,
+        to: Vec<String>,
+        answering: Option<&Incoming>,
+        auto_submitted: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let rendered = self.templates.render(template, ctx)?;
+        let mail = OutMail {
+            purpose: template.trim_end_matches(".txt").to_string(),
+            report_id: Some(report_id),
+            cause: format!("{}.{report_id}", template.trim_end_matches(".txt")),
+            to,
+            subject: rendered.subject,
+            body: rendered.body,
+            in_reply_to: answering.and_then(|m| m.message_id.clone()),
+            references: answering.map(|m| m.references.clone()).unwrap_or_default(),
+            auto_submitted,
+        };
+        if outbox::enqueue(tx, self.cfg, &mail, now).await? {
+            self.summary.mails_queued += 1;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct MailContext {
+    subject: String,
+    name: String,
+    employee_id: String,
+    department: String,
+    kind_label: &'static str,
+    at: String,
+    date: String,
+    order_start: String,
+    order_end: String,
+    status_label: &'static str,
+    leave: bool,
+    incident: bool,
+    body: String,
+}
+
+/// `zaitaku ingest FILE…` and `zaitaku ingest -`.
+pub async fn ingest_files(
+    store: &Store,
+    cfg: &Config,
+    files: &[PathBuf],
+    received_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Summary> {
+    // Read everything first: a missing file is bad input and must change nothing.
+    let mut raws = Vec::new();
+    for f in files {
+        let (bytes, source) = if f.as_os_str() == "-" {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::io(Path::new("stdin"), e))?;
+            (buf, "stdin")
+        } else {
+            match std::fs::read(f) {
+                Ok(b) => (b, "file"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::bad(f.display().to_string(), "no such file"));
+                }
+                Err(e) => return Err(Error::io(f, e)),
+            }
+        };
+        raws.push(Raw { bytes, source, received_at, delivered_at: None });
+    }
+    let mut ing = Ingestor::new(store, cfg).await?;
+    for chunk in raws.chunks(BATCH) {
+        let mut tx = store.begin().await?;
+        for raw in chunk {
+            ing.process(&mut tx, raw, now).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(ing.summary)
+}
+
+/// `zaitaku ingest --maildir DIR`: the new messages, moved to `cur/` once committed.
+pub async fn ingest_maildir(store: &Store, cfg: &Config, dir: &Path, now: DateTime<Utc>) -> Result<Summary> {
+    let entries = maildir::new_messages(dir)?;
+    let mut ing = Ingestor::new(store, cfg).await?;
+    for chunk in entries.chunks(BATCH) {
+        let mut tx = store.begin().await?;
+        let mut done = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            let bytes = match std::fs::read(&e.path) {
+                Ok(b) => b,
+                // Another reader took it meanwhile.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(Error::io(&e.path, err)),
+            };
+            let raw = Raw { bytes, source: "maildir", received_at: None, delivered_at: maildir::delivery_time(e) };
+            ing.process(&mut tx, &raw, now).await?;
+            done.push(e);
+        }
+        tx.commit().await?;
+        for e in done {
+            maildir::mark_done(dir, e)?;
+        }
+    }
+    Ok(ing.summary)
+}

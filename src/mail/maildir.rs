@@ -1,0 +1,91 @@
+//! A Maildir as mail source: messages in `new/` are processed and then moved to `cur/` with the
+//! seen flag, only after their report is committed. A crash in between leaves the file in
+//! `new/`; the next run finds its Message-ID already stored and just moves it.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+pub fn ensure(dir: &Path) -> Result<()> {
+    for sub in ["new", "cur", "tmp"] {
+        let p = dir.join(sub);
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(())
+}
+
+/// The messages waiting in `new/`, oldest name first (names start with the delivery time).
+pub fn new_messages(dir: &Path) -> Result<Vec<Entry>> {
+    let new = dir.join("new");
+    if !dir.join("cur").is_dir() || !new.is_dir() {
+        return Err(Error::bad(dir.display().to_string(), "expected a Maildir (folders new/, cur/, tmp/)"));
+    }
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&new).map_err(|e| Error::io(&new, e))? {
+        let e = e.map_err(|e| Error::io(&new, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            continue;
+        }
+        out.push(Entry { path: e.path(), name });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The delivery time in a Maildir unique name (`1610407661.M…P….host`), else the file's mtime.
+pub fn delivery_time(e: &Entry) -> Option<DateTime<Utc>> {
+    let secs = e.name.split('.').next().and_then(|s| s.parse::<i64>().ok());
+    if let Some(t) = secs.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0)) {
+        return Some(t);
+    }
+    let mtime = std::fs::metadata(&e.path).and_then(|m| m.modified()).ok()?;
+    Some(DateTime::<Utc>::from(mtime))
+}
+
+/// Moves a processed message to `cur/` and marks it seen (`:2,S`).
+pub fn mark_done(dir: &Path, e: &Entry) -> Result<()> {
+    let base = e.name.split(':').next().unwrap_or(&e.name);
+    let target = dir.join("cur").join(format!("{base}:2,S"));
+    std::fs::rename(&e.path, &target).map_err(|err| Error::io(&e.path, err))
+}
+
+/// Writes a message into `new/` the way a delivery agent does (tmp/ then rename).
+pub fn deliver(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    ensure(dir)?;
+    let tmp = dir.join("tmp").join(name);
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    let new = dir.join("new").join(name);
+    std::fs::rename(&tmp, &new).map_err(|e| Error::io(&new, e))?;
+    Ok(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_time_comes_from_the_unique_name() {
+        let e = Entry { path: PathBuf::from("/nonexistent"), name: "1610407661.M1P2.mail".into() };
+        assert_eq!(delivery_time(&e).unwrap().timestamp(), 1610407661);
+    }
+
+    #[test]
+    fn processed_mail_moves_to_cur_with_the_seen_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        deliver(dir.path(), "1610407661.M1P2.mail", b"x").unwrap();
+        let list = new_messages(dir.path()).unwrap();
+        assert_eq!(list.len(), 1);
+        mark_done(dir.path(), &list[0]).unwrap();
+        assert!(new_messages(dir.path()).unwrap().is_empty());
+        assert!(dir.path().join("cur/1610407661.M1P2.mail:2,S").exists());
+    }
+}

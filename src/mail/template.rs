@@ -1,0 +1,89 @@
+//! Mail text from editable minijinja templates in the configured `templates/` folder; a
+//! template missing there falls back to the built-in copy, so a partial override works.
+//! A template's first line is `Subject: …`, the rest is the body.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+const BUILT_IN: &[(&str, &str)] = &[
+    ("ack.txt", include_str!("../../templates/ack.txt")),
+    ("unclassified.txt", include_str!("../../templates/unclassified.txt")),
+    ("no_order.txt", include_str!("../../templates/no_order.txt")),
+    ("notify_no_order.txt", include_str!("../../templates/notify_no_order.txt")),
+    ("notify_incident.txt", include_str!("../../templates/notify_incident.txt")),
+];
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+impl Templates {
+    pub fn new(dir: &Path) -> Templates {
+        let dir: PathBuf = dir.to_path_buf();
+        let mut env = Environment::new();
+        env.set_keep_trailing_newline(true);
+        env.set_loader(move |name| {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(s) => Ok(Some(s)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Ok(BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, s)| s.to_string()))
+                }
+                Err(e) => Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("{}: {e}", path.display()),
+                )),
+            }
+        });
+        Templates { env }
+    }
+
+    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<Rendered> {
+        let err = |e: minijinja::Error| Error::Template { name: name.to_string(), msg: e.to_string() };
+        let text = self.env.get_template(name).map_err(err)?.render(ctx).map_err(err)?;
+        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        let Some(subject) = first.strip_prefix("Subject:") else {
+            return Err(Error::Template { name: name.into(), msg: "the first line must be `Subject: …`".into() });
+        };
+        Ok(Rendered { subject: subject.trim().to_string(), body: rest.trim_start_matches('\n').to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_templates_render_in_japanese() {
+        let t = Templates::new(Path::new("/nonexistent"));
+        let r = t
+            .render(
+                "ack.txt",
+                minijinja::context! { subject => "業務開始", name => "山田太郎", kind_label => "業務開始",
+                    at => "08:27", date => "2021-01-12", order_start => "08:30", order_end => "17:15",
+                    status_label => "定時", leave => false, incident => false },
+            )
+            .unwrap();
+        assert_eq!(r.subject, "受付: 業務開始");
+        assert!(r.body.starts_with("山田太郎 さん"));
+        assert!(r.body.contains("判定:     定時"));
+    }
+
+    #[test]
+    fn a_template_in_the_folder_overrides_the_built_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ack.txt"), "Subject: OK {{ name }}\nhello\n").unwrap();
+        let t = Templates::new(dir.path());
+        let r = t.render("ack.txt", minijinja::context! { name => "Yamada" }).unwrap();
+        assert_eq!((r.subject.as_str(), r.body.as_str()), ("OK Yamada", "hello\n"));
+    }
+}

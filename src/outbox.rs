@@ -1,0 +1,227 @@
+//! The outbox: every mail is first a row, written in the same transaction as the decision that
+//! causes it, then delivered with retries. The Message-ID is fixed at enqueue time and derived
+//! from what caused the mail, so enqueuing the same thing twice is a no-op and a resend after a
+//! crash is recognisable by mail clients as the same message.
+
+use std::fmt;
+use std::time::{Duration as StdDuration, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use lettre::Message;
+use lettre::address::{Address, Envelope};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use sqlx::Row;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::mail::transport::Transport;
+use crate::store::{Store, Tx};
+
+/// A mail to send.
+#[derive(Debug, Clone)]
+pub struct OutMail {
+    /// What the mail is for: `ack`, `unclassified`, `no_order`, `notify_no_order`, `notify_incident`, …
+    pub purpose: String,
+    pub report_id: Option<i64>,
+    /// Unique per cause: the Message-ID is built from it.
+    pub cause: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    /// The message this answers (without angle brackets), for In-Reply-To and References.
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// `Auto-Submitted: auto-replied` for answers to a person's mail, `auto-generated` otherwise.
+    pub auto_submitted: &'static str,
+}
+
+#[derive(Clone)]
+struct AutoSubmitted(String);
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+pub fn message_id(cfg: &Config, cause: &str) -> String {
+    let domain = cfg.bot_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+    let safe: String = cause.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect();
+    format!("zaitaku.{safe}@{domain}")
+}
+
+fn address(s: &str) -> Result<Address> {
+    s.parse::<Address>().map_err(|e| Error::Mail(format!("address {s:?}: {e}")))
+}
+
+/// Formats the mail and queues it inside the caller's transaction. Returns false when a mail
+/// with the same cause was queued before.
+pub async fn enqueue(tx: &mut Tx<'_>, cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<bool> {
+    let mid = message_id(cfg, &m.cause);
+    let from = address(&cfg.bot_address)?;
+    let mut b = Message::builder()
+        .from(Mailbox::new(Some("在宅勤務連絡システム".into()), from.clone()))
+        .subject(m.subject.clone())
+        .message_id(Some(format!("<{mid}>")))
+        .date(UNIX_EPOCH + StdDuration::from_secs(now.timestamp().max(0) as u64))
+        .header(AutoSubmitted(m.auto_submitted.to_string()))
+        .header(ContentType::TEXT_PLAIN);
+    let mut rcpts = Vec::new();
+    for t in &m.to {
+        let a = address(t)?;
+        b = b.to(Mailbox::new(None, a.clone()));
+        rcpts.push(a);
+    }
+    if rcpts.is_empty() {
+        return Ok(false);
+    }
+    if let Some(r) = &m.in_reply_to {
+        b = b.in_reply_to(format!("<{r}>"));
+        let mut refs: Vec<String> = m.references.iter().map(|r| format!("<{r}>")).collect();
+        if !m.references.contains(r) {
+            refs.push(format!("<{r}>"));
+        }
+        b = b.references(refs.join(" "));
+    }
+    let msg = b.body(m.body.clone()).map_err(|e| Error::Mail(e.to_string()))?;
+    let raw = msg.formatted();
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO outbox (message_id, purpose, report_id, envelope_from, envelope_to, subject, raw, created_at,
+                             next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (message_id) DO NOTHING RETURNING id",
+    )
+    .bind(&mid)
+    .bind(&m.purpose)
+    .bind(m.report_id)
+    .bind(from.to_string())
+    .bind(m.to.join(","))
+    .bind(&m.subject)
+    .bind(raw)
+    .bind(now.timestamp())
+    .bind(now.timestamp())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// What one delivery round did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub attempted: usize,
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "outbox: {} sent, {} to retry, {} failed", self.sent, self.retrying, self.failed)
+    }
+}
+
+/// How long a claimed row stays ours: longer than any single SMTP conversation.
+const LEASE_SECS: i64 = 300;
+/// After this long of transient failures a mail is given up and shown as failed.
+const GIVE_UP_SECS: i64 = 24 * 3600;
+
+/// Delivers every mail due at `now` through the configured transport.
+pub async fn deliver_due(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<Delivery> {
+    let transport = Transport::from_config(&cfg.mail.transport)?;
+    deliver_with(store, &transport, now).await
+}
+
+pub async fn deliver_with(store: &Store, transport: &Transport, now: DateTime<Utc>) -> Result<Delivery> {
+    let mut d = Delivery::default();
+    let now_s = now.timestamp();
+    // The rows of this round are fixed first, so a failing mail is not retried within the round.
+    let due: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
+         AND (lease_until IS NULL OR lease_until < $1) ORDER BY id",
+    )
+    .bind(now_s)
+    .fetch_all(store.pool())
+    .await?;
+    for id in due {
+        // Claim with a conditional UPDATE: of two daemons, only the one whose UPDATE changed the
+        // row sends it. The lease test is repeated because the row may have changed since.
+        let claimed = sqlx::query(
+            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
+             WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
+             RETURNING envelope_from, envelope_to, raw, created_at, attempts",
+        )
+        .bind(now_s + LEASE_SECS)
+        .bind(id)
+        .bind(now_s)
+        .fetch_optional(store.pool())
+        .await?;
+        let Some(row) = claimed else { continue };
+        d.attempted += 1;
+        let from: String = row.get(0);
+        let to: String = row.get(1);
+        let raw: Vec<u8> = row.get(2);
+        let created_at: i64 = row.get(3);
+        let attempts: i64 = row.get(4);
+        let envelope = Envelope::new(
+            Some(address(&from)?),
+            to.split(',').filter(|s| !s.is_empty()).map(address).collect::<Result<Vec<_>>>()?,
+        )
+        .map_err(|e| Error::Mail(e.to_string()))?;
+        match transport.send_raw(&envelope, &raw).await {
+            Ok(()) => {
+                sqlx::query("UPDATE outbox SET sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(now_s)
+                    .bind(id)
+                    .execute(store.pool())
+                    .await?;
+                d.sent += 1;
+                tracing::info!(outbox_id = id, "mail delivered");
+            }
+            Err(e) => {
+                let give_up = e.permanent || now_s - created_at > GIVE_UP_SECS;
+                let backoff = (30i64 << attempts.clamp(0, 7)).min(3600);
+                sqlx::query(
+                    "UPDATE outbox SET lease_until = NULL, last_error = $1, next_attempt_at = $2,
+                     failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END WHERE id = $5",
+                )
+                .bind(&e.message)
+                .bind(now_s + backoff)
+                .bind(give_up as i64)
+                .bind(now_s)
+                .bind(id)
+                .execute(store.pool())
+                .await?;
+                if give_up {
+                    d.failed += 1;
+                    tracing::error!(outbox_id = id, error = %e.message, "mail delivery failed for good");
+                } else {
+                    d.retrying += 1;
+                    tracing::warn!(outbox_id = id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
+                }
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// Counts for the board and metrics: queued, sent, failed.
+pub async fn counts(store: &Store) -> Result<(i64, i64, i64)> {
+    let row = sqlx::query(
+        "SELECT
+            COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0)
+         FROM outbox",
+    )
+    .fetch_one(store.pool())
+    .await?;
+    Ok((row.get(0), row.get(1), row.get(2)))
+}

@@ -1,0 +1,213 @@
+//! What a message is and what it causes (SPEC §4): automatic mail, unknown sender, no order,
+//! unclassified or a matched report, and which replies and notices follow. Pure: the sender's
+//! record and the day's order are looked up by the caller and passed in.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::classify::{Classification, Kind, classify, work_summary};
+use crate::config::Timing;
+use crate::mail::parse::Incoming;
+use crate::order::expected_hours;
+use crate::store::{Employee, OrderRow};
+use crate::timing::{Status, end_status, start_status};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Matched,
+    NoOrder,
+    UnknownSender,
+    Unclassified,
+    AutoReply,
+    Unparseable,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Matched => "matched",
+            Reason::NoOrder => "no_order",
+            Reason::UnknownSender => "unknown_sender",
+            Reason::Unclassified => "unclassified",
+            Reason::AutoReply => "auto_reply",
+            Reason::Unparseable => "unparseable",
+        }
+    }
+}
+
+/// The decision for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub class: Classification,
+    pub reason: Reason,
+    /// The template answering the sender, if any (never for automatic mail or strangers).
+    pub reply: Option<&'static str>,
+    /// Templates telling the department's supervisors at once.
+    pub notify: Vec<&'static str>,
+    /// Start or end timing at arrival, for the acknowledgement.
+    pub status: Option<Status>,
+    /// The day's work summary (日報) for end reports.
+    pub summary: String,
+}
+
+pub struct Facts<'a> {
+    pub employee: Option<&'a Employee>,
+    pub order: Option<&'a OrderRow>,
+    pub arrival: DateTime<Utc>,
+    pub tz: Tz,
+    pub timing: &'a Timing,
+}
+
+pub fn decide(m: &Incoming, f: &Facts<'_>) -> Decision {
+    let class = classify(&m.subject, &m.body);
+    let summary = if class.kind == Kind::End { work_summary(&m.body) } else { String::new() };
+    let base = Decision { class: class.clone(), reason: Reason::Matched, reply: None, notify: vec![], status: None, summary };
+    // Automatic mail first, whoever sent it: answering it risks a mail loop.
+    if m.auto_reply.is_some() {
+        return Decision { reason: Reason::AutoReply, ..base };
+    }
+    if f.employee.is_none() {
+        // No backscatter: a stranger (or a forged sender) gets nothing.
+        return Decision { reason: Reason::UnknownSender, ..base };
+    }
+    let incident = if class.incident { vec!["notify_incident.txt"] } else { vec![] };
+    let Some(order) = f.order else {
+        let mut notify = vec!["notify_no_order.txt"];
+        notify.extend(incident);
+        return Decision { reason: Reason::NoOrder, reply: Some("no_order.txt"), notify, ..base };
+    };
+    if class.kind == Kind::Unclassified {
+        return Decision { reason: Reason::Unclassified, reply: Some("unclassified.txt"), notify: incident, ..base };
+    }
+    let (exp_start, exp_end) = expected_hours(order.start, order.end, &order.leave);
+    let status = match class.kind {
+        Kind::Start => Some(start_status(
+            exp_start.on(order.date, f.tz).with_timezone(&Utc),
+            Some(f.arrival),
+            f.arrival,
+            f.timing,
+        )),
+        Kind::End => Some(end_status(exp_end.on(order.date, f.tz).with_timezone(&Utc), Some(f.arrival), f.arrival, f.timing)),
+        _ => None,
+    };
+    Decision { reason: Reason::Matched, reply: Some("ack.txt"), notify: incident, status, ..base }
+}
+
+pub fn kind_label(k: Kind) -> &'static str {
+    match k {
+        Kind::Start => "業務開始",
+        Kind::End => "業務終了",
+        Kind::Leave => "時間休",
+        Kind::Incident => "事故・災害",
+        Kind::Unclassified => "連絡",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::{Minutes, parse_date};
+    use crate::store::Role;
+    use chrono::TimeZone;
+
+    fn mail(subject: &str, body: &str) -> Incoming {
+        Incoming {
+            message_id: Some("m@pc".into()),
+            key: "mid:m@pc".into(),
+            from: "yamada@city.example.lg.jp".into(),
+            subject: subject.into(),
+            body: body.into(),
+            date_header: None,
+            received: None,
+            auto_reply: None,
+            in_reply_to: vec![],
+            references: vec![],
+        }
+    }
+
+    fn emp() -> Employee {
+        Employee {
+            employee_id: "E1001".into(),
+            name: "山田太郎".into(),
+            department: "情報管理課".into(),
+            role: Role::Teleworker,
+            emails: vec!["yamada@city.example.lg.jp".into()],
+            chat_id: None,
+        }
+    }
+
+    fn order() -> OrderRow {
+        OrderRow {
+            id: 7,
+            employee_id: "E1001".into(),
+            date: parse_date("2021-01-12").unwrap(),
+            start: Minutes(510),
+            end: Minutes(1035),
+            content: "文書作成".into(),
+            approved_by: Some("E2001".into()),
+            shifted: false,
+            leave: vec![],
+            status: "approved".into(),
+            employee_name: "山田太郎".into(),
+            department: "情報管理課".into(),
+        }
+    }
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        chrono_tz::Asia::Tokyo.with_ymd_and_hms(2021, 1, 12, h, m, 0).unwrap().with_timezone(&Utc)
+    }
+
+    fn decide_with(m: &Incoming, employee: Option<&Employee>, order: Option<&OrderRow>, arrival: DateTime<Utc>) -> Decision {
+        let timing = Timing::default();
+        decide(m, &Facts { employee, order, arrival, tz: chrono_tz::Asia::Tokyo, timing: &timing })
+    }
+
+    #[test]
+    fn a_start_on_time_is_matched_and_acknowledged() {
+        let (e, o) = (emp(), order());
+        let d = decide_with(&mail("業務開始", ""), Some(&e), Some(&o), at(8, 27));
+        assert_eq!((d.reason, d.reply, d.status), (Reason::Matched, Some("ack.txt"), Some(Status::OnTime)));
+    }
+
+    #[test]
+    fn a_late_start_is_still_acknowledged_with_its_status() {
+        let (e, o) = (emp(), order());
+        let d = decide_with(&mail("業務開始", ""), Some(&e), Some(&o), at(8, 50));
+        assert_eq!(d.status, Some(Status::Late));
+    }
+
+    #[test]
+    fn strangers_and_autoreplies_get_no_answer() {
+        let (e, o) = (emp(), order());
+        let d = decide_with(&mail("業務開始", ""), None, None, at(8, 27));
+        assert_eq!((d.reason, d.reply), (Reason::UnknownSender, None));
+        let mut auto = mail("業務開始", "");
+        auto.auto_reply = Some("Auto-Submitted".into());
+        let d = decide_with(&auto, Some(&e), Some(&o), at(8, 27));
+        assert_eq!((d.reason, d.reply, d.notify.len()), (Reason::AutoReply, None, 0));
+    }
+
+    #[test]
+    fn no_order_answers_the_sender_and_tells_the_supervisors() {
+        let e = emp();
+        let d = decide_with(&mail("業務開始", ""), Some(&e), None, at(8, 27));
+        assert_eq!((d.reason, d.reply), (Reason::NoOrder, Some("no_order.txt")));
+        assert_eq!(d.notify, vec!["notify_no_order.txt"]);
+    }
+
+    #[test]
+    fn an_incident_word_tells_the_supervisors_whatever_the_kind() {
+        let (e, o) = (emp(), order());
+        let d = decide_with(&mail("業務開始", "地震で本棚が倒れました"), Some(&e), Some(&o), at(8, 27));
+        assert_eq!(d.class.kind, Kind::Start);
+        assert_eq!(d.notify, vec!["notify_incident.txt"]);
+    }
+
+    #[test]
+    fn end_reports_keep_the_work_summary() {
+        let (e, o) = (emp(), order());
+        let d = decide_with(&mail("業務終了", "本日の業務を終了します。\n議事録を作成しました。"), Some(&e), Some(&o), at(17, 10));
+        assert!(d.summary.contains("議事録を作成しました"), "{:?}", d.summary);
+        assert_eq!(d.status, Some(Status::OnTime));
+    }
+}

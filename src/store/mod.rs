@@ -1,0 +1,622 @@
+//! The database: connection (SQLite by default, PostgreSQL for several instances), migrations,
+//! and the queries. SQL is written once for both backends (`$N`, `ON CONFLICT`, `RETURNING`),
+//! through sqlx's runtime `Any` driver so that building never needs a database. Rules are not
+//! decided here; this module only reads and writes what the rules decided.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row};
+
+use crate::calendar::Minutes;
+use crate::config::DepartmentDef;
+use crate::error::{Error, Result};
+use crate::ids::Held;
+
+pub mod reports;
+
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    pub backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    // The URL may carry a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "register", include_str!("../../migrations/sqlite/0001_register.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "register", include_str!("../../migrations/postgres/0001_register.sql"))];
+
+impl Store {
+    /// Connects and brings the schema up to date. `sqlite://PATH` creates the file (and its
+    /// folder) when missing; `postgres://…` expects the database to exist.
+    pub async fn open(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let file = path.split('?').next().unwrap_or("");
+            if file.is_empty() {
+                return Err(Error::bad("--db", format!("expected sqlite://PATH, got {url:?}")));
+            }
+            if file != ":memory:" {
+                if let Some(parent) = std::path::Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
+            }
+            let url = if path.contains("mode=") {
+                format!("sqlite://{path}")
+            } else if path.contains('?') {
+                format!("sqlite://{path}&mode=rwc")
+            } else {
+                format!("sqlite://{path}?mode=rwc")
+            };
+            (url, Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (url.to_string(), Backend::Postgres)
+        } else {
+            return Err(Error::bad("--db", format!("expected sqlite://PATH or postgres://…, got {:?}", redact(url))));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets the CLI read and write while the daemon runs; the busy timeout
+                        // makes a writer wait for the other instead of failing at once.
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let list = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations: Vec<Migration> = list
+            .iter()
+            .map(|&(v, d, sql)| {
+                Migration::new(v, Cow::Borrowed(d), MigrationType::Simple, Cow::Borrowed(sql), false)
+            })
+            .collect();
+        let migrator = Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> Result<Tx<'static>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- departments ----
+
+    pub async fn sync_departments(&self, defs: &[DepartmentDef]) -> Result<usize> {
+        let mut tx = self.begin().await?;
+        for d in defs {
+            sqlx::query(
+                "INSERT INTO departments (name, division, note, target, no) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO UPDATE SET division = excluded.division, note = excluded.note,
+                 target = excluded.target, no = excluded.no",
+            )
+            .bind(&d.name)
+            .bind(&d.division)
+            .bind(d.note.clone())
+            .bind(d.target as i64)
+            .bind(d.no.map(i64::from))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(defs.len())
+    }
+
+    pub async fn departments(&self) -> Result<Vec<Department>> {
+        let rows = sqlx::query("SELECT name, division, note, target, no FROM departments ORDER BY no, name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(Department::from_row).collect())
+    }
+
+    // ---- employees ----
+
+    pub async fn employees(&self) -> Result<HashMap<String, Employee>> {
+        let rows = sqlx::query("SELECT employee_id, name, department, role, chat_id FROM employees")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut map: HashMap<String, Employee> =
+            rows.iter().map(Employee::from_row).map(|e| (e.employee_id.clone(), e)).collect();
+        let emails = sqlx::query("SELECT email, employee_id FROM employee_emails ORDER BY email")
+            .fetch_all(&self.pool)
+            .await?;
+        for r in emails {
+            let id: String = r.get(1);
+            if let Some(e) = map.get_mut(&id) {
+                e.emails.push(r.get(0));
+            }
+        }
+        Ok(map)
+    }
+
+    pub async fn employee(&self, id: &str) -> Result<Option<Employee>> {
+        let row = sqlx::query("SELECT employee_id, name, department, role, chat_id FROM employees WHERE employee_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut e = Employee::from_row(&row);
+        e.emails = sqlx::query_scalar("SELECT email FROM employee_emails WHERE employee_id = $1 ORDER BY email")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some(e))
+    }
+
+    /// Replaces each listed employee (and their addresses) in one transaction.
+    pub async fn upsert_employees(&self, list: &[Employee]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for e in list {
+            sqlx::query(
+                "INSERT INTO employees (employee_id, name, department, role, chat_id) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (employee_id) DO UPDATE SET name = excluded.name, department = excluded.department,
+                 role = excluded.role, chat_id = excluded.chat_id",
+            )
+            .bind(&e.employee_id)
+            .bind(&e.name)
+            .bind(&e.department)
+            .bind(e.role.as_str())
+            .bind(e.chat_id.clone())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM employee_emails WHERE employee_id = $1")
+                .bind(&e.employee_id)
+                .execute(&mut *tx)
+                .await?;
+            for m in &e.emails {
+                sqlx::query(
+                    "INSERT INTO employee_emails (email, employee_id) VALUES ($1, $2)
+                     ON CONFLICT (email) DO UPDATE SET employee_id = excluded.employee_id",
+                )
+                .bind(m.to_lowercase())
+                .bind(&e.employee_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn employee_by_email(&self, email: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT employee_id FROM employee_emails WHERE email = $1")
+            .bind(email.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn supervisors_of(&self, department: &str) -> Result<Vec<Employee>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT employee_id FROM employees WHERE department = $1 AND role = 'supervisor' ORDER BY employee_id",
+        )
+        .bind(department)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(e) = self.employee(&id).await? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- applications ----
+
+    pub async fn application(&self, department: &str, fiscal_year: i32) -> Result<Option<Application>> {
+        let row = sqlx::query(
+            "SELECT id, department, fiscal_year, pc_name, emergency FROM applications
+             WHERE department = $1 AND fiscal_year = $2",
+        )
+        .bind(department)
+        .bind(i64::from(fiscal_year))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = row.get(0);
+        let users: Vec<String> =
+            sqlx::query_scalar("SELECT employee_id FROM application_users WHERE application_id = $1 ORDER BY employee_id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(Some(Application {
+            id,
+            department: row.get(1),
+            fiscal_year: row.get::<i64, _>(2) as i32,
+            pc_name: row.get(3),
+            emergency: row.get::<i64, _>(4) != 0,
+            users,
+        }))
+    }
+
+    pub async fn applications(&self) -> Result<Vec<Application>> {
+        let keys: Vec<(String, i64)> =
+            sqlx::query("SELECT department, fiscal_year FROM applications ORDER BY fiscal_year, department")
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+        let mut out = Vec::new();
+        for (d, fy) in keys {
+            out.extend(self.application(&d, fy as i32).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn insert_application(&self, a: &Application, now: i64) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO applications (department, fiscal_year, pc_name, emergency, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(&a.department)
+        .bind(i64::from(a.fiscal_year))
+        .bind(&a.pc_name)
+        .bind(a.emergency as i64)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for u in &a.users {
+            sqlx::query("INSERT INTO application_users (application_id, employee_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(u)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    // ---- ID pool ----
+
+    pub async fn held_ids(&self) -> Result<Vec<HeldRow>> {
+        let rows = sqlx::query(
+            "SELECT id, id_no, employee_id, from_date, to_date FROM id_assignments ORDER BY from_date, id_no",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| HeldRow {
+                row_id: r.get(0),
+                held: Held {
+                    id_no: r.get::<i64, _>(1) as u32,
+                    employee: r.get(2),
+                    from: day(&r.get::<String, _>(3)),
+                    to: day(&r.get::<String, _>(4)),
+                },
+            })
+            .collect())
+    }
+
+    /// Inserts an assignment unless, inside the same transaction, the chosen ID turned out to be
+    /// taken meanwhile (another process): returns false then, and the caller chooses again.
+    pub async fn insert_assignment(&self, h: &Held, fiscal_year: i32) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Serialise pool changes across instances: the overlap check below and the insert
+            // must not interleave with another assignment.
+            sqlx::query("LOCK TABLE id_assignments IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
+        let clash: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM id_assignments WHERE (id_no = $1 OR employee_id = $2)
+             AND from_date <= $3 AND $4 <= to_date",
+        )
+        .bind(i64::from(h.id_no))
+        .bind(&h.employee)
+        .bind(h.to.to_string())
+        .bind(h.from.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        if clash > 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO id_assignments (id_no, employee_id, from_date, to_date, fiscal_year) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(i64::from(h.id_no))
+        .bind(&h.employee)
+        .bind(h.from.to_string())
+        .bind(h.to.to_string())
+        .bind(i64::from(fiscal_year))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends an assignment the day before `on`; one starting on `on` or later is removed.
+    pub async fn release_assignment(&self, row_id: i64, held: &Held, on: NaiveDate) -> Result<()> {
+        if on <= held.from {
+            sqlx::query("DELETE FROM id_assignments WHERE id = $1").bind(row_id).execute(&self.pool).await?;
+        } else {
+            let last = on.pred_opt().unwrap_or(on);
+            sqlx::query("UPDATE id_assignments SET to_date = $1 WHERE id = $2")
+                .bind(last.to_string())
+                .bind(row_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    // ---- orders ----
+
+    pub async fn upsert_orders(&self, list: &[crate::order::WorkOrder], now: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for o in list {
+            upsert_order(&mut tx, o, "approved", now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn order(&self, employee: &str, date: NaiveDate) -> Result<Option<OrderRow>> {
+        let row = sqlx::query(&format!("{ORDER_SELECT} WHERE o.employee_id = $1 AND o.date = $2"))
+            .bind(employee)
+            .bind(date.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(OrderRow::from_row))
+    }
+
+    pub async fn orders_on(&self, date: NaiveDate) -> Result<Vec<OrderRow>> {
+        let rows = sqlx::query(&format!(
+            "{ORDER_SELECT} WHERE o.date = $1 AND o.status = 'approved' ORDER BY e.department, o.employee_id"
+        ))
+        .bind(date.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(OrderRow::from_row).collect())
+    }
+
+    /// Approved orders of an employee on or after a day (an ID cannot be released under them).
+    pub async fn orders_from(&self, employee: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<OrderRow>> {
+        let rows = sqlx::query(&format!(
+            "{ORDER_SELECT} WHERE o.employee_id = $1 AND o.date >= $2 AND o.date <= $3 AND o.status = 'approved'
+             ORDER BY o.date"
+        ))
+        .bind(employee)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(OrderRow::from_row).collect())
+    }
+
+    pub async fn cancel_order(&self, id: i64, now: i64) -> Result<()> {
+        sqlx::query("UPDATE orders SET status = 'cancelled', cancelled_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn upsert_order(tx: &mut Tx<'_>, o: &crate::order::WorkOrder, status: &str, now: i64) -> Result<i64> {
+    let leave = crate::order::format_leave(&o.leave);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
+                             leave_spans, status, cancelled_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)
+         ON CONFLICT (employee_id, date) DO UPDATE SET start_min = excluded.start_min, end_min = excluded.end_min,
+             content = excluded.content, approved_by = excluded.approved_by, approved_at = excluded.approved_at,
+             shifted = excluded.shifted, leave_spans = excluded.leave_spans, status = excluded.status,
+             cancelled_at = NULL
+         RETURNING id",
+    )
+    .bind(&o.employee)
+    .bind(o.date.to_string())
+    .bind(i64::from(o.start.0))
+    .bind(i64::from(o.end.0))
+    .bind(&o.content)
+    .bind(&o.approved_by)
+    .bind(now)
+    .bind(o.shifted as i64)
+    .bind(leave)
+    .bind(status)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+const ORDER_SELECT: &str = "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
+    o.shifted, o.leave_spans, o.status, e.name, e.department
+    FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
+
+/// A day stored by us; a malformed one would be a bug in this module, not user input.
+fn day(s: &str) -> NaiveDate {
+    crate::calendar::parse_date(s).unwrap_or_default()
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department {
+    pub name: String,
+    pub division: String,
+    pub note: Option<String>,
+    pub target: bool,
+    pub no: Option<i64>,
+}
+
+impl Department {
+    fn from_row(r: &AnyRow) -> Self {
+        Department {
+            name: r.get(0),
+            division: r.get(1),
+            note: r.get(2),
+            target: r.get::<i64, _>(3) != 0,
+            no: r.get(4),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Teleworker,
+    Supervisor,
+    It,
+    Hr,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "teleworker" => Some(Role::Teleworker),
+            "supervisor" => Some(Role::Supervisor),
+            "it" => Some(Role::It),
+            "hr" => Some(Role::Hr),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Teleworker => "teleworker",
+            Role::Supervisor => "supervisor",
+            Role::It => "it",
+            Role::Hr => "hr",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Employee {
+    pub employee_id: String,
+    pub name: String,
+    pub department: String,
+    pub role: Role,
+    pub emails: Vec<String>,
+    pub chat_id: Option<String>,
+}
+
+impl Employee {
+    fn from_row(r: &AnyRow) -> Self {
+        Employee {
+            employee_id: r.get(0),
+            name: r.get(1),
+            department: r.get(2),
+            role: Role::parse(&r.get::<String, _>(3)).unwrap_or(Role::Teleworker),
+            emails: Vec::new(),
+            chat_id: r.get(4),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: i64,
+    pub department: String,
+    pub fiscal_year: i32,
+    pub pc_name: String,
+    pub emergency: bool,
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRow {
+    pub row_id: i64,
+    pub held: Held,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub id: i64,
+    pub employee_id: String,
+    pub date: NaiveDate,
+    pub start: Minutes,
+    pub end: Minutes,
+    pub content: String,
+    pub approved_by: Option<String>,
+    pub shifted: bool,
+    pub leave: Vec<(Minutes, Minutes)>,
+    pub status: String,
+    pub employee_name: String,
+    pub department: String,
+}
+
+impl OrderRow {
+    fn from_row(r: &AnyRow) -> Self {
+        OrderRow {
+            id: r.get(0),
+            employee_id: r.get(1),
+            date: day(&r.get::<String, _>(2)),
+            start: Minutes(r.get::<i64, _>(3) as u32),
+            end: Minutes(r.get::<i64, _>(4) as u32),
+            content: r.get(5),
+            approved_by: r.get(6),
+            shifted: r.get::<i64, _>(7) != 0,
+            leave: crate::order::parse_leave(&r.get::<String, _>(8)).unwrap_or_default(),
+            status: r.get(9),
+            employee_name: r.get(10),
+            department: r.get(11),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact("postgres://zaitaku:s3cret@127.0.0.1/db"), "postgres://zaitaku:***@127.0.0.1/db");
+        assert_eq!(redact("sqlite://data/z.db"), "sqlite://data/z.db");
+    }
+}
