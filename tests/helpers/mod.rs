@@ -1,0 +1,210 @@
+//! Test set-up shared by the integration tests: a fresh directory with its own config, a fresh
+//! database (SQLite in the directory, or a new PostgreSQL database on 127.0.0.1), and the real
+//! `zaitaku` binary run in it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the tests use: `ZAITAKU_TEST_PG`, default the local one. Set it to
+/// `skip` to run the SQLite half only (the run then says so); CI always sets a URL.
+pub fn pg_admin_url() -> Option<String> {
+    match std::env::var("ZAITAKU_TEST_PG") {
+        Ok(v) if v == "skip" => None,
+        Ok(v) => Some(v),
+        Err(_) => Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
+    }
+}
+
+pub fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Sqlite];
+    if pg_admin_url().is_some() {
+        b.push(Backend::Postgres);
+    } else {
+        eprintln!("ZAITAKU_TEST_PG=skip: PostgreSQL half of this test not run");
+    }
+    b
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh PostgreSQL database; fails loudly when the server is not there.
+pub fn fresh_pg_database() -> String {
+    let admin = pg_admin_url().expect("PostgreSQL wanted");
+    let name = format!(
+        "zt_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at {admin}: {e}\n(start it, e.g. with .ci/run, or set ZAITAKU_TEST_PG=skip)")
+        });
+        sqlx::Executor::execute(&mut c, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    });
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+pub struct Zt {
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    pub db: String,
+}
+
+impl Zt {
+    /// A directory with `config/zaitaku.toml` whose database, inbox and outbox live inside it.
+    pub fn new(backend: Backend) -> Zt {
+        let dir = tempfile::tempdir().unwrap();
+        let db = match backend {
+            Backend::Sqlite => format!("sqlite://{}/zaitaku.db", dir.path().display()),
+            Backend::Postgres => fresh_pg_database(),
+        };
+        let cfg = dir.path().join("config");
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(
+            cfg.join("zaitaku.toml"),
+            format!(
+                "database = \"{db}\"\n[mail]\nsource = \"maildir:{d}/inbox\"\ntransport = \"file:{d}/sent\"\n",
+                d = dir.path().display()
+            ),
+        )
+        .unwrap();
+        Zt { dir, backend, db }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zaitaku"));
+        c.current_dir(self.dir.path()).arg("--config").arg(self.path("config")).args(args);
+        c.env_remove("ZAITAKU_LOG");
+        c
+    }
+
+    /// Runs without the test's `--config` (for tests of the global flags themselves).
+    pub fn run_bare(&self, args: &[&str]) -> Run {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zaitaku"));
+        c.current_dir(self.dir.path()).args(args).stdin(Stdio::null());
+        Run::from(args, c.output().unwrap())
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(args, self.cmd(args).stdin(Stdio::null()).output().unwrap())
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        Run::from(args, child.wait_with_output().unwrap())
+    }
+
+    /// Runs and insists on exit 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        r.expect_code(0);
+        r.stdout
+    }
+
+    /// The register most tests start from: departments, staff, applications, IDs.
+    pub fn with_staff(&self) -> &Zt {
+        self.ok(&["init"]);
+        let csv = fixture("register/employees.csv");
+        self.ok(&["employees", "import", csv.to_str().unwrap()]);
+        self.ok(&["applications", "add", "--department", "情報管理課", "--fiscal-year", "2020", "--pc", "JOHO-PC01", "--users", "E1001,E1002,E1004"]);
+        self.ok(&["applications", "add", "--department", "財政課", "--fiscal-year", "2020", "--pc", "ZAISEI-PC01", "--users", "E1003,E1005"]);
+        for e in ["E1001", "E1002", "E1003", "E1004", "E1005"] {
+            self.ok(&["ids", "assign", "--employee", e, "--from", "2021-01-04"]);
+        }
+        self
+    }
+
+    /// E1001 and E1002 ordered for 2021-01-12, the standard workday.
+    pub fn with_orders_0112(&self) -> &Zt {
+        let p = self.write(
+            "orders.csv",
+            "employee_id,date,start,end,content,approved_by,shifted\n\
+             E1001,2021-01-12,,,手順書作成,E2001,\n\
+             E1002,2021-01-12,,,仕様書作成,E2001,\n",
+        );
+        self.ok(&["orders", "import", p.to_str().unwrap()]);
+        self
+    }
+
+    pub fn status_json(&self, date: &str, now: &str) -> serde_json::Value {
+        let out = self.ok(&["status", "--date", date, "--json", "--now", now]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("status --json is not JSON ({e}):\n{out}"))
+    }
+
+    /// The .eml files the file transport wrote, as text.
+    pub fn sent(&self) -> Vec<String> {
+        let dir = self.path("sent");
+        let mut files: Vec<_> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect(),
+            Err(_) => vec![],
+        };
+        files.sort();
+        files.iter().map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()).collect()
+    }
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+}
+
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(args: &[&str], o: Output) -> Run {
+        Run {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "zaitaku {:?}\nexit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Bad input: exit 2 and exactly one line on stderr containing every fragment.
+    pub fn expect_bad_input(&self, fragments: &[&str]) -> &Run {
+        self.expect_code(2);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one stderr line, got:\n{}", self.stderr);
+        for f in fragments {
+            assert!(lines[0].contains(f), "stderr line lacks {f:?}: {}", lines[0]);
+        }
+        self
+    }
+}
