@@ -137,6 +137,9 @@ pub struct IngestArgs {
     /// Queue the replies but do not deliver them now (a later tick or the daemon will)
     #[arg(long = "no-send")]
     pub no_send: bool,
+    /// Print what became of each message as JSON
+    #[arg(long)]
+    pub json: bool,
     /// .eml files, or - for standard input
     pub files: Vec<PathBuf>,
 }
@@ -259,19 +262,28 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         Command::Ingest(args) => {
             let received_at = args.received_at.as_deref().map(|s| parse_instant("--received-at", s)).transpose()?;
             let summary = if let Some(dir) = &args.maildir {
-                ingest::ingest_maildir(store, cfg, dir, now).await?
+                ingest::ingest_maildir(store, cfg, dir, now, args.json).await?
             } else {
                 if args.files.is_empty() {
                     return Err(Error::bad("ingest", "expected .eml files, - for standard input, or --maildir DIR"));
                 }
-                ingest::ingest_files(store, cfg, &args.files, received_at, now).await?
+                ingest::ingest_files(store, cfg, &args.files, received_at, now, args.json).await?
             };
+            let delivery = if args.no_send { None } else { Some(outbox::deliver_due(store, cfg, now).await?) };
+            if args.json {
+                let v = serde_json::json!({
+                    "processed": summary.processed,
+                    "duplicates": summary.duplicates,
+                    "by_reason": summary.by_reason,
+                    "mails_queued": summary.mails_queued,
+                    "mails_sent": delivery.as_ref().map(|d| d.sent).unwrap_or(0),
+                    "messages": summary.messages,
+                });
+                return say(out, serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
             say(out, summary.to_string())?;
-            if !args.no_send {
-                let d = outbox::deliver_due(store, cfg, now).await?;
-                if d.attempted > 0 {
-                    say(out, d.to_string())?;
-                }
+            if let Some(d) = delivery.filter(|d| d.attempted > 0) {
+                say(out, d.to_string())?;
             }
             Ok(())
         }

@@ -28,12 +28,31 @@ use crate::store::{Employee, OrderRow, Store, Tx};
 /// Messages per transaction.
 pub const BATCH: usize = 500;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub processed: usize,
     pub by_reason: BTreeMap<&'static str, usize>,
     pub duplicates: usize,
     pub mails_queued: usize,
+    /// One entry per message, in input order, when asked for (`ingest --json`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Processed>,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Processed {
+    /// The file it came from, when it came from one.
+    pub file: Option<String>,
+    pub message_id: Option<String>,
+    pub from: String,
+    pub kind: &'static str,
+    /// `matched`, `no_order`, `unknown_sender`, `unclassified`, `auto_reply`, `unparseable`, or `duplicate`.
+    pub reason: &'static str,
+    pub employee_id: Option<String>,
+    pub at: String,
+    pub leave: bool,
+    pub incident: bool,
 }
 
 impl fmt::Display for Summary {
@@ -57,6 +76,8 @@ pub struct Raw {
     pub received_at: Option<DateTime<Utc>>,
     /// The Maildir delivery time: used when there is no `Received:` header.
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Where it came from, for `ingest --json`.
+    pub file: Option<String>,
 }
 
 pub struct Ingestor<'a> {
@@ -67,6 +88,8 @@ pub struct Ingestor<'a> {
     by_id: HashMap<String, Employee>,
     orders: HashMap<(String, NaiveDate), Option<OrderRow>>,
     pub summary: Summary,
+    /// Keep a `Processed` per message (off for backlogs: memory stays flat).
+    pub keep_details: bool,
 }
 
 impl<'a> Ingestor<'a> {
@@ -82,6 +105,7 @@ impl<'a> Ingestor<'a> {
             by_id,
             orders: HashMap::new(),
             summary: Summary::default(),
+            keep_details: false,
         })
     }
 
@@ -120,7 +144,7 @@ impl<'a> Ingestor<'a> {
                     raw: Some(raw.bytes.clone()),
                     ..NewReport::default()
                 };
-                return self.record(tx, &r, Reason::Unparseable).await;
+                return self.record(tx, &r, Reason::Unparseable, raw.file.as_deref()).await;
             }
         };
         let employee = self.by_email.get(&m.from).cloned();
@@ -150,7 +174,7 @@ impl<'a> Ingestor<'a> {
             summary: d.summary.clone(),
             raw: None,
         };
-        let Some(report_id) = self.record(tx, &r, d.reason).await? else {
+        let Some(report_id) = self.record(tx, &r, d.reason, raw.file.as_deref()).await? else {
             return Ok(None);
         };
         if let Some(e) = &employee {
@@ -192,19 +216,32 @@ impl<'a> Ingestor<'a> {
         Ok(Some(report_id))
     }
 
-    async fn record(&mut self, tx: &mut Tx<'_>, r: &NewReport, reason: Reason) -> Result<Option<i64>> {
-        match insert_report(tx, r).await? {
-            Some(id) => {
+    async fn record(&mut self, tx: &mut Tx<'_>, r: &NewReport, reason: Reason, file: Option<&str>) -> Result<Option<i64>> {
+        let id = insert_report(tx, r).await?;
+        match id {
+            Some(_) => {
                 self.summary.processed += 1;
                 *self.summary.by_reason.entry(reason.as_str()).or_default() += 1;
-                Ok(Some(id))
             }
             None => {
                 self.summary.duplicates += 1;
                 tracing::info!(key = %r.message_key, "duplicate message skipped");
-                Ok(None)
             }
         }
+        if self.keep_details {
+            self.summary.messages.push(Processed {
+                file: file.map(str::to_string),
+                message_id: r.message_id.clone(),
+                from: r.sender.clone(),
+                kind: crate::classify::Kind::parse(&r.kind).unwrap_or(Kind::Unclassified).as_str(),
+                reason: if id.is_some() { reason.as_str() } else { "duplicate" },
+                employee_id: r.employee_id.clone(),
+                at: rfc3339(r.received_at, self.cfg.timezone),
+                leave: r.leave_noted,
+                incident: r.incident,
+            });
+        }
+        Ok(id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -262,6 +299,7 @@ pub async fn ingest_files(
     files: &[PathBuf],
     received_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
+    keep_details: bool,
 ) -> Result<Summary> {
     // Read everything first: a missing file is bad input and must change nothing.
     let mut raws = Vec::new();
@@ -279,9 +317,10 @@ pub async fn ingest_files(
                 Err(e) => return Err(Error::io(f, e)),
             }
         };
-        raws.push(Raw { bytes, source, received_at, delivered_at: None });
+        raws.push(Raw { bytes, source, received_at, delivered_at: None, file: Some(f.display().to_string()) });
     }
     let mut ing = Ingestor::new(store, cfg).await?;
+    ing.keep_details = keep_details;
     for chunk in raws.chunks(BATCH) {
         let mut tx = store.begin().await?;
         for raw in chunk {
@@ -293,9 +332,16 @@ pub async fn ingest_files(
 }
 
 /// `zaitaku ingest --maildir DIR`: the new messages, moved to `cur/` once committed.
-pub async fn ingest_maildir(store: &Store, cfg: &Config, dir: &Path, now: DateTime<Utc>) -> Result<Summary> {
+pub async fn ingest_maildir(
+    store: &Store,
+    cfg: &Config,
+    dir: &Path,
+    now: DateTime<Utc>,
+    keep_details: bool,
+) -> Result<Summary> {
     let entries = maildir::new_messages(dir)?;
     let mut ing = Ingestor::new(store, cfg).await?;
+    ing.keep_details = keep_details;
     for chunk in entries.chunks(BATCH) {
         let mut tx = store.begin().await?;
         let mut done = Vec::with_capacity(chunk.len());
@@ -306,7 +352,13 @@ pub async fn ingest_maildir(store: &Store, cfg: &Config, dir: &Path, now: DateTi
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(err) => return Err(Error::io(&e.path, err)),
             };
-            let raw = Raw { bytes, source: "maildir", received_at: None, delivered_at: maildir::delivery_time(e) };
+            let raw = Raw {
+                bytes,
+                source: "maildir",
+                received_at: None,
+                delivered_at: maildir::delivery_time(e),
+                file: keep_details.then(|| e.name.clone()),
+            };
             ing.process(&mut tx, &raw, now).await?;
             done.push(e);
         }

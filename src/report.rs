@@ -64,7 +64,9 @@ pub fn decide(m: &Incoming, f: &Facts<'_>) -> Decision {
     let base = Decision { class: class.clone(), reason: Reason::Matched, reply: None, notify: vec![], status: None, summary };
     // Automatic mail first, whoever sent it: answering it risks a mail loop.
     if m.auto_reply.is_some() {
-        return Decision { reason: Reason::AutoReply, ..base };
+        // What an autoresponder quotes is not the teleworker speaking: no kind, no incident.
+        let class = Classification { kind: Kind::Unclassified, leave: false, incident: false, ..class };
+        return Decision { class, reason: Reason::AutoReply, summary: String::new(), ..base };
     }
     if f.employee.is_none() {
         // No backscatter: a stranger (or a forged sender) gets nothing.
