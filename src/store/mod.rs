@@ -39,10 +39,14 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "register", include_str!("../../migrations/sqlite/0001_register.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "register", include_str!("../../migrations/postgres/0001_register.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "register", include_str!("../../migrations/sqlite/0001_register.sql")),
+    (2, "escalations", include_str!("../../migrations/sqlite/0002_escalations.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "register", include_str!("../../migrations/postgres/0001_register.sql")),
+    (2, "escalations", include_str!("../../migrations/postgres/0002_escalations.sql")),
+];
 
 impl Store {
     /// Connects and brings the schema up to date. `sqlite://PATH` creates the file (and its
