@@ -127,39 +127,85 @@ pub struct BoardInput<'a> {
 }
 
 pub fn build(input: BoardInput<'_>) -> Board {
-    let BoardInput { date, orders, reports, escalations, now, tz, timing } = input;
+    let BoardInput {
+        date,
+        orders,
+        reports,
+        escalations,
+        now,
+        tz,
+        timing,
+    } = input;
     let at = |m: Minutes| m.on(date, tz).with_timezone(&Utc);
     let time_of = |epoch: i64| DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default();
     let mut teleworkers = Vec::new();
     for o in orders {
-        let mine: Vec<&ReportRow> =
-            reports.iter().filter(|r| r.order_id == Some(o.id) && r.reason == "matched").collect();
-        let first_start = mine.iter().filter(|r| r.kind == "start").min_by_key(|r| r.received_at);
-        let last_end = mine.iter().filter(|r| r.kind == "end").max_by_key(|r| r.received_at);
+        let mine: Vec<&ReportRow> = reports
+            .iter()
+            .filter(|r| r.order_id == Some(o.id) && r.reason == "matched")
+            .collect();
+        let first_start = mine
+            .iter()
+            .filter(|r| r.kind == "start")
+            .min_by_key(|r| r.received_at);
+        let last_end = mine
+            .iter()
+            .filter(|r| r.kind == "end")
+            .max_by_key(|r| r.received_at);
         let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
         let slot = |r: Option<&&ReportRow>, status: crate::timing::Status| Slot {
             status: status.as_str(),
             at: r.map(|r| rfc3339(r.received_at, tz)),
             source: r.map(|r| r.source.clone()),
         };
-        let start = slot(first_start, start_status(at(exp_start), first_start.map(|r| time_of(r.received_at)), now, timing));
-        let end = slot(last_end, end_status(at(exp_end), last_end.map(|r| time_of(r.received_at)), now, timing));
+        let start = slot(
+            first_start,
+            start_status(
+                at(exp_start),
+                first_start.map(|r| time_of(r.received_at)),
+                now,
+                timing,
+            ),
+        );
+        let end = slot(
+            last_end,
+            end_status(
+                at(exp_end),
+                last_end.map(|r| time_of(r.received_at)),
+                now,
+                timing,
+            ),
+        );
         let mut sorted = mine.clone();
         sorted.sort_by_key(|r| (r.received_at, r.id));
         teleworkers.push(Teleworker {
             employee_id: o.employee_id.clone(),
             name: o.employee_name.clone(),
             department: o.department.clone(),
-            order: Hours { start: o.start.to_string(), end: o.end.to_string() },
+            order: Hours {
+                start: o.start.to_string(),
+                end: o.end.to_string(),
+            },
             content: o.content.clone(),
             shifted: o.shifted,
             start,
             end,
             reports: sorted
                 .iter()
-                .map(|r| ReportRef { kind: r.kind.clone(), at: rfc3339(r.received_at, tz), source: r.source.clone() })
+                .map(|r| ReportRef {
+                    kind: r.kind.clone(),
+                    at: rfc3339(r.received_at, tz),
+                    source: r.source.clone(),
+                })
                 .collect(),
-            leave: o.leave.iter().map(|(f, t)| Span { from: f.to_string(), to: t.to_string() }).collect(),
+            leave: o
+                .leave
+                .iter()
+                .map(|(f, t)| Span {
+                    from: f.to_string(),
+                    to: t.to_string(),
+                })
+                .collect(),
             escalations: escalations
                 .iter()
                 .filter(|e| e.order_id == o.id)
@@ -171,7 +217,9 @@ pub fn build(input: BoardInput<'_>) -> Board {
                     status: e.status.clone(),
                 })
                 .collect(),
-            summary: last_end.map(|r| r.summary.clone()).filter(|s| !s.is_empty()),
+            summary: last_end
+                .map(|r| r.summary.clone())
+                .filter(|s| !s.is_empty()),
             incident: mine.iter().any(|r| r.incident),
         });
     }
@@ -186,40 +234,70 @@ pub fn build(input: BoardInput<'_>) -> Board {
             subject: r.subject.clone(),
         })
         .collect();
-    Board { date: date.to_string(), teleworkers, unmatched }
+    Board {
+        date: date.to_string(),
+        teleworkers,
+        unmatched,
+    }
 }
 
 impl Board {
-    /// The plain-text board for a terminal.
+    /// The plain-text board for a terminal, in Japanese.
     pub fn render_text(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let _ = writeln!(out, "{} の在宅勤務 ({} 名)", self.date, self.teleworkers.len());
+        let _ = writeln!(
+            out,
+            "{} の在宅勤務 ({} 名)",
+            self.date,
+            self.teleworkers.len()
+        );
         if self.teleworkers.is_empty() {
             let _ = writeln!(out, "  この日の在宅勤務命令はありません");
         }
-        let hm = |s: &Option<String>| s.as_deref().and_then(|s| s.get(11..16)).unwrap_or("--:--").to_string();
+        let hm = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|s| s.get(11..16))
+                .unwrap_or("--:--")
+                .to_string()
+        };
         for t in &self.teleworkers {
-            let _ = writeln!(
-                out,
-                "  {:<7} {:<8} {:<10} 命令 {}-{}{}  開始 {} {:<8}  終了 {} {:<8}{}",
-                t.employee_id,
-                t.name,
-                t.department,
+            let hours = format!(
+                "{}-{}{}",
                 t.order.start,
                 t.order.end,
-                if t.shifted { "(割振)" } else { "" },
+                if t.shifted { "(割振)" } else { "" }
+            );
+            let _ = writeln!(
+                out,
+                "  {} {} {} 命令 {} 開始 {} {} 終了 {} {}{}",
+                pad(&t.employee_id, 7),
+                pad(&t.name, 10),
+                pad(&t.department, 12),
+                pad(&hours, 17),
                 hm(&t.start.at),
-                t.start.status,
+                pad(status_ja(t.start.status), 4),
                 hm(&t.end.at),
-                t.end.status,
-                if t.incident { "  ⚠事故・災害の連絡あり" } else { "" },
+                pad(status_ja(t.end.status), 4),
+                if t.incident {
+                    "  ⚠ 事故・災害の連絡あり"
+                } else {
+                    ""
+                },
             );
             for l in &t.leave {
                 let _ = writeln!(out, "          時間休 {}-{}", l.from, l.to);
             }
             for e in &t.escalations {
-                let _ = writeln!(out, "          督促 {} 段階{} → {} ({})", e.kind, e.step, e.to.join(","), e.status);
+                let _ = writeln!(
+                    out,
+                    "          督促 {} 第{}段階 {} → {} ({})",
+                    escalation_ja(&e.kind),
+                    e.step,
+                    hm(&Some(e.at.clone())),
+                    e.to.join(","),
+                    e.status
+                );
             }
             if let Some(s) = &t.summary {
                 for line in s.lines().take(3) {
@@ -230,11 +308,73 @@ impl Board {
         if !self.unmatched.is_empty() {
             let _ = writeln!(out, "照合できなかったメール ({} 件)", self.unmatched.len());
             for u in &self.unmatched {
-                let _ = writeln!(out, "  {} {:<14} {:<12} {} {}", hm(&Some(u.at.clone())), u.reason, u.kind, u.from, u.subject);
+                let _ = writeln!(
+                    out,
+                    "  {} {} {} {}",
+                    hm(&Some(u.at.clone())),
+                    pad(reason_ja(&u.reason), 14),
+                    pad(&u.from, 28),
+                    u.subject
+                );
             }
         }
         out
     }
+}
+
+pub fn status_ja(s: &str) -> &'static str {
+    match s {
+        "early" => "早い",
+        "on_time" => "定時",
+        "late" => "遅れ",
+        "missing" => "未着",
+        _ => "待ち",
+    }
+}
+
+pub fn reason_ja(s: &str) -> &'static str {
+    match s {
+        "matched" => "照合済",
+        "no_order" => "勤務命令なし",
+        "unknown_sender" => "未登録の差出人",
+        "unclassified" => "判別不能",
+        "auto_reply" => "自動応答",
+        "unparseable" => "解析不能",
+        _ => "その他",
+    }
+}
+
+pub fn escalation_ja(s: &str) -> &'static str {
+    match s {
+        "missing_start" => "開始連絡なし",
+        "missing_end" => "終了連絡なし",
+        "no_order" => "勤務命令なし",
+        "incident" => "事故・災害",
+        _ => "その他",
+    }
+}
+
+/// Display width in a terminal: CJK and full-width characters take two columns.
+pub fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let c = c as u32;
+            let wide = (0x1100..=0x115F).contains(&c)
+                || (0x2E80..=0xA4CF).contains(&c)
+                || (0xAC00..=0xD7A3).contains(&c)
+                || (0xF900..=0xFAFF).contains(&c)
+                || (0xFE30..=0xFE4F).contains(&c)
+                || (0xFF00..=0xFF60).contains(&c)
+                || (0xFFE0..=0xFFE6).contains(&c);
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+/// Left-aligns to a display width.
+pub fn pad(s: &str, cols: usize) -> String {
+    let w = width(s);
+    format!("{s}{}", " ".repeat(cols.saturating_sub(w)))
 }
 
 #[cfg(test)]
@@ -261,7 +401,10 @@ mod tests {
     }
 
     fn tokyo(h: u32, m: u32) -> DateTime<Utc> {
-        chrono_tz::Asia::Tokyo.with_ymd_and_hms(2021, 1, 12, h, m, 0).unwrap().with_timezone(&Utc)
+        chrono_tz::Asia::Tokyo
+            .with_ymd_and_hms(2021, 1, 12, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn report(kind: &str, h: u32, m: u32) -> ReportRow {
@@ -295,11 +438,24 @@ mod tests {
     }
 
     #[test]
+    fn japanese_text_is_padded_by_display_width() {
+        assert_eq!(width("情報管理課"), 10);
+        assert_eq!(pad("E1", 4), "E1  ");
+        assert_eq!(pad("財政課", 8), "財政課  ");
+    }
+
+    #[test]
     fn an_order_without_reports_is_pending_in_the_morning() {
         let b = board(&[], tokyo(8, 0));
         let t = &b.teleworkers[0];
         assert_eq!((t.start.status, t.end.status), ("pending", "pending"));
-        assert_eq!(t.order, Hours { start: "08:30".into(), end: "17:15".into() });
+        assert_eq!(
+            t.order,
+            Hours {
+                start: "08:30".into(),
+                end: "17:15".into()
+            }
+        );
     }
 
     #[test]
@@ -315,9 +471,13 @@ mod tests {
 
     #[test]
     fn the_end_report_summary_is_the_days_work_summary() {
-        let b = board(&[report("start", 8, 27), report("end", 17, 10)], tokyo(18, 0));
+        let b = board(
+            &[report("start", 8, 27), report("end", 17, 10)],
+            tokyo(18, 0),
+        );
         assert_eq!(b.teleworkers[0].end.status, "on_time");
         assert_eq!(b.teleworkers[0].summary.as_deref(), Some("議事録作成"));
         assert!(b.render_text().contains("日報: 議事録作成"));
+        assert!(b.render_text().contains("定時"));
     }
 }

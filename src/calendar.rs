@@ -38,7 +38,10 @@ impl Minutes {
         // is taken one hour later rather than failing.
         tz.from_local_datetime(&naive)
             .earliest()
-            .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+            .or_else(|| {
+                tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                    .earliest()
+            })
             .expect("a local time exists within an hour")
     }
 }
@@ -76,7 +79,11 @@ impl Service {
 /// 年度: the fiscal year is named by the year it starts in; 2020 is 2020-04-01..2021-03-31.
 pub fn fiscal_year(d: NaiveDate) -> i32 {
     use chrono::Datelike;
-    if d.month() >= 4 { d.year() } else { d.year() - 1 }
+    if d.month() >= 4 {
+        d.year()
+    } else {
+        d.year() - 1
+    }
 }
 
 pub fn fiscal_year_bounds(fy: i32) -> (NaiveDate, NaiveDate) {

@@ -13,7 +13,11 @@ use crate::store::Store;
 use crate::{board, ingest, outbox, register};
 
 #[derive(Debug, Parser)]
-#[command(name = "zaitaku", version, about = "在宅勤務 (telework) reports, escalations and register for a city hall")]
+#[command(
+    name = "zaitaku",
+    version,
+    about = "在宅勤務 (telework) reports, escalations and register for a city hall"
+)]
 pub struct Cli {
     /// Folder holding zaitaku.toml and departments.toml [default: config/, else the built-in defaults]
     #[arg(long, global = true, value_name = "DIR")]
@@ -147,7 +151,12 @@ pub struct IngestArgs {
 pub fn parse_instant(flag: &str, s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| Error::bad(flag, format!("expected an RFC 3339 time like 2021-01-12T08:45:00+09:00, got {s:?}")))
+        .map_err(|_| {
+            Error::bad(
+                flag,
+                format!("expected an RFC 3339 time like 2021-01-12T08:45:00+09:00, got {s:?}"),
+            )
+        })
 }
 
 fn flag_date(flag: &str, s: &str) -> Result<NaiveDate> {
@@ -197,12 +206,34 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let mut list: Vec<_> = store.employees().await?.into_values().collect();
             list.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
             for e in list {
-                say(out, format!("{}\t{}\t{}\t{}\t{}", e.employee_id, e.name, e.department, e.role.as_str(), e.emails.join(";")))?;
+                say(
+                    out,
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        e.employee_id,
+                        e.name,
+                        e.department,
+                        e.role.as_str(),
+                        e.emails.join(";")
+                    ),
+                )?;
             }
             Ok(())
         }
-        Command::Applications(ApplicationsCmd::Add { department, fiscal_year, pc, users, emergency }) => {
-            let args = register::ApplicationArgs { department, fiscal_year, pc, users, emergency };
+        Command::Applications(ApplicationsCmd::Add {
+            department,
+            fiscal_year,
+            pc,
+            users,
+            emergency,
+        }) => {
+            let args = register::ApplicationArgs {
+                department,
+                fiscal_year,
+                pc,
+                users,
+                emergency,
+            };
             let a = register::add_application(store, cfg, args, now.timestamp()).await?;
             say(
                 out,
@@ -236,17 +267,32 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let from = flag_date("--from", &from)?;
             let to = to.map(|t| flag_date("--to", &t)).transpose()?;
             let h = register::assign_id(store, cfg, &employee, from, to).await?;
-            say(out, format!("telework ID {} assigned to {} from {} to {}", h.id_no, h.employee, h.from, h.to))
+            say(
+                out,
+                format!(
+                    "telework ID {} assigned to {} from {} to {}",
+                    h.id_no, h.employee, h.from, h.to
+                ),
+            )
         }
         Command::Ids(IdsCmd::Release { employee, on }) => {
             let on = flag_date("--on", &on)?;
             let h = register::release_id(store, &employee, on).await?;
-            say(out, format!("telework ID {} of {} released from {on} (held until the day before)", h.id_no, employee))
+            say(
+                out,
+                format!(
+                    "telework ID {} of {} released from {on} (held until the day before)",
+                    h.id_no, employee
+                ),
+            )
         }
         Command::Ids(IdsCmd::List) => {
             for h in store.held_ids().await? {
                 let h = h.held;
-                say(out, format!("{:>3}\t{}\t{}\t{}", h.id_no, h.employee, h.from, h.to))?;
+                say(
+                    out,
+                    format!("{:>3}\t{}\t{}\t{}", h.id_no, h.employee, h.from, h.to),
+                )?;
             }
             Ok(())
         }
@@ -260,16 +306,27 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             say(out, format!("order of {employee} for {date} cancelled"))
         }
         Command::Ingest(args) => {
-            let received_at = args.received_at.as_deref().map(|s| parse_instant("--received-at", s)).transpose()?;
+            let received_at = args
+                .received_at
+                .as_deref()
+                .map(|s| parse_instant("--received-at", s))
+                .transpose()?;
             let summary = if let Some(dir) = &args.maildir {
                 ingest::ingest_maildir(store, cfg, dir, now, args.json).await?
             } else {
                 if args.files.is_empty() {
-                    return Err(Error::bad("ingest", "expected .eml files, - for standard input, or --maildir DIR"));
+                    return Err(Error::bad(
+                        "ingest",
+                        "expected .eml files, - for standard input, or --maildir DIR",
+                    ));
                 }
                 ingest::ingest_files(store, cfg, &args.files, received_at, now, args.json).await?
             };
-            let delivery = if args.no_send { None } else { Some(outbox::deliver_due(store, cfg, now).await?) };
+            let delivery = if args.no_send {
+                None
+            } else {
+                Some(outbox::deliver_due(store, cfg, now).await?)
+            };
             if args.json {
                 let v = serde_json::json!({
                     "processed": summary.processed,
@@ -292,7 +349,11 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let report = crate::tick::tick(store, cfg, at).await?;
             say(out, report.to_string())
         }
-        Command::Status { date, json, now: at } => {
+        Command::Status {
+            date,
+            json,
+            now: at,
+        } => {
             let date = flag_date("--date", &date)?;
             let at = now_or("--now", &at)?;
             let b = status_board(store, cfg, date, at).await?;
@@ -307,7 +368,12 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
     }
 }
 
-pub async fn status_board(store: &Store, cfg: &Config, date: NaiveDate, now: DateTime<Utc>) -> Result<board::Board> {
+pub async fn status_board(
+    store: &Store,
+    cfg: &Config,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<board::Board> {
     let orders = store.orders_on(date).await?;
     let reports = store.reports_on(date).await?;
     let escalations = store.escalations_on(date).await?;

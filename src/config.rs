@@ -46,7 +46,10 @@ pub struct Timing {
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { early: chrono::Duration::minutes(30), grace: chrono::Duration::minutes(15) }
+        Timing {
+            early: chrono::Duration::minutes(30),
+            grace: chrono::Duration::minutes(15),
+        }
     }
 }
 
@@ -151,7 +154,12 @@ impl Config {
             .as_deref()
             .unwrap_or("Asia/Tokyo")
             .parse()
-            .map_err(|_| field("timezone", "expected an IANA time zone such as \"Asia/Tokyo\"".into()))?;
+            .map_err(|_| {
+                field(
+                    "timezone",
+                    "expected an IANA time zone such as \"Asia/Tokyo\"".into(),
+                )
+            })?;
         let date = |key: &str, v: Option<String>, default: &str| {
             let v = v.unwrap_or_else(|| default.to_string());
             NaiveDate::parse_from_str(&v, "%Y-%m-%d")
@@ -166,30 +174,65 @@ impl Config {
         let from = date("service.from", raw.service.from, "2020-11-27")?;
         let to = date("service.to", raw.service.to, "2022-03-31")?;
         if to < from {
-            return Err(field("service.to", format!("expected a date on or after service.from ({from})")));
+            return Err(field(
+                "service.to",
+                format!("expected a date on or after service.from ({from})"),
+            ));
         }
         let workday_start = time("service.workday_start", raw.service.workday_start, "08:30")?;
         let workday_end = time("service.workday_end", raw.service.workday_end, "17:15")?;
         if workday_end <= workday_start {
-            return Err(field("service.workday_end", "expected a time after service.workday_start".into()));
+            return Err(field(
+                "service.workday_end",
+                "expected a time after service.workday_start".into(),
+            ));
         }
         let licensed_ids = raw.service.licensed_ids.unwrap_or(50);
         if licensed_ids == 0 {
             return Err(field("service.licensed_ids", "expected at least 1".into()));
         }
-        let bot_address = raw.bot_address.unwrap_or_else(|| "telework@city.example.lg.jp".into());
+        let bot_address = raw
+            .bot_address
+            .unwrap_or_else(|| "telework@city.example.lg.jp".into());
         if !bot_address.contains('@') {
-            return Err(field("bot_address", format!("expected an e-mail address, got {bot_address:?}")));
+            return Err(field(
+                "bot_address",
+                format!("expected an e-mail address, got {bot_address:?}"),
+            ));
         }
         let mail = MailConfig {
-            source: raw.mail.source.unwrap_or_else(|| "maildir:data/inbox".into()),
-            transport: raw.mail.transport.unwrap_or_else(|| "file:data/outbox".into()),
+            source: raw
+                .mail
+                .source
+                .unwrap_or_else(|| "maildir:data/inbox".into()),
+            transport: raw
+                .mail
+                .transport
+                .unwrap_or_else(|| "file:data/outbox".into()),
         };
-        if !(mail.source.starts_with("maildir:") || mail.source.starts_with("imap://") || mail.source.starts_with("imaps://")) {
-            return Err(field("mail.source", format!("expected maildir:PATH, imap://… or imaps://…, got {:?}", mail.source)));
+        if !(mail.source.starts_with("maildir:")
+            || mail.source.starts_with("imap://")
+            || mail.source.starts_with("imaps://"))
+        {
+            return Err(field(
+                "mail.source",
+                format!(
+                    "expected maildir:PATH, imap://… or imaps://…, got {:?}",
+                    mail.source
+                ),
+            ));
         }
-        if !(mail.transport.starts_with("file:") || mail.transport.starts_with("smtp://") || mail.transport.starts_with("smtps://")) {
-            return Err(field("mail.transport", format!("expected file:DIR, smtp://… or smtps://…, got {:?}", mail.transport)));
+        if !(mail.transport.starts_with("file:")
+            || mail.transport.starts_with("smtp://")
+            || mail.transport.starts_with("smtps://"))
+        {
+            return Err(field(
+                "mail.transport",
+                format!(
+                    "expected file:DIR, smtp://… or smtps://…, got {:?}",
+                    mail.transport
+                ),
+            ));
         }
         let timing = Timing {
             early: chrono::Duration::minutes(raw.timing.early_minutes.unwrap_or(30).into()),
@@ -205,21 +248,35 @@ impl Config {
             }
             d.name = name;
             if d.name.is_empty() || d.division.trim().is_empty() {
-                return Err(Error::bad(format!("{dept_name}: department"), "expected a name and a division"));
+                return Err(Error::bad(
+                    format!("{dept_name}: department"),
+                    "expected a name and a division",
+                ));
             }
             if !seen.insert(d.name.clone()) {
-                return Err(Error::bad(format!("{dept_name}: department"), format!("{} is listed twice", d.name)));
+                return Err(Error::bad(
+                    format!("{dept_name}: department"),
+                    format!("{} is listed twice", d.name),
+                ));
             }
         }
 
         Ok(Config {
             dir: dir.map(Path::to_path_buf),
             timezone,
-            database: raw.database.unwrap_or_else(|| "sqlite://data/zaitaku.db".into()),
+            database: raw
+                .database
+                .unwrap_or_else(|| "sqlite://data/zaitaku.db".into()),
             bot_address,
             templates: PathBuf::from(raw.templates.unwrap_or_else(|| "templates".into())),
             mail,
-            service: Service { from, to, licensed_ids, workday_start, workday_end },
+            service: Service {
+                from,
+                to,
+                licensed_ids,
+                workday_start,
+                workday_end,
+            },
             timing,
             departments,
         })
@@ -230,12 +287,14 @@ impl Config {
 pub fn split_note(name: &str) -> (String, Option<String>) {
     let name = name.trim();
     for (open, close) in [('（', '）'), ('(', ')')] {
-        if let Some(i) = name.find(open) {
-            if name.ends_with(close) {
-                let base = name[..i].trim().to_string();
-                let note = name[i + open.len_utf8()..name.len() - close.len_utf8()].trim().to_string();
-                return (base, Some(note).filter(|n| !n.is_empty()));
-            }
+        if let Some(i) = name.find(open)
+            && name.ends_with(close)
+        {
+            let base = name[..i].trim().to_string();
+            let note = name[i + open.len_utf8()..name.len() - close.len_utf8()]
+                .trim()
+                .to_string();
+            return (base, Some(note).filter(|n| !n.is_empty()));
         }
     }
     (name.to_string(), None)
@@ -257,7 +316,13 @@ fn read_optional(path: &Path) -> Result<Option<String>, Error> {
 }
 
 fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
-    let line = e.span().map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1);
+    let line = e.span().map(|s| {
+        text.as_bytes()[..s.start.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    });
     let msg = e.message().replace('\n', " ");
     match line {
         Some(l) => Error::bad(format!("{file}:{l}"), msg),
@@ -301,13 +366,23 @@ mod tests {
     #[test]
     fn a_bad_time_names_the_key_and_the_expected_form() {
         let err = Config::from_strs(None, "[service]\nworkday_start = \"8:3O\"\n", "").unwrap_err();
-        assert!(err.to_string().contains("service.workday_start: expected a time HH:MM"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("service.workday_start: expected a time HH:MM"),
+            "{err}"
+        );
     }
 
     #[test]
     fn notes_are_split_off_department_names() {
-        assert_eq!(split_note("こども課（出先機関除く）"), ("こども課".into(), Some("出先機関除く".into())));
-        assert_eq!(split_note("市民課(出先機関除く)"), ("市民課".into(), Some("出先機関除く".into())));
+        assert_eq!(
+            split_note("こども課（出先機関除く）"),
+            ("こども課".into(), Some("出先機関除く".into()))
+        );
+        assert_eq!(
+            split_note("市民課(出先機関除く)"),
+            ("市民課".into(), Some("出先機関除く".into()))
+        );
         assert_eq!(split_note(" 財政課 "), ("財政課".into(), None));
     }
 }

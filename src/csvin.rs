@@ -27,7 +27,10 @@ impl Table {
 
     pub fn parse(file: &str, bytes: &[u8], required: &[&str], optional: &[&str]) -> Result<Table> {
         let text = decode(bytes);
-        let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
         let headers = reader.headers().map_err(|e| csv_error(file, &e))?.clone();
         let mut columns = HashMap::new();
         for (i, h) in headers.iter().enumerate() {
@@ -47,7 +50,10 @@ impl Table {
         if let Some(missing) = required.iter().find(|c| !columns.contains_key(**c)) {
             return Err(Error::bad(
                 format!("{file}:1: {missing}"),
-                format!("missing column; expected the columns {}", required.join(",")),
+                format!(
+                    "missing column; expected the columns {}",
+                    required.join(",")
+                ),
             ));
         }
         let mut rows = Vec::new();
@@ -59,12 +65,19 @@ impl Table {
             }
             rows.push(Row { line, record });
         }
-        Ok(Table { file: file.to_string(), columns, rows })
+        Ok(Table {
+            file: file.to_string(),
+            columns,
+            rows,
+        })
     }
 
     /// The field's text, or "" when the optional column is absent.
     pub fn get<'r>(&self, row: &'r Row, column: &str) -> &'r str {
-        self.columns.get(column).and_then(|&i| row.record.get(i)).unwrap_or("")
+        self.columns
+            .get(column)
+            .and_then(|&i| row.record.get(i))
+            .unwrap_or("")
     }
 
     pub fn has(&self, column: &str) -> bool {
@@ -89,7 +102,9 @@ pub fn decode(bytes: &[u8]) -> String {
 fn csv_error(file: &str, e: &csv::Error) -> Error {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     let msg = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("expected {expected_len} fields like the header, got {len}")
         }
         _ => e.to_string(),
@@ -103,14 +118,29 @@ mod tests {
 
     #[test]
     fn an_unknown_column_is_named_on_line_one() {
-        let err = Table::parse("e.csv", b"employee_id,nmae\n", &["employee_id", "name"], &[]).err().unwrap();
-        assert_eq!(err.to_string(), "e.csv:1: nmae: unknown column; expected the columns employee_id,name");
+        let err = Table::parse(
+            "e.csv",
+            b"employee_id,nmae\n",
+            &["employee_id", "name"],
+            &[],
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "e.csv:1: nmae: unknown column; expected the columns employee_id,name"
+        );
     }
 
     #[test]
     fn a_short_row_names_its_line() {
-        let err = Table::parse("e.csv", b"a,b\n1,2\n3\n", &["a", "b"], &[]).err().unwrap();
-        assert!(err.to_string().starts_with("e.csv:3: expected 2 fields"), "{err}");
+        let err = Table::parse("e.csv", b"a,b\n1,2\n3\n", &["a", "b"], &[])
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().starts_with("e.csv:3: expected 2 fields"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,1 +1,244 @@
-pub async fn run(_dir: &std::path::Path) -> crate::Result<()> { Ok(()) }
+//! `zaitaku demo`: a self-contained tour on the built-in defaults. It builds a small register
+//! (two departments, their staff, applications, IDs and a week of orders), then plays
+//! 2021-01-12: morning reports arrive in a Maildir, the board is shown, evening reports arrive,
+//! the acknowledgements are written to the outbox folder. Everything lives under one folder,
+//! recreated on each run, so the tour can be repeated and its files looked at.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::{parse_instant, status_board};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::mail::maildir;
+use crate::store::Store;
+use crate::{ingest, register, tick};
+
+const EMPLOYEES: &str = include_str!("../config/demo/employees.csv");
+const ORDERS: &str = include_str!("../config/demo/orders.csv");
+
+/// The demo's mail, with the moment each reaches the Maildir (its Received time).
+const MORNING: &[(&str, &[u8])] = &[
+    (
+        "01-start-iso2022jp.eml",
+        include_bytes!("../config/demo/mail/01-start-iso2022jp.eml"),
+    ),
+    (
+        "03-start-utf8-base64.eml",
+        include_bytes!("../config/demo/mail/03-start-utf8-base64.eml"),
+    ),
+    (
+        "19-start-no-order.eml",
+        include_bytes!("../config/demo/mail/19-start-no-order.eml"),
+    ),
+    (
+        "20-start-unknown-sender.eml",
+        include_bytes!("../config/demo/mail/20-start-unknown-sender.eml"),
+    ),
+    (
+        "27-auto-submitted.eml",
+        include_bytes!("../config/demo/mail/27-auto-submitted.eml"),
+    ),
+];
+const EVENING: &[(&str, &[u8])] = &[
+    (
+        "02-end-nippo-sjis-8bit.eml",
+        include_bytes!("../config/demo/mail/02-end-nippo-sjis-8bit.eml"),
+    ),
+    (
+        "26-end-forward-tensou.eml",
+        include_bytes!("../config/demo/mail/26-end-forward-tensou.eml"),
+    ),
+];
+
+pub async fn run(dir: &Path) -> Result<()> {
+    fresh_dir(dir)?;
+    let d = dir.display();
+    let mut cfg = Config::embedded();
+    cfg.database = format!("sqlite://{d}/zaitaku.db");
+    cfg.mail.source = format!("maildir:{d}/inbox");
+    cfg.mail.transport = format!("file:{d}/outbox");
+    let store = Store::open(&cfg.database).await?;
+    let result = tour(dir, &cfg, &store).await;
+    store.close().await;
+    result
+}
+
+async fn tour(dir: &Path, cfg: &Config, store: &Store) -> Result<()> {
+    let inbox = dir.join("inbox");
+    maildir::ensure(&inbox)?;
+    let at = |s: &str| parse_instant("demo", s);
+
+    heading(
+        "1. 台帳の準備 (zaitaku init / employees import / applications add / ids assign / orders import)",
+    );
+    let n = register::init(store, cfg).await?;
+    println!("  テレワーク対象部署 {n} 課を読み込みました（config/departments.toml）");
+    let employees = write(dir, "employees.csv", EMPLOYEES)?;
+    let n = register::import_employees(store, &employees).await?;
+    println!("  職員 {n} 名を登録しました（{}）", employees.display());
+    let now = at("2021-01-04T09:00:00+09:00")?;
+    for (dept, pc, users) in [
+        ("情報管理課", "JOHO-PC01", "E1001,E1002,E1004"),
+        ("財政課", "ZAISEI-PC01", "E1003,E1005"),
+    ] {
+        let a = register::add_application(
+            store,
+            cfg,
+            register::ApplicationArgs {
+                department: dept.into(),
+                fiscal_year: 2020,
+                pc: pc.into(),
+                users: users.split(',').map(str::to_string).collect(),
+                emergency: false,
+            },
+            now.timestamp(),
+        )
+        .await?;
+        println!(
+            "  テレワーク申請: {} 令和2年度 PC {} 利用者 {}",
+            a.department,
+            a.pc_name,
+            a.users.join(",")
+        );
+    }
+    for e in ["E1001", "E1002", "E1003", "E1004", "E1005"] {
+        let from = crate::calendar::parse_date("2021-01-04").expect("valid date");
+        let h = register::assign_id(store, cfg, e, from, None).await?;
+        println!(
+            "  テレワーク用ID {:>2} → {} ({}〜{})",
+            h.id_no, h.employee, h.from, h.to
+        );
+    }
+    let orders = write(dir, "orders.csv", ORDERS)?;
+    let n = register::import_orders(store, cfg, &orders, now.timestamp()).await?;
+    println!(
+        "  在宅勤務命令 {n} 件を登録しました（{}）",
+        orders.display()
+    );
+
+    heading("2. 2021-01-12 朝: 開始連絡が届く (zaitaku ingest --maildir)");
+    deliver(&inbox, MORNING)?;
+    let s =
+        ingest::ingest_maildir(store, cfg, &inbox, at("2021-01-12T08:40:00+09:00")?, false).await?;
+    println!("  {s}");
+    let t = tick::tick(store, cfg, at("2021-01-12T08:40:00+09:00")?).await?;
+    println!("  {t}  → {}", dir.join("outbox").display());
+    board(store, cfg, "2021-01-12T08:40:00+09:00").await?;
+
+    heading("3. 2021-01-12 夕方: 終了連絡と日報が届く");
+    deliver(&inbox, EVENING)?;
+    let s =
+        ingest::ingest_maildir(store, cfg, &inbox, at("2021-01-12T17:30:00+09:00")?, false).await?;
+    println!("  {s}");
+    let t = tick::tick(store, cfg, at("2021-01-12T18:00:00+09:00")?).await?;
+    println!("  {t}");
+    board(store, cfg, "2021-01-12T18:00:00+09:00").await?;
+
+    heading("4. 送信したメール (outbox)");
+    let mut sent: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .map_err(|e| Error::io(&dir.join("outbox"), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    sent.sort();
+    println!("  {} 通（例: 最初の受付メールの件名と宛先）", sent.len());
+    let subjects = sqlx::query_scalar::<_, String>(
+        "SELECT envelope_to || '  ' || subject FROM outbox ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    for s in subjects {
+        println!("  - {s}");
+    }
+
+    heading("次に試すこと");
+    println!(
+        "  cargo run --release -- --db sqlite://{}/zaitaku.db status --date 2021-01-12 --now 2021-01-12T12:00:00+09:00",
+        dir.display()
+    );
+    println!("  ls {}   (受付メール .eml)", dir.join("outbox").display());
+    println!("  README.md の「使い方」: 自分の職員 CSV と勤務命令 CSV で始める手順");
+    Ok(())
+}
+
+fn heading(s: &str) {
+    println!("\n== {s}");
+}
+
+async fn board(store: &Store, cfg: &Config, now: &str) -> Result<()> {
+    let now: DateTime<Utc> = parse_instant("demo", now)?;
+    let date = crate::calendar::local_date(now, cfg.timezone);
+    let b = status_board(store, cfg, date, now).await?;
+    println!();
+    for line in b.render_text().lines() {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// Drops the mails into the Maildir as a delivery agent would, named by their arrival time.
+fn deliver(inbox: &Path, mails: &[(&str, &[u8])]) -> Result<()> {
+    for (i, (name, bytes)) in mails.iter().enumerate() {
+        let when = crate::mail::parse::parse(bytes)
+            .ok()
+            .and_then(|m| m.received)
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        let stem = name.trim_end_matches(".eml");
+        maildir::deliver(inbox, &format!("{when}.M{i}P0.demo-{stem}"), bytes)?;
+    }
+    Ok(())
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<std::path::PathBuf> {
+    let p = dir.join(name);
+    std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+    Ok(p)
+}
+
+/// The demo folder is the demo's own: only its known contents are removed, so pointing
+/// `--dir` at a folder holding other files is refused rather than emptied.
+fn fresh_dir(dir: &Path) -> Result<()> {
+    const OURS: &[&str] = &[
+        "zaitaku.db",
+        "zaitaku.db-wal",
+        "zaitaku.db-shm",
+        "inbox",
+        "outbox",
+        "employees.csv",
+        "orders.csv",
+    ];
+    if dir.exists() {
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for e in entries {
+            let e = e.map_err(|e| Error::io(dir, e))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !OURS.contains(&name.as_str()) {
+                return Err(Error::bad(
+                    dir.display().to_string(),
+                    format!("holds {name:?}, which the demo did not make; choose another --dir"),
+                ));
+            }
+        }
+        for name in OURS {
+            let p = dir.join(name);
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            if let Err(e) = r.or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }) {
+                return Err(Error::io(&p, e));
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}

@@ -13,7 +13,10 @@ pub enum Error {
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("template {name}: {msg}")]
     Template { name: String, msg: String },
     #[error("mail: {0}")]
@@ -22,11 +25,17 @@ pub enum Error {
 
 impl Error {
     pub fn bad(at: impl Into<String>, msg: impl Into<String>) -> Error {
-        Error::Bad { at: at.into(), msg: msg.into() }
+        Error::Bad {
+            at: at.into(),
+            msg: msg.into(),
+        }
     }
 
     pub fn io(path: &Path, source: std::io::Error) -> Error {
-        Error::Io { path: path.display().to_string(), source }
+        Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 
     /// Exit code 2: the user can fix it by changing what they gave us.

@@ -32,7 +32,10 @@ impl std::fmt::Display for PoolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PoolError::Full { date, licensed } => {
-                write!(f, "all {licensed} telework IDs are held on {date}; release one or choose other dates")
+                write!(
+                    f,
+                    "all {licensed} telework IDs are held on {date}; release one or choose other dates"
+                )
             }
             PoolError::Fragmented { from, to } => write!(
                 f,
@@ -43,20 +46,36 @@ impl std::fmt::Display for PoolError {
 }
 
 /// The lowest-numbered ID free on every day of `from..=to`.
-pub fn choose_id(held: &[Held], from: NaiveDate, to: NaiveDate, licensed: u32) -> Result<u32, PoolError> {
-    let busy: std::collections::HashSet<u32> =
-        held.iter().filter(|h| h.overlaps(from, to)).map(|h| h.id_no).collect();
+pub fn choose_id(
+    held: &[Held],
+    from: NaiveDate,
+    to: NaiveDate,
+    licensed: u32,
+) -> Result<u32, PoolError> {
+    let busy: std::collections::HashSet<u32> = held
+        .iter()
+        .filter(|h| h.overlaps(from, to))
+        .map(|h| h.id_no)
+        .collect();
     if let Some(n) = (1..=licensed).find(|n| !busy.contains(n)) {
         return Ok(n);
     }
-    match peak(held.iter().filter(|h| h.overlaps(from, to)).map(|h| (h.from.max(from), h.to.min(to)))) {
-        Some((count, date)) if count >= licensed as usize => Err(PoolError::Full { date, licensed }),
+    match peak(
+        held.iter()
+            .filter(|h| h.overlaps(from, to))
+            .map(|h| (h.from.max(from), h.to.min(to))),
+    ) {
+        Some((count, date)) if count >= licensed as usize => {
+            Err(PoolError::Full { date, licensed })
+        }
         _ => Err(PoolError::Fragmented { from, to }),
     }
 }
 
 /// The largest number of ranges covering one day, and the first day it happens.
-pub fn peak(ranges: impl IntoIterator<Item = (NaiveDate, NaiveDate)>) -> Option<(usize, NaiveDate)> {
+pub fn peak(
+    ranges: impl IntoIterator<Item = (NaiveDate, NaiveDate)>,
+) -> Option<(usize, NaiveDate)> {
     // Sweep: +1 on the first day, -1 on the day after the last.
     let mut delta: BTreeMap<NaiveDate, i64> = BTreeMap::new();
     for (from, to) in ranges {
@@ -84,28 +103,45 @@ mod tests {
     }
 
     fn held(id_no: u32, from: &str, to: &str) -> Held {
-        Held { id_no, employee: format!("E{id_no}"), from: d(from), to: d(to) }
+        Held {
+            id_no,
+            employee: format!("E{id_no}"),
+            from: d(from),
+            to: d(to),
+        }
     }
 
     #[test]
     fn the_lowest_free_id_is_given() {
-        let h = vec![held(1, "2021-01-01", "2021-03-31"), held(3, "2021-01-01", "2021-03-31")];
+        let h = vec![
+            held(1, "2021-01-01", "2021-03-31"),
+            held(3, "2021-01-01", "2021-03-31"),
+        ];
         assert_eq!(choose_id(&h, d("2021-01-12"), d("2021-01-12"), 50), Ok(2));
         assert_eq!(choose_id(&h, d("2021-04-01"), d("2021-04-30"), 50), Ok(1));
     }
 
     #[test]
     fn a_full_pool_names_the_first_full_day() {
-        let h = vec![held(1, "2021-01-10", "2021-01-20"), held(2, "2021-01-12", "2021-01-31")];
+        let h = vec![
+            held(1, "2021-01-10", "2021-01-20"),
+            held(2, "2021-01-12", "2021-01-31"),
+        ];
         assert_eq!(
             choose_id(&h, d("2021-01-01"), d("2021-01-31"), 2),
-            Err(PoolError::Full { date: d("2021-01-12"), licensed: 2 })
+            Err(PoolError::Full {
+                date: d("2021-01-12"),
+                licensed: 2
+            })
         );
     }
 
     #[test]
     fn a_range_no_single_id_covers_is_refused_without_overbooking() {
-        let h = vec![held(1, "2021-01-01", "2021-01-10"), held(2, "2021-01-11", "2021-01-31")];
+        let h = vec![
+            held(1, "2021-01-01", "2021-01-10"),
+            held(2, "2021-01-11", "2021-01-31"),
+        ];
         assert!(matches!(
             choose_id(&h, d("2021-01-01"), d("2021-01-31"), 2),
             Err(PoolError::Fragmented { .. })
@@ -114,7 +150,11 @@ mod tests {
 
     #[test]
     fn peak_counts_concurrent_holders() {
-        let r = [(d("2021-01-01"), d("2021-01-05")), (d("2021-01-03"), d("2021-01-09")), (d("2021-01-05"), d("2021-01-05"))];
+        let r = [
+            (d("2021-01-01"), d("2021-01-05")),
+            (d("2021-01-03"), d("2021-01-09")),
+            (d("2021-01-05"), d("2021-01-05")),
+        ];
         assert_eq!(peak(r), Some((3, d("2021-01-05"))));
         assert_eq!(peak([]), None);
     }

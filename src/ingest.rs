@@ -95,8 +95,10 @@ pub struct Ingestor<'a> {
 impl<'a> Ingestor<'a> {
     pub async fn new(store: &'a Store, cfg: &'a Config) -> Result<Ingestor<'a>> {
         let by_id = store.employees().await?;
-        let by_email =
-            by_id.values().flat_map(|e| e.emails.iter().map(move |m| (m.to_lowercase(), e.clone()))).collect();
+        let by_email = by_id
+            .values()
+            .flat_map(|e| e.emails.iter().map(move |m| (m.to_lowercase(), e.clone())))
+            .collect();
         Ok(Ingestor {
             store,
             cfg,
@@ -114,24 +116,41 @@ impl<'a> Ingestor<'a> {
         if let Some(o) = self.orders.get(&key) {
             return Ok(o.clone());
         }
-        let o = self.store.order(employee, day).await?.filter(|o| o.status == "approved");
+        let o = self
+            .store
+            .order(employee, day)
+            .await?
+            .filter(|o| o.status == "approved");
         self.orders.insert(key, o.clone());
         Ok(o)
     }
 
     /// Processes one message inside `tx`. Returns the report's id, or `None` for a duplicate.
-    pub async fn process(&mut self, tx: &mut Tx<'_>, raw: &Raw, now: DateTime<Utc>) -> Result<Option<i64>> {
+    pub async fn process(
+        &mut self,
+        tx: &mut Tx<'_>,
+        raw: &Raw,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
         let parsed = parse(&raw.bytes);
         let tz = self.cfg.timezone;
         let header_time = parsed.as_ref().ok().and_then(|m| m.received);
         // The server's receipt time, never the sender's Date: a wrong laptop clock must not make
         // a late start on time.
-        let arrival = raw.received_at.or(header_time).or(raw.delivered_at).unwrap_or(now);
+        let arrival = raw
+            .received_at
+            .or(header_time)
+            .or(raw.delivered_at)
+            .unwrap_or(now);
         let day = local_date(arrival, tz);
         let m = match parsed {
             Ok(m) => m,
             Err(bad) => {
-                tracing::warn!(reason = bad.reason, source = raw.source, "kept a message that cannot be used");
+                tracing::warn!(
+                    reason = bad.reason,
+                    source = raw.source,
+                    "kept a message that cannot be used"
+                );
                 let r = NewReport {
                     message_key: bad.key,
                     source: raw.source.to_string(),
@@ -140,11 +159,17 @@ impl<'a> Ingestor<'a> {
                     sender: bad.from,
                     kind: Kind::Unclassified.as_str().into(),
                     reason: Reason::Unparseable.as_str().into(),
-                    subject: if bad.subject.is_empty() { format!("({})", bad.reason) } else { bad.subject },
+                    subject: if bad.subject.is_empty() {
+                        format!("({})", bad.reason)
+                    } else {
+                        bad.subject
+                    },
                     raw: Some(raw.bytes.clone()),
                     ..NewReport::default()
                 };
-                return self.record(tx, &r, Reason::Unparseable, raw.file.as_deref()).await;
+                return self
+                    .record(tx, &r, Reason::Unparseable, raw.file.as_deref())
+                    .await;
             }
         };
         let employee = self.by_email.get(&m.from).cloned();
@@ -154,7 +179,13 @@ impl<'a> Ingestor<'a> {
         };
         let d = decide(
             &m,
-            &Facts { employee: employee.as_ref(), order: order.as_ref(), arrival, tz, timing: &self.cfg.timing },
+            &Facts {
+                employee: employee.as_ref(),
+                order: order.as_ref(),
+                arrival,
+                tz,
+                timing: &self.cfg.timing,
+            },
         );
         let r = NewReport {
             message_key: m.key.clone(),
@@ -167,7 +198,10 @@ impl<'a> Ingestor<'a> {
             employee_id: employee.as_ref().map(|e| e.employee_id.clone()),
             kind: d.class.kind.as_str().into(),
             reason: d.reason.as_str().into(),
-            order_id: order.as_ref().filter(|_| d.reason == Reason::Matched).map(|o| o.id),
+            order_id: order
+                .as_ref()
+                .filter(|_| d.reason == Reason::Matched)
+                .map(|o| o.id),
             leave_noted: d.class.leave,
             incident: d.class.incident,
             subject: m.subject.clone(),
@@ -181,15 +215,28 @@ impl<'a> Ingestor<'a> {
             tracing::info!(message_id = ?m.message_id, employee = %e.employee_id, kind = d.class.kind.as_str(),
                 reason = d.reason.as_str(), "report recorded");
             let ctx = MailContext {
-                subject: if m.subject.is_empty() { "(件名なし)".into() } else { m.subject.clone() },
+                subject: if m.subject.is_empty() {
+                    "(件名なし)".into()
+                } else {
+                    m.subject.clone()
+                },
                 name: e.name.clone(),
                 employee_id: e.employee_id.clone(),
                 department: e.department.clone(),
                 kind_label: kind_label(d.class.kind),
-                at: rfc3339(arrival.timestamp(), tz).get(11..16).unwrap_or("").to_string(),
+                at: rfc3339(arrival.timestamp(), tz)
+                    .get(11..16)
+                    .unwrap_or("")
+                    .to_string(),
                 date: day.to_string(),
-                order_start: order.as_ref().map(|o| o.start.to_string()).unwrap_or_default(),
-                order_end: order.as_ref().map(|o| o.end.to_string()).unwrap_or_default(),
+                order_start: order
+                    .as_ref()
+                    .map(|o| o.start.to_string())
+                    .unwrap_or_default(),
+                order_end: order
+                    .as_ref()
+                    .map(|o| o.end.to_string())
+                    .unwrap_or_default(),
                 status_label: d.status.map(|s| s.label_ja()).unwrap_or(""),
                 leave: d.class.leave,
                 incident: d.class.incident,
@@ -197,26 +244,54 @@ impl<'a> Ingestor<'a> {
             };
             if let Some(template) = d.reply {
                 let to = vec![m.from.clone()];
-                self.queue(tx, template, &ctx, report_id, to, Some(&m), "auto-replied", now).await?;
+                self.queue(
+                    tx,
+                    template,
+                    &ctx,
+                    report_id,
+                    to,
+                    Some(&m),
+                    "auto-replied",
+                    now,
+                )
+                .await?;
             }
             for template in &d.notify {
                 let to: Vec<String> = self
                     .by_id
                     .values()
-                    .filter(|s| s.department == e.department && s.role == crate::store::Role::Supervisor)
+                    .filter(|s| {
+                        s.department == e.department && s.role == crate::store::Role::Supervisor
+                    })
                     .filter_map(|s| s.emails.first().cloned())
                     .collect();
                 if to.is_empty() {
                     tracing::warn!(department = %e.department, "no supervisor with an e-mail address to notify");
                     continue;
                 }
-                self.queue(tx, template, &ctx, report_id, to, None, "auto-generated", now).await?;
+                self.queue(
+                    tx,
+                    template,
+                    &ctx,
+                    report_id,
+                    to,
+                    None,
+                    "auto-generated",
+                    now,
+                )
+                .await?;
             }
         }
         Ok(Some(report_id))
     }
 
-    async fn record(&mut self, tx: &mut Tx<'_>, r: &NewReport, reason: Reason, file: Option<&str>) -> Result<Option<i64>> {
+    async fn record(
+        &mut self,
+        tx: &mut Tx<'_>,
+        r: &NewReport,
+        reason: Reason,
+        file: Option<&str>,
+    ) -> Result<Option<i64>> {
         let id = insert_report(tx, r).await?;
         match id {
             Some(_) => {
@@ -233,8 +308,14 @@ impl<'a> Ingestor<'a> {
                 file: file.map(str::to_string),
                 message_id: r.message_id.clone(),
                 from: r.sender.clone(),
-                kind: crate::classify::Kind::parse(&r.kind).unwrap_or(Kind::Unclassified).as_str(),
-                reason: if id.is_some() { reason.as_str() } else { "duplicate" },
+                kind: crate::classify::Kind::parse(&r.kind)
+                    .unwrap_or(Kind::Unclassified)
+                    .as_str(),
+                reason: if id.is_some() {
+                    reason.as_str()
+                } else {
+                    "duplicate"
+                },
                 employee_id: r.employee_id.clone(),
                 at: rfc3339(r.received_at, self.cfg.timezone),
                 leave: r.leave_noted,
@@ -306,7 +387,9 @@ pub async fn ingest_files(
     for f in files {
         let (bytes, source) = if f.as_os_str() == "-" {
             let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::io(Path::new("stdin"), e))?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io(Path::new("stdin"), e))?;
             (buf, "stdin")
         } else {
             match std::fs::read(f) {
@@ -317,7 +400,13 @@ pub async fn ingest_files(
                 Err(e) => return Err(Error::io(f, e)),
             }
         };
-        raws.push(Raw { bytes, source, received_at, delivered_at: None, file: Some(f.display().to_string()) });
+        raws.push(Raw {
+            bytes,
+            source,
+            received_at,
+            delivered_at: None,
+            file: Some(f.display().to_string()),
+        });
     }
     let mut ing = Ingestor::new(store, cfg).await?;
     ing.keep_details = keep_details;

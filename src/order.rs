@@ -44,15 +44,41 @@ pub struct WorkOrder {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderError {
-    OutsidePeriod { date: NaiveDate, from: NaiveDate, to: NaiveDate },
-    NoTeleworkId { employee: String, date: NaiveDate },
-    EndNotAfterStart { start: Minutes, end: Minutes },
-    LongerThanWorkday { start: Minutes, end: Minutes, max_minutes: u32 },
-    NotShifted { start: Minutes, end: Minutes, workday: (Minutes, Minutes) },
-    ApproverNotSupervisor { approver: String },
+    OutsidePeriod {
+        date: NaiveDate,
+        from: NaiveDate,
+        to: NaiveDate,
+    },
+    NoTeleworkId {
+        employee: String,
+        date: NaiveDate,
+    },
+    EndNotAfterStart {
+        start: Minutes,
+        end: Minutes,
+    },
+    LongerThanWorkday {
+        start: Minutes,
+        end: Minutes,
+        max_minutes: u32,
+    },
+    NotShifted {
+        start: Minutes,
+        end: Minutes,
+        workday: (Minutes, Minutes),
+    },
+    ApproverNotSupervisor {
+        approver: String,
+    },
     EmptyContent,
-    LeaveOutsideHours { from: Minutes, to: Minutes },
-    LeaveOverlaps { from: Minutes, to: Minutes },
+    LeaveOutsideHours {
+        from: Minutes,
+        to: Minutes,
+    },
+    LeaveOverlaps {
+        from: Minutes,
+        to: Minutes,
+    },
 }
 
 impl OrderError {
@@ -80,7 +106,9 @@ impl OrderError {
             NoTeleworkId { employee, date } => {
                 format!("{employee} は {date} にテレワーク用IDを保有していません")
             }
-            EndNotAfterStart { start, end } => format!("終了時刻 {end} が開始時刻 {start} より後ではありません"),
+            EndNotAfterStart { start, end } => {
+                format!("終了時刻 {end} が開始時刻 {start} より後ではありません")
+            }
             LongerThanWorkday { max_minutes, .. } => format!(
                 "勤務時間が所定の{}時間{}分を超えています（時間外勤務は命じられません）",
                 max_minutes / 60,
@@ -90,10 +118,14 @@ impl OrderError {
                 "{}〜{} 以外の時間は勤務時間の割振り変更（shifted）が必要です",
                 workday.0, workday.1
             ),
-            ApproverNotSupervisor { approver } => format!("{approver} はこの職員の所属長ではありません"),
+            ApproverNotSupervisor { approver } => {
+                format!("{approver} はこの職員の所属長ではありません")
+            }
             EmptyContent => "勤務内容を記入してください".into(),
             LeaveOutsideHours { from, to } => format!("時間休 {from}〜{to} が勤務時間の外です"),
-            LeaveOverlaps { from, to } => format!("時間休 {from}〜{to} が他の時間休と重なっています"),
+            LeaveOverlaps { from, to } => {
+                format!("時間休 {from}〜{to} が他の時間休と重なっています")
+            }
         }
     }
 }
@@ -103,29 +135,52 @@ impl fmt::Display for OrderError {
         use OrderError::*;
         match self {
             OutsidePeriod { date, from, to } => {
-                write!(f, "expected a date inside the service period {from}..{to}, got {date}")
+                write!(
+                    f,
+                    "expected a date inside the service period {from}..{to}, got {date}"
+                )
             }
             NoTeleworkId { employee, date } => {
-                write!(f, "{employee} holds no telework ID on {date} (assign one with `zaitaku ids assign`)")
+                write!(
+                    f,
+                    "{employee} holds no telework ID on {date} (assign one with `zaitaku ids assign`)"
+                )
             }
-            EndNotAfterStart { start, end } => write!(f, "expected an end after the start {start}, got {end}"),
-            LongerThanWorkday { start, end, max_minutes } => write!(
+            EndNotAfterStart { start, end } => {
+                write!(f, "expected an end after the start {start}, got {end}")
+            }
+            LongerThanWorkday {
+                start,
+                end,
+                max_minutes,
+            } => write!(
                 f,
                 "{start}-{end} is longer than the standard workday ({}h{:02}m); no overtime is ordered",
                 max_minutes / 60,
                 max_minutes % 60
             ),
-            NotShifted { start, end, workday } => write!(
+            NotShifted {
+                start,
+                end,
+                workday,
+            } => write!(
                 f,
                 "{start}-{end} is outside the workday {}-{}; expected shifted=true (勤務時間の割振り変更)",
                 workday.0, workday.1
             ),
             ApproverNotSupervisor { approver } => {
-                write!(f, "expected a supervisor of the employee's department, got {approver:?}")
+                write!(
+                    f,
+                    "expected a supervisor of the employee's department, got {approver:?}"
+                )
             }
             EmptyContent => write!(f, "expected the work content (勤務内容), got nothing"),
-            LeaveOutsideHours { from, to } => write!(f, "leave {from}-{to} is outside the ordered hours"),
-            LeaveOverlaps { from, to } => write!(f, "leave {from}-{to} overlaps another leave span"),
+            LeaveOutsideHours { from, to } => {
+                write!(f, "leave {from}-{to} is outside the ordered hours")
+            }
+            LeaveOverlaps { from, to } => {
+                write!(f, "leave {from}-{to} overlaps another leave span")
+            }
         }
     }
 }
@@ -134,23 +189,40 @@ impl WorkOrder {
     pub fn new(d: OrderDraft, svc: &Service, facts: OrderFacts) -> Result<WorkOrder, OrderError> {
         use OrderError::*;
         if !svc.contains(d.date) {
-            return Err(OutsidePeriod { date: d.date, from: svc.from, to: svc.to });
+            return Err(OutsidePeriod {
+                date: d.date,
+                from: svc.from,
+                to: svc.to,
+            });
         }
         if !facts.holds_id {
-            return Err(NoTeleworkId { employee: d.employee, date: d.date });
+            return Err(NoTeleworkId {
+                employee: d.employee,
+                date: d.date,
+            });
         }
         let (start, end) = d.hours.unwrap_or((svc.workday_start, svc.workday_end));
         if end <= start {
             return Err(EndNotAfterStart { start, end });
         }
         if end.0 - start.0 > svc.workday_len() {
-            return Err(LongerThanWorkday { start, end, max_minutes: svc.workday_len() });
+            return Err(LongerThanWorkday {
+                start,
+                end,
+                max_minutes: svc.workday_len(),
+            });
         }
         if !d.shifted && !svc.in_workday(start, end) {
-            return Err(NotShifted { start, end, workday: (svc.workday_start, svc.workday_end) });
+            return Err(NotShifted {
+                start,
+                end,
+                workday: (svc.workday_start, svc.workday_end),
+            });
         }
         if !facts.approver_is_supervisor {
-            return Err(ApproverNotSupervisor { approver: d.approved_by });
+            return Err(ApproverNotSupervisor {
+                approver: d.approved_by,
+            });
         }
         if d.content.trim().is_empty() {
             return Err(EmptyContent);
@@ -186,7 +258,11 @@ impl WorkOrder {
 
 /// When the start and end reports are expected: hourly leave covering the start moves it to the
 /// end of that leave, and leave covering the end moves it to the leave's start.
-pub fn expected_hours(start: Minutes, end: Minutes, leave: &[(Minutes, Minutes)]) -> (Minutes, Minutes) {
+pub fn expected_hours(
+    start: Minutes,
+    end: Minutes,
+    leave: &[(Minutes, Minutes)],
+) -> (Minutes, Minutes) {
     let mut s = start;
     let mut e = end;
     let mut spans = leave.to_vec();
@@ -216,7 +292,11 @@ pub fn parse_leave(s: &str) -> Option<Vec<(Minutes, Minutes)>> {
 }
 
 pub fn format_leave(spans: &[(Minutes, Minutes)]) -> String {
-    spans.iter().map(|(a, b)| format!("{a}-{b}")).collect::<Vec<_>>().join(";")
+    spans
+        .iter()
+        .map(|(a, b)| format!("{a}-{b}"))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 #[cfg(test)]
@@ -246,12 +326,18 @@ mod tests {
         }
     }
 
-    const OK: OrderFacts = OrderFacts { holds_id: true, approver_is_supervisor: true };
+    const OK: OrderFacts = OrderFacts {
+        holds_id: true,
+        approver_is_supervisor: true,
+    };
 
     #[test]
     fn an_order_without_hours_gets_the_standard_workday() {
         let o = WorkOrder::new(draft("2021-01-12", None, false), &svc(), OK).unwrap();
-        assert_eq!((o.start.to_string(), o.end.to_string()), ("08:30".into(), "17:15".into()));
+        assert_eq!(
+            (o.start.to_string(), o.end.to_string()),
+            ("08:30".into(), "17:15".into())
+        );
         assert_eq!(o.working_minutes(), 525);
     }
 
@@ -271,39 +357,83 @@ mod tests {
 
     #[test]
     fn hours_outside_the_workday_need_the_shifted_flag() {
-        let r = WorkOrder::new(draft("2021-01-12", Some(("07:30", "16:15")), false), &svc(), OK);
+        let r = WorkOrder::new(
+            draft("2021-01-12", Some(("07:30", "16:15")), false),
+            &svc(),
+            OK,
+        );
         assert!(matches!(r, Err(OrderError::NotShifted { .. })));
         assert_eq!(r.unwrap_err().field(), "shifted");
-        let o = WorkOrder::new(draft("2021-01-12", Some(("07:30", "16:15")), true), &svc(), OK).unwrap();
+        let o = WorkOrder::new(
+            draft("2021-01-12", Some(("07:30", "16:15")), true),
+            &svc(),
+            OK,
+        )
+        .unwrap();
         assert_eq!(o.start, Minutes(450));
     }
 
     #[test]
     fn no_order_is_longer_than_the_standard_workday_even_shifted() {
-        let r = WorkOrder::new(draft("2021-01-12", Some(("08:00", "17:16")), true), &svc(), OK);
-        assert!(matches!(r, Err(OrderError::LongerThanWorkday { .. })), "{r:?}");
-        assert!(WorkOrder::new(draft("2021-01-12", Some(("08:00", "16:45")), true), &svc(), OK).is_ok());
+        let r = WorkOrder::new(
+            draft("2021-01-12", Some(("08:00", "17:16")), true),
+            &svc(),
+            OK,
+        );
+        assert!(
+            matches!(r, Err(OrderError::LongerThanWorkday { .. })),
+            "{r:?}"
+        );
+        assert!(
+            WorkOrder::new(
+                draft("2021-01-12", Some(("08:00", "16:45")), true),
+                &svc(),
+                OK
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn a_shorter_day_inside_the_workday_needs_no_flag() {
-        assert!(WorkOrder::new(draft("2021-01-12", Some(("09:00", "12:00")), false), &svc(), OK).is_ok());
+        assert!(
+            WorkOrder::new(
+                draft("2021-01-12", Some(("09:00", "12:00")), false),
+                &svc(),
+                OK
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn end_must_come_after_start() {
-        let r = WorkOrder::new(draft("2021-01-12", Some(("12:00", "12:00")), false), &svc(), OK);
+        let r = WorkOrder::new(
+            draft("2021-01-12", Some(("12:00", "12:00")), false),
+            &svc(),
+            OK,
+        );
         assert!(matches!(r, Err(OrderError::EndNotAfterStart { .. })));
     }
 
     #[test]
     fn an_order_needs_an_id_and_a_supervisor_of_the_department() {
-        let r = WorkOrder::new(draft("2021-01-12", None, false), &svc(), OrderFacts { holds_id: false, ..OK });
+        let r = WorkOrder::new(
+            draft("2021-01-12", None, false),
+            &svc(),
+            OrderFacts {
+                holds_id: false,
+                ..OK
+            },
+        );
         assert_eq!(r.unwrap_err().field(), "employee_id");
         let r = WorkOrder::new(
             draft("2021-01-12", None, false),
             &svc(),
-            OrderFacts { approver_is_supervisor: false, ..OK },
+            OrderFacts {
+                approver_is_supervisor: false,
+                ..OK
+            },
         );
         assert_eq!(r.unwrap_err().field(), "approved_by");
     }
@@ -314,23 +444,41 @@ mod tests {
         d.leave = parse_leave("13:00-15:00").unwrap();
         assert!(WorkOrder::new(d.clone(), &svc(), OK).is_ok());
         d.leave = parse_leave("07:00-09:00").unwrap();
-        assert_eq!(WorkOrder::new(d.clone(), &svc(), OK).unwrap_err().field(), "leave");
+        assert_eq!(
+            WorkOrder::new(d.clone(), &svc(), OK).unwrap_err().field(),
+            "leave"
+        );
         d.leave = parse_leave("13:00-15:00;14:00-16:00").unwrap();
-        assert!(matches!(WorkOrder::new(d, &svc(), OK), Err(OrderError::LeaveOverlaps { .. })));
+        assert!(matches!(
+            WorkOrder::new(d, &svc(), OK),
+            Err(OrderError::LeaveOverlaps { .. })
+        ));
     }
 
     #[test]
     fn leave_at_either_end_moves_the_expected_report() {
         let (s, e) = (Minutes(510), Minutes(1035));
         assert_eq!(expected_hours(s, e, &[]), (s, e));
-        assert_eq!(expected_hours(s, e, &[(Minutes(510), Minutes(630))]), (Minutes(630), e));
-        assert_eq!(expected_hours(s, e, &[(Minutes(900), Minutes(1035))]), (s, Minutes(900)));
-        assert_eq!(expected_hours(s, e, &[(Minutes(720), Minutes(780))]), (s, e));
+        assert_eq!(
+            expected_hours(s, e, &[(Minutes(510), Minutes(630))]),
+            (Minutes(630), e)
+        );
+        assert_eq!(
+            expected_hours(s, e, &[(Minutes(900), Minutes(1035))]),
+            (s, Minutes(900))
+        );
+        assert_eq!(
+            expected_hours(s, e, &[(Minutes(720), Minutes(780))]),
+            (s, e)
+        );
     }
 
     #[test]
     fn error_messages_exist_in_japanese_for_the_web_register() {
-        let e = OrderError::NoTeleworkId { employee: "E1".into(), date: parse_date("2021-01-12").unwrap() };
+        let e = OrderError::NoTeleworkId {
+            employee: "E1".into(),
+            date: parse_date("2021-01-12").unwrap(),
+        };
         assert!(e.message_ja().contains("テレワーク用ID"));
     }
 }

@@ -9,8 +9,8 @@ use std::time::{Duration as StdDuration, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::address::{Address, Envelope};
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use sqlx::Row;
 
 use crate::config::Config;
@@ -54,22 +54,44 @@ impl Header for AutoSubmitted {
 }
 
 pub fn message_id(cfg: &Config, cause: &str) -> String {
-    let domain = cfg.bot_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
-    let safe: String = cause.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect();
+    let domain = cfg
+        .bot_address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost");
+    let safe: String = cause
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     format!("zaitaku.{safe}@{domain}")
 }
 
 fn address(s: &str) -> Result<Address> {
-    s.parse::<Address>().map_err(|e| Error::Mail(format!("address {s:?}: {e}")))
+    s.parse::<Address>()
+        .map_err(|e| Error::Mail(format!("address {s:?}: {e}")))
 }
 
 /// Formats the mail and queues it inside the caller's transaction. Returns false when a mail
 /// with the same cause was queued before.
-pub async fn enqueue(tx: &mut Tx<'_>, cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<bool> {
+pub async fn enqueue(
+    tx: &mut Tx<'_>,
+    cfg: &Config,
+    m: &OutMail,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let mid = message_id(cfg, &m.cause);
     let from = address(&cfg.bot_address)?;
     let mut b = Message::builder()
-        .from(Mailbox::new(Some("在宅勤務連絡システム".into()), from.clone()))
+        .from(Mailbox::new(
+            Some("在宅勤務連絡システム".into()),
+            from.clone(),
+        ))
         .subject(m.subject.clone())
         .message_id(Some(format!("<{mid}>")))
         .date(UNIX_EPOCH + StdDuration::from_secs(now.timestamp().max(0) as u64))
@@ -92,7 +114,9 @@ pub async fn enqueue(tx: &mut Tx<'_>, cfg: &Config, m: &OutMail, now: DateTime<U
         }
         b = b.references(refs.join(" "));
     }
-    let msg = b.body(m.body.clone()).map_err(|e| Error::Mail(e.to_string()))?;
+    let msg = b
+        .body(m.body.clone())
+        .map_err(|e| Error::Mail(e.to_string()))?;
     let raw = msg.formatted();
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO outbox (message_id, purpose, report_id, envelope_from, envelope_to, subject, raw, created_at,
@@ -124,7 +148,11 @@ pub struct Delivery {
 
 impl fmt::Display for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "outbox: {} sent, {} to retry, {} failed", self.sent, self.retrying, self.failed)
+        write!(
+            f,
+            "outbox: {} sent, {} to retry, {} failed",
+            self.sent, self.retrying, self.failed
+        )
     }
 }
 
@@ -139,7 +167,11 @@ pub async fn deliver_due(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Res
     deliver_with(store, &transport, now).await
 }
 
-pub async fn deliver_with(store: &Store, transport: &Transport, now: DateTime<Utc>) -> Result<Delivery> {
+pub async fn deliver_with(
+    store: &Store,
+    transport: &Transport,
+    now: DateTime<Utc>,
+) -> Result<Delivery> {
     let mut d = Delivery::default();
     let now_s = now.timestamp();
     // The rows of this round are fixed first, so a failing mail is not retried within the round.
@@ -172,7 +204,10 @@ pub async fn deliver_with(store: &Store, transport: &Transport, now: DateTime<Ut
         let attempts: i64 = row.get(4);
         let envelope = Envelope::new(
             Some(address(&from)?),
-            to.split(',').filter(|s| !s.is_empty()).map(address).collect::<Result<Vec<_>>>()?,
+            to.split(',')
+                .filter(|s| !s.is_empty())
+                .map(address)
+                .collect::<Result<Vec<_>>>()?,
         )
         .map_err(|e| Error::Mail(e.to_string()))?;
         match transport.send_raw(&envelope, &raw).await {

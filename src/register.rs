@@ -37,29 +37,49 @@ fn lookup_department<'a>(
     map: &'a HashMap<String, crate::store::Department>,
     written: &str,
 ) -> Option<&'a crate::store::Department> {
-    map.get(written.trim()).or_else(|| map.get(&split_note(written).0))
+    map.get(written.trim())
+        .or_else(|| map.get(&split_note(written).0))
 }
 
 pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
-    let t = Table::read(path, &["employee_id", "name", "email", "department", "role"], &["chat_id"])?;
+    let t = Table::read(
+        path,
+        &["employee_id", "name", "email", "department", "role"],
+        &["chat_id"],
+    )?;
     let depts = department_names(store).await?;
     if depts.is_empty() {
-        return Err(Error::bad(path.display().to_string(), "no departments yet: run `zaitaku init` first"));
+        return Err(Error::bad(
+            path.display().to_string(),
+            "no departments yet: run `zaitaku init` first",
+        ));
     }
     let existing = store.employees().await?;
     let mut owner_of_email: HashMap<String, String> = existing
         .values()
-        .flat_map(|e| e.emails.iter().map(|m| (m.to_lowercase(), e.employee_id.clone())))
+        .flat_map(|e| {
+            e.emails
+                .iter()
+                .map(|m| (m.to_lowercase(), e.employee_id.clone()))
+        })
         .collect();
     let mut seen = HashSet::new();
     let mut list = Vec::new();
     for row in &t.rows {
         let id = t.get(row, "employee_id");
         if id.is_empty() || id.contains(char::is_whitespace) {
-            return Err(t.err(row, "employee_id", format!("expected an employee ID without spaces, got {id:?}")));
+            return Err(t.err(
+                row,
+                "employee_id",
+                format!("expected an employee ID without spaces, got {id:?}"),
+            ));
         }
         if !seen.insert(id.to_string()) {
-            return Err(t.err(row, "employee_id", format!("{id} appears twice in the file")));
+            return Err(t.err(
+                row,
+                "employee_id",
+                format!("{id} appears twice in the file"),
+            ));
         }
         let name = t.get(row, "name");
         if name.is_empty() {
@@ -75,13 +95,25 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
         };
         let role_written = t.get(row, "role");
         let Some(role) = Role::parse(role_written) else {
-            return Err(t.err(row, "role", format!("expected teleworker, supervisor, it or hr, got {role_written:?}")));
+            return Err(t.err(
+                row,
+                "role",
+                format!("expected teleworker, supervisor, it or hr, got {role_written:?}"),
+            ));
         };
         let mut emails = Vec::new();
-        for m in t.get(row, "email").split([';', ' ', '|']).filter(|m| !m.is_empty()) {
+        for m in t
+            .get(row, "email")
+            .split([';', ' ', '|'])
+            .filter(|m| !m.is_empty())
+        {
             let m = m.to_lowercase();
             if !is_plausible_address(&m) {
-                return Err(t.err(row, "email", format!("expected an e-mail address, got {m:?}")));
+                return Err(t.err(
+                    row,
+                    "email",
+                    format!("expected an e-mail address, got {m:?}"),
+                ));
             }
             if let Some(other) = owner_of_email.get(&m).filter(|o| o.as_str() != id) {
                 return Err(t.err(row, "email", format!("{m} already belongs to {other}")));
@@ -90,7 +122,11 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
             emails.push(m);
         }
         if emails.is_empty() {
-            return Err(t.err(row, "email", "expected at least one e-mail address, got nothing"));
+            return Err(t.err(
+                row,
+                "email",
+                "expected at least one e-mail address, got nothing",
+            ));
         }
         let chat_id = Some(t.get(row, "chat_id").to_string()).filter(|c| !c.is_empty());
         list.push(Employee {
@@ -108,7 +144,9 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
 
 fn is_plausible_address(m: &str) -> bool {
     match m.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !m.contains(['<', '>', ',', '"']),
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !m.contains(['<', '>', ',', '"'])
+        }
         None => false,
     }
 }
@@ -121,27 +159,47 @@ pub struct ApplicationArgs {
     pub emergency: bool,
 }
 
-pub async fn add_application(store: &Store, cfg: &Config, a: ApplicationArgs, now: i64) -> Result<Application> {
+pub async fn add_application(
+    store: &Store,
+    cfg: &Config,
+    a: ApplicationArgs,
+    now: i64,
+) -> Result<Application> {
     let depts = department_names(store).await?;
     let Some(dept) = lookup_department(&depts, &a.department) else {
-        return Err(Error::bad("--department", format!("expected a department of departments.toml, got {:?}", a.department)));
+        return Err(Error::bad(
+            "--department",
+            format!(
+                "expected a department of departments.toml, got {:?}",
+                a.department
+            ),
+        ));
     };
     if !dept.target && !a.emergency {
         return Err(Error::bad(
             "--department",
-            format!("{} is not a target department (別紙); it can apply only with --emergency", dept.name),
+            format!(
+                "{} is not a target department (別紙); it can apply only with --emergency",
+                dept.name
+            ),
         ));
     }
     let (first, last) = (fiscal_year(cfg.service.from), fiscal_year(cfg.service.to));
     if a.fiscal_year < first || a.fiscal_year > last {
         return Err(Error::bad(
             "--fiscal-year",
-            format!("expected a fiscal year of the service period ({first}..{last}), got {}", a.fiscal_year),
+            format!(
+                "expected a fiscal year of the service period ({first}..{last}), got {}",
+                a.fiscal_year
+            ),
         ));
     }
     let pc = a.pc.trim();
     if pc.is_empty() {
-        return Err(Error::bad("--pc", "expected the name of the PC the system is installed on"));
+        return Err(Error::bad(
+            "--pc",
+            "expected the name of the PC the system is installed on",
+        ));
     }
     if let Some(existing) = store.application(&dept.name, a.fiscal_year).await? {
         return Err(Error::bad(
@@ -163,7 +221,10 @@ pub async fn add_application(store: &Store, cfg: &Config, a: ApplicationArgs, no
         if e.department != dept.name {
             return Err(Error::bad(
                 "--users",
-                format!("{u} belongs to {}, not {} (each department applies for its own staff)", e.department, dept.name),
+                format!(
+                    "{u} belongs to {}, not {} (each department applies for its own staff)",
+                    e.department, dept.name
+                ),
             ));
         }
         if !users.contains(&e.employee_id) {
@@ -182,67 +243,119 @@ pub async fn add_application(store: &Store, cfg: &Config, a: ApplicationArgs, no
     Ok(app)
 }
 
-pub async fn assign_id(store: &Store, cfg: &Config, employee: &str, from: NaiveDate, to: Option<NaiveDate>) -> Result<Held> {
+pub async fn assign_id(
+    store: &Store,
+    cfg: &Config,
+    employee: &str,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+) -> Result<Held> {
     let Some(e) = store.employee(employee).await? else {
-        return Err(Error::bad("--employee", format!("unknown employee {employee:?}")));
+        return Err(Error::bad(
+            "--employee",
+            format!("unknown employee {employee:?}"),
+        ));
     };
     if !cfg.service.contains(from) {
         return Err(Error::bad(
             "--from",
-            format!("expected a date inside the service period {}..{}, got {from}", cfg.service.from, cfg.service.to),
+            format!(
+                "expected a date inside the service period {}..{}, got {from}",
+                cfg.service.from, cfg.service.to
+            ),
         ));
     }
     let fy = fiscal_year(from);
     let fy_end = fiscal_year_bounds(fy).1.min(cfg.service.to);
     let to = to.unwrap_or(fy_end);
     if to < from {
-        return Err(Error::bad("--to", format!("expected a date on or after --from {from}, got {to}")));
+        return Err(Error::bad(
+            "--to",
+            format!("expected a date on or after --from {from}, got {to}"),
+        ));
     }
     if to > fy_end {
         return Err(Error::bad(
             "--to",
-            format!("an ID is held inside one fiscal year: expected a date up to {fy_end}, got {to}"),
+            format!(
+                "an ID is held inside one fiscal year: expected a date up to {fy_end}, got {to}"
+            ),
         ));
     }
     let Some(app) = store.application(&e.department, fy).await? else {
         return Err(Error::bad(
             "--employee",
-            format!("{} has no telework application for fiscal year {fy}: run `zaitaku applications add` first", e.department),
+            format!(
+                "{} has no telework application for fiscal year {fy}: run `zaitaku applications add` first",
+                e.department
+            ),
         ));
     };
     if !app.users.contains(&e.employee_id) {
         return Err(Error::bad(
             "--employee",
-            format!("{employee} is not a listed user of {}'s application for fiscal year {fy}", e.department),
+            format!(
+                "{employee} is not a listed user of {}'s application for fiscal year {fy}",
+                e.department
+            ),
         ));
     }
     // Another process may take the chosen ID between our read and our write; the insert checks
     // again under a lock and we choose again.
     for _ in 0..5 {
-        let held: Vec<Held> = store.held_ids().await?.into_iter().map(|h| h.held).collect();
-        if let Some(h) = held.iter().find(|h| h.employee == e.employee_id && h.overlaps(from, to)) {
+        let held: Vec<Held> = store
+            .held_ids()
+            .await?
+            .into_iter()
+            .map(|h| h.held)
+            .collect();
+        if let Some(h) = held
+            .iter()
+            .find(|h| h.employee == e.employee_id && h.overlaps(from, to))
+        {
             return Err(Error::bad(
                 "--employee",
-                format!("{employee} already holds telework ID {} from {} to {}", h.id_no, h.from, h.to),
+                format!(
+                    "{employee} already holds telework ID {} from {} to {}",
+                    h.id_no, h.from, h.to
+                ),
             ));
         }
-        let id_no = choose_id(&held, from, to, cfg.service.licensed_ids).map_err(|p| Error::bad("--from", p.to_string()))?;
-        let h = Held { id_no, employee: e.employee_id.clone(), from, to };
+        let id_no = choose_id(&held, from, to, cfg.service.licensed_ids)
+            .map_err(|p| Error::bad("--from", p.to_string()))?;
+        let h = Held {
+            id_no,
+            employee: e.employee_id.clone(),
+            from,
+            to,
+        };
         if store.insert_assignment(&h, fy).await? {
             return Ok(h);
         }
     }
-    Err(Error::bad("--employee", "the ID pool kept changing while assigning; try again"))
+    Err(Error::bad(
+        "--employee",
+        "the ID pool kept changing while assigning; try again",
+    ))
 }
 
 pub async fn release_id(store: &Store, employee: &str, on: NaiveDate) -> Result<Held> {
     if store.employee(employee).await?.is_none() {
-        return Err(Error::bad("--employee", format!("unknown employee {employee:?}")));
+        return Err(Error::bad(
+            "--employee",
+            format!("unknown employee {employee:?}"),
+        ));
     }
     let rows = store.held_ids().await?;
-    let mine: Vec<_> = rows.iter().filter(|r| r.held.employee == employee && r.held.to >= on).collect();
+    let mine: Vec<_> = rows
+        .iter()
+        .filter(|r| r.held.employee == employee && r.held.to >= on)
+        .collect();
     let Some(first) = mine.iter().min_by_key(|r| r.held.from) else {
-        return Err(Error::bad("--on", format!("{employee} holds no telework ID on or after {on}")));
+        return Err(Error::bad(
+            "--on",
+            format!("{employee} holds no telework ID on or after {on}"),
+        ));
     };
     let last_to = mine.iter().map(|r| r.held.to).max().unwrap_or(on);
     let orders = store.orders_from(employee, on, last_to).await?;
@@ -265,31 +378,58 @@ pub async fn release_id(store: &Store, employee: &str, on: NaiveDate) -> Result<
 pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -> Result<usize> {
     let t = Table::read(
         path,
-        &["employee_id", "date", "start", "end", "content", "approved_by", "shifted"],
+        &[
+            "employee_id",
+            "date",
+            "start",
+            "end",
+            "content",
+            "approved_by",
+            "shifted",
+        ],
         &["leave"],
     )?;
     let employees = store.employees().await?;
-    let held: Vec<Held> = store.held_ids().await?.into_iter().map(|h| h.held).collect();
+    let held: Vec<Held> = store
+        .held_ids()
+        .await?
+        .into_iter()
+        .map(|h| h.held)
+        .collect();
     let mut seen = HashSet::new();
     let mut orders = Vec::new();
     for row in &t.rows {
         let id = t.get(row, "employee_id");
         let Some(emp) = employees.get(id) else {
-            return Err(t.err(row, "employee_id", format!("expected a registered employee ID, got {id:?}")));
+            return Err(t.err(
+                row,
+                "employee_id",
+                format!("expected a registered employee ID, got {id:?}"),
+            ));
         };
         let date_s = t.get(row, "date");
         let Some(date) = parse_date(date_s) else {
-            return Err(t.err(row, "date", format!("expected a date YYYY-MM-DD, got {date_s:?}")));
+            return Err(t.err(
+                row,
+                "date",
+                format!("expected a date YYYY-MM-DD, got {date_s:?}"),
+            ));
         };
         if !seen.insert((id.to_string(), date)) {
-            return Err(t.err(row, "date", format!("{id} has a second order for {date} in this file")));
+            return Err(t.err(
+                row,
+                "date",
+                format!("{id} has a second order for {date} in this file"),
+            ));
         }
         let time = |col: &str| -> Result<Option<Minutes>> {
             let s = t.get(row, col);
             if s.is_empty() {
                 return Ok(None);
             }
-            Minutes::parse(s).map(Some).ok_or_else(|| t.err(row, col, format!("expected HH:MM, got {s:?}")))
+            Minutes::parse(s)
+                .map(Some)
+                .ok_or_else(|| t.err(row, col, format!("expected HH:MM, got {s:?}")))
         };
         let hours = match (time("start")?, time("end")?) {
             (None, None) => None,
@@ -300,23 +440,43 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
         let shifted = match t.get(row, "shifted").to_ascii_lowercase().as_str() {
             "" | "false" | "no" | "0" => false,
             "true" | "yes" | "1" => true,
-            other => return Err(t.err(row, "shifted", format!("expected true, false or empty, got {other:?}"))),
+            other => {
+                return Err(t.err(
+                    row,
+                    "shifted",
+                    format!("expected true, false or empty, got {other:?}"),
+                ));
+            }
         };
         let leave_s = t.get(row, "leave");
         let Some(leave) = parse_leave(leave_s) else {
-            return Err(t.err(row, "leave", format!("expected spans like 13:00-15:00;16:00-17:15, got {leave_s:?}")));
+            return Err(t.err(
+                row,
+                "leave",
+                format!("expected spans like 13:00-15:00;16:00-17:15, got {leave_s:?}"),
+            ));
         };
         let approver = t.get(row, "approved_by");
         let approver_is_supervisor = employees
             .get(approver)
             .is_some_and(|a| a.role == Role::Supervisor && a.department == emp.department);
         if approver.is_empty() {
-            return Err(t.err(row, "approved_by", "expected the employee ID of the approving supervisor (所属長)"));
+            return Err(t.err(
+                row,
+                "approved_by",
+                "expected the employee ID of the approving supervisor (所属長)",
+            ));
         }
         if !employees.contains_key(approver) {
-            return Err(t.err(row, "approved_by", format!("expected a registered employee ID, got {approver:?}")));
+            return Err(t.err(
+                row,
+                "approved_by",
+                format!("expected a registered employee ID, got {approver:?}"),
+            ));
         }
-        let holds_id = held.iter().any(|h| h.employee == id && h.from <= date && date <= h.to);
+        let holds_id = held
+            .iter()
+            .any(|h| h.employee == id && h.from <= date && date <= h.to);
         let draft = OrderDraft {
             employee: id.to_string(),
             date,
@@ -326,11 +486,18 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
             shifted,
             leave,
         };
-        let order = WorkOrder::new(draft, &cfg.service, OrderFacts { holds_id, approver_is_supervisor })
-            .map_err(|e| {
-                let field = e.field();
-                t.err(row, field, e.to_string())
-            })?;
+        let order = WorkOrder::new(
+            draft,
+            &cfg.service,
+            OrderFacts {
+                holds_id,
+                approver_is_supervisor,
+            },
+        )
+        .map_err(|e| {
+            let field = e.field();
+            t.err(row, field, e.to_string())
+        })?;
         orders.push(order);
     }
     store.upsert_orders(&orders, now).await?;
@@ -340,7 +507,13 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
 pub async fn cancel_order(store: &Store, employee: &str, date: NaiveDate, now: i64) -> Result<()> {
     match store.order(employee, date).await? {
         Some(o) if o.status != "cancelled" => store.cancel_order(o.id, now).await,
-        Some(_) => Err(Error::bad("--date", format!("the order of {employee} for {date} is already cancelled"))),
-        None => Err(Error::bad("--date", format!("{employee} has no order for {date}"))),
+        Some(_) => Err(Error::bad(
+            "--date",
+            format!("the order of {employee} for {date} is already cancelled"),
+        )),
+        None => Err(Error::bad(
+            "--date",
+            format!("{employee} has no order for {date}"),
+        )),
     }
 }

@@ -60,26 +60,64 @@ pub struct Facts<'a> {
 
 pub fn decide(m: &Incoming, f: &Facts<'_>) -> Decision {
     let class = classify(&m.subject, &m.body);
-    let summary = if class.kind == Kind::End { work_summary(&m.body) } else { String::new() };
-    let base = Decision { class: class.clone(), reason: Reason::Matched, reply: None, notify: vec![], status: None, summary };
+    let summary = if class.kind == Kind::End {
+        work_summary(&m.body)
+    } else {
+        String::new()
+    };
+    let base = Decision {
+        class: class.clone(),
+        reason: Reason::Matched,
+        reply: None,
+        notify: vec![],
+        status: None,
+        summary,
+    };
     // Automatic mail first, whoever sent it: answering it risks a mail loop.
     if m.auto_reply.is_some() {
         // What an autoresponder quotes is not the teleworker speaking: no kind, no incident.
-        let class = Classification { kind: Kind::Unclassified, leave: false, incident: false, ..class };
-        return Decision { class, reason: Reason::AutoReply, summary: String::new(), ..base };
+        let class = Classification {
+            kind: Kind::Unclassified,
+            leave: false,
+            incident: false,
+            ..class
+        };
+        return Decision {
+            class,
+            reason: Reason::AutoReply,
+            summary: String::new(),
+            ..base
+        };
     }
     if f.employee.is_none() {
         // No backscatter: a stranger (or a forged sender) gets nothing.
-        return Decision { reason: Reason::UnknownSender, ..base };
+        return Decision {
+            reason: Reason::UnknownSender,
+            ..base
+        };
     }
-    let incident = if class.incident { vec!["notify_incident.txt"] } else { vec![] };
+    let incident = if class.incident {
+        vec!["notify_incident.txt"]
+    } else {
+        vec![]
+    };
     let Some(order) = f.order else {
         let mut notify = vec!["notify_no_order.txt"];
         notify.extend(incident);
-        return Decision { reason: Reason::NoOrder, reply: Some("no_order.txt"), notify, ..base };
+        return Decision {
+            reason: Reason::NoOrder,
+            reply: Some("no_order.txt"),
+            notify,
+            ..base
+        };
     };
     if class.kind == Kind::Unclassified {
-        return Decision { reason: Reason::Unclassified, reply: Some("unclassified.txt"), notify: incident, ..base };
+        return Decision {
+            reason: Reason::Unclassified,
+            reply: Some("unclassified.txt"),
+            notify: incident,
+            ..base
+        };
     }
     let (exp_start, exp_end) = expected_hours(order.start, order.end, &order.leave);
     let status = match class.kind {
@@ -89,10 +127,21 @@ pub fn decide(m: &Incoming, f: &Facts<'_>) -> Decision {
             f.arrival,
             f.timing,
         )),
-        Kind::End => Some(end_status(exp_end.on(order.date, f.tz).with_timezone(&Utc), Some(f.arrival), f.arrival, f.timing)),
+        Kind::End => Some(end_status(
+            exp_end.on(order.date, f.tz).with_timezone(&Utc),
+            Some(f.arrival),
+            f.arrival,
+            f.timing,
+        )),
         _ => None,
     };
-    Decision { reason: Reason::Matched, reply: Some("ack.txt"), notify: incident, status, ..base }
+    Decision {
+        reason: Reason::Matched,
+        reply: Some("ack.txt"),
+        notify: incident,
+        status,
+        ..base
+    }
 }
 
 pub fn kind_label(k: Kind) -> &'static str {
@@ -156,19 +205,39 @@ mod tests {
     }
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
-        chrono_tz::Asia::Tokyo.with_ymd_and_hms(2021, 1, 12, h, m, 0).unwrap().with_timezone(&Utc)
+        chrono_tz::Asia::Tokyo
+            .with_ymd_and_hms(2021, 1, 12, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
-    fn decide_with(m: &Incoming, employee: Option<&Employee>, order: Option<&OrderRow>, arrival: DateTime<Utc>) -> Decision {
+    fn decide_with(
+        m: &Incoming,
+        employee: Option<&Employee>,
+        order: Option<&OrderRow>,
+        arrival: DateTime<Utc>,
+    ) -> Decision {
         let timing = Timing::default();
-        decide(m, &Facts { employee, order, arrival, tz: chrono_tz::Asia::Tokyo, timing: &timing })
+        decide(
+            m,
+            &Facts {
+                employee,
+                order,
+                arrival,
+                tz: chrono_tz::Asia::Tokyo,
+                timing: &timing,
+            },
+        )
     }
 
     #[test]
     fn a_start_on_time_is_matched_and_acknowledged() {
         let (e, o) = (emp(), order());
         let d = decide_with(&mail("業務開始", ""), Some(&e), Some(&o), at(8, 27));
-        assert_eq!((d.reason, d.reply, d.status), (Reason::Matched, Some("ack.txt"), Some(Status::OnTime)));
+        assert_eq!(
+            (d.reason, d.reply, d.status),
+            (Reason::Matched, Some("ack.txt"), Some(Status::OnTime))
+        );
     }
 
     #[test]
@@ -186,7 +255,10 @@ mod tests {
         let mut auto = mail("業務開始", "");
         auto.auto_reply = Some("Auto-Submitted".into());
         let d = decide_with(&auto, Some(&e), Some(&o), at(8, 27));
-        assert_eq!((d.reason, d.reply, d.notify.len()), (Reason::AutoReply, None, 0));
+        assert_eq!(
+            (d.reason, d.reply, d.notify.len()),
+            (Reason::AutoReply, None, 0)
+        );
     }
 
     #[test]
@@ -200,7 +272,12 @@ mod tests {
     #[test]
     fn an_incident_word_tells_the_supervisors_whatever_the_kind() {
         let (e, o) = (emp(), order());
-        let d = decide_with(&mail("業務開始", "地震で本棚が倒れました"), Some(&e), Some(&o), at(8, 27));
+        let d = decide_with(
+            &mail("業務開始", "地震で本棚が倒れました"),
+            Some(&e),
+            Some(&o),
+            at(8, 27),
+        );
         assert_eq!(d.class.kind, Kind::Start);
         assert_eq!(d.notify, vec!["notify_incident.txt"]);
     }
@@ -208,8 +285,20 @@ mod tests {
     #[test]
     fn end_reports_keep_the_work_summary() {
         let (e, o) = (emp(), order());
-        let d = decide_with(&mail("業務終了", "本日の業務を終了します。\n議事録を作成しました。"), Some(&e), Some(&o), at(17, 10));
-        assert!(d.summary.contains("議事録を作成しました"), "{:?}", d.summary);
+        let d = decide_with(
+            &mail(
+                "業務終了",
+                "本日の業務を終了します。\n議事録を作成しました。",
+            ),
+            Some(&e),
+            Some(&o),
+            at(17, 10),
+        );
+        assert!(
+            d.summary.contains("議事録を作成しました"),
+            "{:?}",
+            d.summary
+        );
         assert_eq!(d.status, Some(Status::OnTime));
     }
 }

@@ -39,7 +39,12 @@ impl Status {
 
 /// The start report against the expected start. The deadline is `expected + grace`: a report at
 /// exactly the deadline is on time, and from the deadline on, no report means missing.
-pub fn start_status(expected: DateTime<Utc>, first: Option<DateTime<Utc>>, now: DateTime<Utc>, w: &Timing) -> Status {
+pub fn start_status(
+    expected: DateTime<Utc>,
+    first: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    w: &Timing,
+) -> Status {
     let deadline = expected + w.grace;
     match first {
         Some(t) if t < expected - w.early => Status::Early,
@@ -52,7 +57,12 @@ pub fn start_status(expected: DateTime<Utc>, first: Option<DateTime<Utc>>, now: 
 
 /// The end report: on time from `end - early` to `end + grace`; before that early (left before
 /// the order's end), after it late (possible overtime, which the circular does not order).
-pub fn end_status(expected: DateTime<Utc>, last: Option<DateTime<Utc>>, now: DateTime<Utc>, w: &Timing) -> Status {
+pub fn end_status(
+    expected: DateTime<Utc>,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    w: &Timing,
+) -> Status {
     let deadline = expected + w.grace;
     match last {
         Some(t) if t < expected - w.early => Status::Early,
@@ -69,7 +79,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
-        chrono_tz::Asia::Tokyo.with_ymd_and_hms(2021, 1, 12, h, m, 0).unwrap().with_timezone(&Utc)
+        chrono_tz::Asia::Tokyo
+            .with_ymd_and_hms(2021, 1, 12, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -91,8 +104,14 @@ mod tests {
     #[test]
     fn no_start_report_is_pending_until_the_deadline_then_missing() {
         let w = Timing::default();
-        assert_eq!(start_status(at(8, 30), None, at(8, 44), &w), Status::Pending);
-        assert_eq!(start_status(at(8, 30), None, at(8, 45), &w), Status::Missing);
+        assert_eq!(
+            start_status(at(8, 30), None, at(8, 44), &w),
+            Status::Pending
+        );
+        assert_eq!(
+            start_status(at(8, 30), None, at(8, 45), &w),
+            Status::Missing
+        );
     }
 
     #[test]

@@ -20,7 +20,12 @@ fn expected() -> Vec<Expected> {
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            Expected { file: rec[0].into(), kind: rec[2].into(), reason: rec[3].into(), arrival: rec[4].into() }
+            Expected {
+                file: rec[0].into(),
+                kind: rec[2].into(),
+                reason: rec[3].into(),
+                arrival: rec[4].into(),
+            }
         })
         .collect()
 }
@@ -50,7 +55,10 @@ fn every_corpus_mail_gets_the_expected_kind_reason_and_arrival() {
         let msgs = v["messages"].as_array().unwrap();
         assert_eq!(msgs.len(), files.len());
         let mut wrong = Vec::new();
-        for (m, e) in msgs.iter().zip(exp.iter().filter(|e| !e.file.starts_with("38-"))) {
+        for (m, e) in msgs
+            .iter()
+            .zip(exp.iter().filter(|e| !e.file.starts_with("38-")))
+        {
             assert!(m["file"].as_str().unwrap().ends_with(&e.file));
             let arrival_ok = e.arrival.is_empty() || m["at"] == e.arrival.as_str();
             if m["kind"] != e.kind.as_str() || m["reason"] != e.reason.as_str() || !arrival_ok {
@@ -65,7 +73,12 @@ fn every_corpus_mail_gets_the_expected_kind_reason_and_arrival() {
 
         let v = ingest_json(
             &zt,
-            &["--no-send", "--received-at", "2021-01-12T08:26:00+09:00", fixture("mail/38-start-no-received.eml").to_str().unwrap()],
+            &[
+                "--no-send",
+                "--received-at",
+                "2021-01-12T08:26:00+09:00",
+                fixture("mail/38-start-no-received.eml").to_str().unwrap(),
+            ],
         );
         assert_eq!(v["messages"][0]["reason"], "matched");
         assert_eq!(v["messages"][0]["at"], "2021-01-12T08:26:00+09:00");
@@ -77,8 +90,16 @@ fn an_acknowledgement_answers_the_report_and_no_one_else_is_answered() {
     for b in backends() {
         let zt = Zt::new(b);
         zt.with_staff().with_orders_0112();
-        let files = ["01-start-iso2022jp.eml", "20-start-unknown-sender.eml", "27-auto-submitted.eml", "31-auto-bounce-mailer-daemon.eml"];
-        let paths: Vec<String> = files.iter().map(|f| fixture(&format!("mail/{f}")).display().to_string()).collect();
+        let files = [
+            "01-start-iso2022jp.eml",
+            "20-start-unknown-sender.eml",
+            "27-auto-submitted.eml",
+            "31-auto-bounce-mailer-daemon.eml",
+        ];
+        let paths: Vec<String> = files
+            .iter()
+            .map(|f| fixture(&format!("mail/{f}")).display().to_string())
+            .collect();
         let mut args = vec!["ingest"];
         args.extend(paths.iter().map(String::as_str));
         let out = zt.ok(&args);
@@ -86,14 +107,23 @@ fn an_acknowledgement_answers_the_report_and_no_one_else_is_answered() {
         let sent = zt.sent();
         assert_eq!(sent.len(), 1, "only the teleworker is answered: {sent:#?}");
         let ack = &sent[0];
-        assert!(ack.contains("In-Reply-To: <20210112082735.1001@pc01.city.example.lg.jp>"), "{ack}");
-        assert!(ack.contains("References: <20210112082735.1001@pc01.city.example.lg.jp>"), "{ack}");
+        assert!(
+            ack.contains("In-Reply-To: <20210112082735.1001@pc01.city.example.lg.jp>"),
+            "{ack}"
+        );
+        assert!(
+            ack.contains("References: <20210112082735.1001@pc01.city.example.lg.jp>"),
+            "{ack}"
+        );
         assert!(ack.contains("Auto-Submitted: auto-replied"), "{ack}");
         assert!(ack.contains("To: yamada@city.example.lg.jp"), "{ack}");
         assert!(!ack.contains("stranger@example.com"));
         // The same mail again (a re-run of the pipe): processed once, answered once.
         let out = zt.ok(&args);
-        assert!(out.contains("4 duplicate(s) skipped") && out.contains("0 mail(s) queued"), "{out}");
+        assert!(
+            out.contains("4 duplicate(s) skipped") && out.contains("0 mail(s) queued"),
+            "{out}"
+        );
         assert_eq!(zt.sent().len(), 1);
         // The board shows the report and the unmatched mail.
         let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
@@ -102,8 +132,17 @@ fn an_acknowledgement_answers_the_report_and_no_one_else_is_answered() {
         assert_eq!(t["start"]["at"], "2021-01-12T08:27:41+09:00");
         assert_eq!(t["start"]["source"], "file");
         assert_eq!(t["reports"][0]["kind"], "start");
-        let reasons: Vec<&str> = board["unmatched"].as_array().unwrap().iter().map(|u| u["reason"].as_str().unwrap()).collect();
-        assert_eq!(reasons, ["auto_reply", "unknown_sender", "auto_reply"], "{board}");
+        let reasons: Vec<&str> = board["unmatched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["reason"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            reasons,
+            ["auto_reply", "unknown_sender", "auto_reply"],
+            "{board}"
+        );
     }
 }
 
@@ -112,19 +151,44 @@ fn late_early_and_the_work_summary_show_on_the_board() {
     for b in backends() {
         let zt = Zt::new(b);
         zt.with_staff().with_orders_0112();
-        let files = ["22-start-late.eml", "23-end-early.eml", "01-start-iso2022jp.eml", "02-end-nippo-sjis-8bit.eml"];
-        let paths: Vec<String> = files.iter().map(|f| fixture(&format!("mail/{f}")).display().to_string()).collect();
+        let files = [
+            "22-start-late.eml",
+            "23-end-early.eml",
+            "01-start-iso2022jp.eml",
+            "02-end-nippo-sjis-8bit.eml",
+        ];
+        let paths: Vec<String> = files
+            .iter()
+            .map(|f| fixture(&format!("mail/{f}")).display().to_string())
+            .collect();
         let mut args = vec!["ingest", "--no-send"];
         args.extend(paths.iter().map(String::as_str));
         zt.ok(&args);
         let board = zt.status_json("2021-01-12", "2021-01-12T18:00:00+09:00");
-        let by_id = |id: &str| board["teleworkers"].as_array().unwrap().iter().find(|t| t["employee_id"] == id).unwrap().clone();
+        let by_id = |id: &str| {
+            board["teleworkers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["employee_id"] == id)
+                .unwrap()
+                .clone()
+        };
         let sato = by_id("E1002");
-        assert_eq!((sato["start"]["status"].as_str(), sato["end"]["status"].as_str()), (Some("late"), Some("early")));
+        assert_eq!(
+            (
+                sato["start"]["status"].as_str(),
+                sato["end"]["status"].as_str()
+            ),
+            (Some("late"), Some("early"))
+        );
         let yamada = by_id("E1001");
         assert_eq!(yamada["end"]["status"], "on_time");
         let summary = yamada["summary"].as_str().unwrap();
-        assert!(summary.contains('表'), "the Shift_JIS 日報 decodes, 0x5C trail byte included: {summary}");
+        assert!(
+            summary.contains('表'),
+            "the Shift_JIS 日報 decodes, 0x5C trail byte included: {summary}"
+        );
     }
 }
 
@@ -132,11 +196,18 @@ fn late_early_and_the_work_summary_show_on_the_board() {
 fn no_order_answers_the_sender_and_tells_the_supervisor() {
     let zt = Zt::new(Backend::Sqlite);
     zt.with_staff().with_orders_0112();
-    zt.ok(&["ingest", fixture("mail/19-start-no-order.eml").to_str().unwrap()]);
+    zt.ok(&[
+        "ingest",
+        fixture("mail/19-start-no-order.eml").to_str().unwrap(),
+    ]);
     let sent = zt.sent();
     assert_eq!(sent.len(), 2, "{sent:#?}");
-    assert!(sent.iter().any(|m| m.contains("To: tanaka@city.example.lg.jp")));
-    assert!(sent.iter().any(|m| m.contains("To: ito@city.example.lg.jp") && m.contains("Auto-Submitted: auto-generated")));
+    assert!(
+        sent.iter()
+            .any(|m| m.contains("To: tanaka@city.example.lg.jp"))
+    );
+    assert!(sent.iter().any(|m| m.contains("To: ito@city.example.lg.jp")
+        && m.contains("Auto-Submitted: auto-generated")));
     let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
     assert_eq!(board["unmatched"][0]["reason"], "no_order");
     assert_eq!(board["unmatched"][0]["from"], "tanaka@city.example.lg.jp");
@@ -146,7 +217,12 @@ fn no_order_answers_the_sender_and_tells_the_supervisor() {
 fn unusable_mail_is_kept_and_shown_never_dropped() {
     let zt = Zt::new(Backend::Sqlite);
     zt.with_staff();
-    let r = zt.run(&["ingest", "--received-at", "2021-01-12T09:00:00+09:00", fixture("mail/40-garbage-binary.eml").to_str().unwrap()]);
+    let r = zt.run(&[
+        "ingest",
+        "--received-at",
+        "2021-01-12T09:00:00+09:00",
+        fixture("mail/40-garbage-binary.eml").to_str().unwrap(),
+    ]);
     r.expect_code(0);
     assert!(r.stdout.contains("1 unparseable"), "{}", r.stdout);
     let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
@@ -173,9 +249,20 @@ fn a_maildir_backlog_is_processed_once_and_moved_to_cur() {
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir_all(inbox.join(sub)).unwrap();
         }
-        for (i, f) in ["01-start-iso2022jp.eml", "03-start-utf8-base64.eml", "38-start-no-received.eml"].iter().enumerate() {
+        for (i, f) in [
+            "01-start-iso2022jp.eml",
+            "03-start-utf8-base64.eml",
+            "38-start-no-received.eml",
+        ]
+        .iter()
+        .enumerate()
+        {
             // 38 has no Received header: the Maildir name's delivery time (08:26:00 JST) counts.
-            std::fs::copy(fixture(&format!("mail/{f}")), inbox.join(format!("new/{}.M{i}P1.mail", 1610407560 + i))).unwrap();
+            std::fs::copy(
+                fixture(&format!("mail/{f}")),
+                inbox.join(format!("new/{}.M{i}P1.mail", 1610407560 + i)),
+            )
+            .unwrap();
         }
         let out = zt.ok(&["ingest", "--maildir", inbox.to_str().unwrap()]);
         assert!(out.contains("3 message(s) processed"), "{out}");
@@ -192,8 +279,20 @@ fn a_missing_file_is_bad_input_and_nothing_is_processed() {
     let zt = Zt::new(Backend::Sqlite);
     zt.with_staff().with_orders_0112();
     let good = fixture("mail/01-start-iso2022jp.eml");
-    zt.run(&["ingest", good.to_str().unwrap(), "nope.eml"]).expect_bad_input(&["nope.eml", "no such file"]);
+    zt.run(&["ingest", good.to_str().unwrap(), "nope.eml"])
+        .expect_bad_input(&["nope.eml", "no such file"]);
     let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
-    assert!(board["teleworkers"][0]["reports"].as_array().unwrap().is_empty());
-    zt.run(&["ingest", "--received-at", "yesterday", good.to_str().unwrap()]).expect_bad_input(&["--received-at", "RFC 3339"]);
+    assert!(
+        board["teleworkers"][0]["reports"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    zt.run(&[
+        "ingest",
+        "--received-at",
+        "yesterday",
+        good.to_str().unwrap(),
+    ])
+    .expect_bad_input(&["--received-at", "RFC 3339"]);
 }

@@ -37,8 +37,14 @@ fn a_register_is_built_and_the_board_shows_pending_orders() {
         // Judged after the start deadline with no report: missing.
         let later = zt.status_json("2021-01-12", "2021-01-12T08:45:00+09:00");
         assert_eq!(later["teleworkers"][0]["start"]["status"], "missing");
-        let text = zt.ok(&["status", "--date", "2021-01-12", "--now", "2021-01-12T08:00:00+09:00"]);
-        assert!(text.contains("山田太郎") && text.contains("pending"), "{text}");
+        let text = zt.ok(&[
+            "status",
+            "--date",
+            "2021-01-12",
+            "--now",
+            "2021-01-12T08:00:00+09:00",
+        ]);
+        assert!(text.contains("山田太郎") && text.contains("待ち"), "{text}");
     }
 }
 
@@ -63,14 +69,26 @@ fn bad_employee_rows_name_file_line_and_field_and_change_nothing() {
         let zt = Zt::new(b);
         zt.ok(&["init"]);
         let cases = [
-            ("employee_id,name,email,department,role,extra\n", vec![":1: extra", "unknown column"]),
-            ("employee_id,name,email,department\n", vec![":1: role", "missing column"]),
+            (
+                "employee_id,name,email,department,role,extra\n",
+                vec![":1: extra", "unknown column"],
+            ),
+            (
+                "employee_id,name,email,department\n",
+                vec![":1: role", "missing column"],
+            ),
             (
                 "employee_id,name,email,department,role\nE1,a,a@x.jp,情報管理課,teleworker\nE2,b,b@x.jp,宇宙課,teleworker\n",
                 vec![":3: department", "宇宙課"],
             ),
-            ("employee_id,name,email,department,role\nE1,a,a@x.jp,情報管理課,boss\n", vec![":2: role", "teleworker, supervisor, it or hr"]),
-            ("employee_id,name,email,department,role\nE1,a,not-an-address,情報管理課,it\n", vec![":2: email"]),
+            (
+                "employee_id,name,email,department,role\nE1,a,a@x.jp,情報管理課,boss\n",
+                vec![":2: role", "teleworker, supervisor, it or hr"],
+            ),
+            (
+                "employee_id,name,email,department,role\nE1,a,not-an-address,情報管理課,it\n",
+                vec![":2: email"],
+            ),
             (
                 "employee_id,name,email,department,role\nE1,a,a@x.jp,情報管理課,it\nE1,b,b@x.jp,情報管理課,it\n",
                 vec![":3: employee_id", "twice"],
@@ -80,7 +98,8 @@ fn bad_employee_rows_name_file_line_and_field_and_change_nothing() {
             let p = zt.write("bad.csv", csv);
             let mut want = vec!["bad.csv"];
             want.extend(fragments);
-            zt.run(&["employees", "import", p.to_str().unwrap()]).expect_bad_input(&want);
+            zt.run(&["employees", "import", p.to_str().unwrap()])
+                .expect_bad_input(&want);
         }
         // All-or-nothing: the good first row of a rejected file was not written.
         assert_eq!(zt.ok(&["employees", "list"]), "", "{b:?}");
@@ -92,19 +111,36 @@ fn applications_follow_the_circular() {
     for b in backends() {
         let zt = Zt::new(b);
         zt.ok(&["init"]);
-        zt.ok(&["employees", "import", fixture("register/employees.csv").to_str().unwrap()]);
+        zt.ok(&[
+            "employees",
+            "import",
+            fixture("register/employees.csv").to_str().unwrap(),
+        ]);
         let add = |dept: &str, fy: &str, pc: &str, users: &str| {
-            zt.run(&["applications", "add", "--department", dept, "--fiscal-year", fy, "--pc", pc, "--users", users])
+            zt.run(&[
+                "applications",
+                "add",
+                "--department",
+                dept,
+                "--fiscal-year",
+                fy,
+                "--pc",
+                pc,
+                "--users",
+                users,
+            ])
         };
         add("情報管理課", "2020", "JOHO-PC01", "E1001,E1002").expect_code(0);
         // One PC per department per fiscal year.
-        add("情報管理課", "2020", "JOHO-PC02", "E1004").expect_bad_input(&["--department", "one PC per department"]);
+        add("情報管理課", "2020", "JOHO-PC02", "E1004")
+            .expect_bad_input(&["--department", "one PC per department"]);
         // Renewed per fiscal year: 2021 is a new application.
         add("情報管理課", "2021", "JOHO-PC01", "E1001").expect_code(0);
         // Outside the service period's fiscal years.
         add("財政課", "2022", "Z-PC", "E1003").expect_bad_input(&["--fiscal-year", "2020..2021"]);
         // Users must be staff of the department.
-        add("財政課", "2020", "Z-PC", "E1001").expect_bad_input(&["--users", "E1001 belongs to 情報管理課"]);
+        add("財政課", "2020", "Z-PC", "E1001")
+            .expect_bad_input(&["--users", "E1001 belongs to 情報管理課"]);
         add("財政課", "2020", "Z-PC", "E9999").expect_bad_input(&["--users", "unknown employee"]);
         let list = zt.ok(&["applications", "list"]);
         assert_eq!(list.lines().count(), 2, "{list}");
@@ -123,8 +159,20 @@ fn a_department_outside_the_annex_needs_an_emergency_application() {
         zt.ok(&["init"]);
         let p = zt.write("e.csv", "employee_id,name,email,department,role\nE7001,保,ho@city.example.lg.jp,保育園,teleworker\n");
         zt.ok(&["employees", "import", p.to_str().unwrap()]);
-        let base = ["applications", "add", "--department", "保育園", "--fiscal-year", "2020", "--pc", "HOIKU-PC", "--users", "E7001"];
-        zt.run(&base).expect_bad_input(&["not a target department", "--emergency"]);
+        let base = [
+            "applications",
+            "add",
+            "--department",
+            "保育園",
+            "--fiscal-year",
+            "2020",
+            "--pc",
+            "HOIKU-PC",
+            "--users",
+            "E7001",
+        ];
+        zt.run(&base)
+            .expect_bad_input(&["not a target department", "--emergency"]);
         let mut with = base.to_vec();
         with.push("--emergency");
         zt.run(&with).expect_code(0);
@@ -145,26 +193,120 @@ fn the_id_pool_is_never_over_assigned() {
         )
         .unwrap();
         zt.ok(&["init"]);
-        zt.ok(&["employees", "import", fixture("register/employees.csv").to_str().unwrap()]);
-        zt.ok(&["applications", "add", "--department", "情報管理課", "--fiscal-year", "2020", "--pc", "P", "--users", "E1001,E1002,E1004"]);
-        let out = zt.ok(&["ids", "assign", "--employee", "E1001", "--from", "2021-01-04"]);
-        assert!(out.contains("telework ID 1") && out.contains("2021-03-31"), "held to the fiscal year's end: {out}");
-        zt.ok(&["ids", "assign", "--employee", "E1002", "--from", "2021-01-10", "--to", "2021-01-20"]);
-        zt.run(&["ids", "assign", "--employee", "E1004", "--from", "2021-01-01", "--to", "2021-01-31"])
-            .expect_bad_input(&["--from", "all 2 telework IDs are held on 2021-01-10"]);
+        zt.ok(&[
+            "employees",
+            "import",
+            fixture("register/employees.csv").to_str().unwrap(),
+        ]);
+        zt.ok(&[
+            "applications",
+            "add",
+            "--department",
+            "情報管理課",
+            "--fiscal-year",
+            "2020",
+            "--pc",
+            "P",
+            "--users",
+            "E1001,E1002,E1004",
+        ]);
+        let out = zt.ok(&[
+            "ids",
+            "assign",
+            "--employee",
+            "E1001",
+            "--from",
+            "2021-01-04",
+        ]);
+        assert!(
+            out.contains("telework ID 1") && out.contains("2021-03-31"),
+            "held to the fiscal year's end: {out}"
+        );
+        zt.ok(&[
+            "ids",
+            "assign",
+            "--employee",
+            "E1002",
+            "--from",
+            "2021-01-10",
+            "--to",
+            "2021-01-20",
+        ]);
+        zt.run(&[
+            "ids",
+            "assign",
+            "--employee",
+            "E1004",
+            "--from",
+            "2021-01-01",
+            "--to",
+            "2021-01-31",
+        ])
+        .expect_bad_input(&["--from", "all 2 telework IDs are held on 2021-01-10"]);
         // After E1002's range the pool has room again.
-        zt.ok(&["ids", "assign", "--employee", "E1004", "--from", "2021-01-21", "--to", "2021-01-31"]);
+        zt.ok(&[
+            "ids",
+            "assign",
+            "--employee",
+            "E1004",
+            "--from",
+            "2021-01-21",
+            "--to",
+            "2021-01-31",
+        ]);
         // No second ID for the same person, no range across fiscal years, not outside the period.
-        zt.run(&["ids", "assign", "--employee", "E1001", "--from", "2021-02-01", "--to", "2021-02-02"])
-            .expect_bad_input(&["already holds telework ID 1"]);
-        zt.run(&["ids", "assign", "--employee", "E1004", "--from", "2021-03-01", "--to", "2021-04-30"])
-            .expect_bad_input(&["--to", "one fiscal year"]);
-        zt.run(&["ids", "assign", "--employee", "E1004", "--from", "2020-11-01"]).expect_bad_input(&["--from", "service period"]);
+        zt.run(&[
+            "ids",
+            "assign",
+            "--employee",
+            "E1001",
+            "--from",
+            "2021-02-01",
+            "--to",
+            "2021-02-02",
+        ])
+        .expect_bad_input(&["already holds telework ID 1"]);
+        zt.run(&[
+            "ids",
+            "assign",
+            "--employee",
+            "E1004",
+            "--from",
+            "2021-03-01",
+            "--to",
+            "2021-04-30",
+        ])
+        .expect_bad_input(&["--to", "one fiscal year"]);
+        zt.run(&[
+            "ids",
+            "assign",
+            "--employee",
+            "E1004",
+            "--from",
+            "2020-11-01",
+        ])
+        .expect_bad_input(&["--from", "service period"]);
         // Not a listed user of the department's application.
-        zt.run(&["ids", "assign", "--employee", "E1003", "--from", "2021-02-01"]).expect_bad_input(&["財政課 has no telework application"]);
-        zt.run(&["ids", "assign", "--employee", "E1001", "--from", "notadate"]).expect_bad_input(&["--from", "YYYY-MM-DD"]);
+        zt.run(&[
+            "ids",
+            "assign",
+            "--employee",
+            "E1003",
+            "--from",
+            "2021-02-01",
+        ])
+        .expect_bad_input(&["財政課 has no telework application"]);
+        zt.run(&["ids", "assign", "--employee", "E1001", "--from", "notadate"])
+            .expect_bad_input(&["--from", "YYYY-MM-DD"]);
         // Release: held until the day before.
-        zt.ok(&["ids", "release", "--employee", "E1001", "--on", "2021-02-01"]);
+        zt.ok(&[
+            "ids",
+            "release",
+            "--employee",
+            "E1001",
+            "--on",
+            "2021-02-01",
+        ]);
         let list = zt.ok(&["ids", "list"]);
         assert!(list.contains("E1001\t2021-01-04\t2021-01-31"), "{list}");
     }
@@ -182,24 +324,55 @@ fn order_rules_are_enforced_row_by_row() {
         let zt = orders_world(b);
         let header = "employee_id,date,start,end,content,approved_by,shifted\n";
         let cases: Vec<(&str, Vec<&str>)> = vec![
-            ("E1001,2020-11-26,,,x,E2001,\n", vec![":2: date", "service period"]),
-            ("E1001,2022-04-01,,,x,E2001,\n", vec![":2: date", "service period"]),
-            ("E1001,2021-01-12,07:30,16:15,x,E2001,false\n", vec![":2: shifted", "expected shifted=true"]),
-            ("E1001,2021-01-12,08:00,17:16,x,E2001,true\n", vec![":2: end", "longer than the standard workday"]),
-            ("E1001,2021-01-12,8:3O,,x,E2001,\n", vec![":2: start", "expected HH:MM", "8:3O"]),
-            ("E1001,2021-01-12,,,x,E2002,\n", vec![":2: approved_by", "supervisor of the employee's department"]),
+            (
+                "E1001,2020-11-26,,,x,E2001,\n",
+                vec![":2: date", "service period"],
+            ),
+            (
+                "E1001,2022-04-01,,,x,E2001,\n",
+                vec![":2: date", "service period"],
+            ),
+            (
+                "E1001,2021-01-12,07:30,16:15,x,E2001,false\n",
+                vec![":2: shifted", "expected shifted=true"],
+            ),
+            (
+                "E1001,2021-01-12,08:00,17:16,x,E2001,true\n",
+                vec![":2: end", "longer than the standard workday"],
+            ),
+            (
+                "E1001,2021-01-12,8:3O,,x,E2001,\n",
+                vec![":2: start", "expected HH:MM", "8:3O"],
+            ),
+            (
+                "E1001,2021-01-12,,,x,E2002,\n",
+                vec![":2: approved_by", "supervisor of the employee's department"],
+            ),
             ("E1001,2021-01-12,,,x,E1002,\n", vec![":2: approved_by"]),
-            ("E1001,2021-01-12,,,x,E2001,maybe\n", vec![":2: shifted", "true, false or empty"]),
-            ("E9999,2021-01-12,,,x,E2001,\n", vec![":2: employee_id", "E9999"]),
-            ("E1001,2021-1-12,,,x,E2001,\n", vec![":2: date", "YYYY-MM-DD"]),
-            ("E1001,2020-12-01,,,x,E2001,\n", vec![":2: employee_id", "holds no telework ID on 2020-12-01"]),
+            (
+                "E1001,2021-01-12,,,x,E2001,maybe\n",
+                vec![":2: shifted", "true, false or empty"],
+            ),
+            (
+                "E9999,2021-01-12,,,x,E2001,\n",
+                vec![":2: employee_id", "E9999"],
+            ),
+            (
+                "E1001,2021-1-12,,,x,E2001,\n",
+                vec![":2: date", "YYYY-MM-DD"],
+            ),
+            (
+                "E1001,2020-12-01,,,x,E2001,\n",
+                vec![":2: employee_id", "holds no telework ID on 2020-12-01"],
+            ),
             ("E1001,2021-01-12,,,,E2001,\n", vec![":2: content"]),
         ];
         for (row, fragments) in cases {
             let p = zt.write("orders.csv", &format!("{header}{row}"));
             let mut want = vec!["orders.csv"];
             want.extend(fragments);
-            zt.run(&["orders", "import", p.to_str().unwrap()]).expect_bad_input(&want);
+            zt.run(&["orders", "import", p.to_str().unwrap()])
+                .expect_bad_input(&want);
         }
         // A shifted day of standard length is fine; so is a short day inside the workday.
         let p = zt.write(
@@ -224,9 +397,13 @@ fn a_rejected_order_file_writes_none_of_its_rows() {
              E1002,2021-01-12,,,ok,E2001,\n\
              E1002,2021-01-13,06:00,14:00,bad,E2001,\n",
         );
-        zt.run(&["orders", "import", p.to_str().unwrap()]).expect_bad_input(&["orders.csv:4: shifted"]);
+        zt.run(&["orders", "import", p.to_str().unwrap()])
+            .expect_bad_input(&["orders.csv:4: shifted"]);
         let board = zt.status_json("2021-01-12", "2021-01-12T07:00:00+09:00");
-        assert!(board["teleworkers"].as_array().unwrap().is_empty(), "{b:?}: {board}");
+        assert!(
+            board["teleworkers"].as_array().unwrap().is_empty(),
+            "{b:?}: {board}"
+        );
     }
 }
 
@@ -243,23 +420,61 @@ fn hourly_leave_is_shown_and_a_cancelled_order_leaves_the_board() {
         assert_eq!(board["teleworkers"][0]["leave"][0]["from"], "13:00");
         assert_eq!(board["teleworkers"][0]["leave"][0]["to"], "15:00");
         // The ID cannot be released under an approved order.
-        zt.run(&["ids", "release", "--employee", "E1002", "--on", "2021-01-13"]).expect_bad_input(&["cancel them"]);
-        zt.ok(&["orders", "cancel", "--employee", "E1002", "--date", "2021-01-13"]);
+        zt.run(&[
+            "ids",
+            "release",
+            "--employee",
+            "E1002",
+            "--on",
+            "2021-01-13",
+        ])
+        .expect_bad_input(&["cancel them"]);
+        zt.ok(&[
+            "orders",
+            "cancel",
+            "--employee",
+            "E1002",
+            "--date",
+            "2021-01-13",
+        ]);
         let board = zt.status_json("2021-01-13", "2021-01-13T07:00:00+09:00");
         assert!(board["teleworkers"].as_array().unwrap().is_empty());
-        zt.run(&["orders", "cancel", "--employee", "E1002", "--date", "2021-01-13"]).expect_bad_input(&["already cancelled"]);
-        zt.ok(&["ids", "release", "--employee", "E1002", "--on", "2021-01-13"]);
+        zt.run(&[
+            "orders",
+            "cancel",
+            "--employee",
+            "E1002",
+            "--date",
+            "2021-01-13",
+        ])
+        .expect_bad_input(&["already cancelled"]);
+        zt.ok(&[
+            "ids",
+            "release",
+            "--employee",
+            "E1002",
+            "--on",
+            "2021-01-13",
+        ]);
     }
 }
 
 #[test]
 fn config_mistakes_are_one_line_and_exit_2() {
     let zt = Zt::new(helpers::Backend::Sqlite);
-    std::fs::write(zt.path("config/zaitaku.toml"), "timezone = \"Asia/Tokyo\"\nbot_adress = \"x@y.jp\"\n").unwrap();
-    zt.run(&["init"]).expect_bad_input(&["zaitaku.toml:2", "bot_adress"]);
-    zt.run_bare(&["--config", "/nonexistent", "init"]).expect_bad_input(&["/nonexistent"]);
+    std::fs::write(
+        zt.path("config/zaitaku.toml"),
+        "timezone = \"Asia/Tokyo\"\nbot_adress = \"x@y.jp\"\n",
+    )
+    .unwrap();
+    zt.run(&["init"])
+        .expect_bad_input(&["zaitaku.toml:2", "bot_adress"]);
+    zt.run_bare(&["--config", "/nonexistent", "init"])
+        .expect_bad_input(&["/nonexistent"]);
     std::fs::write(zt.path("config/zaitaku.toml"), "").unwrap();
-    zt.run(&["--db", "mysql://x", "init"]).expect_bad_input(&["--db"]);
+    zt.run(&["--db", "mysql://x", "init"])
+        .expect_bad_input(&["--db"]);
     // A mistyped flag is one line too, with a pointer to --help.
-    zt.run(&["ids", "assign", "--employe", "E1"]).expect_bad_input(&["--employe", "--help"]);
+    zt.run(&["ids", "assign", "--employe", "E1"])
+        .expect_bad_input(&["--employe", "--help"]);
 }

@@ -26,7 +26,10 @@ pub fn ensure(dir: &Path) -> Result<()> {
 pub fn new_messages(dir: &Path) -> Result<Vec<Entry>> {
     let new = dir.join("new");
     if !dir.join("cur").is_dir() || !new.is_dir() {
-        return Err(Error::bad(dir.display().to_string(), "expected a Maildir (folders new/, cur/, tmp/)"));
+        return Err(Error::bad(
+            dir.display().to_string(),
+            "expected a Maildir (folders new/, cur/, tmp/)",
+        ));
     }
     let mut out = Vec::new();
     for e in std::fs::read_dir(&new).map_err(|e| Error::io(&new, e))? {
@@ -35,7 +38,10 @@ pub fn new_messages(dir: &Path) -> Result<Vec<Entry>> {
         if name.starts_with('.') || !e.file_type().map(|t| t.is_file()).unwrap_or(false) {
             continue;
         }
-        out.push(Entry { path: e.path(), name });
+        out.push(Entry {
+            path: e.path(),
+            name,
+        });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -74,7 +80,10 @@ mod tests {
 
     #[test]
     fn delivery_time_comes_from_the_unique_name() {
-        let e = Entry { path: PathBuf::from("/nonexistent"), name: "1610407661.M1P2.mail".into() };
+        let e = Entry {
+            path: PathBuf::from("/nonexistent"),
+            name: "1610407661.M1P2.mail".into(),
+        };
         assert_eq!(delivery_time(&e).unwrap().timestamp(), 1610407661);
     }
 

@@ -38,7 +38,12 @@ pub struct Unparseable {
 pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
     let key_of_bytes = || format!("sha:{:016x}", fnv1a(raw));
     let Some(msg) = MessageParser::default().parse(raw) else {
-        return Err(Unparseable { key: key_of_bytes(), reason: "not a mail message", from: String::new(), subject: String::new() });
+        return Err(Unparseable {
+            key: key_of_bytes(),
+            reason: "not a mail message",
+            from: String::new(),
+            subject: String::new(),
+        });
     };
     let subject = msg.subject().unwrap_or("").trim().to_string();
     let from = msg
@@ -47,28 +52,50 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
         .and_then(|a| a.address())
         .map(|a| a.trim().to_lowercase())
         .unwrap_or_default();
-    let message_id = msg.message_id().map(|m| m.trim().trim_matches(['<', '>']).to_string()).filter(|m| !m.is_empty());
-    let key = message_id.clone().map(|m| format!("mid:{m}")).unwrap_or_else(key_of_bytes);
+    let message_id = msg
+        .message_id()
+        .map(|m| m.trim().trim_matches(['<', '>']).to_string())
+        .filter(|m| !m.is_empty());
+    let key = message_id
+        .clone()
+        .map(|m| format!("mid:{m}"))
+        .unwrap_or_else(key_of_bytes);
     if from.is_empty() || !from.contains('@') && !is_system_sender(&from) {
-        return Err(Unparseable { key, reason: "no sender address (From:)", from, subject });
+        return Err(Unparseable {
+            key,
+            reason: "no sender address (From:)",
+            from,
+            subject,
+        });
     }
     // Prefer text/plain; mail-parser falls back to the HTML part with the tags stripped.
     let body = msg.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
-    let date_header = msg.date().and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0));
+    let date_header = msg
+        .date()
+        .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0));
     let received = topmost_received(&msg);
 
-    let headers: Vec<(String, String)> =
-        msg.headers_raw().map(|(n, v)| (n.to_ascii_lowercase(), unfold(v))).collect();
-    let is_report = msg
-        .content_type()
-        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")));
+    let headers: Vec<(String, String)> = msg
+        .headers_raw()
+        .map(|(n, v)| (n.to_ascii_lowercase(), unfold(v)))
+        .collect();
+    let is_report = msg.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    });
     let auto_reply = auto_reply_reason(&headers, &from, &subject, is_report);
 
     let ids = |name: &str| -> Vec<String> {
         headers
             .iter()
             .filter(|(n, _)| n == name)
-            .flat_map(|(_, v)| v.split(|c: char| c.is_whitespace() || c == ',').map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|(_, v)| {
+                v.split(|c: char| c.is_whitespace() || c == ',')
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .map(|s| s.trim_matches(['<', '>']).to_string())
             .filter(|s| s.contains('@'))
             .collect()
@@ -89,7 +116,10 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
 
 /// The first `Received:` header is the one our own server added last: its date is the arrival.
 fn topmost_received(msg: &mail_parser::Message<'_>) -> Option<DateTime<Utc>> {
-    let raw = msg.headers_raw().find(|(n, _)| n.eq_ignore_ascii_case("received")).map(|(_, v)| unfold(v))?;
+    let raw = msg
+        .headers_raw()
+        .find(|(n, _)| n.eq_ignore_ascii_case("received"))
+        .map(|(_, v)| unfold(v))?;
     let after = raw.rsplit_once(';').map(|(_, d)| d.trim())?;
     let parsed = mail_parser::DateTime::parse_rfc822(after)
         .or_else(|| msg.received_all().next().and_then(|r| r.date))?;
@@ -100,7 +130,11 @@ fn topmost_received(msg: &mail_parser::Message<'_>) -> Option<DateTime<Utc>> {
 }
 
 fn unfold(v: &str) -> String {
-    v.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    v.split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is_system_sender(from: &str) -> bool {
@@ -110,17 +144,27 @@ fn is_system_sender(from: &str) -> bool {
 
 /// RFC 3834 and what real autoresponders send. Checked before the sender is looked up, so an
 /// out-of-office reply from a registered employee is never taken for a report.
-pub fn auto_reply_reason(headers: &[(String, String)], from: &str, subject: &str, is_report: bool) -> Option<String> {
-    let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim().to_ascii_lowercase());
-    if let Some(v) = get("auto-submitted") {
-        if v.split(';').next().map(str::trim) != Some("no") {
-            return Some(format!("Auto-Submitted: {v}"));
-        }
+pub fn auto_reply_reason(
+    headers: &[(String, String)],
+    from: &str,
+    subject: &str,
+    is_report: bool,
+) -> Option<String> {
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+    };
+    if let Some(v) = get("auto-submitted")
+        && v.split(';').next().map(str::trim) != Some("no")
+    {
+        return Some(format!("Auto-Submitted: {v}"));
     }
-    if let Some(v) = get("precedence") {
-        if ["bulk", "junk", "list"].contains(&v.as_str()) {
-            return Some(format!("Precedence: {v}"));
-        }
+    if let Some(v) = get("precedence")
+        && ["bulk", "junk", "list"].contains(&v.as_str())
+    {
+        return Some(format!("Precedence: {v}"));
     }
     for h in ["x-auto-response-suppress", "x-autoreply", "x-autorespond"] {
         if get(h).is_some() {
@@ -168,8 +212,14 @@ body\r\n";
     #[test]
     fn arrival_is_the_topmost_received_never_the_date_header() {
         let m = parse(PLAIN).unwrap();
-        assert_eq!(m.received.unwrap().to_rfc3339(), "2021-01-11T23:27:41+00:00");
-        assert_eq!(m.date_header.unwrap().to_rfc3339(), "2021-01-11T21:27:00+00:00");
+        assert_eq!(
+            m.received.unwrap().to_rfc3339(),
+            "2021-01-11T23:27:41+00:00"
+        );
+        assert_eq!(
+            m.date_header.unwrap().to_rfc3339(),
+            "2021-01-11T21:27:00+00:00"
+        );
         assert_eq!(m.from, "yamada@city.example.lg.jp");
         assert_eq!(m.subject, "業務開始");
         assert_eq!(m.key, "mid:abc@pc01");
@@ -179,11 +229,21 @@ body\r\n";
     #[test]
     fn auto_replies_are_recognised_by_header_sender_and_subject() {
         let h = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
-        assert!(auto_reply_reason(&h("auto-submitted", "auto-replied"), "a@b.jp", "", false).is_some());
+        assert!(
+            auto_reply_reason(&h("auto-submitted", "auto-replied"), "a@b.jp", "", false).is_some()
+        );
         assert!(auto_reply_reason(&h("auto-submitted", "no"), "a@b.jp", "", false).is_none());
         assert!(auto_reply_reason(&h("precedence", "bulk"), "a@b.jp", "", false).is_some());
         assert!(auto_reply_reason(&h("x-autoreply", "yes"), "a@b.jp", "", false).is_some());
-        assert!(auto_reply_reason(&[], "MAILER-DAEMON@city.example.lg.jp".to_lowercase().as_str(), "", false).is_some());
+        assert!(
+            auto_reply_reason(
+                &[],
+                "MAILER-DAEMON@city.example.lg.jp".to_lowercase().as_str(),
+                "",
+                false
+            )
+            .is_some()
+        );
         assert!(auto_reply_reason(&[], "a@b.jp", "不在: 業務開始", false).is_some());
         assert!(auto_reply_reason(&[], "a@b.jp", "", true).is_some());
         assert!(auto_reply_reason(&[], "a@b.jp", "業務開始", false).is_none());

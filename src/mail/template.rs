@@ -11,10 +11,19 @@ use crate::error::{Error, Result};
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("ack.txt", include_str!("../../templates/ack.txt")),
-    ("unclassified.txt", include_str!("../../templates/unclassified.txt")),
+    (
+        "unclassified.txt",
+        include_str!("../../templates/unclassified.txt"),
+    ),
     ("no_order.txt", include_str!("../../templates/no_order.txt")),
-    ("notify_no_order.txt", include_str!("../../templates/notify_no_order.txt")),
-    ("notify_incident.txt", include_str!("../../templates/notify_incident.txt")),
+    (
+        "notify_no_order.txt",
+        include_str!("../../templates/notify_no_order.txt"),
+    ),
+    (
+        "notify_incident.txt",
+        include_str!("../../templates/notify_incident.txt"),
+    ),
 ];
 
 pub struct Templates {
@@ -35,9 +44,10 @@ impl Templates {
             let path = dir.join(name);
             match std::fs::read_to_string(&path) {
                 Ok(s) => Ok(Some(s)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Ok(BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, s)| s.to_string()))
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BUILT_IN
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, s)| s.to_string())),
                 Err(e) => Err(minijinja::Error::new(
                     minijinja::ErrorKind::InvalidOperation,
                     format!("{}: {e}", path.display()),
@@ -48,13 +58,27 @@ impl Templates {
     }
 
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<Rendered> {
-        let err = |e: minijinja::Error| Error::Template { name: name.to_string(), msg: e.to_string() };
-        let text = self.env.get_template(name).map_err(err)?.render(ctx).map_err(err)?;
+        let err = |e: minijinja::Error| Error::Template {
+            name: name.to_string(),
+            msg: e.to_string(),
+        };
+        let text = self
+            .env
+            .get_template(name)
+            .map_err(err)?
+            .render(ctx)
+            .map_err(err)?;
         let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
         let Some(subject) = first.strip_prefix("Subject:") else {
-            return Err(Error::Template { name: name.into(), msg: "the first line must be `Subject: …`".into() });
+            return Err(Error::Template {
+                name: name.into(),
+                msg: "the first line must be `Subject: …`".into(),
+            });
         };
-        Ok(Rendered { subject: subject.trim().to_string(), body: rest.trim_start_matches('\n').to_string() })
+        Ok(Rendered {
+            subject: subject.trim().to_string(),
+            body: rest.trim_start_matches('\n').to_string(),
+        })
     }
 }
 
@@ -81,9 +105,18 @@ mod tests {
     #[test]
     fn a_template_in_the_folder_overrides_the_built_in_one() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ack.txt"), "Subject: OK {{ name }}\nhello\n").unwrap();
+        std::fs::write(
+            dir.path().join("ack.txt"),
+            "Subject: OK {{ name }}\nhello\n",
+        )
+        .unwrap();
         let t = Templates::new(dir.path());
-        let r = t.render("ack.txt", minijinja::context! { name => "Yamada" }).unwrap();
-        assert_eq!((r.subject.as_str(), r.body.as_str()), ("OK Yamada", "hello\n"));
+        let r = t
+            .render("ack.txt", minijinja::context! { name => "Yamada" })
+            .unwrap();
+        assert_eq!(
+            (r.subject.as_str(), r.body.as_str()),
+            ("OK Yamada", "hello\n")
+        );
     }
 }

@@ -35,8 +35,12 @@ impl Transport {
             let (host, port) = match hostport.rsplit_once(':') {
                 Some((h, p)) => (
                     h,
-                    p.parse::<u16>()
-                        .map_err(|_| Error::bad("mail.transport", format!("expected a port number, got {p:?}")))?,
+                    p.parse::<u16>().map_err(|_| {
+                        Error::bad(
+                            "mail.transport",
+                            format!("expected a port number, got {p:?}"),
+                        )
+                    })?,
                 ),
                 None => (hostport, 25),
             };
@@ -49,22 +53,37 @@ impl Transport {
         }
         Err(Error::bad(
             "mail.transport",
-            format!("expected file:DIR or smtp://host:port, got {:?}", crate::store::redact(spec)),
+            format!(
+                "expected file:DIR or smtp://host:port, got {:?}",
+                crate::store::redact(spec)
+            ),
         ))
     }
 
-    pub async fn send_raw(&self, envelope: &Envelope, raw: &[u8]) -> std::result::Result<(), SendError> {
+    pub async fn send_raw(
+        &self,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> std::result::Result<(), SendError> {
         match self {
-            Transport::File(t) => t
-                .send_raw(envelope, raw)
-                .await
-                .map(|_| ())
-                .map_err(|e| SendError { permanent: false, message: e.to_string() }),
-            Transport::Smtp(t) => t
-                .send_raw(envelope, raw)
-                .await
-                .map(|_| ())
-                .map_err(|e| SendError { permanent: e.is_permanent(), message: e.to_string() }),
+            Transport::File(t) => {
+                t.send_raw(envelope, raw)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendError {
+                        permanent: false,
+                        message: e.to_string(),
+                    })
+            }
+            Transport::Smtp(t) => {
+                t.send_raw(envelope, raw)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendError {
+                        permanent: e.is_permanent(),
+                        message: e.to_string(),
+                    })
+            }
         }
     }
 }

@@ -35,17 +35,35 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     // The URL may carry a password: never print it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "register", include_str!("../../migrations/sqlite/0001_register.sql")),
-    (2, "escalations", include_str!("../../migrations/sqlite/0002_escalations.sql")),
+    (
+        1,
+        "register",
+        include_str!("../../migrations/sqlite/0001_register.sql"),
+    ),
+    (
+        2,
+        "escalations",
+        include_str!("../../migrations/sqlite/0002_escalations.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "register", include_str!("../../migrations/postgres/0001_register.sql")),
-    (2, "escalations", include_str!("../../migrations/postgres/0002_escalations.sql")),
+    (
+        1,
+        "register",
+        include_str!("../../migrations/postgres/0001_register.sql"),
+    ),
+    (
+        2,
+        "escalations",
+        include_str!("../../migrations/postgres/0002_escalations.sql"),
+    ),
 ];
 
 impl Store {
@@ -53,15 +71,23 @@ impl Store {
     /// folder) when missing; `postgres://…` expects the database to exist.
     pub async fn open(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let (url, backend) = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let (url, backend) = if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let file = path.split('?').next().unwrap_or("");
             if file.is_empty() {
-                return Err(Error::bad("--db", format!("expected sqlite://PATH, got {url:?}")));
+                return Err(Error::bad(
+                    "--db",
+                    format!("expected sqlite://PATH, got {url:?}"),
+                ));
             }
-            if file != ":memory:" {
-                if let Some(parent) = std::path::Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-                }
+            if file != ":memory:"
+                && let Some(parent) = std::path::Path::new(file)
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
             let url = if path.contains("mode=") {
                 format!("sqlite://{path}")
@@ -74,7 +100,13 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (url.to_string(), Backend::Postgres)
         } else {
-            return Err(Error::bad("--db", format!("expected sqlite://PATH or postgres://…, got {:?}", redact(url))));
+            return Err(Error::bad(
+                "--db",
+                format!(
+                    "expected sqlite://PATH or postgres://…, got {:?}",
+                    redact(url)
+                ),
+            ));
         };
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
@@ -83,9 +115,15 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets the CLI read and write while the daemon runs; the busy timeout
                         // makes a writer wait for the other instead of failing at once.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -105,10 +143,19 @@ impl Store {
         let migrations: Vec<Migration> = list
             .iter()
             .map(|&(v, d, sql)| {
-                Migration::new(v, Cow::Borrowed(d), MigrationType::Simple, Cow::Borrowed(sql), false)
+                Migration::new(
+                    v,
+                    Cow::Borrowed(d),
+                    MigrationType::Simple,
+                    Cow::Borrowed(sql),
+                    false,
+                )
             })
             .collect();
-        let migrator = Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT };
+        let migrator = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
         migrator.run(&self.pool).await?;
         Ok(())
     }
@@ -148,20 +195,26 @@ impl Store {
     }
 
     pub async fn departments(&self) -> Result<Vec<Department>> {
-        let rows = sqlx::query("SELECT name, division, note, target, no FROM departments ORDER BY no, name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT name, division, note, target, no FROM departments ORDER BY no, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(Department::from_row).collect())
     }
 
     // ---- employees ----
 
     pub async fn employees(&self) -> Result<HashMap<String, Employee>> {
-        let rows = sqlx::query("SELECT employee_id, name, department, role, chat_id FROM employees")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut map: HashMap<String, Employee> =
-            rows.iter().map(Employee::from_row).map(|e| (e.employee_id.clone(), e)).collect();
+        let rows =
+            sqlx::query("SELECT employee_id, name, department, role, chat_id FROM employees")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut map: HashMap<String, Employee> = rows
+            .iter()
+            .map(Employee::from_row)
+            .map(|e| (e.employee_id.clone(), e))
+            .collect();
         let emails = sqlx::query("SELECT email, employee_id FROM employee_emails ORDER BY email")
             .fetch_all(&self.pool)
             .await?;
@@ -181,10 +234,12 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let mut e = Employee::from_row(&row);
-        e.emails = sqlx::query_scalar("SELECT email FROM employee_emails WHERE employee_id = $1 ORDER BY email")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+        e.emails = sqlx::query_scalar(
+            "SELECT email FROM employee_emails WHERE employee_id = $1 ORDER BY email",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(Some(e))
     }
 
@@ -224,10 +279,12 @@ impl Store {
     }
 
     pub async fn employee_by_email(&self, email: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT employee_id FROM employee_emails WHERE email = $1")
-            .bind(email.to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT employee_id FROM employee_emails WHERE email = $1")
+                .bind(email.to_lowercase())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn supervisors_of(&self, department: &str) -> Result<Vec<Employee>> {
@@ -248,7 +305,11 @@ impl Store {
 
     // ---- applications ----
 
-    pub async fn application(&self, department: &str, fiscal_year: i32) -> Result<Option<Application>> {
+    pub async fn application(
+        &self,
+        department: &str,
+        fiscal_year: i32,
+    ) -> Result<Option<Application>> {
         let row = sqlx::query(
             "SELECT id, department, fiscal_year, pc_name, emergency FROM applications
              WHERE department = $1 AND fiscal_year = $2",
@@ -275,13 +336,14 @@ impl Store {
     }
 
     pub async fn applications(&self) -> Result<Vec<Application>> {
-        let keys: Vec<(String, i64)> =
-            sqlx::query("SELECT department, fiscal_year FROM applications ORDER BY fiscal_year, department")
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect();
+        let keys: Vec<(String, i64)> = sqlx::query(
+            "SELECT department, fiscal_year FROM applications ORDER BY fiscal_year, department",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
         let mut out = Vec::new();
         for (d, fy) in keys {
             out.extend(self.application(&d, fy as i32).await?);
@@ -303,11 +365,13 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         for u in &a.users {
-            sqlx::query("INSERT INTO application_users (application_id, employee_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(u)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO application_users (application_id, employee_id) VALUES ($1, $2)",
+            )
+            .bind(id)
+            .bind(u)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -342,7 +406,9 @@ impl Store {
         if self.backend == Backend::Postgres {
             // Serialise pool changes across instances: the overlap check below and the insert
             // must not interleave with another assignment.
-            sqlx::query("LOCK TABLE id_assignments IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+            sqlx::query("LOCK TABLE id_assignments IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
         }
         let clash: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM id_assignments WHERE (id_no = $1 OR employee_id = $2)
@@ -374,7 +440,10 @@ impl Store {
     /// Ends an assignment the day before `on`; one starting on `on` or later is removed.
     pub async fn release_assignment(&self, row_id: i64, held: &Held, on: NaiveDate) -> Result<()> {
         if on <= held.from {
-            sqlx::query("DELETE FROM id_assignments WHERE id = $1").bind(row_id).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM id_assignments WHERE id = $1")
+                .bind(row_id)
+                .execute(&self.pool)
+                .await?;
         } else {
             let last = on.pred_opt().unwrap_or(on);
             sqlx::query("UPDATE id_assignments SET to_date = $1 WHERE id = $2")
@@ -398,11 +467,13 @@ impl Store {
     }
 
     pub async fn order(&self, employee: &str, date: NaiveDate) -> Result<Option<OrderRow>> {
-        let row = sqlx::query(&format!("{ORDER_SELECT} WHERE o.employee_id = $1 AND o.date = $2"))
-            .bind(employee)
-            .bind(date.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "{ORDER_SELECT} WHERE o.employee_id = $1 AND o.date = $2"
+        ))
+        .bind(employee)
+        .bind(date.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(OrderRow::from_row))
     }
 
@@ -417,7 +488,12 @@ impl Store {
     }
 
     /// Approved orders of an employee on or after a day (an ID cannot be released under them).
-    pub async fn orders_from(&self, employee: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<OrderRow>> {
+    pub async fn orders_from(
+        &self,
+        employee: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<OrderRow>> {
         let rows = sqlx::query(&format!(
             "{ORDER_SELECT} WHERE o.employee_id = $1 AND o.date >= $2 AND o.date <= $3 AND o.status = 'approved'
              ORDER BY o.date"
@@ -440,7 +516,12 @@ impl Store {
     }
 }
 
-pub(crate) async fn upsert_order(tx: &mut Tx<'_>, o: &crate::order::WorkOrder, status: &str, now: i64) -> Result<i64> {
+pub(crate) async fn upsert_order(
+    tx: &mut Tx<'_>,
+    o: &crate::order::WorkOrder,
+    status: &str,
+    now: i64,
+) -> Result<i64> {
     let leave = crate::order::format_leave(&o.leave);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
@@ -467,7 +548,8 @@ pub(crate) async fn upsert_order(tx: &mut Tx<'_>, o: &crate::order::WorkOrder, s
     Ok(id)
 }
 
-const ORDER_SELECT: &str = "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
+const ORDER_SELECT: &str =
+    "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
     o.shifted, o.leave_spans, o.status, e.name, e.department
     FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
 
@@ -620,7 +702,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact("postgres://zaitaku:s3cret@127.0.0.1/db"), "postgres://zaitaku:***@127.0.0.1/db");
+        assert_eq!(
+            redact("postgres://zaitaku:s3cret@127.0.0.1/db"),
+            "postgres://zaitaku:***@127.0.0.1/db"
+        );
         assert_eq!(redact("sqlite://data/z.db"), "sqlite://data/z.db");
     }
 }

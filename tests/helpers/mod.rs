@@ -42,9 +42,15 @@ pub fn fresh_pg_database() -> String {
         "zt_{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
     );
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
@@ -95,7 +101,10 @@ impl Zt {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zaitaku"));
-        c.current_dir(self.dir.path()).arg("--config").arg(self.path("config")).args(args);
+        c.current_dir(self.dir.path())
+            .arg("--config")
+            .arg(self.path("config"))
+            .args(args);
         c.env_remove("ZAITAKU_LOG");
         c
     }
@@ -103,7 +112,9 @@ impl Zt {
     /// Runs without the test's `--config` (for tests of the global flags themselves).
     pub fn run_bare(&self, args: &[&str]) -> Run {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zaitaku"));
-        c.current_dir(self.dir.path()).args(args).stdin(Stdio::null());
+        c.current_dir(self.dir.path())
+            .args(args)
+            .stdin(Stdio::null());
         Run::from(args, c.output().unwrap())
     }
 
@@ -113,7 +124,13 @@ impl Zt {
 
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
         use std::io::Write;
-        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(input).unwrap();
         Run::from(args, child.wait_with_output().unwrap())
     }
@@ -130,8 +147,30 @@ impl Zt {
         self.ok(&["init"]);
         let csv = fixture("register/employees.csv");
         self.ok(&["employees", "import", csv.to_str().unwrap()]);
-        self.ok(&["applications", "add", "--department", "情報管理課", "--fiscal-year", "2020", "--pc", "JOHO-PC01", "--users", "E1001,E1002,E1004"]);
-        self.ok(&["applications", "add", "--department", "財政課", "--fiscal-year", "2020", "--pc", "ZAISEI-PC01", "--users", "E1003,E1005"]);
+        self.ok(&[
+            "applications",
+            "add",
+            "--department",
+            "情報管理課",
+            "--fiscal-year",
+            "2020",
+            "--pc",
+            "JOHO-PC01",
+            "--users",
+            "E1001,E1002,E1004",
+        ]);
+        self.ok(&[
+            "applications",
+            "add",
+            "--department",
+            "財政課",
+            "--fiscal-year",
+            "2020",
+            "--pc",
+            "ZAISEI-PC01",
+            "--users",
+            "E1003,E1005",
+        ]);
         for e in ["E1001", "E1002", "E1003", "E1004", "E1005"] {
             self.ok(&["ids", "assign", "--employee", e, "--from", "2021-01-04"]);
         }
@@ -152,23 +191,32 @@ impl Zt {
 
     pub fn status_json(&self, date: &str, now: &str) -> serde_json::Value {
         let out = self.ok(&["status", "--date", date, "--json", "--now", now]);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("status --json is not JSON ({e}):\n{out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("status --json is not JSON ({e}):\n{out}"))
     }
 
     /// The .eml files the file transport wrote, as text.
     pub fn sent(&self) -> Vec<String> {
         let dir = self.path("sent");
         let mut files: Vec<_> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect(),
+            Ok(rd) => rd
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect(),
             Err(_) => vec![],
         };
         files.sort();
-        files.iter().map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()).collect()
+        files
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect()
     }
 }
 
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 pub struct Run {
@@ -201,9 +249,18 @@ impl Run {
     pub fn expect_bad_input(&self, fragments: &[&str]) -> &Run {
         self.expect_code(2);
         let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one stderr line, got:\n{}", self.stderr);
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one stderr line, got:\n{}",
+            self.stderr
+        );
         for f in fragments {
-            assert!(lines[0].contains(f), "stderr line lacks {f:?}: {}", lines[0]);
+            assert!(
+                lines[0].contains(f),
+                "stderr line lacks {f:?}: {}",
+                lines[0]
+            );
         }
         self
     }
