@@ -225,7 +225,7 @@ pub fn build(input: BoardInput<'_>) -> Board {
     }
     let unmatched = reports
         .iter()
-        .filter(|r| r.reason != "matched")
+        .filter(|r| r.reason != "matched" && r.reason != "resolution")
         .map(|r| Unmatched {
             from: r.sender.clone(),
             kind: r.kind.clone(),

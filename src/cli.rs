@@ -47,7 +47,25 @@ pub enum Command {
     Orders(OrdersCmd),
     /// Process report mails from files, stdin (-) or a Maildir
     Ingest(IngestArgs),
-    /// Run everything due at a moment: outbox delivery (and, as they are built, escalations and digests)
+    /// Record a supervisor's phone contact with a teleworker (stops that chain of reminders)
+    Contact {
+        #[arg(long)]
+        employee: String,
+        #[arg(long)]
+        date: String,
+        /// start or end
+        #[arg(long)]
+        kind: String,
+        /// HH:MM on that date
+        #[arg(long)]
+        at: String,
+        /// The supervisor's employee ID
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Run everything due at a moment: escalation steps, digests, outbox delivery
     Tick {
         /// The moment, RFC 3339 (e.g. 2021-01-12T08:45:00+09:00) [default: now]
         #[arg(long)]
@@ -343,6 +361,15 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
                 say(out, d.to_string())?;
             }
             Ok(())
+        }
+        Command::Contact { employee, date, kind, at, by, note } => {
+            let date = flag_date("--date", &date)?;
+            let c = register::Contact { employee: employee.clone(), date, kind: kind.clone(), at: at.clone(), by, note };
+            if register::record_contact(store, cfg, c, now.timestamp()).await? {
+                say(out, format!("phone contact recorded: {employee} {kind} at {at} on {date}"))
+            } else {
+                say(out, format!("this contact was recorded before: {employee} {kind} at {at} on {date}"))
+            }
         }
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;

@@ -28,8 +28,66 @@ pub struct Config {
     pub mail: MailConfig,
     pub service: Service,
     pub timing: Timing,
+    /// J-LIS survey waves (`[[survey.wave]]`), in the order written.
+    pub waves: Vec<Wave>,
+    pub escalation: Escalation,
+    pub digest: DigestConfig,
     pub departments: Vec<DepartmentDef>,
 }
+
+/// Who a step of an escalation chain tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipient {
+    Teleworker,
+    Supervisors,
+    Hr,
+}
+
+impl Recipient {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recipient::Teleworker => "teleworker",
+            Recipient::Supervisors => "supervisors",
+            Recipient::Hr => "hr",
+        }
+    }
+}
+
+/// One step: `after_minutes` past the report's deadline (ordered time + grace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub after_minutes: u32,
+    pub to: Recipient,
+}
+
+/// The chains for a missing start and a missing end report (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub missing_start: Vec<Step>,
+    pub missing_end: Vec<Step>,
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        let chain = vec![
+            Step { after_minutes: 0, to: Recipient::Teleworker },
+            Step { after_minutes: 15, to: Recipient::Supervisors },
+            Step { after_minutes: 120, to: Recipient::Hr },
+        ];
+        Escalation { missing_start: chain.clone(), missing_end: chain }
+    }
+}
+
+/// When supervisors get the day's digest: `cron` crate expressions (with seconds) in the
+/// configured time zone.
+#[derive(Debug, Clone)]
+pub struct DigestConfig {
+    pub schedules: Vec<(String, cron::Schedule)>,
+}
+
+pub const DEFAULT_DIGEST_SCHEDULES: [&str; 2] = ["0 0 10 * * Mon-Fri", "0 45 17 * * Mon-Fri"];
 
 #[derive(Debug, Clone)]
 pub struct MailConfig {
@@ -83,6 +141,25 @@ struct RawConfig {
     service: RawService,
     #[serde(default)]
     timing: RawTiming,
+    #[serde(default)]
+    survey: RawSurvey,
+    #[serde(default)]
+    escalation: RawEscalation,
+    #[serde(default)]
+    digest: RawDigest,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    missing_start: Option<Vec<Step>>,
+    missing_end: Option<Vec<Step>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDigest {
+    schedules: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -239,6 +316,25 @@ impl Config {
             grace: chrono::Duration::minutes(raw.timing.grace_minutes.unwrap_or(15).into()),
         };
 
+        let defaults = Escalation::default();
+        let escalation = Escalation {
+            missing_start: raw.escalation.missing_start.unwrap_or(defaults.missing_start),
+            missing_end: raw.escalation.missing_end.unwrap_or(defaults.missing_end),
+        };
+        for (key, chain) in [("escalation.missing_start", &escalation.missing_start), ("escalation.missing_end", &escalation.missing_end)] {
+            if chain.windows(2).any(|w| w[1].after_minutes < w[0].after_minutes) {
+                return Err(field(key, "expected steps in order of after_minutes".into()));
+            }
+        }
+        let mut schedules = Vec::new();
+        let exprs = raw.digest.schedules.unwrap_or_else(|| DEFAULT_DIGEST_SCHEDULES.iter().map(|s| s.to_string()).collect());
+        for e in exprs {
+            let sched = e.parse::<cron::Schedule>().map_err(|err| {
+                field("digest.schedules", format!("expected a cron expression with seconds like \"0 0 10 * * Mon-Fri\", got {e:?} ({err})"))
+            })?;
+            schedules.push((e, sched));
+        }
+
         let mut departments = raw_depts.department;
         let mut seen = std::collections::HashSet::new();
         for d in &mut departments {
@@ -278,6 +374,9 @@ impl Config {
                 workday_end,
             },
             timing,
+            waves: survey_waves(&main_name, raw.survey)?,
+            escalation,
+            digest: DigestConfig { schedules },
             departments,
         })
     }
@@ -330,6 +429,68 @@ fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
     }
 }
 
+/// A J-LIS survey wave: its name (the survey month) and the days it covers, inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wave {
+    pub name: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The defaults (SPEC §6): each wave covers the time since the previous one up to the end of
+/// the month before the survey month.
+pub const DEFAULT_WAVES: [(&str, &str, &str); 3] = [
+    ("2021-02", "2021-01-01", "2021-01-31"),
+    ("2021-07", "2021-02-01", "2021-06-30"),
+    ("2022-01", "2021-07-01", "2021-12-31"),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSurvey {
+    wave: Option<Vec<RawWave>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWave {
+    name: String,
+    from: String,
+    to: String,
+}
+
+/// Waves written in the config replace the defaults as a whole, so that a list never mixes
+/// the city's waves with ours.
+fn survey_waves(file: &str, raw: RawSurvey) -> Result<Vec<Wave>, Error> {
+    let Some(list) = raw.wave else {
+        return Ok(DEFAULT_WAVES
+            .iter()
+            .map(|&(name, from, to)| Wave {
+                name: name.into(),
+                from: NaiveDate::parse_from_str(from, "%Y-%m-%d").expect("valid default"),
+                to: NaiveDate::parse_from_str(to, "%Y-%m-%d").expect("valid default"),
+            })
+            .collect());
+    };
+    let mut waves: Vec<Wave> = Vec::new();
+    for w in list {
+        let at = |key: &str| format!("{file}: survey.wave {:?}: {key}", w.name);
+        let date = |key: &str, v: &str| {
+            crate::calendar::parse_date(v)
+                .ok_or_else(|| Error::bad(at(key), format!("expected a date YYYY-MM-DD, got {v:?}")))
+        };
+        let (from, to) = (date("from", &w.from)?, date("to", &w.to)?);
+        if w.name.trim().is_empty() || waves.iter().any(|x| x.name == w.name) {
+            return Err(Error::bad(at("name"), "expected a name used by no other wave"));
+        }
+        if to < from {
+            return Err(Error::bad(at("to"), format!("expected a date on or after from ({from})")));
+        }
+        waves.push(Wave { name: w.name, from, to });
+    }
+    Ok(waves)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +532,40 @@ mod tests {
                 .contains("service.workday_start: expected a time HH:MM"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn escalation_chains_and_digest_times_default_to_the_spec() {
+        let c = Config::embedded();
+        let mins: Vec<u32> = c.escalation.missing_start.iter().map(|s| s.after_minutes).collect();
+        assert_eq!(mins, [0, 15, 120]);
+        assert_eq!(c.escalation.missing_end[2].to, Recipient::Hr);
+        assert_eq!(c.digest.schedules.len(), 2);
+        let err = Config::from_strs(None, "[digest]\nschedules = [\"every day\"]\n", "").unwrap_err();
+        assert!(err.to_string().contains("digest.schedules"), "{err}");
+        let c = Config::from_strs(
+            None,
+            "[escalation]\nmissing_start = [{ after_minutes = 5, to = \"supervisors\" }]\n",
+            "",
+        )
+        .unwrap();
+        assert_eq!(c.escalation.missing_start, vec![Step { after_minutes: 5, to: Recipient::Supervisors }]);
+        let err = Config::from_strs(None, "[escalation]\nmissing_end = [{ after_minutes = 5, to = \"boss\" }]\n", "").unwrap_err();
+        assert!(err.is_bad_input());
+    }
+
+    #[test]
+    fn survey_waves_default_to_the_three_of_the_circular_and_can_be_replaced() {
+        let c = Config::from_strs(None, "", "").unwrap();
+        let names: Vec<&str> = c.waves.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(names, ["2021-02", "2021-07", "2022-01"]);
+        assert_eq!((c.waves[1].from.to_string(), c.waves[1].to.to_string()), ("2021-02-01".into(), "2021-06-30".into()));
+        let c = Config::from_strs(None, "[[survey.wave]]\nname = \"2021-10\"\nfrom = \"2021-04-01\"\nto = \"2021-09-30\"\n", "").unwrap();
+        assert_eq!(c.waves.len(), 1);
+        let err = Config::from_strs(None, "[[survey.wave]]\nname = \"x\"\nfrom = \"2021-04-01\"\nto = \"2021-03-31\"\n", "").unwrap_err();
+        assert!(err.to_string().contains("survey.wave \"x\": to"), "{err}");
+        let err = Config::from_strs(None, "[[survey.wave]]\nname = \"x\"\nfrom = \"2021-04-01\"\nuntil = \"2021-05-31\"\n", "").unwrap_err();
+        assert!(err.to_string().contains("until"), "{err}");
     }
 
     #[test]

@@ -22,8 +22,9 @@ use crate::mail::parse::{Incoming, parse};
 use crate::mail::template::Templates;
 use crate::outbox::{self, OutMail};
 use crate::report::{Facts, Reason, decide, kind_label};
+use crate::store::escalations::{NewEscalation, insert_escalation, resolve};
 use crate::store::reports::{NewReport, insert_report};
-use crate::store::{Employee, OrderRow, Store, Tx};
+use crate::store::{Employee, OrderRow, Role, Store, Tx};
 
 /// Messages per transaction.
 pub const BATCH: usize = 500;
@@ -173,6 +174,11 @@ impl<'a> Ingestor<'a> {
             }
         };
         let employee = self.by_email.get(&m.from).cloned();
+        if let Some(e) = employee.as_ref().filter(|e| e.role == Role::Supervisor && m.auto_reply.is_none())
+            && let Some(id) = self.answered_escalation(e, &m).await?
+        {
+            return self.record_resolution(tx, raw, &m, e, id, arrival, day).await;
+        }
         let order = match &employee {
             Some(e) if m.auto_reply.is_none() => self.order(&e.employee_id, day).await?,
             _ => None,
@@ -207,6 +213,7 @@ impl<'a> Ingestor<'a> {
             subject: m.subject.clone(),
             summary: d.summary.clone(),
             raw: None,
+            recorded_by: None,
         };
         let Some(report_id) = self.record(tx, &r, d.reason, raw.file.as_deref()).await? else {
             return Ok(None);
@@ -257,32 +264,94 @@ impl<'a> Ingestor<'a> {
                 .await?;
             }
             for template in &d.notify {
-                let to: Vec<String> = self
+                let supervisors: Vec<&Employee> = self
                     .by_id
                     .values()
-                    .filter(|s| {
-                        s.department == e.department && s.role == crate::store::Role::Supervisor
-                    })
-                    .filter_map(|s| s.emails.first().cloned())
+                    .filter(|s| s.department == e.department && s.role == Role::Supervisor)
                     .collect();
+                let to: Vec<String> = supervisors.iter().filter_map(|s| s.emails.first().cloned()).collect();
                 if to.is_empty() {
                     tracing::warn!(department = %e.department, "no supervisor with an e-mail address to notify");
-                    continue;
                 }
-                self.queue(
-                    tx,
-                    template,
-                    &ctx,
-                    report_id,
-                    to,
-                    None,
-                    "auto-generated",
-                    now,
-                )
-                .await?;
+                // The notice is an escalation too (kind no_order or incident), recorded for the
+                // board and the survey, keyed by the report so it happens once.
+                let kind = if *template == "notify_no_order.txt" { "no_order" } else { "incident" };
+                let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
+                let mut ids: Vec<String> = supervisors.iter().map(|s| s.employee_id.clone()).collect();
+                ids.sort();
+                let esc = NewEscalation {
+                    key: format!("report:{report_id}:{kind}"),
+                    order_id: r.order_id,
+                    report_id: Some(report_id),
+                    day: day.to_string(),
+                    kind: kind.into(),
+                    step: 1,
+                    due_at: arrival.timestamp(),
+                    fired_at: now.timestamp(),
+                    recipients: ids,
+                    status: "sent",
+                    message_id: Some(outbox::message_id(self.cfg, &cause)),
+                };
+                insert_escalation(tx, &esc).await?;
+                self.queue(tx, template, &ctx, report_id, to, None, "auto-generated", now).await?;
             }
         }
         Ok(Some(report_id))
+    }
+
+    /// The escalation a supervisor's mail answers, if it answers one of their department's.
+    async fn answered_escalation(&self, sup: &Employee, m: &Incoming) -> Result<Option<(i64, String)>> {
+        let mut ids = m.in_reply_to.clone();
+        ids.extend(m.references.iter().cloned());
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        Ok(match self.store.escalation_by_message_id(&ids).await? {
+            Some((order, kind, dept)) if dept == sup.department => Some((order, kind)),
+            Some((_, _, dept)) => {
+                tracing::warn!(supervisor = %sup.employee_id, department = %dept,
+                    "reply to another department's escalation ignored as a resolution");
+                None
+            }
+            None => None,
+        })
+    }
+
+    /// A supervisor's answer to an escalation: 確認済 / 電話連絡あり / ok resolve the chain;
+    /// anything else is kept as an unclassified mail. Neither is answered.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_resolution(
+        &mut self,
+        tx: &mut Tx<'_>,
+        raw: &Raw,
+        m: &Incoming,
+        sup: &Employee,
+        (order_id, kind): (i64, String),
+        arrival: DateTime<Utc>,
+        day: NaiveDate,
+    ) -> Result<Option<i64>> {
+        let resolves = crate::classify::is_resolution(&m.body) || crate::classify::is_resolution(&m.subject);
+        let reason = if resolves { Reason::Resolution } else { Reason::Unclassified };
+        let r = NewReport {
+            message_key: m.key.clone(),
+            message_id: m.message_id.clone(),
+            source: raw.source.to_string(),
+            received_at: arrival.timestamp(),
+            date_header: m.date_header.map(|t| t.timestamp()),
+            day: day.to_string(),
+            sender: m.from.clone(),
+            employee_id: Some(sup.employee_id.clone()),
+            kind: Kind::Unclassified.as_str().into(),
+            reason: reason.as_str().into(),
+            subject: m.subject.clone(),
+            ..NewReport::default()
+        };
+        let id = self.record(tx, &r, reason, raw.file.as_deref()).await?;
+        if id.is_some() && resolves {
+            let n = resolve(tx, order_id, &kind, &sup.employee_id, "reply", arrival.timestamp()).await?;
+            tracing::info!(order = order_id, kind = %kind, supervisor = %sup.employee_id, steps = n, "escalation resolved by reply");
+        }
+        Ok(id)
     }
 
     async fn record(

@@ -12,6 +12,7 @@ pub mod config;
 pub mod csvin;
 pub mod demo;
 pub mod error;
+pub mod escalation;
 pub mod ids;
 pub mod ingest;
 pub mod mail;
@@ -20,6 +21,7 @@ pub mod outbox;
 pub mod register;
 pub mod report;
 pub mod store;
+pub mod survey;
 pub mod tick;
 pub mod timing;
 

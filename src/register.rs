@@ -517,3 +517,65 @@ pub async fn cancel_order(store: &Store, employee: &str, date: NaiveDate, now: i
         )),
     }
 }
+
+pub struct Contact {
+    pub employee: String,
+    pub date: NaiveDate,
+    pub kind: String,
+    pub at: String,
+    pub by: String,
+    pub note: Option<String>,
+}
+
+/// A phone contact recorded by a supervisor: a report with source `phone`, which stops the
+/// chain like a mail would and resolves its open steps. Recording the same contact twice is a
+/// no-op; returns false then.
+pub async fn record_contact(store: &Store, cfg: &Config, c: Contact, now: i64) -> Result<bool> {
+    let chain = match c.kind.as_str() {
+        "start" => crate::escalation::Chain::MissingStart,
+        "end" => crate::escalation::Chain::MissingEnd,
+        other => return Err(Error::bad("--kind", format!("expected start or end, got {other:?}"))),
+    };
+    let Some(at) = Minutes::parse(&c.at) else {
+        return Err(Error::bad("--at", format!("expected HH:MM on {}, got {:?}", c.date, c.at)));
+    };
+    let Some(emp) = store.employee(&c.employee).await? else {
+        return Err(Error::bad("--employee", format!("unknown employee {:?}", c.employee)));
+    };
+    let order = match store.order(&emp.employee_id, c.date).await? {
+        Some(o) if o.status == "approved" => o,
+        _ => return Err(Error::bad("--date", format!("{} has no approved order for {}", emp.employee_id, c.date))),
+    };
+    match store.employee(&c.by).await? {
+        Some(s) if s.role == Role::Supervisor && s.department == emp.department => {}
+        _ => {
+            return Err(Error::bad(
+                "--by",
+                format!("expected the employee ID of a supervisor of {}, got {:?}", emp.department, c.by),
+            ));
+        }
+    }
+    let when = at.on(c.date, cfg.timezone);
+    let report = crate::store::reports::NewReport {
+        message_key: format!("phone:{}:{}:{}", order.id, c.kind, at),
+        source: "phone".into(),
+        received_at: when.timestamp(),
+        day: c.date.to_string(),
+        sender: c.by.clone(),
+        employee_id: Some(emp.employee_id.clone()),
+        kind: c.kind.clone(),
+        reason: "matched".into(),
+        order_id: Some(order.id),
+        subject: format!("電話連絡（{}）", if c.kind == "start" { "業務開始" } else { "業務終了" }),
+        summary: c.note.clone().unwrap_or_default(),
+        recorded_by: Some(c.by.clone()),
+        ..Default::default()
+    };
+    let mut tx = store.begin().await?;
+    let inserted = crate::store::reports::insert_report(&mut tx, &report).await?.is_some();
+    if inserted {
+        crate::store::escalations::resolve(&mut tx, order.id, chain.as_str(), &c.by, "phone", now).await?;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}

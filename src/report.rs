@@ -20,6 +20,8 @@ pub enum Reason {
     Unclassified,
     AutoReply,
     Unparseable,
+    /// A supervisor's reply resolving an escalation (not a teleworker's report).
+    Resolution,
 }
 
 impl Reason {
@@ -31,6 +33,7 @@ impl Reason {
             Reason::Unclassified => "unclassified",
             Reason::AutoReply => "auto_reply",
             Reason::Unparseable => "unparseable",
+            Reason::Resolution => "resolution",
         }
     }
 }

@@ -1,27 +1,374 @@
-//! Everything due at one moment. `zaitaku tick --now T` and the daemon call this same function;
-//! the daemon only decides when.
+//! Everything due at one moment: escalation steps, supervisors' digests, outbox delivery.
+//! `zaitaku tick --now T` and the daemon call this same function; the daemon only decides when.
+//! Each step and each digest is claimed with a unique key in the same transaction as its mail,
+//! so repeated ticks, restarts and several daemons on one database send it once.
 
+use std::collections::HashMap;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
 
-use crate::config::Config;
+use crate::board::{Board, rfc3339};
+use crate::calendar::local_date;
+use crate::config::{Config, Recipient};
 use crate::error::Result;
-use crate::outbox::{self, Delivery};
-use crate::store::Store;
+use crate::escalation::{Chain, ChainState, due_steps, step_key};
+use crate::mail::template::Templates;
+use crate::order::expected_hours;
+use crate::outbox::{self, Delivery, OutMail};
+use crate::store::escalations::{NewEscalation, claim_digest, insert_escalation};
+use crate::store::{Employee, Role, Store};
+
+/// How many days back a tick looks for unfired steps (to record them as expired).
+const LOOKBACK_DAYS: i64 = 7;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
+    pub steps_sent: usize,
+    pub steps_expired: usize,
+    pub digests: usize,
     pub delivery: Delivery,
 }
 
 impl fmt::Display for TickReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.delivery)
+        write!(
+            f,
+            "escalations: {} sent, {} expired; digests: {}; {}",
+            self.steps_sent, self.steps_expired, self.digests, self.delivery
+        )
     }
 }
 
 pub async fn tick(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<TickReport> {
-    let delivery = outbox::deliver_due(store, cfg, now).await?;
-    Ok(TickReport { delivery })
+    let templates = Templates::new(&cfg.templates);
+    let mut report = TickReport::default();
+    escalate(store, cfg, &templates, now, &mut report).await?;
+    digests(store, cfg, &templates, now, &mut report).await?;
+    report.delivery = outbox::deliver_due(store, cfg, now).await?;
+    Ok(report)
+}
+
+async fn escalate(
+    store: &Store,
+    cfg: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<()> {
+    let tz = cfg.timezone;
+    let today = local_date(now, tz);
+    let from = today - Duration::days(LOOKBACK_DAYS);
+    let facts = store.chain_facts(from, today).await?;
+    let staff = store.employees().await?;
+    let mut day = from;
+    while day <= today {
+        for o in store.orders_on(day).await? {
+            let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
+            for (chain, expected, steps) in [
+                (Chain::MissingStart, exp_start, &cfg.escalation.missing_start),
+                (Chain::MissingEnd, exp_end, &cfg.escalation.missing_end),
+            ] {
+                let key = (o.id, chain.as_str().to_string());
+                let st = ChainState {
+                    date: o.date,
+                    expected: expected.on(o.date, tz).with_timezone(&Utc),
+                    reported: facts.reported.contains(&(o.id, chain.report_kind().to_string())),
+                    resolved: facts.resolved.contains(&key),
+                    cancelled: o.status != "approved",
+                    fired: facts.fired.get(&key).cloned().unwrap_or_default(),
+                };
+                let due = due_steps(steps, &st, cfg.timing.grace, now, today);
+                let Some(employee) = staff.get(&o.employee_id) else { continue };
+                for d in due {
+                    let recipients = recipients(&staff, employee, d.to);
+                    let ek = step_key(o.id, chain, d.step);
+                    let mut tx = store.begin().await?;
+                    let message_id = (!d.expired).then(|| outbox::message_id(cfg, &format!("escalation.{ek}")));
+                    let e = NewEscalation {
+                        key: ek.clone(),
+                        order_id: Some(o.id),
+                        day: o.date.to_string(),
+                        kind: chain.as_str().into(),
+                        step: d.step.into(),
+                        due_at: d.at.timestamp(),
+                        fired_at: now.timestamp(),
+                        recipients: recipients.iter().map(|e| e.employee_id.clone()).collect(),
+                        status: if d.expired { "expired" } else { "sent" },
+                        message_id: message_id.clone(),
+                        ..NewEscalation::default()
+                    };
+                    if insert_escalation(&mut tx, &e).await?.is_none() {
+                        continue; // another tick or daemon recorded it: nothing more to do
+                    }
+                    if d.expired {
+                        report.steps_expired += 1;
+                        tracing::info!(order = o.id, chain = chain.as_str(), step = d.step, "overdue step of a past day recorded as expired");
+                    } else {
+                        let next_at = steps
+                            .get(d.step as usize)
+                            .map(|s| {
+                                let t = st.expected + cfg.timing.grace + Duration::minutes(s.after_minutes.into());
+                                rfc3339(t.timestamp(), tz).get(11..16).unwrap_or("").to_string()
+                            })
+                            .unwrap_or_default();
+                        let ctx = StepContext {
+                            step: d.step,
+                            to: d.to.as_str(),
+                            kind_label: if chain == Chain::MissingStart { "業務開始" } else { "業務終了" },
+                            word: if chain == Chain::MissingStart { "業務開始" } else { "業務終了" },
+                            report_kind: chain.report_kind(),
+                            name: employee.name.clone(),
+                            employee_id: employee.employee_id.clone(),
+                            department: employee.department.clone(),
+                            date: o.date.to_string(),
+                            order_start: o.start.to_string(),
+                            order_end: o.end.to_string(),
+                            content: o.content.clone(),
+                            deadline: hhmm(st.expected + cfg.timing.grace, tz),
+                            next_at,
+                            reminded: if st.fired.contains(&1) || d.step > 1 { "送信済み" } else { "未" },
+                        };
+                        let template =
+                            if d.to == Recipient::Teleworker { "escalation_teleworker.txt" } else { "escalation_supervisors.txt" };
+                        let r = templates.render(template, &ctx)?;
+                        let to: Vec<String> = recipients.iter().filter_map(|e| e.emails.first().cloned()).collect();
+                        if to.is_empty() {
+                            tracing::warn!(order = o.id, step = d.step, to = d.to.as_str(), "escalation step has nobody with an e-mail address");
+                        }
+                        let mail = OutMail {
+                            purpose: format!("escalation_{}", d.to.as_str()),
+                            report_id: None,
+                            cause: format!("escalation.{ek}"),
+                            to,
+                            subject: r.subject,
+                            body: r.body,
+                            in_reply_to: None,
+                            references: vec![],
+                            auto_submitted: "auto-generated",
+                        };
+                        outbox::enqueue(&mut tx, cfg, &mail, now).await?;
+                        report.steps_sent += 1;
+                        tracing::info!(order = o.id, chain = chain.as_str(), step = d.step, to = d.to.as_str(), "escalation step fired");
+                    }
+                    tx.commit().await?;
+                }
+            }
+        }
+        day += Duration::days(1);
+    }
+    Ok(())
+}
+
+fn recipients<'a>(staff: &'a HashMap<String, Employee>, teleworker: &'a Employee, to: Recipient) -> Vec<&'a Employee> {
+    let mut v: Vec<&Employee> = match to {
+        Recipient::Teleworker => vec![teleworker],
+        Recipient::Supervisors => staff
+            .values()
+            .filter(|e| e.role == Role::Supervisor && e.department == teleworker.department)
+            .collect(),
+        Recipient::Hr => staff.values().filter(|e| e.role == Role::Hr).collect(),
+    };
+    v.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
+    v
+}
+
+fn hhmm(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%H:%M").to_string()
+}
+
+#[derive(Serialize)]
+struct StepContext {
+    step: u32,
+    to: &'static str,
+    kind_label: &'static str,
+    word: &'static str,
+    report_kind: &'static str,
+    name: String,
+    employee_id: String,
+    department: String,
+    date: String,
+    order_start: String,
+    order_end: String,
+    content: String,
+    deadline: String,
+    next_at: String,
+    reminded: &'static str,
+}
+
+/// The latest digest time of `today` that is not after `now` (a tick that runs late catches up
+/// with that one; an earlier slot it also missed would only say less, so it is not sent).
+pub fn digest_slots(cfg: &Config, now: DateTime<Utc>) -> Vec<String> {
+    let tz = cfg.timezone;
+    let local_now = now.with_timezone(&tz);
+    let today = local_now.date_naive();
+    let Some(midnight) = today.and_hms_opt(0, 0, 0) else { return vec![] };
+    let Some(start) = midnight.and_local_timezone(tz).earliest() else { return vec![] };
+    let start = start - Duration::seconds(1);
+    let mut slots = Vec::new();
+    for (_, sched) in &cfg.digest.schedules {
+        let last = sched.after(&start).take_while(|t| *t <= local_now && t.date_naive() == today).last();
+        if let Some(t) = last {
+            slots.push(t.format("%H:%M").to_string());
+        }
+    }
+    slots.sort();
+    slots.split_off(slots.len().saturating_sub(1))
+}
+
+async fn digests(
+    store: &Store,
+    cfg: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<()> {
+    let slots = digest_slots(cfg, now);
+    if slots.is_empty() {
+        return Ok(());
+    }
+    let today = local_date(now, cfg.timezone);
+    let board = crate::cli::status_board(store, cfg, today, now).await?;
+    if board.teleworkers.is_empty() {
+        return Ok(()); // no digest for a day without orders
+    }
+    let staff = store.employees().await?;
+    let mut departments: Vec<&str> = board.teleworkers.iter().map(|t| t.department.as_str()).collect();
+    departments.sort();
+    departments.dedup();
+    for slot in &slots {
+        for dept in &departments {
+            let to: Vec<String> = staff
+                .values()
+                .filter(|e| e.role == Role::Supervisor && e.department == *dept)
+                .filter_map(|e| e.emails.first().cloned())
+                .collect();
+            if to.is_empty() {
+                tracing::warn!(department = %dept, "no supervisor with an e-mail address for the digest");
+                continue;
+            }
+            let cause = format!("digest.{today}.{}.{}", slot.replace(':', ""), crate::mail::parse::fnv1a(dept.as_bytes()));
+            let mut tx = store.begin().await?;
+            if !claim_digest(&mut tx, &today.to_string(), slot, dept, now.timestamp(), &outbox::message_id(cfg, &cause)).await? {
+                continue;
+            }
+            let ctx = digest_context(&board, dept, today, slot, cfg.timezone);
+            let r = templates.render("digest.txt", &ctx)?;
+            let mail = OutMail {
+                purpose: "digest".into(),
+                report_id: None,
+                cause,
+                to,
+                subject: r.subject,
+                body: r.body,
+                in_reply_to: None,
+                references: vec![],
+                auto_submitted: "auto-generated",
+            };
+            outbox::enqueue(&mut tx, cfg, &mail, now).await?;
+            tx.commit().await?;
+            report.digests += 1;
+            tracing::info!(department = %dept, slot = %slot, "digest queued");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DigestContext {
+    date: String,
+    slot: String,
+    department: String,
+    teleworkers: Vec<DigestRow>,
+}
+
+#[derive(Serialize)]
+struct DigestRow {
+    name: String,
+    employee_id: String,
+    order: crate::board::Hours,
+    shifted: bool,
+    content: String,
+    start_label: String,
+    end_label: String,
+    leave: Vec<crate::board::Span>,
+    escalations: Vec<Labelled>,
+    incident: bool,
+    summary: Option<String>,
+    summary_lines: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Labelled {
+    label: String,
+}
+
+fn digest_context(board: &Board, dept: &str, date: NaiveDate, slot: &str, tz: chrono_tz::Tz) -> DigestContext {
+    let _ = tz;
+    let label = |s: &crate::board::Slot| match &s.at {
+        Some(at) => format!(
+            "{} {}{}",
+            at.get(11..16).unwrap_or(""),
+            crate::board::status_ja(s.status),
+            s.source.as_deref().filter(|x| *x == "phone").map(|_| "（電話）").unwrap_or("")
+        ),
+        None => crate::board::status_ja(s.status).to_string(),
+    };
+    DigestContext {
+        date: date.to_string(),
+        slot: slot.to_string(),
+        department: dept.to_string(),
+        teleworkers: board
+            .teleworkers
+            .iter()
+            .filter(|t| t.department == dept)
+            .map(|t| DigestRow {
+                name: t.name.clone(),
+                employee_id: t.employee_id.clone(),
+                order: t.order.clone(),
+                shifted: t.shifted,
+                content: t.content.clone(),
+                start_label: label(&t.start),
+                end_label: label(&t.end),
+                leave: t.leave.clone(),
+                escalations: t
+                    .escalations
+                    .iter()
+                    .map(|e| Labelled {
+                        label: format!(
+                            "{} 第{}段階 {}（{}）",
+                            crate::board::escalation_ja(&e.kind),
+                            e.step,
+                            e.at.get(11..16).unwrap_or(""),
+                            e.status
+                        ),
+                    })
+                    .collect(),
+                incident: t.incident,
+                summary: t.summary.clone(),
+                summary_lines: t.summary.as_deref().unwrap_or("").lines().map(str::to_string).collect(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn digest_slots_are_the_days_cron_times_already_passed() {
+        let cfg = Config::embedded();
+        assert!(digest_slots(&cfg, at("2021-01-12T09:59:59+09:00")).is_empty());
+        assert_eq!(digest_slots(&cfg, at("2021-01-12T10:00:00+09:00")), ["10:00"]);
+        assert_eq!(digest_slots(&cfg, at("2021-01-12T17:44:00+09:00")), ["10:00"]);
+        assert_eq!(digest_slots(&cfg, at("2021-01-12T23:00:00+09:00")), ["17:45"]);
+        // A Saturday has none (Mon-Fri).
+        assert!(digest_slots(&cfg, at("2021-01-16T12:00:00+09:00")).is_empty());
+    }
 }

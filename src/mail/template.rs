@@ -9,22 +9,23 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-const BUILT_IN: &[(&str, &str)] = &[
-    ("ack.txt", include_str!("../../templates/ack.txt")),
-    (
-        "unclassified.txt",
-        include_str!("../../templates/unclassified.txt"),
-    ),
-    ("no_order.txt", include_str!("../../templates/no_order.txt")),
-    (
-        "notify_no_order.txt",
-        include_str!("../../templates/notify_no_order.txt"),
-    ),
-    (
-        "notify_incident.txt",
-        include_str!("../../templates/notify_incident.txt"),
-    ),
-];
+/// The shipped templates, compiled in: `templates/NAME` for each name.
+macro_rules! built_in {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+const BUILT_IN: &[(&str, &str)] = built_in!(
+    "ack.txt",
+    "unclassified.txt",
+    "no_order.txt",
+    "notify_no_order.txt",
+    "notify_incident.txt",
+    "escalation_teleworker.txt",
+    "escalation_supervisors.txt",
+    "digest.txt",
+);
 
 pub struct Templates {
     env: Environment<'static>,
@@ -100,6 +101,19 @@ mod tests {
         assert_eq!(r.subject, "受付: 業務開始");
         assert!(r.body.starts_with("山田太郎 さん"));
         assert!(r.body.contains("判定:     定時"));
+    }
+
+    #[test]
+    fn every_shipped_template_is_built_in_and_starts_with_a_subject() {
+        let on_disk: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".txt"))
+            .collect();
+        for name in &on_disk {
+            let (_, text) = BUILT_IN.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} is not built in"));
+            assert!(text.starts_with("Subject:"), "{name}");
+        }
     }
 
     #[test]

@@ -16,7 +16,9 @@ use crate::config::DepartmentDef;
 use crate::error::{Error, Result};
 use crate::ids::Held;
 
+pub mod escalations;
 pub mod reports;
+pub mod survey;
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
@@ -52,6 +54,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "escalations",
         include_str!("../../migrations/sqlite/0002_escalations.sql"),
     ),
+    (
+        3,
+        "survey",
+        include_str!("../../migrations/sqlite/0003_survey.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -63,6 +70,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "escalations",
         include_str!("../../migrations/postgres/0002_escalations.sql"),
+    ),
+    (
+        3,
+        "survey",
+        include_str!("../../migrations/postgres/0003_survey.sql"),
     ),
 ];
 
@@ -402,10 +414,14 @@ impl Store {
     /// Inserts an assignment unless, inside the same transaction, the chosen ID turned out to be
     /// taken meanwhile (another process): returns false then, and the caller chooses again.
     pub async fn insert_assignment(&self, h: &Held, fiscal_year: i32) -> Result<bool> {
-        let mut tx = self.begin().await?;
+        // Serialise pool changes across processes: the overlap check below and the insert must
+        // not interleave with another assignment. SQLite takes the write lock at BEGIN (a
+        // deferred transaction that reads first could not upgrade while another one writes).
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.begin().await?,
+        };
         if self.backend == Backend::Postgres {
-            // Serialise pool changes across instances: the overlap check below and the insert
-            // must not interleave with another assignment.
             sqlx::query("LOCK TABLE id_assignments IN SHARE ROW EXCLUSIVE MODE")
                 .execute(&mut *tx)
                 .await?;

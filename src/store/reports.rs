@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use sqlx::Row;
 
 use super::{Store, Tx};
-use crate::board::{EscalationRow, ReportRow};
+use crate::board::ReportRow;
 use crate::error::Result;
 
 /// A processed message, ready to store.
@@ -29,6 +29,8 @@ pub struct NewReport {
     pub summary: String,
     /// Kept only for mail we could not use, so that IT can look at it.
     pub raw: Option<Vec<u8>>,
+    /// The supervisor who recorded a phone contact.
+    pub recorded_by: Option<String>,
 }
 
 impl Store {
@@ -60,10 +62,6 @@ impl Store {
             .collect())
     }
 
-    pub async fn escalations_on(&self, _date: NaiveDate) -> Result<Vec<EscalationRow>> {
-        Ok(Vec::new())
-    }
-
     pub async fn seen_message(&self, key: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reports WHERE message_key = $1")
             .bind(key)
@@ -77,8 +75,8 @@ impl Store {
 pub async fn insert_report(tx: &mut Tx<'_>, r: &NewReport) -> Result<Option<i64>> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO reports (message_key, message_id, source, received_at, date_header, day, sender, employee_id,
-                              kind, reason, order_id, leave_noted, incident, subject, summary, raw)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                              kind, reason, order_id, leave_noted, incident, subject, summary, raw, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          ON CONFLICT (message_key) DO NOTHING RETURNING id",
     )
     .bind(&r.message_key)
@@ -97,6 +95,7 @@ pub async fn insert_report(tx: &mut Tx<'_>, r: &NewReport) -> Result<Option<i64>
     .bind(&r.subject)
     .bind(&r.summary)
     .bind(r.raw.clone())
+    .bind(r.recorded_by.clone())
     .fetch_optional(&mut **tx)
     .await?;
     Ok(id)

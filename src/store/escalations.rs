@@ -1,0 +1,168 @@
+//! Queries about escalation steps, phone contacts and digests.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use sqlx::Row;
+
+use super::{Store, Tx};
+use crate::board::EscalationRow;
+use crate::error::Result;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewEscalation {
+    pub key: String,
+    pub order_id: Option<i64>,
+    pub report_id: Option<i64>,
+    pub day: String,
+    pub kind: String,
+    pub step: i64,
+    pub due_at: i64,
+    pub fired_at: i64,
+    pub recipients: Vec<String>,
+    pub status: &'static str,
+    pub message_id: Option<String>,
+}
+
+/// What the chains need to know about the orders of some days.
+#[derive(Debug, Default)]
+pub struct ChainFacts {
+    /// (order id, report kind) pairs that have a matched report.
+    pub reported: HashSet<(i64, String)>,
+    /// (order id, chain kind) → steps recorded.
+    pub fired: HashMap<(i64, String), HashSet<u32>>,
+    /// (order id, chain kind) resolved by a supervisor.
+    pub resolved: HashSet<(i64, String)>,
+}
+
+impl Store {
+    pub async fn chain_facts(&self, from: NaiveDate, to: NaiveDate) -> Result<ChainFacts> {
+        let mut f = ChainFacts::default();
+        let rows = sqlx::query(
+            "SELECT DISTINCT order_id, kind FROM reports
+             WHERE day >= $1 AND day <= $2 AND reason = 'matched' AND order_id IS NOT NULL",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        for r in rows {
+            f.reported.insert((r.get(0), r.get(1)));
+        }
+        let rows = sqlx::query(
+            "SELECT order_id, kind, step, resolved_at FROM escalations
+             WHERE day >= $1 AND day <= $2 AND order_id IS NOT NULL",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        for r in rows {
+            let key: (i64, String) = (r.get(0), r.get(1));
+            f.fired.entry(key.clone()).or_default().insert(r.get::<i64, _>(2) as u32);
+            if r.get::<Option<i64>, _>(3).is_some() {
+                f.resolved.insert(key);
+            }
+        }
+        Ok(f)
+    }
+
+    pub async fn escalations_on(&self, date: NaiveDate) -> Result<Vec<EscalationRow>> {
+        let rows = sqlx::query(
+            "SELECT order_id, kind, step, recipients, fired_at, status, resolved_at, resolution FROM escalations
+             WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id",
+        )
+        .bind(date.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let resolved: Option<i64> = r.get(6);
+                let how: Option<String> = r.get(7);
+                EscalationRow {
+                    order_id: r.get(0),
+                    kind: r.get(1),
+                    step: r.get(2),
+                    to: r.get::<String, _>(3).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    at: r.get(4),
+                    status: match (resolved, how) {
+                        (Some(_), Some(h)) => format!("resolved_{h}"),
+                        _ => r.get(5),
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// The open escalation an answered mail belongs to: (order id, chain kind, department).
+    pub async fn escalation_by_message_id(&self, ids: &[String]) -> Result<Option<(i64, String, String)>> {
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT x.order_id, x.kind, e.department FROM escalations x
+                 JOIN orders o ON o.id = x.order_id JOIN employees e ON e.employee_id = o.employee_id
+                 WHERE x.message_id = $1",
+            )
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(r) = row {
+                return Ok(Some((r.get(0), r.get(1), r.get(2))));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Records a step; `None` when another tick or daemon recorded it first (then send nothing).
+pub async fn insert_escalation(tx: &mut Tx<'_>, e: &NewEscalation) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO escalations (key, order_id, report_id, day, kind, step, due_at, fired_at, recipients, status, message_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (key) DO NOTHING RETURNING id",
+    )
+    .bind(&e.key)
+    .bind(e.order_id)
+    .bind(e.report_id)
+    .bind(&e.day)
+    .bind(&e.kind)
+    .bind(e.step)
+    .bind(e.due_at)
+    .bind(e.fired_at)
+    .bind(e.recipients.join(","))
+    .bind(e.status)
+    .bind(e.message_id.clone())
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Marks every step of an order's chain resolved (by a reply or a phone contact).
+pub async fn resolve(tx: &mut Tx<'_>, order_id: i64, kind: &str, by: &str, how: &str, at: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE escalations SET resolved_at = $1, resolved_by = $2, resolution = $3
+         WHERE order_id = $4 AND kind = $5 AND resolved_at IS NULL",
+    )
+    .bind(at)
+    .bind(by)
+    .bind(how)
+    .bind(order_id)
+    .bind(kind)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+/// Claims a digest slot for a department; false when it was sent before.
+pub async fn claim_digest(tx: &mut Tx<'_>, day: &str, slot: &str, department: &str, now: i64, message_id: &str) -> Result<bool> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO digests (day, slot, department, sent_at, message_id) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (day, slot, department) DO NOTHING RETURNING id",
+    )
+    .bind(day)
+    .bind(slot)
+    .bind(department)
+    .bind(now)
+    .bind(message_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id.is_some())
+}
