@@ -55,6 +55,8 @@ pub struct Teleworker {
     pub order: Hours,
     pub content: String,
     pub shifted: bool,
+    /// Ordered for a day the city hall is closed, with a supervisor's explicit approval.
+    pub holiday_ok: bool,
     pub start: Slot,
     pub end: Slot,
     pub reports: Vec<ReportRef>,
@@ -188,6 +190,7 @@ pub fn build(input: BoardInput<'_>) -> Board {
             },
             content: o.content.clone(),
             shifted: o.shifted,
+            holiday_ok: o.holiday_ok,
             start,
             end,
             reports: sorted
@@ -397,6 +400,7 @@ mod tests {
             status: "approved".into(),
             employee_name: "山田太郎".into(),
             department: "情報管理課".into(),
+            holiday_ok: false,
         }
     }
 

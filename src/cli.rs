@@ -81,6 +81,8 @@ pub enum Command {
         #[arg(long)]
         now: Option<String>,
     },
+    /// The days the city hall is closed in a year: national holidays, 年末年始, the city's own
+    Calendar(CalendarArgs),
     /// A self-contained tour on the built-in defaults
     Demo {
         /// Folder for the demo's database, Maildir and sent mail
@@ -138,7 +140,7 @@ pub enum IdsCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum OrdersCmd {
-    /// CSV columns employee_id,date,start,end,content,approved_by,shifted[,leave]
+    /// CSV columns employee_id,date,start,end,content,approved_by,shifted[,leave][,holiday_ok]
     Import { file: PathBuf },
     Cancel {
         #[arg(long)]
@@ -201,6 +203,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         return crate::demo::run(dir).await;
     }
     let cfg = load_config(cli.config.as_deref())?;
+    if let Command::Calendar(a) = &cli.command {
+        return calendar(&cfg, a, &mut std::io::stdout().lock()); // needs no database
+    }
     let url = cli.db.clone().unwrap_or_else(|| cfg.database.clone());
     let store = Store::open(&url).await?;
     let result = dispatch(cli.command, &cfg, &store).await;
@@ -392,6 +397,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             }
         }
         Command::Demo { .. } => unreachable!("handled before the config is loaded"),
+        Command::Calendar(_) => unreachable!("handled before the database is opened"),
     }
 }
 
@@ -417,4 +423,54 @@ pub async fn status_board(
 
 fn say(out: &mut impl Write, line: impl AsRef<str>) -> Result<()> {
     writeln!(out, "{}", line.as_ref()).map_err(|e| Error::io(Path::new("stdout"), e))
+}
+
+#[derive(Debug, Args)]
+pub struct CalendarArgs {
+    #[arg(long)]
+    pub year: i32,
+    /// Also list the ordinary Saturdays and Sundays
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `zaitaku calendar --year Y`: one line per closed day, `date<TAB>weekday<TAB>name`.
+fn calendar(cfg: &Config, a: &CalendarArgs, out: &mut impl Write) -> Result<()> {
+    let cal = &cfg.calendar;
+    if !cal.covers(a.year) {
+        let (first, last) = cal.years();
+        return Err(Error::bad(
+            "--year",
+            format!(
+                "holidays.csv lists national holidays for {first}–{last}; got {} (add that year's rows from the Cabinet Office's syukujitsu.csv)",
+                a.year
+            ),
+        ));
+    }
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(a.year, 1, 1),
+        NaiveDate::from_ymd_opt(a.year, 12, 31),
+    );
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(Error::bad("--year", format!("expected a year, got {}", a.year)));
+    };
+    let days = cal.closed_days(from, to, a.all);
+    if a.json {
+        let v = serde_json::json!({
+            "year": a.year,
+            "working_days": cal.working_days(from, to),
+            "closed": days.iter().map(|d| serde_json::json!({
+                "date": d.date.to_string(),
+                "weekday": crate::holidays::weekday_ja(d.date),
+                "name": d.name,
+            })).collect::<Vec<_>>(),
+        });
+        return say(out, serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+    for d in days {
+        say(out, format!("{}\t{}\t{}", d.date, crate::holidays::weekday_ja(d.date), d.name))?;
+    }
+    Ok(())
 }

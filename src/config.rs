@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::calendar::{Minutes, Service};
+use crate::holidays::{Calendar, DEFAULT_CLOSED, default_annual_name, parse_month_day};
 use crate::error::Error;
 
 /// The configuration shipped in `config/`, compiled in so that `demo` and a missing default
@@ -33,6 +34,8 @@ pub struct Config {
     pub escalation: Escalation,
     pub digest: DigestConfig,
     pub departments: Vec<DepartmentDef>,
+    /// Closed days: weekends, national holidays (`holidays.csv`), 年末年始, the city's own.
+    pub calendar: Calendar,
 }
 
 /// Who a step of an escalation chain tells.
@@ -147,6 +150,8 @@ struct RawConfig {
     escalation: RawEscalation,
     #[serde(default)]
     digest: RawDigest,
+    #[serde(default)]
+    calendar: RawCalendar,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,6 +191,16 @@ struct RawTiming {
     grace_minutes: Option<u32>,
 }
 
+/// `[calendar]`: the days the city hall is closed besides weekends and national holidays.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    /// Every year: `"MM-DD"` or `{ date = "MM-DD", name = "…" }`.
+    closed: Option<Vec<toml::Value>>,
+    /// Once: `"YYYY-MM-DD"` or `{ date = "YYYY-MM-DD", name = "…" }`.
+    extra_closed: Option<Vec<toml::Value>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDepartments {
@@ -211,14 +226,32 @@ impl Config {
         }
         let main = read_optional(&dir.join("zaitaku.toml"))?;
         let depts = read_optional(&dir.join("departments.toml"))?;
-        Self::from_strs(
+        // Bytes: the Cabinet Office's file comes in Shift_JIS and may be saved here as it is.
+        let path = dir.join("holidays.csv");
+        let holidays = match std::fs::read(&path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        Self::from_parts(
             Some(dir),
             main.as_deref().unwrap_or(""),
             depts.as_deref().unwrap_or(EMBEDDED_DEPARTMENTS_TOML),
+            holidays.as_deref(),
         )
     }
 
     fn from_strs(dir: Option<&Path>, main: &str, depts: &str) -> Result<Config, Error> {
+        Self::from_parts(dir, main, depts, None)
+    }
+
+    /// `holidays`: the config folder's `holidays.csv`; `None` for the shipped table.
+    fn from_parts(
+        dir: Option<&Path>,
+        main: &str,
+        depts: &str,
+        holidays: Option<&[u8]>,
+    ) -> Result<Config, Error> {
         let main_name = name_in(dir, "zaitaku.toml");
         let dept_name = name_in(dir, "departments.toml");
         let raw: RawConfig = toml::from_str(main).map_err(|e| toml_error(&main_name, main, &e))?;
@@ -335,6 +368,8 @@ impl Config {
             schedules.push((e, sched));
         }
 
+        let calendar = calendar(&main_name, dir, raw.calendar, holidays, (from, to))?;
+
         let mut departments = raw_depts.department;
         let mut seen = std::collections::HashSet::new();
         for d in &mut departments {
@@ -377,6 +412,7 @@ impl Config {
             waves: survey_waves(&main_name, raw.survey)?,
             escalation,
             digest: DigestConfig { schedules },
+            calendar,
             departments,
         })
     }
@@ -427,6 +463,86 @@ fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
         Some(l) => Error::bad(format!("{file}:{l}"), msg),
         None => Error::bad(file.to_string(), msg),
     }
+}
+
+/// `[calendar]` and the holiday table (the config folder's `holidays.csv`, else the shipped
+/// one). The table must cover the service period: a year missing from it would have no holidays,
+/// and an order on one would pass unnoticed.
+fn calendar(
+    file: &str,
+    dir: Option<&Path>,
+    raw: RawCalendar,
+    holidays: Option<&[u8]>,
+    service: (NaiveDate, NaiveDate),
+) -> Result<Calendar, Error> {
+    use chrono::Datelike;
+    let table_name = match holidays {
+        Some(_) => name_in(dir, "holidays.csv"),
+        None => "(built-in) holidays.csv".into(),
+    };
+    let bytes = holidays.unwrap_or(crate::holidays::EMBEDDED_HOLIDAYS_CSV.as_bytes());
+    let table = crate::holidays::parse_holidays(&table_name, bytes)?;
+    let at = |key: &str| format!("{file}: calendar.{key}");
+    let closed = raw.closed.unwrap_or_else(|| {
+        DEFAULT_CLOSED.iter().map(|s| toml::Value::String(s.to_string())).collect()
+    });
+    let mut annual = std::collections::BTreeMap::new();
+    for (day, name) in named_days(&at("closed"), closed)? {
+        let md = parse_month_day(&day).ok_or_else(|| {
+            Error::bad(at("closed"), format!("expected a day of the year MM-DD such as \"12-29\", got {day:?}"))
+        })?;
+        annual.insert(md, name.unwrap_or_else(|| default_annual_name(md).to_string()));
+    }
+    let mut extra = std::collections::BTreeMap::new();
+    for (day, name) in named_days(&at("extra_closed"), raw.extra_closed.unwrap_or_default())? {
+        let date = crate::calendar::parse_date(&day).ok_or_else(|| {
+            Error::bad(at("extra_closed"), format!("expected a date YYYY-MM-DD, got {day:?}"))
+        })?;
+        extra.insert(date, name.unwrap_or_else(|| crate::holidays::CLOSED_DAY.to_string()));
+    }
+    let cal = Calendar::new(table, annual, extra);
+    let (first, last) = cal.years();
+    if service.0.year() < first || service.1.year() > last {
+        return Err(Error::bad(
+            table_name,
+            format!(
+                "lists national holidays for {first}–{last} only, but the service period runs {}..{}; add the missing years from the Cabinet Office's syukujitsu.csv",
+                service.0, service.1
+            ),
+        ));
+    }
+    Ok(cal)
+}
+
+/// `"DAY"` or `{ date = "DAY", name = "…" }` (a bare TOML date works too): the day as text and
+/// the name when one is given.
+fn named_days(at: &str, list: Vec<toml::Value>) -> Result<Vec<(String, Option<String>)>, Error> {
+    let mut out = Vec::new();
+    for v in list {
+        let (day, name) = match v {
+            toml::Value::String(s) => (s, None),
+            toml::Value::Datetime(d) => (d.to_string(), None),
+            toml::Value::Table(t) => {
+                if let Some(k) = t.keys().find(|k| !matches!(k.as_str(), "date" | "name")) {
+                    return Err(Error::bad(at, format!("unknown key {k:?}; expected date and name")));
+                }
+                let day = match t.get("date") {
+                    Some(toml::Value::String(s)) => s.clone(),
+                    Some(toml::Value::Datetime(d)) => d.to_string(),
+                    _ => return Err(Error::bad(at, "expected date = \"…\" in each { date, name }")),
+                };
+                let name = match t.get("name") {
+                    Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                    None => None,
+                    Some(other) => return Err(Error::bad(at, format!("expected name = \"…\", got {other}"))),
+                };
+                (day, name)
+            }
+            other => return Err(Error::bad(at, format!("expected \"DAY\" or {{ date = \"DAY\", name = \"…\" }}, got {other}"))),
+        };
+        out.push((day, name));
+    }
+    Ok(out)
 }
 
 /// A J-LIS survey wave: its name (the survey month) and the days it covers, inclusive.
@@ -566,6 +682,43 @@ mod tests {
         assert!(err.to_string().contains("survey.wave \"x\": to"), "{err}");
         let err = Config::from_strs(None, "[[survey.wave]]\nname = \"x\"\nfrom = \"2021-04-01\"\nuntil = \"2021-05-31\"\n", "").unwrap_err();
         assert!(err.to_string().contains("until"), "{err}");
+    }
+
+    #[test]
+    fn the_calendar_section_names_closed_days_and_rejects_unknown_keys() {
+        let day = |s: &str| crate::calendar::parse_date(s).unwrap();
+        let c = Config::from_strs(None, "", "").unwrap();
+        assert_eq!(c.calendar.closed_reason(day("2020-12-29")).as_deref(), Some("年末年始"));
+        assert_eq!(c.calendar.closed_reason(day("2021-07-22")).as_deref(), Some("海の日"));
+        let c = Config::from_strs(
+            None,
+            "[calendar]\nclosed = [\"12-31\", { date = \"08-16\", name = \"市制記念日\" }]\n\
+             extra_closed = [\"2021-05-06\", { date = \"2021-05-07\", name = \"庁舎停電\" }, 2021-05-10]\n",
+            "",
+        )
+        .unwrap();
+        let reason = |s: &str| c.calendar.closed_reason(day(s));
+        assert_eq!(reason("2020-12-29"), None, "closed replaces the default list");
+        assert_eq!(reason("2020-12-31").as_deref(), Some("年末年始"));
+        assert_eq!(reason("2021-08-16").as_deref(), Some("市制記念日"));
+        assert_eq!(reason("2021-05-06").as_deref(), Some("閉庁日"));
+        assert_eq!(reason("2021-05-07").as_deref(), Some("庁舎停電"));
+        assert_eq!(reason("2021-05-10").as_deref(), Some("閉庁日"));
+        for (toml, want) in [
+            ("[calendar]\nextra_closd = []\n", "extra_closd"),
+            ("[calendar]\nclosed = [\"12-32\"]\n", "calendar.closed: expected a day of the year"),
+            ("[calendar]\nextra_closed = [\"2021-5-6\"]\n", "calendar.extra_closed: expected a date"),
+            ("[calendar]\nextra_closed = [{ date = \"2021-05-06\", nmae = \"x\" }]\n", "unknown key \"nmae\""),
+        ] {
+            let err = Config::from_strs(None, toml, "").unwrap_err();
+            assert!(err.is_bad_input() && err.to_string().contains(want), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_holiday_table_short_of_the_service_period_is_refused() {
+        let err = Config::from_parts(None, "", "", Some("date,name\n2021-01-01,元日\n".as_bytes())).unwrap_err();
+        assert!(err.to_string().contains("holidays.csv: lists national holidays for 2021–2021 only"), "{err}");
     }
 
     #[test]

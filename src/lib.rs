@@ -13,6 +13,7 @@ pub mod csvin;
 pub mod demo;
 pub mod error;
 pub mod escalation;
+pub mod holidays;
 pub mod ids;
 pub mod ingest;
 pub mod mail;

@@ -21,13 +21,17 @@ pub struct OrderDraft {
     pub shifted: bool,
     /// 時間単位の年次有給休暇: spans inside the ordered hours.
     pub leave: Vec<(Minutes, Minutes)>,
+    /// The supervisor orders work on a day the city hall is closed (with `shifted`).
+    pub holiday_ok: bool,
 }
 
-/// Facts looked up in the store for the draft's employee and day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Facts looked up in the store (and the calendar) for the draft's employee and day.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderFacts {
     pub holds_id: bool,
     pub approver_is_supervisor: bool,
+    /// Why the city hall is closed that day (`Calendar::closed_reason`: 土曜日, 海の日, 年末年始…).
+    pub closed: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub struct WorkOrder {
     pub approved_by: String,
     pub shifted: bool,
     pub leave: Vec<(Minutes, Minutes)>,
+    /// Ordered for a closed day, explicitly (see `OrderError::ClosedDay`).
+    pub holiday_ok: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +54,12 @@ pub enum OrderError {
         date: NaiveDate,
         from: NaiveDate,
         to: NaiveDate,
+    },
+    /// The city hall is closed that day; no overtime is ordered, so this is a mistake unless a
+    /// supervisor says otherwise with shifted=true and holiday_ok=true.
+    ClosedDay {
+        date: NaiveDate,
+        reason: String,
     },
     NoTeleworkId {
         employee: String,
@@ -86,7 +98,7 @@ impl OrderError {
     pub fn field(&self) -> &'static str {
         use OrderError::*;
         match self {
-            OutsidePeriod { .. } => "date",
+            OutsidePeriod { .. } | ClosedDay { .. } => "date",
             NoTeleworkId { .. } => "employee_id",
             EndNotAfterStart { .. } | LongerThanWorkday { .. } => "end",
             NotShifted { .. } => "shifted",
@@ -103,6 +115,7 @@ impl OrderError {
             OutsidePeriod { date, from, to } => {
                 format!("{date} はテレワークの利用可能期間（{from}〜{to}）外です")
             }
+            ClosedDay { date, reason } => format!("{date} は{reason}です"),
             NoTeleworkId { employee, date } => {
                 format!("{employee} は {date} にテレワーク用IDを保有していません")
             }
@@ -140,6 +153,10 @@ impl fmt::Display for OrderError {
                     "expected a date inside the service period {from}..{to}, got {date}"
                 )
             }
+            ClosedDay { date, reason } => write!(
+                f,
+                "{date} は{reason}です: the city hall is closed; an order for a closed day needs shifted=true and holiday_ok=true from a supervisor"
+            ),
             NoTeleworkId { employee, date } => {
                 write!(
                     f,
@@ -195,6 +212,14 @@ impl WorkOrder {
                 to: svc.to,
             });
         }
+        if let Some(reason) = facts.closed
+            && !(d.shifted && d.holiday_ok)
+        {
+            return Err(ClosedDay {
+                date: d.date,
+                reason,
+            });
+        }
         if !facts.holds_id {
             return Err(NoTeleworkId {
                 employee: d.employee,
@@ -246,6 +271,7 @@ impl WorkOrder {
             approved_by: d.approved_by,
             shifted: d.shifted,
             leave,
+            holiday_ok: d.holiday_ok,
         })
     }
 
@@ -323,12 +349,14 @@ mod tests {
             approved_by: "E2001".into(),
             shifted,
             leave: vec![],
+            holiday_ok: false,
         }
     }
 
     const OK: OrderFacts = OrderFacts {
         holds_id: true,
         approver_is_supervisor: true,
+        closed: None,
     };
 
     #[test]
@@ -471,6 +499,42 @@ mod tests {
             expected_hours(s, e, &[(Minutes(720), Minutes(780))]),
             (s, e)
         );
+    }
+
+    #[test]
+    fn a_closed_day_needs_shifted_and_holiday_ok_from_a_supervisor() {
+        let closed = || OrderFacts {
+            closed: Some("海の日".into()),
+            ..OK
+        };
+        let mut d = draft("2021-07-22", None, false);
+        let e = WorkOrder::new(d.clone(), &svc(), closed()).unwrap_err();
+        assert_eq!(e.field(), "date");
+        assert_eq!(e.message_ja(), "2021-07-22 は海の日です");
+        assert!(
+            e.to_string().starts_with("2021-07-22 は海の日です: "),
+            "{e}"
+        );
+        // Either flag alone is not enough.
+        d.holiday_ok = true;
+        assert!(WorkOrder::new(d.clone(), &svc(), closed()).is_err());
+        let mut s = draft("2021-07-22", None, true);
+        assert!(WorkOrder::new(s.clone(), &svc(), closed()).is_err());
+        s.holiday_ok = true;
+        let o = WorkOrder::new(s, &svc(), closed()).unwrap();
+        assert!(o.holiday_ok && o.shifted);
+        // The approver is still checked on a closed day.
+        let mut s = draft("2021-07-22", None, true);
+        s.holiday_ok = true;
+        let r = WorkOrder::new(
+            s,
+            &svc(),
+            OrderFacts {
+                approver_is_supervisor: false,
+                ..closed()
+            },
+        );
+        assert_eq!(r.unwrap_err().field(), "approved_by");
     }
 
     #[test]

@@ -387,7 +387,7 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
             "approved_by",
             "shifted",
         ],
-        &["leave"],
+        &["leave", "holiday_ok"],
     )?;
     let employees = store.employees().await?;
     let held: Vec<Held> = store
@@ -437,17 +437,19 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
             (Some(s), None) => Some((s, cfg.service.workday_end)),
             (None, Some(e)) => Some((cfg.service.workday_start, e)),
         };
-        let shifted = match t.get(row, "shifted").to_ascii_lowercase().as_str() {
-            "" | "false" | "no" | "0" => false,
-            "true" | "yes" | "1" => true,
-            other => {
-                return Err(t.err(
+        let flag = |col: &str| -> Result<bool> {
+            match t.get(row, col).to_ascii_lowercase().as_str() {
+                "" | "false" | "no" | "0" => Ok(false),
+                "true" | "yes" | "1" => Ok(true),
+                other => Err(t.err(
                     row,
-                    "shifted",
+                    col,
                     format!("expected true, false or empty, got {other:?}"),
-                ));
+                )),
             }
         };
+        let shifted = flag("shifted")?;
+        let holiday_ok = flag("holiday_ok")?;
         let leave_s = t.get(row, "leave");
         let Some(leave) = parse_leave(leave_s) else {
             return Err(t.err(
@@ -485,6 +487,7 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
             approved_by: approver.to_string(),
             shifted,
             leave,
+            holiday_ok,
         };
         let order = WorkOrder::new(
             draft,
@@ -492,6 +495,7 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
             OrderFacts {
                 holds_id,
                 approver_is_supervisor,
+                closed: cfg.calendar.closed_reason(date),
             },
         )
         .map_err(|e| {

@@ -204,6 +204,7 @@ mod tests {
             status: "approved".into(),
             employee_name: "山田太郎".into(),
             department: "情報管理課".into(),
+            holiday_ok: false,
         }
     }
 

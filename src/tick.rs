@@ -64,7 +64,14 @@ async fn escalate(
     let staff = store.employees().await?;
     let mut day = from;
     while day <= today {
+        // On a day the city hall is closed (土日, 祝日, 年末年始, the city's own days) nobody is
+        // chased, except for an order a supervisor approved for that very day (holiday_ok): that
+        // is ordered work, and its reports are expected like any other's.
+        let closed = cfg.calendar.closed_reason(day).is_some();
         for o in store.orders_on(day).await? {
+            if closed && !o.holiday_ok {
+                continue;
+            }
             let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
             for (chain, expected, steps) in [
                 (Chain::MissingStart, exp_start, &cfg.escalation.missing_start),
@@ -237,6 +244,11 @@ async fn digests(
     let mut departments: Vec<&str> = board.teleworkers.iter().map(|t| t.department.as_str()).collect();
     departments.sort();
     departments.dedup();
+    // A closed day has a digest only for the departments with an order approved for it
+    // (holiday_ok), the same orders the escalation chains follow that day.
+    if cfg.calendar.closed_reason(today).is_some() {
+        departments.retain(|d| board.teleworkers.iter().any(|t| t.department == *d && t.holiday_ok));
+    }
     for slot in &slots {
         for dept in &departments {
             let to: Vec<String> = staff
@@ -370,5 +382,7 @@ mod tests {
         assert_eq!(digest_slots(&cfg, at("2021-01-12T23:00:00+09:00")), ["17:45"]);
         // A Saturday has none (Mon-Fri).
         assert!(digest_slots(&cfg, at("2021-01-16T12:00:00+09:00")).is_empty());
+        // A weekday holiday has its cron times; `digests` decides by the calendar what to send.
+        assert_eq!(digest_slots(&cfg, at("2021-02-11T12:00:00+09:00")), ["10:00"]);
     }
 }

@@ -59,6 +59,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "survey",
         include_str!("../../migrations/sqlite/0003_survey.sql"),
     ),
+    (
+        4,
+        "calendar",
+        include_str!("../../migrations/sqlite/0004_calendar.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -75,6 +80,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "survey",
         include_str!("../../migrations/postgres/0003_survey.sql"),
+    ),
+    (
+        4,
+        "calendar",
+        include_str!("../../migrations/postgres/0004_calendar.sql"),
     ),
 ];
 
@@ -541,12 +551,12 @@ pub(crate) async fn upsert_order(
     let leave = crate::order::format_leave(&o.leave);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
-                             leave_spans, status, cancelled_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)
+                             leave_spans, status, cancelled_at, holiday_ok)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)
          ON CONFLICT (employee_id, date) DO UPDATE SET start_min = excluded.start_min, end_min = excluded.end_min,
              content = excluded.content, approved_by = excluded.approved_by, approved_at = excluded.approved_at,
              shifted = excluded.shifted, leave_spans = excluded.leave_spans, status = excluded.status,
-             cancelled_at = NULL
+             cancelled_at = NULL, holiday_ok = excluded.holiday_ok
          RETURNING id",
     )
     .bind(&o.employee)
@@ -559,6 +569,7 @@ pub(crate) async fn upsert_order(
     .bind(o.shifted as i64)
     .bind(leave)
     .bind(status)
+    .bind(o.holiday_ok as i64)
     .fetch_one(&mut **tx)
     .await?;
     Ok(id)
@@ -566,7 +577,7 @@ pub(crate) async fn upsert_order(
 
 const ORDER_SELECT: &str =
     "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
-    o.shifted, o.leave_spans, o.status, e.name, e.department
+    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok
     FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
 
 /// A day stored by us; a malformed one would be a bug in this module, not user input.
@@ -691,6 +702,8 @@ pub struct OrderRow {
     pub status: String,
     pub employee_name: String,
     pub department: String,
+    /// Approved for a day the city hall is closed (`orders import` column holiday_ok).
+    pub holiday_ok: bool,
 }
 
 impl OrderRow {
@@ -708,6 +721,7 @@ impl OrderRow {
             status: r.get(9),
             employee_name: r.get(10),
             department: r.get(11),
+            holiday_ok: r.get::<i64, _>(12) != 0,
         }
     }
 }
