@@ -81,6 +81,8 @@ pub enum Command {
         #[arg(long)]
         now: Option<String>,
     },
+    /// The J-LIS usage survey of a wave: Markdown, JSON, CSV (for Excel) or an SVG chart
+    Survey(SurveyArgs),
     /// The days the city hall is closed in a year: national holidays, 年末年始, the city's own
     Calendar(CalendarArgs),
     /// A self-contained tour on the built-in defaults
@@ -396,6 +398,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
                 write!(out, "{}", b.render_text()).map_err(|e| Error::io(Path::new("stdout"), e))
             }
         }
+        Command::Survey(args) => survey(store, cfg, args, out).await,
         Command::Demo { .. } => unreachable!("handled before the config is loaded"),
         Command::Calendar(_) => unreachable!("handled before the database is opened"),
     }
@@ -423,6 +426,63 @@ pub async fn status_board(
 
 fn say(out: &mut impl Write, line: impl AsRef<str>) -> Result<()> {
     writeln!(out, "{}", line.as_ref()).map_err(|e| Error::io(Path::new("stdout"), e))
+}
+
+#[derive(Debug, Args)]
+pub struct SurveyArgs {
+    /// The wave, named for the survey month: 2021-02, 2021-07, 2022-01 (see [[survey.wave]])
+    pub wave: String,
+    #[arg(long, default_value = "md", value_parser = ["md", "json", "csv", "svg"])]
+    pub format: String,
+    /// utf-8 (CSV gets a BOM, for Excel) or shift_jis; JSON and SVG are always UTF-8
+    #[arg(long, default_value = "utf-8")]
+    pub encoding: String,
+    /// Write here instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write) -> Result<()> {
+    use crate::survey::{self, Encoding};
+    use std::io::IsTerminal;
+    let enc = Encoding::parse(&a.encoding).ok_or_else(|| {
+        Error::bad("--encoding", format!("expected utf-8 or shift_jis, got {:?}", a.encoding))
+    })?;
+    if enc != Encoding::Utf8 && matches!(a.format.as_str(), "json" | "svg") {
+        let msg = format!("{} is always UTF-8; shift_jis is for csv and md", a.format);
+        return Err(Error::bad("--encoding", msg));
+    }
+    // A bar only on a terminal, and only for a wave big enough to wait for.
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut show = |done: u64, total: u64| {
+        if bar.is_none() && total >= 50_000 {
+            let style = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            let b = indicatif::ProgressBar::new(total).with_style(style);
+            b.set_message("orders");
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let progress: Option<&mut (dyn FnMut(u64, u64) + Send)> =
+        if std::io::stderr().is_terminal() { Some(&mut show) } else { None };
+    let s = survey::compile_with_progress(store, cfg, &a.wave, progress).await?;
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+    let bytes = match a.format.as_str() {
+        "json" => survey::render_json(&s).into_bytes(),
+        "csv" => survey::render_csv(&s, enc),
+        "svg" => survey::render_svg(&s).into_bytes(),
+        _ => enc.encode(&survey::render_markdown(&s)),
+    };
+    match &a.output {
+        Some(path) => std::fs::write(path, &bytes).map_err(|e| Error::io(path, e)),
+        None => out.write_all(&bytes).map_err(|e| Error::io(Path::new("stdout"), e)),
+    }
 }
 
 #[derive(Debug, Args)]

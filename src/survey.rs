@@ -142,7 +142,10 @@ pub struct HourlyLeave {
     pub hours: f64,
 }
 
-fn as_map<S: serde::Serializer>(v: &[(String, Chains)], s: S) -> std::result::Result<S::Ok, S::Error> {
+fn as_map<S: serde::Serializer>(
+    v: &[(String, Chains)],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(v.len()))?;
     for (k, c) in v {
@@ -161,10 +164,16 @@ pub const ESCALATION_KINDS: [(&str, &str); 4] = [
 
 /// The configured wave called `name`.
 pub fn find_wave<'a>(cfg: &'a Config, name: &str) -> Result<&'a Wave> {
-    cfg.waves.iter().find(|w| w.name == name.trim()).ok_or_else(|| {
-        let names: Vec<&str> = cfg.waves.iter().map(|w| w.name.as_str()).collect();
-        Error::bad("WAVE", format!("expected one of {}, got {name:?}", names.join(", ")))
-    })
+    cfg.waves
+        .iter()
+        .find(|w| w.name == name.trim())
+        .ok_or_else(|| {
+            let names: Vec<&str> = cfg.waves.iter().map(|w| w.name.as_str()).collect();
+            Error::bad(
+                "WAVE",
+                format!("expected one of {}, got {name:?}", names.join(", ")),
+            )
+        })
 }
 
 /// Every figure of the survey for the wave called `wave`.
@@ -185,10 +194,18 @@ pub async fn compile_with_progress(
         .departments()
         .await?
         .into_iter()
-        .map(|d| Dept { name: d.name, division: d.division, no: d.no })
+        .map(|d| Dept {
+            name: d.name,
+            division: d.division,
+            no: d.no,
+        })
         .collect();
-    let employees: Vec<(String, String)> =
-        store.employees().await?.into_values().map(|e| (e.employee_id, e.department)).collect();
+    let employees: Vec<(String, String)> = store
+        .employees()
+        .await?
+        .into_values()
+        .map(|e| (e.employee_id, e.department))
+        .collect();
     let mut tally = Tally::new(&w, &departments, &employees, cfg.timezone, cfg.timing);
     let total = match progress.as_mut() {
         Some(p) => {
@@ -269,7 +286,13 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn new(wave: &Wave, departments: &[Dept], employees: &[(String, String)], tz: Tz, timing: Timing) -> Tally {
+    pub fn new(
+        wave: &Wave,
+        departments: &[Dept],
+        employees: &[(String, String)],
+        tz: Tz,
+        timing: Timing,
+    ) -> Tally {
         let mut depts = departments.to_vec();
         // The annex order (`no`), so that rows come out as the survey lists them.
         depts.sort_by(|a, b| (a.no.is_none(), a.no, &a.name).cmp(&(b.no.is_none(), b.no, &b.name)));
@@ -304,7 +327,14 @@ impl Tally {
         for (emp, dept) in employees {
             let d = t.dept(dept, "（部不明）", None);
             let words = t.months.len().div_ceil(64);
-            t.workers.insert(emp.clone(), Worker { dept: d, months: vec![0; words], any: false });
+            t.workers.insert(
+                emp.clone(),
+                Worker {
+                    dept: d,
+                    months: vec![0; words],
+                    any: false,
+                },
+            );
         }
         t
     }
@@ -313,7 +343,11 @@ impl Tally {
         if let Some(&i) = self.dept_index.get(name) {
             return i;
         }
-        self.depts.push(Dept { name: name.into(), division: division.into(), no });
+        self.depts.push(Dept {
+            name: name.into(),
+            division: division.into(),
+            no,
+        });
         self.dept_month.push(vec![0; self.months.len()]);
         self.dept_index.insert(name.into(), self.depts.len() - 1);
         self.depts.len() - 1
@@ -328,29 +362,41 @@ impl Tally {
             return None;
         }
         let index = (date - self.wave.from).num_days() as usize;
-        let month = self.months.iter().position(|&ym| ym == (date.year(), date.month()))?;
+        let month = self
+            .months
+            .iter()
+            .position(|&ym| ym == (date.year(), date.month()))?;
         self.days.insert(s.to_string(), Day { date, index, month });
         Some((date, index, month))
     }
 
     fn instant(&mut self, date: NaiveDate, m: Minutes) -> DateTime<Utc> {
         let tz = self.tz;
-        *self.instants.entry((date, m.0)).or_insert_with(|| m.on(date, tz).with_timezone(&Utc))
+        *self
+            .instants
+            .entry((date, m.0))
+            .or_insert_with(|| m.on(date, tz).with_timezone(&Utc))
     }
 
     /// One approved order of the wave. An order outside the wave (which the query never
     /// returns) is ignored.
-    pub fn add(&mut self, o: &OrderFacts) {
-        let Some((date, day, month)) = self.day(&o.date) else { return };
+    pub fn add(&mut self, o: &OrderFacts<'_>) {
+        let Some((date, day, month)) = self.day(o.date) else {
+            return;
+        };
         let words = self.months.len().div_ceil(64);
-        let worker = match self.workers.get_mut(&o.employee_id) {
+        let worker = match self.workers.get_mut(o.employee_id) {
             Some(w) => w,
             None => {
                 // Not in the register any more: still counted, under an unknown department.
                 let d = self.dept("（所属不明）", "（部不明）", None);
                 self.workers
-                    .entry(o.employee_id.clone())
-                    .or_insert(Worker { dept: d, months: vec![0; words], any: false })
+                    .entry(o.employee_id.to_string())
+                    .or_insert(Worker {
+                        dept: d,
+                        months: vec![0; words],
+                        any: false,
+                    })
             }
         };
         worker.any = true;
@@ -360,17 +406,23 @@ impl Tally {
         self.per_day[day] += 1;
         self.order_days += 1;
 
-        let (start, end) = (Minutes(o.start_min.max(0) as u32), Minutes(o.end_min.max(0) as u32));
+        let (start, end) = (
+            Minutes(o.start_min.max(0) as u32),
+            Minutes(o.end_min.max(0) as u32),
+        );
         self.ordered_minutes += u64::from(end.0.saturating_sub(start.0));
         let leave = if o.leave_spans.trim().is_empty() {
             Vec::new()
         } else {
-            parse_leave(&o.leave_spans).unwrap_or_default()
+            parse_leave(o.leave_spans).unwrap_or_default()
         };
         if !leave.is_empty() {
             self.leave_orders += 1;
             self.leave_spans += leave.len() as u64;
-            self.leave_minutes += leave.iter().map(|(f, t)| u64::from(t.0.saturating_sub(f.0))).sum::<u64>();
+            self.leave_minutes += leave
+                .iter()
+                .map(|(f, t)| u64::from(t.0.saturating_sub(f.0)))
+                .sum::<u64>();
         }
         let (exp_start, exp_end) = expected_hours(start, end, &leave);
         let (exp_start, exp_end) = (self.instant(date, exp_start), self.instant(date, exp_end));
@@ -400,7 +452,16 @@ impl Tally {
         held: &[(u32, String, NaiveDate, NaiveDate)],
         escalations: &[EscalationCount],
     ) -> Survey {
-        let Tally { wave, depts, workers, months, dept_month, per_day, mut reports, .. } = self;
+        let Tally {
+            wave,
+            depts,
+            workers,
+            months,
+            dept_month,
+            per_day,
+            mut reports,
+            ..
+        } = self;
         let nd = depts.len();
         let mut dept_workers = vec![0u64; nd];
         let mut month_workers = vec![0u64; months.len()];
@@ -467,26 +528,47 @@ impl Tally {
             })
             .collect();
 
-        let in_wave: Vec<_> = held.iter().filter(|h| h.2 <= wave.to && wave.from <= h.3).collect();
-        let peak = crate::ids::peak(in_wave.iter().map(|h| (h.2.max(wave.from), h.3.min(wave.to))));
-        let busiest = per_day.iter().enumerate().fold((0u64, None), |best, (i, &n)| {
-            if n > best.0 { (n, Some(i)) } else { best }
-        });
+        let in_wave: Vec<_> = held
+            .iter()
+            .filter(|h| h.2 <= wave.to && wave.from <= h.3)
+            .collect();
+        let peak = crate::ids::peak(
+            in_wave
+                .iter()
+                .map(|h| (h.2.max(wave.from), h.3.min(wave.to))),
+        );
+        let busiest = per_day
+            .iter()
+            .enumerate()
+            .fold(
+                (0u64, None),
+                |best, (i, &n)| {
+                    if n > best.0 { (n, Some(i)) } else { best }
+                },
+            );
         let ids = Ids {
             licensed: u64::from(licensed),
             assigned: in_wave.iter().map(|h| h.0).collect::<BTreeSet<_>>().len() as u64,
-            holders: in_wave.iter().map(|h| h.1.as_str()).collect::<BTreeSet<_>>().len() as u64,
+            holders: in_wave
+                .iter()
+                .map(|h| h.1.as_str())
+                .collect::<BTreeSet<_>>()
+                .len() as u64,
             peak_concurrent: peak.map(|p| p.0 as u64).unwrap_or(0),
             peak_date: peak.map(|p| p.1.to_string()),
             peak_teleworkers: busiest.0,
-            peak_teleworkers_date: busiest.1.map(|i| (wave.from + chrono::Duration::days(i as i64)).to_string()),
+            peak_teleworkers_date: busiest
+                .1
+                .map(|i| (wave.from + chrono::Duration::days(i as i64)).to_string()),
         };
 
         reports.start_received = reports.start_on_time + reports.start_early + reports.start_late;
         reports.end_received = reports.end_on_time + reports.end_early + reports.end_late;
 
-        let mut esc: Vec<(String, Chains)> =
-            ESCALATION_KINDS.iter().map(|(k, _)| (k.to_string(), Chains::default())).collect();
+        let mut esc: Vec<(String, Chains)> = ESCALATION_KINDS
+            .iter()
+            .map(|(k, _)| (k.to_string(), Chains::default()))
+            .collect();
         for e in escalations {
             let c = Chains {
                 cases: e.cases.max(0) as u64,
@@ -516,7 +598,9 @@ impl Tally {
             reports,
             escalations: esc,
             average_ordered_hours: avg(self.ordered_minutes),
-            average_working_hours: avg(self.ordered_minutes - self.leave_minutes.min(self.ordered_minutes)),
+            average_working_hours: avg(
+                self.ordered_minutes - self.leave_minutes.min(self.ordered_minutes)
+            ),
             hourly_leave: HourlyLeave {
                 orders: self.leave_orders,
                 spans: self.leave_spans,
@@ -571,22 +655,33 @@ fn ja_date(s: &str) -> String {
 }
 
 fn ja_month(ym: &str) -> String {
-    match ym.split_once('-').map(|(y, m)| (y.parse::<i32>(), m.parse::<u32>())) {
+    match ym
+        .split_once('-')
+        .map(|(y, m)| (y.parse::<i32>(), m.parse::<u32>()))
+    {
         Some((Ok(y), Ok(m))) => format!("{y}年{m}月"),
         _ => ym.to_string(),
     }
 }
 
 fn kind_label(kind: &str) -> &str {
-    ESCALATION_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, l)| *l).unwrap_or(kind)
+    ESCALATION_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, l)| *l)
+        .unwrap_or(kind)
 }
 
 fn hours(h: Option<f64>) -> String {
-    h.map(|h| format!("{h:.2}")).unwrap_or_else(|| "—".into())
+    h.map(|h| format!("{h:.2}")).unwrap_or_else(|| "－".into())
 }
 
 fn percent(part: u64, whole: u64) -> String {
-    if whole == 0 { "—".into() } else { format!("{:.1}%", part as f64 * 100.0 / whole as f64) }
+    if whole == 0 {
+        "－".into()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
 }
 
 /// Markdown table cell: a `|` would end the cell.
@@ -597,16 +692,36 @@ fn cell(s: &str) -> String {
 /// The summary as IT pastes it into the survey: headings and tables, names not codes.
 pub fn render_markdown(s: &Survey) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# 自治体テレワーク推進実証実験 利用状況調査（{}）\n", cell(&s.wave));
-    let _ = writeln!(o, "対象期間: {} 〜 {}\n", ja_date(&s.from), ja_date(&s.to));
+    let _ = writeln!(
+        o,
+        "# 自治体テレワーク推進実証実験 利用状況調査（{}）\n",
+        cell(&s.wave)
+    );
+    let _ = writeln!(o, "対象期間: {} ～ {}\n", ja_date(&s.from), ja_date(&s.to));
 
     let _ = writeln!(o, "## 概要\n");
     let _ = writeln!(o, "| 項目 | 値 |\n|---|---:|");
-    let _ = writeln!(o, "| 在宅勤務日数（承認済みの在宅勤務命令） | {} 日 |", s.order_days);
+    let _ = writeln!(
+        o,
+        "| 在宅勤務日数（承認済みの在宅勤務命令） | {} 日 |",
+        s.order_days
+    );
     let _ = writeln!(o, "| 在宅勤務をした職員 | {} 人 |", s.teleworkers);
-    let _ = writeln!(o, "| 在宅勤務をした課 | {} 課（{} 部） |", s.active_departments, s.active_divisions);
-    let _ = writeln!(o, "| 命令1件あたりの平均勤務時間 | {} 時間 |", hours(s.average_ordered_hours));
-    let _ = writeln!(o, "| 同（時間休を除く） | {} 時間 |", hours(s.average_working_hours));
+    let _ = writeln!(
+        o,
+        "| 在宅勤務をした課 | {} 課（{} 部） |",
+        s.active_departments, s.active_divisions
+    );
+    let _ = writeln!(
+        o,
+        "| 命令1件あたりの平均勤務時間 | {} 時間 |",
+        hours(s.average_ordered_hours)
+    );
+    let _ = writeln!(
+        o,
+        "| 同（時間休を除く） | {} 時間 |",
+        hours(s.average_working_hours)
+    );
     let _ = writeln!(
         o,
         "| 時間単位の年次有給休暇 | {} 回・{:.2} 時間（命令 {} 件） |",
@@ -617,18 +732,35 @@ pub fn render_markdown(s: &Survey) -> String {
     if s.divisions.is_empty() {
         let _ = writeln!(o, "対象期間に在宅勤務はありません。");
     } else {
-        let _ = writeln!(o, "| 部 | 課数 | 在宅勤務日数 | 職員数 |\n|---|---:|---:|---:|");
+        let _ = writeln!(
+            o,
+            "| 部 | 課数 | 在宅勤務日数 | 職員数 |\n|---|---:|---:|---:|"
+        );
         for d in &s.divisions {
-            let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&d.division), d.departments, d.order_days, d.teleworkers);
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                cell(&d.division),
+                d.departments,
+                d.order_days,
+                d.teleworkers
+            );
         }
-        let _ = writeln!(o, "| **合計** | **{}** | **{}** | **{}** |", s.active_departments, s.order_days, s.teleworkers);
+        let _ = writeln!(
+            o,
+            "| **合計** | **{}** | **{}** | **{}** |",
+            s.active_departments, s.order_days, s.teleworkers
+        );
     }
 
     let _ = writeln!(o, "\n## 課別\n");
     if s.departments.is_empty() {
         let _ = writeln!(o, "対象期間に在宅勤務はありません。");
     } else {
-        let _ = writeln!(o, "| 部 | 課 | 在宅勤務日数 | 職員数 |\n|---|---|---:|---:|");
+        let _ = writeln!(
+            o,
+            "| 部 | 課 | 在宅勤務日数 | 職員数 |\n|---|---|---:|---:|"
+        );
         for d in &s.departments {
             let _ = writeln!(
                 o,
@@ -642,9 +774,19 @@ pub fn render_markdown(s: &Survey) -> String {
     }
 
     let _ = writeln!(o, "\n## 月別\n");
-    let _ = writeln!(o, "| 月 | 在宅勤務日数 | 職員数 | 課数 |\n|---|---:|---:|---:|");
+    let _ = writeln!(
+        o,
+        "| 月 | 在宅勤務日数 | 職員数 | 課数 |\n|---|---:|---:|---:|"
+    );
     for m in &s.months {
-        let _ = writeln!(o, "| {} | {} | {} | {} |", ja_month(&m.month), m.order_days, m.teleworkers, m.departments);
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
+            ja_month(&m.month),
+            m.order_days,
+            m.teleworkers,
+            m.departments
+        );
     }
 
     let _ = writeln!(o, "\n## テレワーク用IDの利用\n");
@@ -652,8 +794,17 @@ pub fn render_markdown(s: &Survey) -> String {
     let _ = writeln!(o, "| 契約ID数 | {} |", s.ids.licensed);
     let _ = writeln!(o, "| 期間中に割り当てたID | {} |", s.ids.assigned);
     let _ = writeln!(o, "| IDを保有した職員 | {} 人 |", s.ids.holders);
-    let on = |d: &Option<String>| d.as_deref().map(|d| format!("（{}）", ja_date(d))).unwrap_or_default();
-    let _ = writeln!(o, "| 同時に割り当てたIDの最大 | {}{} |", s.ids.peak_concurrent, on(&s.ids.peak_date));
+    let on = |d: &Option<String>| {
+        d.as_deref()
+            .map(|d| format!("（{}）", ja_date(d)))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        o,
+        "| 同時に割り当てたIDの最大 | {}{} |",
+        s.ids.peak_concurrent,
+        on(&s.ids.peak_date)
+    );
     let _ = writeln!(
         o,
         "| 1日の在宅勤務者の最大 | {} 人{} |",
@@ -678,9 +829,19 @@ pub fn render_markdown(s: &Survey) -> String {
     let _ = writeln!(o, "| 未着 | {} | {} |", r.missing_start, r.missing_end);
 
     let _ = writeln!(o, "\n## エスカレーション\n");
-    let _ = writeln!(o, "| 種類 | 件数 | 送信した通知 | 解決済み |\n|---|---:|---:|---:|");
+    let _ = writeln!(
+        o,
+        "| 種類 | 件数 | 送信した通知 | 解決済み |\n|---|---:|---:|---:|"
+    );
     for (k, c) in &s.escalations {
-        let _ = writeln!(o, "| {} | {} | {} | {} |", cell(kind_label(k)), c.cases, c.steps_sent, c.resolved);
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
+            cell(kind_label(k)),
+            c.cases,
+            c.steps_sent,
+            c.resolved
+        );
     }
 
     let _ = writeln!(
@@ -699,7 +860,8 @@ pub fn render_markdown(s: &Survey) -> String {
 /// CSV a spreadsheet user can read: titled sections, each with its own header row.
 pub fn render_csv(s: &Survey, enc: Encoding) -> Vec<u8> {
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut row = |cells: &[&dyn ToString]| rows.push(cells.iter().map(|c| c.to_string()).collect());
+    let mut row =
+        |cells: &[&dyn ToString]| rows.push(cells.iter().map(|c| c.to_string()).collect());
     let opt = |h: Option<f64>| h.map(|h| format!("{h:.2}")).unwrap_or_default();
     row(&[&"自治体テレワーク推進実証実験 利用状況調査", &s.wave]);
     row(&[&"対象期間", &s.from, &s.to]);
@@ -711,7 +873,10 @@ pub fn render_csv(s: &Survey, enc: Encoding) -> Vec<u8> {
     row(&[&"在宅勤務をした課の数", &s.active_departments]);
     row(&[&"在宅勤務をした部の数", &s.active_divisions]);
     row(&[&"平均勤務時間（時間）", &opt(s.average_ordered_hours)]);
-    row(&[&"平均勤務時間・時間休を除く（時間）", &opt(s.average_working_hours)]);
+    row(&[
+        &"平均勤務時間・時間休を除く（時間）",
+        &opt(s.average_working_hours),
+    ]);
     row(&[&"時間休の回数", &s.hourly_leave.spans]);
     row(&[&"時間休の時間", &format!("{:.2}", s.hourly_leave.hours)]);
     row(&[&"時間休のあった命令", &s.hourly_leave.orders]);
@@ -729,22 +894,41 @@ pub fn render_csv(s: &Survey, enc: Encoding) -> Vec<u8> {
     }
     row(&[]);
     row(&[&"月別"]);
-    let mut head: Vec<String> = vec!["月".into(), "在宅勤務日数".into(), "職員数".into(), "課数".into()];
-    head.extend(s.divisions.iter().map(|d| format!("{}（日数）", d.division)));
+    let mut head: Vec<String> = vec![
+        "月".into(),
+        "在宅勤務日数".into(),
+        "職員数".into(),
+        "課数".into(),
+    ];
+    head.extend(
+        s.divisions
+            .iter()
+            .map(|d| format!("{}（日数）", d.division)),
+    );
     rows.push(head);
     for m in &s.months {
-        let mut r = vec![m.month.clone(), m.order_days.to_string(), m.teleworkers.to_string(), m.departments.to_string()];
+        let mut r = vec![
+            m.month.clone(),
+            m.order_days.to_string(),
+            m.teleworkers.to_string(),
+            m.departments.to_string(),
+        ];
         r.extend(m.by_division.iter().map(|d| d.order_days.to_string()));
         rows.push(r);
     }
-    let mut row = |cells: &[&dyn ToString]| rows.push(cells.iter().map(|c| c.to_string()).collect());
+    let mut row =
+        |cells: &[&dyn ToString]| rows.push(cells.iter().map(|c| c.to_string()).collect());
     row(&[]);
     row(&[&"テレワーク用ID"]);
     row(&[&"項目", &"値", &"日付"]);
     row(&[&"契約ID数", &s.ids.licensed]);
     row(&[&"期間中に割り当てたID", &s.ids.assigned]);
     row(&[&"IDを保有した職員数", &s.ids.holders]);
-    row(&[&"同時に割り当てたIDの最大", &s.ids.peak_concurrent, &s.ids.peak_date.clone().unwrap_or_default()]);
+    row(&[
+        &"同時に割り当てたIDの最大",
+        &s.ids.peak_concurrent,
+        &s.ids.peak_date.clone().unwrap_or_default(),
+    ]);
     row(&[
         &"1日の在宅勤務者の最大",
         &s.ids.peak_teleworkers,
@@ -779,13 +963,17 @@ pub fn render_csv(s: &Survey, enc: Encoding) -> Vec<u8> {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\r', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// Colours told apart by most people, colour-blind ones included (Tableau 10), and two more.
 const PALETTE: [&str; 12] = [
-    "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F", "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC",
-    "#17BECF", "#8C6D31",
+    "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F", "#EDC948", "#B07AA1", "#FF9DA7",
+    "#9C755F", "#BAB0AC", "#17BECF", "#8C6D31",
 ];
 
 /// Fonts a Japanese desktop has (macOS, Windows, Linux), tried in order; nothing is embedded.
@@ -794,14 +982,21 @@ const FONTS: &str = "'Hiragino Kaku Gothic ProN', 'Hiragino Sans', 'Yu Gothic UI
     'TakaoGothic', 'VL Gothic', sans-serif";
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A round axis step giving about five grid lines.
 fn nice_step(max: u64) -> u64 {
     let raw = (max as f64 / 5.0).max(1.0);
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|f| f * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|f| f * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
     (step.round() as u64).max(1)
 }
 
@@ -820,7 +1015,12 @@ pub fn render_svg(s: &Survey) -> String {
 
     let mut o = String::new();
     let title = "在宅勤務日数（月別・部別）";
-    let sub = format!("利用状況調査 {}　対象期間 {} 〜 {}", s.wave, ja_date(&s.from), ja_date(&s.to));
+    let sub = format!(
+        "利用状況調査 {}　対象期間 {} ～ {}",
+        s.wave,
+        ja_date(&s.from),
+        ja_date(&s.to)
+    );
     let _ = writeln!(
         o,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-labelledby="t d" lang="ja">"#
@@ -840,25 +1040,52 @@ pub fn render_svg(s: &Survey) -> String {
          .grid {{ stroke: #e3e3e3; stroke-width: 1; }} .base {{ stroke: #888; stroke-width: 1; }}</style>"
     );
     let _ = writeln!(o, "<rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>");
-    let _ = writeln!(o, "<text x=\"{left}\" y=\"32\" font-size=\"20\" font-weight=\"bold\">{}</text>", xml(title));
-    let _ = writeln!(o, "<text class=\"sub\" x=\"{left}\" y=\"54\" font-size=\"13\">{}</text>", xml(&sub));
+    let _ = writeln!(
+        o,
+        "<text x=\"{left}\" y=\"32\" font-size=\"20\" font-weight=\"bold\">{}</text>",
+        xml(title)
+    );
+    let _ = writeln!(
+        o,
+        "<text class=\"sub\" x=\"{left}\" y=\"54\" font-size=\"13\">{}</text>",
+        xml(&sub)
+    );
 
     // Grid and the value axis.
     let mut v = 0;
     while v as f64 <= ymax {
         let yy = y(v as f64);
-        let _ = writeln!(o, "<line class=\"grid\" x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\"/>", left + pw);
-        let _ = writeln!(o, "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v}</text>", left - 8.0, yy + 4.0);
+        let _ = writeln!(
+            o,
+            "<line class=\"grid\" x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\"/>",
+            left + pw
+        );
+        let _ = writeln!(
+            o,
+            "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v}</text>",
+            left - 8.0,
+            yy + 4.0
+        );
         v += step;
     }
-    let _ = writeln!(o, "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"start\">（日）</text>", left - 40.0, top - 12.0);
+    let _ = writeln!(
+        o,
+        "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"start\">（日）</text>",
+        left - 40.0,
+        top - 12.0
+    );
 
     // Bars: one stack per month, divisions bottom-up in survey order.
     for (i, m) in s.months.iter().enumerate() {
         let x = left + slot * i as f64 + (slot - bar) / 2.0;
         let mut acc = 0.0;
         let _ = writeln!(o, "<g>");
-        for (k, d) in m.by_division.iter().enumerate().filter(|(_, d)| d.order_days > 0) {
+        for (k, d) in m
+            .by_division
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.order_days > 0)
+        {
             let (y1, y0) = (y(acc + d.order_days as f64), y(acc));
             let _ = writeln!(
                 o,
@@ -898,7 +1125,13 @@ pub fn render_svg(s: &Survey) -> String {
             );
         }
     }
-    let _ = writeln!(o, "<line class=\"base\" x1=\"{left}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>", top + ph, left + pw, top + ph);
+    let _ = writeln!(
+        o,
+        "<line class=\"base\" x1=\"{left}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>",
+        top + ph,
+        left + pw,
+        top + ph
+    );
     if s.order_days == 0 {
         let _ = writeln!(
             o,
@@ -910,7 +1143,11 @@ pub fn render_svg(s: &Survey) -> String {
 
     // Legend, top to bottom as the stacks read top to bottom.
     let lx = left + pw + 28.0;
-    let _ = writeln!(o, "<text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"13\" font-weight=\"bold\">部</text>", top);
+    let _ = writeln!(
+        o,
+        "<text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"13\" font-weight=\"bold\">部</text>",
+        top
+    );
     for (j, (k, d)) in s.divisions.iter().enumerate().rev().enumerate() {
         let ly = top + 14.0 + j as f64 * 22.0;
         let _ = writeln!(
@@ -943,49 +1180,119 @@ mod tests {
     }
 
     fn wave() -> Wave {
-        Wave { name: "2021-02".into(), from: d("2021-01-01"), to: d("2021-02-28") }
+        Wave {
+            name: "2021-02".into(),
+            from: d("2021-01-01"),
+            to: d("2021-02-28"),
+        }
     }
 
     fn depts() -> Vec<Dept> {
         vec![
-            Dept { name: "財政課".into(), division: "総合政策部".into(), no: Some(3) },
-            Dept { name: "情報管理課".into(), division: "総務部".into(), no: Some(8) },
-            Dept { name: "人事課".into(), division: "総務部".into(), no: Some(7) },
+            Dept {
+                name: "財政課".into(),
+                division: "総合政策部".into(),
+                no: Some(3),
+            },
+            Dept {
+                name: "情報管理課".into(),
+                division: "総務部".into(),
+                no: Some(8),
+            },
+            Dept {
+                name: "人事課".into(),
+                division: "総務部".into(),
+                no: Some(7),
+            },
         ]
     }
 
     fn staff() -> Vec<(String, String)> {
-        [("E1", "情報管理課"), ("E2", "情報管理課"), ("E3", "財政課"), ("E4", "人事課")]
-            .iter()
-            .map(|(e, d)| (e.to_string(), d.to_string()))
-            .collect()
+        [
+            ("E1", "情報管理課"),
+            ("E2", "情報管理課"),
+            ("E3", "財政課"),
+            ("E4", "人事課"),
+        ]
+        .iter()
+        .map(|(e, d)| (e.to_string(), d.to_string()))
+        .collect()
     }
 
     /// Epoch seconds of a Tokyo wall-clock time.
     fn jst(date: &str, hm: &str) -> i64 {
-        Minutes::parse(hm).unwrap().on(d(date), chrono_tz::Asia::Tokyo).timestamp()
+        Minutes::parse(hm)
+            .unwrap()
+            .on(d(date), chrono_tz::Asia::Tokyo)
+            .timestamp()
     }
 
-    fn order(emp: &str, date: &str, start: &str, end: &str, leave: &str, s: Option<&str>, e: Option<&str>) -> OrderFacts {
+    fn order(
+        emp: &'static str,
+        date: &'static str,
+        start: &str,
+        end: &str,
+        leave: &'static str,
+        s: Option<&str>,
+        e: Option<&str>,
+    ) -> OrderFacts<'static> {
         OrderFacts {
-            employee_id: emp.into(),
-            date: date.into(),
+            employee_id: emp,
+            date,
             start_min: i64::from(Minutes::parse(start).unwrap().0),
             end_min: i64::from(Minutes::parse(end).unwrap().0),
-            leave_spans: leave.into(),
+            leave_spans: leave,
             first_start: s.map(|t| jst(date, t)),
             last_end: e.map(|t| jst(date, t)),
         }
     }
 
     fn sample() -> Survey {
-        let mut t = Tally::new(&wave(), &depts(), &staff(), chrono_tz::Asia::Tokyo, Timing::default());
+        let mut t = Tally::new(
+            &wave(),
+            &depts(),
+            &staff(),
+            chrono_tz::Asia::Tokyo,
+            Timing::default(),
+        );
         for o in [
-            order("E1", "2021-01-12", "08:30", "17:15", "", Some("08:27"), Some("17:10")),
-            order("E2", "2021-01-12", "08:30", "17:15", "13:00-15:00", Some("08:50"), None),
+            order(
+                "E1",
+                "2021-01-12",
+                "08:30",
+                "17:15",
+                "",
+                Some("08:27"),
+                Some("17:10"),
+            ),
+            order(
+                "E2",
+                "2021-01-12",
+                "08:30",
+                "17:15",
+                "13:00-15:00",
+                Some("08:50"),
+                None,
+            ),
             // Leave over the start: the start report is expected at 10:30.
-            order("E1", "2021-01-13", "08:30", "17:15", "08:30-10:30", Some("10:20"), Some("16:00")),
-            order("E3", "2021-02-01", "09:00", "17:45", "", None, Some("17:45")),
+            order(
+                "E1",
+                "2021-01-13",
+                "08:30",
+                "17:15",
+                "08:30-10:30",
+                Some("10:20"),
+                Some("16:00"),
+            ),
+            order(
+                "E3",
+                "2021-02-01",
+                "09:00",
+                "17:45",
+                "",
+                None,
+                Some("17:45"),
+            ),
         ] {
             t.add(&o);
         }
@@ -995,39 +1302,100 @@ mod tests {
             (3, "E3".to_string(), d("2021-01-12"), d("2021-01-12")),
             (4, "E4".to_string(), d("2021-03-01"), d("2021-03-31")),
         ];
-        let esc = vec![EscalationCount { kind: "missing_start".into(), cases: 1, steps_sent: 3, resolved: 1 }];
+        let esc = vec![EscalationCount {
+            kind: "missing_start".into(),
+            cases: 1,
+            steps_sent: 3,
+            resolved: 1,
+        }];
         t.finish(50, &held, &esc)
     }
 
     #[test]
     fn figures_add_up_by_department_division_and_month() {
         let s = sample();
-        assert_eq!((s.order_days, s.teleworkers, s.active_departments, s.active_divisions), (4, 3, 2, 2));
+        assert_eq!(
+            (
+                s.order_days,
+                s.teleworkers,
+                s.active_departments,
+                s.active_divisions
+            ),
+            (4, 3, 2, 2)
+        );
         let rows: Vec<(&str, &str, u64, u64)> = s
             .departments
             .iter()
-            .map(|d| (d.division.as_str(), d.department.as_str(), d.order_days, d.teleworkers))
+            .map(|d| {
+                (
+                    d.division.as_str(),
+                    d.department.as_str(),
+                    d.order_days,
+                    d.teleworkers,
+                )
+            })
             .collect();
-        assert_eq!(rows, [("総合政策部", "財政課", 1, 1), ("総務部", "情報管理課", 3, 2)]);
-        assert_eq!(s.divisions[1], DivisionRow { division: "総務部".into(), departments: 1, order_days: 3, teleworkers: 2 });
-        let months: Vec<(&str, u64, u64)> = s.months.iter().map(|m| (m.month.as_str(), m.order_days, m.teleworkers)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("総合政策部", "財政課", 1, 1),
+                ("総務部", "情報管理課", 3, 2)
+            ]
+        );
+        assert_eq!(
+            s.divisions[1],
+            DivisionRow {
+                division: "総務部".into(),
+                departments: 1,
+                order_days: 3,
+                teleworkers: 2
+            }
+        );
+        let months: Vec<(&str, u64, u64)> = s
+            .months
+            .iter()
+            .map(|m| (m.month.as_str(), m.order_days, m.teleworkers))
+            .collect();
         assert_eq!(months, [("2021-01", 3, 2), ("2021-02", 1, 1)]);
-        assert_eq!(s.months[0].by_division[1], DivisionDays { division: "総務部".into(), order_days: 3 });
+        assert_eq!(
+            s.months[0].by_division[1],
+            DivisionDays {
+                division: "総務部".into(),
+                order_days: 3
+            }
+        );
     }
 
     #[test]
     fn report_timing_uses_the_board_rules_with_leave_moving_the_start() {
         let r = sample().reports;
-        assert_eq!((r.start_received, r.start_on_time, r.start_late, r.missing_start), (3, 2, 1, 1));
-        assert_eq!((r.end_received, r.end_on_time, r.end_early, r.missing_end), (3, 2, 1, 1));
+        assert_eq!(
+            (
+                r.start_received,
+                r.start_on_time,
+                r.start_late,
+                r.missing_start
+            ),
+            (3, 2, 1, 1)
+        );
+        assert_eq!(
+            (r.end_received, r.end_on_time, r.end_early, r.missing_end),
+            (3, 2, 1, 1)
+        );
     }
 
     #[test]
     fn id_use_counts_only_the_wave_and_finds_the_peak_day() {
         let ids = sample().ids;
         assert_eq!((ids.licensed, ids.assigned, ids.holders), (50, 3, 3));
-        assert_eq!((ids.peak_concurrent, ids.peak_date.as_deref()), (3, Some("2021-01-12")));
-        assert_eq!((ids.peak_teleworkers, ids.peak_teleworkers_date.as_deref()), (2, Some("2021-01-12")));
+        assert_eq!(
+            (ids.peak_concurrent, ids.peak_date.as_deref()),
+            (3, Some("2021-01-12"))
+        );
+        assert_eq!(
+            (ids.peak_teleworkers, ids.peak_teleworkers_date.as_deref()),
+            (2, Some("2021-01-12"))
+        );
     }
 
     #[test]
@@ -1036,43 +1404,85 @@ mod tests {
         // 525 + 525 + 525 + 525 minutes over 4 orders; 240 minutes of leave in 2 spans.
         assert_eq!(s.average_ordered_hours, Some(8.75));
         assert_eq!(s.average_working_hours, Some(7.75));
-        assert_eq!(s.hourly_leave, HourlyLeave { orders: 2, spans: 2, hours: 4.0 });
+        assert_eq!(
+            s.hourly_leave,
+            HourlyLeave {
+                orders: 2,
+                spans: 2,
+                hours: 4.0
+            }
+        );
     }
 
     #[test]
     fn every_escalation_kind_is_listed_even_when_none_happened() {
         let s = sample();
         let kinds: Vec<&str> = s.escalations.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(kinds, ["missing_start", "missing_end", "no_order", "incident"]);
-        assert_eq!(s.escalations[0].1, Chains { cases: 1, steps_sent: 3, resolved: 1 });
+        assert_eq!(
+            kinds,
+            ["missing_start", "missing_end", "no_order", "incident"]
+        );
+        assert_eq!(
+            s.escalations[0].1,
+            Chains {
+                cases: 1,
+                steps_sent: 3,
+                resolved: 1
+            }
+        );
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["escalations"]["missing_start"]["cases"], 1);
         assert_eq!(v["escalations"]["incident"]["cases"], 0);
-        for key in ["wave", "from", "to", "order_days", "teleworkers", "departments", "months", "ids", "reports"] {
+        for key in [
+            "wave",
+            "from",
+            "to",
+            "order_days",
+            "teleworkers",
+            "departments",
+            "months",
+            "ids",
+            "reports",
+        ] {
             assert!(v.get(key).is_some(), "{key}");
         }
     }
 
     #[test]
     fn an_empty_wave_still_renders() {
-        let t = Tally::new(&wave(), &depts(), &staff(), chrono_tz::Asia::Tokyo, Timing::default());
+        let t = Tally::new(
+            &wave(),
+            &depts(),
+            &staff(),
+            chrono_tz::Asia::Tokyo,
+            Timing::default(),
+        );
         let s = t.finish(50, &[], &[]);
         assert_eq!(s.average_ordered_hours, None);
         assert_eq!(s.months.len(), 2);
         assert!(render_markdown(&s).contains("対象期間に在宅勤務はありません"));
         assert!(render_svg(&s).contains("対象期間に在宅勤務はありません"));
-        assert_eq!(serde_json::to_value(&s).unwrap()["ids"]["peak_date"], serde_json::Value::Null);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["ids"]["peak_date"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]
     fn markdown_names_departments_and_kinds_not_codes() {
         let md = render_markdown(&sample());
-        assert!(md.starts_with("# 自治体テレワーク推進実証実験 利用状況調査（2021-02）"), "{md}");
-        assert!(md.contains("対象期間: 2021年1月1日 〜 2021年2月28日"));
+        assert!(
+            md.starts_with("# 自治体テレワーク推進実証実験 利用状況調査（2021-02）"),
+            "{md}"
+        );
+        assert!(md.contains("対象期間: 2021年1月1日 ～ 2021年2月28日"));
         assert!(md.contains("| 総務部 | 情報管理課 | 3 | 2 |"), "{md}");
         assert!(md.contains("| 2021年1月 | 3 | 2 | 1 |"), "{md}");
         assert!(md.contains("| 開始報告なし | 1 | 3 | 1 |"), "{md}");
-        assert!(md.contains("| 同時に割り当てたIDの最大 | 3（2021年1月12日） |"), "{md}");
+        assert!(
+            md.contains("| 同時に割り当てたIDの最大 | 3（2021年1月12日） |"),
+            "{md}"
+        );
         assert!(!md.contains("missing_start") && !md.contains("E1"), "{md}");
     }
 
@@ -1092,6 +1502,29 @@ mod tests {
     }
 
     #[test]
+    fn every_character_of_the_texts_exists_in_shift_jis() {
+        // encoding_rs writes an unmappable character as `&#NNNN;`: a 〜 (U+301C) or an em dash
+        // would reach Excel as digits.
+        let empty = Tally::new(
+            &wave(),
+            &depts(),
+            &staff(),
+            chrono_tz::Asia::Tokyo,
+            Timing::default(),
+        )
+        .finish(50, &[], &[]);
+        for s in [sample(), empty] {
+            for bytes in [
+                render_csv(&s, Encoding::ShiftJis),
+                Encoding::ShiftJis.encode(&render_markdown(&s)),
+            ] {
+                let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+                assert!(!bad && !text.contains("&#"), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn csv_fields_with_commas_are_quoted() {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
@@ -1102,11 +1535,20 @@ mod tests {
     fn svg_is_text_with_japanese_fonts_and_a_bar_per_month() {
         let svg = render_svg(&sample());
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
-        assert!(svg.contains("Hiragino") && svg.contains("Noto Sans CJK JP") && svg.contains("Meiryo"));
+        assert!(
+            svg.contains("Hiragino") && svg.contains("Noto Sans CJK JP") && svg.contains("Meiryo")
+        );
         assert!(!svg.contains("@font-face") && !svg.contains("base64"));
-        assert!(svg.contains(">1月</text>") && svg.contains(">2月</text>") && svg.contains(">2021年</text>"));
+        assert!(
+            svg.contains(">1月</text>")
+                && svg.contains(">2月</text>")
+                && svg.contains(">2021年</text>")
+        );
         assert!(svg.contains("総務部（3 日）"), "{svg}");
-        assert!(svg.contains("<title>2021年1月 総務部: 3 日</title>"), "{svg}");
+        assert!(
+            svg.contains("<title>2021年1月 総務部: 3 日</title>"),
+            "{svg}"
+        );
         // Well-formed enough for a browser: every opened element is closed.
         assert_eq!(svg.matches("<g>").count(), svg.matches("</g>").count());
         // The background, one segment per month here, and two legend keys.
@@ -1134,6 +1576,9 @@ mod tests {
         let cfg = Config::embedded();
         let err = find_wave(&cfg, "2021-03").unwrap_err();
         assert!(err.is_bad_input());
-        assert_eq!(err.to_string(), "WAVE: expected one of 2021-02, 2021-07, 2022-01, got \"2021-03\"");
+        assert_eq!(
+            err.to_string(),
+            "WAVE: expected one of 2021-02, 2021-07, 2022-01, got \"2021-03\""
+        );
     }
 }

@@ -8,19 +8,19 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use super::{Backend, Store};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One approved order with the arrival of its first matched start report and last matched end
 /// report (epoch seconds).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderFacts {
-    pub employee_id: String,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderFacts<'a> {
+    pub employee_id: &'a str,
     /// `YYYY-MM-DD`, as stored.
-    pub date: String,
+    pub date: &'a str,
     pub start_min: i64,
     pub end_min: i64,
     /// `13:00-15:00;16:00-17:00`, empty when no hourly leave.
-    pub leave_spans: String,
+    pub leave_spans: &'a str,
     pub first_start: Option<i64>,
     pub last_end: Option<i64>,
 }
@@ -37,16 +37,24 @@ pub struct EscalationCount {
     pub resolved: i64,
 }
 
+// The orders come back one row per day, each order packed into a record
+// `start end first_start last_end leave<US>employee_id` and the records joined with RS (the
+// ASCII unit and record separators, which no ID or leave span holds). A row per order would cost
+// more in the driver (about a microsecond per column and row) than the whole query costs SQLite.
 // Phone contacts are reports too (source `phone`), so they count as received.
-const ORDERS_SQLITE: &str = "SELECT o.employee_id, o.date, o.start_min, o.end_min, o.leave_spans,
-    (SELECT MIN(r.received_at) FROM reports r
-      WHERE r.order_id = o.id AND r.kind = 'start' AND r.reason = 'matched'),
-    (SELECT MAX(r.received_at) FROM reports r
-      WHERE r.order_id = o.id AND r.kind = 'end' AND r.reason = 'matched')
-    FROM orders o WHERE o.status = 'approved' AND o.date >= $1 AND o.date <= $2";
+const ORDERS_SQLITE: &str = "SELECT o.date, COUNT(*), group_concat(
+        CAST(o.start_min AS TEXT) || ' ' || CAST(o.end_min AS TEXT) || ' ' ||
+        (SELECT COALESCE(CAST(MIN(CASE WHEN r.kind = 'start' THEN r.received_at END) AS TEXT), '-')
+                || ' ' || COALESCE(CAST(MAX(CASE WHEN r.kind = 'end' THEN r.received_at END) AS TEXT), '-')
+           FROM reports r WHERE r.order_id = o.id AND r.reason = 'matched')
+        || ' ' || o.leave_spans || char(31) || o.employee_id, char(30))
+    FROM orders o WHERE o.status = 'approved' AND o.date >= $1 AND o.date <= $2
+    GROUP BY o.date";
 
-const ORDERS_POSTGRES: &str = "SELECT o.employee_id, o.date, o.start_min, o.end_min, o.leave_spans,
-    r.first_start, r.last_end
+const ORDERS_POSTGRES: &str = "SELECT o.date, COUNT(*), string_agg(
+        CAST(o.start_min AS TEXT) || ' ' || CAST(o.end_min AS TEXT) || ' ' ||
+        COALESCE(CAST(r.first_start AS TEXT), '-') || ' ' || COALESCE(CAST(r.last_end AS TEXT), '-')
+        || ' ' || o.leave_spans || chr(31) || o.employee_id, chr(30))
     FROM orders o LEFT JOIN (
         SELECT order_id,
                MIN(CASE WHEN kind = 'start' THEN received_at END) AS first_start,
@@ -55,7 +63,57 @@ const ORDERS_POSTGRES: &str = "SELECT o.employee_id, o.date, o.start_min, o.end_
         WHERE reason = 'matched' AND kind IN ('start', 'end') AND order_id IS NOT NULL
           AND day >= $1 AND day <= $2
         GROUP BY order_id) r ON r.order_id = o.id
-    WHERE o.status = 'approved' AND o.date >= $1 AND o.date <= $2";
+    WHERE o.status = 'approved' AND o.date >= $1 AND o.date <= $2
+    GROUP BY o.date";
+
+/// The orders of one day, as packed by the queries above.
+fn unpack<'a>(
+    date: &'a str,
+    packed: &'a str,
+    count: i64,
+    each: &mut impl FnMut(OrderFacts<'a>),
+) -> Result<()> {
+    let bad = |what: &str| {
+        Error::Db(sqlx::Error::Protocol(format!(
+            "survey: orders of {date}: {what}"
+        )))
+    };
+    let mut n = 0;
+    for record in packed.split('\x1e') {
+        let (head, employee_id) = record
+            .split_once('\x1f')
+            .ok_or_else(|| bad("a record without an employee"))?;
+        let mut f = head.splitn(5, ' ');
+        let mut num = |opt: bool| -> Result<Option<i64>> {
+            match f.next() {
+                Some("-") if opt => Ok(None),
+                Some(v) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| bad(&format!("expected a number, got {v:?}"))),
+                None => Err(bad("a short record")),
+            }
+        };
+        let (start_min, end_min) = (num(false)?.unwrap_or(0), num(false)?.unwrap_or(0));
+        let (first_start, last_end) = (num(true)?, num(true)?);
+        let leave_spans = f.next().ok_or_else(|| bad("a short record"))?;
+        each(OrderFacts {
+            employee_id,
+            date,
+            start_min,
+            end_min,
+            leave_spans,
+            first_start,
+            last_end,
+        });
+        n += 1;
+    }
+    if n != count {
+        // Only an employee ID holding a separator character could do this.
+        return Err(bad(&format!("expected {count} orders, unpacked {n}")));
+    }
+    Ok(())
+}
 
 impl Store {
     /// How many approved orders the period holds (for a progress bar).
@@ -70,30 +128,28 @@ impl Store {
         Ok(n.max(0) as u64)
     }
 
-    /// Calls `each` for every approved order of `from..=to`, in no particular order.
+    /// Calls `each` for every approved order of `from..=to`, day by day.
     pub async fn survey_orders(
         &self,
         from: NaiveDate,
         to: NaiveDate,
-        mut each: impl FnMut(OrderFacts),
+        mut each: impl FnMut(OrderFacts<'_>),
     ) -> Result<()> {
-        // SQLite answers the two correlated look-ups from the covering index of 0003_survey;
-        // PostgreSQL would run them once per order, so it gets one aggregate and a hash join.
+        // SQLite answers the correlated look-up from the covering index of 0003_survey;
+        // PostgreSQL would run it once per order, so it gets one aggregate and a hash join.
         let sql = match self.backend {
             Backend::Sqlite => ORDERS_SQLITE,
             Backend::Postgres => ORDERS_POSTGRES,
         };
-        let mut rows = sqlx::query(sql).bind(from.to_string()).bind(to.to_string()).fetch(self.pool());
+        let mut rows = sqlx::query(sql)
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .fetch(self.pool());
         while let Some(r) = rows.try_next().await? {
-            each(OrderFacts {
-                employee_id: r.get(0),
-                date: r.get(1),
-                start_min: r.get(2),
-                end_min: r.get(3),
-                leave_spans: r.get(4),
-                first_start: r.get(5),
-                last_end: r.get(6),
-            });
+            let date: String = r.get(0);
+            let count: i64 = r.get(1);
+            let packed: String = r.get(2);
+            unpack(&date, &packed, count, &mut each)?;
         }
         Ok(())
     }
