@@ -51,14 +51,14 @@ fn generation(orders: u64, reports: u64) -> Vec<String> {
              FROM days CROSS JOIN employees e LIMIT {orders}"
         ),
         // A start report for all but 1 order in 33, spread over an hour around the start
-        // (early, on time and late); an end report for all but 1 in 31.
+        // (early, on time and late); an end report for all but 1 in 31, within 45 minutes of the end.
         "INSERT INTO reports (message_key, source, received_at, day, sender, employee_id, kind, reason, order_id)
          SELECT 's' || o.id, 'imap', unixepoch(o.date) - 32400 + o.start_min * 60 + (o.id * 7919) % 3600 - 1800,
                 o.date, 'x@city.example.lg.jp', o.employee_id, 'start', 'matched', o.id
          FROM orders o WHERE o.id % 33 <> 0"
             .into(),
         "INSERT INTO reports (message_key, source, received_at, day, sender, employee_id, kind, reason, order_id)
-         SELECT 'e' || o.id, 'imap', unixepoch(o.date) - 32400 + o.end_min * 60 + (o.id * 104729) % 3600 - 1800,
+         SELECT 'e' || o.id, 'imap', unixepoch(o.date) - 32400 + o.end_min * 60 + (o.id * 104729) % 5400 - 2700,
                 o.date, 'x@city.example.lg.jp', o.employee_id, 'end', 'matched', o.id
          FROM orders o WHERE o.id % 31 <> 0"
             .into(),

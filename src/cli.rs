@@ -85,6 +85,8 @@ pub enum Command {
     Survey(SurveyArgs),
     /// The days the city hall is closed in a year: national holidays, 年末年始, the city's own
     Calendar(CalendarArgs),
+    /// The daemon: read the mail source, run the tick work at the configured times, deliver mail
+    Run,
     /// A self-contained tour on the built-in defaults
     Demo {
         /// Folder for the demo's database, Maildir and sent mail
@@ -378,6 +380,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
                 say(out, format!("this contact was recorded before: {employee} {kind} at {at} on {date}"))
             }
         }
+        Command::Run => crate::daemon::run(cfg.clone(), store.clone(), shutdown_signal()).await,
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;
             let report = crate::tick::tick(store, cfg, at).await?;
@@ -533,4 +536,27 @@ fn calendar(cfg: &Config, a: &CalendarArgs, out: &mut impl Write) -> Result<()> 
         say(out, format!("{}\t{}\t{}", d.date, crate::holidays::weekday_ja(d.date), d.name))?;
     }
     Ok(())
+}
+
+/// SIGTERM (systemd stop, `kill`) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -33,6 +33,7 @@ pub struct Config {
     pub waves: Vec<Wave>,
     pub escalation: Escalation,
     pub digest: DigestConfig,
+    pub daemon: DaemonConfig,
     pub departments: Vec<DepartmentDef>,
     /// Closed days: weekends, national holidays (`holidays.csv`), 年末年始, the city's own.
     pub calendar: Calendar,
@@ -96,6 +97,21 @@ pub const DEFAULT_DIGEST_SCHEDULES: [&str; 2] = ["0 0 10 * * Mon-Fri", "0 45 17 
 pub struct MailConfig {
     pub source: String,
     pub transport: String,
+    /// IMAP: move processed mail to this folder (created when missing); empty: flag it \Seen.
+    pub processed_folder: Option<String>,
+    /// How often a Maildir (or an IMAP server without IDLE) is looked at.
+    pub poll_seconds: u64,
+    /// The first retry of a failed delivery waits this long, doubling up to an hour.
+    pub retry_base_seconds: u64,
+    /// A mail being sent is reserved this long for the process sending it; if that process
+    /// dies, another (or the restarted one) sends it when the reservation ends.
+    pub delivery_lease_seconds: u64,
+}
+
+/// `zaitaku run`: when the tick work (escalations, digests, delivery retries) runs.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub tick: (String, cron::Schedule),
 }
 
 /// Windows around the ordered start and end (SPEC §4 timing table).
@@ -152,6 +168,8 @@ struct RawConfig {
     digest: RawDigest,
     #[serde(default)]
     calendar: RawCalendar,
+    #[serde(default)]
+    daemon: RawDaemon,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -172,6 +190,16 @@ struct RawDigest {
 struct RawMail {
     source: Option<String>,
     transport: Option<String>,
+    processed_folder: Option<String>,
+    poll_seconds: Option<u64>,
+    retry_base_seconds: Option<u64>,
+    delivery_lease_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    tick: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -319,6 +347,19 @@ impl Config {
                 .mail
                 .transport
                 .unwrap_or_else(|| "file:data/outbox".into()),
+            processed_folder: raw.mail.processed_folder.filter(|f| !f.trim().is_empty()),
+            poll_seconds: raw.mail.poll_seconds.unwrap_or(10).max(1),
+            retry_base_seconds: raw.mail.retry_base_seconds.unwrap_or(30).max(1),
+            delivery_lease_seconds: raw.mail.delivery_lease_seconds.unwrap_or(120).max(1),
+        };
+        let tick_expr = raw.daemon.tick.unwrap_or_else(|| "0 * * * * *".into());
+        let daemon = DaemonConfig {
+            tick: (
+                tick_expr.clone(),
+                tick_expr.parse::<cron::Schedule>().map_err(|e| {
+                    field("daemon.tick", format!("expected a cron expression with seconds like \"0 * * * * *\", got {tick_expr:?} ({e})"))
+                })?,
+            ),
         };
         if !(mail.source.starts_with("maildir:")
             || mail.source.starts_with("imap://")
@@ -413,6 +454,7 @@ impl Config {
             escalation,
             digest: DigestConfig { schedules },
             calendar,
+            daemon,
             departments,
         })
     }

@@ -10,6 +10,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod csvin;
+pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod escalation;

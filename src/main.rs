@@ -22,11 +22,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The daemon logs what it does; a one-shot command only what went wrong. sqlx warns of any
+    // statement over 1 s; a survey of a big wave takes longer on purpose.
+    let default_filter = if matches!(cli.command, zaitaku::cli::Command::Run) {
+        "info,sqlx::query=error"
+    } else {
+        "warn,sqlx::query=error"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ZAITAKU_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

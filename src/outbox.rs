@@ -156,23 +156,23 @@ impl fmt::Display for Delivery {
     }
 }
 
-/// How long a claimed row stays ours: longer than any single SMTP conversation.
-const LEASE_SECS: i64 = 300;
 /// After this long of transient failures a mail is given up and shown as failed.
 const GIVE_UP_SECS: i64 = 24 * 3600;
 
 /// Delivers every mail due at `now` through the configured transport.
 pub async fn deliver_due(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<Delivery> {
     let transport = Transport::from_config(&cfg.mail.transport)?;
-    deliver_with(store, &transport, now).await
+    deliver_with(store, &transport, &cfg.mail, now).await
 }
 
 pub async fn deliver_with(
     store: &Store,
     transport: &Transport,
+    mail: &crate::config::MailConfig,
     now: DateTime<Utc>,
 ) -> Result<Delivery> {
     let mut d = Delivery::default();
+    let mut sender = transport.sender();
     let now_s = now.timestamp();
     // The rows of this round are fixed first, so a failing mail is not retried within the round.
     let due: Vec<i64> = sqlx::query_scalar(
@@ -190,7 +190,9 @@ pub async fn deliver_with(
              WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
              RETURNING envelope_from, envelope_to, raw, created_at, attempts",
         )
-        .bind(now_s + LEASE_SECS)
+        // The lease outlives any one SMTP conversation; after a crash the mail is retried when
+        // it ends (at worst sent twice, with the same Message-ID).
+        .bind(now_s + mail.delivery_lease_seconds as i64)
         .bind(id)
         .bind(now_s)
         .fetch_optional(store.pool())
@@ -210,7 +212,7 @@ pub async fn deliver_with(
                 .collect::<Result<Vec<_>>>()?,
         )
         .map_err(|e| Error::Mail(e.to_string()))?;
-        match transport.send_raw(&envelope, &raw).await {
+        match sender.send_raw(&envelope, &raw).await {
             Ok(()) => {
                 sqlx::query("UPDATE outbox SET sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
                     .bind(now_s)
@@ -218,11 +220,11 @@ pub async fn deliver_with(
                     .execute(store.pool())
                     .await?;
                 d.sent += 1;
-                tracing::info!(outbox_id = id, "mail delivered");
+                tracing::debug!(outbox_id = id, "mail delivered");
             }
             Err(e) => {
                 let give_up = e.permanent || now_s - created_at > GIVE_UP_SECS;
-                let backoff = (30i64 << attempts.clamp(0, 7)).min(3600);
+                let backoff = ((mail.retry_base_seconds as i64) << (attempts - 1).clamp(0, 7)).min(3600);
                 sqlx::query(
                     "UPDATE outbox SET lease_until = NULL, last_error = $1, next_attempt_at = $2,
                      failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END WHERE id = $5",
@@ -241,9 +243,14 @@ pub async fn deliver_with(
                     d.retrying += 1;
                     tracing::warn!(outbox_id = id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
                 }
+                if !e.permanent && !sender.connected() {
+                    // The server is unreachable: the rest of this round would fail the same way.
+                    break;
+                }
             }
         }
     }
+    sender.close().await;
     Ok(d)
 }
 

@@ -988,6 +988,28 @@ fn xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// 174259 → 「174,259」, for the chart.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// About how wide a text is drawn, in pixels: Japanese characters are square, Latin ones and
+/// digits about half as wide. The SVG is laid out with this, since it cannot measure its fonts.
+fn text_width(s: &str, size: f64) -> f64 {
+    s.chars()
+        .map(|c| if c.is_ascii() { 0.6 } else { 1.0 })
+        .sum::<f64>()
+        * size
+}
+
 /// A round axis step giving about five grid lines.
 fn nice_step(max: u64) -> u64 {
     let raw = (max as f64 / 5.0).max(1.0);
@@ -1002,12 +1024,26 @@ fn nice_step(max: u64) -> u64 {
 
 /// Telework days per month, stacked by division.
 pub fn render_svg(s: &Survey) -> String {
-    let (w, h) = (820.0_f64, 480.0_f64);
-    let (left, right, top, bottom) = (64.0, 220.0, 78.0, 64.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
     let max = s.months.iter().map(|m| m.order_days).max().unwrap_or(0);
     let step = nice_step(max);
     let ymax = (max.div_ceil(step).max(1) * step) as f64;
+    // Sized to fit the text: the widest axis number on the left, the widest legend entry on
+    // the right, and as many legend rows as there are divisions.
+    let legend: Vec<String> = s
+        .divisions
+        .iter()
+        .map(|d| format!("{}（{} 日）", d.division, grouped(d.order_days)))
+        .collect();
+    let legend_w = legend
+        .iter()
+        .map(|l| text_width(l, 13.0))
+        .fold(0.0, f64::max)
+        + 20.0;
+    let (top, bottom, pw) = (78.0, 64.0, 520.0);
+    let left = text_width(&grouped(ymax as u64), 12.0) + 20.0;
+    let w = (left + pw + 28.0 + legend_w + 16.0).ceil();
+    let h = 480.0_f64.max(top + 14.0 + 22.0 * legend.len() as f64 + bottom);
+    let ph = h - top - bottom;
     let y = |v: f64| top + ph - v / ymax * ph;
     let n = s.months.len().max(1) as f64;
     let slot = pw / n;
@@ -1062,9 +1098,10 @@ pub fn render_svg(s: &Survey) -> String {
         );
         let _ = writeln!(
             o,
-            "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v}</text>",
+            "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             left - 8.0,
-            yy + 4.0
+            yy + 4.0,
+            grouped(v)
         );
         v += step;
     }
@@ -1094,7 +1131,7 @@ pub fn render_svg(s: &Survey) -> String {
                 PALETTE[k % PALETTE.len()],
                 xml(&ja_month(&m.month)),
                 xml(&d.division),
-                d.order_days
+                grouped(d.order_days)
             );
             acc += d.order_days as f64;
         }
@@ -1104,7 +1141,7 @@ pub fn render_svg(s: &Survey) -> String {
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"12\" font-weight=\"bold\">{}</text>",
                 x + bar / 2.0,
                 y(acc) - 6.0,
-                m.order_days
+                grouped(m.order_days)
             );
         }
         let _ = writeln!(o, "</g>");
@@ -1148,16 +1185,15 @@ pub fn render_svg(s: &Survey) -> String {
         "<text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"13\" font-weight=\"bold\">部</text>",
         top
     );
-    for (j, (k, d)) in s.divisions.iter().enumerate().rev().enumerate() {
+    for (j, (k, label)) in legend.iter().enumerate().rev().enumerate() {
         let ly = top + 14.0 + j as f64 * 22.0;
         let _ = writeln!(
             o,
-            "<rect x=\"{lx:.1}\" y=\"{ly:.1}\" width=\"14\" height=\"14\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\">{}（{} 日）</text>",
+            "<rect x=\"{lx:.1}\" y=\"{ly:.1}\" width=\"14\" height=\"14\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\">{}</text>",
             PALETTE[k % PALETTE.len()],
             lx + 20.0,
             ly + 12.0,
-            xml(&d.division),
-            d.order_days
+            xml(label)
         );
     }
     let _ = writeln!(o, "</svg>");
@@ -1544,7 +1580,7 @@ mod tests {
                 && svg.contains(">2月</text>")
                 && svg.contains(">2021年</text>")
         );
-        assert!(svg.contains("総務部（3 日）"), "{svg}");
+        assert!(svg.contains(">総務部（3 日）</text>"), "{svg}");
         assert!(
             svg.contains("<title>2021年1月 総務部: 3 日</title>"),
             "{svg}"
@@ -1553,6 +1589,43 @@ mod tests {
         assert_eq!(svg.matches("<g>").count(), svg.matches("</g>").count());
         // The background, one segment per month here, and two legend keys.
         assert_eq!(svg.matches("<rect").count(), 1 + 2 + 2, "{svg}");
+    }
+
+    #[test]
+    fn the_chart_is_wide_enough_for_its_longest_legend_entry() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(174259), "174,259");
+        assert_eq!(grouped(1000000), "1,000,000");
+        let mut s = sample();
+        s.divisions[0].division = "行政委員会事務局".into();
+        s.divisions[0].order_days = 1_234_567;
+        let svg = render_svg(&s);
+        let width: f64 = svg
+            .split("width=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let legend_x: f64 = svg
+            .split("font-weight=\"bold\">部</text>")
+            .next()
+            .unwrap()
+            .rsplit("x=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            legend_x + 20.0 + text_width("行政委員会事務局（1,234,567 日）", 13.0) <= width,
+            "{svg}"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Mail in and out: parsing, Maildir, templates and the transports.
 
+pub mod imap;
 pub mod maildir;
 pub mod parse;
 pub mod template;
+pub mod tls;
 pub mod transport;

@@ -1,15 +1,36 @@
 //! Where outgoing mail goes: `file:DIR` (one .eml per message, for tests, demos and sites that
-//! hand mail to another system) or `smtp://[user:pass@]host:port`.
+//! hand mail to another system), `smtp://[user:pass@]host:port` (STARTTLS when offered) or
+//! `smtps://user:pass@host:port` (TLS from the start).
+//!
+//! SMTP speaks through lettre's connection, on a socket we open ourselves with TCP_NODELAY:
+//! lettre writes a message and its closing `.` in two writes, and with Nagle's algorithm the
+//! second waits for the server's delayed ACK — 40 ms per mail, 25 mails a second at best. One
+//! connection serves a whole delivery round.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 use crate::error::{Error, Result};
 
 pub enum Transport {
     File(AsyncFileTransport<Tokio1Executor>),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpTarget),
+}
+
+/// An SMTP server to deliver to.
+pub struct SmtpTarget {
+    host: String,
+    port: u16,
+    implicit_tls: bool,
+    credentials: Option<Credentials>,
 }
 
 /// A failed send: permanent ones (SMTP 5xx) are not retried.
@@ -19,6 +40,10 @@ pub struct SendError {
     pub message: String,
 }
 
+fn transient(message: String) -> SendError {
+    SendError { permanent: false, message }
+}
+
 impl Transport {
     pub fn from_config(spec: &str) -> Result<Transport> {
         if let Some(dir) = spec.strip_prefix("file:") {
@@ -26,64 +51,162 @@ impl Transport {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             return Ok(Transport::File(AsyncFileTransport::new(dir)));
         }
-        if let Some(rest) = spec.strip_prefix("smtp://") {
-            let (creds, hostport) = match rest.rsplit_once('@') {
-                Some((c, h)) => (Some(c), h),
-                None => (None, rest),
-            };
-            let hostport = hostport.trim_end_matches('/');
-            let (host, port) = match hostport.rsplit_once(':') {
-                Some((h, p)) => (
-                    h,
-                    p.parse::<u16>().map_err(|_| {
-                        Error::bad(
-                            "mail.transport",
-                            format!("expected a port number, got {p:?}"),
-                        )
-                    })?,
-                ),
-                None => (hostport, 25),
-            };
-            let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port);
-            if let Some(c) = creds {
-                let (user, pass) = c.split_once(':').unwrap_or((c, ""));
-                b = b.credentials(Credentials::new(user.to_string(), pass.to_string()));
-            }
-            return Ok(Transport::Smtp(b.build()));
-        }
-        Err(Error::bad(
-            "mail.transport",
-            format!(
-                "expected file:DIR or smtp://host:port, got {:?}",
+        let bad = |msg: String| Error::bad("mail.transport", msg);
+        let (implicit_tls, rest) = if let Some(r) = spec.strip_prefix("smtps://") {
+            (true, r)
+        } else if let Some(r) = spec.strip_prefix("smtp://") {
+            (false, r)
+        } else {
+            return Err(bad(format!(
+                "expected file:DIR, smtp://host:port or smtps://user:pass@host:port, got {:?}",
                 crate::store::redact(spec)
-            ),
-        ))
+            )));
+        };
+        let (creds, hostport) = match rest.rsplit_once('@') {
+            Some((c, h)) => (Some(c), h),
+            None => (None, rest),
+        };
+        let hostport = hostport.trim_end_matches('/');
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad(format!("expected a port number, got {p:?}")))?),
+            None => (hostport, if implicit_tls { 465 } else { 25 }),
+        };
+        if host.is_empty() {
+            return Err(bad("expected a host name after smtp://".into()));
+        }
+        let credentials = creds.map(|c| {
+            let (user, pass) = c.split_once(':').unwrap_or((c, ""));
+            Credentials::new(crate::mail::imap::percent_decode(user), crate::mail::imap::percent_decode(pass))
+        });
+        Ok(Transport::Smtp(SmtpTarget { host: host.to_string(), port, implicit_tls, credentials }))
     }
 
-    pub async fn send_raw(
-        &self,
-        envelope: &Envelope,
-        raw: &[u8],
-    ) -> std::result::Result<(), SendError> {
-        match self {
-            Transport::File(t) => {
-                t.send_raw(envelope, raw)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError {
-                        permanent: false,
-                        message: e.to_string(),
-                    })
-            }
-            Transport::Smtp(t) => {
-                t.send_raw(envelope, raw)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError {
-                        permanent: e.is_permanent(),
-                        message: e.to_string(),
-                    })
+    /// A sender for one delivery round; SMTP connects on the first mail.
+    pub fn sender(&self) -> Sender<'_> {
+        Sender { transport: self, conn: None }
+    }
+}
+
+pub struct Sender<'a> {
+    transport: &'a Transport,
+    conn: Option<AsyncSmtpConnection>,
+}
+
+impl Sender<'_> {
+    pub async fn send_raw(&mut self, envelope: &Envelope, raw: &[u8]) -> std::result::Result<(), SendError> {
+        match self.transport {
+            Transport::File(t) => t.send_raw(envelope, raw).await.map(|_| ()).map_err(|e| transient(e.to_string())),
+            Transport::Smtp(target) => {
+                if self.conn.as_ref().is_none_or(|c| c.has_broken()) {
+                    self.conn = Some(target.connect().await?);
+                }
+                let conn = self.conn.as_mut().expect("connected above");
+                match conn.send(envelope, raw).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let permanent = e.is_permanent();
+                        if !permanent {
+                            self.conn = None; // do not reuse a connection in an unknown state
+                        }
+                        Err(SendError { permanent, message: e.to_string() })
+                    }
+                }
             }
         }
+    }
+
+    /// False after an SMTP connection failed: the server is not there right now.
+    pub fn connected(&self) -> bool {
+        matches!(self.transport, Transport::File(_)) || self.conn.is_some()
+    }
+
+    pub async fn close(mut self) {
+        if let Some(mut c) = self.conn.take() {
+            let _ = c.quit().await;
+        }
+    }
+}
+
+impl SmtpTarget {
+    async fn connect(&self) -> std::result::Result<AsyncSmtpConnection, SendError> {
+        let at = format!("{}:{}", self.host, self.port);
+        let tcp = tokio::time::timeout(std::time::Duration::from_secs(30), TcpStream::connect((self.host.as_str(), self.port)))
+            .await
+            .map_err(|_| transient(format!("{at}: connection timed out")))?
+            .map_err(|e| transient(format!("{at}: {e}")))?;
+        tcp.set_nodelay(true).map_err(|e| transient(format!("{at}: {e}")))?;
+        let hello = ClientId::default();
+        let stream: Box<dyn AsyncTokioStream> = if self.implicit_tls {
+            let peer = tcp.peer_addr().map_err(|e| transient(format!("{at}: {e}")))?;
+            let tls = crate::mail::tls::connect(&self.host, tcp).await.map_err(|e| transient(e.to_string()))?;
+            Box::new(TlsIo { inner: tls, peer })
+        } else {
+            Box::new(tcp)
+        };
+        let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello)
+            .await
+            .map_err(|e| transient(format!("{at}: {e}")))?;
+        if !self.implicit_tls && conn.can_starttls() {
+            let params = TlsParameters::new(self.host.clone()).map_err(|e| transient(format!("{at}: {e}")))?;
+            conn.starttls(params, &hello).await.map_err(|e| transient(format!("{at}: STARTTLS: {e}")))?;
+        }
+        if let Some(c) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
+                .await
+                .map_err(|e| SendError { permanent: e.is_permanent(), message: format!("{at}: AUTH: {e}") })?;
+        }
+        Ok(conn)
+    }
+}
+
+/// A TLS stream as lettre wants it (it asks for the peer's address).
+#[derive(Debug)]
+struct TlsIo {
+    inner: tokio_rustls::client::TlsStream<TcpStream>,
+    peer: std::net::SocketAddr,
+}
+
+impl AsyncTokioStream for TlsIo {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        Ok(self.peer)
+    }
+}
+
+impl AsyncRead for TlsIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_parse_with_default_ports() {
+        match Transport::from_config("smtps://bot%40city:pw@mail.city.example.lg.jp").unwrap() {
+            Transport::Smtp(t) => assert_eq!((t.port, t.implicit_tls, t.credentials.is_some()), (465, true, true)),
+            Transport::File(_) => panic!("smtp expected"),
+        }
+        match Transport::from_config("smtp://127.0.0.1:2525").unwrap() {
+            Transport::Smtp(t) => assert_eq!((t.port, t.implicit_tls), (2525, false)),
+            Transport::File(_) => panic!("smtp expected"),
+        }
+        assert!(Transport::from_config("smtp://host:x").unwrap_err().is_bad_input());
+        assert!(Transport::from_config("mapi://host").unwrap_err().is_bad_input());
     }
 }

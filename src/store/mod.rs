@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::ids::Held;
 
 pub mod escalations;
+pub mod mailbox;
 pub mod reports;
 pub mod survey;
 
@@ -64,6 +65,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar",
         include_str!("../../migrations/sqlite/0004_calendar.sql"),
     ),
+    (
+        5,
+        "mailbox",
+        include_str!("../../migrations/sqlite/0005_mailbox.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -85,6 +91,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "calendar",
         include_str!("../../migrations/postgres/0004_calendar.sql"),
+    ),
+    (
+        5,
+        "mailbox",
+        include_str!("../../migrations/postgres/0005_mailbox.sql"),
     ),
 ];
 

@@ -1,0 +1,124 @@
+//! `zaitaku run`: the long-running service. One task reads the mail source (Maildir polling or
+//! IMAP with IDLE), one runs the tick work (escalations, digests, delivery retries) at the
+//! configured cron times. Shutdown is a future the caller passes in (SIGTERM/Ctrl-C in `main`,
+//! anything in a test): each task finishes the batch in hand, commits, and returns.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::mail::transport::Transport;
+use crate::store::Store;
+
+pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let transport = Arc::new(Transport::from_config(&cfg.mail.transport)?);
+    let (stop_tx, stop) = watch::channel(false);
+    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
+    if cfg.mail.source.starts_with("maildir:") {
+        tasks.spawn(maildir_loop(store.clone(), cfg.clone(), transport.clone(), stop.clone()));
+    } else {
+        tasks.spawn(crate::mail::imap::run(store.clone(), cfg.clone(), transport.clone(), stop.clone()));
+    }
+    tasks.spawn(scheduler(store.clone(), cfg.clone(), stop.clone()));
+    tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
+        tick = %cfg.daemon.tick.0, "zaitaku running");
+    let mut early: Option<Result<()>> = None;
+    tokio::select! {
+        _ = shutdown => tracing::info!("shutting down: finishing the message in hand"),
+        Some(done) = tasks.join_next() => {
+            // A loop ended on its own: that is an error (they only return when told to stop).
+            early = Some(done.map_err(|e| Error::Mail(format!("a task failed: {e}"))).and_then(|r| r));
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| Error::Mail(format!("a task failed: {e}")))??;
+    }
+    match early {
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Sleeps, or returns true early when told to stop.
+async fn stopped_during(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+async fn maildir_loop(store: Store, cfg: Config, transport: Arc<Transport>, mut stop: watch::Receiver<bool>) -> Result<()> {
+    let dir = std::path::PathBuf::from(cfg.mail.source.trim_start_matches("maildir:"));
+    crate::mail::maildir::ensure(&dir)?;
+    let poll = Duration::from_secs(cfg.mail.poll_seconds);
+    let mut failing = false;
+    loop {
+        match crate::ingest::ingest_maildir(&store, &cfg, &dir, Utc::now(), false).await {
+            Ok(s) => {
+                if failing {
+                    tracing::info!(maildir = %dir.display(), "maildir readable again");
+                    failing = false;
+                }
+                if s.processed + s.duplicates > 0 {
+                    tracing::info!(processed = s.processed, duplicates = s.duplicates, "maildir batch done");
+                    match crate::outbox::deliver_with(&store, &transport, &cfg.mail, Utc::now()).await {
+                        Ok(d) if d.attempted > 0 => tracing::info!(sent = d.sent, retrying = d.retrying, failed = d.failed, "outbox"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "outbox delivery failed"),
+                    }
+                }
+            }
+            // A broken message is kept and recorded by ingest; what lands here is the folder or
+            // the database being unavailable: log it once and try again at the next poll.
+            Err(e) if !failing => {
+                tracing::error!(maildir = %dir.display(), error = %e, "cannot read the maildir");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+        if stopped_during(&mut stop, poll).await {
+            return Ok(());
+        }
+    }
+}
+
+async fn scheduler(store: Store, cfg: Config, mut stop: watch::Receiver<bool>) -> Result<()> {
+    // Catch up at once: overdue steps, a missed digest, mail left in the outbox.
+    run_tick(&store, &cfg).await;
+    loop {
+        let now = Utc::now().with_timezone(&cfg.timezone);
+        let Some(next) = cfg.daemon.tick.1.after(&now).next() else {
+            tracing::warn!(tick = %cfg.daemon.tick.0, "the tick schedule has no future time; ticking no more");
+            let _ = stop.changed().await;
+            return Ok(());
+        };
+        let wait = (next.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or_default();
+        if stopped_during(&mut stop, wait).await {
+            return Ok(());
+        }
+        run_tick(&store, &cfg).await;
+    }
+}
+
+async fn run_tick(store: &Store, cfg: &Config) {
+    // A failing tick (database or mail server down) is logged and tried again at the next time;
+    // it never stops the daemon.
+    match crate::tick::tick(store, cfg, Utc::now()).await {
+        Ok(r) => {
+            if r.steps_sent + r.steps_expired + r.digests + r.delivery.attempted > 0 {
+                tracing::info!(report = %r, "tick");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "tick failed; will try again at the next tick"),
+    }
+}

@@ -1,0 +1,310 @@
+//! Real servers for the daemon tests, on free ports of 127.0.0.1: Dovecot (IMAP, with its own
+//! configuration in a temp dir, no systemd) and an aiosmtpd SMTP sink. Each is stopped when
+//! dropped, and can be stopped and started again on the same port.
+#![allow(dead_code)]
+
+use std::io::BufRead;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not start listening on 127.0.0.1:{port}");
+}
+
+pub struct Dovecot {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+pub const IMAP_USER: &str = "bot";
+pub const IMAP_PASS: &str = "secret";
+
+impl Dovecot {
+    pub fn start() -> Dovecot {
+        let dir = tempfile::Builder::new()
+            .prefix("zt-dovecot")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        for sub in ["run", "state", "mail", "home"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        // Dovecot refuses uid 0 for mail: the mailbox belongs to nobody, so it must reach it.
+        Command::new("chmod").arg("755").arg(d).status().unwrap();
+        Command::new("chown")
+            .args(["-R", "nobody:nogroup"])
+            .arg(d.join("mail"))
+            .arg(d.join("home"))
+            .status()
+            .unwrap();
+        std::fs::write(
+            d.join("users"),
+            format!("{IMAP_USER}:{{PLAIN}}{IMAP_PASS}::::::\n"),
+        )
+        .unwrap();
+        let port = free_port();
+        let conf = format!(
+            r#"protocols = imap
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{d}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+}}
+service submission-login {{
+  inet_listener submission {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  unix_listener lmtp {{
+    mode = 0600
+  }}
+}}
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+"#,
+            d = d.display()
+        );
+        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
+        let mut dc = Dovecot {
+            dir,
+            port,
+            child: None,
+        };
+        dc.up();
+        dc
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "imap://{IMAP_USER}:{IMAP_PASS}@127.0.0.1:{}/INBOX",
+            self.port
+        )
+    }
+
+    pub fn up(&mut self) {
+        let child = Command::new("dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(self.dir.path().join("dovecot.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dovecot is installed (apt-get install dovecot-imapd; .ci/run does it)");
+        self.child = Some(child);
+        wait_for_port(self.port, "dovecot");
+    }
+
+    /// Stops the server (the daemon's connection drops).
+    pub fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let _ = c.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Delivers a message with IMAP APPEND, with the server's receipt time (INTERNALDATE) given.
+    pub fn append(&self, bytes: &[u8], internal_date: &str) {
+        let script = format!(
+            "import imaplib,sys\nm=imaplib.IMAP4('127.0.0.1',{})\nm.login('{IMAP_USER}','{IMAP_PASS}')\n\
+             t,d=m.append('INBOX',None,'\"{internal_date}\"',sys.stdin.buffer.read())\nassert t=='OK',d\nm.logout()\n",
+            self.port
+        );
+        run_python(&script, bytes);
+    }
+
+    /// Appends many messages over one connection.
+    pub fn append_many(&self, files: &[PathBuf], internal_date: &str) {
+        let list = files
+            .iter()
+            .map(|p| format!("{:?}", p.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let script = format!(
+            "import imaplib\nm=imaplib.IMAP4('127.0.0.1',{})\nm.login('{IMAP_USER}','{IMAP_PASS}')\n\
+             for f in [{list}]:\n    t,d=m.append('INBOX',None,'\"{internal_date}\"',open(f,'rb').read())\n    assert t=='OK',d\nm.logout()\n",
+            self.port
+        );
+        run_python(&script, b"");
+    }
+
+    /// Messages in INBOX and how many are flagged \Seen.
+    pub fn counts(&self) -> (usize, usize) {
+        let script = format!(
+            "import imaplib\nm=imaplib.IMAP4('127.0.0.1',{})\nm.login('{IMAP_USER}','{IMAP_PASS}')\nm.select('INBOX')\n\
+             a=m.search(None,'ALL')[1][0].split()\ns=m.search(None,'SEEN')[1][0].split()\nprint(len(a),len(s))\nm.logout()\n",
+            self.port
+        );
+        let out = run_python(&script, b"");
+        let v: Vec<usize> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        (v[0], v[1])
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+fn run_python(script: &str, stdin: &[u8]) -> String {
+    use std::io::Write;
+    let mut c = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin).unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub struct SmtpSink {
+    pub port: u16,
+    pub out: PathBuf,
+    child: Option<Child>,
+}
+
+impl SmtpSink {
+    pub fn start(out: &Path) -> SmtpSink {
+        let mut s = SmtpSink {
+            port: free_port(),
+            out: out.to_path_buf(),
+            child: None,
+        };
+        s.up();
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn up(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(self.port.to_string())
+            .arg(&self.out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the SMTP sink needs aiosmtpd (pip install aiosmtpd; .ci/run does it)"
+        );
+        self.child = Some(child);
+        wait_for_port(self.port, "smtp sink");
+    }
+
+    pub fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let _ = c.wait();
+        }
+    }
+
+    /// The messages accepted so far, as text.
+    pub fn received(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.out)
+            .map(|rd| {
+                rd.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// Waits until `f` holds, or fails the test after `secs`, saying what it waited for.
+pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out after {secs}s waiting for: {what}");
+}
