@@ -220,7 +220,7 @@ pub async fn compile_with_progress(
         .survey_orders(w.from, w.to, |o| {
             tally.add(&o);
             done += 1;
-            if done % 16_384 == 0
+            if done.is_multiple_of(16_384)
                 && let Some(p) = progress.as_mut()
             {
                 p(done, total.max(done));
@@ -993,7 +993,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
