@@ -4,7 +4,7 @@
 //! of thousands is not thousands of fsyncs; a crash loses no message, it only re-reads a batch,
 //! whose Message-IDs are already stored.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -22,8 +22,8 @@ use crate::mail::parse::{Incoming, parse};
 use crate::mail::template::Templates;
 use crate::outbox::{self, OutMail};
 use crate::report::{Facts, Reason, decide, kind_label};
-use crate::store::escalations::{NewEscalation, insert_escalation, resolve};
-use crate::store::reports::{NewReport, insert_report};
+use crate::store::escalations::{NewEscalation, insert_escalations, resolve};
+use crate::store::reports::{NewReport, insert_report, insert_reports};
 use crate::store::{Employee, OrderRow, Role, Store, Tx};
 
 /// Messages per transaction.
@@ -126,33 +126,89 @@ impl<'a> Ingestor<'a> {
         Ok(o)
     }
 
-    /// Processes one message inside `tx`. Returns the report's id, or `None` for a duplicate.
-    pub async fn process(
-        &mut self,
-        tx: &mut Tx<'_>,
-        raw: &Raw,
-        now: DateTime<Utc>,
-    ) -> Result<Option<i64>> {
+    /// Processes one message inside `tx`.
+    pub async fn process(&mut self, tx: &mut Tx<'_>, raw: &Raw, now: DateTime<Utc>) -> Result<()> {
+        self.process_batch(tx, std::slice::from_ref(raw), now).await
+    }
+
+    /// Processes messages inside `tx`: each is decided on its own, then the batch's reports,
+    /// notices and mails are stored with a few multi-row statements (each statement is a round
+    /// trip to the database thread; one per message would cost more than the parsing).
+    pub async fn process_batch(&mut self, tx: &mut Tx<'_>, raws: &[Raw], now: DateTime<Utc>) -> Result<()> {
+        let mut prepared = Vec::with_capacity(raws.len());
+        for raw in raws {
+            if let Some(p) = self.prepare(tx, raw, now).await? {
+                prepared.push(p);
+            }
+        }
+        let ids = insert_reports(tx, &prepared.iter().map(|p| &p.report).collect::<Vec<_>>()).await?;
+        // The same message twice in one batch: the first is the report, the second a duplicate.
+        let mut claimed = HashSet::new();
+        let mut mails = Vec::new();
+        let mut notices = Vec::new();
+        for p in prepared {
+            let id = ids.get(&p.report.message_key).copied().filter(|_| claimed.insert(p.report.message_key.clone()));
+            self.count(&p.report, p.reason, id, p.file.as_deref());
+            let (Some(report_id), Some(f)) = (id, p.follow) else { continue };
+            tracing::info!(message_id = ?p.report.message_id, employee = %f.employee.employee_id,
+                kind = %p.report.kind, reason = %p.report.reason, "report recorded");
+            if let Some(template) = f.reply {
+                let to = vec![p.report.sender.clone()];
+                mails.extend(self.mail(template, &f.ctx, report_id, to, Some(&f.answering), "auto-replied", now)?);
+            }
+            for template in &f.notify {
+                let supervisors: Vec<&Employee> = self
+                    .by_id
+                    .values()
+                    .filter(|s| s.department == f.employee.department && s.role == Role::Supervisor)
+                    .collect();
+                let to: Vec<String> = supervisors.iter().filter_map(|s| s.emails.first().cloned()).collect();
+                if to.is_empty() {
+                    tracing::warn!(department = %f.employee.department, "no supervisor with an e-mail address to notify");
+                }
+                // The notice is an escalation too (kind no_order or incident), recorded for the
+                // board and the survey, keyed by the report so it happens once.
+                let kind = if *template == "notify_no_order.txt" { "no_order" } else { "incident" };
+                let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
+                let mut recipients: Vec<String> = supervisors.iter().map(|s| s.employee_id.clone()).collect();
+                recipients.sort();
+                notices.push(NewEscalation {
+                    key: format!("report:{report_id}:{kind}"),
+                    order_id: p.report.order_id,
+                    report_id: Some(report_id),
+                    day: p.report.day.clone(),
+                    kind: kind.into(),
+                    step: 1,
+                    due_at: p.report.received_at,
+                    fired_at: now.timestamp(),
+                    recipients,
+                    status: "sent",
+                    message_id: Some(outbox::message_id(self.cfg, &cause)),
+                });
+                mails.extend(self.mail(template, &f.ctx, report_id, to, None, "auto-generated", now)?);
+            }
+        }
+        insert_escalations(tx, &notices).await?;
+        self.summary.mails_queued += outbox::insert_rows(tx, &mails).await?;
+        Ok(())
+    }
+
+    /// Decides one message. A supervisor's answer to an escalation is stored at once (it is
+    /// rare and changes the escalation); everything else comes back to be stored with the batch.
+    async fn prepare(&mut self, tx: &mut Tx<'_>, raw: &Raw, now: DateTime<Utc>) -> Result<Option<Prepared>> {
         let parsed = parse(&raw.bytes);
         let tz = self.cfg.timezone;
         let header_time = parsed.as_ref().ok().and_then(|m| m.received);
         // The server's receipt time, never the sender's Date: a wrong laptop clock must not make
         // a late start on time.
-        let arrival = raw
-            .received_at
-            .or(header_time)
-            .or(raw.delivered_at)
-            .unwrap_or(now);
+        let arrival = raw.received_at.or(header_time).or(raw.delivered_at).unwrap_or(now);
         let day = local_date(arrival, tz);
+        let file = raw.file.clone();
         let m = match parsed {
             Ok(m) => m,
             Err(bad) => {
-                tracing::warn!(
-                    reason = bad.reason,
-                    source = raw.source,
-                    "kept a message that cannot be used"
-                );
-                let r = NewReport {
+                tracing::warn!(reason = bad.reason, source = raw.source, "kept a message that cannot be used");
+                let report = NewReport {
                     message_key: bad.key,
                     source: raw.source.to_string(),
                     received_at: arrival.timestamp(),
@@ -160,24 +216,19 @@ impl<'a> Ingestor<'a> {
                     sender: bad.from,
                     kind: Kind::Unclassified.as_str().into(),
                     reason: Reason::Unparseable.as_str().into(),
-                    subject: if bad.subject.is_empty() {
-                        format!("({})", bad.reason)
-                    } else {
-                        bad.subject
-                    },
+                    subject: if bad.subject.is_empty() { format!("({})", bad.reason) } else { bad.subject },
                     raw: Some(raw.bytes.clone()),
                     ..NewReport::default()
                 };
-                return self
-                    .record(tx, &r, Reason::Unparseable, raw.file.as_deref())
-                    .await;
+                return Ok(Some(Prepared { report, reason: Reason::Unparseable, file, follow: None }));
             }
         };
         let employee = self.by_email.get(&m.from).cloned();
         if let Some(e) = employee.as_ref().filter(|e| e.role == Role::Supervisor && m.auto_reply.is_none())
             && let Some(id) = self.answered_escalation(e, &m).await?
         {
-            return self.record_resolution(tx, raw, &m, e, id, arrival, day).await;
+            self.record_resolution(tx, raw, &m, e, id, arrival, day).await?;
+            return Ok(None);
         }
         let order = match &employee {
             Some(e) if m.auto_reply.is_none() => self.order(&e.employee_id, day).await?,
@@ -185,15 +236,9 @@ impl<'a> Ingestor<'a> {
         };
         let d = decide(
             &m,
-            &Facts {
-                employee: employee.as_ref(),
-                order: order.as_ref(),
-                arrival,
-                tz,
-                timing: &self.cfg.timing,
-            },
+            &Facts { employee: employee.as_ref(), order: order.as_ref(), arrival, tz, timing: &self.cfg.timing },
         );
-        let r = NewReport {
+        let report = NewReport {
             message_key: m.key.clone(),
             message_id: m.message_id.clone(),
             source: raw.source.to_string(),
@@ -204,10 +249,7 @@ impl<'a> Ingestor<'a> {
             employee_id: employee.as_ref().map(|e| e.employee_id.clone()),
             kind: d.class.kind.as_str().into(),
             reason: d.reason.as_str().into(),
-            order_id: order
-                .as_ref()
-                .filter(|_| d.reason == Reason::Matched)
-                .map(|o| o.id),
+            order_id: order.as_ref().filter(|_| d.reason == Reason::Matched).map(|o| o.id),
             leave_noted: d.class.leave,
             incident: d.class.incident,
             subject: m.subject.clone(),
@@ -215,88 +257,29 @@ impl<'a> Ingestor<'a> {
             raw: None,
             recorded_by: None,
         };
-        let Some(report_id) = self.record(tx, &r, d.reason, raw.file.as_deref()).await? else {
-            return Ok(None);
-        };
-        if let Some(e) = &employee {
-            tracing::info!(message_id = ?m.message_id, employee = %e.employee_id, kind = d.class.kind.as_str(),
-                reason = d.reason.as_str(), "report recorded");
-            let ctx = MailContext {
-                subject: if m.subject.is_empty() {
-                    "(件名なし)".into()
-                } else {
-                    m.subject.clone()
-                },
+        let follow = employee.filter(|_| d.reply.is_some() || !d.notify.is_empty()).map(|e| Follow {
+            ctx: MailContext {
+                subject: if m.subject.is_empty() { "(件名なし)".into() } else { m.subject.clone() },
                 name: e.name.clone(),
                 employee_id: e.employee_id.clone(),
                 department: e.department.clone(),
                 kind_label: kind_label(d.class.kind),
-                at: rfc3339(arrival.timestamp(), tz)
-                    .get(11..16)
-                    .unwrap_or("")
-                    .to_string(),
+                at: rfc3339(arrival.timestamp(), tz).get(11..16).unwrap_or("").to_string(),
                 date: day.to_string(),
-                order_start: order
-                    .as_ref()
-                    .map(|o| o.start.to_string())
-                    .unwrap_or_default(),
-                order_end: order
-                    .as_ref()
-                    .map(|o| o.end.to_string())
-                    .unwrap_or_default(),
+                order_start: order.as_ref().map(|o| o.start.to_string()).unwrap_or_default(),
+                order_end: order.as_ref().map(|o| o.end.to_string()).unwrap_or_default(),
                 status_label: d.status.map(|s| s.label_ja()).unwrap_or(""),
                 leave: d.class.leave,
                 incident: d.class.incident,
-                body: crate::classify::work_summary(&m.body),
-            };
-            if let Some(template) = d.reply {
-                let to = vec![m.from.clone()];
-                self.queue(
-                    tx,
-                    template,
-                    &ctx,
-                    report_id,
-                    to,
-                    Some(&m),
-                    "auto-replied",
-                    now,
-                )
-                .await?;
-            }
-            for template in &d.notify {
-                let supervisors: Vec<&Employee> = self
-                    .by_id
-                    .values()
-                    .filter(|s| s.department == e.department && s.role == Role::Supervisor)
-                    .collect();
-                let to: Vec<String> = supervisors.iter().filter_map(|s| s.emails.first().cloned()).collect();
-                if to.is_empty() {
-                    tracing::warn!(department = %e.department, "no supervisor with an e-mail address to notify");
-                }
-                // The notice is an escalation too (kind no_order or incident), recorded for the
-                // board and the survey, keyed by the report so it happens once.
-                let kind = if *template == "notify_no_order.txt" { "no_order" } else { "incident" };
-                let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
-                let mut ids: Vec<String> = supervisors.iter().map(|s| s.employee_id.clone()).collect();
-                ids.sort();
-                let esc = NewEscalation {
-                    key: format!("report:{report_id}:{kind}"),
-                    order_id: r.order_id,
-                    report_id: Some(report_id),
-                    day: day.to_string(),
-                    kind: kind.into(),
-                    step: 1,
-                    due_at: arrival.timestamp(),
-                    fired_at: now.timestamp(),
-                    recipients: ids,
-                    status: "sent",
-                    message_id: Some(outbox::message_id(self.cfg, &cause)),
-                };
-                insert_escalation(tx, &esc).await?;
-                self.queue(tx, template, &ctx, report_id, to, None, "auto-generated", now).await?;
-            }
-        }
-        Ok(Some(report_id))
+                // Only the incident notice quotes the body.
+                body: if d.class.incident { crate::classify::work_summary(&m.body) } else { String::new() },
+            },
+            employee: e,
+            reply: d.reply,
+            notify: d.notify.clone(),
+            answering: (m.message_id.clone(), m.references.clone()),
+        });
+        Ok(Some(Prepared { report, reason: d.reason, file, follow }))
     }
 
     /// The escalation a supervisor's mail answers, if it answers one of their department's.
@@ -354,14 +337,13 @@ impl<'a> Ingestor<'a> {
         Ok(id)
     }
 
-    async fn record(
-        &mut self,
-        tx: &mut Tx<'_>,
-        r: &NewReport,
-        reason: Reason,
-        file: Option<&str>,
-    ) -> Result<Option<i64>> {
+    async fn record(&mut self, tx: &mut Tx<'_>, r: &NewReport, reason: Reason, file: Option<&str>) -> Result<Option<i64>> {
         let id = insert_report(tx, r).await?;
+        self.count(r, reason, id, file);
+        Ok(id)
+    }
+
+    fn count(&mut self, r: &NewReport, reason: Reason, id: Option<i64>, file: Option<&str>) {
         match id {
             Some(_) => {
                 self.summary.processed += 1;
@@ -377,35 +359,28 @@ impl<'a> Ingestor<'a> {
                 file: file.map(str::to_string),
                 message_id: r.message_id.clone(),
                 from: r.sender.clone(),
-                kind: crate::classify::Kind::parse(&r.kind)
-                    .unwrap_or(Kind::Unclassified)
-                    .as_str(),
-                reason: if id.is_some() {
-                    reason.as_str()
-                } else {
-                    "duplicate"
-                },
+                kind: Kind::parse(&r.kind).unwrap_or(Kind::Unclassified).as_str(),
+                reason: if id.is_some() { reason.as_str() } else { "duplicate" },
                 employee_id: r.employee_id.clone(),
                 at: rfc3339(r.received_at, self.cfg.timezone),
                 leave: r.leave_noted,
                 incident: r.incident,
             });
         }
-        Ok(id)
     }
 
+    /// Renders and formats one mail caused by a report.
     #[allow(clippy::too_many_arguments)]
-    async fn queue(
-        &mut self,
-        tx: &mut Tx<'_>,
+    fn mail(
+        &self,
         template: &str,
         ctx: &MailContext,
         report_id: i64,
         to: Vec<String>,
-        answering: Option<&Incoming>,
+        answering: Option<&(Option<String>, Vec<String>)>,
         auto_submitted: &'static str,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<Option<outbox::OutRow>> {
         let rendered = self.templates.render(template, ctx)?;
         let mail = OutMail {
             purpose: template.trim_end_matches(".txt").to_string(),
@@ -414,15 +389,30 @@ impl<'a> Ingestor<'a> {
             to,
             subject: rendered.subject,
             body: rendered.body,
-            in_reply_to: answering.and_then(|m| m.message_id.clone()),
-            references: answering.map(|m| m.references.clone()).unwrap_or_default(),
+            in_reply_to: answering.and_then(|(id, _)| id.clone()),
+            references: answering.map(|(_, refs)| refs.clone()).unwrap_or_default(),
             auto_submitted,
         };
-        if outbox::enqueue(tx, self.cfg, &mail, now).await? {
-            self.summary.mails_queued += 1;
-        }
-        Ok(())
+        outbox::build(self.cfg, &mail, now)
     }
+}
+
+/// A message decided, waiting to be stored with its batch.
+struct Prepared {
+    report: NewReport,
+    reason: Reason,
+    file: Option<String>,
+    /// What the report causes: replies and notices (none for strangers and automatic mail).
+    follow: Option<Follow>,
+}
+
+struct Follow {
+    employee: Employee,
+    ctx: MailContext,
+    reply: Option<&'static str>,
+    notify: Vec<&'static str>,
+    /// The answered message's Message-ID and References.
+    answering: (Option<String>, Vec<String>),
 }
 
 #[derive(Debug, Serialize)]
@@ -481,12 +471,32 @@ pub async fn ingest_files(
     ing.keep_details = keep_details;
     for chunk in raws.chunks(BATCH) {
         let mut tx = store.begin().await?;
-        for raw in chunk {
-            ing.process(&mut tx, raw, now).await?;
-        }
+        ing.process_batch(&mut tx, chunk, now).await?;
         tx.commit().await?;
     }
     Ok(ing.summary)
+}
+
+/// Reads a batch of Maildir files; one that vanished meanwhile (another reader) is skipped.
+fn read_chunk(chunk: Vec<maildir::Entry>, keep_details: bool) -> Result<(Vec<Raw>, Vec<maildir::Entry>)> {
+    let mut raws = Vec::with_capacity(chunk.len());
+    let mut done = Vec::with_capacity(chunk.len());
+    for e in chunk {
+        let bytes = match std::fs::read(&e.path) {
+            Ok(b) => b,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(Error::io(&e.path, err)),
+        };
+        raws.push(Raw {
+            bytes,
+            source: "maildir",
+            received_at: None,
+            delivered_at: maildir::delivery_time(&e),
+            file: keep_details.then(|| e.name.clone()),
+        });
+        done.push(e);
+    }
+    Ok((raws, done))
 }
 
 /// `zaitaku ingest --maildir DIR`: the new messages, moved to `cur/` once committed.
@@ -500,30 +510,28 @@ pub async fn ingest_maildir(
     let entries = maildir::new_messages(dir)?;
     let mut ing = Ingestor::new(store, cfg).await?;
     ing.keep_details = keep_details;
-    for chunk in entries.chunks(BATCH) {
+    // Three stages overlap on the machine's cores: the next batch's files are read while this
+    // batch is decided and committed, and the last batch's files move to cur/ meanwhile.
+    let mut chunks = entries.chunks(BATCH).map(<[maildir::Entry]>::to_vec);
+    let read = |chunk: Vec<maildir::Entry>| tokio::task::spawn_blocking(move || read_chunk(chunk, keep_details));
+    let mut reading = chunks.next().map(read);
+    let mut moving: Option<tokio::task::JoinHandle<Result<()>>> = None;
+    while let Some(h) = reading.take() {
+        let (raws, done) = h.await.map_err(|e| Error::Mail(format!("reading the maildir: {e}")))??;
+        reading = chunks.next().map(read);
         let mut tx = store.begin().await?;
-        let mut done = Vec::with_capacity(chunk.len());
-        for e in chunk {
-            let bytes = match std::fs::read(&e.path) {
-                Ok(b) => b,
-                // Another reader took it meanwhile.
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(err) => return Err(Error::io(&e.path, err)),
-            };
-            let raw = Raw {
-                bytes,
-                source: "maildir",
-                received_at: None,
-                delivered_at: maildir::delivery_time(e),
-                file: keep_details.then(|| e.name.clone()),
-            };
-            ing.process(&mut tx, &raw, now).await?;
-            done.push(e);
-        }
+        ing.process_batch(&mut tx, &raws, now).await?;
         tx.commit().await?;
-        for e in done {
-            maildir::mark_done(dir, e)?;
+        if let Some(m) = moving.take() {
+            m.await.map_err(|e| Error::Mail(format!("moving to cur/: {e}")))??;
         }
+        let dir = dir.to_path_buf();
+        moving = Some(tokio::task::spawn_blocking(move || {
+            done.iter().try_for_each(|e| maildir::mark_done(&dir, e))
+        }));
+    }
+    if let Some(m) = moving {
+        m.await.map_err(|e| Error::Mail(format!("moving to cur/: {e}")))??;
     }
     Ok(ing.summary)
 }

@@ -77,34 +77,35 @@ fn address(s: &str) -> Result<Address> {
         .map_err(|e| Error::Mail(format!("address {s:?}: {e}")))
 }
 
-/// Formats the mail and queues it inside the caller's transaction. Returns false when a mail
-/// with the same cause was queued before.
-pub async fn enqueue(
-    tx: &mut Tx<'_>,
-    cfg: &Config,
-    m: &OutMail,
-    now: DateTime<Utc>,
-) -> Result<bool> {
+/// A formatted mail, ready to store.
+#[derive(Debug, Clone)]
+pub struct OutRow {
+    pub message_id: String,
+    pub purpose: String,
+    pub report_id: Option<i64>,
+    pub envelope_from: String,
+    pub envelope_to: String,
+    pub subject: String,
+    pub raw: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// Formats the mail (RFC 5322 bytes, fixed Message-ID). `None` when it has no recipient.
+pub fn build(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<OutRow>> {
     let mid = message_id(cfg, &m.cause);
     let from = address(&cfg.bot_address)?;
     let mut b = Message::builder()
-        .from(Mailbox::new(
-            Some("在宅勤務連絡システム".into()),
-            from.clone(),
-        ))
+        .from(Mailbox::new(Some("在宅勤務連絡システム".into()), from.clone()))
         .subject(m.subject.clone())
         .message_id(Some(format!("<{mid}>")))
         .date(UNIX_EPOCH + StdDuration::from_secs(now.timestamp().max(0) as u64))
         .header(AutoSubmitted(m.auto_submitted.to_string()))
         .header(ContentType::TEXT_PLAIN);
-    let mut rcpts = Vec::new();
-    for t in &m.to {
-        let a = address(t)?;
-        b = b.to(Mailbox::new(None, a.clone()));
-        rcpts.push(a);
+    if m.to.is_empty() {
+        return Ok(None);
     }
-    if rcpts.is_empty() {
-        return Ok(false);
+    for t in &m.to {
+        b = b.to(Mailbox::new(None, address(t)?));
     }
     if let Some(r) = &m.in_reply_to {
         b = b.in_reply_to(format!("<{r}>"));
@@ -114,27 +115,57 @@ pub async fn enqueue(
         }
         b = b.references(refs.join(" "));
     }
-    let msg = b
-        .body(m.body.clone())
-        .map_err(|e| Error::Mail(e.to_string()))?;
-    let raw = msg.formatted();
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO outbox (message_id, purpose, report_id, envelope_from, envelope_to, subject, raw, created_at,
-                             next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (message_id) DO NOTHING RETURNING id",
-    )
-    .bind(&mid)
-    .bind(&m.purpose)
-    .bind(m.report_id)
-    .bind(from.to_string())
-    .bind(m.to.join(","))
-    .bind(&m.subject)
-    .bind(raw)
-    .bind(now.timestamp())
-    .bind(now.timestamp())
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(inserted.is_some())
+    let msg = b.body(m.body.clone()).map_err(|e| Error::Mail(e.to_string()))?;
+    Ok(Some(OutRow {
+        message_id: mid,
+        purpose: m.purpose.clone(),
+        report_id: m.report_id,
+        envelope_from: from.to_string(),
+        envelope_to: m.to.join(","),
+        subject: m.subject.clone(),
+        raw: msg.formatted(),
+        created_at: now.timestamp(),
+    }))
+}
+
+/// Stores formatted mails inside the caller's transaction, several rows per statement. A mail
+/// whose Message-ID was queued before is skipped. Returns how many were queued.
+pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
+    let mut queued = 0;
+    for chunk in rows.chunks(500) {
+        let sql = crate::store::multi_row_insert(
+            tx,
+            "INSERT INTO outbox (message_id, purpose, report_id, envelope_from, envelope_to, subject, raw, created_at,
+                                 next_attempt_at)",
+            9,
+            chunk.len(),
+            "ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        for r in chunk {
+            q = q
+                .bind(&r.message_id)
+                .bind(&r.purpose)
+                .bind(r.report_id)
+                .bind(&r.envelope_from)
+                .bind(&r.envelope_to)
+                .bind(&r.subject)
+                .bind(&r.raw)
+                .bind(r.created_at)
+                .bind(r.created_at);
+        }
+        queued += q.fetch_all(&mut **tx).await?.len();
+    }
+    Ok(queued)
+}
+
+/// Formats the mail and queues it inside the caller's transaction. Returns false when a mail
+/// with the same cause was queued before (or it has no recipient).
+pub async fn enqueue(tx: &mut Tx<'_>, cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<bool> {
+    match build(cfg, m, now)? {
+        Some(row) => Ok(insert_rows(tx, std::slice::from_ref(&row)).await? == 1),
+        None => Ok(false),
+    }
 }
 
 /// What one delivery round did.

@@ -262,13 +262,19 @@ async fn fetch_new(
         let now = Utc::now();
         let mut ing = Ingestor::new(store, cfg).await?;
         let mut tx = store.begin().await?;
-        let mut max_uid = last;
-        for (uid, internal, bytes) in &fetched {
-            // INTERNALDATE, not Date: a wrong laptop clock must not make a late start on time.
-            let raw = Raw { bytes: bytes.clone(), source: "imap", received_at: *internal, delivered_at: None, file: None };
-            ing.process(&mut tx, &raw, now).await?;
-            max_uid = max_uid.max(*uid);
-        }
+        let max_uid = fetched.iter().map(|(u, _, _)| *u).max().unwrap_or(last).max(last);
+        // INTERNALDATE, not Date: a wrong laptop clock must not make a late start on time.
+        let raws: Vec<Raw> = fetched
+            .iter()
+            .map(|(_, internal, bytes)| Raw {
+                bytes: bytes.clone(),
+                source: "imap",
+                received_at: *internal,
+                delivered_at: None,
+                file: None,
+            })
+            .collect();
+        ing.process_batch(&mut tx, &raws, now).await?;
         save_mailbox_state(&mut tx, &key, validity, max_uid, now.timestamp()).await?;
         tx.commit().await?;
         done += fetched.len();

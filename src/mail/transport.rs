@@ -25,6 +25,16 @@ pub enum Transport {
     Smtp(SmtpTarget),
 }
 
+impl std::fmt::Debug for Transport {
+    // Never print the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::File(_) => write!(f, "Transport::File"),
+            Transport::Smtp(t) => write!(f, "Transport::Smtp({}:{}, tls: {})", t.host, t.port, t.implicit_tls),
+        }
+    }
+}
+
 /// An SMTP server to deliver to.
 pub struct SmtpTarget {
     host: String,

@@ -166,3 +166,33 @@ pub async fn claim_digest(tx: &mut Tx<'_>, day: &str, slot: &str, department: &s
     .await?;
     Ok(id.is_some())
 }
+
+/// Records at-once notices (no order, incident) of a batch, several rows per statement.
+pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Result<()> {
+    for chunk in list.chunks(500) {
+        let sql = super::multi_row_insert(
+            tx,
+            "INSERT INTO escalations (key, order_id, report_id, day, kind, step, due_at, fired_at, recipients, status, message_id)",
+            11,
+            chunk.len(),
+            "ON CONFLICT (key) DO NOTHING",
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(&e.key)
+                .bind(e.order_id)
+                .bind(e.report_id)
+                .bind(&e.day)
+                .bind(&e.kind)
+                .bind(e.step)
+                .bind(e.due_at)
+                .bind(e.fired_at)
+                .bind(e.recipients.join(","))
+                .bind(e.status)
+                .bind(e.message_id.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -591,6 +591,39 @@ const ORDER_SELECT: &str =
     o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok
     FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
 
+/// `INSERT … VALUES (…), (…) tail` for `rows` rows of `cols` values: one statement for a
+/// batch, because each statement is a round trip to the database thread. PostgreSQL gets `$N`
+/// placeholders; SQLite gets anonymous `?`, because looking up a numbered parameter's name is
+/// linear in SQLite, which makes binding thousands of them quadratic.
+pub fn multi_row_insert(tx: &Tx<'_>, head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let numbered = tx.backend_name() != "SQLite";
+    multi_row_sql(numbered, head, cols, rows, tail)
+}
+
+fn multi_row_sql(numbered: bool, head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 5);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                let _ = write!(sql, "${}", r * cols + c + 1);
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(tail);
+    sql
+}
+
 /// A day stored by us; a malformed one would be a bug in this module, not user input.
 fn day(s: &str) -> NaiveDate {
     crate::calendar::parse_date(s).unwrap_or_default()
@@ -740,6 +773,15 @@ impl OrderRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_row_inserts_number_their_placeholders() {
+        assert_eq!(
+            multi_row_sql(true, "INSERT INTO t (a, b)", 2, 2, "RETURNING id"),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) RETURNING id"
+        );
+        assert_eq!(multi_row_sql(false, "INSERT INTO t (a)", 1, 2, ""), "INSERT INTO t (a) VALUES (?), (?) ");
+    }
 
     #[test]
     fn passwords_never_reach_messages() {
