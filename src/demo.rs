@@ -127,30 +127,55 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store) -> Result<()> {
     println!("  {t}  → {}", dir.join("outbox").display());
     board(store, cfg, "2021-01-12T08:40:00+09:00").await?;
 
-    heading("3. 2021-01-12 夕方: 終了連絡と日報が届く");
+    heading("3. 09:30 連絡のない職員への督促 (zaitaku tick: 本人へ確認 → 所属長へ → 人事課へ)");
+    let t = tick::tick(store, cfg, at("2021-01-12T09:30:00+09:00")?).await?;
+    println!("  {t}");
+    board(store, cfg, "2021-01-12T09:30:00+09:00").await?;
+
+    heading("4. 09:40 所属長が小林さんと電話で連絡 (zaitaku contact): 督促はここで止まる");
+    let contact = register::Contact {
+        employee: "E1004".into(),
+        date: crate::calendar::parse_date("2021-01-12").expect("valid date"),
+        kind: "start".into(),
+        at: "09:35".into(),
+        by: "E2001".into(),
+        note: Some("自宅回線の不調で連絡が遅れた".into()),
+    };
+    let when = at("2021-01-12T09:40:00+09:00")?;
+    register::record_contact(store, cfg, contact, when.timestamp()).await?;
+    println!("  電話連絡を記録しました: 小林直子 業務開始 09:35（記録: 鈴木一郎）");
+    let t = tick::tick(store, cfg, at("2021-01-12T10:00:00+09:00")?).await?;
+    println!("  10:00 の tick: {t}");
+    println!("  （10:00 は所属長あての在宅勤務状況メール（ダイジェスト）の時刻です）");
+
+    heading("5. 2021-01-12 夕方: 終了連絡と日報が届く");
     deliver(&inbox, EVENING)?;
-    let s =
-        ingest::ingest_maildir(store, cfg, &inbox, at("2021-01-12T17:30:00+09:00")?, false).await?;
+    let evening = at("2021-01-12T17:30:00+09:00")?;
+    let s = ingest::ingest_maildir(store, cfg, &inbox, evening, false).await?;
     println!("  {s}");
     let t = tick::tick(store, cfg, at("2021-01-12T18:00:00+09:00")?).await?;
     println!("  {t}");
     board(store, cfg, "2021-01-12T18:00:00+09:00").await?;
 
-    heading("4. 送信したメール (outbox)");
-    let mut sent: Vec<_> = std::fs::read_dir(dir.join("outbox"))
-        .map_err(|e| Error::io(&dir.join("outbox"), e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .collect();
-    sent.sort();
-    println!("  {} 通（例: 最初の受付メールの件名と宛先）", sent.len());
+    heading("6. 送信したメール (outbox)");
     let subjects = sqlx::query_scalar::<_, String>(
         "SELECT envelope_to || '  ' || subject FROM outbox ORDER BY id",
     )
     .fetch_all(store.pool())
     .await?;
+    println!(
+        "  {} 通（宛先と件名）: .eml は {}",
+        subjects.len(),
+        dir.join("outbox").display()
+    );
     for s in subjects {
         println!("  - {s}");
+    }
+
+    heading("7. J-LIS 利用アンケート 第1回（2021-02: 2021年1月分）の集計 (zaitaku survey 2021-02)");
+    let survey = crate::survey::compile(store, cfg, "2021-02").await?;
+    for line in crate::survey::render_markdown(&survey).lines() {
+        println!("  {line}");
     }
 
     heading("次に試すこと");
