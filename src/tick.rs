@@ -74,25 +74,34 @@ async fn escalate(
             }
             let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
             for (chain, expected, steps) in [
-                (Chain::MissingStart, exp_start, &cfg.escalation.missing_start),
+                (
+                    Chain::MissingStart,
+                    exp_start,
+                    &cfg.escalation.missing_start,
+                ),
                 (Chain::MissingEnd, exp_end, &cfg.escalation.missing_end),
             ] {
                 let key = (o.id, chain.as_str().to_string());
                 let st = ChainState {
                     date: o.date,
                     expected: expected.on(o.date, tz).with_timezone(&Utc),
-                    reported: facts.reported.contains(&(o.id, chain.report_kind().to_string())),
+                    reported: facts
+                        .reported
+                        .contains(&(o.id, chain.report_kind().to_string())),
                     resolved: facts.resolved.contains(&key),
                     cancelled: o.status != "approved",
                     fired: facts.fired.get(&key).cloned().unwrap_or_default(),
                 };
                 let due = due_steps(steps, &st, cfg.timing.grace, now, today);
-                let Some(employee) = staff.get(&o.employee_id) else { continue };
+                let Some(employee) = staff.get(&o.employee_id) else {
+                    continue;
+                };
                 for d in due {
                     let recipients = recipients(&staff, employee, d.to);
                     let ek = step_key(o.id, chain, d.step);
                     let mut tx = store.begin().await?;
-                    let message_id = (!d.expired).then(|| outbox::message_id(cfg, &format!("escalation.{ek}")));
+                    let message_id =
+                        (!d.expired).then(|| outbox::message_id(cfg, &format!("escalation.{ek}")));
                     let e = NewEscalation {
                         key: ek.clone(),
                         order_id: Some(o.id),
@@ -111,20 +120,38 @@ async fn escalate(
                     }
                     if d.expired {
                         report.steps_expired += 1;
-                        tracing::info!(order = o.id, chain = chain.as_str(), step = d.step, "overdue step of a past day recorded as expired");
+                        tracing::info!(
+                            order = o.id,
+                            chain = chain.as_str(),
+                            step = d.step,
+                            "overdue step of a past day recorded as expired"
+                        );
                     } else {
                         let next_at = steps
                             .get(d.step as usize)
                             .map(|s| {
-                                let t = st.expected + cfg.timing.grace + Duration::minutes(s.after_minutes.into());
-                                rfc3339(t.timestamp(), tz).get(11..16).unwrap_or("").to_string()
+                                let t = st.expected
+                                    + cfg.timing.grace
+                                    + Duration::minutes(s.after_minutes.into());
+                                rfc3339(t.timestamp(), tz)
+                                    .get(11..16)
+                                    .unwrap_or("")
+                                    .to_string()
                             })
                             .unwrap_or_default();
                         let ctx = StepContext {
                             step: d.step,
                             to: d.to.as_str(),
-                            kind_label: if chain == Chain::MissingStart { "業務開始" } else { "業務終了" },
-                            word: if chain == Chain::MissingStart { "業務開始" } else { "業務終了" },
+                            kind_label: if chain == Chain::MissingStart {
+                                "業務開始"
+                            } else {
+                                "業務終了"
+                            },
+                            word: if chain == Chain::MissingStart {
+                                "業務開始"
+                            } else {
+                                "業務終了"
+                            },
                             report_kind: chain.report_kind(),
                             name: employee.name.clone(),
                             employee_id: employee.employee_id.clone(),
@@ -135,14 +162,29 @@ async fn escalate(
                             content: o.content.clone(),
                             deadline: hhmm(st.expected + cfg.timing.grace, tz),
                             next_at,
-                            reminded: if st.fired.contains(&1) || d.step > 1 { "送信済み" } else { "未" },
+                            reminded: if st.fired.contains(&1) || d.step > 1 {
+                                "送信済み"
+                            } else {
+                                "未"
+                            },
                         };
-                        let template =
-                            if d.to == Recipient::Teleworker { "escalation_teleworker.txt" } else { "escalation_supervisors.txt" };
+                        let template = if d.to == Recipient::Teleworker {
+                            "escalation_teleworker.txt"
+                        } else {
+                            "escalation_supervisors.txt"
+                        };
                         let r = templates.render(template, &ctx)?;
-                        let to: Vec<String> = recipients.iter().filter_map(|e| e.emails.first().cloned()).collect();
+                        let to: Vec<String> = recipients
+                            .iter()
+                            .filter_map(|e| e.emails.first().cloned())
+                            .collect();
                         if to.is_empty() {
-                            tracing::warn!(order = o.id, step = d.step, to = d.to.as_str(), "escalation step has nobody with an e-mail address");
+                            tracing::warn!(
+                                order = o.id,
+                                step = d.step,
+                                to = d.to.as_str(),
+                                "escalation step has nobody with an e-mail address"
+                            );
                         }
                         let mail = OutMail {
                             purpose: format!("escalation_{}", d.to.as_str()),
@@ -157,7 +199,13 @@ async fn escalate(
                         };
                         outbox::enqueue(&mut tx, cfg, &mail, now).await?;
                         report.steps_sent += 1;
-                        tracing::info!(order = o.id, chain = chain.as_str(), step = d.step, to = d.to.as_str(), "escalation step fired");
+                        tracing::info!(
+                            order = o.id,
+                            chain = chain.as_str(),
+                            step = d.step,
+                            to = d.to.as_str(),
+                            "escalation step fired"
+                        );
                     }
                     tx.commit().await?;
                 }
@@ -168,7 +216,11 @@ async fn escalate(
     Ok(())
 }
 
-fn recipients<'a>(staff: &'a HashMap<String, Employee>, teleworker: &'a Employee, to: Recipient) -> Vec<&'a Employee> {
+fn recipients<'a>(
+    staff: &'a HashMap<String, Employee>,
+    teleworker: &'a Employee,
+    to: Recipient,
+) -> Vec<&'a Employee> {
     let mut v: Vec<&Employee> = match to {
         Recipient::Teleworker => vec![teleworker],
         Recipient::Supervisors => staff
@@ -210,12 +262,19 @@ pub fn digest_slots(cfg: &Config, now: DateTime<Utc>) -> Vec<String> {
     let tz = cfg.timezone;
     let local_now = now.with_timezone(&tz);
     let today = local_now.date_naive();
-    let Some(midnight) = today.and_hms_opt(0, 0, 0) else { return vec![] };
-    let Some(start) = midnight.and_local_timezone(tz).earliest() else { return vec![] };
+    let Some(midnight) = today.and_hms_opt(0, 0, 0) else {
+        return vec![];
+    };
+    let Some(start) = midnight.and_local_timezone(tz).earliest() else {
+        return vec![];
+    };
     let start = start - Duration::seconds(1);
     let mut slots = Vec::new();
     for (_, sched) in &cfg.digest.schedules {
-        let last = sched.after(&start).take_while(|t| *t <= local_now && t.date_naive() == today).last();
+        let last = sched
+            .after(&start)
+            .take_while(|t| *t <= local_now && t.date_naive() == today)
+            .last();
         if let Some(t) = last {
             slots.push(t.format("%H:%M").to_string());
         }
@@ -237,17 +296,32 @@ async fn digests(
     }
     let today = local_date(now, cfg.timezone);
     let board = crate::cli::status_board(store, cfg, today, now).await?;
+    let staff = store.employees().await?;
+    if is_last_slot_of_day(cfg, now) {
+        it_summary(
+            store, cfg, templates, &board, &staff, today, &slots[0], now, report,
+        )
+        .await?;
+    }
     if board.teleworkers.is_empty() {
         return Ok(()); // no digest for a day without orders
     }
-    let staff = store.employees().await?;
-    let mut departments: Vec<&str> = board.teleworkers.iter().map(|t| t.department.as_str()).collect();
+    let mut departments: Vec<&str> = board
+        .teleworkers
+        .iter()
+        .map(|t| t.department.as_str())
+        .collect();
     departments.sort();
     departments.dedup();
     // A closed day has a digest only for the departments with an order approved for it
     // (holiday_ok), the same orders the escalation chains follow that day.
     if cfg.calendar.closed_reason(today).is_some() {
-        departments.retain(|d| board.teleworkers.iter().any(|t| t.department == *d && t.holiday_ok));
+        departments.retain(|d| {
+            board
+                .teleworkers
+                .iter()
+                .any(|t| t.department == *d && t.holiday_ok)
+        });
     }
     for slot in &slots {
         for dept in &departments {
@@ -260,9 +334,22 @@ async fn digests(
                 tracing::warn!(department = %dept, "no supervisor with an e-mail address for the digest");
                 continue;
             }
-            let cause = format!("digest.{today}.{}.{}", slot.replace(':', ""), crate::mail::parse::fnv1a(dept.as_bytes()));
+            let cause = format!(
+                "digest.{today}.{}.{}",
+                slot.replace(':', ""),
+                crate::mail::parse::fnv1a(dept.as_bytes())
+            );
             let mut tx = store.begin().await?;
-            if !claim_digest(&mut tx, &today.to_string(), slot, dept, now.timestamp(), &outbox::message_id(cfg, &cause)).await? {
+            if !claim_digest(
+                &mut tx,
+                &today.to_string(),
+                slot,
+                dept,
+                now.timestamp(),
+                &outbox::message_id(cfg, &cause),
+            )
+            .await?
+            {
                 continue;
             }
             let ctx = digest_context(&board, dept, today, slot, cfg.timezone);
@@ -285,6 +372,105 @@ async fn digests(
         }
     }
     Ok(())
+}
+
+/// Whether the digest slot just passed is the day's last one (when IT gets its summary).
+fn is_last_slot_of_day(cfg: &Config, now: DateTime<Utc>) -> bool {
+    let local_now = now.with_timezone(&cfg.timezone);
+    let today = local_now.date_naive();
+    !cfg.digest.schedules.iter().any(|(_, sched)| {
+        sched
+            .after(&local_now)
+            .next()
+            .is_some_and(|t| t.date_naive() == today)
+    })
+}
+
+/// IT's daily summary (SPEC §4): the mail that matched no order — strangers, automatic mail,
+/// unclassified and unusable mail — and mail that could not be delivered. Sent with the day's
+/// last digest, once, to the employees with role `it`; nothing when there is nothing to say.
+#[allow(clippy::too_many_arguments)]
+async fn it_summary(
+    store: &Store,
+    cfg: &Config,
+    templates: &Templates,
+    board: &Board,
+    staff: &HashMap<String, Employee>,
+    today: NaiveDate,
+    slot: &str,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<()> {
+    let (_, _, failed) = outbox::counts(store).await?;
+    let unmatched: Vec<ItRow> = board
+        .unmatched
+        .iter()
+        .map(|u| ItRow {
+            at: u.at.get(11..16).unwrap_or("").to_string(),
+            reason: crate::board::reason_ja(&u.reason).to_string(),
+            from: u.from.clone(),
+            subject: u.subject.clone(),
+        })
+        .collect();
+    if unmatched.is_empty() && failed == 0 {
+        return Ok(());
+    }
+    let mut to: Vec<String> = staff
+        .values()
+        .filter(|e| e.role == Role::It)
+        .filter_map(|e| e.emails.first().cloned())
+        .collect();
+    to.sort();
+    if to.is_empty() {
+        tracing::warn!("no employee with role it and an e-mail address for IT's daily summary");
+        return Ok(());
+    }
+    let cause = format!("it-summary.{today}");
+    let mut tx = store.begin().await?;
+    if !claim_digest(
+        &mut tx,
+        &today.to_string(),
+        slot,
+        "(it)",
+        now.timestamp(),
+        &outbox::message_id(cfg, &cause),
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let r = templates.render(
+        "it_summary.txt",
+        minijinja::context! { date => today.to_string(), unmatched => unmatched, failed => failed },
+    )?;
+    let mail = OutMail {
+        purpose: "it_summary".into(),
+        report_id: None,
+        cause,
+        to,
+        subject: r.subject,
+        body: r.body,
+        in_reply_to: None,
+        references: vec![],
+        auto_submitted: "auto-generated",
+    };
+    outbox::enqueue(&mut tx, cfg, &mail, now).await?;
+    tx.commit().await?;
+    report.digests += 1;
+    tracing::info!(
+        unmatched = board.unmatched.len(),
+        failed,
+        "IT summary queued"
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ItRow {
+    at: String,
+    reason: String,
+    from: String,
+    subject: String,
 }
 
 #[derive(Serialize)]
@@ -316,14 +502,24 @@ struct Labelled {
     label: String,
 }
 
-fn digest_context(board: &Board, dept: &str, date: NaiveDate, slot: &str, tz: chrono_tz::Tz) -> DigestContext {
+fn digest_context(
+    board: &Board,
+    dept: &str,
+    date: NaiveDate,
+    slot: &str,
+    tz: chrono_tz::Tz,
+) -> DigestContext {
     let _ = tz;
     let label = |s: &crate::board::Slot| match &s.at {
         Some(at) => format!(
             "{} {}{}",
             at.get(11..16).unwrap_or(""),
             crate::board::status_ja(s.status),
-            s.source.as_deref().filter(|x| *x == "phone").map(|_| "（電話）").unwrap_or("")
+            s.source
+                .as_deref()
+                .filter(|x| *x == "phone")
+                .map(|_| "（電話）")
+                .unwrap_or("")
         ),
         None => crate::board::status_ja(s.status).to_string(),
     };
@@ -359,7 +555,13 @@ fn digest_context(board: &Board, dept: &str, date: NaiveDate, slot: &str, tz: ch
                     .collect(),
                 incident: t.incident,
                 summary: t.summary.clone(),
-                summary_lines: t.summary.as_deref().unwrap_or("").lines().map(str::to_string).collect(),
+                summary_lines: t
+                    .summary
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .map(str::to_string)
+                    .collect(),
             })
             .collect(),
     }
@@ -377,12 +579,24 @@ mod tests {
     fn digest_slots_are_the_days_cron_times_already_passed() {
         let cfg = Config::embedded();
         assert!(digest_slots(&cfg, at("2021-01-12T09:59:59+09:00")).is_empty());
-        assert_eq!(digest_slots(&cfg, at("2021-01-12T10:00:00+09:00")), ["10:00"]);
-        assert_eq!(digest_slots(&cfg, at("2021-01-12T17:44:00+09:00")), ["10:00"]);
-        assert_eq!(digest_slots(&cfg, at("2021-01-12T23:00:00+09:00")), ["17:45"]);
+        assert_eq!(
+            digest_slots(&cfg, at("2021-01-12T10:00:00+09:00")),
+            ["10:00"]
+        );
+        assert_eq!(
+            digest_slots(&cfg, at("2021-01-12T17:44:00+09:00")),
+            ["10:00"]
+        );
+        assert_eq!(
+            digest_slots(&cfg, at("2021-01-12T23:00:00+09:00")),
+            ["17:45"]
+        );
         // A Saturday has none (Mon-Fri).
         assert!(digest_slots(&cfg, at("2021-01-16T12:00:00+09:00")).is_empty());
         // A weekday holiday has its cron times; `digests` decides by the calendar what to send.
-        assert_eq!(digest_slots(&cfg, at("2021-02-11T12:00:00+09:00")), ["10:00"]);
+        assert_eq!(
+            digest_slots(&cfg, at("2021-02-11T12:00:00+09:00")),
+            ["10:00"]
+        );
     }
 }

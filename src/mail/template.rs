@@ -25,6 +25,7 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "escalation_teleworker.txt",
     "escalation_supervisors.txt",
     "digest.txt",
+    "it_summary.txt",
 );
 
 pub struct Templates {
