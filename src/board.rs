@@ -45,6 +45,25 @@ pub struct Board {
     pub date: String,
     pub teleworkers: Vec<Teleworker>,
     pub unmatched: Vec<Unmatched>,
+    /// Mail waiting to go out and mail that could not be delivered (all days): a failure must
+    /// be seen, not only logged.
+    pub outbox: OutboxState,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct OutboxState {
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Failure {
+    pub to: String,
+    pub subject: String,
+    pub error: String,
+    pub at: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -241,6 +260,7 @@ pub fn build(input: BoardInput<'_>) -> Board {
         date: date.to_string(),
         teleworkers,
         unmatched,
+        outbox: OutboxState::default(),
     }
 }
 
@@ -306,6 +326,23 @@ impl Board {
                 for line in s.lines().take(3) {
                     let _ = writeln!(out, "          日報: {line}");
                 }
+            }
+        }
+        if self.outbox.queued > 0 || self.outbox.failed > 0 {
+            let _ = writeln!(
+                out,
+                "送信待ちのメール {} 通、送信できなかったメール {} 通",
+                self.outbox.queued, self.outbox.failed
+            );
+            for f in &self.outbox.failures {
+                let _ = writeln!(
+                    out,
+                    "  ✗ {} {} {} ({})",
+                    hm(&Some(f.at.clone())),
+                    f.to,
+                    f.subject,
+                    f.error
+                );
             }
         }
         if !self.unmatched.is_empty() {

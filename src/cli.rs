@@ -424,7 +424,9 @@ pub async fn status_board(
         now,
         tz: cfg.timezone,
         timing: &cfg.timing,
-    }))
+    });
+    b.outbox = crate::outbox::state(store, cfg.timezone).await?;
+    Ok(b)
 }
 
 fn say(out: &mut impl Write, line: impl AsRef<str>) -> Result<()> {

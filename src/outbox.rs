@@ -95,7 +95,10 @@ pub fn build(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<Out
     let mid = message_id(cfg, &m.cause);
     let from = address(&cfg.bot_address)?;
     let mut b = Message::builder()
-        .from(Mailbox::new(Some("在宅勤務連絡システム".into()), from.clone()))
+        .from(Mailbox::new(
+            Some("在宅勤務連絡システム".into()),
+            from.clone(),
+        ))
         .subject(m.subject.clone())
         .message_id(Some(format!("<{mid}>")))
         .date(UNIX_EPOCH + StdDuration::from_secs(now.timestamp().max(0) as u64))
@@ -115,7 +118,9 @@ pub fn build(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<Out
         }
         b = b.references(refs.join(" "));
     }
-    let msg = b.body(m.body.clone()).map_err(|e| Error::Mail(e.to_string()))?;
+    let msg = b
+        .body(m.body.clone())
+        .map_err(|e| Error::Mail(e.to_string()))?;
     Ok(Some(OutRow {
         message_id: mid,
         purpose: m.purpose.clone(),
@@ -161,7 +166,12 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
 
 /// Formats the mail and queues it inside the caller's transaction. Returns false when a mail
 /// with the same cause was queued before (or it has no recipient).
-pub async fn enqueue(tx: &mut Tx<'_>, cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<bool> {
+pub async fn enqueue(
+    tx: &mut Tx<'_>,
+    cfg: &Config,
+    m: &OutMail,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     match build(cfg, m, now)? {
         Some(row) => Ok(insert_rows(tx, std::slice::from_ref(&row)).await? == 1),
         None => Ok(false),
@@ -255,7 +265,8 @@ pub async fn deliver_with(
             }
             Err(e) => {
                 let give_up = e.permanent || now_s - created_at > GIVE_UP_SECS;
-                let backoff = ((mail.retry_base_seconds as i64) << (attempts - 1).clamp(0, 7)).min(3600);
+                let backoff =
+                    ((mail.retry_base_seconds as i64) << (attempts - 1).clamp(0, 7)).min(3600);
                 sqlx::query(
                     "UPDATE outbox SET lease_until = NULL, last_error = $1, next_attempt_at = $2,
                      failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END WHERE id = $5",
@@ -283,6 +294,33 @@ pub async fn deliver_with(
     }
     sender.close().await;
     Ok(d)
+}
+
+/// What the board shows of the outbox: counts, and the mails that failed for good (newest
+/// 20), with the server's answer.
+pub async fn state(store: &Store, tz: chrono_tz::Tz) -> Result<crate::board::OutboxState> {
+    let (queued, sent, failed) = counts(store).await?;
+    let rows = sqlx::query(
+        "SELECT envelope_to, subject, COALESCE(last_error, ''), failed_at FROM outbox
+         WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC LIMIT 20",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let failures = rows
+        .iter()
+        .map(|r| crate::board::Failure {
+            to: r.get(0),
+            subject: r.get(1),
+            error: r.get(2),
+            at: crate::board::rfc3339(r.get(3), tz),
+        })
+        .collect();
+    Ok(crate::board::OutboxState {
+        queued,
+        sent,
+        failed,
+        failures,
+    })
 }
 
 /// Counts for the board and metrics: queued, sent, failed.

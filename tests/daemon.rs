@@ -32,25 +32,51 @@ fn world(backend: Backend, imap: &Dovecot, smtp: &SmtpSink) -> Zt {
 
 /// Starts the daemon; its log goes to a file (a pipe nobody reads would fill and block it).
 fn start(zt: &Zt) -> (Child, std::path::PathBuf) {
-    let log = zt.path(&format!("run-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+    let log = zt.path(&format!(
+        "run-{}.log",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
     let file = std::fs::File::create(&log).unwrap();
-    let child = zt.cmd(&["run"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(file).spawn().unwrap();
+    let child = zt
+        .cmd(&["run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
     (child, log)
 }
 
 fn stop((mut child, log): (Child, std::path::PathBuf)) {
-    let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let status = child.wait().unwrap();
     let log = std::fs::read_to_string(log).unwrap_or_default();
-    assert!(status.success(), "zaitaku run should exit 0 after SIGTERM, got {status}\n{log}");
-    assert!(log.contains("mailbox connected"), "the log says when the mailbox connects:\n{log}");
+    assert!(
+        status.success(),
+        "zaitaku run should exit 0 after SIGTERM, got {status}\n{log}"
+    );
+    assert!(
+        log.contains("mailbox connected"),
+        "the log says when the mailbox connects:\n{log}"
+    );
 }
 
 /// The fixture with its Message-ID made unique: a backlog of distinct mails.
 fn variant(i: usize) -> Vec<u8> {
     let text = std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap();
     let text = String::from_utf8(text).unwrap();
-    text.replacen("Message-ID: <20210112082735.1001@", &format!("Message-ID: <backlog{i}.20210112082735.1001@"), 1).into_bytes()
+    text.replacen(
+        "Message-ID: <20210112082735.1001@",
+        &format!("Message-ID: <backlog{i}.20210112082735.1001@"),
+        1,
+    )
+    .into_bytes()
 }
 
 fn write_variants(zt: &Zt, n: usize) -> Vec<std::path::PathBuf> {
@@ -67,13 +93,20 @@ fn write_variants(zt: &Zt, n: usize) -> Vec<std::path::PathBuf> {
 
 fn report_count(zt: &Zt) -> usize {
     let b = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
-    b["teleworkers"][0]["reports"].as_array().map(|r| r.len()).unwrap_or(0)
+    b["teleworkers"][0]["reports"]
+        .as_array()
+        .map(|r| r.len())
+        .unwrap_or(0)
 }
 
 fn ack_ids(sink: &SmtpSink) -> Vec<String> {
     sink.received()
         .iter()
-        .filter_map(|m| m.lines().find(|l| l.starts_with("Message-ID:")).map(str::to_string))
+        .filter_map(|m| {
+            m.lines()
+                .find(|l| l.starts_with("Message-ID:"))
+                .map(str::to_string)
+        })
         .collect()
 }
 
@@ -85,13 +118,24 @@ fn idle_delivers_a_new_message_and_its_acknowledgement() {
     let zt = world(Backend::Sqlite, &imap, &smtp);
     let d = start(&zt);
     std::thread::sleep(std::time::Duration::from_millis(500));
-    imap.append(&std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap(), DAY);
-    eventually(20, "the acknowledgement at the SMTP server", || !smtp.received().is_empty());
+    imap.append(
+        &std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap(),
+        DAY,
+    );
+    eventually(20, "the acknowledgement at the SMTP server", || {
+        !smtp.received().is_empty()
+    });
     let ack = &smtp.received()[0];
-    assert!(ack.contains("In-Reply-To: <20210112082735.1001@pc01.city.example.lg.jp>"), "{ack}");
+    assert!(
+        ack.contains("In-Reply-To: <20210112082735.1001@pc01.city.example.lg.jp>"),
+        "{ack}"
+    );
     let b = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
     // INTERNALDATE is the arrival time.
-    assert_eq!(b["teleworkers"][0]["start"]["at"], "2021-01-12T08:27:41+09:00");
+    assert_eq!(
+        b["teleworkers"][0]["start"]["at"],
+        "2021-01-12T08:27:41+09:00"
+    );
     assert_eq!(b["teleworkers"][0]["start"]["source"], "imap");
     eventually(10, "the message flagged \\Seen", || imap.counts() == (1, 1));
     stop(d);
@@ -127,10 +171,15 @@ fn killed_in_the_middle_of_a_backlog_nothing_is_lost_or_doubled() {
         let n = 600;
         imap.append_many(&write_variants(&zt, n), DAY);
         let (mut d, _) = start(&zt);
-        eventually(60, "the first acknowledgements", || !smtp.received().is_empty());
+        eventually(60, "the first acknowledgements", || {
+            !smtp.received().is_empty()
+        });
         d.kill().unwrap(); // SIGKILL: no chance to finish anything
         d.wait().unwrap();
-        assert!(smtp.received().len() < n, "killed before the backlog was done; make it longer");
+        assert!(
+            smtp.received().len() < n,
+            "killed before the backlog was done; make it longer"
+        );
         let d = start(&zt);
         eventually(120, "every message answered", || {
             ack_ids(&smtp).into_iter().collect::<HashSet<_>>().len() >= n
@@ -154,12 +203,16 @@ fn the_imap_server_restarting_does_not_stop_the_daemon() {
     let zt = world(Backend::Sqlite, &imap, &smtp);
     let d = start(&zt);
     imap.append(&variant(1), DAY);
-    eventually(20, "the first acknowledgement", || smtp.received().len() == 1);
+    eventually(20, "the first acknowledgement", || {
+        smtp.received().len() == 1
+    });
     imap.down();
     std::thread::sleep(std::time::Duration::from_secs(1));
     imap.up();
     imap.append(&variant(2), DAY);
-    eventually(40, "the second acknowledgement after the restart", || smtp.received().len() == 2);
+    eventually(40, "the second acknowledgement after the restart", || {
+        smtp.received().len() == 2
+    });
     stop(d);
     assert_eq!(report_count(&zt), 2);
 }
@@ -174,15 +227,23 @@ fn mail_waits_while_the_smtp_server_is_down_and_goes_once_when_it_returns() {
         smtp.down();
         let d = start(&zt);
         imap.append_many(&write_variants(&zt, 3), DAY);
-        eventually(20, "three reports recorded while SMTP is down", || report_count(&zt) == 3);
+        eventually(20, "three reports recorded while SMTP is down", || {
+            report_count(&zt) == 3
+        });
         std::thread::sleep(std::time::Duration::from_secs(2));
         assert!(smtp.received().is_empty());
         smtp.up();
-        eventually(60, "three acknowledgements once SMTP is back", || smtp.received().len() == 3);
+        eventually(60, "three acknowledgements once SMTP is back", || {
+            smtp.received().len() == 3
+        });
         std::thread::sleep(std::time::Duration::from_secs(3));
         stop(d);
         let ids: HashSet<_> = ack_ids(&smtp).into_iter().collect();
-        assert_eq!((smtp.received().len(), ids.len()), (3, 3), "none lost, none twice");
+        assert_eq!(
+            (smtp.received().len(), ids.len()),
+            (3, 3),
+            "none lost, none twice"
+        );
     }
 }
 
@@ -201,12 +262,85 @@ fn a_maildir_source_is_polled_and_answered() {
     )
     .unwrap();
     zt.with_staff().with_orders_0112();
-    let mut d = zt.cmd(&["run"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut d = zt
+        .cmd(&["run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     eventually(10, "the maildir created", || inbox.join("new").is_dir());
-    std::fs::copy(fixture("mail/01-start-iso2022jp.eml"), inbox.join("tmp/1610407661.M1P1.mx")).unwrap();
-    std::fs::rename(inbox.join("tmp/1610407661.M1P1.mx"), inbox.join("new/1610407661.M1P1.mx")).unwrap();
+    std::fs::copy(
+        fixture("mail/01-start-iso2022jp.eml"),
+        inbox.join("tmp/1610407661.M1P1.mx"),
+    )
+    .unwrap();
+    std::fs::rename(
+        inbox.join("tmp/1610407661.M1P1.mx"),
+        inbox.join("new/1610407661.M1P1.mx"),
+    )
+    .unwrap();
     eventually(20, "the acknowledgement in sent/", || zt.sent().len() == 1);
-    let _ = std::process::Command::new("kill").arg("-TERM").arg(d.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(d.id().to_string())
+        .status();
     assert!(d.wait().unwrap().success());
     assert!(inbox.join("cur/1610407661.M1P1.mx:2,S").exists());
+}
+
+#[test]
+fn a_refused_mail_is_marked_failed_shown_on_the_board_and_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start_rejecting(dir.path(), &["yamada@city.example.lg.jp"]);
+    let zt = Zt::new(Backend::Sqlite);
+    std::fs::write(
+        zt.path("config/zaitaku.toml"),
+        format!(
+            "database = \"{}\"\n[mail]\ntransport = \"{}\"\nretry_base_seconds = 1\n",
+            zt.db,
+            smtp.url()
+        ),
+    )
+    .unwrap();
+    zt.with_staff().with_orders_0112();
+    let out = zt.ok(&[
+        "ingest",
+        fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+        fixture("mail/03-start-utf8-base64.eml").to_str().unwrap(),
+    ]);
+    assert!(out.contains("1 sent") && out.contains("1 failed"), "{out}");
+    let b = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
+    assert_eq!(b["outbox"]["failed"], 1);
+    assert_eq!(
+        b["outbox"]["failures"][0]["to"],
+        "yamada@city.example.lg.jp"
+    );
+    assert!(
+        b["outbox"]["failures"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("550"),
+        "{b}"
+    );
+    let text = zt.ok(&[
+        "status",
+        "--date",
+        "2021-01-12",
+        "--now",
+        "2021-01-12T12:00:00+09:00",
+    ]);
+    assert!(text.contains("送信できなかったメール 1 通"), "{text}");
+    // Later ticks do not try it again.
+    zt.ok(&["tick", "--now", "2021-01-12T13:00:00+09:00"]);
+    let received = smtp.received();
+    assert!(
+        received.iter().all(|m| !m.contains("To: yamada@")),
+        "the refused mail is not tried again"
+    );
+    assert!(received.iter().any(|m| m.contains("To: sato@")));
+    assert_eq!(
+        zt.status_json("2021-01-12", "2021-01-12T13:00:00+09:00")["outbox"]["failed"],
+        1
+    );
 }

@@ -223,14 +223,21 @@ fn run_python(script: &str, stdin: &[u8]) -> String {
 pub struct SmtpSink {
     pub port: u16,
     pub out: PathBuf,
+    /// Recipients the server refuses with a permanent 550.
+    pub reject: Vec<String>,
     child: Option<Child>,
 }
 
 impl SmtpSink {
     pub fn start(out: &Path) -> SmtpSink {
+        Self::start_rejecting(out, &[])
+    }
+
+    pub fn start_rejecting(out: &Path, reject: &[&str]) -> SmtpSink {
         let mut s = SmtpSink {
             port: free_port(),
             out: out.to_path_buf(),
+            reject: reject.iter().map(|r| r.to_string()).collect(),
             child: None,
         };
         s.up();
@@ -247,6 +254,7 @@ impl SmtpSink {
             .arg(script)
             .arg(self.port.to_string())
             .arg(&self.out)
+            .arg(self.reject.join(","))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
