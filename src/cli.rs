@@ -87,11 +87,44 @@ pub enum Command {
     Calendar(CalendarArgs),
     /// The daemon: read the mail source, run the tick work at the configured times, deliver mail
     Run,
+    /// Web accounts (an employee's login to the web register)
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// API tokens for GET /api/status (Authorization: Bearer …)
+    #[command(subcommand)]
+    Tokens(TokensCmd),
+    /// Serve the web register and board alone, until SIGTERM or Ctrl-C (`run` serves it too when the config has [web])
+    Web {
+        /// Address to listen on; port 0 picks a free one [default: [web] listen, else 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// A self-contained tour on the built-in defaults
     Demo {
         /// Folder for the demo's database, Maildir and sent mail
         #[arg(long, default_value = "demo")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCmd {
+    /// Set an employee's web password, read as one line from standard input (Argon2id hash)
+    SetPassword {
+        #[arg(long)]
+        employee: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCmd {
+    /// Create a token for an employee; it is printed once and only its hash is kept
+    Create {
+        #[arg(long)]
+        employee: String,
+        /// What the token is for (shown to IT)
+        #[arg(long)]
+        label: Option<String>,
     },
 }
 
@@ -381,6 +414,41 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             }
         }
         Command::Run => crate::daemon::run(cfg.clone(), store.clone(), shutdown_signal()).await,
+        Command::Users(UsersCmd::SetPassword { employee }) => {
+            let pw = read_password()?;
+            crate::web::auth::set_password(store, &employee, &pw, now.timestamp()).await?;
+            say(out, format!("password set for {employee}"))
+        }
+        Command::Tokens(TokensCmd::Create { employee, label }) => {
+            let label = label.unwrap_or_default();
+            let token =
+                crate::web::auth::create_api_token(store, &employee, &label, now.timestamp())
+                    .await?;
+            say(out, token)
+        }
+        Command::Web { listen } => {
+            let addr = match &listen {
+                Some(a) => a.trim().parse().map_err(|_| {
+                    Error::bad(
+                        "--listen",
+                        format!("expected an address and port like 127.0.0.1:8080, got {a:?}"),
+                    )
+                })?,
+                None => cfg.web.as_ref().map(|w| w.listen).unwrap_or_else(|| {
+                    crate::config::DEFAULT_WEB_LISTEN
+                        .parse()
+                        .expect("a valid default address")
+                }),
+            };
+            let listener = crate::web::bind(addr).await?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| Error::io(Path::new("web listener"), e))?;
+            // Scripts (and the tests) read the address from here when they asked for port 0.
+            say(out, format!("listening on http://{bound}/"))?;
+            out.flush().map_err(|e| Error::io(Path::new("stdout"), e))?;
+            crate::web::serve(cfg.clone(), store.clone(), listener, shutdown_signal()).await
+        }
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;
             let report = crate::tick::tick(store, cfg, at).await?;
@@ -416,7 +484,7 @@ pub async fn status_board(
     let orders = store.orders_on(date).await?;
     let reports = store.reports_on(date).await?;
     let escalations = store.escalations_on(date).await?;
-    Ok(board::build(board::BoardInput {
+    let mut b = board::build(board::BoardInput {
         date,
         orders: &orders,
         reports: &reports,
@@ -538,6 +606,22 @@ fn calendar(cfg: &Config, a: &CalendarArgs, out: &mut impl Write) -> Result<()> 
         say(out, format!("{}\t{}\t{}", d.date, crate::holidays::weekday_ja(d.date), d.name))?;
     }
     Ok(())
+}
+
+/// One line from standard input: the new password (a pipe, or typed at a prompt).
+fn read_password() -> Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        eprint!("新しいパスワード (password): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io(Path::new("stdin"), e))?;
+    let pw = line.strip_suffix('\n').unwrap_or(&line);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    Ok(pw.to_string())
 }
 
 /// SIGTERM (systemd stop, `kill`) or Ctrl-C.

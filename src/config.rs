@@ -37,7 +37,20 @@ pub struct Config {
     pub departments: Vec<DepartmentDef>,
     /// Closed days: weekends, national holidays (`holidays.csv`), 年末年始, the city's own.
     pub calendar: Calendar,
+    /// `[web]`: the register and board over HTTP. `None`: `zaitaku run` opens no port.
+    pub web: Option<WebConfig>,
 }
+
+/// `[web]` (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// Address and port to listen on, default `127.0.0.1:8080`.
+    pub listen: std::net::SocketAddr,
+    /// Mark the session cookie `Secure` (served behind an HTTPS reverse proxy).
+    pub secure_cookie: bool,
+}
+
+pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:8080";
 
 /// Who a step of an escalation chain tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -170,6 +183,14 @@ struct RawConfig {
     calendar: RawCalendar,
     #[serde(default)]
     daemon: RawDaemon,
+    web: Option<RawWeb>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeb {
+    listen: Option<String>,
+    secure_cookie: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -410,6 +431,18 @@ impl Config {
         }
 
         let calendar = calendar(&main_name, dir, raw.calendar, holidays, (from, to))?;
+        let web = match raw.web {
+            None => None,
+            Some(w) => {
+                let listen = w.listen.unwrap_or_else(|| DEFAULT_WEB_LISTEN.into());
+                Some(WebConfig {
+                    listen: listen.trim().parse().map_err(|_| {
+                        field("web.listen", format!("expected an address and port like \"127.0.0.1:8080\", got {listen:?}"))
+                    })?,
+                    secure_cookie: w.secure_cookie.unwrap_or(false),
+                })
+            }
+        };
 
         let mut departments = raw_depts.department;
         let mut seen = std::collections::HashSet::new();
@@ -456,6 +489,7 @@ impl Config {
             calendar,
             daemon,
             departments,
+            web,
         })
     }
 }
@@ -761,6 +795,19 @@ mod tests {
     fn a_holiday_table_short_of_the_service_period_is_refused() {
         let err = Config::from_parts(None, "", "", Some("date,name\n2021-01-01,元日\n".as_bytes())).unwrap_err();
         assert!(err.to_string().contains("holidays.csv: lists national holidays for 2021–2021 only"), "{err}");
+    }
+
+    #[test]
+    fn the_web_section_opens_a_port_only_when_present() {
+        assert_eq!(Config::from_strs(None, "", "").unwrap().web, None);
+        let c = Config::from_strs(None, "[web]\n", "").unwrap();
+        assert_eq!(c.web.unwrap().listen.to_string(), DEFAULT_WEB_LISTEN);
+        let c = Config::from_strs(None, "[web]\nlisten = \"0.0.0.0:9000\"\n", "").unwrap();
+        assert_eq!(c.web.unwrap().listen.port(), 9000);
+        let err = Config::from_strs(None, "[web]\nlisten = \"localhost\"\n", "").unwrap_err();
+        assert!(err.is_bad_input() && err.to_string().contains("web.listen"), "{err}");
+        let err = Config::from_strs(None, "[web]\nport = 80\n", "").unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,10 +17,28 @@ use crate::error::{Error, Result};
 use crate::mail::transport::Transport;
 use crate::store::Store;
 
+/// Whether this process reads the mail source, and whether that source is reachable now
+/// (`/metrics`: `zaitaku_mailbox_watched`, `zaitaku_mailbox_connected`).
+pub static MAILBOX_WATCHED: AtomicBool = AtomicBool::new(false);
+pub static MAILBOX_CONNECTED: AtomicBool = AtomicBool::new(false);
+
 pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) -> Result<()> {
     let transport = Arc::new(Transport::from_config(&cfg.mail.transport)?);
+    // Bound before anything starts: a port already taken is a clear error at once.
+    let web = match &cfg.web {
+        Some(w) => Some(crate::web::bind(w.listen).await?),
+        None => None,
+    };
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
+    MAILBOX_WATCHED.store(true, Ordering::Relaxed);
+    if let Some(listener) = web {
+        let mut stop = stop.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        tasks.spawn(crate::web::serve(cfg.clone(), store.clone(), listener, stopped));
+    }
     if cfg.mail.source.starts_with("maildir:") {
         tasks.spawn(maildir_loop(store.clone(), cfg.clone(), transport.clone(), stop.clone()));
     } else {
@@ -65,6 +84,7 @@ async fn maildir_loop(store: Store, cfg: Config, transport: Arc<Transport>, mut 
     loop {
         match crate::ingest::ingest_maildir(&store, &cfg, &dir, Utc::now(), false).await {
             Ok(s) => {
+                MAILBOX_CONNECTED.store(true, Ordering::Relaxed);
                 if failing {
                     tracing::info!(maildir = %dir.display(), "maildir readable again");
                     failing = false;
@@ -81,6 +101,7 @@ async fn maildir_loop(store: Store, cfg: Config, transport: Arc<Transport>, mut 
             // A broken message is kept and recorded by ingest; what lands here is the folder or
             // the database being unavailable: log it once and try again at the next poll.
             Err(e) if !failing => {
+                MAILBOX_CONNECTED.store(false, Ordering::Relaxed);
                 tracing::error!(maildir = %dir.display(), error = %e, "cannot read the maildir");
                 failing = true;
             }

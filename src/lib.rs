@@ -26,5 +26,6 @@ pub mod store;
 pub mod survey;
 pub mod tick;
 pub mod timing;
+pub mod web;
 
 pub use error::{Error, Result};

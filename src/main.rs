@@ -24,7 +24,10 @@ fn main() -> ExitCode {
     };
     // The daemon logs what it does; a one-shot command only what went wrong. sqlx warns of any
     // statement over 1 s; a survey of a big wave takes longer on purpose.
-    let default_filter = if matches!(cli.command, zaitaku::cli::Command::Run) {
+    let default_filter = if matches!(
+        cli.command,
+        zaitaku::cli::Command::Run | zaitaku::cli::Command::Web { .. }
+    ) {
         "info,sqlx::query=error"
     } else {
         "warn,sqlx::query=error"

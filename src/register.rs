@@ -459,9 +459,7 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
             ));
         };
         let approver = t.get(row, "approved_by");
-        let approver_is_supervisor = employees
-            .get(approver)
-            .is_some_and(|a| a.role == Role::Supervisor && a.department == emp.department);
+        let facts = order_facts(cfg, emp, employees.get(approver), &held, date);
         if approver.is_empty() {
             return Err(t.err(
                 row,
@@ -476,9 +474,6 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
                 format!("expected a registered employee ID, got {approver:?}"),
             ));
         }
-        let holds_id = held
-            .iter()
-            .any(|h| h.employee == id && h.from <= date && date <= h.to);
         let draft = OrderDraft {
             employee: id.to_string(),
             date,
@@ -489,16 +484,7 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
             leave,
             holiday_ok,
         };
-        let order = WorkOrder::new(
-            draft,
-            &cfg.service,
-            OrderFacts {
-                holds_id,
-                approver_is_supervisor,
-                closed: cfg.calendar.closed_reason(date),
-            },
-        )
-        .map_err(|e| {
+        let order = WorkOrder::new(draft, &cfg.service, facts).map_err(|e| {
             let field = e.field();
             t.err(row, field, e.to_string())
         })?;
@@ -506,6 +492,53 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
     }
     store.upsert_orders(&orders, now).await?;
     Ok(orders.len())
+}
+
+/// The facts `WorkOrder::new` needs about one employee's day, looked up the same way for
+/// `orders import` and the web register: an ID held that day, the approver a supervisor of the
+/// employee's department, the city hall's calendar.
+pub fn order_facts(
+    cfg: &Config,
+    emp: &Employee,
+    approver: Option<&Employee>,
+    held: &[Held],
+    date: NaiveDate,
+) -> OrderFacts {
+    OrderFacts {
+        holds_id: held
+            .iter()
+            .any(|h| h.employee == emp.employee_id && h.from <= date && date <= h.to),
+        approver_is_supervisor: approver
+            .is_some_and(|a| a.role == Role::Supervisor && a.department == emp.department),
+        closed: cfg.calendar.closed_reason(date),
+    }
+}
+
+/// Checks one order written on the web against every rule of `WorkOrder::new`, with the facts
+/// of this moment. A teleworker's request (`request`) has no approver yet: the approver is
+/// checked when a supervisor approves it, by calling this again with their ID in `approved_by`.
+pub async fn check_order(
+    store: &Store,
+    cfg: &Config,
+    emp: &Employee,
+    draft: OrderDraft,
+    request: bool,
+) -> Result<std::result::Result<WorkOrder, crate::order::OrderError>> {
+    let held: Vec<Held> = store
+        .held_ids()
+        .await?
+        .into_iter()
+        .map(|h| h.held)
+        .collect();
+    let approver = match draft.approved_by.as_str() {
+        "" => None,
+        id => store.employee(id).await?,
+    };
+    let mut facts = order_facts(cfg, emp, approver.as_ref(), &held, draft.date);
+    if request {
+        facts.approver_is_supervisor = true;
+    }
+    Ok(WorkOrder::new(draft, &cfg.service, facts))
 }
 
 pub async fn cancel_order(store: &Store, employee: &str, date: NaiveDate, now: i64) -> Result<()> {

@@ -150,6 +150,7 @@ pub async fn run(store: Store, cfg: Config, transport: std::sync::Arc<Transport>
                 if connected {
                     tracing::warn!(mailbox = %url.display(), error = %e, "mailbox disconnected");
                     connected = false;
+                    crate::daemon::MAILBOX_CONNECTED.store(false, std::sync::atomic::Ordering::Relaxed);
                     backoff = Duration::from_secs(1);
                 } else {
                     tracing::warn!(mailbox = %url.display(), error = %e, retry_in_s = backoff.as_secs(), "mailbox unreachable");
@@ -179,6 +180,7 @@ async fn session(
         let _ = s.create(folder).await;
     }
     *connected = true;
+    crate::daemon::MAILBOX_CONNECTED.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(mailbox = %url.display(), idle, "mailbox connected");
     loop {
         let mb = s.select(&url.mailbox).await.map_err(imap_err(url, "SELECT"))?;

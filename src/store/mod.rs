@@ -20,6 +20,7 @@ pub mod escalations;
 pub mod mailbox;
 pub mod reports;
 pub mod survey;
+pub mod web;
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
@@ -70,6 +71,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mailbox",
         include_str!("../../migrations/sqlite/0005_mailbox.sql"),
     ),
+    (6, "web", include_str!("../../migrations/sqlite/0006_web.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -97,6 +99,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mailbox",
         include_str!("../../migrations/postgres/0005_mailbox.sql"),
     ),
+    (6, "web", include_str!("../../migrations/postgres/0006_web.sql")),
 ];
 
 impl Store {

@@ -1,0 +1,369 @@
+//! Queries of the web register: accounts, sessions, API tokens, failed logins, the audit of
+//! refused attempts, the register's views of orders, and the counts `/metrics` shows. Tokens
+//! arrive here already hashed; nothing in this module sees a password or a token.
+
+use chrono::NaiveDate;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{OrderRow, Store, Tx};
+use crate::error::Result;
+use crate::order::WorkOrder;
+
+/// An order as the register shows it: the board's row plus the digital stamp and the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterRow {
+    pub order: OrderRow,
+    pub approved_at: Option<i64>,
+    pub requested_by: Option<String>,
+    pub requested_at: Option<i64>,
+}
+
+const REGISTER_SELECT: &str =
+    "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
+    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok,
+    o.approved_at, o.requested_by, o.requested_at
+    FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
+
+impl RegisterRow {
+    fn from_row(r: &AnyRow) -> Self {
+        RegisterRow {
+            order: OrderRow::from_row(r),
+            approved_at: r.get(13),
+            requested_by: r.get(14),
+            requested_at: r.get(15),
+        }
+    }
+}
+
+/// A session found by its token's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub employee_id: String,
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
+/// A refused attempt, for IT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub at: i64,
+    pub employee_id: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+}
+
+impl Store {
+    /// `SELECT 1`: `/healthz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+
+    // ---- accounts ----
+
+    pub async fn set_password_hash(&self, employee_id: &str, hash: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (employee_id, password_hash, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (employee_id) DO UPDATE SET password_hash = excluded.password_hash,
+             updated_at = excluded.updated_at",
+        )
+        .bind(employee_id)
+        .bind(hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        // A new password ends every session opened with the old one.
+        sqlx::query("DELETE FROM sessions WHERE employee_id = $1")
+            .bind(employee_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn password_hash(&self, employee_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE employee_id = $1")
+                .bind(employee_id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// The employee a login names: an employee ID, else one of their e-mail addresses.
+    pub async fn login_employee(&self, login: &str) -> Result<Option<String>> {
+        let login = login.trim();
+        let by_id: Option<String> =
+            sqlx::query_scalar("SELECT employee_id FROM employees WHERE employee_id = $1")
+                .bind(login)
+                .fetch_optional(self.pool())
+                .await?;
+        match by_id {
+            Some(id) => Ok(Some(id)),
+            None => self.employee_by_email(login).await,
+        }
+    }
+
+    // ---- sessions ----
+
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        employee_id: &str,
+        csrf: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        // Expired sessions go whenever someone logs in: no separate sweeper needed.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, employee_id, csrf, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(employee_id)
+        .bind(csrf)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT employee_id, csrf, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| SessionRow {
+            employee_id: r.get(0),
+            csrf: r.get(1),
+            expires_at: r.get(2),
+        }))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ---- API tokens ----
+
+    pub async fn insert_api_token(
+        &self,
+        token_hash: &str,
+        employee_id: &str,
+        label: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_hash, employee_id, label, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(employee_id)
+        .bind(label)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn api_token_employee(&self, token_hash: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT employee_id FROM api_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    // ---- failed logins ----
+
+    /// How many times this login failed since `since`, and when it last did.
+    pub async fn login_failures(&self, login: &str, since: i64) -> Result<(i64, Option<i64>)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MAX(at) FROM login_failures WHERE login = $1 AND at >= $2",
+        )
+        .bind(login)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    pub async fn record_login_failure(&self, login: &str, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO login_failures (login, at) VALUES ($1, $2)")
+            .bind(login)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// After a successful login; old rows of anyone go too (only the recent ones count).
+    pub async fn clear_login_failures(&self, login: &str, before: i64) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE login = $1 OR at < $2")
+            .bind(login)
+            .bind(before)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ---- audit ----
+
+    pub async fn audit(&self, a: &AuditRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO web_audit (at, employee_id, action, target, outcome) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(a.at)
+        .bind(&a.employee_id)
+        .bind(&a.action)
+        .bind(&a.target)
+        .bind(&a.outcome)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT at, employee_id, action, target, outcome FROM web_audit ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditRow {
+                at: r.get(0),
+                employee_id: r.get(1),
+                action: r.get(2),
+                target: r.get(3),
+                outcome: r.get(4),
+            })
+            .collect())
+    }
+
+    // ---- the register ----
+
+    pub async fn register_order(&self, id: i64) -> Result<Option<RegisterRow>> {
+        let row = sqlx::query(&format!("{REGISTER_SELECT} WHERE o.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(RegisterRow::from_row))
+    }
+
+    /// Every order of a day (drafts and cancelled ones too), of one department or all.
+    pub async fn register_day(
+        &self,
+        date: NaiveDate,
+        department: Option<&str>,
+    ) -> Result<Vec<RegisterRow>> {
+        let rows = sqlx::query(&format!(
+            "{REGISTER_SELECT} WHERE o.date = $1 AND ($2 = '' OR e.department = $2)
+             ORDER BY e.department, o.employee_id"
+        ))
+        .bind(date.to_string())
+        .bind(department.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(RegisterRow::from_row).collect())
+    }
+
+    /// Drafts waiting for approval, of one department or all, from a day on.
+    pub async fn drafts(&self, department: Option<&str>, from: NaiveDate) -> Result<Vec<RegisterRow>> {
+        let rows = sqlx::query(&format!(
+            "{REGISTER_SELECT} WHERE o.status = 'draft' AND o.date >= $1 AND ($2 = '' OR e.department = $2)
+             ORDER BY o.date, e.department, o.employee_id"
+        ))
+        .bind(from.to_string())
+        .bind(department.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(RegisterRow::from_row).collect())
+    }
+
+    /// One employee's orders in a range of days, every status.
+    pub async fn orders_of(
+        &self,
+        employee: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<RegisterRow>> {
+        let rows = sqlx::query(&format!(
+            "{REGISTER_SELECT} WHERE o.employee_id = $1 AND o.date >= $2 AND o.date <= $3 ORDER BY o.date"
+        ))
+        .bind(employee)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(RegisterRow::from_row).collect())
+    }
+
+    // ---- metrics ----
+
+    /// (kind, outcome, count) of every report recorded.
+    pub async fn report_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, reason, COUNT(*) FROM reports GROUP BY kind, reason ORDER BY kind, reason",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    /// (chain kind, count) of escalation steps sent.
+    pub async fn escalations_sent(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) FROM escalations WHERE status = 'sent' GROUP BY kind ORDER BY kind",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+/// A teleworker's request: a draft with no approver yet. An approved order of that day is never
+/// turned back into a draft (returns false then); an earlier draft or a cancelled order is
+/// replaced.
+pub async fn save_draft(tx: &mut Tx<'_>, o: &WorkOrder, requested_by: &str, now: i64) -> Result<bool> {
+    let leave = crate::order::format_leave(&o.leave);
+    let n = sqlx::query(
+        "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
+                             leave_spans, status, cancelled_at, holiday_ok, requested_by, requested_at)
+         VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $7, 'draft', NULL, $8, $9, $10)
+         ON CONFLICT (employee_id, date) DO UPDATE SET start_min = excluded.start_min, end_min = excluded.end_min,
+             content = excluded.content, approved_by = NULL, approved_at = NULL, shifted = excluded.shifted,
+             leave_spans = excluded.leave_spans, status = 'draft', cancelled_at = NULL,
+             holiday_ok = excluded.holiday_ok, requested_by = excluded.requested_by,
+             requested_at = excluded.requested_at
+         WHERE orders.status <> 'approved'",
+    )
+    .bind(&o.employee)
+    .bind(o.date.to_string())
+    .bind(i64::from(o.start.0))
+    .bind(i64::from(o.end.0))
+    .bind(&o.content)
+    .bind(o.shifted as i64)
+    .bind(leave)
+    .bind(o.holiday_ok as i64)
+    .bind(requested_by)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}

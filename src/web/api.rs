@@ -1,0 +1,149 @@
+//! Machine endpoints: `GET /api/status?date=D` (the `status --json` object, cut to what the
+//! caller's role may read), `GET /healthz`, `GET /metrics` (Prometheus text format).
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::auth::ApiUser;
+use super::roles::{Scope, User, can_see_department, filter_board, scope};
+use super::{App, WebResult};
+use crate::error::Result;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StatusQuery {
+    pub date: Option<String>,
+    /// Judge pending vs missing at this moment, RFC 3339 (as `status --now`).
+    pub now: Option<String>,
+    pub department: Option<String>,
+}
+
+fn bad_request(msg: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": msg }))).into_response()
+}
+
+pub fn today(app: &App) -> NaiveDate {
+    Utc::now().with_timezone(&app.cfg.timezone).date_naive()
+}
+
+/// The scope a request reads: the person's own, or one department they may see (a department
+/// they may not see is refused by the caller before this).
+pub fn requested_scope(u: &User, department: Option<&str>) -> Scope {
+    match department.filter(|d| !d.is_empty()) {
+        Some(d) => Scope::Department(d.to_string()),
+        None => scope(u),
+    }
+}
+
+/// The board of a day as a scope may read it.
+pub async fn scoped_board(
+    app: &App,
+    date: NaiveDate,
+    now: chrono::DateTime<Utc>,
+    sc: &Scope,
+) -> Result<crate::board::Board> {
+    let b = crate::cli::status_board(&app.store, &app.cfg, date, now).await?;
+    let emails: Vec<String> = match sc {
+        Scope::All => vec![],
+        Scope::Department(d) => app
+            .store
+            .employees()
+            .await?
+            .into_values()
+            .filter(|e| &e.department == d)
+            .flat_map(|e| e.emails)
+            .collect(),
+        Scope::Own(id) => app
+            .store
+            .employee(id)
+            .await?
+            .map(|e| e.emails)
+            .unwrap_or_default(),
+    };
+    Ok(filter_board(b, sc, &emails))
+}
+
+pub async fn status(State(app): State<App>, ApiUser(u): ApiUser, Query(q): Query<StatusQuery>) -> WebResult {
+    let date = match q.date.as_deref() {
+        None | Some("") => today(&app),
+        Some(s) => match crate::calendar::parse_date(s) {
+            Some(d) => d,
+            None => return Ok(bad_request("date: expected YYYY-MM-DD")),
+        },
+    };
+    let now = match q.now.as_deref() {
+        None | Some("") => Utc::now(),
+        Some(s) => match crate::cli::parse_instant("now", s) {
+            Ok(t) => t,
+            Err(_) => return Ok(bad_request("now: expected an RFC 3339 time")),
+        },
+    };
+    if let Some(d) = q.department.as_deref().filter(|d| !d.is_empty())
+        && !can_see_department(&u, d)
+    {
+        app.record_denial(&u, "api_status", &format!("department={d} date={date}")).await;
+        return Ok((StatusCode::FORBIDDEN, Json(serde_json::json!({ "error": "forbidden" }))).into_response());
+    }
+    let sc = requested_scope(&u, q.department.as_deref());
+    let b = scoped_board(&app, date, now, &sc).await?;
+    Ok(Json(b).into_response())
+}
+
+pub async fn healthz(State(app): State<App>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "healthz: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+pub async fn metrics(State(app): State<App>) -> WebResult {
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP zaitaku_reports_total Reports recorded, by kind and outcome.");
+    let _ = writeln!(out, "# TYPE zaitaku_reports_total counter");
+    for (kind, outcome, n) in app.store.report_counts().await? {
+        let _ = writeln!(
+            out,
+            "zaitaku_reports_total{{kind=\"{}\",outcome=\"{}\"}} {n}",
+            label(&kind),
+            label(&outcome)
+        );
+    }
+    let _ = writeln!(out, "# HELP zaitaku_escalations_sent_total Escalation steps sent, by chain.");
+    let _ = writeln!(out, "# TYPE zaitaku_escalations_sent_total counter");
+    for (kind, n) in app.store.escalations_sent().await? {
+        let _ = writeln!(out, "zaitaku_escalations_sent_total{{kind=\"{}\"}} {n}", label(&kind));
+    }
+    let (queued, sent, failed) = crate::outbox::counts(&app.store).await?;
+    let _ = writeln!(out, "# HELP zaitaku_outbox_messages Mail in the outbox, by state.");
+    let _ = writeln!(out, "# TYPE zaitaku_outbox_messages gauge");
+    let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"queued\"}} {queued}");
+    let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"sent\"}} {sent}");
+    let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"failed\"}} {failed}");
+    let _ = writeln!(out, "# HELP zaitaku_mailbox_connected 1 while this process's mail source is connected (zaitaku run); 0 otherwise.");
+    let _ = writeln!(out, "# TYPE zaitaku_mailbox_connected gauge");
+    let watched = crate::daemon::MAILBOX_WATCHED.load(Ordering::Relaxed);
+    let connected = crate::daemon::MAILBOX_CONNECTED.load(Ordering::Relaxed);
+    let _ = writeln!(out, "zaitaku_mailbox_connected {}", u8::from(connected));
+    let _ = writeln!(out, "# HELP zaitaku_mailbox_watched 1 when this process reads the mail source (zaitaku run), 0 for zaitaku web alone.");
+    let _ = writeln!(out, "# TYPE zaitaku_mailbox_watched gauge");
+    let _ = writeln!(out, "zaitaku_mailbox_watched {}", u8::from(watched));
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        out,
+    )
+        .into_response())
+}

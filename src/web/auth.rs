@@ -1,0 +1,425 @@
+//! Accounts and sessions: Argon2id password hashes, random session/CSRF/API tokens (only their
+//! SHA-256 is stored), the session cookie (HttpOnly, SameSite=Strict), CSRF checks, login and
+//! logout, and the slowing down of repeated failed logins. Never logs a password or a token.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::Utc;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::roles::User;
+use super::{App, WebResult};
+use crate::error::{Error, Result};
+
+pub const SESSION_COOKIE: &str = "zaitaku_session";
+/// The login form's CSRF token, before there is a session (double-submit cookie).
+pub const LOGIN_COOKIE: &str = "zaitaku_login";
+pub const SESSION_SECONDS: i64 = 12 * 3600;
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Failed logins of one account within this window count towards slowing it down.
+pub const FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+/// This many failures are free; each one after doubles the wait before the next attempt.
+pub const FREE_FAILURES: i64 = 3;
+pub const MAX_WAIT_SECONDS: i64 = 60;
+
+// ---- the command line: `users set-password`, `tokens create` ----
+
+/// Sets (or replaces) an employee's password; their open sessions end.
+pub async fn set_password(store: &crate::store::Store, employee: &str, pw: &str, now: i64) -> Result<()> {
+    let Some(e) = store.employee(employee).await? else {
+        return Err(Error::bad("--employee", format!("unknown employee {employee:?}")));
+    };
+    check_new_password(pw).map_err(|m| Error::bad("password", m))?;
+    let hash = hash_password(pw)?;
+    store.set_password_hash(&e.employee_id, &hash, now).await
+}
+
+/// A new API token for an employee; only its hash is kept, so this is the one time it is seen.
+pub async fn create_api_token(store: &crate::store::Store, employee: &str, label: &str, now: i64) -> Result<String> {
+    let Some(e) = store.employee(employee).await? else {
+        return Err(Error::bad("--employee", format!("unknown employee {employee:?}")));
+    };
+    let token = new_api_token();
+    store.insert_api_token(&token_hash(&token), &e.employee_id, label, now).await?;
+    Ok(token)
+}
+
+// ---- passwords ----
+
+/// The reason a password is refused, in words for `users set-password`.
+pub fn check_new_password(pw: &str) -> std::result::Result<(), String> {
+    let n = pw.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "expected a password of at least {MIN_PASSWORD_CHARS} characters, got {n}"
+        ));
+    }
+    if pw.len() > 1024 {
+        return Err("expected a password of at most 1024 bytes".into());
+    }
+    Ok(())
+}
+
+/// An Argon2id hash in PHC form (`$argon2id$v=19$m=19456,t=2,p=1$…`), with a random salt.
+pub fn hash_password(pw: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| Error::Mail(format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Mail(e.to_string()))?;
+    Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Mail(format!("hashing the password: {e}")))
+}
+
+pub fn verify_password(pw: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(h) => Argon2::default().verify_password(pw.as_bytes(), &h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A hash nobody knows the password of: a login for an unknown account costs as much time as
+/// one for a known account, so the answer's delay does not tell which employee IDs exist.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&random_hex(16)).unwrap_or_default())
+}
+
+// ---- tokens ----
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    // The OS has no randomness only on a broken system; a fixed token there would be a hole.
+    getrandom::getrandom(&mut b).expect("the operating system provides random bytes");
+    hex(&b)
+}
+
+fn hex(b: &[u8]) -> String {
+    use std::fmt::Write;
+    b.iter().fold(String::with_capacity(b.len() * 2), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
+}
+
+/// What the database keeps of a token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// A new API token for `Authorization: Bearer …`; recognisable by its prefix in a leaked file.
+pub fn new_api_token() -> String {
+    format!("zt_{}", random_hex(32))
+}
+
+pub fn ct_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+// ---- slowing down failed logins ----
+
+/// Seconds to wait before the next attempt on an account is heard, after `failures` failures in
+/// the window, the last at `last`: 0 for the first three, then 1, 2, 4 … up to a minute. An
+/// attempt made too early is refused without looking at the password.
+pub fn login_wait(failures: i64, last: Option<i64>, now: i64) -> i64 {
+    if failures < FREE_FAILURES {
+        return 0;
+    }
+    let wait = (1i64 << (failures - FREE_FAILURES).min(6)).min(MAX_WAIT_SECONDS);
+    (last.unwrap_or(now) + wait - now).max(0)
+}
+
+// ---- cookies ----
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let s = format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+// ---- who is asking ----
+
+/// A signed-in person, from the session cookie. Pages take this; without a session the browser
+/// is sent to the login page.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+}
+
+impl Session {
+    pub fn csrf_ok(&self, sent: &str) -> bool {
+        ct_eq(&self.csrf, sent)
+    }
+}
+
+async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(s) = app.store.session(&token_hash(token), Utc::now().timestamp()).await? else {
+        return Ok(None);
+    };
+    let Some(e) = app.store.employee(&s.employee_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        user: e.into(),
+        csrf: s.csrf,
+    }))
+}
+
+impl FromRequestParts<App> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> std::result::Result<Self, Response> {
+        match session_from(app, &parts.headers).await {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(super::internal(e)),
+        }
+    }
+}
+
+/// The caller of `/api/…`: a bearer token from `zaitaku tokens create`, else a session.
+#[derive(Debug, Clone)]
+pub struct ApiUser(pub User);
+
+impl FromRequestParts<App> for ApiUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> std::result::Result<Self, Response> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let user = match bearer {
+            Some(token) => match app.store.api_token_employee(&token_hash(token)).await {
+                Ok(Some(id)) => app.store.employee(&id).await.map(|e| e.map(User::from)),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            },
+            None => session_from(app, &parts.headers)
+                .await
+                .map(|s| s.map(|s| s.user)),
+        };
+        match user {
+            Ok(Some(u)) => Ok(ApiUser(u)),
+            Ok(None) => {
+                let body = axum::Json(serde_json::json!({"error": "unauthorized: a bearer token or a session is required"}));
+                Err((
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer")],
+                    body,
+                )
+                    .into_response())
+            }
+            Err(e) => Err(super::internal(e)),
+        }
+    }
+}
+
+// ---- login and logout ----
+
+pub async fn login_page(State(app): State<App>, headers: HeaderMap) -> WebResult {
+    if session_from(&app, &headers).await?.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    Ok(login_form(&app, StatusCode::OK, "", None))
+}
+
+fn login_form(app: &App, status: StatusCode, login: &str, error: Option<&str>) -> Response {
+    let csrf = random_hex(32);
+    let mut resp = app.render(
+        "login.html",
+        minijinja::context! { title => "ログイン", csrf => &csrf, login => login, error => error },
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, &csrf, "/login", 3600, app.secure_cookie),
+    );
+    resp
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    pub login: String,
+    pub password: String,
+    pub csrf: String,
+}
+
+pub async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginForm>) -> WebResult {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    if expected.is_empty() || !ct_eq(expected, &f.csrf) {
+        tracing::warn!(action = "login", "csrf token missing or wrong: refused");
+        return Ok(super::forbidden(&app, None, "フォームの有効期限が切れたか、不正な送信です。もう一度ログインしてください。"));
+    }
+    let login = f.login.trim().to_string();
+    let employee = app.store.login_employee(&login).await?;
+    // Failures are counted per account (whichever of its names was typed); an unknown login per
+    // what was typed.
+    let key = employee.clone().unwrap_or_else(|| login.to_lowercase());
+    // One login at a time: the failure count read below cannot be raced by parallel guesses,
+    // and Argon2's memory (19 MiB per hash) is spent once at a time.
+    let _turn = app.login_lock.lock().await;
+    let now = Utc::now().timestamp();
+    let (failures, last) = app
+        .store
+        .login_failures(&key, now - FAILURE_WINDOW_SECONDS)
+        .await?;
+    let wait = login_wait(failures, last, now);
+    if wait > 0 {
+        tracing::warn!(login = %key, failures, wait, "login attempt too soon after failures: refused");
+        let msg = format!("ログインの失敗が続いたため受け付けませんでした。{wait} 秒後にもう一度お試しください。");
+        let mut r = login_form(&app, StatusCode::TOO_MANY_REQUESTS, &login, Some(&msg));
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return Ok(r);
+    }
+    let hash = match &employee {
+        Some(id) => app.store.password_hash(id).await?,
+        None => None,
+    };
+    let known = hash.is_some();
+    let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
+    let password = f.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+        && known;
+    let (Some(employee_id), true) = (employee, ok) else {
+        app.store.record_login_failure(&key, now).await?;
+        tracing::warn!(login = %key, failures = failures + 1, "login failed");
+        return Ok(login_form(
+            &app,
+            StatusCode::UNAUTHORIZED,
+            &login,
+            Some("職員番号（またはメールアドレス）かパスワードが違います。"),
+        ));
+    };
+    app.store
+        .clear_login_failures(&employee_id, now - FAILURE_WINDOW_SECONDS)
+        .await?;
+    drop(_turn);
+    let token = random_hex(32);
+    let csrf = random_hex(32);
+    app.store
+        .insert_session(&token_hash(&token), &employee_id, &csrf, now, now + SESSION_SECONDS)
+        .await?;
+    tracing::info!(employee = %employee_id, "logged in");
+    let mut resp = Redirect::to("/").into_response();
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &token, "/", SESSION_SECONDS, app.secure_cookie),
+    );
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, "", "/login", 0, app.secure_cookie),
+    );
+    Ok(resp)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+pub async fn logout(State(app): State<App>, s: Session, headers: HeaderMap, Form(f): Form<CsrfForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "logout").await);
+    }
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        app.store.delete_session(&token_hash(token)).await?;
+    }
+    tracing::info!(employee = %s.user.employee_id, "logged out");
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", "/", 0, app.secure_cookie),
+    );
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hashed_with_argon2id_and_verified() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct hors", &h));
+        assert!(!verify_password("correct horse", "not a hash"));
+        assert_ne!(h, hash_password("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(check_new_password("").is_err());
+        assert!(check_new_password("1234567").is_err());
+        assert!(check_new_password("12345678").is_ok());
+        assert!(check_new_password("在宅勤務の合言葉").is_ok(), "characters, not bytes");
+    }
+
+    #[test]
+    fn failed_logins_wait_longer_and_longer_up_to_a_minute() {
+        let now = 1_000_000;
+        assert_eq!(login_wait(0, None, now), 0);
+        assert_eq!(login_wait(2, Some(now), now), 0);
+        assert_eq!(login_wait(3, Some(now), now), 1);
+        assert_eq!(login_wait(4, Some(now), now), 2);
+        assert_eq!(login_wait(5, Some(now - 1), now), 3);
+        assert_eq!(login_wait(5, Some(now - 10), now), 0);
+        assert_eq!(login_wait(40, Some(now), now), MAX_WAIT_SECONDS);
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_their_hash_is_kept() {
+        let a = new_api_token();
+        assert!(a.starts_with("zt_") && a.len() == 67);
+        assert_ne!(a, new_api_token());
+        assert_eq!(token_hash("abc").len(), 64);
+        assert_ne!(token_hash(&a), a);
+        assert!(ct_eq("abc", "abc") && !ct_eq("abc", "abd") && !ct_eq("abc", "ab"));
+    }
+
+    #[test]
+    fn cookies_are_read_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; zaitaku_session=xyz; b=2"));
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "c"), None);
+        let c = set_cookie(SESSION_COOKIE, "t", "/", 60, false);
+        let c = c.to_str().unwrap();
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && !c.contains("Secure"));
+    }
+}

@@ -1,0 +1,312 @@
+//! The web register and board (SPEC §9): `zaitaku web`, or `zaitaku run` with `[web]`.
+//! Server-rendered Japanese pages from minijinja templates (`templates/web/`, with built-in
+//! copies), a little JavaScript to refresh the board, `/api/status`, `/healthz`, `/metrics`.
+//!
+//! Rules are not decided here: orders go through `register::check_order` (the same
+//! `WorkOrder::new` as `orders import`), contacts through `register::record_contact`, who may
+//! do what through `roles`. This module maps HTTP to those calls and back.
+
+pub mod api;
+pub mod auth;
+pub mod pages;
+pub mod roles;
+
+use std::future::Future;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::web::AuditRow;
+use roles::User;
+
+/// The shipped page templates and assets, compiled in: `templates/web/NAME` for each name.
+macro_rules! built_in {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/web/", $name)))),*]
+    };
+}
+
+const BUILT_IN: &[(&str, &str)] = built_in!(
+    "layout.html",
+    "login.html",
+    "board.html",
+    "board_table.html",
+    "orders.html",
+    "order_form.html",
+    "order_edit.html",
+    "my.html",
+    "escalations.html",
+    "admin.html",
+    "error.html",
+    "app.js",
+    "app.css",
+);
+
+pub struct Inner {
+    pub cfg: Config,
+    pub store: Store,
+    pub env: Environment<'static>,
+    pub secure_cookie: bool,
+    /// Held while a login is checked (see `auth::login`).
+    pub login_lock: tokio::sync::Mutex<()>,
+    templates_dir: PathBuf,
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+impl Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+pub type WebResult = std::result::Result<Response, WebError>;
+
+/// An error no user can fix (the database is down, a template is broken): logged, and a plain
+/// 500 page that shows nothing of it.
+#[derive(Debug)]
+pub struct WebError(Error);
+
+impl From<Error> for WebError {
+    fn from(e: Error) -> Self {
+        WebError(e)
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        internal(self.0)
+    }
+}
+
+pub fn internal(e: Error) -> Response {
+    tracing::error!(error = %e, "web request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html("<!doctype html><meta charset=\"utf-8\"><title>エラー</title><p>サーバーでエラーが発生しました。時間をおいてもう一度お試しください。</p>"),
+    )
+        .into_response()
+}
+
+impl App {
+    pub fn new(cfg: Config, store: Store) -> App {
+        let templates_dir = cfg.templates.join("web");
+        let secure_cookie = cfg.web.as_ref().is_some_and(|w| w.secure_cookie);
+        let env = environment(templates_dir.clone(), cfg.timezone);
+        App(Arc::new(Inner {
+            cfg,
+            store,
+            env,
+            secure_cookie,
+            login_lock: tokio::sync::Mutex::new(()),
+            templates_dir,
+        }))
+    }
+
+    /// A page; a template error is a 500 (logged), never a half page.
+    pub fn render(&self, name: &str, ctx: impl Serialize) -> Response {
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => internal(Error::Template {
+                name: format!("web/{name}"),
+                msg: format!("{e:#}"),
+            }),
+        }
+    }
+
+    /// A refused attempt on another department's data (or anything the role does not allow):
+    /// logged, kept in the audit table for IT, and answered 403.
+    pub async fn deny(&self, u: &User, action: &str, target: &str) -> Response {
+        self.record_denial(u, action, target).await;
+        forbidden(self, Some(u), "この操作を行う権限がありません。")
+    }
+
+    pub async fn record_denial(&self, u: &User, action: &str, target: &str) {
+        tracing::warn!(employee = %u.employee_id, role = u.role.as_str(), department = %u.department,
+            action, target, "access denied");
+        let row = AuditRow {
+            at: Utc::now().timestamp(),
+            employee_id: u.employee_id.clone(),
+            action: action.into(),
+            target: target.into(),
+            outcome: "denied".into(),
+        };
+        if let Err(e) = self.store.audit(&row).await {
+            tracing::error!(error = %e, "cannot record the refused attempt");
+        }
+    }
+
+    /// A form without the session's CSRF token: refused, logged like any refused attempt.
+    pub async fn csrf_refused(&self, u: &User, action: &str) -> Response {
+        tracing::warn!(employee = %u.employee_id, action, "csrf token missing or wrong: refused");
+        let row = AuditRow {
+            at: Utc::now().timestamp(),
+            employee_id: u.employee_id.clone(),
+            action: action.into(),
+            target: String::new(),
+            outcome: "csrf".into(),
+        };
+        if let Err(e) = self.store.audit(&row).await {
+            tracing::error!(error = %e, "cannot record the refused attempt");
+        }
+        forbidden(self, Some(u), "フォームの有効期限が切れたか、不正な送信です。ページを読み込み直してください。")
+    }
+}
+
+pub fn forbidden(app: &App, u: Option<&User>, msg: &str) -> Response {
+    let mut r = app.render(
+        "error.html",
+        minijinja::context! { title => "権限がありません", message => msg, user => u },
+    );
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r
+}
+
+/// The template environment: files from `templates/web/` of the configured templates folder,
+/// else the built-in copy; HTML is escaped (minijinja does so for `.html`).
+fn environment(dir: PathBuf, tz: chrono_tz::Tz) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_loader(move |name| load(&dir, name));
+    env.add_filter("status_ja", |s: String| crate::board::status_ja(&s).to_string());
+    env.add_filter("reason_ja", |s: String| crate::board::reason_ja(&s).to_string());
+    env.add_filter("escalation_ja", |s: String| crate::board::escalation_ja(&s).to_string());
+    env.add_filter("role_ja", |s: String| {
+        crate::store::Role::parse(&s).map(roles::role_ja).unwrap_or("").to_string()
+    });
+    // "2021-01-12T08:27:00+09:00" → "08:27"
+    env.add_filter("hm", |s: Option<String>| {
+        s.as_deref().and_then(|s| s.get(11..16)).unwrap_or("--:--").to_string()
+    });
+    // epoch seconds → "2021-01-12 08:27" in the configured time zone
+    env.add_filter("local", move |t: Option<i64>| {
+        t.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    });
+    env
+}
+
+fn load(dir: &std::path::Path, name: &str) -> std::result::Result<Option<String>, minijinja::Error> {
+    if name.contains("..") {
+        return Ok(None);
+    }
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BUILT_IN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s.to_string())),
+        Err(e) => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("{}: {e}", path.display()),
+        )),
+    }
+}
+
+/// `/static/app.js`, `/static/app.css`: from the templates folder, else built in.
+async fn asset(
+    axum::extract::State(app): axum::extract::State<App>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let kind = match name.as_str() {
+        "app.js" => "text/javascript; charset=utf-8",
+        "app.css" => "text/css; charset=utf-8",
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match load(&app.templates_dir, &name) {
+        Ok(Some(body)) => ([(header::CONTENT_TYPE, kind)], body).into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Headers every answer carries: no framing, no sniffing, scripts and styles only from here,
+/// pages not cached (they show personal data).
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/board", get(pages::board))
+        .route("/board/table", get(pages::board_table))
+        .route("/contact", post(pages::contact))
+        .route("/orders", get(pages::orders).post(pages::create_order))
+        .route("/orders/{id}", post(pages::update_order))
+        .route("/orders/{id}/edit", get(pages::edit_order))
+        .route("/orders/{id}/approve", post(pages::approve_order))
+        .route("/orders/{id}/cancel", post(pages::cancel_order))
+        .route("/my", get(pages::my))
+        .route("/requests", post(pages::request_order))
+        .route("/escalations", get(pages::escalations))
+        .route("/escalations/resolve", post(pages::resolve_escalation))
+        .route("/admin", get(pages::admin))
+        .route("/admin/applications", post(pages::add_application))
+        .route("/admin/ids/assign", post(pages::assign_id))
+        .route("/admin/ids/release", post(pages::release_id))
+        .route("/survey/{wave}", get(pages::survey))
+        .route("/api/status", get(api::status))
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/static/{name}", get(asset))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+/// Serves until `shutdown` completes; requests in flight are answered first.
+pub async fn serve(
+    cfg: Config,
+    store: Store,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let addr = listener.local_addr().ok();
+    let app = App::new(cfg, store);
+    tracing::info!(addr = ?addr, "web register listening");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::Io {
+            path: format!("web {addr:?}"),
+            source: e,
+        })
+}
+
+/// Binds the configured (or given) address; a clear error when the port is taken.
+pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Io {
+        path: format!("web listen {addr}"),
+        source: e,
+    })
+}

@@ -1,0 +1,1007 @@
+//! The pages: the day's board and phone contacts, the order register (drafts, approval, edits,
+//! cancellation), a teleworker's own page and requests, escalations, and IT's administration
+//! (applications, the ID pool, survey downloads, refused attempts).
+//!
+//! Every handler that changes something checks the session's CSRF token first, then the role
+//! against the department the store says the data belongs to, then hands the input to the same
+//! register code as the command line.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use minijinja::{Value, context};
+use serde::{Deserialize, Serialize};
+
+use super::api::{requested_scope, scoped_board, today};
+use super::auth::{CsrfForm, Session};
+use super::roles::{
+    Scope, can_administer, can_manage_department, can_request_for, can_see_department, role_ja,
+};
+use super::{App, WebResult};
+use crate::calendar::{Minutes, parse_date};
+use crate::error::Error;
+use crate::order::{OrderDraft, parse_leave};
+use crate::store::Role;
+
+type Errors = BTreeMap<&'static str, String>;
+
+/// What every page's layout needs.
+fn base(s: &Session) -> Value {
+    let u = &s.user;
+    context! {
+        user => u,
+        role_label => role_ja(u.role),
+        csrf => &s.csrf,
+        is_admin => can_administer(u),
+        is_supervisor => u.role == Role::Supervisor,
+        reads_boards => u.role != Role::Teleworker,
+    }
+}
+
+fn with_status(mut r: Response, status: StatusCode) -> Response {
+    *r.status_mut() = status;
+    r
+}
+
+fn see_other(url: String) -> Response {
+    Redirect::to(&url).into_response()
+}
+
+fn url(path: &str, params: &[(&str, &str)]) -> String {
+    let q: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", q.join("&"))
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DayQuery {
+    pub date: Option<String>,
+    pub department: Option<String>,
+}
+
+impl DayQuery {
+    fn day(&self, app: &App) -> NaiveDate {
+        self.date.as_deref().and_then(parse_date).unwrap_or_else(|| today(app))
+    }
+
+    fn department(&self) -> Option<&str> {
+        self.department.as_deref().map(str::trim).filter(|d| !d.is_empty())
+    }
+}
+
+pub async fn home(s: Session) -> Response {
+    if s.user.role == Role::Teleworker {
+        see_other("/my".into())
+    } else {
+        see_other("/board".into())
+    }
+}
+
+// ---- the board ----
+
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(default)]
+pub struct ContactForm {
+    #[serde(skip_serializing)]
+    pub csrf: String,
+    pub employee_id: String,
+    pub date: String,
+    pub kind: String,
+    pub at: String,
+    pub note: String,
+}
+
+async fn board_page(
+    app: &App,
+    s: &Session,
+    date: NaiveDate,
+    department: Option<&str>,
+    fragment: bool,
+    contact: Option<(ContactForm, Errors)>,
+) -> WebResult {
+    let sc = requested_scope(&s.user, department);
+    let board = scoped_board(app, date, Utc::now(), &sc).await?;
+    let departments = if s.user.role == Role::It || s.user.role == Role::Hr {
+        app.store.departments().await?.into_iter().map(|d| d.name).collect()
+    } else {
+        vec![]
+    };
+    let dept = department.unwrap_or("");
+    let (form, errors) = contact.unwrap_or_default();
+    let ctx = context! {
+        title => "当日の状況",
+        board => &board,
+        date => date.to_string(),
+        department => dept,
+        departments => departments,
+        table_src => url("/board/table", &[("date", &date.to_string()), ("department", dept)]),
+        can_contact => s.user.role == Role::Supervisor,
+        contact => form,
+        contact_errors => errors,
+        ..base(s)
+    };
+    let name = if fragment { "board_table.html" } else { "board.html" };
+    Ok(app.render(name, ctx))
+}
+
+/// Refuses a department the person may not see; `None` when allowed.
+async fn check_department(app: &App, s: &Session, department: Option<&str>, action: &str, date: NaiveDate) -> Option<Response> {
+    match department {
+        Some(d) if !can_see_department(&s.user, d) => {
+            Some(app.deny(&s.user, action, &format!("department={d} date={date}")).await)
+        }
+        _ => None,
+    }
+}
+
+pub async fn board(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
+    let date = q.day(&app);
+    if let Some(r) = check_department(&app, &s, q.department(), "board", date).await {
+        return Ok(r);
+    }
+    board_page(&app, &s, date, q.department(), false, None).await
+}
+
+/// The board's table alone, fetched by the page every 30 seconds.
+pub async fn board_table(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
+    let date = q.day(&app);
+    if let Some(r) = check_department(&app, &s, q.department(), "board_table", date).await {
+        return Ok(r);
+    }
+    board_page(&app, &s, date, q.department(), true, None).await
+}
+
+pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "contact").await);
+    }
+    let date = parse_date(&f.date);
+    let mut errors = Errors::new();
+    let emp = app.store.employee(f.employee_id.trim()).await?;
+    let Some(emp) = emp else {
+        errors.insert("employee_id", "職員を選んでください".into());
+        let d = date.unwrap_or_else(|| today(&app));
+        return Ok(with_status(board_page(&app, &s, d, None, false, Some((f, errors))).await?, StatusCode::UNPROCESSABLE_ENTITY));
+    };
+    if !can_manage_department(&s.user, &emp.department) {
+        let target = format!("employee={} date={}", emp.employee_id, f.date);
+        return Ok(app.deny(&s.user, "contact", &target).await);
+    }
+    let Some(date) = date else {
+        errors.insert("date", "日付は YYYY-MM-DD の形で入力してください".into());
+        return Ok(with_status(board_page(&app, &s, today(&app), None, false, Some((f, errors))).await?, StatusCode::UNPROCESSABLE_ENTITY));
+    };
+    if f.kind != "start" && f.kind != "end" {
+        errors.insert("kind", "開始か終了を選んでください".into());
+    }
+    if Minutes::parse(&f.at).is_none() {
+        errors.insert("at", "時刻は HH:MM の形で入力してください".into());
+    }
+    if errors.is_empty() {
+        match app.store.order(&emp.employee_id, date).await? {
+            Some(o) if o.status == "approved" => {}
+            _ => {
+                errors.insert("date", format!("{} さんの {date} の承認済みの命令がありません", emp.name));
+            }
+        }
+    }
+    if errors.is_empty() {
+        let c = crate::register::Contact {
+            employee: emp.employee_id.clone(),
+            date,
+            kind: f.kind.clone(),
+            at: f.at.trim().to_string(),
+            by: s.user.employee_id.clone(),
+            note: Some(f.note.trim().to_string()).filter(|n| !n.is_empty()),
+        };
+        match crate::register::record_contact(&app.store, &app.cfg, c, Utc::now().timestamp()).await {
+            Ok(_) => {
+                tracing::info!(employee = %emp.employee_id, by = %s.user.employee_id, kind = %f.kind, %date, "phone contact recorded on the web");
+                return Ok(see_other(url("/board", &[("date", &date.to_string())])));
+            }
+            Err(Error::Bad { at, msg }) => {
+                errors.insert(field_of(&at), msg);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(with_status(board_page(&app, &s, date, None, false, Some((f, errors))).await?, StatusCode::UNPROCESSABLE_ENTITY))
+}
+
+/// `--kind` → `kind`: where a register error (named for the command line) goes on a form.
+fn field_of(at: &str) -> &'static str {
+    match at.trim_start_matches("--") {
+        "employee" | "users" => "employee_id",
+        "date" | "on" => "date",
+        "kind" => "kind",
+        "at" => "at",
+        "by" => "by",
+        "department" => "department",
+        "fiscal-year" => "fiscal_year",
+        "pc" => "pc",
+        "from" => "from",
+        "to" => "to",
+        _ => "general",
+    }
+}
+
+// ---- the register ----
+
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(default)]
+pub struct OrderForm {
+    #[serde(skip_serializing)]
+    pub csrf: String,
+    pub employee_id: String,
+    pub date: String,
+    pub start: String,
+    pub end: String,
+    pub content: String,
+    pub shifted: Option<String>,
+    pub holiday_ok: Option<String>,
+    pub leave: String,
+}
+
+impl OrderForm {
+    fn from_row(o: &crate::store::OrderRow) -> OrderForm {
+        OrderForm {
+            csrf: String::new(),
+            employee_id: o.employee_id.clone(),
+            date: o.date.to_string(),
+            start: o.start.to_string(),
+            end: o.end.to_string(),
+            content: o.content.clone(),
+            shifted: o.shifted.then(|| "on".into()),
+            holiday_ok: o.holiday_ok.then(|| "on".into()),
+            leave: crate::order::format_leave(&o.leave),
+        }
+    }
+
+    /// The draft the form describes, or what is wrong with its fields (in Japanese). The rules
+    /// themselves are `WorkOrder::new`'s; this only reads the fields.
+    fn draft(&self, app: &App, employee: &str, approved_by: &str) -> Result<OrderDraft, Errors> {
+        let mut errors = Errors::new();
+        let date = parse_date(&self.date);
+        if date.is_none() {
+            errors.insert("date", "日付は YYYY-MM-DD の形で入力してください".into());
+        }
+        let mut time = |field: &'static str, s: &str| -> Option<Minutes> {
+            if s.trim().is_empty() {
+                return None;
+            }
+            let m = Minutes::parse(s);
+            if m.is_none() {
+                errors.insert(field, "時刻は HH:MM の形で入力してください".into());
+            }
+            m
+        };
+        let start = time("start", &self.start);
+        let end = time("end", &self.end);
+        let svc = &app.cfg.service;
+        let hours = match (start, end) {
+            (None, None) => None,
+            (Some(s), Some(e)) => Some((s, e)),
+            (Some(s), None) => Some((s, svc.workday_end)),
+            (None, Some(e)) => Some((svc.workday_start, e)),
+        };
+        let leave = parse_leave(&self.leave);
+        if leave.is_none() {
+            errors.insert("leave", "時間休は 13:00-15:00 の形で入力してください（複数は ; で区切ります）".into());
+        }
+        match (date, leave) {
+            (Some(date), Some(leave)) if errors.is_empty() => Ok(OrderDraft {
+                employee: employee.to_string(),
+                date,
+                hours,
+                content: self.content.clone(),
+                approved_by: approved_by.to_string(),
+                shifted: self.shifted.is_some(),
+                leave,
+                holiday_ok: self.holiday_ok.is_some(),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Shows a rule violation next to its field, in Japanese.
+fn rule_errors(e: &crate::order::OrderError) -> Errors {
+    let mut errors = Errors::new();
+    errors.insert(e.field(), e.message_ja());
+    errors
+}
+
+fn draft_from_row(o: &crate::store::OrderRow, approved_by: &str) -> OrderDraft {
+    OrderDraft {
+        employee: o.employee_id.clone(),
+        date: o.date,
+        hours: Some((o.start, o.end)),
+        content: o.content.clone(),
+        approved_by: approved_by.to_string(),
+        shifted: o.shifted,
+        leave: o.leave.clone(),
+        holiday_ok: o.holiday_ok,
+    }
+}
+
+struct RegisterView<'a> {
+    date: NaiveDate,
+    department: Option<&'a str>,
+    form: Option<OrderForm>,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult {
+    let u = &s.user;
+    // A supervisor's register is their department's; IT and HR read any or all.
+    let dept: Option<String> = match u.role {
+        Role::Supervisor => Some(u.department.clone()),
+        _ => v.department.map(str::to_string),
+    };
+    let rows = app.store.register_day(v.date, dept.as_deref()).await?;
+    let drafts = app.store.drafts(dept.as_deref(), app.cfg.service.from).await?;
+    let employees = app.store.employees().await?;
+    let name_of = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|i| employees.get(i))
+            .map(|e| e.name.clone())
+            .unwrap_or_default()
+    };
+    let view = |r: &crate::store::web::RegisterRow| {
+        context! {
+            id => r.order.id,
+            employee_id => &r.order.employee_id,
+            name => &r.order.employee_name,
+            department => &r.order.department,
+            date => r.order.date.to_string(),
+            start => r.order.start.to_string(),
+            end => r.order.end.to_string(),
+            content => &r.order.content,
+            shifted => r.order.shifted,
+            holiday_ok => r.order.holiday_ok,
+            leave => crate::order::format_leave(&r.order.leave),
+            status => &r.order.status,
+            approved_by => &r.order.approved_by,
+            approver_name => name_of(&r.order.approved_by),
+            approved_at => r.approved_at,
+            requested_by => &r.requested_by,
+            requested_at => r.requested_at,
+            can_manage => can_manage_department(u, &r.order.department),
+        }
+    };
+    let mut staff: Vec<_> = employees
+        .values()
+        .filter(|e| u.role == Role::Supervisor && e.department == u.department)
+        .collect();
+    staff.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
+    let staff: Vec<Value> = staff
+        .iter()
+        .map(|e| context! { employee_id => &e.employee_id, name => &e.name })
+        .collect();
+    let departments: Vec<String> = if u.role == Role::Supervisor {
+        vec![]
+    } else {
+        app.store.departments().await?.into_iter().map(|d| d.name).collect()
+    };
+    let form = v.form.unwrap_or_else(|| OrderForm {
+        date: v.date.to_string(),
+        ..Default::default()
+    });
+    let ctx = context! {
+        title => "在宅勤務命令簿",
+        date => v.date.to_string(),
+        department => dept.clone().unwrap_or_default(),
+        departments => departments,
+        rows => rows.iter().map(view).collect::<Vec<_>>(),
+        drafts => drafts.iter().map(view).collect::<Vec<_>>(),
+        can_create => u.role == Role::Supervisor,
+        staff => staff,
+        form => form,
+        errors => v.errors,
+        notice => v.notice,
+        workday_start => app.cfg.service.workday_start.to_string(),
+        workday_end => app.cfg.service.workday_end.to_string(),
+        ..base(s)
+    };
+    Ok(app.render("orders.html", ctx))
+}
+
+pub async fn orders(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
+    let date = q.day(&app);
+    if s.user.role == Role::Teleworker {
+        return Ok(see_other("/my".into()));
+    }
+    if let Some(r) = check_department(&app, &s, q.department(), "orders", date).await {
+        return Ok(r);
+    }
+    let v = RegisterView { date, department: q.department(), form: None, errors: Errors::new(), notice: None };
+    register_page(&app, &s, v).await
+}
+
+/// A supervisor writes and stamps an order in one step.
+pub async fn create_order(State(app): State<App>, s: Session, Form(f): Form<OrderForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "create_order").await);
+    }
+    let date = parse_date(&f.date).unwrap_or_else(|| today(&app));
+    let Some(emp) = app.store.employee(f.employee_id.trim()).await? else {
+        if s.user.role != Role::Supervisor {
+            return Ok(app.deny(&s.user, "create_order", &format!("employee={}", f.employee_id)).await);
+        }
+        let mut errors = Errors::new();
+        errors.insert("employee_id", "職員を選んでください".into());
+        return invalid_order(&app, &s, date, f, errors).await;
+    };
+    if !can_manage_department(&s.user, &emp.department) {
+        let target = format!("employee={} date={}", emp.employee_id, f.date);
+        return Ok(app.deny(&s.user, "create_order", &target).await);
+    }
+    let draft = match f.draft(&app, &emp.employee_id, &s.user.employee_id) {
+        Ok(d) => d,
+        Err(errors) => return invalid_order(&app, &s, date, f, errors).await,
+    };
+    if let Some(existing) = app.store.order(&emp.employee_id, draft.date).await?
+        && existing.status != "cancelled"
+    {
+        let mut errors = Errors::new();
+        let what = if existing.status == "draft" { "申請中の命令" } else { "命令" };
+        errors.insert("date", format!("{} さんの {} の{what}が既にあります（一覧から承認・編集してください）", emp.name, draft.date));
+        return invalid_order(&app, &s, date, f, errors).await;
+    }
+    match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
+        Err(e) => invalid_order(&app, &s, date, f, rule_errors(&e)).await,
+        Ok(order) => {
+            let now = Utc::now().timestamp();
+            let mut tx = app.store.begin().await?;
+            let id = crate::store::upsert_order(&mut tx, &order, "approved", now).await?;
+            tx.commit().await.map_err(Error::from)?;
+            tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order created and approved on the web");
+            Ok(see_other(url("/orders", &[("date", &order.date.to_string())])))
+        }
+    }
+}
+
+/// The register again, with the form as it was sent and what is wrong next to each field.
+async fn invalid_order(app: &App, s: &Session, date: NaiveDate, f: OrderForm, errors: Errors) -> WebResult {
+    let v = RegisterView { date, department: None, form: Some(f), errors, notice: None };
+    Ok(with_status(register_page(app, s, v).await?, StatusCode::UNPROCESSABLE_ENTITY))
+}
+
+async fn invalid_request(app: &App, s: &Session, date: NaiveDate, f: OrderForm, errors: Errors) -> WebResult {
+    Ok(with_status(my_page(app, s, date, Some(f), errors).await?, StatusCode::UNPROCESSABLE_ENTITY))
+}
+
+async fn load_order(app: &App, id: i64) -> Result<Option<crate::store::web::RegisterRow>, super::WebError> {
+    Ok(app.store.register_order(id).await?)
+}
+
+fn not_found(app: &App, s: &Session) -> Response {
+    with_status(
+        app.render("error.html", context! { title => "見つかりません", message => "その命令はありません。", ..base(s) }),
+        StatusCode::NOT_FOUND,
+    )
+}
+
+pub async fn edit_order(State(app): State<App>, s: Session, Path(id): Path<i64>) -> WebResult {
+    let Some(r) = load_order(&app, id).await? else {
+        return Ok(not_found(&app, &s));
+    };
+    if !can_manage_department(&s.user, &r.order.department) {
+        return Ok(app.deny(&s.user, "edit_order", &format!("order={id}")).await);
+    }
+    edit_page(&app, &s, &r, OrderForm::from_row(&r.order), Errors::new(), StatusCode::OK)
+}
+
+fn edit_page(app: &App, s: &Session, r: &crate::store::web::RegisterRow, form: OrderForm, errors: Errors, status: StatusCode) -> WebResult {
+    let ctx = context! {
+        title => "命令の編集",
+        id => r.order.id,
+        name => &r.order.employee_name,
+        employee_id => &r.order.employee_id,
+        department => &r.order.department,
+        date => r.order.date.to_string(),
+        status => &r.order.status,
+        form => form,
+        errors => errors,
+        workday_start => app.cfg.service.workday_start.to_string(),
+        workday_end => app.cfg.service.workday_end.to_string(),
+        ..base(s)
+    };
+    Ok(with_status(app.render("order_edit.html", ctx), status))
+}
+
+/// A supervisor's edit: the order is checked again and stamped with their name and the time.
+pub async fn update_order(State(app): State<App>, s: Session, Path(id): Path<i64>, Form(mut f): Form<OrderForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "update_order").await);
+    }
+    let Some(r) = load_order(&app, id).await? else {
+        return Ok(not_found(&app, &s));
+    };
+    if !can_manage_department(&s.user, &r.order.department) {
+        return Ok(app.deny(&s.user, "update_order", &format!("order={id}")).await);
+    }
+    // The employee and the day are the order's; what the form says about them is ignored.
+    f.employee_id = r.order.employee_id.clone();
+    f.date = r.order.date.to_string();
+    let Some(emp) = app.store.employee(&r.order.employee_id).await? else {
+        return Ok(not_found(&app, &s));
+    };
+    let draft = match f.draft(&app, &emp.employee_id, &s.user.employee_id) {
+        Ok(d) => d,
+        Err(errors) => return edit_page(&app, &s, &r, f, errors, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
+        Err(e) => edit_page(&app, &s, &r, f, rule_errors(&e), StatusCode::UNPROCESSABLE_ENTITY),
+        Ok(order) => {
+            let mut tx = app.store.begin().await?;
+            crate::store::upsert_order(&mut tx, &order, "approved", Utc::now().timestamp()).await?;
+            tx.commit().await.map_err(Error::from)?;
+            tracing::info!(order = id, by = %s.user.employee_id, "order edited and approved on the web");
+            Ok(see_other(url("/orders", &[("date", &order.date.to_string())])))
+        }
+    }
+}
+
+/// The digital stamp: the draft is checked again with this supervisor as the approver (the
+/// ID may have been released, the day closed, since it was asked for) and saved as approved,
+/// with who and when.
+pub async fn approve_order(State(app): State<App>, s: Session, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "approve_order").await);
+    }
+    let Some(r) = load_order(&app, id).await? else {
+        return Ok(not_found(&app, &s));
+    };
+    if !can_manage_department(&s.user, &r.order.department) {
+        return Ok(app.deny(&s.user, "approve_order", &format!("order={id}")).await);
+    }
+    let back = url("/orders", &[("date", &r.order.date.to_string())]);
+    if r.order.status != "draft" {
+        return Ok(see_other(back));
+    }
+    let Some(emp) = app.store.employee(&r.order.employee_id).await? else {
+        return Ok(not_found(&app, &s));
+    };
+    let draft = draft_from_row(&r.order, &s.user.employee_id);
+    match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
+        Err(e) => {
+            let v = RegisterView {
+                date: r.order.date,
+                department: None,
+                form: None,
+                errors: Errors::new(),
+                notice: Some(format!("{} さんの {} の申請は承認できません: {}", emp.name, r.order.date, e.message_ja())),
+            };
+            Ok(with_status(register_page(&app, &s, v).await?, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Ok(order) => {
+            let mut tx = app.store.begin().await?;
+            crate::store::upsert_order(&mut tx, &order, "approved", Utc::now().timestamp()).await?;
+            tx.commit().await.map_err(Error::from)?;
+            tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order approved on the web");
+            Ok(see_other(back))
+        }
+    }
+}
+
+/// A supervisor cancels an order (or turns a request down); a teleworker may withdraw their own
+/// request while it is a draft.
+pub async fn cancel_order(State(app): State<App>, s: Session, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "cancel_order").await);
+    }
+    let Some(r) = load_order(&app, id).await? else {
+        return Ok(not_found(&app, &s));
+    };
+    let own_draft = r.order.status == "draft" && can_request_for(&s.user, &r.order.employee_id);
+    if !(own_draft || can_manage_department(&s.user, &r.order.department)) {
+        return Ok(app.deny(&s.user, "cancel_order", &format!("order={id}")).await);
+    }
+    if r.order.status != "cancelled" {
+        app.store.cancel_order(id, Utc::now().timestamp()).await?;
+        tracing::info!(order = id, by = %s.user.employee_id, "order cancelled on the web");
+    }
+    if own_draft && s.user.role != Role::Supervisor {
+        return Ok(see_other("/my".into()));
+    }
+    Ok(see_other(url("/orders", &[("date", &r.order.date.to_string())])))
+}
+
+// ---- a teleworker's own page ----
+
+async fn my_page(app: &App, s: &Session, date: NaiveDate, form: Option<OrderForm>, errors: Errors) -> WebResult {
+    let u = &s.user;
+    let svc = &app.cfg.service;
+    let orders = app.store.orders_of(&u.employee_id, svc.from, svc.to).await?;
+    let board = scoped_board(app, date, Utc::now(), &Scope::Own(u.employee_id.clone())).await?;
+    let rows: Vec<Value> = orders
+        .iter()
+        .rev()
+        .map(|r| {
+            context! {
+                id => r.order.id,
+                date => r.order.date.to_string(),
+                start => r.order.start.to_string(),
+                end => r.order.end.to_string(),
+                content => &r.order.content,
+                shifted => r.order.shifted,
+                leave => crate::order::format_leave(&r.order.leave),
+                status => &r.order.status,
+                approved_by => &r.order.approved_by,
+                approved_at => r.approved_at,
+            }
+        })
+        .collect();
+    let form = form.unwrap_or_else(|| OrderForm { date: date.to_string(), ..Default::default() });
+    let ctx = context! {
+        title => "自分の在宅勤務",
+        date => date.to_string(),
+        orders => rows,
+        board => board,
+        form => form,
+        errors => errors,
+        workday_start => svc.workday_start.to_string(),
+        workday_end => svc.workday_end.to_string(),
+        ..base(s)
+    };
+    Ok(app.render("my.html", ctx))
+}
+
+pub async fn my(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
+    let date = q.day(&app);
+    my_page(&app, &s, date, None, Errors::new()).await
+}
+
+/// A teleworker asks for an order: a draft, checked against every rule but the approver's.
+pub async fn request_order(State(app): State<App>, s: Session, Form(f): Form<OrderForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "request_order").await);
+    }
+    let me = s.user.employee_id.clone();
+    if !f.employee_id.trim().is_empty() && !can_request_for(&s.user, f.employee_id.trim()) {
+        return Ok(app.deny(&s.user, "request_order", &format!("employee={} date={}", f.employee_id, f.date)).await);
+    }
+    let date = parse_date(&f.date).unwrap_or_else(|| today(&app));
+    let Some(emp) = app.store.employee(&me).await? else {
+        return invalid_request(&app, &s, date, f, Errors::new()).await;
+    };
+    let draft = match f.draft(&app, &me, "") {
+        Ok(d) => d,
+        Err(errors) => return invalid_request(&app, &s, date, f, errors).await,
+    };
+    match crate::register::check_order(&app.store, &app.cfg, &emp, draft, true).await? {
+        Err(e) => invalid_request(&app, &s, date, f, rule_errors(&e)).await,
+        Ok(order) => {
+            let now = Utc::now().timestamp();
+            let mut tx = app.store.begin().await?;
+            let saved = crate::store::web::save_draft(&mut tx, &order, &me, now).await?;
+            tx.commit().await.map_err(Error::from)?;
+            if !saved {
+                let mut errors = Errors::new();
+                errors.insert("date", format!("{} の命令は既に承認されています", order.date));
+                return invalid_request(&app, &s, date, f, errors).await;
+            }
+            tracing::info!(employee = %me, date = %order.date, "order requested on the web");
+            Ok(see_other(url("/my", &[("date", &order.date.to_string())])))
+        }
+    }
+}
+
+// ---- escalations ----
+
+pub async fn escalations(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
+    let date = q.day(&app);
+    if let Some(r) = check_department(&app, &s, q.department(), "escalations", date).await {
+        return Ok(r);
+    }
+    let sc = requested_scope(&s.user, q.department());
+    let board = scoped_board(&app, date, Utc::now(), &sc).await?;
+    let orders = app.store.orders_on(date).await?;
+    let mut items = Vec::new();
+    for t in &board.teleworkers {
+        let order_id = orders.iter().find(|o| o.employee_id == t.employee_id).map(|o| o.id);
+        for e in &t.escalations {
+            items.push(context! {
+                order_id => order_id,
+                employee_id => &t.employee_id,
+                name => &t.name,
+                department => &t.department,
+                kind => &e.kind,
+                step => e.step,
+                to => e.to.join(", "),
+                at => &e.at,
+                status => &e.status,
+                resolved => e.status.starts_with("resolved"),
+                can_resolve => can_manage_department(&s.user, &t.department),
+            });
+        }
+    }
+    let ctx = context! {
+        title => "督促",
+        date => date.to_string(),
+        department => q.department().unwrap_or(""),
+        items => items,
+        ..base(&s)
+    };
+    Ok(app.render("escalations.html", ctx))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ResolveForm {
+    pub csrf: String,
+    pub order_id: i64,
+    pub kind: String,
+}
+
+/// A supervisor marks an escalation as dealt with (確認済), as a reply to the mail would.
+pub async fn resolve_escalation(State(app): State<App>, s: Session, Form(f): Form<ResolveForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "resolve_escalation").await);
+    }
+    let Some(r) = load_order(&app, f.order_id).await? else {
+        return Ok(not_found(&app, &s));
+    };
+    if !can_manage_department(&s.user, &r.order.department) {
+        return Ok(app.deny(&s.user, "resolve_escalation", &format!("order={} kind={}", f.order_id, f.kind)).await);
+    }
+    let mut tx = app.store.begin().await?;
+    crate::store::escalations::resolve(&mut tx, f.order_id, &f.kind, &s.user.employee_id, "web", Utc::now().timestamp()).await?;
+    tx.commit().await.map_err(Error::from)?;
+    tracing::info!(order = f.order_id, kind = %f.kind, by = %s.user.employee_id, "escalation resolved on the web");
+    Ok(see_other(url("/escalations", &[("date", &r.order.date.to_string())])))
+}
+
+// ---- IT: administration ----
+
+#[derive(Debug, Default)]
+struct AdminView {
+    errors: Errors,
+    notice: Option<String>,
+    section: &'static str,
+}
+
+async fn admin_page(app: &App, s: &Session, v: AdminView) -> WebResult {
+    let departments: Vec<Value> = app
+        .store
+        .departments()
+        .await?
+        .iter()
+        .map(|d| context! { name => &d.name, division => &d.division, note => &d.note, target => d.target, no => d.no })
+        .collect();
+    let mut employees: Vec<_> = app.store.employees().await?.into_values().collect();
+    employees.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
+    let employees: Vec<Value> = employees
+        .iter()
+        .map(|e| context! { employee_id => &e.employee_id, name => &e.name, department => &e.department, role => e.role.as_str(), emails => e.emails.join("; ") })
+        .collect();
+    let applications: Vec<Value> = app
+        .store
+        .applications()
+        .await?
+        .iter()
+        .map(|a| context! { department => &a.department, fiscal_year => a.fiscal_year, pc_name => &a.pc_name, emergency => a.emergency, users => a.users.join(", ") })
+        .collect();
+    let held: Vec<Value> = app
+        .store
+        .held_ids()
+        .await?
+        .iter()
+        .map(|h| context! { id_no => h.held.id_no, employee => &h.held.employee, from => h.held.from.to_string(), to => h.held.to.to_string() })
+        .collect();
+    let audit: Vec<Value> = app
+        .store
+        .recent_audit(50)
+        .await?
+        .iter()
+        .map(|a| context! { at => a.at, employee_id => &a.employee_id, action => &a.action, target => &a.target, outcome => &a.outcome })
+        .collect();
+    let waves: Vec<Value> = app
+        .cfg
+        .waves
+        .iter()
+        .map(|w| context! { name => &w.name, from => w.from.to_string(), to => w.to.to_string() })
+        .collect();
+    let ctx = context! {
+        title => "管理（情報管理課）",
+        departments => departments,
+        employees => employees,
+        applications => applications,
+        held => held,
+        licensed => app.cfg.service.licensed_ids,
+        audit => audit,
+        waves => waves,
+        errors => v.errors,
+        notice => v.notice,
+        section => v.section,
+        ..base(s)
+    };
+    Ok(app.render("admin.html", ctx))
+}
+
+pub async fn admin(State(app): State<App>, s: Session) -> WebResult {
+    if !can_administer(&s.user) {
+        return Ok(app.deny(&s.user, "admin", "").await);
+    }
+    admin_page(&app, &s, AdminView::default()).await
+}
+
+/// What became of an IT form: a notice, or the register's refusal next to its field.
+async fn admin_outcome<T>(app: &App, s: &Session, section: &'static str, r: crate::error::Result<T>, ok: impl FnOnce(T) -> String) -> WebResult {
+    match r {
+        Ok(v) => {
+            let notice = ok(v);
+            tracing::info!(by = %s.user.employee_id, section, notice = %notice, "register changed on the web");
+            admin_page(app, s, AdminView { notice: Some(notice), section, ..Default::default() }).await
+        }
+        Err(Error::Bad { at, msg }) => {
+            let mut errors = Errors::new();
+            errors.insert(field_of(&at), msg);
+            let r = admin_page(app, s, AdminView { errors, section, ..Default::default() }).await?;
+            Ok(with_status(r, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApplicationForm {
+    pub csrf: String,
+    pub department: String,
+    pub fiscal_year: String,
+    pub pc: String,
+    pub users: String,
+    pub emergency: Option<String>,
+}
+
+pub async fn add_application(State(app): State<App>, s: Session, Form(f): Form<ApplicationForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "add_application").await);
+    }
+    if !can_administer(&s.user) {
+        return Ok(app.deny(&s.user, "add_application", &format!("department={}", f.department)).await);
+    }
+    let r = match f.fiscal_year.trim().parse::<i32>() {
+        Ok(fy) => {
+            let args = crate::register::ApplicationArgs {
+                department: f.department.clone(),
+                fiscal_year: fy,
+                pc: f.pc.clone(),
+                users: f.users.split([',', ' ', '、']).map(str::trim).filter(|u| !u.is_empty()).map(str::to_string).collect(),
+                emergency: f.emergency.is_some(),
+            };
+            crate::register::add_application(&app.store, &app.cfg, args, Utc::now().timestamp()).await
+        }
+        Err(_) => Err(Error::bad("--fiscal-year", "年度は 2020 のように入力してください")),
+    };
+    admin_outcome(&app, &s, "applications", r, |a| {
+        format!("{} の {} 年度の申請を登録しました（PC {}）", a.department, a.fiscal_year, a.pc_name)
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct IdForm {
+    pub csrf: String,
+    pub employee_id: String,
+    pub from: String,
+    pub to: String,
+    pub on: String,
+}
+
+fn form_date(flag: &str, s: &str) -> crate::error::Result<NaiveDate> {
+    parse_date(s).ok_or_else(|| Error::bad(flag, "日付は YYYY-MM-DD の形で入力してください"))
+}
+
+pub async fn assign_id(State(app): State<App>, s: Session, Form(f): Form<IdForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "assign_id").await);
+    }
+    if !can_administer(&s.user) {
+        return Ok(app.deny(&s.user, "assign_id", &format!("employee={}", f.employee_id)).await);
+    }
+    let r = async {
+        let from = form_date("--from", &f.from)?;
+        let to = match f.to.trim() {
+            "" => None,
+            t => Some(form_date("--to", t)?),
+        };
+        crate::register::assign_id(&app.store, &app.cfg, f.employee_id.trim(), from, to).await
+    }
+    .await;
+    admin_outcome(&app, &s, "ids", r, |h| {
+        format!("テレワーク用ID {} を {} に割り当てました（{}〜{}）", h.id_no, h.employee, h.from, h.to)
+    })
+    .await
+}
+
+pub async fn release_id(State(app): State<App>, s: Session, Form(f): Form<IdForm>) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "release_id").await);
+    }
+    if !can_administer(&s.user) {
+        return Ok(app.deny(&s.user, "release_id", &format!("employee={}", f.employee_id)).await);
+    }
+    let r = async {
+        let on = form_date("--on", &f.on)?;
+        crate::register::release_id(&app.store, f.employee_id.trim(), on).await.map(|h| (h, on))
+    }
+    .await;
+    admin_outcome(&app, &s, "ids", r, |(h, on)| {
+        format!("{} のテレワーク用ID {} を {} から返却しました", h.employee, h.id_no, on)
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SurveyQuery {
+    pub format: Option<String>,
+    pub encoding: Option<String>,
+}
+
+/// The J-LIS summary of a wave as a file: md, csv (UTF-8 with BOM, or Shift_JIS), svg, json.
+pub async fn survey(State(app): State<App>, s: Session, Path(wave): Path<String>, Query(q): Query<SurveyQuery>) -> WebResult {
+    use crate::survey::{self, Encoding};
+    if !can_administer(&s.user) {
+        return Ok(app.deny(&s.user, "survey", &format!("wave={wave}")).await);
+    }
+    let format = q.format.as_deref().unwrap_or("md");
+    let enc = match q.encoding.as_deref().map(Encoding::parse) {
+        None => Encoding::Utf8,
+        Some(Some(e)) => e,
+        Some(None) => return Ok((StatusCode::BAD_REQUEST, "encoding: expected utf-8 or shift_jis").into_response()),
+    };
+    let sv = match survey::compile(&app.store, &app.cfg, &wave).await {
+        Ok(sv) => sv,
+        Err(Error::Bad { msg, .. }) => {
+            return Ok(with_status(
+                app.render("error.html", context! { title => "見つかりません", message => msg, ..base(&s) }),
+                StatusCode::NOT_FOUND,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let charset = if enc == Encoding::ShiftJis { "Shift_JIS" } else { "utf-8" };
+    let (bytes, kind, ext) = match format {
+        "csv" => (survey::render_csv(&sv, enc), format!("text/csv; charset={charset}"), "csv"),
+        "svg" => (survey::render_svg(&sv).into_bytes(), "image/svg+xml".to_string(), "svg"),
+        "json" => (survey::render_json(&sv).into_bytes(), "application/json".to_string(), "json"),
+        "md" => (enc.encode(&survey::render_markdown(&sv)), format!("text/markdown; charset={charset}"), "md"),
+        _ => return Ok((StatusCode::BAD_REQUEST, "format: expected md, csv, svg or json").into_response()),
+    };
+    let name: String = wave.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"survey-{name}.{ext}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
