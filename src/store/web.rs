@@ -283,7 +283,11 @@ impl Store {
     }
 
     /// Drafts waiting for approval, of one department or all, from a day on.
-    pub async fn drafts(&self, department: Option<&str>, from: NaiveDate) -> Result<Vec<RegisterRow>> {
+    pub async fn drafts(
+        &self,
+        department: Option<&str>,
+        from: NaiveDate,
+    ) -> Result<Vec<RegisterRow>> {
         let rows = sqlx::query(&format!(
             "{REGISTER_SELECT} WHERE o.status = 'draft' AND o.date >= $1 AND ($2 = '' OR e.department = $2)
              ORDER BY o.date, e.department, o.employee_id"
@@ -322,7 +326,10 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 
     /// (chain kind, count) of escalation steps sent.
@@ -339,7 +346,12 @@ impl Store {
 /// A teleworker's request: a draft with no approver yet. An approved order of that day is never
 /// turned back into a draft (returns false then); an earlier draft or a cancelled order is
 /// replaced.
-pub async fn save_draft(tx: &mut Tx<'_>, o: &WorkOrder, requested_by: &str, now: i64) -> Result<bool> {
+pub async fn save_draft(
+    tx: &mut Tx<'_>,
+    o: &WorkOrder,
+    requested_by: &str,
+    now: i64,
+) -> Result<bool> {
     let leave = crate::order::format_leave(&o.leave);
     let n = sqlx::query(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,

@@ -26,7 +26,11 @@ pub struct StatusQuery {
 }
 
 fn bad_request(msg: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": msg }))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({ "error": msg })),
+    )
+        .into_response()
 }
 
 pub fn today(app: &App) -> NaiveDate {
@@ -70,7 +74,11 @@ pub async fn scoped_board(
     Ok(filter_board(b, sc, &emails))
 }
 
-pub async fn status(State(app): State<App>, ApiUser(u): ApiUser, Query(q): Query<StatusQuery>) -> WebResult {
+pub async fn status(
+    State(app): State<App>,
+    ApiUser(u): ApiUser,
+    Query(q): Query<StatusQuery>,
+) -> WebResult {
     let date = match q.date.as_deref() {
         None | Some("") => today(&app),
         Some(s) => match crate::calendar::parse_date(s) {
@@ -88,8 +96,13 @@ pub async fn status(State(app): State<App>, ApiUser(u): ApiUser, Query(q): Query
     if let Some(d) = q.department.as_deref().filter(|d| !d.is_empty())
         && !can_see_department(&u, d)
     {
-        app.record_denial(&u, "api_status", &format!("department={d} date={date}")).await;
-        return Ok((StatusCode::FORBIDDEN, Json(serde_json::json!({ "error": "forbidden" }))).into_response());
+        app.record_denial(&u, "api_status", &format!("department={d} date={date}"))
+            .await;
+        return Ok((
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({ "error": "forbidden" })),
+        )
+            .into_response());
     }
     let sc = requested_scope(&u, q.department.as_deref());
     let b = scoped_board(&app, date, now, &sc).await?;
@@ -107,12 +120,17 @@ pub async fn healthz(State(app): State<App>) -> Response {
 }
 
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 pub async fn metrics(State(app): State<App>) -> WebResult {
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP zaitaku_reports_total Reports recorded, by kind and outcome.");
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_reports_total Reports recorded, by kind and outcome."
+    );
     let _ = writeln!(out, "# TYPE zaitaku_reports_total counter");
     for (kind, outcome, n) in app.store.report_counts().await? {
         let _ = writeln!(
@@ -122,27 +140,46 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
             label(&outcome)
         );
     }
-    let _ = writeln!(out, "# HELP zaitaku_escalations_sent_total Escalation steps sent, by chain.");
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_escalations_sent_total Escalation steps sent, by chain."
+    );
     let _ = writeln!(out, "# TYPE zaitaku_escalations_sent_total counter");
     for (kind, n) in app.store.escalations_sent().await? {
-        let _ = writeln!(out, "zaitaku_escalations_sent_total{{kind=\"{}\"}} {n}", label(&kind));
+        let _ = writeln!(
+            out,
+            "zaitaku_escalations_sent_total{{kind=\"{}\"}} {n}",
+            label(&kind)
+        );
     }
     let (queued, sent, failed) = crate::outbox::counts(&app.store).await?;
-    let _ = writeln!(out, "# HELP zaitaku_outbox_messages Mail in the outbox, by state.");
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_outbox_messages Mail in the outbox, by state."
+    );
     let _ = writeln!(out, "# TYPE zaitaku_outbox_messages gauge");
     let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"queued\"}} {queued}");
     let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"sent\"}} {sent}");
     let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"failed\"}} {failed}");
-    let _ = writeln!(out, "# HELP zaitaku_mailbox_connected 1 while this process's mail source is connected (zaitaku run); 0 otherwise.");
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_mailbox_connected 1 while this process's mail source is connected (zaitaku run); 0 otherwise."
+    );
     let _ = writeln!(out, "# TYPE zaitaku_mailbox_connected gauge");
     let watched = crate::daemon::MAILBOX_WATCHED.load(Ordering::Relaxed);
     let connected = crate::daemon::MAILBOX_CONNECTED.load(Ordering::Relaxed);
     let _ = writeln!(out, "zaitaku_mailbox_connected {}", u8::from(connected));
-    let _ = writeln!(out, "# HELP zaitaku_mailbox_watched 1 when this process reads the mail source (zaitaku run), 0 for zaitaku web alone.");
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_mailbox_watched 1 when this process reads the mail source (zaitaku run), 0 for zaitaku web alone."
+    );
     let _ = writeln!(out, "# TYPE zaitaku_mailbox_watched gauge");
     let _ = writeln!(out, "zaitaku_mailbox_watched {}", u8::from(watched));
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response())

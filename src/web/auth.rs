@@ -4,13 +4,13 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::Form;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::Utc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -34,9 +34,17 @@ pub const MAX_WAIT_SECONDS: i64 = 60;
 // ---- the command line: `users set-password`, `tokens create` ----
 
 /// Sets (or replaces) an employee's password; their open sessions end.
-pub async fn set_password(store: &crate::store::Store, employee: &str, pw: &str, now: i64) -> Result<()> {
+pub async fn set_password(
+    store: &crate::store::Store,
+    employee: &str,
+    pw: &str,
+    now: i64,
+) -> Result<()> {
     let Some(e) = store.employee(employee).await? else {
-        return Err(Error::bad("--employee", format!("unknown employee {employee:?}")));
+        return Err(Error::bad(
+            "--employee",
+            format!("unknown employee {employee:?}"),
+        ));
     };
     check_new_password(pw).map_err(|m| Error::bad("password", m))?;
     let hash = hash_password(pw)?;
@@ -44,12 +52,22 @@ pub async fn set_password(store: &crate::store::Store, employee: &str, pw: &str,
 }
 
 /// A new API token for an employee; only its hash is kept, so this is the one time it is seen.
-pub async fn create_api_token(store: &crate::store::Store, employee: &str, label: &str, now: i64) -> Result<String> {
+pub async fn create_api_token(
+    store: &crate::store::Store,
+    employee: &str,
+    label: &str,
+    now: i64,
+) -> Result<String> {
     let Some(e) = store.employee(employee).await? else {
-        return Err(Error::bad("--employee", format!("unknown employee {employee:?}")));
+        return Err(Error::bad(
+            "--employee",
+            format!("unknown employee {employee:?}"),
+        ));
     };
     let token = new_api_token();
-    store.insert_api_token(&token_hash(&token), &e.employee_id, label, now).await?;
+    store
+        .insert_api_token(&token_hash(&token), &e.employee_id, label, now)
+        .await?;
     Ok(token)
 }
 
@@ -105,10 +123,11 @@ pub fn random_hex(bytes: usize) -> String {
 
 fn hex(b: &[u8]) -> String {
     use std::fmt::Write;
-    b.iter().fold(String::with_capacity(b.len() * 2), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
 }
 
 /// What the database keeps of a token.
@@ -180,7 +199,11 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let Some(s) = app.store.session(&token_hash(token), Utc::now().timestamp()).await? else {
+    let Some(s) = app
+        .store
+        .session(&token_hash(token), Utc::now().timestamp())
+        .await?
+    else {
         return Ok(None);
     };
     let Some(e) = app.store.employee(&s.employee_id).await? else {
@@ -195,7 +218,10 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
 impl FromRequestParts<App> for Session {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> std::result::Result<Self, Response> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &App,
+    ) -> std::result::Result<Self, Response> {
         match session_from(app, &parts.headers).await {
             Ok(Some(s)) => Ok(s),
             Ok(None) => Err(Redirect::to("/login").into_response()),
@@ -211,7 +237,10 @@ pub struct ApiUser(pub User);
 impl FromRequestParts<App> for ApiUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> std::result::Result<Self, Response> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &App,
+    ) -> std::result::Result<Self, Response> {
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -231,7 +260,9 @@ impl FromRequestParts<App> for ApiUser {
         match user {
             Ok(Some(u)) => Ok(ApiUser(u)),
             Ok(None) => {
-                let body = axum::Json(serde_json::json!({"error": "unauthorized: a bearer token or a session is required"}));
+                let body = axum::Json(
+                    serde_json::json!({"error": "unauthorized: a bearer token or a session is required"}),
+                );
                 Err((
                     StatusCode::UNAUTHORIZED,
                     [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -275,11 +306,19 @@ pub struct LoginForm {
     pub csrf: String,
 }
 
-pub async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginForm>) -> WebResult {
+pub async fn login(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> WebResult {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
     if expected.is_empty() || !ct_eq(expected, &f.csrf) {
         tracing::warn!(action = "login", "csrf token missing or wrong: refused");
-        return Ok(super::forbidden(&app, None, "フォームの有効期限が切れたか、不正な送信です。もう一度ログインしてください。"));
+        return Ok(super::forbidden(
+            &app,
+            None,
+            "フォームの有効期限が切れたか、不正な送信です。もう一度ログインしてください。",
+        ));
     }
     let login = f.login.trim().to_string();
     let employee = app.store.login_employee(&login).await?;
@@ -297,9 +336,12 @@ pub async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<Log
     let wait = login_wait(failures, last, now);
     if wait > 0 {
         tracing::warn!(login = %key, failures, wait, "login attempt too soon after failures: refused");
-        let msg = format!("ログインの失敗が続いたため受け付けませんでした。{wait} 秒後にもう一度お試しください。");
+        let msg = format!(
+            "ログインの失敗が続いたため受け付けませんでした。{wait} 秒後にもう一度お試しください。"
+        );
         let mut r = login_form(&app, StatusCode::TOO_MANY_REQUESTS, &login, Some(&msg));
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return Ok(r);
     }
     let hash = match &employee {
@@ -330,14 +372,26 @@ pub async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<Log
     let token = random_hex(32);
     let csrf = random_hex(32);
     app.store
-        .insert_session(&token_hash(&token), &employee_id, &csrf, now, now + SESSION_SECONDS)
+        .insert_session(
+            &token_hash(&token),
+            &employee_id,
+            &csrf,
+            now,
+            now + SESSION_SECONDS,
+        )
         .await?;
     tracing::info!(employee = %employee_id, "logged in");
     let mut resp = Redirect::to("/").into_response();
     let h = resp.headers_mut();
     h.append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &token, "/", SESSION_SECONDS, app.secure_cookie),
+        set_cookie(
+            SESSION_COOKIE,
+            &token,
+            "/",
+            SESSION_SECONDS,
+            app.secure_cookie,
+        ),
     );
     h.append(
         header::SET_COOKIE,
@@ -352,7 +406,12 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-pub async fn logout(State(app): State<App>, s: Session, headers: HeaderMap, Form(f): Form<CsrfForm>) -> WebResult {
+pub async fn logout(
+    State(app): State<App>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> WebResult {
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "logout").await);
     }
@@ -387,7 +446,10 @@ mod tests {
         assert!(check_new_password("").is_err());
         assert!(check_new_password("1234567").is_err());
         assert!(check_new_password("12345678").is_ok());
-        assert!(check_new_password("在宅勤務の合言葉").is_ok(), "characters, not bytes");
+        assert!(
+            check_new_password("在宅勤務の合言葉").is_ok(),
+            "characters, not bytes"
+        );
     }
 
     #[test]
@@ -415,7 +477,10 @@ mod tests {
     #[test]
     fn cookies_are_read_by_name() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; zaitaku_session=xyz; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; zaitaku_session=xyz; b=2"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie(&h, "c"), None);
         let c = set_cookie(SESSION_COOKIE, "t", "/", 60, false);

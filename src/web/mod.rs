@@ -165,7 +165,11 @@ impl App {
         if let Err(e) = self.store.audit(&row).await {
             tracing::error!(error = %e, "cannot record the refused attempt");
         }
-        forbidden(self, Some(u), "フォームの有効期限が切れたか、不正な送信です。ページを読み込み直してください。")
+        forbidden(
+            self,
+            Some(u),
+            "フォームの有効期限が切れたか、不正な送信です。ページを読み込み直してください。",
+        )
     }
 }
 
@@ -183,15 +187,27 @@ pub fn forbidden(app: &App, u: Option<&User>, msg: &str) -> Response {
 fn environment(dir: PathBuf, tz: chrono_tz::Tz) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_loader(move |name| load(&dir, name));
-    env.add_filter("status_ja", |s: String| crate::board::status_ja(&s).to_string());
-    env.add_filter("reason_ja", |s: String| crate::board::reason_ja(&s).to_string());
-    env.add_filter("escalation_ja", |s: String| crate::board::escalation_ja(&s).to_string());
+    env.add_filter("status_ja", |s: String| {
+        crate::board::status_ja(&s).to_string()
+    });
+    env.add_filter("reason_ja", |s: String| {
+        crate::board::reason_ja(&s).to_string()
+    });
+    env.add_filter("escalation_ja", |s: String| {
+        crate::board::escalation_ja(&s).to_string()
+    });
     env.add_filter("role_ja", |s: String| {
-        crate::store::Role::parse(&s).map(roles::role_ja).unwrap_or("").to_string()
+        crate::store::Role::parse(&s)
+            .map(roles::role_ja)
+            .unwrap_or("")
+            .to_string()
     });
     // "2021-01-12T08:27:00+09:00" → "08:27"
     env.add_filter("hm", |s: Option<String>| {
-        s.as_deref().and_then(|s| s.get(11..16)).unwrap_or("--:--").to_string()
+        s.as_deref()
+            .and_then(|s| s.get(11..16))
+            .unwrap_or("--:--")
+            .to_string()
     });
     // epoch seconds → "2021-01-12 08:27" in the configured time zone
     env.add_filter("local", move |t: Option<i64>| {
@@ -202,7 +218,10 @@ fn environment(dir: PathBuf, tz: chrono_tz::Tz) -> Environment<'static> {
     env
 }
 
-fn load(dir: &std::path::Path, name: &str) -> std::result::Result<Option<String>, minijinja::Error> {
+fn load(
+    dir: &std::path::Path,
+    name: &str,
+) -> std::result::Result<Option<String>, minijinja::Error> {
     if name.contains("..") {
         return Ok(None);
     }
@@ -241,9 +260,15 @@ async fn asset(
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
@@ -305,8 +330,10 @@ pub async fn serve(
 
 /// Binds the configured (or given) address; a clear error when the port is taken.
 pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Io {
-        path: format!("web listen {addr}"),
-        source: e,
-    })
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Io {
+            path: format!("web listen {addr}"),
+            source: e,
+        })
 }

@@ -67,7 +67,9 @@ fn url(path: &str, params: &[(&str, &str)]) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -82,11 +84,17 @@ pub struct DayQuery {
 
 impl DayQuery {
     fn day(&self, app: &App) -> NaiveDate {
-        self.date.as_deref().and_then(parse_date).unwrap_or_else(|| today(app))
+        self.date
+            .as_deref()
+            .and_then(parse_date)
+            .unwrap_or_else(|| today(app))
     }
 
     fn department(&self) -> Option<&str> {
-        self.department.as_deref().map(str::trim).filter(|d| !d.is_empty())
+        self.department
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
     }
 }
 
@@ -123,7 +131,12 @@ async fn board_page(
     let sc = requested_scope(&s.user, department);
     let board = scoped_board(app, date, Utc::now(), &sc).await?;
     let departments = if s.user.role == Role::It || s.user.role == Role::Hr {
-        app.store.departments().await?.into_iter().map(|d| d.name).collect()
+        app.store
+            .departments()
+            .await?
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
     } else {
         vec![]
     };
@@ -141,16 +154,27 @@ async fn board_page(
         contact_errors => errors,
         ..base(s)
     };
-    let name = if fragment { "board_table.html" } else { "board.html" };
+    let name = if fragment {
+        "board_table.html"
+    } else {
+        "board.html"
+    };
     Ok(app.render(name, ctx))
 }
 
 /// Refuses a department the person may not see; `None` when allowed.
-async fn check_department(app: &App, s: &Session, department: Option<&str>, action: &str, date: NaiveDate) -> Option<Response> {
+async fn check_department(
+    app: &App,
+    s: &Session,
+    department: Option<&str>,
+    action: &str,
+    date: NaiveDate,
+) -> Option<Response> {
     match department {
-        Some(d) if !can_see_department(&s.user, d) => {
-            Some(app.deny(&s.user, action, &format!("department={d} date={date}")).await)
-        }
+        Some(d) if !can_see_department(&s.user, d) => Some(
+            app.deny(&s.user, action, &format!("department={d} date={date}"))
+                .await,
+        ),
         _ => None,
     }
 }
@@ -164,7 +188,11 @@ pub async fn board(State(app): State<App>, s: Session, Query(q): Query<DayQuery>
 }
 
 /// The board's table alone, fetched by the page every 30 seconds.
-pub async fn board_table(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
+pub async fn board_table(
+    State(app): State<App>,
+    s: Session,
+    Query(q): Query<DayQuery>,
+) -> WebResult {
     let date = q.day(&app);
     if let Some(r) = check_department(&app, &s, q.department(), "board_table", date).await {
         return Ok(r);
@@ -182,7 +210,10 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
     let Some(emp) = emp else {
         errors.insert("employee_id", "職員を選んでください".into());
         let d = date.unwrap_or_else(|| today(&app));
-        return Ok(with_status(board_page(&app, &s, d, None, false, Some((f, errors))).await?, StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(with_status(
+            board_page(&app, &s, d, None, false, Some((f, errors))).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     };
     if !can_manage_department(&s.user, &emp.department) {
         let target = format!("employee={} date={}", emp.employee_id, f.date);
@@ -190,7 +221,10 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
     }
     let Some(date) = date else {
         errors.insert("date", "日付は YYYY-MM-DD の形で入力してください".into());
-        return Ok(with_status(board_page(&app, &s, today(&app), None, false, Some((f, errors))).await?, StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(with_status(
+            board_page(&app, &s, today(&app), None, false, Some((f, errors))).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     };
     if f.kind != "start" && f.kind != "end" {
         errors.insert("kind", "開始か終了を選んでください".into());
@@ -202,7 +236,10 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
         match app.store.order(&emp.employee_id, date).await? {
             Some(o) if o.status == "approved" => {}
             _ => {
-                errors.insert("date", format!("{} さんの {date} の承認済みの命令がありません", emp.name));
+                errors.insert(
+                    "date",
+                    format!("{} さんの {date} の承認済みの命令がありません", emp.name),
+                );
             }
         }
     }
@@ -215,7 +252,8 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
             by: s.user.employee_id.clone(),
             note: Some(f.note.trim().to_string()).filter(|n| !n.is_empty()),
         };
-        match crate::register::record_contact(&app.store, &app.cfg, c, Utc::now().timestamp()).await {
+        match crate::register::record_contact(&app.store, &app.cfg, c, Utc::now().timestamp()).await
+        {
             Ok(_) => {
                 tracing::info!(employee = %emp.employee_id, by = %s.user.employee_id, kind = %f.kind, %date, "phone contact recorded on the web");
                 return Ok(see_other(url("/board", &[("date", &date.to_string())])));
@@ -226,7 +264,10 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(with_status(board_page(&app, &s, date, None, false, Some((f, errors))).await?, StatusCode::UNPROCESSABLE_ENTITY))
+    Ok(with_status(
+        board_page(&app, &s, date, None, false, Some((f, errors))).await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
 }
 
 /// `--kind` → `kind`: where a register error (named for the command line) goes on a form.
@@ -307,7 +348,10 @@ impl OrderForm {
         };
         let leave = parse_leave(&self.leave);
         if leave.is_none() {
-            errors.insert("leave", "時間休は 13:00-15:00 の形で入力してください（複数は ; で区切ります）".into());
+            errors.insert(
+                "leave",
+                "時間休は 13:00-15:00 の形で入力してください（複数は ; で区切ります）".into(),
+            );
         }
         match (date, leave) {
             (Some(date), Some(leave)) if errors.is_empty() => Ok(OrderDraft {
@@ -361,7 +405,10 @@ async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult
         _ => v.department.map(str::to_string),
     };
     let rows = app.store.register_day(v.date, dept.as_deref()).await?;
-    let drafts = app.store.drafts(dept.as_deref(), app.cfg.service.from).await?;
+    let drafts = app
+        .store
+        .drafts(dept.as_deref(), app.cfg.service.from)
+        .await?;
     let employees = app.store.employees().await?;
     let name_of = |id: &Option<String>| {
         id.as_ref()
@@ -403,7 +450,12 @@ async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult
     let departments: Vec<String> = if u.role == Role::Supervisor {
         vec![]
     } else {
-        app.store.departments().await?.into_iter().map(|d| d.name).collect()
+        app.store
+            .departments()
+            .await?
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
     };
     let form = v.form.unwrap_or_else(|| OrderForm {
         date: v.date.to_string(),
@@ -436,19 +488,35 @@ pub async fn orders(State(app): State<App>, s: Session, Query(q): Query<DayQuery
     if let Some(r) = check_department(&app, &s, q.department(), "orders", date).await {
         return Ok(r);
     }
-    let v = RegisterView { date, department: q.department(), form: None, errors: Errors::new(), notice: None };
+    let v = RegisterView {
+        date,
+        department: q.department(),
+        form: None,
+        errors: Errors::new(),
+        notice: None,
+    };
     register_page(&app, &s, v).await
 }
 
 /// A supervisor writes and stamps an order in one step.
-pub async fn create_order(State(app): State<App>, s: Session, Form(f): Form<OrderForm>) -> WebResult {
+pub async fn create_order(
+    State(app): State<App>,
+    s: Session,
+    Form(f): Form<OrderForm>,
+) -> WebResult {
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "create_order").await);
     }
     let date = parse_date(&f.date).unwrap_or_else(|| today(&app));
     let Some(emp) = app.store.employee(f.employee_id.trim()).await? else {
         if s.user.role != Role::Supervisor {
-            return Ok(app.deny(&s.user, "create_order", &format!("employee={}", f.employee_id)).await);
+            return Ok(app
+                .deny(
+                    &s.user,
+                    "create_order",
+                    &format!("employee={}", f.employee_id),
+                )
+                .await);
         }
         let mut errors = Errors::new();
         errors.insert("employee_id", "職員を選んでください".into());
@@ -466,8 +534,18 @@ pub async fn create_order(State(app): State<App>, s: Session, Form(f): Form<Orde
         && existing.status != "cancelled"
     {
         let mut errors = Errors::new();
-        let what = if existing.status == "draft" { "申請中の命令" } else { "命令" };
-        errors.insert("date", format!("{} さんの {} の{what}が既にあります（一覧から承認・編集してください）", emp.name, draft.date));
+        let what = if existing.status == "draft" {
+            "申請中の命令"
+        } else {
+            "命令"
+        };
+        errors.insert(
+            "date",
+            format!(
+                "{} さんの {} の{what}が既にあります（一覧から承認・編集してください）",
+                emp.name, draft.date
+            ),
+        );
         return invalid_order(&app, &s, date, f, errors).await;
     }
     match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
@@ -478,28 +556,61 @@ pub async fn create_order(State(app): State<App>, s: Session, Form(f): Form<Orde
             let id = crate::store::upsert_order(&mut tx, &order, "approved", now).await?;
             tx.commit().await.map_err(Error::from)?;
             tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order created and approved on the web");
-            Ok(see_other(url("/orders", &[("date", &order.date.to_string())])))
+            Ok(see_other(url(
+                "/orders",
+                &[("date", &order.date.to_string())],
+            )))
         }
     }
 }
 
 /// The register again, with the form as it was sent and what is wrong next to each field.
-async fn invalid_order(app: &App, s: &Session, date: NaiveDate, f: OrderForm, errors: Errors) -> WebResult {
-    let v = RegisterView { date, department: None, form: Some(f), errors, notice: None };
-    Ok(with_status(register_page(app, s, v).await?, StatusCode::UNPROCESSABLE_ENTITY))
+async fn invalid_order(
+    app: &App,
+    s: &Session,
+    date: NaiveDate,
+    f: OrderForm,
+    errors: Errors,
+) -> WebResult {
+    let v = RegisterView {
+        date,
+        department: None,
+        form: Some(f),
+        errors,
+        notice: None,
+    };
+    Ok(with_status(
+        register_page(app, s, v).await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
 }
 
-async fn invalid_request(app: &App, s: &Session, date: NaiveDate, f: OrderForm, errors: Errors) -> WebResult {
-    Ok(with_status(my_page(app, s, date, Some(f), errors).await?, StatusCode::UNPROCESSABLE_ENTITY))
+async fn invalid_request(
+    app: &App,
+    s: &Session,
+    date: NaiveDate,
+    f: OrderForm,
+    errors: Errors,
+) -> WebResult {
+    Ok(with_status(
+        my_page(app, s, date, Some(f), errors).await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
 }
 
-async fn load_order(app: &App, id: i64) -> Result<Option<crate::store::web::RegisterRow>, super::WebError> {
+async fn load_order(
+    app: &App,
+    id: i64,
+) -> Result<Option<crate::store::web::RegisterRow>, super::WebError> {
     Ok(app.store.register_order(id).await?)
 }
 
 fn not_found(app: &App, s: &Session) -> Response {
     with_status(
-        app.render("error.html", context! { title => "見つかりません", message => "その命令はありません。", ..base(s) }),
+        app.render(
+            "error.html",
+            context! { title => "見つかりません", message => "その命令はありません。", ..base(s) },
+        ),
         StatusCode::NOT_FOUND,
     )
 }
@@ -509,12 +620,28 @@ pub async fn edit_order(State(app): State<App>, s: Session, Path(id): Path<i64>)
         return Ok(not_found(&app, &s));
     };
     if !can_manage_department(&s.user, &r.order.department) {
-        return Ok(app.deny(&s.user, "edit_order", &format!("order={id}")).await);
+        return Ok(app
+            .deny(&s.user, "edit_order", &format!("order={id}"))
+            .await);
     }
-    edit_page(&app, &s, &r, OrderForm::from_row(&r.order), Errors::new(), StatusCode::OK)
+    edit_page(
+        &app,
+        &s,
+        &r,
+        OrderForm::from_row(&r.order),
+        Errors::new(),
+        StatusCode::OK,
+    )
 }
 
-fn edit_page(app: &App, s: &Session, r: &crate::store::web::RegisterRow, form: OrderForm, errors: Errors, status: StatusCode) -> WebResult {
+fn edit_page(
+    app: &App,
+    s: &Session,
+    r: &crate::store::web::RegisterRow,
+    form: OrderForm,
+    errors: Errors,
+    status: StatusCode,
+) -> WebResult {
     let ctx = context! {
         title => "命令の編集",
         id => r.order.id,
@@ -533,7 +660,12 @@ fn edit_page(app: &App, s: &Session, r: &crate::store::web::RegisterRow, form: O
 }
 
 /// A supervisor's edit: the order is checked again and stamped with their name and the time.
-pub async fn update_order(State(app): State<App>, s: Session, Path(id): Path<i64>, Form(mut f): Form<OrderForm>) -> WebResult {
+pub async fn update_order(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<i64>,
+    Form(mut f): Form<OrderForm>,
+) -> WebResult {
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "update_order").await);
     }
@@ -541,7 +673,9 @@ pub async fn update_order(State(app): State<App>, s: Session, Path(id): Path<i64
         return Ok(not_found(&app, &s));
     };
     if !can_manage_department(&s.user, &r.order.department) {
-        return Ok(app.deny(&s.user, "update_order", &format!("order={id}")).await);
+        return Ok(app
+            .deny(&s.user, "update_order", &format!("order={id}"))
+            .await);
     }
     // The employee and the day are the order's; what the form says about them is ignored.
     f.employee_id = r.order.employee_id.clone();
@@ -554,13 +688,23 @@ pub async fn update_order(State(app): State<App>, s: Session, Path(id): Path<i64
         Err(errors) => return edit_page(&app, &s, &r, f, errors, StatusCode::UNPROCESSABLE_ENTITY),
     };
     match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
-        Err(e) => edit_page(&app, &s, &r, f, rule_errors(&e), StatusCode::UNPROCESSABLE_ENTITY),
+        Err(e) => edit_page(
+            &app,
+            &s,
+            &r,
+            f,
+            rule_errors(&e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Ok(order) => {
             let mut tx = app.store.begin().await?;
             crate::store::upsert_order(&mut tx, &order, "approved", Utc::now().timestamp()).await?;
             tx.commit().await.map_err(Error::from)?;
             tracing::info!(order = id, by = %s.user.employee_id, "order edited and approved on the web");
-            Ok(see_other(url("/orders", &[("date", &order.date.to_string())])))
+            Ok(see_other(url(
+                "/orders",
+                &[("date", &order.date.to_string())],
+            )))
         }
     }
 }
@@ -568,7 +712,12 @@ pub async fn update_order(State(app): State<App>, s: Session, Path(id): Path<i64
 /// The digital stamp: the draft is checked again with this supervisor as the approver (the
 /// ID may have been released, the day closed, since it was asked for) and saved as approved,
 /// with who and when.
-pub async fn approve_order(State(app): State<App>, s: Session, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> WebResult {
+pub async fn approve_order(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> WebResult {
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "approve_order").await);
     }
@@ -576,7 +725,9 @@ pub async fn approve_order(State(app): State<App>, s: Session, Path(id): Path<i6
         return Ok(not_found(&app, &s));
     };
     if !can_manage_department(&s.user, &r.order.department) {
-        return Ok(app.deny(&s.user, "approve_order", &format!("order={id}")).await);
+        return Ok(app
+            .deny(&s.user, "approve_order", &format!("order={id}"))
+            .await);
     }
     let back = url("/orders", &[("date", &r.order.date.to_string())]);
     if r.order.status != "draft" {
@@ -593,9 +744,17 @@ pub async fn approve_order(State(app): State<App>, s: Session, Path(id): Path<i6
                 department: None,
                 form: None,
                 errors: Errors::new(),
-                notice: Some(format!("{} さんの {} の申請は承認できません: {}", emp.name, r.order.date, e.message_ja())),
+                notice: Some(format!(
+                    "{} さんの {} の申請は承認できません: {}",
+                    emp.name,
+                    r.order.date,
+                    e.message_ja()
+                )),
             };
-            Ok(with_status(register_page(&app, &s, v).await?, StatusCode::UNPROCESSABLE_ENTITY))
+            Ok(with_status(
+                register_page(&app, &s, v).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
         }
         Ok(order) => {
             let mut tx = app.store.begin().await?;
@@ -609,7 +768,12 @@ pub async fn approve_order(State(app): State<App>, s: Session, Path(id): Path<i6
 
 /// A supervisor cancels an order (or turns a request down); a teleworker may withdraw their own
 /// request while it is a draft.
-pub async fn cancel_order(State(app): State<App>, s: Session, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> WebResult {
+pub async fn cancel_order(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> WebResult {
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "cancel_order").await);
     }
@@ -618,7 +782,9 @@ pub async fn cancel_order(State(app): State<App>, s: Session, Path(id): Path<i64
     };
     let own_draft = r.order.status == "draft" && can_request_for(&s.user, &r.order.employee_id);
     if !(own_draft || can_manage_department(&s.user, &r.order.department)) {
-        return Ok(app.deny(&s.user, "cancel_order", &format!("order={id}")).await);
+        return Ok(app
+            .deny(&s.user, "cancel_order", &format!("order={id}"))
+            .await);
     }
     if r.order.status != "cancelled" {
         app.store.cancel_order(id, Utc::now().timestamp()).await?;
@@ -627,15 +793,27 @@ pub async fn cancel_order(State(app): State<App>, s: Session, Path(id): Path<i64
     if own_draft && s.user.role != Role::Supervisor {
         return Ok(see_other("/my".into()));
     }
-    Ok(see_other(url("/orders", &[("date", &r.order.date.to_string())])))
+    Ok(see_other(url(
+        "/orders",
+        &[("date", &r.order.date.to_string())],
+    )))
 }
 
 // ---- a teleworker's own page ----
 
-async fn my_page(app: &App, s: &Session, date: NaiveDate, form: Option<OrderForm>, errors: Errors) -> WebResult {
+async fn my_page(
+    app: &App,
+    s: &Session,
+    date: NaiveDate,
+    form: Option<OrderForm>,
+    errors: Errors,
+) -> WebResult {
     let u = &s.user;
     let svc = &app.cfg.service;
-    let orders = app.store.orders_of(&u.employee_id, svc.from, svc.to).await?;
+    let orders = app
+        .store
+        .orders_of(&u.employee_id, svc.from, svc.to)
+        .await?;
     let board = scoped_board(app, date, Utc::now(), &Scope::Own(u.employee_id.clone())).await?;
     let rows: Vec<Value> = orders
         .iter()
@@ -655,7 +833,10 @@ async fn my_page(app: &App, s: &Session, date: NaiveDate, form: Option<OrderForm
             }
         })
         .collect();
-    let form = form.unwrap_or_else(|| OrderForm { date: date.to_string(), ..Default::default() });
+    let form = form.unwrap_or_else(|| OrderForm {
+        date: date.to_string(),
+        ..Default::default()
+    });
     let ctx = context! {
         title => "自分の在宅勤務",
         date => date.to_string(),
@@ -676,13 +857,23 @@ pub async fn my(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -
 }
 
 /// A teleworker asks for an order: a draft, checked against every rule but the approver's.
-pub async fn request_order(State(app): State<App>, s: Session, Form(f): Form<OrderForm>) -> WebResult {
+pub async fn request_order(
+    State(app): State<App>,
+    s: Session,
+    Form(f): Form<OrderForm>,
+) -> WebResult {
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "request_order").await);
     }
     let me = s.user.employee_id.clone();
     if !f.employee_id.trim().is_empty() && !can_request_for(&s.user, f.employee_id.trim()) {
-        return Ok(app.deny(&s.user, "request_order", &format!("employee={} date={}", f.employee_id, f.date)).await);
+        return Ok(app
+            .deny(
+                &s.user,
+                "request_order",
+                &format!("employee={} date={}", f.employee_id, f.date),
+            )
+            .await);
     }
     let date = parse_date(&f.date).unwrap_or_else(|| today(&app));
     let Some(emp) = app.store.employee(&me).await? else {
@@ -701,7 +892,10 @@ pub async fn request_order(State(app): State<App>, s: Session, Form(f): Form<Ord
             tx.commit().await.map_err(Error::from)?;
             if !saved {
                 let mut errors = Errors::new();
-                errors.insert("date", format!("{} の命令は既に承認されています", order.date));
+                errors.insert(
+                    "date",
+                    format!("{} の命令は既に承認されています", order.date),
+                );
                 return invalid_request(&app, &s, date, f, errors).await;
             }
             tracing::info!(employee = %me, date = %order.date, "order requested on the web");
@@ -712,7 +906,11 @@ pub async fn request_order(State(app): State<App>, s: Session, Form(f): Form<Ord
 
 // ---- escalations ----
 
-pub async fn escalations(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
+pub async fn escalations(
+    State(app): State<App>,
+    s: Session,
+    Query(q): Query<DayQuery>,
+) -> WebResult {
     let date = q.day(&app);
     if let Some(r) = check_department(&app, &s, q.department(), "escalations", date).await {
         return Ok(r);
@@ -722,7 +920,10 @@ pub async fn escalations(State(app): State<App>, s: Session, Query(q): Query<Day
     let orders = app.store.orders_on(date).await?;
     let mut items = Vec::new();
     for t in &board.teleworkers {
-        let order_id = orders.iter().find(|o| o.employee_id == t.employee_id).map(|o| o.id);
+        let order_id = orders
+            .iter()
+            .find(|o| o.employee_id == t.employee_id)
+            .map(|o| o.id);
         for e in &t.escalations {
             items.push(context! {
                 order_id => order_id,
@@ -758,7 +959,11 @@ pub struct ResolveForm {
 }
 
 /// A supervisor marks an escalation as dealt with (確認済), as a reply to the mail would.
-pub async fn resolve_escalation(State(app): State<App>, s: Session, Form(f): Form<ResolveForm>) -> WebResult {
+pub async fn resolve_escalation(
+    State(app): State<App>,
+    s: Session,
+    Form(f): Form<ResolveForm>,
+) -> WebResult {
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "resolve_escalation").await);
     }
@@ -766,13 +971,30 @@ pub async fn resolve_escalation(State(app): State<App>, s: Session, Form(f): For
         return Ok(not_found(&app, &s));
     };
     if !can_manage_department(&s.user, &r.order.department) {
-        return Ok(app.deny(&s.user, "resolve_escalation", &format!("order={} kind={}", f.order_id, f.kind)).await);
+        return Ok(app
+            .deny(
+                &s.user,
+                "resolve_escalation",
+                &format!("order={} kind={}", f.order_id, f.kind),
+            )
+            .await);
     }
     let mut tx = app.store.begin().await?;
-    crate::store::escalations::resolve(&mut tx, f.order_id, &f.kind, &s.user.employee_id, "web", Utc::now().timestamp()).await?;
+    crate::store::escalations::resolve(
+        &mut tx,
+        f.order_id,
+        &f.kind,
+        &s.user.employee_id,
+        "web",
+        Utc::now().timestamp(),
+    )
+    .await?;
     tx.commit().await.map_err(Error::from)?;
     tracing::info!(order = f.order_id, kind = %f.kind, by = %s.user.employee_id, "escalation resolved on the web");
-    Ok(see_other(url("/escalations", &[("date", &r.order.date.to_string())])))
+    Ok(see_other(url(
+        "/escalations",
+        &[("date", &r.order.date.to_string())],
+    )))
 }
 
 // ---- IT: administration ----
@@ -850,17 +1072,41 @@ pub async fn admin(State(app): State<App>, s: Session) -> WebResult {
 }
 
 /// What became of an IT form: a notice, or the register's refusal next to its field.
-async fn admin_outcome<T>(app: &App, s: &Session, section: &'static str, r: crate::error::Result<T>, ok: impl FnOnce(T) -> String) -> WebResult {
+async fn admin_outcome<T>(
+    app: &App,
+    s: &Session,
+    section: &'static str,
+    r: crate::error::Result<T>,
+    ok: impl FnOnce(T) -> String,
+) -> WebResult {
     match r {
         Ok(v) => {
             let notice = ok(v);
             tracing::info!(by = %s.user.employee_id, section, notice = %notice, "register changed on the web");
-            admin_page(app, s, AdminView { notice: Some(notice), section, ..Default::default() }).await
+            admin_page(
+                app,
+                s,
+                AdminView {
+                    notice: Some(notice),
+                    section,
+                    ..Default::default()
+                },
+            )
+            .await
         }
         Err(Error::Bad { at, msg }) => {
             let mut errors = Errors::new();
             errors.insert(field_of(&at), msg);
-            let r = admin_page(app, s, AdminView { errors, section, ..Default::default() }).await?;
+            let r = admin_page(
+                app,
+                s,
+                AdminView {
+                    errors,
+                    section,
+                    ..Default::default()
+                },
+            )
+            .await?;
             Ok(with_status(r, StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(e) => Err(e.into()),
@@ -878,12 +1124,22 @@ pub struct ApplicationForm {
     pub emergency: Option<String>,
 }
 
-pub async fn add_application(State(app): State<App>, s: Session, Form(f): Form<ApplicationForm>) -> WebResult {
+pub async fn add_application(
+    State(app): State<App>,
+    s: Session,
+    Form(f): Form<ApplicationForm>,
+) -> WebResult {
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "add_application").await);
     }
     if !can_administer(&s.user) {
-        return Ok(app.deny(&s.user, "add_application", &format!("department={}", f.department)).await);
+        return Ok(app
+            .deny(
+                &s.user,
+                "add_application",
+                &format!("department={}", f.department),
+            )
+            .await);
     }
     let r = match f.fiscal_year.trim().parse::<i32>() {
         Ok(fy) => {
@@ -891,15 +1147,28 @@ pub async fn add_application(State(app): State<App>, s: Session, Form(f): Form<A
                 department: f.department.clone(),
                 fiscal_year: fy,
                 pc: f.pc.clone(),
-                users: f.users.split([',', ' ', '、']).map(str::trim).filter(|u| !u.is_empty()).map(str::to_string).collect(),
+                users: f
+                    .users
+                    .split([',', ' ', '、'])
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_string)
+                    .collect(),
                 emergency: f.emergency.is_some(),
             };
-            crate::register::add_application(&app.store, &app.cfg, args, Utc::now().timestamp()).await
+            crate::register::add_application(&app.store, &app.cfg, args, Utc::now().timestamp())
+                .await
         }
-        Err(_) => Err(Error::bad("--fiscal-year", "年度は 2020 のように入力してください")),
+        Err(_) => Err(Error::bad(
+            "--fiscal-year",
+            "年度は 2020 のように入力してください",
+        )),
     };
     admin_outcome(&app, &s, "applications", r, |a| {
-        format!("{} の {} 年度の申請を登録しました（PC {}）", a.department, a.fiscal_year, a.pc_name)
+        format!(
+            "{} の {} 年度の申請を登録しました（PC {}）",
+            a.department, a.fiscal_year, a.pc_name
+        )
     })
     .await
 }
@@ -923,7 +1192,9 @@ pub async fn assign_id(State(app): State<App>, s: Session, Form(f): Form<IdForm>
         return Ok(app.csrf_refused(&s.user, "assign_id").await);
     }
     if !can_administer(&s.user) {
-        return Ok(app.deny(&s.user, "assign_id", &format!("employee={}", f.employee_id)).await);
+        return Ok(app
+            .deny(&s.user, "assign_id", &format!("employee={}", f.employee_id))
+            .await);
     }
     let r = async {
         let from = form_date("--from", &f.from)?;
@@ -935,7 +1206,10 @@ pub async fn assign_id(State(app): State<App>, s: Session, Form(f): Form<IdForm>
     }
     .await;
     admin_outcome(&app, &s, "ids", r, |h| {
-        format!("テレワーク用ID {} を {} に割り当てました（{}〜{}）", h.id_no, h.employee, h.from, h.to)
+        format!(
+            "テレワーク用ID {} を {} に割り当てました（{}〜{}）",
+            h.id_no, h.employee, h.from, h.to
+        )
     })
     .await
 }
@@ -945,15 +1219,26 @@ pub async fn release_id(State(app): State<App>, s: Session, Form(f): Form<IdForm
         return Ok(app.csrf_refused(&s.user, "release_id").await);
     }
     if !can_administer(&s.user) {
-        return Ok(app.deny(&s.user, "release_id", &format!("employee={}", f.employee_id)).await);
+        return Ok(app
+            .deny(
+                &s.user,
+                "release_id",
+                &format!("employee={}", f.employee_id),
+            )
+            .await);
     }
     let r = async {
         let on = form_date("--on", &f.on)?;
-        crate::register::release_id(&app.store, f.employee_id.trim(), on).await.map(|h| (h, on))
+        crate::register::release_id(&app.store, f.employee_id.trim(), on)
+            .await
+            .map(|h| (h, on))
     }
     .await;
     admin_outcome(&app, &s, "ids", r, |(h, on)| {
-        format!("{} のテレワーク用ID {} を {} から返却しました", h.employee, h.id_no, on)
+        format!(
+            "{} のテレワーク用ID {} を {} から返却しました",
+            h.employee, h.id_no, on
+        )
     })
     .await
 }
@@ -966,7 +1251,12 @@ pub struct SurveyQuery {
 }
 
 /// The J-LIS summary of a wave as a file: md, csv (UTF-8 with BOM, or Shift_JIS), svg, json.
-pub async fn survey(State(app): State<App>, s: Session, Path(wave): Path<String>, Query(q): Query<SurveyQuery>) -> WebResult {
+pub async fn survey(
+    State(app): State<App>,
+    s: Session,
+    Path(wave): Path<String>,
+    Query(q): Query<SurveyQuery>,
+) -> WebResult {
     use crate::survey::{self, Encoding};
     if !can_administer(&s.user) {
         return Ok(app.deny(&s.user, "survey", &format!("wave={wave}")).await);
@@ -975,31 +1265,72 @@ pub async fn survey(State(app): State<App>, s: Session, Path(wave): Path<String>
     let enc = match q.encoding.as_deref().map(Encoding::parse) {
         None => Encoding::Utf8,
         Some(Some(e)) => e,
-        Some(None) => return Ok((StatusCode::BAD_REQUEST, "encoding: expected utf-8 or shift_jis").into_response()),
+        Some(None) => {
+            return Ok((
+                StatusCode::BAD_REQUEST,
+                "encoding: expected utf-8 or shift_jis",
+            )
+                .into_response());
+        }
     };
     let sv = match survey::compile(&app.store, &app.cfg, &wave).await {
         Ok(sv) => sv,
         Err(Error::Bad { msg, .. }) => {
             return Ok(with_status(
-                app.render("error.html", context! { title => "見つかりません", message => msg, ..base(&s) }),
+                app.render(
+                    "error.html",
+                    context! { title => "見つかりません", message => msg, ..base(&s) },
+                ),
                 StatusCode::NOT_FOUND,
             ));
         }
         Err(e) => return Err(e.into()),
     };
-    let charset = if enc == Encoding::ShiftJis { "Shift_JIS" } else { "utf-8" };
-    let (bytes, kind, ext) = match format {
-        "csv" => (survey::render_csv(&sv, enc), format!("text/csv; charset={charset}"), "csv"),
-        "svg" => (survey::render_svg(&sv).into_bytes(), "image/svg+xml".to_string(), "svg"),
-        "json" => (survey::render_json(&sv).into_bytes(), "application/json".to_string(), "json"),
-        "md" => (enc.encode(&survey::render_markdown(&sv)), format!("text/markdown; charset={charset}"), "md"),
-        _ => return Ok((StatusCode::BAD_REQUEST, "format: expected md, csv, svg or json").into_response()),
+    let charset = if enc == Encoding::ShiftJis {
+        "Shift_JIS"
+    } else {
+        "utf-8"
     };
-    let name: String = wave.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let (bytes, kind, ext) = match format {
+        "csv" => (
+            survey::render_csv(&sv, enc),
+            format!("text/csv; charset={charset}"),
+            "csv",
+        ),
+        "svg" => (
+            survey::render_svg(&sv).into_bytes(),
+            "image/svg+xml".to_string(),
+            "svg",
+        ),
+        "json" => (
+            survey::render_json(&sv).into_bytes(),
+            "application/json".to_string(),
+            "json",
+        ),
+        "md" => (
+            enc.encode(&survey::render_markdown(&sv)),
+            format!("text/markdown; charset={charset}"),
+            "md",
+        ),
+        _ => {
+            return Ok((
+                StatusCode::BAD_REQUEST,
+                "format: expected md, csv, svg or json",
+            )
+                .into_response());
+        }
+    };
+    let name: String = wave
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
     Ok((
         [
             (header::CONTENT_TYPE, kind),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"survey-{name}.{ext}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"survey-{name}.{ext}\""),
+            ),
         ],
         bytes,
     )

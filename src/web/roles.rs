@@ -100,6 +100,8 @@ pub fn filter_board(mut b: Board, scope: &Scope, emails: &[String]) -> Board {
     if *scope != Scope::All {
         b.unmatched
             .retain(|u| emails.iter().any(|m| m.eq_ignore_ascii_case(&u.from)));
+        // Undeliverable mail of every department (addresses, subjects) is for IT and HR.
+        b.outbox = Default::default();
     }
     b
 }
@@ -197,11 +199,22 @@ mod tests {
         });
         b.teleworkers = vec![tw("E1001", "情報管理課"), tw("E1003", "財政課")];
         b.unmatched = vec![stray("sato@x.jp"), stray("stranger@y.jp")];
-        let d = filter_board(b.clone(), &Scope::Department("財政課".into()), &["SATO@x.jp".into()]);
+        let d = filter_board(
+            b.clone(),
+            &Scope::Department("財政課".into()),
+            &["SATO@x.jp".into()],
+        );
         assert_eq!(d.teleworkers.len(), 1);
         assert_eq!(d.teleworkers[0].employee_id, "E1003");
         assert_eq!(d.unmatched.len(), 1);
         let all = filter_board(b.clone(), &Scope::All, &[]);
         assert_eq!(all, b);
+        b.outbox.failed = 1;
+        let d = filter_board(b, &Scope::Own("E1001".into()), &[]);
+        assert_eq!(
+            d.outbox.failed, 0,
+            "other departments' undeliverable mail is not shown"
+        );
+        assert!(d.unmatched.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! `zaitaku` binary run in it.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
