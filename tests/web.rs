@@ -505,7 +505,11 @@ fn a_rule_violation_is_shown_in_japanese_next_to_its_field_and_nothing_is_saved(
     }
 }
 
-type Case = (Vec<(&'static str, &'static str)>, &'static str, &'static str);
+type Case = (
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+    &'static str,
+);
 
 fn forbidden(r: Response, what: &str) {
     assert_eq!(
@@ -954,6 +958,22 @@ fn it_manages_applications_and_the_id_pool_and_downloads_the_survey() {
         "{}",
         r.body
     );
+    // Staff pasted as CSV, checked as `employees import` checks a file: all or nothing.
+    let r = it.post("/admin/employees", &[("csrf", &csrf), ("csv", "employee_id,name,email,department,role\nE5001,森,mori@city.example.lg.jp,こども課,teleworker\nE5002,林,hayashi@city.example.lg.jp,宇宙課,teleworker\n")]);
+    r.expect(422);
+    assert!(
+        r.body.contains("CSV:3: department") && r.body.contains("宇宙課"),
+        "{}",
+        r.body
+    );
+    assert!(!zt.ok(&["employees", "list"]).contains("E5001"));
+    let r = it.post("/admin/employees", &[("csrf", &csrf), ("csv", "employee_id,name,email,department,role\nE5001,森,mori@city.example.lg.jp,こども課,teleworker\n")]);
+    r.expect(200);
+    assert!(r.body.contains("職員 1 名を登録しました"), "{}", r.body);
+    assert!(
+        zt.ok(&["employees", "list"])
+            .contains("E5001\t森\tこども課")
+    );
     let csv = it.get("/survey/2021-02?format=csv");
     csv.expect(200);
     assert!(
@@ -1036,4 +1056,83 @@ fn run_serves_the_web_only_when_the_config_has_a_web_section() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     assert!(!log.contains("web register listening"), "{log}");
+}
+
+#[test]
+fn a_supervisor_resolves_an_escalation_on_the_web() {
+    for b in backends() {
+        let zt = register(b);
+        zt.with_orders_0112();
+        zt.ok(&[
+            "ingest",
+            fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+        ]);
+        // 佐藤 (E1002) never reported: the chain reaches the supervisors at 09:00.
+        zt.ok(&["tick", "--now", "2021-01-12T09:01:00+09:00"]);
+        let web = WebServer::start(&zt);
+        let mut sup = logged_in(&web, "E2001");
+        let page = sup.get("/escalations?date=2021-01-12");
+        page.expect(200);
+        assert!(
+            page.body.contains("開始連絡なし") && page.body.contains("確認済にする"),
+            "{}",
+            page.body
+        );
+        let order = id_after(&page.body, "name=\"order_id\" value=\"");
+        // Another department's supervisor may not.
+        let mut other = logged_in(&web, "E2002");
+        let csrf = other.session_csrf();
+        forbidden(
+            other.post(
+                "/escalations/resolve",
+                &[
+                    ("csrf", &csrf),
+                    ("order_id", &order),
+                    ("kind", "missing_start"),
+                ],
+            ),
+            "resolve",
+        );
+        let csrf = page.csrf();
+        sup.post(
+            "/escalations/resolve",
+            &[
+                ("csrf", &csrf),
+                ("order_id", &order),
+                ("kind", "missing_start"),
+            ],
+        )
+        .expect(303);
+        let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
+        let sato = board["teleworkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["employee_id"] == "E1002")
+            .unwrap();
+        let statuses: Vec<&str> = sato["escalations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["status"].as_str().unwrap())
+            .collect();
+        assert!(
+            !statuses.is_empty() && statuses.iter().all(|s| *s == "resolved_web"),
+            "{board}"
+        );
+        // A resolved chain fires no more steps.
+        zt.ok(&["tick", "--now", "2021-01-12T11:00:00+09:00"]);
+        let again = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
+        let sato2 = again["teleworkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["employee_id"] == "E1002")
+            .unwrap();
+        assert_eq!(
+            sato2["escalations"].as_array().unwrap().len(),
+            statuses.len(),
+            "{again}"
+        );
+    }
 }

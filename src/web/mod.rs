@@ -298,6 +298,7 @@ pub fn router(app: App) -> Router {
         .route("/escalations/resolve", post(pages::resolve_escalation))
         .route("/admin", get(pages::admin))
         .route("/admin/applications", post(pages::add_application))
+        .route("/admin/employees", post(pages::import_employees))
         .route("/admin/ids/assign", post(pages::assign_id))
         .route("/admin/ids/release", post(pages::release_id))
         .route("/survey/{wave}", get(pages::survey))

@@ -281,6 +281,7 @@ fn field_of(at: &str) -> &'static str {
         "department" => "department",
         "fiscal-year" => "fiscal_year",
         "pc" => "pc",
+        "employees" => "employees",
         "from" => "from",
         "to" => "to",
         _ => "general",
@@ -1169,6 +1170,45 @@ pub async fn add_application(
             "{} の {} 年度の申請を登録しました（PC {}）",
             a.department, a.fiscal_year, a.pc_name
         )
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmployeesForm {
+    pub csrf: String,
+    /// The CSV of `zaitaku employees import`, pasted (employee_id,name,email,department,role[,chat_id]).
+    pub csv: String,
+}
+
+/// IT loads staff as `employees import` does: all rows checked before any is written.
+pub async fn import_employees(
+    State(app): State<App>,
+    s: Session,
+    Form(f): Form<EmployeesForm>,
+) -> WebResult {
+    if !s.csrf_ok(&f.csrf) {
+        return Ok(app.csrf_refused(&s.user, "import_employees").await);
+    }
+    if !can_administer(&s.user) {
+        return Ok(app.deny(&s.user, "import_employees", "").await);
+    }
+    // The import reads a file (BOM, Shift_JIS and line numbers as for the command line).
+    let path = std::env::temp_dir().join(format!("zaitaku-web-{}.csv", super::auth::random_hex(8)));
+    std::fs::write(&path, f.csv.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    let r = crate::register::import_employees(&app.store, &path).await;
+    let _ = std::fs::remove_file(&path);
+    let file = path.display().to_string();
+    let r = r.map_err(|e| match e {
+        Error::Bad { at, msg } => Error::bad(
+            "--employees",
+            format!("{}: {msg}", at.replace(&file, "CSV")),
+        ),
+        other => other,
+    });
+    admin_outcome(&app, &s, "employees", r, |n| {
+        format!("職員 {n} 名を登録しました")
     })
     .await
 }
