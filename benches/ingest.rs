@@ -42,7 +42,11 @@ const MIX: &[&str] = &[
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -51,7 +55,9 @@ fn write_backlog(maildir: &Path, n: usize) -> Vec<PathBuf> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail");
     let bases: Vec<String> = MIX
         .iter()
-        .map(|f| String::from_utf8_lossy(&std::fs::read(fixtures.join(f)).expect("fixture")).into_owned())
+        .map(|f| {
+            String::from_utf8_lossy(&std::fs::read(fixtures.join(f)).expect("fixture")).into_owned()
+        })
         .collect();
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
@@ -60,11 +66,17 @@ fn write_backlog(maildir: &Path, n: usize) -> Vec<PathBuf> {
         .map(|i| {
             let base = &bases[i % bases.len()];
             // Same message, its own Message-ID: a backlog of distinct mails.
-            let text = match base.to_ascii_lowercase().find("\nmessage-id:").and_then(|at| base[at..].find('<').map(|lt| at + lt + 1)) {
+            let text = match base
+                .to_ascii_lowercase()
+                .find("\nmessage-id:")
+                .and_then(|at| base[at..].find('<').map(|lt| at + lt + 1))
+            {
                 Some(at) => format!("{}bench{i}.{}", &base[..at], &base[at..]),
                 None => base.clone(),
             };
-            let p = maildir.join("new").join(format!("{}.M{i}P1.bench", 1_610_400_000 + i));
+            let p = maildir
+                .join("new")
+                .join(format!("{}.M{i}P1.bench", 1_610_400_000 + i));
             std::fs::write(&p, text).expect("write");
             p
         })
@@ -83,7 +95,9 @@ async fn main() {
     let store = Store::open(&cfg.database).await.expect("open the database");
     register::init(&store, &cfg).await.expect("init");
     let staff = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/register/employees.csv");
-    register::import_employees(&store, &staff).await.expect("employees");
+    register::import_employees(&store, &staff)
+        .await
+        .expect("employees");
     let app = register::ApplicationArgs {
         department: "情報管理課".into(),
         fiscal_year: 2020,
@@ -91,10 +105,14 @@ async fn main() {
         users: vec!["E1001".into(), "E1002".into()],
         emergency: false,
     };
-    register::add_application(&store, &cfg, app, 0).await.expect("application");
+    register::add_application(&store, &cfg, app, 0)
+        .await
+        .expect("application");
     let from = zaitaku::calendar::parse_date("2021-01-04").expect("date");
     for e in ["E1001", "E1002"] {
-        register::assign_id(&store, &cfg, e, from, None).await.expect("id");
+        register::assign_id(&store, &cfg, e, from, None)
+            .await
+            .expect("id");
     }
     let orders = dir.path().join("orders.csv");
     std::fs::write(
@@ -102,13 +120,22 @@ async fn main() {
         "employee_id,date,start,end,content,approved_by,shifted\nE1001,2021-01-12,,,a,E2001,\nE1002,2021-01-12,,,b,E2001,\n",
     )
     .expect("orders");
-    register::import_orders(&store, &cfg, &orders, 0).await.expect("orders");
+    register::import_orders(&store, &cfg, &orders, 0)
+        .await
+        .expect("orders");
 
     let maildir = dir.path().join("inbox");
     let t = Instant::now();
     let files = write_backlog(&maildir, n);
-    let bytes: u64 = files.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
-    println!("backlog: {n} messages, {:.1} MB, written in {:.1} s (not timed)", bytes as f64 / 1e6, t.elapsed().as_secs_f64());
+    let bytes: u64 = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    println!(
+        "backlog: {n} messages, {:.1} MB, written in {:.1} s (not timed)",
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
 
     // 1. mail-parser alone, on the same files.
     let t = Instant::now();
@@ -116,7 +143,8 @@ async fn main() {
     for p in &files {
         let raw = std::fs::read(p).expect("read");
         if let Some(m) = mail_parser::MessageParser::default().parse(&raw) {
-            chars += m.subject().map(str::len).unwrap_or(0) + m.body_text(0).map(|b| b.len()).unwrap_or(0);
+            chars += m.subject().map(str::len).unwrap_or(0)
+                + m.body_text(0).map(|b| b.len()).unwrap_or(0);
         }
     }
     let parse_only = t.elapsed().as_secs_f64();
@@ -126,19 +154,37 @@ async fn main() {
     // 2. End to end.
     let now = chrono::Utc::now();
     let t = Instant::now();
-    let summary = ingest::ingest_maildir(&store, &cfg, &maildir, now, false).await.expect("ingest");
+    let summary = ingest::ingest_maildir(&store, &cfg, &maildir, now, false)
+        .await
+        .expect("ingest");
     let end_to_end = t.elapsed().as_secs_f64();
-    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(store.pool()).await.expect("count");
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
     assert_eq!(summary.processed, n, "every message processed: {summary}");
 
     println!("{summary}");
     println!();
     println!("| what | time | messages/s |");
     println!("| --- | --- | --- |");
-    println!("| mail-parser alone (read + parse + decode) | {parse_only:.2} s | {:.0} |", n as f64 / parse_only);
-    println!("| ingest --maildir end to end ({queued} acks queued) | {end_to_end:.2} s | {:.0} |", n as f64 / end_to_end);
+    println!(
+        "| mail-parser alone (read + parse + decode) | {parse_only:.2} s | {:.0} |",
+        n as f64 / parse_only
+    );
+    println!(
+        "| ingest --maildir end to end ({queued} acks queued) | {end_to_end:.2} s | {:.0} |",
+        n as f64 / end_to_end
+    );
     println!();
-    println!("end to end / mail-parser alone: {:.2}x", end_to_end / parse_only);
-    println!("peak resident memory: {} MiB before ingest, {} MiB after", rss_before / 1024, peak_rss_kib() / 1024);
+    println!(
+        "end to end / mail-parser alone: {:.2}x",
+        end_to_end / parse_only
+    );
+    println!(
+        "peak resident memory: {} MiB before ingest, {} MiB after",
+        rss_before / 1024,
+        peak_rss_kib() / 1024
+    );
     store.close().await;
 }

@@ -404,13 +404,35 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             }
             Ok(())
         }
-        Command::Contact { employee, date, kind, at, by, note } => {
+        Command::Contact {
+            employee,
+            date,
+            kind,
+            at,
+            by,
+            note,
+        } => {
             let date = flag_date("--date", &date)?;
-            let c = register::Contact { employee: employee.clone(), date, kind: kind.clone(), at: at.clone(), by, note };
+            let c = register::Contact {
+                employee: employee.clone(),
+                date,
+                kind: kind.clone(),
+                at: at.clone(),
+                by,
+                note,
+            };
             if register::record_contact(store, cfg, c, now.timestamp()).await? {
-                say(out, format!("phone contact recorded: {employee} {kind} at {at} on {date}"))
+                say(
+                    out,
+                    format!("phone contact recorded: {employee} {kind} at {at} on {date}"),
+                )
             } else {
-                say(out, format!("this contact was recorded before: {employee} {kind} at {at} on {date}"))
+                say(
+                    out,
+                    format!(
+                        "this contact was recorded before: {employee} {kind} at {at} on {date}"
+                    ),
+                )
             }
         }
         Command::Run => crate::daemon::run(cfg.clone(), store.clone(), shutdown_signal()).await,
@@ -519,7 +541,10 @@ async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write
     use crate::survey::{self, Encoding};
     use std::io::IsTerminal;
     let enc = Encoding::parse(&a.encoding).ok_or_else(|| {
-        Error::bad("--encoding", format!("expected utf-8 or shift_jis, got {:?}", a.encoding))
+        Error::bad(
+            "--encoding",
+            format!("expected utf-8 or shift_jis, got {:?}", a.encoding),
+        )
     })?;
     if enc != Encoding::Utf8 && matches!(a.format.as_str(), "json" | "svg") {
         let msg = format!("{} is always UTF-8; shift_jis is for csv and md", a.format);
@@ -529,8 +554,9 @@ async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut show = |done: u64, total: u64| {
         if bar.is_none() && total >= 50_000 {
-            let style = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            let style =
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
             let b = indicatif::ProgressBar::new(total).with_style(style);
             b.set_message("orders");
             bar = Some(b);
@@ -540,8 +566,11 @@ async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write
             b.set_position(done);
         }
     };
-    let progress: Option<&mut (dyn FnMut(u64, u64) + Send)> =
-        if std::io::stderr().is_terminal() { Some(&mut show) } else { None };
+    let progress: Option<&mut (dyn FnMut(u64, u64) + Send)> = if std::io::stderr().is_terminal() {
+        Some(&mut show)
+    } else {
+        None
+    };
     let s = survey::compile_with_progress(store, cfg, &a.wave, progress).await?;
     if let Some(b) = bar.take() {
         b.finish_and_clear();
@@ -554,7 +583,9 @@ async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write
     };
     match &a.output {
         Some(path) => std::fs::write(path, &bytes).map_err(|e| Error::io(path, e)),
-        None => out.write_all(&bytes).map_err(|e| Error::io(Path::new("stdout"), e)),
+        None => out
+            .write_all(&bytes)
+            .map_err(|e| Error::io(Path::new("stdout"), e)),
     }
 }
 
@@ -587,7 +618,10 @@ fn calendar(cfg: &Config, a: &CalendarArgs, out: &mut impl Write) -> Result<()> 
         NaiveDate::from_ymd_opt(a.year, 12, 31),
     );
     let (Some(from), Some(to)) = (from, to) else {
-        return Err(Error::bad("--year", format!("expected a year, got {}", a.year)));
+        return Err(Error::bad(
+            "--year",
+            format!("expected a year, got {}", a.year),
+        ));
     };
     let days = cal.closed_days(from, to, a.all);
     if a.json {
@@ -603,7 +637,15 @@ fn calendar(cfg: &Config, a: &CalendarArgs, out: &mut impl Write) -> Result<()> 
         return say(out, serde_json::to_string_pretty(&v).unwrap_or_default());
     }
     for d in days {
-        say(out, format!("{}\t{}\t{}", d.date, crate::holidays::weekday_ja(d.date), d.name))?;
+        say(
+            out,
+            format!(
+                "{}\t{}\t{}",
+                d.date,
+                crate::holidays::weekday_ja(d.date),
+                d.name
+            ),
+        )?;
     }
     Ok(())
 }

@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::calendar::{Minutes, Service};
-use crate::holidays::{Calendar, DEFAULT_CLOSED, default_annual_name, parse_month_day};
 use crate::error::Error;
+use crate::holidays::{Calendar, DEFAULT_CLOSED, default_annual_name, parse_month_day};
 
 /// The configuration shipped in `config/`, compiled in so that `demo` and a missing default
 /// directory still work.
@@ -34,6 +34,7 @@ pub struct Config {
     pub escalation: Escalation,
     pub digest: DigestConfig,
     pub daemon: DaemonConfig,
+    pub chat: ChatConfig,
     pub departments: Vec<DepartmentDef>,
     /// Closed days: weekends, national holidays (`holidays.csv`), 年末年始, the city's own.
     pub calendar: Calendar,
@@ -89,11 +90,23 @@ pub struct Escalation {
 impl Default for Escalation {
     fn default() -> Self {
         let chain = vec![
-            Step { after_minutes: 0, to: Recipient::Teleworker },
-            Step { after_minutes: 15, to: Recipient::Supervisors },
-            Step { after_minutes: 120, to: Recipient::Hr },
+            Step {
+                after_minutes: 0,
+                to: Recipient::Teleworker,
+            },
+            Step {
+                after_minutes: 15,
+                to: Recipient::Supervisors,
+            },
+            Step {
+                after_minutes: 120,
+                to: Recipient::Hr,
+            },
         ];
-        Escalation { missing_start: chain.clone(), missing_end: chain }
+        Escalation {
+            missing_start: chain.clone(),
+            missing_end: chain,
+        }
     }
 }
 
@@ -184,6 +197,24 @@ struct RawConfig {
     #[serde(default)]
     daemon: RawDaemon,
     web: Option<RawWeb>,
+    #[serde(default)]
+    chat: RawChat,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChat {
+    /// Department name → incoming-webhook URL (Slack, Mattermost, Rocket.Chat).
+    #[serde(default)]
+    webhook: std::collections::BTreeMap<String, String>,
+}
+
+/// Chat rooms of the departments' supervisors (SPEC §10): escalations and digests are posted
+/// there too, through the outbox.
+#[derive(Debug, Clone, Default)]
+pub struct ChatConfig {
+    /// Department name → incoming-webhook URL.
+    pub webhooks: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -413,16 +444,33 @@ impl Config {
 
         let defaults = Escalation::default();
         let escalation = Escalation {
-            missing_start: raw.escalation.missing_start.unwrap_or(defaults.missing_start),
+            missing_start: raw
+                .escalation
+                .missing_start
+                .unwrap_or(defaults.missing_start),
             missing_end: raw.escalation.missing_end.unwrap_or(defaults.missing_end),
         };
-        for (key, chain) in [("escalation.missing_start", &escalation.missing_start), ("escalation.missing_end", &escalation.missing_end)] {
-            if chain.windows(2).any(|w| w[1].after_minutes < w[0].after_minutes) {
-                return Err(field(key, "expected steps in order of after_minutes".into()));
+        for (key, chain) in [
+            ("escalation.missing_start", &escalation.missing_start),
+            ("escalation.missing_end", &escalation.missing_end),
+        ] {
+            if chain
+                .windows(2)
+                .any(|w| w[1].after_minutes < w[0].after_minutes)
+            {
+                return Err(field(
+                    key,
+                    "expected steps in order of after_minutes".into(),
+                ));
             }
         }
         let mut schedules = Vec::new();
-        let exprs = raw.digest.schedules.unwrap_or_else(|| DEFAULT_DIGEST_SCHEDULES.iter().map(|s| s.to_string()).collect());
+        let exprs = raw.digest.schedules.unwrap_or_else(|| {
+            DEFAULT_DIGEST_SCHEDULES
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
         for e in exprs {
             let sched = e.parse::<cron::Schedule>().map_err(|err| {
                 field("digest.schedules", format!("expected a cron expression with seconds like \"0 0 10 * * Mon-Fri\", got {e:?} ({err})"))
@@ -488,10 +536,36 @@ impl Config {
             digest: DigestConfig { schedules },
             calendar,
             daemon,
+            chat: chat_config(&main_name, raw.chat, &departments)?,
             departments,
             web,
         })
     }
+}
+
+fn chat_config(
+    file: &str,
+    raw: RawChat,
+    departments: &[DepartmentDef],
+) -> Result<ChatConfig, Error> {
+    let mut webhooks = std::collections::BTreeMap::new();
+    for (dept, url) in raw.webhook {
+        let name = split_note(&dept).0;
+        if !departments.iter().any(|d| d.name == name) {
+            return Err(Error::bad(
+                format!("{file}: chat.webhook"),
+                format!("expected a department of departments.toml, got {dept:?}"),
+            ));
+        }
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(Error::bad(
+                format!("{file}: chat.webhook.{dept}"),
+                format!("expected an incoming-webhook URL (https://…), got {url:?}"),
+            ));
+        }
+        webhooks.insert(name, url);
+    }
+    Ok(ChatConfig { webhooks })
 }
 
 /// 「こども課（出先機関除く）」 → (「こども課」, Some(「出先機関除く」)). Accepts ASCII parentheses too.
@@ -560,21 +634,36 @@ fn calendar(
     let table = crate::holidays::parse_holidays(&table_name, bytes)?;
     let at = |key: &str| format!("{file}: calendar.{key}");
     let closed = raw.closed.unwrap_or_else(|| {
-        DEFAULT_CLOSED.iter().map(|s| toml::Value::String(s.to_string())).collect()
+        DEFAULT_CLOSED
+            .iter()
+            .map(|s| toml::Value::String(s.to_string()))
+            .collect()
     });
     let mut annual = std::collections::BTreeMap::new();
     for (day, name) in named_days(&at("closed"), closed)? {
         let md = parse_month_day(&day).ok_or_else(|| {
-            Error::bad(at("closed"), format!("expected a day of the year MM-DD such as \"12-29\", got {day:?}"))
+            Error::bad(
+                at("closed"),
+                format!("expected a day of the year MM-DD such as \"12-29\", got {day:?}"),
+            )
         })?;
-        annual.insert(md, name.unwrap_or_else(|| default_annual_name(md).to_string()));
+        annual.insert(
+            md,
+            name.unwrap_or_else(|| default_annual_name(md).to_string()),
+        );
     }
     let mut extra = std::collections::BTreeMap::new();
     for (day, name) in named_days(&at("extra_closed"), raw.extra_closed.unwrap_or_default())? {
         let date = crate::calendar::parse_date(&day).ok_or_else(|| {
-            Error::bad(at("extra_closed"), format!("expected a date YYYY-MM-DD, got {day:?}"))
+            Error::bad(
+                at("extra_closed"),
+                format!("expected a date YYYY-MM-DD, got {day:?}"),
+            )
         })?;
-        extra.insert(date, name.unwrap_or_else(|| crate::holidays::CLOSED_DAY.to_string()));
+        extra.insert(
+            date,
+            name.unwrap_or_else(|| crate::holidays::CLOSED_DAY.to_string()),
+        );
     }
     let cal = Calendar::new(table, annual, extra);
     let (first, last) = cal.years();
@@ -600,21 +689,41 @@ fn named_days(at: &str, list: Vec<toml::Value>) -> Result<Vec<(String, Option<St
             toml::Value::Datetime(d) => (d.to_string(), None),
             toml::Value::Table(t) => {
                 if let Some(k) = t.keys().find(|k| !matches!(k.as_str(), "date" | "name")) {
-                    return Err(Error::bad(at, format!("unknown key {k:?}; expected date and name")));
+                    return Err(Error::bad(
+                        at,
+                        format!("unknown key {k:?}; expected date and name"),
+                    ));
                 }
                 let day = match t.get("date") {
                     Some(toml::Value::String(s)) => s.clone(),
                     Some(toml::Value::Datetime(d)) => d.to_string(),
-                    _ => return Err(Error::bad(at, "expected date = \"…\" in each { date, name }")),
+                    _ => {
+                        return Err(Error::bad(
+                            at,
+                            "expected date = \"…\" in each { date, name }",
+                        ));
+                    }
                 };
                 let name = match t.get("name") {
-                    Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                    Some(toml::Value::String(s)) if !s.trim().is_empty() => {
+                        Some(s.trim().to_string())
+                    }
                     None => None,
-                    Some(other) => return Err(Error::bad(at, format!("expected name = \"…\", got {other}"))),
+                    Some(other) => {
+                        return Err(Error::bad(
+                            at,
+                            format!("expected name = \"…\", got {other}"),
+                        ));
+                    }
                 };
                 (day, name)
             }
-            other => return Err(Error::bad(at, format!("expected \"DAY\" or {{ date = \"DAY\", name = \"…\" }}, got {other}"))),
+            other => {
+                return Err(Error::bad(
+                    at,
+                    format!("expected \"DAY\" or {{ date = \"DAY\", name = \"…\" }}, got {other}"),
+                ));
+            }
         };
         out.push((day, name));
     }
@@ -668,17 +777,28 @@ fn survey_waves(file: &str, raw: RawSurvey) -> Result<Vec<Wave>, Error> {
     for w in list {
         let at = |key: &str| format!("{file}: survey.wave {:?}: {key}", w.name);
         let date = |key: &str, v: &str| {
-            crate::calendar::parse_date(v)
-                .ok_or_else(|| Error::bad(at(key), format!("expected a date YYYY-MM-DD, got {v:?}")))
+            crate::calendar::parse_date(v).ok_or_else(|| {
+                Error::bad(at(key), format!("expected a date YYYY-MM-DD, got {v:?}"))
+            })
         };
         let (from, to) = (date("from", &w.from)?, date("to", &w.to)?);
         if w.name.trim().is_empty() || waves.iter().any(|x| x.name == w.name) {
-            return Err(Error::bad(at("name"), "expected a name used by no other wave"));
+            return Err(Error::bad(
+                at("name"),
+                "expected a name used by no other wave",
+            ));
         }
         if to < from {
-            return Err(Error::bad(at("to"), format!("expected a date on or after from ({from})")));
+            return Err(Error::bad(
+                at("to"),
+                format!("expected a date on or after from ({from})"),
+            ));
         }
-        waves.push(Wave { name: w.name, from, to });
+        waves.push(Wave {
+            name: w.name,
+            from,
+            to,
+        });
     }
     Ok(waves)
 }
@@ -729,11 +849,17 @@ mod tests {
     #[test]
     fn escalation_chains_and_digest_times_default_to_the_spec() {
         let c = Config::embedded();
-        let mins: Vec<u32> = c.escalation.missing_start.iter().map(|s| s.after_minutes).collect();
+        let mins: Vec<u32> = c
+            .escalation
+            .missing_start
+            .iter()
+            .map(|s| s.after_minutes)
+            .collect();
         assert_eq!(mins, [0, 15, 120]);
         assert_eq!(c.escalation.missing_end[2].to, Recipient::Hr);
         assert_eq!(c.digest.schedules.len(), 2);
-        let err = Config::from_strs(None, "[digest]\nschedules = [\"every day\"]\n", "").unwrap_err();
+        let err =
+            Config::from_strs(None, "[digest]\nschedules = [\"every day\"]\n", "").unwrap_err();
         assert!(err.to_string().contains("digest.schedules"), "{err}");
         let c = Config::from_strs(
             None,
@@ -741,8 +867,19 @@ mod tests {
             "",
         )
         .unwrap();
-        assert_eq!(c.escalation.missing_start, vec![Step { after_minutes: 5, to: Recipient::Supervisors }]);
-        let err = Config::from_strs(None, "[escalation]\nmissing_end = [{ after_minutes = 5, to = \"boss\" }]\n", "").unwrap_err();
+        assert_eq!(
+            c.escalation.missing_start,
+            vec![Step {
+                after_minutes: 5,
+                to: Recipient::Supervisors
+            }]
+        );
+        let err = Config::from_strs(
+            None,
+            "[escalation]\nmissing_end = [{ after_minutes = 5, to = \"boss\" }]\n",
+            "",
+        )
+        .unwrap_err();
         assert!(err.is_bad_input());
     }
 
@@ -751,12 +888,30 @@ mod tests {
         let c = Config::from_strs(None, "", "").unwrap();
         let names: Vec<&str> = c.waves.iter().map(|w| w.name.as_str()).collect();
         assert_eq!(names, ["2021-02", "2021-07", "2022-01"]);
-        assert_eq!((c.waves[1].from.to_string(), c.waves[1].to.to_string()), ("2021-02-01".into(), "2021-06-30".into()));
-        let c = Config::from_strs(None, "[[survey.wave]]\nname = \"2021-10\"\nfrom = \"2021-04-01\"\nto = \"2021-09-30\"\n", "").unwrap();
+        assert_eq!(
+            (c.waves[1].from.to_string(), c.waves[1].to.to_string()),
+            ("2021-02-01".into(), "2021-06-30".into())
+        );
+        let c = Config::from_strs(
+            None,
+            "[[survey.wave]]\nname = \"2021-10\"\nfrom = \"2021-04-01\"\nto = \"2021-09-30\"\n",
+            "",
+        )
+        .unwrap();
         assert_eq!(c.waves.len(), 1);
-        let err = Config::from_strs(None, "[[survey.wave]]\nname = \"x\"\nfrom = \"2021-04-01\"\nto = \"2021-03-31\"\n", "").unwrap_err();
+        let err = Config::from_strs(
+            None,
+            "[[survey.wave]]\nname = \"x\"\nfrom = \"2021-04-01\"\nto = \"2021-03-31\"\n",
+            "",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("survey.wave \"x\": to"), "{err}");
-        let err = Config::from_strs(None, "[[survey.wave]]\nname = \"x\"\nfrom = \"2021-04-01\"\nuntil = \"2021-05-31\"\n", "").unwrap_err();
+        let err = Config::from_strs(
+            None,
+            "[[survey.wave]]\nname = \"x\"\nfrom = \"2021-04-01\"\nuntil = \"2021-05-31\"\n",
+            "",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("until"), "{err}");
     }
 
@@ -764,8 +919,14 @@ mod tests {
     fn the_calendar_section_names_closed_days_and_rejects_unknown_keys() {
         let day = |s: &str| crate::calendar::parse_date(s).unwrap();
         let c = Config::from_strs(None, "", "").unwrap();
-        assert_eq!(c.calendar.closed_reason(day("2020-12-29")).as_deref(), Some("年末年始"));
-        assert_eq!(c.calendar.closed_reason(day("2021-07-22")).as_deref(), Some("海の日"));
+        assert_eq!(
+            c.calendar.closed_reason(day("2020-12-29")).as_deref(),
+            Some("年末年始")
+        );
+        assert_eq!(
+            c.calendar.closed_reason(day("2021-07-22")).as_deref(),
+            Some("海の日")
+        );
         let c = Config::from_strs(
             None,
             "[calendar]\nclosed = [\"12-31\", { date = \"08-16\", name = \"市制記念日\" }]\n\
@@ -774,7 +935,11 @@ mod tests {
         )
         .unwrap();
         let reason = |s: &str| c.calendar.closed_reason(day(s));
-        assert_eq!(reason("2020-12-29"), None, "closed replaces the default list");
+        assert_eq!(
+            reason("2020-12-29"),
+            None,
+            "closed replaces the default list"
+        );
         assert_eq!(reason("2020-12-31").as_deref(), Some("年末年始"));
         assert_eq!(reason("2021-08-16").as_deref(), Some("市制記念日"));
         assert_eq!(reason("2021-05-06").as_deref(), Some("閉庁日"));
@@ -782,19 +947,41 @@ mod tests {
         assert_eq!(reason("2021-05-10").as_deref(), Some("閉庁日"));
         for (toml, want) in [
             ("[calendar]\nextra_closd = []\n", "extra_closd"),
-            ("[calendar]\nclosed = [\"12-32\"]\n", "calendar.closed: expected a day of the year"),
-            ("[calendar]\nextra_closed = [\"2021-5-6\"]\n", "calendar.extra_closed: expected a date"),
-            ("[calendar]\nextra_closed = [{ date = \"2021-05-06\", nmae = \"x\" }]\n", "unknown key \"nmae\""),
+            (
+                "[calendar]\nclosed = [\"12-32\"]\n",
+                "calendar.closed: expected a day of the year",
+            ),
+            (
+                "[calendar]\nextra_closed = [\"2021-5-6\"]\n",
+                "calendar.extra_closed: expected a date",
+            ),
+            (
+                "[calendar]\nextra_closed = [{ date = \"2021-05-06\", nmae = \"x\" }]\n",
+                "unknown key \"nmae\"",
+            ),
         ] {
             let err = Config::from_strs(None, toml, "").unwrap_err();
-            assert!(err.is_bad_input() && err.to_string().contains(want), "{toml}: {err}");
+            assert!(
+                err.is_bad_input() && err.to_string().contains(want),
+                "{toml}: {err}"
+            );
         }
     }
 
     #[test]
     fn a_holiday_table_short_of_the_service_period_is_refused() {
-        let err = Config::from_parts(None, "", "", Some("date,name\n2021-01-01,元日\n".as_bytes())).unwrap_err();
-        assert!(err.to_string().contains("holidays.csv: lists national holidays for 2021–2021 only"), "{err}");
+        let err = Config::from_parts(
+            None,
+            "",
+            "",
+            Some("date,name\n2021-01-01,元日\n".as_bytes()),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("holidays.csv: lists national holidays for 2021–2021 only"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -805,7 +992,10 @@ mod tests {
         let c = Config::from_strs(None, "[web]\nlisten = \"0.0.0.0:9000\"\n", "").unwrap();
         assert_eq!(c.web.unwrap().listen.port(), 9000);
         let err = Config::from_strs(None, "[web]\nlisten = \"localhost\"\n", "").unwrap_err();
-        assert!(err.is_bad_input() && err.to_string().contains("web.listen"), "{err}");
+        assert!(
+            err.is_bad_input() && err.to_string().contains("web.listen"),
+            "{err}"
+        );
         let err = Config::from_strs(None, "[web]\nport = 80\n", "").unwrap_err();
         assert!(err.to_string().contains("port"), "{err}");
     }

@@ -37,12 +37,27 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        tasks.spawn(crate::web::serve(cfg.clone(), store.clone(), listener, stopped));
+        tasks.spawn(crate::web::serve(
+            cfg.clone(),
+            store.clone(),
+            listener,
+            stopped,
+        ));
     }
     if cfg.mail.source.starts_with("maildir:") {
-        tasks.spawn(maildir_loop(store.clone(), cfg.clone(), transport.clone(), stop.clone()));
+        tasks.spawn(maildir_loop(
+            store.clone(),
+            cfg.clone(),
+            transport.clone(),
+            stop.clone(),
+        ));
     } else {
-        tasks.spawn(crate::mail::imap::run(store.clone(), cfg.clone(), transport.clone(), stop.clone()));
+        tasks.spawn(crate::mail::imap::run(
+            store.clone(),
+            cfg.clone(),
+            transport.clone(),
+            stop.clone(),
+        ));
     }
     tasks.spawn(scheduler(store.clone(), cfg.clone(), stop.clone()));
     tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
@@ -76,7 +91,12 @@ async fn stopped_during(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     }
 }
 
-async fn maildir_loop(store: Store, cfg: Config, transport: Arc<Transport>, mut stop: watch::Receiver<bool>) -> Result<()> {
+async fn maildir_loop(
+    store: Store,
+    cfg: Config,
+    transport: Arc<Transport>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
     let dir = std::path::PathBuf::from(cfg.mail.source.trim_start_matches("maildir:"));
     crate::mail::maildir::ensure(&dir)?;
     let poll = Duration::from_secs(cfg.mail.poll_seconds);
@@ -90,9 +110,20 @@ async fn maildir_loop(store: Store, cfg: Config, transport: Arc<Transport>, mut 
                     failing = false;
                 }
                 if s.processed + s.duplicates > 0 {
-                    tracing::info!(processed = s.processed, duplicates = s.duplicates, "maildir batch done");
-                    match crate::outbox::deliver_with(&store, &transport, &cfg.mail, Utc::now()).await {
-                        Ok(d) if d.attempted > 0 => tracing::info!(sent = d.sent, retrying = d.retrying, failed = d.failed, "outbox"),
+                    tracing::info!(
+                        processed = s.processed,
+                        duplicates = s.duplicates,
+                        "maildir batch done"
+                    );
+                    match crate::outbox::deliver_with(&store, &transport, &cfg.mail, Utc::now())
+                        .await
+                    {
+                        Ok(d) if d.attempted > 0 => tracing::info!(
+                            sent = d.sent,
+                            retrying = d.retrying,
+                            failed = d.failed,
+                            "outbox"
+                        ),
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "outbox delivery failed"),
                     }
@@ -123,7 +154,9 @@ async fn scheduler(store: Store, cfg: Config, mut stop: watch::Receiver<bool>) -
             let _ = stop.changed().await;
             return Ok(());
         };
-        let wait = (next.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or_default();
+        let wait = (next.with_timezone(&Utc) - Utc::now())
+            .to_std()
+            .unwrap_or_default();
         if stopped_during(&mut stop, wait).await {
             return Ok(());
         }

@@ -65,7 +65,13 @@ pub struct Due {
 }
 
 /// The steps to record now, in order. `today` is the local date of `now`.
-pub fn due_steps(chain: &[Step], st: &ChainState, grace: Duration, now: DateTime<Utc>, today: NaiveDate) -> Vec<Due> {
+pub fn due_steps(
+    chain: &[Step],
+    st: &ChainState,
+    grace: Duration,
+    now: DateTime<Utc>,
+    today: NaiveDate,
+) -> Vec<Due> {
     if st.reported || st.resolved || st.cancelled {
         return Vec::new();
     }
@@ -80,7 +86,12 @@ pub fn due_steps(chain: &[Step], st: &ChainState, grace: Duration, now: DateTime
         if st.fired.contains(&n) {
             continue;
         }
-        out.push(Due { step: n, at, to: step.to, expired: st.date < today });
+        out.push(Due {
+            step: n,
+            at,
+            to: step.to,
+            expired: st.date < today,
+        });
     }
     out
 }
@@ -97,7 +108,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
-        chrono_tz::Asia::Tokyo.with_ymd_and_hms(2021, 1, d, h, m, 0).unwrap().with_timezone(&Utc)
+        chrono_tz::Asia::Tokyo
+            .with_ymd_and_hms(2021, 1, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn day(d: u32) -> NaiveDate {
@@ -117,7 +131,10 @@ mod tests {
 
     fn steps_at(st: &ChainState, now: DateTime<Utc>) -> Vec<u32> {
         let chain = Escalation::default().missing_start;
-        due_steps(&chain, st, Duration::minutes(15), now, day(12)).iter().map(|d| d.step).collect()
+        due_steps(&chain, st, Duration::minutes(15), now, day(12))
+            .iter()
+            .map(|d| d.step)
+            .collect()
     }
 
     #[test]
@@ -145,8 +162,11 @@ mod tests {
 
     #[test]
     fn a_report_a_resolution_or_a_cancellation_stops_the_chain() {
-        let stops: [fn(&mut ChainState); 3] =
-            [|s| s.reported = true, |s| s.resolved = true, |s| s.cancelled = true];
+        let stops: [fn(&mut ChainState); 3] = [
+            |s| s.reported = true,
+            |s| s.resolved = true,
+            |s| s.cancelled = true,
+        ];
         for stop in stops {
             let mut st = state();
             stop(&mut st);
@@ -169,7 +189,14 @@ mod tests {
         let chain = Escalation::default().missing_start;
         let due = due_steps(&chain, &st, Duration::minutes(15), at(12, 12, 0), day(12));
         let steps: Vec<(u32, Recipient)> = due.iter().map(|d| (d.step, d.to)).collect();
-        assert_eq!(steps, [(1, Recipient::Teleworker), (2, Recipient::Supervisors), (3, Recipient::Hr)]);
+        assert_eq!(
+            steps,
+            [
+                (1, Recipient::Teleworker),
+                (2, Recipient::Supervisors),
+                (3, Recipient::Hr)
+            ]
+        );
         assert!(due.iter().all(|d| !d.expired));
     }
 }

@@ -134,27 +134,46 @@ impl<'a> Ingestor<'a> {
     /// Processes messages inside `tx`: each is decided on its own, then the batch's reports,
     /// notices and mails are stored with a few multi-row statements (each statement is a round
     /// trip to the database thread; one per message would cost more than the parsing).
-    pub async fn process_batch(&mut self, tx: &mut Tx<'_>, raws: &[Raw], now: DateTime<Utc>) -> Result<()> {
+    pub async fn process_batch(
+        &mut self,
+        tx: &mut Tx<'_>,
+        raws: &[Raw],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut prepared = Vec::with_capacity(raws.len());
         for raw in raws {
             if let Some(p) = self.prepare(tx, raw, now).await? {
                 prepared.push(p);
             }
         }
-        let ids = insert_reports(tx, &prepared.iter().map(|p| &p.report).collect::<Vec<_>>()).await?;
+        let ids =
+            insert_reports(tx, &prepared.iter().map(|p| &p.report).collect::<Vec<_>>()).await?;
         // The same message twice in one batch: the first is the report, the second a duplicate.
         let mut claimed = HashSet::new();
         let mut mails = Vec::new();
         let mut notices = Vec::new();
         for p in prepared {
-            let id = ids.get(&p.report.message_key).copied().filter(|_| claimed.insert(p.report.message_key.clone()));
+            let id = ids
+                .get(&p.report.message_key)
+                .copied()
+                .filter(|_| claimed.insert(p.report.message_key.clone()));
             self.count(&p.report, p.reason, id, p.file.as_deref());
-            let (Some(report_id), Some(f)) = (id, p.follow) else { continue };
+            let (Some(report_id), Some(f)) = (id, p.follow) else {
+                continue;
+            };
             tracing::info!(message_id = ?p.report.message_id, employee = %f.employee.employee_id,
                 kind = %p.report.kind, reason = %p.report.reason, "report recorded");
             if let Some(template) = f.reply {
                 let to = vec![p.report.sender.clone()];
-                mails.extend(self.mail(template, &f.ctx, report_id, to, Some(&f.answering), "auto-replied", now)?);
+                mails.extend(self.mail(
+                    template,
+                    &f.ctx,
+                    report_id,
+                    to,
+                    Some(&f.answering),
+                    "auto-replied",
+                    now,
+                )?);
             }
             for template in &f.notify {
                 let supervisors: Vec<&Employee> = self
@@ -162,15 +181,23 @@ impl<'a> Ingestor<'a> {
                     .values()
                     .filter(|s| s.department == f.employee.department && s.role == Role::Supervisor)
                     .collect();
-                let to: Vec<String> = supervisors.iter().filter_map(|s| s.emails.first().cloned()).collect();
+                let to: Vec<String> = supervisors
+                    .iter()
+                    .filter_map(|s| s.emails.first().cloned())
+                    .collect();
                 if to.is_empty() {
                     tracing::warn!(department = %f.employee.department, "no supervisor with an e-mail address to notify");
                 }
                 // The notice is an escalation too (kind no_order or incident), recorded for the
                 // board and the survey, keyed by the report so it happens once.
-                let kind = if *template == "notify_no_order.txt" { "no_order" } else { "incident" };
+                let kind = if *template == "notify_no_order.txt" {
+                    "no_order"
+                } else {
+                    "incident"
+                };
                 let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
-                let mut recipients: Vec<String> = supervisors.iter().map(|s| s.employee_id.clone()).collect();
+                let mut recipients: Vec<String> =
+                    supervisors.iter().map(|s| s.employee_id.clone()).collect();
                 recipients.sort();
                 notices.push(NewEscalation {
                     key: format!("report:{report_id}:{kind}"),
@@ -185,7 +212,33 @@ impl<'a> Ingestor<'a> {
                     status: "sent",
                     message_id: Some(outbox::message_id(self.cfg, &cause)),
                 });
-                mails.extend(self.mail(template, &f.ctx, report_id, to, None, "auto-generated", now)?);
+                let text = if kind == "incident" {
+                    format!(
+                        "【至急】{} さんから事故・災害等の連絡（{} {}）\n件名: {}",
+                        f.ctx.name, f.ctx.date, f.ctx.at, f.ctx.subject
+                    )
+                } else {
+                    format!(
+                        "【要確認】{} さんから勤務命令のない日（{}）の連絡\n件名: {}",
+                        f.ctx.name, f.ctx.date, f.ctx.subject
+                    )
+                };
+                mails.extend(outbox::webhook_row(
+                    self.cfg,
+                    &cause,
+                    &f.employee.department,
+                    &text,
+                    now,
+                ));
+                mails.extend(self.mail(
+                    template,
+                    &f.ctx,
+                    report_id,
+                    to,
+                    None,
+                    "auto-generated",
+                    now,
+                )?);
             }
         }
         insert_escalations(tx, &notices).await?;
@@ -195,19 +248,32 @@ impl<'a> Ingestor<'a> {
 
     /// Decides one message. A supervisor's answer to an escalation is stored at once (it is
     /// rare and changes the escalation); everything else comes back to be stored with the batch.
-    async fn prepare(&mut self, tx: &mut Tx<'_>, raw: &Raw, now: DateTime<Utc>) -> Result<Option<Prepared>> {
+    async fn prepare(
+        &mut self,
+        tx: &mut Tx<'_>,
+        raw: &Raw,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Prepared>> {
         let parsed = parse(&raw.bytes);
         let tz = self.cfg.timezone;
         let header_time = parsed.as_ref().ok().and_then(|m| m.received);
         // The server's receipt time, never the sender's Date: a wrong laptop clock must not make
         // a late start on time.
-        let arrival = raw.received_at.or(header_time).or(raw.delivered_at).unwrap_or(now);
+        let arrival = raw
+            .received_at
+            .or(header_time)
+            .or(raw.delivered_at)
+            .unwrap_or(now);
         let day = local_date(arrival, tz);
         let file = raw.file.clone();
         let m = match parsed {
             Ok(m) => m,
             Err(bad) => {
-                tracing::warn!(reason = bad.reason, source = raw.source, "kept a message that cannot be used");
+                tracing::warn!(
+                    reason = bad.reason,
+                    source = raw.source,
+                    "kept a message that cannot be used"
+                );
                 let report = NewReport {
                     message_key: bad.key,
                     source: raw.source.to_string(),
@@ -216,18 +282,30 @@ impl<'a> Ingestor<'a> {
                     sender: bad.from,
                     kind: Kind::Unclassified.as_str().into(),
                     reason: Reason::Unparseable.as_str().into(),
-                    subject: if bad.subject.is_empty() { format!("({})", bad.reason) } else { bad.subject },
+                    subject: if bad.subject.is_empty() {
+                        format!("({})", bad.reason)
+                    } else {
+                        bad.subject
+                    },
                     raw: Some(raw.bytes.clone()),
                     ..NewReport::default()
                 };
-                return Ok(Some(Prepared { report, reason: Reason::Unparseable, file, follow: None }));
+                return Ok(Some(Prepared {
+                    report,
+                    reason: Reason::Unparseable,
+                    file,
+                    follow: None,
+                }));
             }
         };
         let employee = self.by_email.get(&m.from).cloned();
-        if let Some(e) = employee.as_ref().filter(|e| e.role == Role::Supervisor && m.auto_reply.is_none())
+        if let Some(e) = employee
+            .as_ref()
+            .filter(|e| e.role == Role::Supervisor && m.auto_reply.is_none())
             && let Some(id) = self.answered_escalation(e, &m).await?
         {
-            self.record_resolution(tx, raw, &m, e, id, arrival, day).await?;
+            self.record_resolution(tx, raw, &m, e, id, arrival, day)
+                .await?;
             return Ok(None);
         }
         let order = match &employee {
@@ -236,7 +314,13 @@ impl<'a> Ingestor<'a> {
         };
         let d = decide(
             &m,
-            &Facts { employee: employee.as_ref(), order: order.as_ref(), arrival, tz, timing: &self.cfg.timing },
+            &Facts {
+                employee: employee.as_ref(),
+                order: order.as_ref(),
+                arrival,
+                tz,
+                timing: &self.cfg.timing,
+            },
         );
         let report = NewReport {
             message_key: m.key.clone(),
@@ -249,7 +333,10 @@ impl<'a> Ingestor<'a> {
             employee_id: employee.as_ref().map(|e| e.employee_id.clone()),
             kind: d.class.kind.as_str().into(),
             reason: d.reason.as_str().into(),
-            order_id: order.as_ref().filter(|_| d.reason == Reason::Matched).map(|o| o.id),
+            order_id: order
+                .as_ref()
+                .filter(|_| d.reason == Reason::Matched)
+                .map(|o| o.id),
             leave_noted: d.class.leave,
             incident: d.class.incident,
             subject: m.subject.clone(),
@@ -257,33 +344,61 @@ impl<'a> Ingestor<'a> {
             raw: None,
             recorded_by: None,
         };
-        let follow = employee.filter(|_| d.reply.is_some() || !d.notify.is_empty()).map(|e| Follow {
-            ctx: MailContext {
-                subject: if m.subject.is_empty() { "(件名なし)".into() } else { m.subject.clone() },
-                name: e.name.clone(),
-                employee_id: e.employee_id.clone(),
-                department: e.department.clone(),
-                kind_label: kind_label(d.class.kind),
-                at: rfc3339(arrival.timestamp(), tz).get(11..16).unwrap_or("").to_string(),
-                date: day.to_string(),
-                order_start: order.as_ref().map(|o| o.start.to_string()).unwrap_or_default(),
-                order_end: order.as_ref().map(|o| o.end.to_string()).unwrap_or_default(),
-                status_label: d.status.map(|s| s.label_ja()).unwrap_or(""),
-                leave: d.class.leave,
-                incident: d.class.incident,
-                // Only the incident notice quotes the body.
-                body: if d.class.incident { crate::classify::work_summary(&m.body) } else { String::new() },
-            },
-            employee: e,
-            reply: d.reply,
-            notify: d.notify.clone(),
-            answering: (m.message_id.clone(), m.references.clone()),
-        });
-        Ok(Some(Prepared { report, reason: d.reason, file, follow }))
+        let follow = employee
+            .filter(|_| d.reply.is_some() || !d.notify.is_empty())
+            .map(|e| Follow {
+                ctx: MailContext {
+                    subject: if m.subject.is_empty() {
+                        "(件名なし)".into()
+                    } else {
+                        m.subject.clone()
+                    },
+                    name: e.name.clone(),
+                    employee_id: e.employee_id.clone(),
+                    department: e.department.clone(),
+                    kind_label: kind_label(d.class.kind),
+                    at: rfc3339(arrival.timestamp(), tz)
+                        .get(11..16)
+                        .unwrap_or("")
+                        .to_string(),
+                    date: day.to_string(),
+                    order_start: order
+                        .as_ref()
+                        .map(|o| o.start.to_string())
+                        .unwrap_or_default(),
+                    order_end: order
+                        .as_ref()
+                        .map(|o| o.end.to_string())
+                        .unwrap_or_default(),
+                    status_label: d.status.map(|s| s.label_ja()).unwrap_or(""),
+                    leave: d.class.leave,
+                    incident: d.class.incident,
+                    // Only the incident notice quotes the body.
+                    body: if d.class.incident {
+                        crate::classify::work_summary(&m.body)
+                    } else {
+                        String::new()
+                    },
+                },
+                employee: e,
+                reply: d.reply,
+                notify: d.notify.clone(),
+                answering: (m.message_id.clone(), m.references.clone()),
+            });
+        Ok(Some(Prepared {
+            report,
+            reason: d.reason,
+            file,
+            follow,
+        }))
     }
 
     /// The escalation a supervisor's mail answers, if it answers one of their department's.
-    async fn answered_escalation(&self, sup: &Employee, m: &Incoming) -> Result<Option<(i64, String)>> {
+    async fn answered_escalation(
+        &self,
+        sup: &Employee,
+        m: &Incoming,
+    ) -> Result<Option<(i64, String)>> {
         let mut ids = m.in_reply_to.clone();
         ids.extend(m.references.iter().cloned());
         if ids.is_empty() {
@@ -313,8 +428,13 @@ impl<'a> Ingestor<'a> {
         arrival: DateTime<Utc>,
         day: NaiveDate,
     ) -> Result<Option<i64>> {
-        let resolves = crate::classify::is_resolution(&m.body) || crate::classify::is_resolution(&m.subject);
-        let reason = if resolves { Reason::Resolution } else { Reason::Unclassified };
+        let resolves =
+            crate::classify::is_resolution(&m.body) || crate::classify::is_resolution(&m.subject);
+        let reason = if resolves {
+            Reason::Resolution
+        } else {
+            Reason::Unclassified
+        };
         let r = NewReport {
             message_key: m.key.clone(),
             message_id: m.message_id.clone(),
@@ -331,13 +451,27 @@ impl<'a> Ingestor<'a> {
         };
         let id = self.record(tx, &r, reason, raw.file.as_deref()).await?;
         if id.is_some() && resolves {
-            let n = resolve(tx, order_id, &kind, &sup.employee_id, "reply", arrival.timestamp()).await?;
+            let n = resolve(
+                tx,
+                order_id,
+                &kind,
+                &sup.employee_id,
+                "reply",
+                arrival.timestamp(),
+            )
+            .await?;
             tracing::info!(order = order_id, kind = %kind, supervisor = %sup.employee_id, steps = n, "escalation resolved by reply");
         }
         Ok(id)
     }
 
-    async fn record(&mut self, tx: &mut Tx<'_>, r: &NewReport, reason: Reason, file: Option<&str>) -> Result<Option<i64>> {
+    async fn record(
+        &mut self,
+        tx: &mut Tx<'_>,
+        r: &NewReport,
+        reason: Reason,
+        file: Option<&str>,
+    ) -> Result<Option<i64>> {
         let id = insert_report(tx, r).await?;
         self.count(r, reason, id, file);
         Ok(id)
@@ -360,7 +494,11 @@ impl<'a> Ingestor<'a> {
                 message_id: r.message_id.clone(),
                 from: r.sender.clone(),
                 kind: Kind::parse(&r.kind).unwrap_or(Kind::Unclassified).as_str(),
-                reason: if id.is_some() { reason.as_str() } else { "duplicate" },
+                reason: if id.is_some() {
+                    reason.as_str()
+                } else {
+                    "duplicate"
+                },
                 employee_id: r.employee_id.clone(),
                 at: rfc3339(r.received_at, self.cfg.timezone),
                 leave: r.leave_noted,
@@ -478,7 +616,10 @@ pub async fn ingest_files(
 }
 
 /// Reads a batch of Maildir files; one that vanished meanwhile (another reader) is skipped.
-fn read_chunk(chunk: Vec<maildir::Entry>, keep_details: bool) -> Result<(Vec<Raw>, Vec<maildir::Entry>)> {
+fn read_chunk(
+    chunk: Vec<maildir::Entry>,
+    keep_details: bool,
+) -> Result<(Vec<Raw>, Vec<maildir::Entry>)> {
     let mut raws = Vec::with_capacity(chunk.len());
     let mut done = Vec::with_capacity(chunk.len());
     for e in chunk {
@@ -513,17 +654,22 @@ pub async fn ingest_maildir(
     // Three stages overlap on the machine's cores: the next batch's files are read while this
     // batch is decided and committed, and the last batch's files move to cur/ meanwhile.
     let mut chunks = entries.chunks(BATCH).map(<[maildir::Entry]>::to_vec);
-    let read = |chunk: Vec<maildir::Entry>| tokio::task::spawn_blocking(move || read_chunk(chunk, keep_details));
+    let read = |chunk: Vec<maildir::Entry>| {
+        tokio::task::spawn_blocking(move || read_chunk(chunk, keep_details))
+    };
     let mut reading = chunks.next().map(read);
     let mut moving: Option<tokio::task::JoinHandle<Result<()>>> = None;
     while let Some(h) = reading.take() {
-        let (raws, done) = h.await.map_err(|e| Error::Mail(format!("reading the maildir: {e}")))??;
+        let (raws, done) = h
+            .await
+            .map_err(|e| Error::Mail(format!("reading the maildir: {e}")))??;
         reading = chunks.next().map(read);
         let mut tx = store.begin().await?;
         ing.process_batch(&mut tx, &raws, now).await?;
         tx.commit().await?;
         if let Some(m) = moving.take() {
-            m.await.map_err(|e| Error::Mail(format!("moving to cur/: {e}")))??;
+            m.await
+                .map_err(|e| Error::Mail(format!("moving to cur/: {e}")))??;
         }
         let dir = dir.to_path_buf();
         moving = Some(tokio::task::spawn_blocking(move || {
@@ -531,7 +677,8 @@ pub async fn ingest_maildir(
         }));
     }
     if let Some(m) = moving {
-        m.await.map_err(|e| Error::Mail(format!("moving to cur/: {e}")))??;
+        m.await
+            .map_err(|e| Error::Mail(format!("moving to cur/: {e}")))??;
     }
     Ok(ing.summary)
 }

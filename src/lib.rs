@@ -6,6 +6,7 @@
 
 pub mod board;
 pub mod calendar;
+pub mod chat;
 pub mod classify;
 pub mod cli;
 pub mod config;

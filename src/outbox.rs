@@ -80,6 +80,8 @@ fn address(s: &str) -> Result<Address> {
 /// A formatted mail, ready to store.
 #[derive(Debug, Clone)]
 pub struct OutRow {
+    /// `mail`, or `webhook` (envelope_to is the URL, raw the JSON body).
+    pub channel: &'static str,
     pub message_id: String,
     pub purpose: String,
     pub report_id: Option<i64>,
@@ -122,6 +124,7 @@ pub fn build(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<Out
         .body(m.body.clone())
         .map_err(|e| Error::Mail(e.to_string()))?;
     Ok(Some(OutRow {
+        channel: "mail",
         message_id: mid,
         purpose: m.purpose.clone(),
         report_id: m.report_id,
@@ -141,8 +144,8 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
         let sql = crate::store::multi_row_insert(
             tx,
             "INSERT INTO outbox (message_id, purpose, report_id, envelope_from, envelope_to, subject, raw, created_at,
-                                 next_attempt_at)",
-            9,
+                                 next_attempt_at, channel)",
+            10,
             chunk.len(),
             "ON CONFLICT (message_id) DO NOTHING RETURNING id",
         );
@@ -157,11 +160,41 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
                 .bind(&r.subject)
                 .bind(&r.raw)
                 .bind(r.created_at)
-                .bind(r.created_at);
+                .bind(r.created_at)
+                .bind(r.channel);
         }
         queued += q.fetch_all(&mut **tx).await?.len();
     }
     Ok(queued)
+}
+
+/// A chat message for a department's room (incoming webhook), queued like a mail: the same
+/// cause is queued once. `None` when the department has no room configured.
+pub fn webhook_row(
+    cfg: &Config,
+    cause: &str,
+    department: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Option<OutRow> {
+    let url = cfg.chat.webhooks.get(department)?;
+    Some(OutRow {
+        channel: "webhook",
+        message_id: message_id(cfg, &format!("webhook.{cause}")),
+        purpose: "chat".into(),
+        report_id: None,
+        envelope_from: "webhook".into(),
+        envelope_to: url.clone(),
+        subject: text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect(),
+        raw: crate::chat::webhook::payload(text),
+        created_at: now.timestamp(),
+    })
 }
 
 /// Formats the mail and queues it inside the caller's transaction. Returns false when a mail
@@ -229,7 +262,7 @@ pub async fn deliver_with(
         let claimed = sqlx::query(
             "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
              WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
-             RETURNING envelope_from, envelope_to, raw, created_at, attempts",
+             RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel",
         )
         // The lease outlives any one SMTP conversation; after a crash the mail is retried when
         // it ends (at worst sent twice, with the same Message-ID).
@@ -245,15 +278,22 @@ pub async fn deliver_with(
         let raw: Vec<u8> = row.get(2);
         let created_at: i64 = row.get(3);
         let attempts: i64 = row.get(4);
-        let envelope = Envelope::new(
-            Some(address(&from)?),
-            to.split(',')
-                .filter(|s| !s.is_empty())
-                .map(address)
-                .collect::<Result<Vec<_>>>()?,
-        )
-        .map_err(|e| Error::Mail(e.to_string()))?;
-        match sender.send_raw(&envelope, &raw).await {
+        let channel: String = row.get(5);
+        let is_mail = channel == "mail";
+        let result = if is_mail {
+            let envelope = Envelope::new(
+                Some(address(&from)?),
+                to.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(address)
+                    .collect::<Result<Vec<_>>>()?,
+            )
+            .map_err(|e| Error::Mail(e.to_string()))?;
+            sender.send_raw(&envelope, &raw).await
+        } else {
+            crate::chat::webhook::post(&to, &raw).await
+        };
+        match result {
             Ok(()) => {
                 sqlx::query("UPDATE outbox SET sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
                     .bind(now_s)
@@ -285,7 +325,7 @@ pub async fn deliver_with(
                     d.retrying += 1;
                     tracing::warn!(outbox_id = id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
                 }
-                if !e.permanent && !sender.connected() {
+                if is_mail && !e.permanent && !sender.connected() {
                     // The server is unreachable: the rest of this round would fail the same way.
                     break;
                 }

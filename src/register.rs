@@ -571,24 +571,43 @@ pub async fn record_contact(store: &Store, cfg: &Config, c: Contact, now: i64) -
     let chain = match c.kind.as_str() {
         "start" => crate::escalation::Chain::MissingStart,
         "end" => crate::escalation::Chain::MissingEnd,
-        other => return Err(Error::bad("--kind", format!("expected start or end, got {other:?}"))),
+        other => {
+            return Err(Error::bad(
+                "--kind",
+                format!("expected start or end, got {other:?}"),
+            ));
+        }
     };
     let Some(at) = Minutes::parse(&c.at) else {
-        return Err(Error::bad("--at", format!("expected HH:MM on {}, got {:?}", c.date, c.at)));
+        return Err(Error::bad(
+            "--at",
+            format!("expected HH:MM on {}, got {:?}", c.date, c.at),
+        ));
     };
     let Some(emp) = store.employee(&c.employee).await? else {
-        return Err(Error::bad("--employee", format!("unknown employee {:?}", c.employee)));
+        return Err(Error::bad(
+            "--employee",
+            format!("unknown employee {:?}", c.employee),
+        ));
     };
     let order = match store.order(&emp.employee_id, c.date).await? {
         Some(o) if o.status == "approved" => o,
-        _ => return Err(Error::bad("--date", format!("{} has no approved order for {}", emp.employee_id, c.date))),
+        _ => {
+            return Err(Error::bad(
+                "--date",
+                format!("{} has no approved order for {}", emp.employee_id, c.date),
+            ));
+        }
     };
     match store.employee(&c.by).await? {
         Some(s) if s.role == Role::Supervisor && s.department == emp.department => {}
         _ => {
             return Err(Error::bad(
                 "--by",
-                format!("expected the employee ID of a supervisor of {}, got {:?}", emp.department, c.by),
+                format!(
+                    "expected the employee ID of a supervisor of {}, got {:?}",
+                    emp.department, c.by
+                ),
             ));
         }
     }
@@ -603,15 +622,25 @@ pub async fn record_contact(store: &Store, cfg: &Config, c: Contact, now: i64) -
         kind: c.kind.clone(),
         reason: "matched".into(),
         order_id: Some(order.id),
-        subject: format!("電話連絡（{}）", if c.kind == "start" { "業務開始" } else { "業務終了" }),
+        subject: format!(
+            "電話連絡（{}）",
+            if c.kind == "start" {
+                "業務開始"
+            } else {
+                "業務終了"
+            }
+        ),
         summary: c.note.clone().unwrap_or_default(),
         recorded_by: Some(c.by.clone()),
         ..Default::default()
     };
     let mut tx = store.begin().await?;
-    let inserted = crate::store::reports::insert_report(&mut tx, &report).await?.is_some();
+    let inserted = crate::store::reports::insert_report(&mut tx, &report)
+        .await?
+        .is_some();
     if inserted {
-        crate::store::escalations::resolve(&mut tx, order.id, chain.as_str(), &c.by, "phone", now).await?;
+        crate::store::escalations::resolve(&mut tx, order.id, chain.as_str(), &c.by, "phone", now)
+            .await?;
     }
     tx.commit().await?;
     Ok(inserted)

@@ -186,6 +186,23 @@ async fn escalate(
                                 "escalation step has nobody with an e-mail address"
                             );
                         }
+                        // The supervisors' step goes to the department's chat room as well.
+                        let chat = (d.to == Recipient::Supervisors)
+                            .then(|| {
+                                format!(
+                                    "{}\n勤務命令 {}〜{} {}",
+                                    r.subject, o.start, o.end, o.content
+                                )
+                            })
+                            .and_then(|text| {
+                                outbox::webhook_row(
+                                    cfg,
+                                    &format!("escalation.{ek}"),
+                                    &employee.department,
+                                    &text,
+                                    now,
+                                )
+                            });
                         let mail = OutMail {
                             purpose: format!("escalation_{}", d.to.as_str()),
                             report_id: None,
@@ -198,6 +215,9 @@ async fn escalate(
                             auto_submitted: "auto-generated",
                         };
                         outbox::enqueue(&mut tx, cfg, &mail, now).await?;
+                        if let Some(row) = chat {
+                            outbox::insert_rows(&mut tx, &[row]).await?;
+                        }
                         report.steps_sent += 1;
                         tracing::info!(
                             order = o.id,
@@ -354,6 +374,13 @@ async fn digests(
             }
             let ctx = digest_context(&board, dept, today, slot, cfg.timezone);
             let r = templates.render("digest.txt", &ctx)?;
+            let chat = outbox::webhook_row(
+                cfg,
+                &cause,
+                dept,
+                &format!("{}\n\n{}", r.subject, r.body),
+                now,
+            );
             let mail = OutMail {
                 purpose: "digest".into(),
                 report_id: None,
@@ -366,6 +393,9 @@ async fn digests(
                 auto_submitted: "auto-generated",
             };
             outbox::enqueue(&mut tx, cfg, &mail, now).await?;
+            if let Some(row) = chat {
+                outbox::insert_rows(&mut tx, &[row]).await?;
+            }
             tx.commit().await?;
             report.digests += 1;
             tracing::info!(department = %dept, slot = %slot, "digest queued");

@@ -48,7 +48,12 @@ impl std::fmt::Debug for ImapUrl {
 
 impl ImapUrl {
     pub fn parse(s: &str) -> Result<ImapUrl> {
-        let bad = |msg: &str| Error::bad("mail.source", format!("{msg}, got {:?}", crate::store::redact(s)));
+        let bad = |msg: &str| {
+            Error::bad(
+                "mail.source",
+                format!("{msg}, got {:?}", crate::store::redact(s)),
+            )
+        };
         let (tls, rest) = if let Some(r) = s.strip_prefix("imaps://") {
             (true, r)
         } else if let Some(r) = s.strip_prefix("imap://") {
@@ -56,11 +61,19 @@ impl ImapUrl {
         } else {
             return Err(bad("expected imap://user:pass@host:port/MAILBOX"));
         };
-        let (auth, hostpart) = rest.rsplit_once('@').ok_or_else(|| bad("expected user:pass@ before the host"))?;
-        let (user, password) = auth.split_once(':').ok_or_else(|| bad("expected user:pass"))?;
+        let (auth, hostpart) = rest
+            .rsplit_once('@')
+            .ok_or_else(|| bad("expected user:pass@ before the host"))?;
+        let (user, password) = auth
+            .split_once(':')
+            .ok_or_else(|| bad("expected user:pass"))?;
         let (hostport, mailbox) = hostpart.split_once('/').unwrap_or((hostpart, "INBOX"));
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad("expected a port number"))?),
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| bad("expected a port number"))?,
+            ),
             None => (hostport, if tls { 993 } else { 143 }),
         };
         if host.is_empty() {
@@ -72,13 +85,24 @@ impl ImapUrl {
             port,
             user: percent_decode(user),
             password: percent_decode(password),
-            mailbox: if mailbox.is_empty() { "INBOX".into() } else { percent_decode(mailbox) },
+            mailbox: if mailbox.is_empty() {
+                "INBOX".into()
+            } else {
+                percent_decode(mailbox)
+            },
         })
     }
 
     /// The mailbox's identity in the database and in logs (no password).
     pub fn display(&self) -> String {
-        format!("{}://{}@{}:{}/{}", if self.tls { "imaps" } else { "imap" }, self.user, self.host, self.port, self.mailbox)
+        format!(
+            "{}://{}@{}:{}/{}",
+            if self.tls { "imaps" } else { "imap" },
+            self.user,
+            self.host,
+            self.port,
+            self.mailbox
+        )
     }
 }
 
@@ -89,7 +113,8 @@ pub(crate) fn percent_decode(s: &str) -> String {
     while i < b.len() {
         if b[i] == b'%'
             && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+            && let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
         {
             out.push(v);
             i += 3;
@@ -108,10 +133,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
 type ImapSession = Session<Box<dyn Io>>;
 
 async fn connect(url: &ImapUrl) -> Result<ImapSession> {
-    let tcp = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect((url.host.as_str(), url.port)))
-        .await
-        .map_err(|_| Error::Mail(format!("{}: connection timed out", url.display())))?
-        .map_err(|e| Error::Mail(format!("{}: {e}", url.display())))?;
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(30),
+        TcpStream::connect((url.host.as_str(), url.port)),
+    )
+    .await
+    .map_err(|_| Error::Mail(format!("{}: connection timed out", url.display())))?
+    .map_err(|e| Error::Mail(format!("{}: {e}", url.display())))?;
     let stream: Box<dyn Io> = if url.tls {
         Box::new(crate::mail::tls::connect(&url.host, tcp).await?)
     } else {
@@ -136,7 +164,12 @@ fn imap_err(url: &ImapUrl, what: &str) -> impl Fn(async_imap::error::Error) -> E
 }
 
 /// The source loop: returns when `stop` turns true, after the batch in hand is committed.
-pub async fn run(store: Store, cfg: Config, transport: std::sync::Arc<Transport>, mut stop: watch::Receiver<bool>) -> Result<()> {
+pub async fn run(
+    store: Store,
+    cfg: Config,
+    transport: std::sync::Arc<Transport>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
     let url = ImapUrl::parse(&cfg.mail.source)?;
     let mut backoff = Duration::from_secs(1);
     let mut connected = false;
@@ -150,7 +183,8 @@ pub async fn run(store: Store, cfg: Config, transport: std::sync::Arc<Transport>
                 if connected {
                     tracing::warn!(mailbox = %url.display(), error = %e, "mailbox disconnected");
                     connected = false;
-                    crate::daemon::MAILBOX_CONNECTED.store(false, std::sync::atomic::Ordering::Relaxed);
+                    crate::daemon::MAILBOX_CONNECTED
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
                     backoff = Duration::from_secs(1);
                 } else {
                     tracing::warn!(mailbox = %url.display(), error = %e, retry_in_s = backoff.as_secs(), "mailbox unreachable");
@@ -174,7 +208,11 @@ async fn session(
     connected: &mut bool,
 ) -> Result<()> {
     let mut s = connect(url).await?;
-    let idle = s.capabilities().await.map_err(imap_err(url, "CAPABILITY"))?.has_str("IDLE");
+    let idle = s
+        .capabilities()
+        .await
+        .map_err(imap_err(url, "CAPABILITY"))?
+        .has_str("IDLE");
     if let Some(folder) = &cfg.mail.processed_folder {
         // Ignore "already exists": the folder is ours to use either way.
         let _ = s.create(folder).await;
@@ -183,7 +221,10 @@ async fn session(
     crate::daemon::MAILBOX_CONNECTED.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(mailbox = %url.display(), idle, "mailbox connected");
     loop {
-        let mb = s.select(&url.mailbox).await.map_err(imap_err(url, "SELECT"))?;
+        let mb = s
+            .select(&url.mailbox)
+            .await
+            .map_err(imap_err(url, "SELECT"))?;
         let validity = mb.uid_validity.unwrap_or(0);
         fetch_new(store, cfg, url, &mut s, validity, transport, stop).await?;
         if *stop.borrow() {
@@ -241,21 +282,38 @@ async fn fetch_new(
         }
         None => 0,
     };
-    let found = s.uid_search(format!("UID {}:*", last + 1)).await.map_err(imap_err(url, "UID SEARCH"))?;
+    let found = s
+        .uid_search(format!("UID {}:*", last + 1))
+        .await
+        .map_err(imap_err(url, "UID SEARCH"))?;
     // `n:*` always matches the highest UID, even when it is below n.
     let uids: BTreeSet<u32> = found.into_iter().filter(|u| *u > last).collect();
     let uids: Vec<u32> = uids.into_iter().collect();
     let mut done = 0;
     for chunk in uids.chunks(BATCH) {
-        let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let set = chunk
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let fetched: Vec<(u32, Option<DateTime<Utc>>, Vec<u8>)> = {
-            let stream = s.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])").await.map_err(imap_err(url, "UID FETCH"))?;
-            let items: Vec<_> = stream.try_collect().await.map_err(imap_err(url, "UID FETCH"))?;
+            let stream = s
+                .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+                .await
+                .map_err(imap_err(url, "UID FETCH"))?;
+            let items: Vec<_> = stream
+                .try_collect()
+                .await
+                .map_err(imap_err(url, "UID FETCH"))?;
             let mut v: Vec<_> = items
                 .iter()
                 .filter_map(|f| {
                     let uid = f.uid?;
-                    Some((uid, f.internal_date().map(|d| d.with_timezone(&Utc)), f.body().unwrap_or_default().to_vec()))
+                    Some((
+                        uid,
+                        f.internal_date().map(|d| d.with_timezone(&Utc)),
+                        f.body().unwrap_or_default().to_vec(),
+                    ))
                 })
                 .collect();
             v.sort_by_key(|(u, _, _)| *u);
@@ -264,7 +322,12 @@ async fn fetch_new(
         let now = Utc::now();
         let mut ing = Ingestor::new(store, cfg).await?;
         let mut tx = store.begin().await?;
-        let max_uid = fetched.iter().map(|(u, _, _)| *u).max().unwrap_or(last).max(last);
+        let max_uid = fetched
+            .iter()
+            .map(|(u, _, _)| *u)
+            .max()
+            .unwrap_or(last)
+            .max(last);
         // INTERNALDATE, not Date: a wrong laptop clock must not make a late start on time.
         let raws: Vec<Raw> = fetched
             .iter()
@@ -282,19 +345,37 @@ async fn fetch_new(
         done += fetched.len();
         // Cosmetic after the commit: a crash here leaves the mail unflagged, never unprocessed
         // or processed twice.
-        let uid_set = fetched.iter().map(|(u, _, _)| u.to_string()).collect::<Vec<_>>().join(",");
+        let uid_set = fetched
+            .iter()
+            .map(|(u, _, _)| u.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         if !uid_set.is_empty() {
             match &cfg.mail.processed_folder {
-                Some(folder) => s.uid_mv(&uid_set, folder).await.map_err(imap_err(url, "UID MOVE"))?,
+                Some(folder) => s
+                    .uid_mv(&uid_set, folder)
+                    .await
+                    .map_err(imap_err(url, "UID MOVE"))?,
                 None => {
-                    let flagged = s.uid_store(&uid_set, "+FLAGS.SILENT (\\Seen)").await.map_err(imap_err(url, "UID STORE"))?;
-                    let _: Vec<_> = flagged.try_collect().await.map_err(imap_err(url, "UID STORE"))?;
+                    let flagged = s
+                        .uid_store(&uid_set, "+FLAGS.SILENT (\\Seen)")
+                        .await
+                        .map_err(imap_err(url, "UID STORE"))?;
+                    let _: Vec<_> = flagged
+                        .try_collect()
+                        .await
+                        .map_err(imap_err(url, "UID STORE"))?;
                 }
             }
         }
         // Answer this batch before fetching the next: a backlog must not delay the first acks.
         let d = crate::outbox::deliver_with(store, transport, &cfg.mail, Utc::now()).await?;
-        tracing::info!(messages = fetched.len(), last_uid = max_uid, sent = d.sent, "mailbox batch done");
+        tracing::info!(
+            messages = fetched.len(),
+            last_uid = max_uid,
+            sent = d.sent,
+            "mailbox batch done"
+        );
         if *stop.borrow() {
             break; // the batch in hand is committed; stop here
         }
@@ -308,8 +389,12 @@ mod tests {
 
     #[test]
     fn imap_urls_parse_with_defaults_and_never_show_the_password() {
-        let u = ImapUrl::parse("imap://bot%40city.example.lg.jp:s3cr%2Ft@127.0.0.1:1143/INBOX").unwrap();
-        assert_eq!((u.user.as_str(), u.password.as_str(), u.port), ("bot@city.example.lg.jp", "s3cr/t", 1143));
+        let u = ImapUrl::parse("imap://bot%40city.example.lg.jp:s3cr%2Ft@127.0.0.1:1143/INBOX")
+            .unwrap();
+        assert_eq!(
+            (u.user.as_str(), u.password.as_str(), u.port),
+            ("bot@city.example.lg.jp", "s3cr/t", 1143)
+        );
         assert!(!format!("{u:?}").contains("s3cr"));
         let u = ImapUrl::parse("imaps://bot:pw@mail.city.example.lg.jp").unwrap();
         assert_eq!((u.port, u.mailbox.as_str(), u.tls), (993, "INBOX", true));

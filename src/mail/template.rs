@@ -106,13 +106,17 @@ mod tests {
 
     #[test]
     fn every_shipped_template_is_built_in_and_starts_with_a_subject() {
-        let on_disk: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".txt"))
-            .collect();
+        let on_disk: Vec<String> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".txt"))
+                .collect();
         for name in &on_disk {
-            let (_, text) = BUILT_IN.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} is not built in"));
+            let (_, text) = BUILT_IN
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("{name} is not built in"));
             assert!(text.starts_with("Subject:"), "{name}");
         }
     }

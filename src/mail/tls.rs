@@ -13,7 +13,9 @@ fn config() -> Arc<ClientConfig> {
     static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            let roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
             let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
             let cfg = ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
@@ -26,6 +28,10 @@ fn config() -> Arc<ClientConfig> {
 }
 
 pub async fn connect(host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>> {
-    let name = ServerName::try_from(host.to_string()).map_err(|e| Error::Mail(format!("{host}: {e}")))?;
-    TlsConnector::from(config()).connect(name, tcp).await.map_err(|e| Error::Mail(format!("{host}: TLS: {e}")))
+    let name =
+        ServerName::try_from(host.to_string()).map_err(|e| Error::Mail(format!("{host}: {e}")))?;
+    TlsConnector::from(config())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| Error::Mail(format!("{host}: TLS: {e}")))
 }

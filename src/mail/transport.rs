@@ -30,7 +30,11 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Transport::File(_) => write!(f, "Transport::File"),
-            Transport::Smtp(t) => write!(f, "Transport::Smtp({}:{}, tls: {})", t.host, t.port, t.implicit_tls),
+            Transport::Smtp(t) => write!(
+                f,
+                "Transport::Smtp({}:{}, tls: {})",
+                t.host, t.port, t.implicit_tls
+            ),
         }
     }
 }
@@ -51,7 +55,10 @@ pub struct SendError {
 }
 
 fn transient(message: String) -> SendError {
-    SendError { permanent: false, message }
+    SendError {
+        permanent: false,
+        message,
+    }
 }
 
 impl Transport {
@@ -78,7 +85,11 @@ impl Transport {
         };
         let hostport = hostport.trim_end_matches('/');
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad(format!("expected a port number, got {p:?}")))?),
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| bad(format!("expected a port number, got {p:?}")))?,
+            ),
             None => (hostport, if implicit_tls { 465 } else { 25 }),
         };
         if host.is_empty() {
@@ -86,14 +97,25 @@ impl Transport {
         }
         let credentials = creds.map(|c| {
             let (user, pass) = c.split_once(':').unwrap_or((c, ""));
-            Credentials::new(crate::mail::imap::percent_decode(user), crate::mail::imap::percent_decode(pass))
+            Credentials::new(
+                crate::mail::imap::percent_decode(user),
+                crate::mail::imap::percent_decode(pass),
+            )
         });
-        Ok(Transport::Smtp(SmtpTarget { host: host.to_string(), port, implicit_tls, credentials }))
+        Ok(Transport::Smtp(SmtpTarget {
+            host: host.to_string(),
+            port,
+            implicit_tls,
+            credentials,
+        }))
     }
 
     /// A sender for one delivery round; SMTP connects on the first mail.
     pub fn sender(&self) -> Sender<'_> {
-        Sender { transport: self, conn: None }
+        Sender {
+            transport: self,
+            conn: None,
+        }
     }
 }
 
@@ -103,9 +125,17 @@ pub struct Sender<'a> {
 }
 
 impl Sender<'_> {
-    pub async fn send_raw(&mut self, envelope: &Envelope, raw: &[u8]) -> std::result::Result<(), SendError> {
+    pub async fn send_raw(
+        &mut self,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> std::result::Result<(), SendError> {
         match self.transport {
-            Transport::File(t) => t.send_raw(envelope, raw).await.map(|_| ()).map_err(|e| transient(e.to_string())),
+            Transport::File(t) => t
+                .send_raw(envelope, raw)
+                .await
+                .map(|_| ())
+                .map_err(|e| transient(e.to_string())),
             Transport::Smtp(target) => {
                 if self.conn.as_ref().is_none_or(|c| c.has_broken()) {
                     self.conn = Some(target.connect().await?);
@@ -118,7 +148,10 @@ impl Sender<'_> {
                         if !permanent {
                             self.conn = None; // do not reuse a connection in an unknown state
                         }
-                        Err(SendError { permanent, message: e.to_string() })
+                        Err(SendError {
+                            permanent,
+                            message: e.to_string(),
+                        })
                     }
                 }
             }
@@ -140,15 +173,23 @@ impl Sender<'_> {
 impl SmtpTarget {
     async fn connect(&self) -> std::result::Result<AsyncSmtpConnection, SendError> {
         let at = format!("{}:{}", self.host, self.port);
-        let tcp = tokio::time::timeout(std::time::Duration::from_secs(30), TcpStream::connect((self.host.as_str(), self.port)))
-            .await
-            .map_err(|_| transient(format!("{at}: connection timed out")))?
+        let tcp = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| transient(format!("{at}: connection timed out")))?
+        .map_err(|e| transient(format!("{at}: {e}")))?;
+        tcp.set_nodelay(true)
             .map_err(|e| transient(format!("{at}: {e}")))?;
-        tcp.set_nodelay(true).map_err(|e| transient(format!("{at}: {e}")))?;
         let hello = ClientId::default();
         let stream: Box<dyn AsyncTokioStream> = if self.implicit_tls {
-            let peer = tcp.peer_addr().map_err(|e| transient(format!("{at}: {e}")))?;
-            let tls = crate::mail::tls::connect(&self.host, tcp).await.map_err(|e| transient(e.to_string()))?;
+            let peer = tcp
+                .peer_addr()
+                .map_err(|e| transient(format!("{at}: {e}")))?;
+            let tls = crate::mail::tls::connect(&self.host, tcp)
+                .await
+                .map_err(|e| transient(e.to_string()))?;
             Box::new(TlsIo { inner: tls, peer })
         } else {
             Box::new(tcp)
@@ -157,13 +198,19 @@ impl SmtpTarget {
             .await
             .map_err(|e| transient(format!("{at}: {e}")))?;
         if !self.implicit_tls && conn.can_starttls() {
-            let params = TlsParameters::new(self.host.clone()).map_err(|e| transient(format!("{at}: {e}")))?;
-            conn.starttls(params, &hello).await.map_err(|e| transient(format!("{at}: STARTTLS: {e}")))?;
+            let params = TlsParameters::new(self.host.clone())
+                .map_err(|e| transient(format!("{at}: {e}")))?;
+            conn.starttls(params, &hello)
+                .await
+                .map_err(|e| transient(format!("{at}: STARTTLS: {e}")))?;
         }
         if let Some(c) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
                 .await
-                .map_err(|e| SendError { permanent: e.is_permanent(), message: format!("{at}: AUTH: {e}") })?;
+                .map_err(|e| SendError {
+                    permanent: e.is_permanent(),
+                    message: format!("{at}: AUTH: {e}"),
+                })?;
         }
         Ok(conn)
     }
@@ -183,13 +230,21 @@ impl AsyncTokioStream for TlsIo {
 }
 
 impl AsyncRead for TlsIo {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TlsIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -209,14 +264,25 @@ mod tests {
     #[test]
     fn transports_parse_with_default_ports() {
         match Transport::from_config("smtps://bot%40city:pw@mail.city.example.lg.jp").unwrap() {
-            Transport::Smtp(t) => assert_eq!((t.port, t.implicit_tls, t.credentials.is_some()), (465, true, true)),
+            Transport::Smtp(t) => assert_eq!(
+                (t.port, t.implicit_tls, t.credentials.is_some()),
+                (465, true, true)
+            ),
             Transport::File(_) => panic!("smtp expected"),
         }
         match Transport::from_config("smtp://127.0.0.1:2525").unwrap() {
             Transport::Smtp(t) => assert_eq!((t.port, t.implicit_tls), (2525, false)),
             Transport::File(_) => panic!("smtp expected"),
         }
-        assert!(Transport::from_config("smtp://host:x").unwrap_err().is_bad_input());
-        assert!(Transport::from_config("mapi://host").unwrap_err().is_bad_input());
+        assert!(
+            Transport::from_config("smtp://host:x")
+                .unwrap_err()
+                .is_bad_input()
+        );
+        assert!(
+            Transport::from_config("mapi://host")
+                .unwrap_err()
+                .is_bad_input()
+        );
     }
 }

@@ -59,7 +59,10 @@ impl Store {
         .await?;
         for r in rows {
             let key: (i64, String) = (r.get(0), r.get(1));
-            f.fired.entry(key.clone()).or_default().insert(r.get::<i64, _>(2) as u32);
+            f.fired
+                .entry(key.clone())
+                .or_default()
+                .insert(r.get::<i64, _>(2) as u32);
             if r.get::<Option<i64>, _>(3).is_some() {
                 f.resolved.insert(key);
             }
@@ -84,7 +87,12 @@ impl Store {
                     order_id: r.get(0),
                     kind: r.get(1),
                     step: r.get(2),
-                    to: r.get::<String, _>(3).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    to: r
+                        .get::<String, _>(3)
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                     at: r.get(4),
                     status: match (resolved, how) {
                         (Some(_), Some(h)) => format!("resolved_{h}"),
@@ -96,7 +104,10 @@ impl Store {
     }
 
     /// The open escalation an answered mail belongs to: (order id, chain kind, department).
-    pub async fn escalation_by_message_id(&self, ids: &[String]) -> Result<Option<(i64, String, String)>> {
+    pub async fn escalation_by_message_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<(i64, String, String)>> {
         for id in ids {
             let row = sqlx::query(
                 "SELECT x.order_id, x.kind, e.department FROM escalations x
@@ -136,7 +147,14 @@ pub async fn insert_escalation(tx: &mut Tx<'_>, e: &NewEscalation) -> Result<Opt
 }
 
 /// Marks every step of an order's chain resolved (by a reply or a phone contact).
-pub async fn resolve(tx: &mut Tx<'_>, order_id: i64, kind: &str, by: &str, how: &str, at: i64) -> Result<u64> {
+pub async fn resolve(
+    tx: &mut Tx<'_>,
+    order_id: i64,
+    kind: &str,
+    by: &str,
+    how: &str,
+    at: i64,
+) -> Result<u64> {
     Ok(sqlx::query(
         "UPDATE escalations SET resolved_at = $1, resolved_by = $2, resolution = $3
          WHERE order_id = $4 AND kind = $5 AND resolved_at IS NULL",
@@ -152,7 +170,14 @@ pub async fn resolve(tx: &mut Tx<'_>, order_id: i64, kind: &str, by: &str, how: 
 }
 
 /// Claims a digest slot for a department; false when it was sent before.
-pub async fn claim_digest(tx: &mut Tx<'_>, day: &str, slot: &str, department: &str, now: i64, message_id: &str) -> Result<bool> {
+pub async fn claim_digest(
+    tx: &mut Tx<'_>,
+    day: &str,
+    slot: &str,
+    department: &str,
+    now: i64,
+    message_id: &str,
+) -> Result<bool> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO digests (day, slot, department, sent_at, message_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (day, slot, department) DO NOTHING RETURNING id",

@@ -71,7 +71,16 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mailbox",
         include_str!("../../migrations/sqlite/0005_mailbox.sql"),
     ),
-    (6, "web", include_str!("../../migrations/sqlite/0006_web.sql")),
+    (
+        6,
+        "web",
+        include_str!("../../migrations/sqlite/0006_web.sql"),
+    ),
+    (
+        7,
+        "chat",
+        include_str!("../../migrations/sqlite/0007_chat.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -99,7 +108,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mailbox",
         include_str!("../../migrations/postgres/0005_mailbox.sql"),
     ),
-    (6, "web", include_str!("../../migrations/postgres/0006_web.sql")),
+    (
+        6,
+        "web",
+        include_str!("../../migrations/postgres/0006_web.sql"),
+    ),
+    (
+        7,
+        "chat",
+        include_str!("../../migrations/postgres/0007_chat.sql"),
+    ),
 ];
 
 impl Store {
@@ -783,7 +801,10 @@ mod tests {
             multi_row_sql(true, "INSERT INTO t (a, b)", 2, 2, "RETURNING id"),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) RETURNING id"
         );
-        assert_eq!(multi_row_sql(false, "INSERT INTO t (a)", 1, 2, ""), "INSERT INTO t (a) VALUES (?), (?) ");
+        assert_eq!(
+            multi_row_sql(false, "INSERT INTO t (a)", 1, 2, ""),
+            "INSERT INTO t (a) VALUES (?), (?) "
+        );
     }
 
     #[test]

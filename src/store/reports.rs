@@ -73,37 +73,15 @@ impl Store {
 
 /// Inserts the report unless its message was processed before; `None` for a duplicate.
 pub async fn insert_report(tx: &mut Tx<'_>, r: &NewReport) -> Result<Option<i64>> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO reports (message_key, message_id, source, received_at, date_header, day, sender, employee_id,
-                              kind, reason, order_id, leave_noted, incident, subject, summary, raw, recorded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         ON CONFLICT (message_key) DO NOTHING RETURNING id",
-    )
-    .bind(&r.message_key)
-    .bind(r.message_id.clone())
-    .bind(&r.source)
-    .bind(r.received_at)
-    .bind(r.date_header)
-    .bind(&r.day)
-    .bind(&r.sender)
-    .bind(r.employee_id.clone())
-    .bind(&r.kind)
-    .bind(&r.reason)
-    .bind(r.order_id)
-    .bind(r.leave_noted as i64)
-    .bind(r.incident as i64)
-    .bind(&r.subject)
-    .bind(&r.summary)
-    .bind(r.raw.clone())
-    .bind(r.recorded_by.clone())
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(id)
+    Ok(insert_reports(tx, &[r]).await?.get(&r.message_key).copied())
 }
 
 /// Inserts a batch of reports, several rows per statement. Returns the id of each report that
 /// was new, by message key; a message processed before is left out (a duplicate).
-pub async fn insert_reports(tx: &mut Tx<'_>, reports: &[&NewReport]) -> Result<std::collections::HashMap<String, i64>> {
+pub async fn insert_reports(
+    tx: &mut Tx<'_>,
+    reports: &[&NewReport],
+) -> Result<std::collections::HashMap<String, i64>> {
     let mut ids = std::collections::HashMap::with_capacity(reports.len());
     // 17 values a row: well inside SQLite's 32,766 variables a statement.
     for chunk in reports.chunks(500) {
