@@ -239,6 +239,21 @@ pub async fn deliver_due(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Res
     deliver_with(store, &transport, &cfg.mail, now).await
 }
 
+/// Mails claimed (and later marked sent) per transaction. Each transaction is an fsync on
+/// SQLite; one per mail would make delivery the bottleneck of a backlog. The cost: after a
+/// crash, up to this many mails the server had accepted may go once more (same Message-ID).
+const CLAIM_CHUNK: usize = 50;
+
+struct Claimed {
+    id: i64,
+    from: String,
+    to: String,
+    raw: Vec<u8>,
+    created_at: i64,
+    attempts: i64,
+    channel: String,
+}
+
 pub async fn deliver_with(
     store: &Store,
     transport: &Transport,
@@ -256,81 +271,107 @@ pub async fn deliver_with(
     .bind(now_s)
     .fetch_all(store.pool())
     .await?;
-    for id in due {
+    let mut unreachable = false;
+    for chunk in due.chunks(CLAIM_CHUNK) {
         // Claim with a conditional UPDATE: of two daemons, only the one whose UPDATE changed the
-        // row sends it. The lease test is repeated because the row may have changed since.
-        let claimed = sqlx::query(
-            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
-             WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
-             RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel",
-        )
-        // The lease outlives any one SMTP conversation; after a crash the mail is retried when
-        // it ends (at worst sent twice, with the same Message-ID).
-        .bind(now_s + mail.delivery_lease_seconds as i64)
-        .bind(id)
-        .bind(now_s)
-        .fetch_optional(store.pool())
-        .await?;
-        let Some(row) = claimed else { continue };
-        d.attempted += 1;
-        let from: String = row.get(0);
-        let to: String = row.get(1);
-        let raw: Vec<u8> = row.get(2);
-        let created_at: i64 = row.get(3);
-        let attempts: i64 = row.get(4);
-        let channel: String = row.get(5);
-        let is_mail = channel == "mail";
-        let result = if is_mail {
-            let envelope = Envelope::new(
-                Some(address(&from)?),
-                to.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(address)
-                    .collect::<Result<Vec<_>>>()?,
+        // row sends it. The lease test is repeated because the row may have changed since. The
+        // lease outlives a chunk's conversations; after a crash the mail is retried when it ends.
+        let mut claimed = Vec::with_capacity(chunk.len());
+        let mut tx = store.begin().await?;
+        for &id in chunk {
+            let row = sqlx::query(
+                "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
+                 WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
+                 RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel",
             )
-            .map_err(|e| Error::Mail(e.to_string()))?;
-            sender.send_raw(&envelope, &raw).await
-        } else {
-            crate::chat::webhook::post(&to, &raw).await
-        };
-        match result {
-            Ok(()) => {
-                sqlx::query("UPDATE outbox SET sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
-                    .bind(now_s)
-                    .bind(id)
-                    .execute(store.pool())
-                    .await?;
-                d.sent += 1;
-                tracing::debug!(outbox_id = id, "mail delivered");
+            .bind(now_s + mail.delivery_lease_seconds as i64)
+            .bind(id)
+            .bind(now_s)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = row {
+                claimed.push(Claimed {
+                    id,
+                    from: r.get(0),
+                    to: r.get(1),
+                    raw: r.get(2),
+                    created_at: r.get(3),
+                    attempts: r.get(4),
+                    channel: r.get(5),
+                });
             }
-            Err(e) => {
-                let give_up = e.permanent || now_s - created_at > GIVE_UP_SECS;
-                let backoff =
-                    ((mail.retry_base_seconds as i64) << (attempts - 1).clamp(0, 7)).min(3600);
+        }
+        tx.commit().await?;
+        let mut sent = Vec::with_capacity(claimed.len());
+        for c in claimed {
+            let is_mail = c.channel == "mail";
+            if unreachable && is_mail {
+                // The server did not answer: give the rest back for the next round.
                 sqlx::query(
-                    "UPDATE outbox SET lease_until = NULL, last_error = $1, next_attempt_at = $2,
-                     failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END WHERE id = $5",
+                    "UPDATE outbox SET lease_until = NULL, attempts = attempts - 1 WHERE id = $1",
                 )
-                .bind(&e.message)
-                .bind(now_s + backoff)
-                .bind(give_up as i64)
-                .bind(now_s)
-                .bind(id)
+                .bind(c.id)
                 .execute(store.pool())
                 .await?;
-                if give_up {
-                    d.failed += 1;
-                    tracing::error!(outbox_id = id, error = %e.message, "mail delivery failed for good");
-                } else {
-                    d.retrying += 1;
-                    tracing::warn!(outbox_id = id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
+                continue;
+            }
+            d.attempted += 1;
+            let result = if is_mail {
+                let envelope = Envelope::new(
+                    Some(address(&c.from)?),
+                    c.to.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(address)
+                        .collect::<Result<Vec<_>>>()?,
+                )
+                .map_err(|e| Error::Mail(e.to_string()))?;
+                sender.send_raw(&envelope, &c.raw).await
+            } else {
+                crate::chat::webhook::post(&c.to, &c.raw).await
+            };
+            match result {
+                Ok(()) => {
+                    sent.push(c.id);
+                    d.sent += 1;
+                    tracing::debug!(outbox_id = c.id, "mail delivered");
                 }
-                if is_mail && !e.permanent && !sender.connected() {
+                Err(e) => {
+                    let give_up = e.permanent || now_s - c.created_at > GIVE_UP_SECS;
+                    let backoff = ((mail.retry_base_seconds as i64)
+                        << (c.attempts - 1).clamp(0, 7))
+                    .min(3600);
+                    sqlx::query(
+                        "UPDATE outbox SET lease_until = NULL, last_error = $1, next_attempt_at = $2,
+                         failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END WHERE id = $5",
+                    )
+                    .bind(&e.message)
+                    .bind(now_s + backoff)
+                    .bind(give_up as i64)
+                    .bind(now_s)
+                    .bind(c.id)
+                    .execute(store.pool())
+                    .await?;
+                    if give_up {
+                        d.failed += 1;
+                        tracing::error!(outbox_id = c.id, error = %e.message, "mail delivery failed for good");
+                    } else {
+                        d.retrying += 1;
+                        tracing::warn!(outbox_id = c.id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
+                    }
                     // The server is unreachable: the rest of this round would fail the same way.
-                    break;
+                    unreachable |= is_mail && !e.permanent && !sender.connected();
                 }
             }
         }
+        let mut tx = store.begin().await?;
+        for id in sent {
+            sqlx::query("UPDATE outbox SET sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
+                .bind(now_s)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
     }
     sender.close().await;
     Ok(d)
