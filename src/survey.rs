@@ -43,6 +43,8 @@ pub struct Survey {
     pub to: String,
     pub order_days: u64,
     pub teleworkers: u64,
+    /// Days the city hall was open in the wave (weekdays less holidays and closed days).
+    pub working_days: u64,
     pub active_departments: u64,
     pub active_divisions: u64,
     pub divisions: Vec<DivisionRow>,
@@ -76,12 +78,16 @@ pub struct DivisionRow {
     pub teleworkers: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DepartmentRow {
     pub division: String,
     pub department: String,
     pub order_days: u64,
     pub teleworkers: u64,
+    /// Working days (開庁日) of the wave on which someone of the department teleworked.
+    pub telework_days: u64,
+    /// `telework_days` as a share of the wave's working days (0.0–1.0).
+    pub share_of_working_days: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -237,7 +243,26 @@ pub async fn compile_with_progress(
         .map(|h| (h.held.id_no, h.held.employee, h.held.from, h.held.to))
         .collect();
     let escalations = store.survey_escalations(w.from, w.to).await?;
-    Ok(tally.finish(cfg.service.licensed_ids, &held, &escalations))
+    let mut survey = tally.finish(cfg.service.licensed_ids, &held, &escalations);
+    // Issue #10: the working days of the wave, and each department's telework days (working
+    // days with at least one of its staff at home) as a share of them.
+    survey.working_days = u64::from(cfg.calendar.working_days(w.from, w.to));
+    let days = store
+        .survey_department_days(w.from, w.to, &cfg.calendar)
+        .await?;
+    for d in &mut survey.departments {
+        d.telework_days = days.get(&d.department).copied().unwrap_or(0);
+        d.share_of_working_days = if survey.working_days == 0 {
+            0.0
+        } else {
+            round3(d.telework_days as f64 / survey.working_days as f64)
+        };
+    }
+    Ok(survey)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// A department as the survey needs it.
@@ -490,6 +515,8 @@ impl Tally {
                 department: depts[i].name.clone(),
                 order_days: dept_days[i],
                 teleworkers: dept_workers[i],
+                telework_days: 0,
+                share_of_working_days: 0.0,
             })
             .collect();
         let divisions: Vec<DivisionRow> = division_names
@@ -589,6 +616,7 @@ impl Tally {
             to: wave.to.to_string(),
             order_days: n,
             teleworkers: workers.values().filter(|w| w.any).count() as u64,
+            working_days: 0,
             active_departments: departments.len() as u64,
             active_divisions: divisions.len() as u64,
             divisions,
@@ -706,6 +734,7 @@ pub fn render_markdown(s: &Survey) -> String {
         "| 在宅勤務日数（承認済みの在宅勤務命令） | {} 日 |",
         s.order_days
     );
+    let _ = writeln!(o, "| 期間中の開庁日 | {} 日 |", s.working_days);
     let _ = writeln!(o, "| 在宅勤務をした職員 | {} 人 |", s.teleworkers);
     let _ = writeln!(
         o,
@@ -759,16 +788,18 @@ pub fn render_markdown(s: &Survey) -> String {
     } else {
         let _ = writeln!(
             o,
-            "| 部 | 課 | 在宅勤務日数 | 職員数 |\n|---|---|---:|---:|"
+            "| 部 | 課 | 在宅勤務日数 | 職員数 | 在宅勤務のあった開庁日（割合） |\n|---|---|---:|---:|---:|"
         );
         for d in &s.departments {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} 日（{:.1}%） |",
                 cell(&d.division),
                 cell(&d.department),
                 d.order_days,
-                d.teleworkers
+                d.teleworkers,
+                d.telework_days,
+                d.share_of_working_days * 100.0
             );
         }
     }
@@ -888,9 +919,24 @@ pub fn render_csv(s: &Survey, enc: Encoding) -> Vec<u8> {
     }
     row(&[]);
     row(&[&"課別"]);
-    row(&[&"部", &"課", &"在宅勤務日数", &"職員数"]);
+    row(&[
+        &"部",
+        &"課",
+        &"在宅勤務日数",
+        &"職員数",
+        &"在宅勤務のあった開庁日",
+        &"開庁日に占める割合",
+    ]);
     for d in &s.departments {
-        row(&[&d.division, &d.department, &d.order_days, &d.teleworkers]);
+        let share = format!("{:.1}%", d.share_of_working_days * 100.0);
+        row(&[
+            &d.division,
+            &d.department,
+            &d.order_days,
+            &d.teleworkers,
+            &d.telework_days,
+            &share,
+        ]);
     }
     row(&[]);
     row(&[&"月別"]);
@@ -1528,7 +1574,7 @@ mod tests {
         let utf8 = render_csv(&s, Encoding::Utf8);
         assert!(utf8.starts_with(b"\xEF\xBB\xBF"));
         let text = String::from_utf8(utf8).unwrap();
-        assert!(text.contains("総務部,情報管理課,3,2\r\n"), "{text}");
+        assert!(text.contains("総務部,情報管理課,3,2,0,0.0%\r\n"), "{text}");
         assert!(text.contains("2021-01,3,2,1,0,3\r\n"), "{text}");
         let sjis = render_csv(&s, Encoding::ShiftJis);
         assert!(!sjis.starts_with(b"\xEF\xBB\xBF"));

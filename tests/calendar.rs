@@ -246,3 +246,36 @@ fn the_cabinet_offices_file_dropped_into_the_config_folder_replaces_the_shipped_
     zt.run(&["calendar", "--year", "2021"])
         .expect_bad_input(&["holidays.csv", "2021–2021 only"]);
 }
+
+#[test]
+fn the_survey_counts_working_days_and_each_departments_share_of_them() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff();
+        let p = zt.write(
+            "orders.csv",
+            "employee_id,date,start,end,content,approved_by,shifted\n\
+             E1001,2021-01-12,,,a,E2001,\nE1002,2021-01-12,,,b,E2001,\nE1001,2021-01-13,,,c,E2001,\n",
+        );
+        zt.ok(&["orders", "import", p.to_str().unwrap()]);
+        let v: serde_json::Value =
+            serde_json::from_str(&zt.ok(&["survey", "2021-02", "--format", "json"])).unwrap();
+        // January 2021: 31 days less 10 weekend days, 元日 (Fri 1st) and 成人の日 (Mon 11th).
+        assert_eq!(v["working_days"], 19, "{b:?}");
+        let joho = v["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["department"] == "情報管理課")
+            .unwrap();
+        assert_eq!(joho["order_days"], 3);
+        assert_eq!(
+            joho["telework_days"], 2,
+            "two distinct days with someone at home"
+        );
+        assert_eq!(joho["share_of_working_days"], 0.105);
+        let md = zt.ok(&["survey", "2021-02"]);
+        assert!(md.contains("| 期間中の開庁日 | 19 日 |"), "{md}");
+        assert!(md.contains("2 日（10.5%）"), "{md}");
+    }
+}

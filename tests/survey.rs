@@ -144,6 +144,30 @@ fn expected(wave: &str, from: &str, to: &str, escalations: Value) -> Value {
     let people: BTreeSet<&str> = os.iter().map(|o| o.employee.as_str()).collect();
 
     let mut depts: BTreeMap<(&str, &str), (u64, BTreeSet<&str>)> = BTreeMap::new();
+    // Working days, counted here from the law's list for the first half of 2021 (not from the
+    // product's calendar): weekdays that are not 国民の祝日 or 年末年始.
+    const HOLIDAYS: [&str; 9] = [
+        "2021-01-01",
+        "2021-01-11",
+        "2021-02-11",
+        "2021-02-23",
+        "2021-03-20",
+        "2021-04-29",
+        "2021-05-03",
+        "2021-05-04",
+        "2021-05-05",
+    ];
+    let is_working = |d: NaiveDate| {
+        use chrono::Datelike;
+        d.weekday().number_from_monday() <= 5 && !HOLIDAYS.contains(&d.to_string().as_str())
+    };
+    let mut working_days = 0u64;
+    let mut w = from;
+    while w <= to {
+        working_days += u64::from(is_working(w));
+        w += Duration::days(1);
+    }
+    let mut dept_dates: BTreeMap<&str, BTreeSet<NaiveDate>> = BTreeMap::new();
     let mut months: BTreeMap<String, (u64, BTreeSet<&str>, BTreeSet<&str>)> = BTreeMap::new();
     let mut m = from;
     while m <= to {
@@ -155,6 +179,9 @@ fn expected(wave: &str, from: &str, to: &str, escalations: Value) -> Value {
     let (mut ordered, mut leave_min, mut leave_spans, mut leave_orders) = (0u32, 0u32, 0u64, 0u64);
     for o in &os {
         let (division, dept) = department(&o.employee);
+        if is_working(o.date) {
+            dept_dates.entry(dept).or_default().insert(o.date);
+        }
         let d = depts.entry((division, dept)).or_default();
         d.0 += 1;
         d.1.insert(&o.employee);
@@ -229,7 +256,12 @@ fn expected(wave: &str, from: &str, to: &str, escalations: Value) -> Value {
     let departments: Vec<Value> = ["財政課", "情報管理課"]
         .iter()
         .filter_map(|name| depts.iter().find(|((_, d), _)| d == name))
-        .map(|((div, d), v)| json!({"division": div, "department": d, "order_days": v.0, "teleworkers": v.1.len()}))
+        .map(|((div, d), v)| {
+            let days = dept_dates.get(d).map(|s| s.len() as u64).unwrap_or(0);
+            let share = (days as f64 / working_days as f64 * 1000.0).round() / 1000.0;
+            json!({"division": div, "department": d, "order_days": v.0, "teleworkers": v.1.len(),
+                   "telework_days": days, "share_of_working_days": share})
+        })
         .collect();
     let month_rows: Vec<Value> = months
         .iter()
@@ -282,6 +314,7 @@ fn expected(wave: &str, from: &str, to: &str, escalations: Value) -> Value {
         "to": to.to_string(),
         "order_days": os.len(),
         "teleworkers": people.len(),
+        "working_days": working_days,
         "active_departments": depts.len(),
         "active_divisions": divisions.len(),
         "divisions": divisions,
@@ -612,7 +645,7 @@ fn csv_is_utf8_with_a_bom_or_shift_jis_for_excel() {
         "UTF-8 CSV starts with a BOM"
     );
     let text = String::from_utf8(bytes).unwrap();
-    assert!(text.contains("総務部,情報管理課,5,3\r\n"), "{text}");
+    assert!(text.contains("総務部,情報管理課,5,3,"), "{text}");
 
     let sjis = zt.path("survey-sjis.csv");
     zt.ok(&[
@@ -637,7 +670,7 @@ fn csv_is_utf8_with_a_bom_or_shift_jis_for_excel() {
         .lines()
         .find(|l| l.contains("情報管理課"))
         .expect("a row for 情報管理課");
-    assert_eq!(row, "総務部,情報管理課,5,3");
+    assert_eq!(row, "総務部,情報管理課,5,3,4,21.1%");
     assert!(decoded.lines().any(|l| l == "在宅勤務日数,8"), "{decoded}");
     assert_eq!(decoded, text.trim_start_matches('\u{feff}'));
 }

@@ -186,3 +186,31 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// Per department, the working days of a period on which at least one of its staff had an
+    /// approved order (days the city hall was closed are not counted).
+    pub async fn survey_department_days(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        calendar: &crate::holidays::Calendar,
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT e.department, o.date FROM orders o JOIN employees e ON e.employee_id = o.employee_id
+             WHERE o.status = 'approved' AND o.date >= $1 AND o.date <= $2",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        let mut days = std::collections::HashMap::new();
+        for r in rows {
+            let date: String = r.get(1);
+            if crate::calendar::parse_date(&date).is_some_and(|d| calendar.is_working_day(d)) {
+                *days.entry(r.get::<String, _>(0)).or_insert(0u64) += 1;
+            }
+        }
+        Ok(days)
+    }
+}
