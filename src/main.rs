@@ -1,3 +1,6 @@
+//! The `zaitaku` binary: parse the command line, run it, and turn any error into one line on
+//! stderr with exit code 2 (bad input, a rule violation) or 1 (anything else).
+
 use std::process::ExitCode;
 
 use clap::Parser;
