@@ -149,6 +149,43 @@ impl Store {
         }))
     }
 
+    /// The session and its employee in one query: every page asks, so one round trip.
+    pub async fn session_employee(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(SessionRow, super::Employee)>> {
+        let row = sqlx::query(
+            "SELECT e.employee_id, e.name, e.department, e.role, e.chat_id, s.csrf, s.expires_at
+             FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| {
+            let e = super::Employee::from_row(&r);
+            let s = SessionRow {
+                employee_id: e.employee_id.clone(),
+                csrf: r.get(5),
+                expires_at: r.get(6),
+            };
+            (s, e)
+        }))
+    }
+
+    /// The e-mail addresses of a department's staff.
+    pub async fn department_emails(&self, department: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT m.email FROM employee_emails m JOIN employees e ON e.employee_id = m.employee_id
+             WHERE e.department = $1",
+        )
+        .bind(department)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
@@ -188,6 +225,7 @@ impl Store {
     }
 
     // ---- failed logins ----
+    // `login_failures.at` is in epoch milliseconds (see `web::auth::login_wait`).
 
     /// How many times this login failed since `since`, and when it last did.
     pub async fn login_failures(&self, login: &str, since: i64) -> Result<(i64, Option<i64>)> {

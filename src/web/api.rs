@@ -46,24 +46,22 @@ pub fn requested_scope(u: &User, department: Option<&str>) -> Scope {
     }
 }
 
-/// The board of a day as a scope may read it.
+/// The board of a day as a scope may read it. `now`: judge pending vs missing at this moment
+/// (`/api/status?now=`, as `status --now`); `None`: at the clock, from the shared board of the
+/// moment (`App::board_at_clock`).
 pub async fn scoped_board(
     app: &App,
     date: NaiveDate,
-    now: chrono::DateTime<Utc>,
+    now: Option<chrono::DateTime<Utc>>,
     sc: &Scope,
 ) -> Result<crate::board::Board> {
-    let b = crate::cli::status_board(&app.store, &app.cfg, date, now).await?;
+    let b = match now {
+        Some(now) => crate::cli::status_board(&app.store, &app.cfg, date, now).await?,
+        None => (*app.board_at_clock(date).await?).clone(),
+    };
     let emails: Vec<String> = match sc {
         Scope::All => vec![],
-        Scope::Department(d) => app
-            .store
-            .employees()
-            .await?
-            .into_values()
-            .filter(|e| &e.department == d)
-            .flat_map(|e| e.emails)
-            .collect(),
+        Scope::Department(d) => app.store.department_emails(d).await?,
         Scope::Own(id) => app
             .store
             .employee(id)
@@ -87,9 +85,9 @@ pub async fn status(
         },
     };
     let now = match q.now.as_deref() {
-        None | Some("") => Utc::now(),
+        None | Some("") => None,
         Some(s) => match crate::cli::parse_instant("now", s) {
-            Ok(t) => t,
+            Ok(t) => Some(t),
             Err(_) => return Ok(bad_request("now: expected an RFC 3339 time")),
         },
     };

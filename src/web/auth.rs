@@ -26,10 +26,10 @@ pub const SESSION_SECONDS: i64 = 12 * 3600;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Failed logins of one account within this window count towards slowing it down.
-pub const FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// This many failures are free; each one after doubles the wait before the next attempt.
 pub const FREE_FAILURES: i64 = 3;
-pub const MAX_WAIT_SECONDS: i64 = 60;
+pub const MAX_WAIT_MS: i64 = 60 * 1000;
 
 // ---- the command line: `users set-password`, `tokens create` ----
 
@@ -147,14 +147,15 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
 
 // ---- slowing down failed logins ----
 
-/// Seconds to wait before the next attempt on an account is heard, after `failures` failures in
-/// the window, the last at `last`: 0 for the first three, then 1, 2, 4 … up to a minute. An
-/// attempt made too early is refused without looking at the password.
+/// Milliseconds to wait before the next attempt on an account is heard, after `failures`
+/// failures in the window, the last at `last` (epoch ms): 0 for the first three, then 1 s, 2 s,
+/// 4 s … up to a minute. An attempt made too early is refused without looking at the password.
+/// Milliseconds, not seconds: a wait of "1 s" counted in whole seconds could be over at once.
 pub fn login_wait(failures: i64, last: Option<i64>, now: i64) -> i64 {
     if failures < FREE_FAILURES {
         return 0;
     }
-    let wait = (1i64 << (failures - FREE_FAILURES).min(6)).min(MAX_WAIT_SECONDS);
+    let wait = (1000i64 << (failures - FREE_FAILURES).min(6)).min(MAX_WAIT_MS);
     (last.unwrap_or(now) + wait - now).max(0)
 }
 
@@ -199,17 +200,11 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let Some(s) = app
+    let found = app
         .store
-        .session(&token_hash(token), Utc::now().timestamp())
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(e) = app.store.employee(&s.employee_id).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Session {
+        .session_employee(&token_hash(token), Utc::now().timestamp())
+        .await?;
+    Ok(found.map(|(s, e)| Session {
         user: e.into(),
         csrf: s.csrf,
     }))
@@ -328,13 +323,14 @@ pub async fn login(
     // One login at a time: the failure count read below cannot be raced by parallel guesses,
     // and Argon2's memory (19 MiB per hash) is spent once at a time.
     let _turn = app.login_lock.lock().await;
-    let now = Utc::now().timestamp();
+    let now_ms = Utc::now().timestamp_millis();
     let (failures, last) = app
         .store
-        .login_failures(&key, now - FAILURE_WINDOW_SECONDS)
+        .login_failures(&key, now_ms - FAILURE_WINDOW_MS)
         .await?;
-    let wait = login_wait(failures, last, now);
-    if wait > 0 {
+    let wait_ms = login_wait(failures, last, now_ms);
+    if wait_ms > 0 {
+        let wait = (wait_ms + 999) / 1000;
         tracing::warn!(login = %key, failures, wait, "login attempt too soon after failures: refused");
         let msg = format!(
             "ログインの失敗が続いたため受け付けませんでした。{wait} 秒後にもう一度お試しください。"
@@ -356,7 +352,8 @@ pub async fn login(
         .unwrap_or(false)
         && known;
     let (Some(employee_id), true) = (employee, ok) else {
-        app.store.record_login_failure(&key, now).await?;
+        let at = Utc::now().timestamp_millis();
+        app.store.record_login_failure(&key, at).await?;
         tracing::warn!(login = %key, failures = failures + 1, "login failed");
         return Ok(login_form(
             &app,
@@ -366,9 +363,10 @@ pub async fn login(
         ));
     };
     app.store
-        .clear_login_failures(&employee_id, now - FAILURE_WINDOW_SECONDS)
+        .clear_login_failures(&employee_id, now_ms - FAILURE_WINDOW_MS)
         .await?;
     drop(_turn);
+    let now = Utc::now().timestamp();
     let token = random_hex(32);
     let csrf = random_hex(32);
     app.store
@@ -454,14 +452,16 @@ mod tests {
 
     #[test]
     fn failed_logins_wait_longer_and_longer_up_to_a_minute() {
-        let now = 1_000_000;
+        let now = 1_000_000_000;
         assert_eq!(login_wait(0, None, now), 0);
         assert_eq!(login_wait(2, Some(now), now), 0);
-        assert_eq!(login_wait(3, Some(now), now), 1);
-        assert_eq!(login_wait(4, Some(now), now), 2);
-        assert_eq!(login_wait(5, Some(now - 1), now), 3);
-        assert_eq!(login_wait(5, Some(now - 10), now), 0);
-        assert_eq!(login_wait(40, Some(now), now), MAX_WAIT_SECONDS);
+        assert_eq!(login_wait(3, Some(now), now), 1000);
+        assert_eq!(login_wait(3, Some(now - 999), now), 1);
+        assert_eq!(login_wait(3, Some(now - 1000), now), 0);
+        assert_eq!(login_wait(4, Some(now), now), 2000);
+        assert_eq!(login_wait(5, Some(now - 1000), now), 3000);
+        assert_eq!(login_wait(5, Some(now - 10_000), now), 0);
+        assert_eq!(login_wait(40, Some(now), now), MAX_WAIT_MS);
     }
 
     #[test]

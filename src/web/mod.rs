@@ -11,10 +11,13 @@ pub mod auth;
 pub mod pages;
 pub mod roles;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
@@ -22,15 +25,19 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use minijinja::Environment;
 use serde::Serialize;
 
+use crate::board::Board;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::web::AuditRow;
 use roles::User;
+
+/// How long a built board is shown to everyone before it is built again (see `board_at_clock`).
+pub const BOARD_TTL: Duration = Duration::from_secs(2);
 
 /// The shipped page templates and assets, compiled in: `templates/web/NAME` for each name.
 macro_rules! built_in {
@@ -62,6 +69,10 @@ pub struct Inner {
     pub secure_cookie: bool,
     /// Held while a login is checked (see `auth::login`).
     pub login_lock: tokio::sync::Mutex<()>,
+    /// The day's board at the clock, built once for everyone who asks within `BOARD_TTL`.
+    boards: tokio::sync::Mutex<HashMap<NaiveDate, (Instant, u64, Arc<Board>)>>,
+    /// Bumped by every change made through this server, so the next board is built afresh.
+    changes: AtomicU64,
     templates_dir: PathBuf,
 }
 
@@ -115,8 +126,35 @@ impl App {
             env,
             secure_cookie,
             login_lock: tokio::sync::Mutex::new(()),
+            boards: tokio::sync::Mutex::new(HashMap::new()),
+            changes: AtomicU64::new(0),
             templates_dir,
         }))
+    }
+
+    /// The board of a day judged at the clock. Fifty supervisors polling the same day cost one
+    /// build every `BOARD_TTL`, not fifty: the build is shared (one at a time, the others wait
+    /// for it), and reused until it is older than that or this server changed something (a
+    /// contact, an approval…). Changes made elsewhere (mail read by `zaitaku run`) show within
+    /// `BOARD_TTL`; the page polls every 30 s anyway.
+    pub async fn board_at_clock(&self, date: NaiveDate) -> Result<Arc<Board>> {
+        let mut boards = self.boards.lock().await;
+        let generation = self.changes.load(Ordering::Acquire);
+        if let Some((built, g, b)) = boards.get(&date)
+            && *g == generation
+            && built.elapsed() < BOARD_TTL
+        {
+            return Ok(b.clone());
+        }
+        let b = Arc::new(crate::cli::status_board(&self.store, &self.cfg, date, Utc::now()).await?);
+        boards.retain(|_, (built, _, _)| built.elapsed() < BOARD_TTL);
+        boards.insert(date, (Instant::now(), generation, b.clone()));
+        Ok(b)
+    }
+
+    /// Something was written: boards built before are stale.
+    pub fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A page; a template error is a 500 (logged), never a half page.

@@ -129,7 +129,7 @@ async fn board_page(
     contact: Option<(ContactForm, Errors)>,
 ) -> WebResult {
     let sc = requested_scope(&s.user, department);
-    let board = scoped_board(app, date, Utc::now(), &sc).await?;
+    let board = scoped_board(app, date, None, &sc).await?;
     let departments = if s.user.role == Role::It || s.user.role == Role::Hr {
         app.store
             .departments()
@@ -255,6 +255,7 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
         match crate::register::record_contact(&app.store, &app.cfg, c, Utc::now().timestamp()).await
         {
             Ok(_) => {
+                app.changed();
                 tracing::info!(employee = %emp.employee_id, by = %s.user.employee_id, kind = %f.kind, %date, "phone contact recorded on the web");
                 return Ok(see_other(url("/board", &[("date", &date.to_string())])));
             }
@@ -556,6 +557,7 @@ pub async fn create_order(
             let mut tx = app.store.begin().await?;
             let id = crate::store::upsert_order(&mut tx, &order, "approved", now).await?;
             tx.commit().await.map_err(Error::from)?;
+            app.changed();
             tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order created and approved on the web");
             Ok(see_other(url(
                 "/orders",
@@ -701,6 +703,7 @@ pub async fn update_order(
             let mut tx = app.store.begin().await?;
             crate::store::upsert_order(&mut tx, &order, "approved", Utc::now().timestamp()).await?;
             tx.commit().await.map_err(Error::from)?;
+            app.changed();
             tracing::info!(order = id, by = %s.user.employee_id, "order edited and approved on the web");
             Ok(see_other(url(
                 "/orders",
@@ -761,6 +764,7 @@ pub async fn approve_order(
             let mut tx = app.store.begin().await?;
             crate::store::upsert_order(&mut tx, &order, "approved", Utc::now().timestamp()).await?;
             tx.commit().await.map_err(Error::from)?;
+            app.changed();
             tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order approved on the web");
             Ok(see_other(back))
         }
@@ -789,6 +793,7 @@ pub async fn cancel_order(
     }
     if r.order.status != "cancelled" {
         app.store.cancel_order(id, Utc::now().timestamp()).await?;
+        app.changed();
         tracing::info!(order = id, by = %s.user.employee_id, "order cancelled on the web");
     }
     if own_draft && s.user.role != Role::Supervisor {
@@ -815,7 +820,7 @@ async fn my_page(
         .store
         .orders_of(&u.employee_id, svc.from, svc.to)
         .await?;
-    let board = scoped_board(app, date, Utc::now(), &Scope::Own(u.employee_id.clone())).await?;
+    let board = scoped_board(app, date, None, &Scope::Own(u.employee_id.clone())).await?;
     let rows: Vec<Value> = orders
         .iter()
         .rev()
@@ -899,6 +904,7 @@ pub async fn request_order(
                 );
                 return invalid_request(&app, &s, date, f, errors).await;
             }
+            app.changed();
             tracing::info!(employee = %me, date = %order.date, "order requested on the web");
             Ok(see_other(url("/my", &[("date", &order.date.to_string())])))
         }
@@ -917,7 +923,7 @@ pub async fn escalations(
         return Ok(r);
     }
     let sc = requested_scope(&s.user, q.department());
-    let board = scoped_board(&app, date, Utc::now(), &sc).await?;
+    let board = scoped_board(&app, date, None, &sc).await?;
     let orders = app.store.orders_on(date).await?;
     let mut items = Vec::new();
     for t in &board.teleworkers {
@@ -991,6 +997,7 @@ pub async fn resolve_escalation(
     )
     .await?;
     tx.commit().await.map_err(Error::from)?;
+    app.changed();
     tracing::info!(order = f.order_id, kind = %f.kind, by = %s.user.employee_id, "escalation resolved on the web");
     Ok(see_other(url(
         "/escalations",
@@ -1083,6 +1090,7 @@ async fn admin_outcome<T>(
     match r {
         Ok(v) => {
             let notice = ok(v);
+            app.changed();
             tracing::info!(by = %s.user.employee_id, section, notice = %notice, "register changed on the web");
             admin_page(
                 app,
