@@ -126,6 +126,15 @@ pub enum TokensCmd {
         #[arg(long)]
         label: Option<String>,
     },
+    /// The tokens that exist: employee, label, created (never the token itself)
+    List,
+    /// Withdraw an employee's tokens (only those with --label when given)
+    Revoke {
+        #[arg(long)]
+        employee: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -447,6 +456,17 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
                 crate::web::auth::create_api_token(store, &employee, &label, now.timestamp())
                     .await?;
             say(out, token)
+        }
+        Command::Tokens(TokensCmd::List) => {
+            for t in store.api_tokens().await? {
+                let created = board::rfc3339(t.created_at, cfg.timezone);
+                say(out, format!("{}\t{}\t{created}", t.employee_id, t.label))?;
+            }
+            Ok(())
+        }
+        Command::Tokens(TokensCmd::Revoke { employee, label }) => {
+            let n = store.revoke_api_tokens(&employee, label.as_deref()).await?;
+            say(out, format!("{n} token(s) of {employee} revoked"))
         }
         Command::Web { listen } => {
             let addr = match &listen {

@@ -833,6 +833,15 @@ fn api_status_with_a_bearer_token_is_status_json() {
         );
         assert_eq!(r.json(), zt.status_json("2021-01-12", now));
         c.get("/api/status?date=12-01-2021").expect(400);
+        // IT sees which tokens exist (never the token) and withdraws them.
+        let list = zt.ok(&["tokens", "list"]);
+        assert!(list.starts_with("E9001\tdashboard\t"), "{list}");
+        assert!(!list.contains("zt_"), "{list}");
+        assert!(
+            zt.ok(&["tokens", "revoke", "--employee", "E9001"])
+                .contains("1 token(s)")
+        );
+        c.get(&path).expect(401);
     }
 }
 

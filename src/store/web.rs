@@ -44,6 +44,14 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+/// An API token as IT sees it (the token itself is not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRow {
+    pub employee_id: String,
+    pub label: String,
+    pub created_at: i64,
+}
+
 /// A refused attempt, for IT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
@@ -221,6 +229,36 @@ impl Store {
                 .bind(token_hash)
                 .fetch_optional(self.pool())
                 .await?,
+        )
+    }
+
+    pub async fn api_tokens(&self) -> Result<Vec<ApiTokenRow>> {
+        let rows = sqlx::query(
+            "SELECT employee_id, label, created_at FROM api_tokens ORDER BY employee_id, created_at",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ApiTokenRow {
+                employee_id: r.get(0),
+                label: r.get(1),
+                created_at: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Deletes an employee's tokens (those with `label` only, when given); how many went.
+    pub async fn revoke_api_tokens(&self, employee_id: &str, label: Option<&str>) -> Result<u64> {
+        Ok(
+            sqlx::query(
+                "DELETE FROM api_tokens WHERE employee_id = $1 AND ($2 = '' OR label = $2)",
+            )
+            .bind(employee_id)
+            .bind(label.unwrap_or(""))
+            .execute(self.pool())
+            .await?
+            .rows_affected(),
         )
     }
 
