@@ -62,6 +62,9 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "app.css",
 );
 
+/// Day → (built when, `changes` then, the board).
+type Boards = HashMap<NaiveDate, (Instant, u64, Arc<Board>)>;
+
 pub struct Inner {
     pub cfg: Config,
     pub store: Store,
@@ -70,7 +73,7 @@ pub struct Inner {
     /// Held while a login is checked (see `auth::login`).
     pub login_lock: tokio::sync::Mutex<()>,
     /// The day's board at the clock, built once for everyone who asks within `BOARD_TTL`.
-    boards: tokio::sync::Mutex<HashMap<NaiveDate, (Instant, u64, Arc<Board>)>>,
+    boards: tokio::sync::Mutex<Boards>,
     /// Bumped by every change made through this server, so the next board is built afresh.
     changes: AtomicU64,
     templates_dir: PathBuf,

@@ -108,7 +108,23 @@ impl Client {
         self.request("POST", path, Some(form(fields)))
     }
 
+    /// A JSON request (the WebDriver protocol speaks JSON).
+    pub fn json(&mut self, method: &str, path: &str, body: &serde_json::Value) -> Response {
+        self.send(method, path, Some("application/json"), body.to_string())
+    }
+
     pub fn request(&mut self, method: &str, path: &str, body: Option<String>) -> Response {
+        let form = (method == "POST").then_some("application/x-www-form-urlencoded");
+        self.send(method, path, form, body.unwrap_or_default())
+    }
+
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: String,
+    ) -> Response {
         // As a browser does: non-ASCII in the URL (a department name) is sent percent-encoded.
         let path: String = path
             .bytes()
@@ -137,17 +153,16 @@ impl Client {
         if let Some(t) = &self.bearer {
             req.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
-        let body = body.unwrap_or_default();
-        if method == "POST" {
-            req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        if let Some(t) = content_type {
+            req.push_str(&format!("Content-Type: {t}\r\n"));
+        }
+        if method == "POST" || content_type.is_some() {
             req.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
         req.push_str("\r\n");
         req.push_str(&body);
         s.write_all(req.as_bytes()).unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        let r = parse(&raw);
+        let r = parse(&read_response(&mut s));
         for c in r.headers_named("set-cookie") {
             let first = c.split(';').next().unwrap_or("");
             if let Some((k, v)) = first.split_once('=') {
@@ -175,6 +190,41 @@ impl Client {
     /// The CSRF token of the session, read from a page that carries it.
     pub fn session_csrf(&mut self) -> String {
         self.get("/my").expect(200).csrf()
+    }
+}
+
+/// The bytes of one response: up to its Content-Length, or its last chunk, or the end of the
+/// connection. (Some servers, chromedriver among them, answer `Connection: close` and keep the
+/// connection open, so reading to the end is not enough.)
+fn read_response(s: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+            let body = &raw[split + 4..];
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(n) = length
+                && body.len() >= n
+            {
+                raw.truncate(split + 4 + n);
+                return raw;
+            }
+            if head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n") {
+                return raw;
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) => return raw,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "reading the response: {e}; got so far:\n{}",
+                String::from_utf8_lossy(&raw)
+            ),
+        }
     }
 }
 
