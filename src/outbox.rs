@@ -36,6 +36,28 @@ pub struct OutMail {
     pub auto_submitted: &'static str,
 }
 
+impl OutMail {
+    /// A mail the system writes on its own (`Auto-Submitted: auto-generated`), from a template.
+    pub fn generated(
+        purpose: impl Into<String>,
+        cause: impl Into<String>,
+        to: Vec<String>,
+        r: crate::mail::template::Rendered,
+    ) -> OutMail {
+        OutMail {
+            purpose: purpose.into(),
+            report_id: None,
+            cause: cause.into(),
+            to,
+            subject: r.subject,
+            body: r.body,
+            in_reply_to: None,
+            references: vec![],
+            auto_submitted: "auto-generated",
+        }
+    }
+}
+
 #[derive(Clone)]
 struct AutoSubmitted(String);
 

@@ -203,17 +203,12 @@ async fn escalate(
                                     now,
                                 )
                             });
-                        let mail = OutMail {
-                            purpose: format!("escalation_{}", d.to.as_str()),
-                            report_id: None,
-                            cause: format!("escalation.{ek}"),
+                        let mail = OutMail::generated(
+                            format!("escalation_{}", d.to.as_str()),
+                            format!("escalation.{ek}"),
                             to,
-                            subject: r.subject,
-                            body: r.body,
-                            in_reply_to: None,
-                            references: vec![],
-                            auto_submitted: "auto-generated",
-                        };
+                            r,
+                        );
                         outbox::enqueue(&mut tx, cfg, &mail, now).await?;
                         if let Some(row) = chat {
                             outbox::insert_rows(&mut tx, &[row]).await?;
@@ -381,17 +376,7 @@ async fn digests(
                 &format!("{}\n\n{}", r.subject, r.body),
                 now,
             );
-            let mail = OutMail {
-                purpose: "digest".into(),
-                report_id: None,
-                cause,
-                to,
-                subject: r.subject,
-                body: r.body,
-                in_reply_to: None,
-                references: vec![],
-                auto_submitted: "auto-generated",
-            };
+            let mail = OutMail::generated("digest", cause, to, r);
             outbox::enqueue(&mut tx, cfg, &mail, now).await?;
             if let Some(row) = chat {
                 outbox::insert_rows(&mut tx, &[row]).await?;
@@ -473,17 +458,7 @@ async fn it_summary(
         "it_summary.txt",
         minijinja::context! { date => today.to_string(), unmatched => unmatched, failed => failed },
     )?;
-    let mail = OutMail {
-        purpose: "it_summary".into(),
-        report_id: None,
-        cause,
-        to,
-        subject: r.subject,
-        body: r.body,
-        in_reply_to: None,
-        references: vec![],
-        auto_submitted: "auto-generated",
-    };
+    let mail = OutMail::generated("it_summary", cause, to, r);
     outbox::enqueue(&mut tx, cfg, &mail, now).await?;
     tx.commit().await?;
     report.digests += 1;

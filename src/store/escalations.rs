@@ -127,23 +127,10 @@ impl Store {
 
 /// Records a step; `None` when another tick or daemon recorded it first (then send nothing).
 pub async fn insert_escalation(tx: &mut Tx<'_>, e: &NewEscalation) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO escalations (key, order_id, report_id, day, kind, step, due_at, fired_at, recipients, status, message_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (key) DO NOTHING RETURNING id",
-    )
-    .bind(&e.key)
-    .bind(e.order_id)
-    .bind(e.report_id)
-    .bind(&e.day)
-    .bind(&e.kind)
-    .bind(e.step)
-    .bind(e.due_at)
-    .bind(e.fired_at)
-    .bind(e.recipients.join(","))
-    .bind(e.status)
-    .bind(e.message_id.clone())
-    .fetch_optional(&mut **tx)
-    .await?)
+    Ok(insert_escalations(tx, std::slice::from_ref(e))
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// Marks every step of an order's chain resolved (by a reply or a phone contact).
@@ -192,17 +179,19 @@ pub async fn claim_digest(
     Ok(id.is_some())
 }
 
-/// Records at-once notices (no order, incident) of a batch, several rows per statement.
-pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Result<()> {
+/// Records escalations, several rows per statement; returns the ids of the rows that were
+/// new (a key recorded before, by this or another process, is skipped).
+pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(list.len());
     for chunk in list.chunks(500) {
         let sql = super::multi_row_insert(
             tx,
             "INSERT INTO escalations (key, order_id, report_id, day, kind, step, due_at, fired_at, recipients, status, message_id)",
             11,
             chunk.len(),
-            "ON CONFLICT (key) DO NOTHING",
+            "ON CONFLICT (key) DO NOTHING RETURNING id",
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
         for e in chunk {
             q = q
                 .bind(&e.key)
@@ -217,7 +206,7 @@ pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Resu
                 .bind(e.status)
                 .bind(e.message_id.clone());
         }
-        q.execute(&mut **tx).await?;
+        ids.extend(q.fetch_all(&mut **tx).await?);
     }
-    Ok(())
+    Ok(ids)
 }
