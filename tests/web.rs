@@ -670,6 +670,19 @@ fn another_departments_supervisor_gets_403_whatever_is_tampered_and_it_is_logged
             "teleworker cancels an approved order",
         );
         forbidden(tw.get("/board?department=情報管理課"), "teleworker board");
+        forbidden(
+            tw.post(
+                "/contact",
+                &[
+                    ("csrf", &csrf),
+                    ("employee_id", "E9999"),
+                    ("date", "2021-01-12"),
+                    ("kind", "start"),
+                    ("at", "08:40"),
+                ],
+            ),
+            "teleworker records a contact",
+        );
         let mine = tw.get("/api/status?date=2021-01-12").json();
         let ids: Vec<&str> = mine["teleworkers"]
             .as_array()

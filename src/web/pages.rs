@@ -204,6 +204,10 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "contact").await);
     }
+    if s.user.role != Role::Supervisor {
+        let target = format!("employee={} date={}", f.employee_id, f.date);
+        return Ok(app.deny(&s.user, "contact", &target).await);
+    }
     let date = parse_date(&f.date);
     let mut errors = Errors::new();
     let emp = app.store.employee(f.employee_id.trim()).await?;
