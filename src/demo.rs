@@ -184,7 +184,9 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store) -> Result<()> {
         dir.display()
     );
     println!("  ls {}   (受付メール .eml)", dir.join("outbox").display());
-    println!("  README.md の「Getting started with your own data」: 自分の職員 CSV と勤務命令 CSV で始める手順");
+    println!(
+        "  README.md の「Getting started with your own data」: 自分の職員 CSV と勤務命令 CSV で始める手順"
+    );
     Ok(())
 }
 
