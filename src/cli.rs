@@ -98,6 +98,9 @@ pub enum Command {
         /// Address to listen on; port 0 picks a free one [default: [web] listen, else 127.0.0.1:8080]
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Start the server's clock at this moment, RFC 3339 (rehearsals and tests; it runs on from there)
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
     },
     /// A self-contained tour on the built-in defaults
     Demo {
@@ -468,7 +471,11 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let n = store.revoke_api_tokens(&employee, label.as_deref()).await?;
             say(out, format!("{n} token(s) of {employee} revoked"))
         }
-        Command::Web { listen } => {
+        Command::Web { listen, now: start } => {
+            let start = match &start {
+                Some(_) => Some(now_or("--now", &start)?),
+                None => None,
+            };
             let addr = match &listen {
                 Some(a) => a.trim().parse().map_err(|_| {
                     Error::bad(
@@ -489,7 +496,14 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             // Scripts (and the tests) read the address from here when they asked for port 0.
             say(out, format!("listening on http://{bound}/"))?;
             out.flush().map_err(|e| Error::io(Path::new("stdout"), e))?;
-            crate::web::serve(cfg.clone(), store.clone(), listener, shutdown_signal()).await
+            crate::web::serve(
+                cfg.clone(),
+                store.clone(),
+                listener,
+                shutdown_signal(),
+                start,
+            )
+            .await
         }
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;

@@ -207,14 +207,61 @@ struct RawChat {
     /// Department name → incoming-webhook URL (Slack, Mattermost, Rocket.Chat).
     #[serde(default)]
     webhook: std::collections::BTreeMap<String, String>,
+    slash: Option<RawSlash>,
+    matrix: Option<RawMatrix>,
 }
 
-/// Chat rooms of the departments' supervisors (SPEC §10): escalations and digests are posted
-/// there too, through the outbox.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlash {
+    signing_secret: Option<String>,
+    token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatrix {
+    homeserver: Option<String>,
+    user: Option<String>,
+    access_token: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    rooms: std::collections::BTreeMap<String, String>,
+    sync_timeout_seconds: Option<u64>,
+}
+
+/// Chat (SPEC §10): the departments' rooms, where escalations and digests are posted too
+/// (through the outbox), and the ways teleworkers report by chat.
 #[derive(Debug, Clone, Default)]
 pub struct ChatConfig {
     /// Department name → incoming-webhook URL.
     pub webhooks: std::collections::BTreeMap<String, String>,
+    /// `[chat.slash]`: how `POST /chat/slash` tells a real Slack/Mattermost request.
+    pub slash: Option<SlashConfig>,
+    /// `[chat.matrix]`: the bot's Matrix account and the departments' rooms.
+    pub matrix: Option<MatrixConfig>,
+}
+
+/// `[chat.slash]`: Slack's signing secret (v0 HMAC-SHA256) and/or Mattermost's command token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlashConfig {
+    pub signing_secret: Option<String>,
+    pub token: Option<String>,
+}
+
+/// `[chat.matrix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixConfig {
+    /// `https://matrix.city.example.lg.jp` (no trailing slash).
+    pub homeserver: String,
+    /// The bot's user ID, `@zaitaku:city.example.lg.jp`.
+    pub user: String,
+    pub access_token: Option<String>,
+    pub password: Option<String>,
+    /// Department name → room ID (`!abc:city.example.lg.jp`).
+    pub rooms: std::collections::BTreeMap<String, String>,
+    /// How long one `/sync` long-poll waits on the server.
+    pub sync_timeout_seconds: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -565,7 +612,89 @@ fn chat_config(
         }
         webhooks.insert(name, url);
     }
-    Ok(ChatConfig { webhooks })
+    let slash = match raw.slash {
+        None => None,
+        Some(s) => {
+            let nonempty =
+                |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+            let s = SlashConfig {
+                signing_secret: nonempty(s.signing_secret),
+                token: nonempty(s.token),
+            };
+            if s.signing_secret.is_none() && s.token.is_none() {
+                return Err(Error::bad(
+                    format!("{file}: chat.slash"),
+                    "expected signing_secret (Slack) or token (Mattermost): without one, no request could be verified",
+                ));
+            }
+            Some(s)
+        }
+    };
+    let matrix = match raw.matrix {
+        None => None,
+        Some(m) => {
+            let field = |k: &str| format!("{file}: chat.matrix.{k}");
+            let homeserver = m
+                .homeserver
+                .unwrap_or_default()
+                .trim()
+                .trim_end_matches('/')
+                .to_string();
+            if !(homeserver.starts_with("https://") || homeserver.starts_with("http://")) {
+                return Err(Error::bad(
+                    field("homeserver"),
+                    format!("expected the homeserver's URL (https://…), got {homeserver:?}"),
+                ));
+            }
+            let user = m.user.unwrap_or_default().trim().to_string();
+            if !(user.starts_with('@') && user.contains(':')) {
+                return Err(Error::bad(
+                    field("user"),
+                    format!(
+                        "expected the bot's Matrix user ID like \"@zaitaku:city.example.lg.jp\", got {user:?}"
+                    ),
+                ));
+            }
+            if m.access_token.is_none() && m.password.is_none() {
+                return Err(Error::bad(
+                    field("access_token"),
+                    "expected access_token (or password) for the bot's account",
+                ));
+            }
+            let mut rooms = std::collections::BTreeMap::new();
+            for (dept, room) in m.rooms {
+                let name = split_note(&dept).0;
+                if !departments.iter().any(|d| d.name == name) {
+                    return Err(Error::bad(
+                        field("rooms"),
+                        format!("expected a department of departments.toml, got {dept:?}"),
+                    ));
+                }
+                if !room.starts_with('!') || room.len() < 2 {
+                    return Err(Error::bad(
+                        field(&format!("rooms.{dept}")),
+                        format!(
+                            "expected a room ID like \"!abcdef:city.example.lg.jp\", got {room:?}"
+                        ),
+                    ));
+                }
+                rooms.insert(name, room);
+            }
+            Some(MatrixConfig {
+                homeserver,
+                user,
+                access_token: m.access_token,
+                password: m.password,
+                rooms,
+                sync_timeout_seconds: m.sync_timeout_seconds.unwrap_or(30).clamp(1, 300),
+            })
+        }
+    };
+    Ok(ChatConfig {
+        webhooks,
+        slash,
+        matrix,
+    })
 }
 
 /// 「こども課（出先機関除く）」 → (「こども課」, Some(「出先機関除く」)). Accepts ASCII parentheses too.

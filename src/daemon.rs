@@ -42,6 +42,7 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
             store.clone(),
             listener,
             stopped,
+            None,
         ));
     }
     if cfg.mail.source.starts_with("maildir:") {
@@ -53,6 +54,14 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         ));
     } else {
         tasks.spawn(crate::mail::imap::run(
+            store.clone(),
+            cfg.clone(),
+            transport.clone(),
+            stop.clone(),
+        ));
+    }
+    if cfg.chat.matrix.is_some() {
+        tasks.spawn(crate::chat::matrix::run(
             store.clone(),
             cfg.clone(),
             transport.clone(),
@@ -115,9 +124,7 @@ async fn maildir_loop(
                         duplicates = s.duplicates,
                         "maildir batch done"
                     );
-                    match crate::outbox::deliver_with(&store, &transport, &cfg.mail, Utc::now())
-                        .await
-                    {
+                    match crate::outbox::deliver_with(&store, &transport, &cfg, Utc::now()).await {
                         Ok(d) if d.attempted > 0 => tracing::info!(
                             sent = d.sent,
                             retrying = d.retrying,

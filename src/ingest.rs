@@ -87,6 +87,10 @@ pub struct Ingestor<'a> {
     templates: Templates,
     by_email: HashMap<String, Employee>,
     by_id: HashMap<String, Employee>,
+    /// Chat user ID (Matrix `@user:server`, Slack/Mattermost user ID) → employee.
+    by_chat: HashMap<String, Employee>,
+    /// Replies to chat messages answered in the request itself (slash commands), by message key.
+    inline: HashMap<String, String>,
     orders: HashMap<(String, NaiveDate), Option<OrderRow>>,
     pub summary: Summary,
     /// Keep a `Processed` per message (off for backlogs: memory stays flat).
@@ -100,12 +104,18 @@ impl<'a> Ingestor<'a> {
             .values()
             .flat_map(|e| e.emails.iter().map(move |m| (m.to_lowercase(), e.clone())))
             .collect();
+        let by_chat = by_id
+            .values()
+            .filter_map(|e| Some((e.chat_id.clone()?, e.clone())))
+            .collect();
         Ok(Ingestor {
             store,
             cfg,
             templates: Templates::new(&cfg.templates),
             by_email,
             by_id,
+            by_chat,
+            inline: HashMap::new(),
             orders: HashMap::new(),
             summary: Summary::default(),
             keep_details: false,
@@ -146,6 +156,68 @@ impl<'a> Ingestor<'a> {
                 prepared.push(p);
             }
         }
+        self.store_prepared(tx, prepared, now).await?;
+        Ok(())
+    }
+
+    /// Processes chat messages inside `tx` with the same rules as mail (source `chat`).
+    /// Returns what became of each, in order: the reason (`duplicate` for one seen before)
+    /// and, for a message answered in the request itself, the answer's text.
+    pub async fn process_chat(
+        &mut self,
+        tx: &mut Tx<'_>,
+        msgs: &[ChatMessage],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ChatOutcome>> {
+        let mut prepared = Vec::with_capacity(msgs.len());
+        let mut reasons = Vec::with_capacity(msgs.len());
+        for msg in msgs {
+            let employee = self.by_chat.get(&msg.sender).cloned();
+            let m = Incoming {
+                message_id: None,
+                key: msg.key.clone(),
+                // The register's address when the chat user is known: the rules match by it.
+                from: employee
+                    .as_ref()
+                    .and_then(|e| e.emails.first().map(|a| a.to_lowercase()))
+                    .unwrap_or_else(|| msg.sender.clone()),
+                subject: String::new(),
+                body: msg.text.clone(),
+                date_header: None,
+                received: Some(msg.at),
+                auto_reply: None,
+                in_reply_to: vec![],
+                references: vec![],
+            };
+            let p = self
+                .prepare_incoming(tx, m, msg.source, msg.at, None, msg.reply.clone())
+                .await?;
+            reasons.push(p.as_ref().map(|p| p.reason));
+            prepared.extend(p);
+        }
+        let stored = self.store_prepared(tx, prepared, now).await?;
+        Ok(msgs
+            .iter()
+            .zip(reasons)
+            .map(|(msg, reason)| ChatOutcome {
+                reason: match reason {
+                    Some(r) if stored.contains(&msg.key) => r.as_str(),
+                    Some(_) => "duplicate",
+                    None => "resolution",
+                },
+                reply: self.inline.remove(&msg.key),
+            })
+            .collect())
+    }
+
+    /// Stores decided messages with a few multi-row statements, and what they cause. Returns
+    /// the keys of the messages stored now (the others were seen before).
+    async fn store_prepared(
+        &mut self,
+        tx: &mut Tx<'_>,
+        prepared: Vec<Prepared>,
+        now: DateTime<Utc>,
+    ) -> Result<HashSet<String>> {
         let ids =
             insert_reports(tx, &prepared.iter().map(|p| &p.report).collect::<Vec<_>>()).await?;
         // The same message twice in one batch: the first is the report, the second a duplicate.
@@ -164,16 +236,42 @@ impl<'a> Ingestor<'a> {
             tracing::info!(message_id = ?p.report.message_id, employee = %f.employee.employee_id,
                 kind = %p.report.kind, reason = %p.report.reason, "report recorded");
             if let Some(template) = f.reply {
-                let to = vec![p.report.sender.clone()];
-                mails.extend(self.mail(
-                    template,
-                    &f.ctx,
-                    report_id,
-                    to,
-                    Some(&f.answering),
-                    "auto-replied",
-                    now,
-                )?);
+                match &p.reply_via {
+                    ReplyVia::Mail => {
+                        let to = vec![p.report.sender.clone()];
+                        mails.extend(self.mail(
+                            template,
+                            &f.ctx,
+                            report_id,
+                            to,
+                            Some(&f.answering),
+                            "auto-replied",
+                            now,
+                        )?);
+                    }
+                    ReplyVia::Inline => {
+                        let r = self.templates.render(template, &f.ctx)?;
+                        self.inline
+                            .insert(p.report.message_key.clone(), r.body.trim().to_string());
+                    }
+                    ReplyVia::Matrix {
+                        room,
+                        event,
+                        thread,
+                    } => {
+                        let r = self.templates.render(template, &f.ctx)?;
+                        let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
+                        mails.push(crate::chat::matrix::reply_row(
+                            self.cfg,
+                            &cause,
+                            room,
+                            event,
+                            thread,
+                            r.body.trim(),
+                            now,
+                        ));
+                    }
+                }
             }
             for template in &f.notify {
                 let supervisors: Vec<&Employee> = self
@@ -223,7 +321,7 @@ impl<'a> Ingestor<'a> {
                         f.ctx.name, f.ctx.date, f.ctx.subject
                     )
                 };
-                mails.extend(outbox::webhook_row(
+                mails.extend(outbox::chat_rows(
                     self.cfg,
                     &cause,
                     &f.employee.department,
@@ -243,7 +341,7 @@ impl<'a> Ingestor<'a> {
         }
         insert_escalations(tx, &notices).await?;
         self.summary.mails_queued += outbox::insert_rows(tx, &mails).await?;
-        Ok(())
+        Ok(claimed)
     }
 
     /// Decides one message. A supervisor's answer to an escalation is stored at once (it is
@@ -295,16 +393,34 @@ impl<'a> Ingestor<'a> {
                     reason: Reason::Unparseable,
                     file,
                     follow: None,
+                    reply_via: ReplyVia::Mail,
                 }));
             }
         };
+        self.prepare_incoming(tx, m, raw.source, arrival, file, ReplyVia::Mail)
+            .await
+    }
+
+    /// Decides one readable message (a mail, or a chat message put in the same shape).
+    #[allow(clippy::too_many_arguments)]
+    async fn prepare_incoming(
+        &mut self,
+        tx: &mut Tx<'_>,
+        m: Incoming,
+        source: &'static str,
+        arrival: DateTime<Utc>,
+        file: Option<String>,
+        reply_via: ReplyVia,
+    ) -> Result<Option<Prepared>> {
+        let tz = self.cfg.timezone;
+        let day = local_date(arrival, tz);
         let employee = self.by_email.get(&m.from).cloned();
         if let Some(e) = employee
             .as_ref()
             .filter(|e| e.role == Role::Supervisor && m.auto_reply.is_none())
             && let Some(id) = self.answered_escalation(e, &m).await?
         {
-            self.record_resolution(tx, raw, &m, e, id, arrival, day)
+            self.record_resolution(tx, source, file.as_deref(), &m, e, id, arrival, day)
                 .await?;
             return Ok(None);
         }
@@ -325,7 +441,7 @@ impl<'a> Ingestor<'a> {
         let report = NewReport {
             message_key: m.key.clone(),
             message_id: m.message_id.clone(),
-            source: raw.source.to_string(),
+            source: source.to_string(),
             received_at: arrival.timestamp(),
             date_header: m.date_header.map(|t| t.timestamp()),
             day: day.to_string(),
@@ -348,10 +464,19 @@ impl<'a> Ingestor<'a> {
             .filter(|_| d.reply.is_some() || !d.notify.is_empty())
             .map(|e| Follow {
                 ctx: MailContext {
-                    subject: if m.subject.is_empty() {
-                        "(件名なし)".into()
-                    } else {
+                    subject: if !m.subject.is_empty() {
                         m.subject.clone()
+                    } else if reply_via != ReplyVia::Mail {
+                        // A chat message has no subject: its first line stands for it.
+                        m.body
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .chars()
+                            .take(40)
+                            .collect()
+                    } else {
+                        "(件名なし)".into()
                     },
                     name: e.name.clone(),
                     employee_id: e.employee_id.clone(),
@@ -373,6 +498,7 @@ impl<'a> Ingestor<'a> {
                     status_label: d.status.map(|s| s.label_ja()).unwrap_or(""),
                     leave: d.class.leave,
                     incident: d.class.incident,
+                    chat: !matches!(reply_via, ReplyVia::Mail),
                     // Only the incident notice quotes the body.
                     body: if d.class.incident {
                         crate::classify::work_summary(&m.body)
@@ -390,6 +516,7 @@ impl<'a> Ingestor<'a> {
             reason: d.reason,
             file,
             follow,
+            reply_via,
         }))
     }
 
@@ -421,7 +548,8 @@ impl<'a> Ingestor<'a> {
     async fn record_resolution(
         &mut self,
         tx: &mut Tx<'_>,
-        raw: &Raw,
+        source: &str,
+        file: Option<&str>,
         m: &Incoming,
         sup: &Employee,
         (order_id, kind): (i64, String),
@@ -438,7 +566,7 @@ impl<'a> Ingestor<'a> {
         let r = NewReport {
             message_key: m.key.clone(),
             message_id: m.message_id.clone(),
-            source: raw.source.to_string(),
+            source: source.to_string(),
             received_at: arrival.timestamp(),
             date_header: m.date_header.map(|t| t.timestamp()),
             day: day.to_string(),
@@ -449,7 +577,7 @@ impl<'a> Ingestor<'a> {
             subject: m.subject.clone(),
             ..NewReport::default()
         };
-        let id = self.record(tx, &r, reason, raw.file.as_deref()).await?;
+        let id = self.record(tx, &r, reason, file).await?;
         if id.is_some() && resolves {
             let n = resolve(
                 tx,
@@ -542,6 +670,47 @@ struct Prepared {
     file: Option<String>,
     /// What the report causes: replies and notices (none for strangers and automatic mail).
     follow: Option<Follow>,
+    /// Where the reply goes.
+    reply_via: ReplyVia,
+}
+
+/// Where the answer to a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyVia {
+    /// A mail to the sender, through the outbox.
+    Mail,
+    /// Returned to the caller (a slash command's HTTP answer).
+    Inline,
+    /// A message in a Matrix room's thread, through the outbox.
+    Matrix {
+        room: String,
+        /// The event answered, and the thread's root.
+        event: String,
+        thread: String,
+    },
+}
+
+/// A chat message to take in.
+#[derive(Debug, Clone)]
+pub struct ChatMessage {
+    /// What makes it unique (`matrix:$event`, `slash:…`): processed once.
+    pub key: String,
+    pub source: &'static str,
+    /// The chat user ID, matched against the employees' `chat_id`.
+    pub sender: String,
+    pub text: String,
+    /// The chat server's time for it.
+    pub at: DateTime<Utc>,
+    pub reply: ReplyVia,
+}
+
+/// What became of a chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatOutcome {
+    /// As `ingest --json`'s reason, or `duplicate`.
+    pub reason: &'static str,
+    /// The answer, when it is given inline.
+    pub reply: Option<String>,
 }
 
 struct Follow {
@@ -567,6 +736,8 @@ struct MailContext {
     status_label: &'static str,
     leave: bool,
     incident: bool,
+    /// The answer goes to chat, not mail (the templates word it so).
+    chat: bool,
     body: String,
 }
 

@@ -190,9 +190,25 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
     Ok(queued)
 }
 
-/// A chat message for a department's room (incoming webhook), queued like a mail: the same
-/// cause is queued once. `None` when the department has no room configured.
-pub fn webhook_row(
+/// The chat messages for a department's rooms (an incoming webhook, a Matrix room), queued
+/// like mail: the same cause is queued once. Empty when the department has no room.
+pub fn chat_rows(
+    cfg: &Config,
+    cause: &str,
+    department: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Vec<OutRow> {
+    let mut rows: Vec<OutRow> = webhook_row(cfg, cause, department, text, now)
+        .into_iter()
+        .collect();
+    rows.extend(crate::chat::matrix::room_row(
+        cfg, cause, department, text, now,
+    ));
+    rows
+}
+
+fn webhook_row(
     cfg: &Config,
     cause: &str,
     department: &str,
@@ -258,7 +274,7 @@ const GIVE_UP_SECS: i64 = 24 * 3600;
 /// Delivers every mail due at `now` through the configured transport.
 pub async fn deliver_due(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<Delivery> {
     let transport = Transport::from_config(&cfg.mail.transport)?;
-    deliver_with(store, &transport, &cfg.mail, now).await
+    deliver_with(store, &transport, cfg, now).await
 }
 
 /// Mails claimed (and later marked sent) per transaction. Each transaction is an fsync on
@@ -274,14 +290,16 @@ struct Claimed {
     created_at: i64,
     attempts: i64,
     channel: String,
+    message_id: String,
 }
 
 pub async fn deliver_with(
     store: &Store,
     transport: &Transport,
-    mail: &crate::config::MailConfig,
+    cfg: &Config,
     now: DateTime<Utc>,
 ) -> Result<Delivery> {
+    let mail = &cfg.mail;
     let mut d = Delivery::default();
     let mut sender = transport.sender();
     let now_s = now.timestamp();
@@ -304,7 +322,7 @@ pub async fn deliver_with(
             let row = sqlx::query(
                 "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
                  WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
-                 RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel",
+                 RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel, message_id",
             )
             .bind(now_s + mail.delivery_lease_seconds as i64)
             .bind(id)
@@ -320,6 +338,7 @@ pub async fn deliver_with(
                     created_at: r.get(3),
                     attempts: r.get(4),
                     channel: r.get(5),
+                    message_id: r.get(6),
                 });
             }
         }
@@ -348,6 +367,8 @@ pub async fn deliver_with(
                 )
                 .map_err(|e| Error::Mail(e.to_string()))?;
                 sender.send_raw(&envelope, &c.raw).await
+            } else if c.channel == "matrix" {
+                crate::chat::matrix::send(store, cfg, &c.to, &c.message_id, &c.raw).await
             } else {
                 crate::chat::webhook::post(&c.to, &c.raw).await
             };

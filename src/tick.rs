@@ -187,22 +187,21 @@ async fn escalate(
                             );
                         }
                         // The supervisors' step goes to the department's chat room as well.
-                        let chat = (d.to == Recipient::Supervisors)
-                            .then(|| {
-                                format!(
-                                    "{}\n勤務命令 {}〜{} {}",
-                                    r.subject, o.start, o.end, o.content
-                                )
-                            })
-                            .and_then(|text| {
-                                outbox::webhook_row(
-                                    cfg,
-                                    &format!("escalation.{ek}"),
-                                    &employee.department,
-                                    &text,
-                                    now,
-                                )
-                            });
+                        let chat = if d.to == Recipient::Supervisors {
+                            let text = format!(
+                                "{}\n勤務命令 {}〜{} {}",
+                                r.subject, o.start, o.end, o.content
+                            );
+                            outbox::chat_rows(
+                                cfg,
+                                &format!("escalation.{ek}"),
+                                &employee.department,
+                                &text,
+                                now,
+                            )
+                        } else {
+                            vec![]
+                        };
                         let mail = OutMail::generated(
                             format!("escalation_{}", d.to.as_str()),
                             format!("escalation.{ek}"),
@@ -210,9 +209,7 @@ async fn escalate(
                             r,
                         );
                         outbox::enqueue(&mut tx, cfg, &mail, now).await?;
-                        if let Some(row) = chat {
-                            outbox::insert_rows(&mut tx, &[row]).await?;
-                        }
+                        outbox::insert_rows(&mut tx, &chat).await?;
                         report.steps_sent += 1;
                         tracing::info!(
                             order = o.id,
@@ -369,7 +366,7 @@ async fn digests(
             }
             let ctx = digest_context(&board, dept, today, slot, cfg.timezone);
             let r = templates.render("digest.txt", &ctx)?;
-            let chat = outbox::webhook_row(
+            let chat = outbox::chat_rows(
                 cfg,
                 &cause,
                 dept,
@@ -378,9 +375,7 @@ async fn digests(
             );
             let mail = OutMail::generated("digest", cause, to, r);
             outbox::enqueue(&mut tx, cfg, &mail, now).await?;
-            if let Some(row) = chat {
-                outbox::insert_rows(&mut tx, &[row]).await?;
-            }
+            outbox::insert_rows(&mut tx, &chat).await?;
             tx.commit().await?;
             report.digests += 1;
             tracing::info!(department = %dept, slot = %slot, "digest queued");

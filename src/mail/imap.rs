@@ -369,7 +369,7 @@ async fn fetch_new(
             }
         }
         // Answer this batch before fetching the next: a backlog must not delay the first acks.
-        let d = crate::outbox::deliver_with(store, transport, &cfg.mail, Utc::now()).await?;
+        let d = crate::outbox::deliver_with(store, transport, cfg, Utc::now()).await?;
         tracing::info!(
             messages = fetched.len(),
             last_uid = max_uid,

@@ -16,6 +16,7 @@ use crate::config::DepartmentDef;
 use crate::error::{Error, Result};
 use crate::ids::Held;
 
+pub mod chat;
 pub mod escalations;
 pub mod mailbox;
 pub mod reports;
@@ -81,6 +82,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "chat",
         include_str!("../../migrations/sqlite/0007_chat.sql"),
     ),
+    (
+        8,
+        "chat_state",
+        include_str!("../../migrations/sqlite/0008_chat_state.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -117,6 +123,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "chat",
         include_str!("../../migrations/postgres/0007_chat.sql"),
+    ),
+    (
+        8,
+        "chat_state",
+        include_str!("../../migrations/postgres/0008_chat_state.sql"),
     ),
 ];
 

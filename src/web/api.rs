@@ -34,7 +34,7 @@ fn bad_request(msg: &str) -> Response {
 }
 
 pub fn today(app: &App) -> NaiveDate {
-    Utc::now().with_timezone(&app.cfg.timezone).date_naive()
+    app.now().with_timezone(&app.cfg.timezone).date_naive()
 }
 
 /// The scope a request reads: the person's own, or one department they may see (a department
@@ -173,6 +173,16 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
     );
     let _ = writeln!(out, "# TYPE zaitaku_mailbox_watched gauge");
     let _ = writeln!(out, "zaitaku_mailbox_watched {}", u8::from(watched));
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_matrix_connected 1 while this process's Matrix /sync works (zaitaku run with [chat.matrix]); 0 otherwise."
+    );
+    let _ = writeln!(out, "# TYPE zaitaku_matrix_connected gauge");
+    let _ = writeln!(
+        out,
+        "zaitaku_matrix_connected {}",
+        u8::from(crate::chat::matrix::CONNECTED.load(Ordering::Relaxed))
+    );
     Ok((
         [(
             header::CONTENT_TYPE,

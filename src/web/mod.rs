@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod pages;
 pub mod roles;
 
@@ -77,6 +78,8 @@ pub struct Inner {
     /// Bumped by every change made through this server, so the next board is built afresh.
     changes: AtomicU64,
     templates_dir: PathBuf,
+    /// `zaitaku web --now T`: the server's clock started at T and runs on (rehearsals, tests).
+    clock_offset: chrono::TimeDelta,
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -132,7 +135,22 @@ impl App {
             boards: tokio::sync::Mutex::new(HashMap::new()),
             changes: AtomicU64::new(0),
             templates_dir,
+            clock_offset: chrono::TimeDelta::zero(),
         }))
+    }
+
+    /// The same, with the clock started at `start` (`zaitaku web --now`).
+    pub fn with_clock(cfg: Config, store: Store, start: Option<DateTime<Utc>>) -> App {
+        let mut app = App::new(cfg, store);
+        if let (Some(start), Some(inner)) = (start, Arc::get_mut(&mut app.0)) {
+            inner.clock_offset = start - Utc::now();
+        }
+        app
+    }
+
+    /// The server's clock: the system's, unless started elsewhere with `--now`.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
     }
 
     /// The board of a day judged at the clock. Fifty supervisors polling the same day cost one
@@ -149,7 +167,7 @@ impl App {
         {
             return Ok(b.clone());
         }
-        let b = Arc::new(crate::cli::status_board(&self.store, &self.cfg, date, Utc::now()).await?);
+        let b = Arc::new(crate::cli::status_board(&self.store, &self.cfg, date, self.now()).await?);
         boards.retain(|_, (built, _, _)| built.elapsed() < BOARD_TTL);
         boards.insert(date, (Instant::now(), generation, b.clone()));
         Ok(b)
@@ -345,6 +363,7 @@ pub fn router(app: App) -> Router {
         .route("/survey/{wave}", get(pages::survey))
         .route("/api/status", get(api::status))
         .route("/healthz", get(api::healthz))
+        .route("/chat/slash", post(chat::slash))
         .route("/metrics", get(api::metrics))
         .route("/static/{name}", get(asset))
         .layer(axum::middleware::from_fn(security_headers))
@@ -357,9 +376,10 @@ pub async fn serve(
     store: Store,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    start: Option<DateTime<Utc>>,
 ) -> Result<()> {
     let addr = listener.local_addr().ok();
-    let app = App::new(cfg, store);
+    let app = App::with_clock(cfg, store, start);
     tracing::info!(addr = ?addr, "web register listening");
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)

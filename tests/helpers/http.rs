@@ -89,6 +89,8 @@ pub struct Client {
     pub addr: String,
     pub cookies: BTreeMap<String, String>,
     pub bearer: Option<String>,
+    /// Sent with every request (a chat server's signature headers).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Client {
@@ -97,6 +99,7 @@ impl Client {
             addr: addr.to_string(),
             cookies: BTreeMap::new(),
             bearer: None,
+            headers: Vec::new(),
         }
     }
 
@@ -152,6 +155,9 @@ impl Client {
         }
         if let Some(t) = &self.bearer {
             req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        for (k, v) in &self.headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
         }
         if let Some(t) = content_type {
             req.push_str(&format!("Content-Type: {t}\r\n"));
@@ -288,6 +294,11 @@ pub struct WebServer {
 
 impl WebServer {
     pub fn start(zt: &Zt) -> WebServer {
+        Self::start_with(zt, &[])
+    }
+
+    /// The same, with more arguments for `zaitaku web` (`--now …`).
+    pub fn start_with(zt: &Zt, args: &[&str]) -> WebServer {
         let log = zt.path(&format!(
             "web-{}.log",
             std::time::SystemTime::now()
@@ -297,7 +308,7 @@ impl WebServer {
         ));
         let file = std::fs::File::create(&log).unwrap();
         let mut child = zt
-            .cmd(&["web", "--listen", "127.0.0.1:0"])
+            .cmd(&[&["web", "--listen", "127.0.0.1:0"][..], args].concat())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(file)

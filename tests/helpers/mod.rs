@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod servers;
+pub mod synapse;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,96 @@
+//! `POST /chat/slash`: a slash command from Slack, Mattermost or Rocket.Chat (`/zaitaku 開始`,
+//! `/zaitaku 終了 本日の作業…`). The request is verified first (`chat::slash`); one that fails,
+//! or a replay of one already taken, gets 401 and changes nothing. A verified one is decided
+//! with the same rules as mail (source `chat`), and the answer is the HTTP response, shown to
+//! the teleworker alone (`ephemeral`).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{App, WebResult};
+use crate::chat::slash::{Credentials, verify};
+use crate::ingest::{ChatMessage, Ingestor, ReplyVia};
+
+const USAGE: &str = "使い方: /zaitaku 開始 （業務開始の連絡）、/zaitaku 終了 本日の作業… （業務終了と日報）。\
+時間休は「時間休」、事故・災害は「事故」と書いてください。";
+
+fn answer(text: &str) -> Response {
+    Json(json!({ "response_type": "ephemeral", "text": text })).into_response()
+}
+
+fn refused(why: &str) -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({ "error": why }))).into_response()
+}
+
+pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> WebResult {
+    let Some(cfg) = &app.cfg.chat.slash else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    };
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let token = header("authorization")
+        .and_then(|a| a.strip_prefix("Token "))
+        .or_else(|| field("token"));
+    let creds = Credentials {
+        timestamp: header("x-slack-request-timestamp"),
+        signature: header("x-slack-signature"),
+        token,
+    };
+    let now = app.now();
+    let key = match verify(cfg, &creds, &body, now.timestamp()) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(reason = %e, "slash command refused");
+            return Ok(refused(&e.to_string()));
+        }
+    };
+    let (Some(user), text) = (field("user_id"), field("text").unwrap_or("").trim()) else {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "no user_id" })),
+        )
+            .into_response());
+    };
+    if text.is_empty() || matches!(text, "help" | "ヘルプ" | "使い方") {
+        return Ok(answer(USAGE));
+    }
+    let msg = ChatMessage {
+        key,
+        source: "chat",
+        sender: user.to_string(),
+        text: text.to_string(),
+        at: now,
+        reply: ReplyVia::Inline,
+    };
+    let mut ing = Ingestor::new(&app.store, &app.cfg).await?;
+    let mut tx = app.store.begin().await?;
+    let outcome = ing
+        .process_chat(&mut tx, std::slice::from_ref(&msg), now)
+        .await?
+        .remove(0);
+    if outcome.reason == "duplicate" {
+        tx.rollback().await.map_err(crate::error::Error::from)?;
+        tracing::warn!(user = %user, "slash command replayed: refused");
+        return Ok(refused("this request was taken before (replay)"));
+    }
+    tx.commit().await.map_err(crate::error::Error::from)?;
+    app.changed();
+    tracing::info!(user = %user, reason = outcome.reason, "slash command");
+    Ok(answer(&match (outcome.reply, outcome.reason) {
+        (Some(r), _) => r,
+        (None, "unknown_sender") => format!(
+            "このチャットのアカウント（{user}）は在宅勤務連絡システムに登録されていません。\
+             情報担当に chat_id の登録を依頼してください。"
+        ),
+        (None, _) => "受け付けました。".to_string(),
+    }))
+}
