@@ -107,6 +107,9 @@ pub enum Command {
         /// Folder for the demo's database, Maildir and sent mail
         #[arg(long, default_value = "demo")]
         dir: PathBuf,
+        /// Then serve the web register on the demo's day, until Ctrl-C [default address: 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::config::DEFAULT_WEB_LISTEN)]
+        web: Option<String>,
     },
 }
 
@@ -248,8 +251,17 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    if let Command::Demo { dir } = &cli.command {
-        return crate::demo::run(dir).await;
+    if let Command::Demo { dir, web } = &cli.command {
+        let web = match web {
+            Some(a) => Some(a.trim().parse().map_err(|_| {
+                Error::bad(
+                    "--web",
+                    format!("expected an address and port like 127.0.0.1:8080, got {a:?}"),
+                )
+            })?),
+            None => None,
+        };
+        return crate::demo::run(dir, web, shutdown_signal()).await;
     }
     let cfg = load_config(cli.config.as_deref())?;
     if let Command::Calendar(a) = &cli.command {

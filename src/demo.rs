@@ -52,7 +52,29 @@ const EVENING: &[(&str, &[u8])] = &[
     ),
 ];
 
-pub async fn run(dir: &Path) -> Result<()> {
+/// The demo's web logins: (employee, who they are). All share `DEMO_PASSWORD`.
+const WEB_LOGINS: &[(&str, &str)] = &[
+    (
+        "E2001",
+        "鈴木一郎（情報管理課の所属長: 承認・電話連絡・督促の解決）",
+    ),
+    (
+        "E1001",
+        "山田太郎（情報管理課のテレワーク職員: 自分の命令と勤務申請）",
+    ),
+    ("E9001", "中村誠（情報担当: 職員・申請・ID・集計）"),
+    ("E3001", "渡辺健（人事課: 全課の状況を閲覧）"),
+];
+const DEMO_PASSWORD: &str = "zaitaku-demo";
+/// The web board's clock in the demo: the evening of the demo's day.
+const WEB_CLOCK: &str = "2021-01-12T17:50:00+09:00";
+
+/// The tour; with `web`, then the register and board on that address until `shutdown`.
+pub async fn run(
+    dir: &Path,
+    web: Option<std::net::SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     fresh_dir(dir)?;
     let d = dir.display();
     let mut cfg = Config::embedded();
@@ -60,12 +82,43 @@ pub async fn run(dir: &Path) -> Result<()> {
     cfg.mail.source = format!("maildir:{d}/inbox");
     cfg.mail.transport = format!("file:{d}/outbox");
     let store = Store::open(&cfg.database).await?;
-    let result = tour(dir, &cfg, &store).await;
+    let mut result = tour(dir, &cfg, &store, web.is_some()).await;
+    if let (Ok(()), Some(addr)) = (&result, web) {
+        result = serve_web(&cfg, &store, addr, shutdown).await;
+    }
     store.close().await;
     result
 }
 
-async fn tour(dir: &Path, cfg: &Config, store: &Store) -> Result<()> {
+/// `demo --web`: logins for four roles, then the web register on the demo's day.
+async fn serve_web(
+    cfg: &Config,
+    store: &Store,
+    addr: std::net::SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let now = parse_instant("demo", WEB_CLOCK)?;
+    for (employee, _) in WEB_LOGINS {
+        crate::web::auth::set_password(store, employee, DEMO_PASSWORD, now.timestamp()).await?;
+    }
+    let listener = crate::web::bind(addr).await?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::io(Path::new("web listener"), e))?;
+    heading("8. ブラウザで見る (zaitaku web)");
+    println!(
+        "  http://{bound}/ を開いてください。時計は {WEB_CLOCK} から進みます。Ctrl-C で終了します。"
+    );
+    println!("  ログイン（パスワードはすべて {DEMO_PASSWORD}）:");
+    for (employee, who) in WEB_LOGINS {
+        println!("    {employee}  {who}");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    crate::web::serve(cfg.clone(), store.clone(), listener, shutdown, Some(now)).await
+}
+
+async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> {
     let inbox = dir.join("inbox");
     maildir::ensure(&inbox)?;
     let at = |s: &str| parse_instant("demo", s);
@@ -187,6 +240,11 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store) -> Result<()> {
     println!(
         "  README.md の「Getting started with your own data」: 自分の職員 CSV と勤務命令 CSV で始める手順"
     );
+    if !web {
+        println!(
+            "  cargo run --release -- demo --web   (同じ一日をブラウザの命令簿・状況ボードで見る: http://127.0.0.1:8080/)"
+        );
+    }
     Ok(())
 }
 
