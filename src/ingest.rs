@@ -18,7 +18,7 @@ use crate::classify::Kind;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::maildir;
-use crate::mail::parse::{Incoming, parse};
+use crate::mail::parse::{Incoming, Unparseable, parse};
 use crate::mail::template::Templates;
 use crate::outbox::{self, OutMail};
 use crate::report::{Facts, Reason, decide, kind_label};
@@ -79,6 +79,9 @@ pub struct Raw {
     pub delivered_at: Option<DateTime<Utc>>,
     /// Where it came from, for `ingest --json`.
     pub file: Option<String>,
+    /// Already parsed (a Maildir batch is parsed on the thread that reads it, beside the
+    /// batch being stored); `None`: parsed when processed.
+    pub parsed: Option<std::result::Result<Incoming, Unparseable>>,
 }
 
 pub struct Ingestor<'a> {
@@ -352,7 +355,10 @@ impl<'a> Ingestor<'a> {
         raw: &Raw,
         now: DateTime<Utc>,
     ) -> Result<Option<Prepared>> {
-        let parsed = parse(&raw.bytes);
+        let parsed = match &raw.parsed {
+            Some(p) => p.clone(),
+            None => parse(&raw.bytes),
+        };
         let tz = self.cfg.timezone;
         let header_time = parsed.as_ref().ok().and_then(|m| m.received);
         // The server's receipt time, never the sender's Date: a wrong laptop clock must not make
@@ -774,6 +780,7 @@ pub async fn ingest_files(
             received_at,
             delivered_at: None,
             file: Some(f.display().to_string()),
+            parsed: None,
         });
     }
     let mut ing = Ingestor::new(store, cfg).await?;
@@ -800,6 +807,7 @@ fn read_chunk(
             Err(err) => return Err(Error::io(&e.path, err)),
         };
         raws.push(Raw {
+            parsed: Some(parse(&bytes)),
             bytes,
             source: "maildir",
             received_at: None,

@@ -337,6 +337,7 @@ async fn fetch_new(
                 received_at: *internal,
                 delivered_at: None,
                 file: None,
+                parsed: None,
             })
             .collect();
         ing.process_batch(&mut tx, &raws, now).await?;
