@@ -89,6 +89,21 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
     }
 }
 
+/// Delivers what the messages just taken in caused (their answers go out at once, not at the
+/// next tick); a failure is logged, and the tick retries.
+pub async fn deliver_now(store: &Store, transport: &Transport, cfg: &Config) {
+    match crate::outbox::deliver_with(store, transport, cfg, Utc::now()).await {
+        Ok(d) if d.attempted > 0 => tracing::info!(
+            sent = d.sent,
+            retrying = d.retrying,
+            failed = d.failed,
+            "outbox"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "outbox delivery failed"),
+    }
+}
+
 /// Sleeps, or returns true early when told to stop.
 async fn stopped_during(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     if *stop.borrow() {
@@ -124,16 +139,7 @@ async fn maildir_loop(
                         duplicates = s.duplicates,
                         "maildir batch done"
                     );
-                    match crate::outbox::deliver_with(&store, &transport, &cfg, Utc::now()).await {
-                        Ok(d) if d.attempted > 0 => tracing::info!(
-                            sent = d.sent,
-                            retrying = d.retrying,
-                            failed = d.failed,
-                            "outbox"
-                        ),
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "outbox delivery failed"),
-                    }
+                    deliver_now(&store, &transport, &cfg).await;
                 }
             }
             // A broken message is kept and recorded by ingest; what lands here is the folder or

@@ -208,6 +208,16 @@ pub fn chat_rows(
     rows
 }
 
+/// What the board shows of a chat message in the outbox: its first line, shortened.
+pub fn chat_subject(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
+
 fn webhook_row(
     cfg: &Config,
     cause: &str,
@@ -223,13 +233,7 @@ fn webhook_row(
         report_id: None,
         envelope_from: "webhook".into(),
         envelope_to: url.clone(),
-        subject: text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(200)
-            .collect(),
+        subject: chat_subject(text),
         raw: crate::chat::webhook::payload(text),
         created_at: now.timestamp(),
     })

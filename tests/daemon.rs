@@ -30,24 +30,8 @@ fn world(backend: Backend, imap: &Dovecot, smtp: &SmtpSink) -> Zt {
     zt
 }
 
-/// Starts the daemon; its log goes to a file (a pipe nobody reads would fill and block it).
 fn start(zt: &Zt) -> (Child, std::path::PathBuf) {
-    let log = zt.path(&format!(
-        "run-{}.log",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let file = std::fs::File::create(&log).unwrap();
-    let child = zt
-        .cmd(&["run"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    (child, log)
+    zt.start_run(None)
 }
 
 fn stop((mut child, log): (Child, std::path::PathBuf)) {

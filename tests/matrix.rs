@@ -6,7 +6,7 @@
 mod helpers;
 
 use std::collections::{BTreeSet, HashSet};
-use std::process::{Child, Stdio};
+use std::process::Child;
 
 use chrono::Utc;
 use helpers::servers::eventually;
@@ -51,18 +51,8 @@ fn world(b: Backend, syn: &Synapse, tag: &str) -> World {
         bot.token
     ));
     std::fs::write(&cfg, toml).unwrap();
-    zt.ok(&["init"]);
-    let staff = zt.write(
-        "staff.csv",
-        &format!(
-            "employee_id,name,email,department,role,chat_id\n\
-             E1001,山田太郎,yamada@city.example.lg.jp,情報管理課,teleworker,{}\n\
-             E1002,佐藤花子,sato@city.example.lg.jp,情報管理課,teleworker,\n\
-             E2001,鈴木一郎,suzuki@city.example.lg.jp,情報管理課,supervisor,{}\n",
-            yamada.user_id, boss.user_id
-        ),
-    );
-    zt.ok(&["employees", "import", staff.to_str().unwrap()]);
+    let staff = zt.staff_with_chat_ids(&[("E1001", &yamada.user_id), ("E2001", &boss.user_id)]);
+    zt.with_staff_from(&staff);
     World {
         zt,
         bot,
@@ -76,22 +66,7 @@ fn world(b: Backend, syn: &Synapse, tag: &str) -> World {
 }
 
 fn start(zt: &Zt) -> (Child, std::path::PathBuf) {
-    let log = zt.path(&format!(
-        "run-{}.log",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let child = zt
-        .cmd(&["run"])
-        .env("ZAITAKU_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    (child, log)
+    zt.start_run(Some("info"))
 }
 
 fn log_of(run: &(Child, std::path::PathBuf)) -> String {
@@ -286,21 +261,6 @@ fn an_escalation_step_and_the_digest_reach_the_department_room_once() {
     let syn = Synapse::start(py);
     let w = world(Backend::Sqlite, &syn, "_esc");
     let zt = &w.zt;
-    zt.ok(&[
-        "applications",
-        "add",
-        "--department",
-        "情報管理課",
-        "--fiscal-year",
-        "2020",
-        "--pc",
-        "JOHO-PC01",
-        "--users",
-        "E1001,E1002",
-    ]);
-    for e in ["E1001", "E1002"] {
-        zt.ok(&["ids", "assign", "--employee", e, "--from", "2021-01-04"]);
-    }
     zt.with_orders_0112();
     zt.ok(&[
         "ingest",

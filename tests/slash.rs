@@ -23,31 +23,9 @@ fn world(b: Backend) -> Zt {
         "[chat.slash]\nsigning_secret = \"{SECRET}\"\ntoken = \"{MM_TOKEN}\"\n"
     ));
     std::fs::write(&cfg, toml).unwrap();
-    zt.ok(&["init"]);
-    let staff = zt.write(
-        "staff.csv",
-        "employee_id,name,email,department,role,chat_id\n\
-         E1001,山田太郎,yamada@city.example.lg.jp,情報管理課,teleworker,U1001\n\
-         E1002,佐藤花子,sato@city.example.lg.jp,情報管理課,teleworker,mm-sato\n\
-         E2001,鈴木一郎,suzuki@city.example.lg.jp,情報管理課,supervisor,U2001\n",
-    );
-    zt.ok(&["employees", "import", staff.to_str().unwrap()]);
-    zt.ok(&[
-        "applications",
-        "add",
-        "--department",
-        "情報管理課",
-        "--fiscal-year",
-        "2020",
-        "--pc",
-        "JOHO-PC01",
-        "--users",
-        "E1001,E1002",
-    ]);
-    for e in ["E1001", "E1002"] {
-        zt.ok(&["ids", "assign", "--employee", e, "--from", "2021-01-04"]);
-    }
-    zt.with_orders_0112();
+    let staff =
+        zt.staff_with_chat_ids(&[("E1001", "U1001"), ("E1002", "mm-sato"), ("E2001", "U2001")]);
+    zt.with_staff_from(&staff).with_orders_0112();
     zt
 }
 

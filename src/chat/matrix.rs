@@ -44,7 +44,6 @@ fn token_key(m: &MatrixConfig) -> String {
 
 /// An outbox row that posts `content` to `room`.
 fn row(cfg: &Config, cause: &str, room: &str, content: Value, now: DateTime<Utc>) -> OutRow {
-    let text = content["body"].as_str().unwrap_or("");
     OutRow {
         channel: "matrix",
         message_id: message_id(cfg, &format!("matrix.{cause}")),
@@ -52,13 +51,7 @@ fn row(cfg: &Config, cause: &str, room: &str, content: Value, now: DateTime<Utc>
         report_id: None,
         envelope_from: "matrix".into(),
         envelope_to: room.to_string(),
-        subject: text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(200)
-            .collect(),
+        subject: crate::outbox::chat_subject(content["body"].as_str().unwrap_or("")),
         raw: content.to_string().into_bytes(),
         created_at: now.timestamp(),
     }
@@ -439,18 +432,7 @@ pub async fn run(
             }
             continue;
         }
-        match crate::outbox::deliver_with(&store, &transport, &cfg, Utc::now()).await {
-            Ok(d) if d.attempted > 0 => {
-                tracing::info!(
-                    sent = d.sent,
-                    retrying = d.retrying,
-                    failed = d.failed,
-                    "outbox"
-                )
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "outbox delivery failed"),
-        }
+        crate::daemon::deliver_now(&store, &transport, &cfg).await;
     }
 }
 

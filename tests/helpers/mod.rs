@@ -148,8 +148,12 @@ impl Zt {
 
     /// The register most tests start from: departments, staff, applications, IDs.
     pub fn with_staff(&self) -> &Zt {
+        self.with_staff_from(&fixture("register/employees.csv"))
+    }
+
+    /// The same register with the staff of `csv` (the fixture's people, say, with chat IDs).
+    pub fn with_staff_from(&self, csv: &Path) -> &Zt {
         self.ok(&["init"]);
-        let csv = fixture("register/employees.csv");
         self.ok(&["employees", "import", csv.to_str().unwrap()]);
         self.ok(&[
             "applications",
@@ -179,6 +183,45 @@ impl Zt {
             self.ok(&["ids", "assign", "--employee", e, "--from", "2021-01-04"]);
         }
         self
+    }
+
+    /// The fixture's staff with a `chat_id` column: `ids` maps employee IDs to chat user IDs.
+    pub fn staff_with_chat_ids(&self, ids: &[(&str, &str)]) -> PathBuf {
+        let fixture = std::fs::read_to_string(fixture("register/employees.csv")).unwrap();
+        let mut csv = String::new();
+        for (i, line) in fixture.lines().enumerate() {
+            let id = line.split(',').next().unwrap_or("");
+            let chat = if i == 0 {
+                "chat_id"
+            } else {
+                ids.iter().find(|(e, _)| *e == id).map_or("", |(_, c)| c)
+            };
+            csv.push_str(&format!("{line},{chat}\n"));
+        }
+        self.write("staff-chat.csv", &csv)
+    }
+
+    /// Starts `zaitaku run`; its log (at `log_level`, if given) goes to a file, because a pipe
+    /// nobody reads would fill and block it.
+    pub fn start_run(&self, log_level: Option<&str>) -> (std::process::Child, PathBuf) {
+        let log = self.path(&format!(
+            "run-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut cmd = self.cmd(&["run"]);
+        if let Some(level) = log_level {
+            cmd.env("ZAITAKU_LOG", level);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        (child, log)
     }
 
     /// E1001 and E1002 ordered for 2021-01-12, the standard workday.
