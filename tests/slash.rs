@@ -228,3 +228,40 @@ fn a_slash_section_without_a_secret_or_token_is_refused_in_one_line() {
     zt.run(&["init"])
         .expect_bad_input(&["chat.slash", "signing_secret"]);
 }
+
+#[test]
+fn a_rocket_chat_outgoing_webhook_in_json_is_taken_with_its_token() {
+    let zt = world(Backend::Sqlite);
+    let web = WebServer::start_with(&zt, &["--now", START]);
+    let mut c = web.client();
+    let body = serde_json::json!({
+        "token": MM_TOKEN,
+        "bot": false,
+        "channel_id": "GENERAL",
+        "message_id": "rc-msg-1",
+        "user_id": "U1001",
+        "user_name": "yamada",
+        "text": "zaitaku 開始します",
+        "timestamp": "2021-01-11T23:27:00.000Z",
+    });
+    let r = c.json("POST", "/chat/slash", &body);
+    r.expect(200);
+    assert!(
+        r.json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("業務開始の連絡を受け付けました"),
+        "{}",
+        r.json()
+    );
+    let (board, n) = reports(&zt);
+    assert_eq!(n, 1, "{board}");
+    assert_eq!(board["teleworkers"][0]["start"]["source"], "chat");
+    // The same delivery again is a replay; a wrong token is refused.
+    c.json("POST", "/chat/slash", &body).expect(401);
+    let mut forged = body.clone();
+    forged["token"] = "guess".into();
+    forged["message_id"] = "rc-msg-2".into();
+    c.json("POST", "/chat/slash", &forged).expect(401);
+    assert_eq!(reports(&zt).1, 1);
+}

@@ -82,6 +82,26 @@ pub fn verify(
     Err(Refused::Unsigned)
 }
 
+/// The request's fields: a form (Slack, Mattermost) or a JSON object (Rocket.Chat's outgoing
+/// webhook). Fields that are not text are left out; a body that is neither gives none.
+pub fn fields(content_type: Option<&str>, body: &[u8]) -> Vec<(String, String)> {
+    let json = content_type.is_some_and(|t| t.trim_start().starts_with("application/json"));
+    if !json {
+        return serde_urlencoded::from_bytes(body).unwrap_or_default();
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(m)) => m
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::String(s) => Some((k, s)),
+                serde_json::Value::Number(n) => Some((k, n.to_string())),
+                _ => None,
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +162,31 @@ mod tests {
             verify(&slack(), &unsigned, BODY, now),
             Err(Refused::Unsigned)
         );
+    }
+
+    #[test]
+    fn forms_and_rocket_chat_json_give_the_same_fields() {
+        let f = fields(
+            Some("application/x-www-form-urlencoded"),
+            b"user_id=U1&text=%E9%96%8B%E5%A7%8B",
+        );
+        assert_eq!(
+            f,
+            vec![
+                ("user_id".into(), "U1".into()),
+                ("text".into(), "開始".into())
+            ]
+        );
+        let j = fields(
+            Some("application/json; charset=utf-8"),
+            r#"{"token":"t","user_id":"abc","text":"zaitaku 開始","bot":false,"timestamp":1}"#
+                .as_bytes(),
+        );
+        assert!(j.contains(&("user_id".into(), "abc".into())));
+        assert!(j.contains(&("text".into(), "zaitaku 開始".into())));
+        assert!(j.contains(&("timestamp".into(), "1".into())));
+        assert!(!j.iter().any(|(k, _)| k == "bot"));
+        assert!(fields(Some("application/json"), b"[1]").is_empty());
     }
 
     #[test]

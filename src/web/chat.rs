@@ -1,5 +1,5 @@
-//! `POST /chat/slash`: a slash command from Slack, Mattermost or Rocket.Chat (`/zaitaku 開始`,
-//! `/zaitaku 終了 本日の作業…`). The request is verified first (`chat::slash`); one that fails,
+//! `POST /chat/slash`: a slash command from Slack or Mattermost (`/zaitaku 開始`,
+//! `/zaitaku 終了 本日の作業…`), or a Rocket.Chat outgoing webhook (JSON, trigger word `zaitaku`). The request is verified first (`chat::slash`); one that fails,
 //! or a replay of one already taken, gets 401 and changes nothing. A verified one is decided
 //! with the same rules as mail (source `chat`), and the answer is the HTTP response, shown to
 //! the teleworker alone (`ephemeral`).
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{App, WebResult};
-use crate::chat::slash::{Credentials, verify};
+use crate::chat::slash::{Credentials, fields, verify};
 use crate::ingest::{ChatMessage, Ingestor, ReplyVia};
 
 const USAGE: &str = "使い方: /zaitaku 開始 （業務開始の連絡）、/zaitaku 終了 本日の作業… （業務終了と日報）。\
@@ -30,13 +30,13 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
     let Some(cfg) = &app.cfg.chat.slash else {
         return Ok(StatusCode::NOT_FOUND.into_response());
     };
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let form = fields(header("content-type"), &body);
     let field = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let token = header("authorization")
         .and_then(|a| a.strip_prefix("Token "))
         .or_else(|| field("token"));
