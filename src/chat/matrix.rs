@@ -464,6 +464,20 @@ async fn take_in(
             Err(e) => tracing::warn!(room = %room, error = %e.message, "matrix: cannot join"),
         }
     }
+    // The very first /sync (a new bot, or a new database) shows the rooms' recent history:
+    // what is older than a day is not a report for anyone's working day, and answering it
+    // would only puzzle people. Later, after any absence, everything is taken.
+    if !resumed {
+        let before = batch.messages.len();
+        let since = Utc::now() - chrono::Duration::hours(24);
+        batch.messages.retain(|msg| msg.at >= since);
+        if batch.messages.len() < before {
+            tracing::info!(
+                skipped = before - batch.messages.len(),
+                "matrix: first sync; messages older than a day left as history"
+            );
+        }
+    }
     // A timeline cut short after a long absence: the page before it, so nothing is missed.
     // (The very first /sync has nothing to catch up with: it starts the bot's history.)
     if resumed {
