@@ -14,14 +14,14 @@ use serde::Serialize;
 
 use crate::board::rfc3339;
 use crate::calendar::local_date;
-use crate::classify::Kind;
+use crate::classify::{Classification, Kind};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::maildir;
 use crate::mail::parse::{Incoming, Unparseable, parse};
 use crate::mail::template::Templates;
 use crate::outbox::{self, OutMail};
-use crate::report::{Facts, Reason, decide, kind_label};
+use crate::report::{Facts, Reason, decide_classified, kind_label};
 use crate::store::escalations::{NewEscalation, insert_escalations, resolve};
 use crate::store::reports::{NewReport, insert_report, insert_reports};
 use crate::store::{Employee, OrderRow, Role, Store, Tx};
@@ -82,6 +82,8 @@ pub struct Raw {
     /// Already parsed (a Maildir batch is parsed on the thread that reads it, beside the
     /// batch being stored); `None`: parsed when processed.
     pub parsed: Option<std::result::Result<Incoming, Unparseable>>,
+    /// Its classification, done with the parsing.
+    pub class: Option<Classification>,
 }
 
 pub struct Ingestor<'a> {
@@ -193,7 +195,7 @@ impl<'a> Ingestor<'a> {
                 references: vec![],
             };
             let p = self
-                .prepare_incoming(tx, m, msg.source, msg.at, None, msg.reply.clone())
+                .prepare_incoming(tx, m, None, msg.source, msg.at, None, msg.reply.clone())
                 .await?;
             reasons.push(p.as_ref().map(|p| p.reason));
             prepared.extend(p);
@@ -403,8 +405,16 @@ impl<'a> Ingestor<'a> {
                 }));
             }
         };
-        self.prepare_incoming(tx, m, raw.source, arrival, file, ReplyVia::Mail)
-            .await
+        self.prepare_incoming(
+            tx,
+            m,
+            raw.class.clone(),
+            raw.source,
+            arrival,
+            file,
+            ReplyVia::Mail,
+        )
+        .await
     }
 
     /// Decides one readable message (a mail, or a chat message put in the same shape).
@@ -413,6 +423,7 @@ impl<'a> Ingestor<'a> {
         &mut self,
         tx: &mut Tx<'_>,
         m: Incoming,
+        class: Option<Classification>,
         source: &'static str,
         arrival: DateTime<Utc>,
         file: Option<String>,
@@ -434,7 +445,8 @@ impl<'a> Ingestor<'a> {
             Some(e) if m.auto_reply.is_none() => self.order(&e.employee_id, day).await?,
             _ => None,
         };
-        let d = decide(
+        let class = class.unwrap_or_else(|| crate::classify::classify(&m.subject, &m.body));
+        let d = decide_classified(
             &m,
             &Facts {
                 employee: employee.as_ref(),
@@ -443,6 +455,7 @@ impl<'a> Ingestor<'a> {
                 tz,
                 timing: &self.cfg.timing,
             },
+            class,
         );
         let report = NewReport {
             message_key: m.key.clone(),
@@ -781,6 +794,7 @@ pub async fn ingest_files(
             delivered_at: None,
             file: Some(f.display().to_string()),
             parsed: None,
+            class: None,
         });
     }
     let mut ing = Ingestor::new(store, cfg).await?;
@@ -806,8 +820,16 @@ fn read_chunk(
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
             Err(err) => return Err(Error::io(&e.path, err)),
         };
+        // Parsing and classifying depend on the message alone: done here, on the reading
+        // thread, beside the batch being stored.
+        let parsed = parse(&bytes);
+        let class = parsed
+            .as_ref()
+            .ok()
+            .map(|m| crate::classify::classify(&m.subject, &m.body));
         raws.push(Raw {
-            parsed: Some(parse(&bytes)),
+            parsed: Some(parsed),
+            class,
             bytes,
             source: "maildir",
             received_at: None,

@@ -62,7 +62,12 @@ pub struct Facts<'a> {
 }
 
 pub fn decide(m: &Incoming, f: &Facts<'_>) -> Decision {
-    let class = classify(&m.subject, &m.body);
+    decide_classified(m, f, classify(&m.subject, &m.body))
+}
+
+/// `decide`, with the message already classified (`classify(&m.subject, &m.body)`), which
+/// depends on the message alone and so may be done ahead, on another thread.
+pub fn decide_classified(m: &Incoming, f: &Facts<'_>, class: Classification) -> Decision {
     let summary = if class.kind == Kind::End {
         work_summary(&m.body)
     } else {

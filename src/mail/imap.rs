@@ -338,6 +338,7 @@ async fn fetch_new(
                 delivered_at: None,
                 file: None,
                 parsed: None,
+                class: None,
             })
             .collect();
         ing.process_batch(&mut tx, &raws, now).await?;
