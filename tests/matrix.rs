@@ -183,6 +183,21 @@ fn a_teleworkers_message_is_a_report_answered_in_its_thread_and_strangers_get_no
         );
         let _ = odd;
 
+        // Something that is neither a start nor an end, on a day without an order: recorded,
+        // and answered in its own thread (the question itself is tested by tests/slash.rs,
+        // where the day has an order).
+        let unclear = w.yamada.say(&w.dm, "おはようございます");
+        eventually(60, "the answer in its thread", || {
+            answered(&from_bot(&w, &w.dm, &w.yamada)).contains(&unclear)
+        });
+        let answer = from_bot(&w, &w.dm, &w.yamada)
+            .into_iter()
+            .find(|e| e["content"]["m.relates_to"]["event_id"] == unclear.as_str())
+            .unwrap();
+        let text = answer["content"]["body"].as_str().unwrap();
+        assert!(text.contains("連絡は記録しましたが"), "{text}");
+        assert!(!text.contains("連絡の連絡"), "{text}");
+
         // A restart reads on from where it was: nothing answered twice.
         stop(run);
         let run = start(&w.zt);
@@ -190,9 +205,13 @@ fn a_teleworkers_message_is_a_report_answered_in_its_thread_and_strangers_get_no
             log_of(&run).contains("matrix connected")
         });
         std::thread::sleep(std::time::Duration::from_secs(3));
-        assert_eq!(from_bot(&w, &w.dm, &w.yamada).len(), 1);
-        assert_eq!(from_bot(&w, &w.sup, &w.boss).len(), 1);
-        assert_eq!(unmatched(&w.zt).len(), 2);
+        assert_eq!(from_bot(&w, &w.dm, &w.yamada).len(), 2);
+        assert_eq!(
+            from_bot(&w, &w.sup, &w.boss).len(),
+            2,
+            "a notice for each day-less report"
+        );
+        assert_eq!(unmatched(&w.zt).len(), 3);
         stop(run);
     }
 }

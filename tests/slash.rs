@@ -204,6 +204,12 @@ fn a_stranger_is_told_to_register_and_recorded_as_unknown() {
         "{}",
         r.json()
     );
+    // Neither a start nor an end: the teleworker is asked which, in chat's words.
+    let unclear = slack(&mut c, "U1001", "おはようございます", START_EPOCH + 5).1;
+    unclear.expect(200);
+    let text = unclear.json()["text"].as_str().unwrap().to_string();
+    assert!(text.contains("判別できませんでした"), "{text}");
+    assert!(text.contains("「開始」または「終了」"), "{text}");
     let help = slack(&mut c, "U1001", "", START_EPOCH + 6).1;
     help.expect(200);
     assert!(
@@ -213,9 +219,14 @@ fn a_stranger_is_told_to_register_and_recorded_as_unknown() {
             .contains("/zaitaku 開始")
     );
     let (board, n) = reports(&zt);
-    assert_eq!(n, 1, "{board}");
-    assert_eq!(board["unmatched"][0]["reason"], "unknown_sender", "{board}");
-    assert_eq!(board["unmatched"][0]["from"], "U7777", "{board}");
+    assert_eq!(n, 2, "{board}");
+    let stranger = board["unmatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["reason"] == "unknown_sender")
+        .unwrap_or_else(|| panic!("{board}"));
+    assert_eq!(stranger["from"], "U7777", "{board}");
 }
 
 #[test]
