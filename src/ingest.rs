@@ -710,7 +710,7 @@ pub enum ReplyVia {
 }
 
 /// A chat message to take in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
     /// What makes it unique (`matrix:$event`, `slash:…`): processed once.
     pub key: String,

@@ -251,16 +251,6 @@ pub struct SyncBatch {
     pub limited: Vec<(String, String)>,
 }
 
-impl PartialEq for ChatMessage {
-    fn eq(&self, o: &Self) -> bool {
-        self.key == o.key
-            && self.sender == o.sender
-            && self.text == o.text
-            && self.at == o.at
-            && self.reply == o.reply
-    }
-}
-
 /// Reads a `/sync` answer. Pure, for the tests.
 pub fn read_sync(m: &MatrixConfig, v: &Value) -> Option<SyncBatch> {
     let mut b = SyncBatch {
