@@ -385,7 +385,19 @@ pub async fn run(
         if *stop.borrow() {
             return Ok(());
         }
-        let since = store.chat_state(&since_key(&m)).await?;
+        let since = match store.chat_state(&since_key(&m)).await {
+            Ok(s) => s,
+            // The database away for a moment must not end the daemon: try again shortly.
+            Err(e) => {
+                tracing::error!(error = %e, "matrix: cannot read the sync position; will try again");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
+        };
         // Only the wait for the homeserver is cut short by a stop; what it answered is stored.
         let answer = tokio::select! {
             r = sync(&store, &m, since.as_deref()) => r,
