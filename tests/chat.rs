@@ -154,3 +154,34 @@ fn a_webhook_for_an_unknown_department_is_refused_in_one_line() {
     zt.run(&["init"])
         .expect_bad_input(&["chat.webhook", "宇宙課"]);
 }
+
+#[test]
+fn matrix_settings_that_cannot_work_are_refused_in_one_line() {
+    for (toml, fragments) in [
+        (
+            "[chat.matrix]\nhomeserver = \"matrix.city.example\"\nuser = \"@bot:city.example\"\naccess_token = \"t\"\n",
+            &["chat.matrix.homeserver", "https://"][..],
+        ),
+        (
+            "[chat.matrix]\nhomeserver = \"https://m.city.example\"\nuser = \"bot\"\naccess_token = \"t\"\n",
+            &["chat.matrix.user", "@zaitaku:"][..],
+        ),
+        (
+            "[chat.matrix]\nhomeserver = \"https://m.city.example\"\nuser = \"@bot:city.example\"\n",
+            &["chat.matrix.access_token", "password"][..],
+        ),
+        (
+            "[chat.matrix]\nhomeserver = \"https://m.city.example\"\nuser = \"@bot:city.example\"\naccess_token = \"t\"\n\
+             [chat.matrix.rooms]\n\"情報管理課\" = \"#joho:city.example\"\n",
+            &["chat.matrix.rooms.情報管理課", "room ID"][..],
+        ),
+        (
+            "[chat.matrix]\nhomeserver = \"https://m.city.example\"\nuser = \"@bot:city.example\"\naccess_token = \"t\"\nsync_timeout = 5\n",
+            &["sync_timeout"][..],
+        ),
+    ] {
+        let zt = Zt::new(Backend::Sqlite);
+        std::fs::write(zt.path("config/zaitaku.toml"), toml).unwrap();
+        zt.run(&["init"]).expect_bad_input(fragments);
+    }
+}
