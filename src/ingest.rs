@@ -127,6 +127,11 @@ impl<'a> Ingestor<'a> {
         })
     }
 
+    /// The employee with this chat user ID, if any.
+    pub fn employee_by_chat(&self, chat_id: &str) -> Option<&Employee> {
+        self.by_chat.get(chat_id)
+    }
+
     async fn order(&mut self, employee: &str, day: NaiveDate) -> Result<Option<OrderRow>> {
         let key = (employee.to_string(), day);
         if let Some(o) = self.orders.get(&key) {

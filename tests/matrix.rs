@@ -198,6 +198,25 @@ fn a_teleworkers_message_is_a_report_answered_in_its_thread_and_strangers_get_no
         assert!(text.contains("連絡は記録しましたが"), "{text}");
         assert!(!text.contains("連絡の連絡"), "{text}");
 
+        // An encrypted message cannot be read: it is kept (shown as unusable) and the sender
+        // is told to write without encryption, in its thread.
+        let sealed = w.yamada.say_encrypted(&w.dm);
+        eventually(60, "the answer to the encrypted message", || {
+            answered(&from_bot(&w, &w.dm, &w.yamada)).contains(&sealed)
+        });
+        let answer = from_bot(&w, &w.dm, &w.yamada)
+            .into_iter()
+            .find(|e| e["content"]["m.relates_to"]["event_id"] == sealed.as_str())
+            .unwrap();
+        let text = answer["content"]["body"].as_str().unwrap();
+        assert!(text.contains("暗号化されているため"), "{text}");
+        let um = unmatched(&w.zt);
+        assert!(
+            um.iter()
+                .any(|u| u["reason"] == "unparseable" && u["from"] == w.yamada.user_id.as_str()),
+            "{um:#?}"
+        );
+
         // A restart reads on from where it was: nothing answered twice.
         stop(run);
         let run = start(&w.zt);
@@ -205,13 +224,13 @@ fn a_teleworkers_message_is_a_report_answered_in_its_thread_and_strangers_get_no
             log_of(&run).contains("matrix connected")
         });
         std::thread::sleep(std::time::Duration::from_secs(3));
-        assert_eq!(from_bot(&w, &w.dm, &w.yamada).len(), 2);
+        assert_eq!(from_bot(&w, &w.dm, &w.yamada).len(), 3);
         assert_eq!(
             from_bot(&w, &w.sup, &w.boss).len(),
             2,
             "a notice for each day-less report"
         );
-        assert_eq!(unmatched(&w.zt).len(), 3);
+        assert_eq!(unmatched(&w.zt).len(), 4);
         stop(run);
     }
 }

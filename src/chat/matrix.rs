@@ -32,7 +32,7 @@ const DEVICE_ID: &str = "ZAITAKU";
 
 /// What a `/sync` asks for: room messages only, many per room (a restart after a busy hour
 /// must not find the timeline cut short), no presence or typing.
-const SYNC_FILTER: &str = r#"{"presence":{"types":[]},"account_data":{"types":[]},"room":{"timeline":{"limit":1000,"types":["m.room.message"]},"state":{"lazy_load_members":true,"types":[]},"ephemeral":{"types":[]},"account_data":{"types":[]}}}"#;
+const SYNC_FILTER: &str = r#"{"presence":{"types":[]},"account_data":{"types":[]},"room":{"timeline":{"limit":1000,"types":["m.room.message","m.room.encrypted"]},"state":{"lazy_load_members":true,"types":[]},"ephemeral":{"types":[]},"account_data":{"types":[]}}}"#;
 
 fn since_key(m: &MatrixConfig) -> String {
     format!("matrix.since:{}", m.user)
@@ -249,6 +249,74 @@ pub struct SyncBatch {
     pub invites: Vec<String>,
     /// Rooms whose timeline was cut short, with the token to page back from.
     pub limited: Vec<(String, String)>,
+    /// Messages the bot cannot read (end-to-end encrypted): kept, and their senders told.
+    pub encrypted: Vec<Encrypted>,
+}
+
+/// An end-to-end encrypted message: the bot has no keys, so it cannot be a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encrypted {
+    pub room: String,
+    pub event: String,
+    pub sender: String,
+    pub at: DateTime<Utc>,
+}
+
+fn encrypted(m: &MatrixConfig, room: &str, ev: &Value) -> Option<Encrypted> {
+    if ev["type"] != "m.room.encrypted" || ev["sender"] == m.user.as_str() {
+        return None;
+    }
+    Some(Encrypted {
+        room: room.to_string(),
+        event: ev["event_id"].as_str()?.to_string(),
+        sender: ev["sender"].as_str()?.to_string(),
+        at: DateTime::<Utc>::from_timestamp_millis(ev["origin_server_ts"].as_i64()?)?,
+    })
+}
+
+/// An encrypted message is kept as one the bot could not read (shown on the board), and a
+/// known sender is told, in its thread, to write in a room without encryption.
+async fn keep_encrypted(
+    tx: &mut crate::store::Tx<'_>,
+    cfg: &Config,
+    ing: &Ingestor<'_>,
+    e: &Encrypted,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let employee = ing.employee_by_chat(&e.sender);
+    let r = crate::store::reports::NewReport {
+        message_key: format!("matrix:{}", e.event),
+        source: "chat".into(),
+        received_at: e.at.timestamp(),
+        day: crate::calendar::local_date(e.at, cfg.timezone).to_string(),
+        sender: e.sender.clone(),
+        employee_id: employee.map(|x| x.employee_id.clone()),
+        kind: crate::classify::Kind::Unclassified.as_str().into(),
+        reason: crate::report::Reason::Unparseable.as_str().into(),
+        subject: "(暗号化されたメッセージ)".into(),
+        ..Default::default()
+    };
+    let Some(id) = crate::store::reports::insert_report(tx, &r).await? else {
+        return Ok(());
+    };
+    tracing::warn!(room = %e.room, sender = %e.sender, "matrix: an encrypted message cannot be read; kept");
+    if let Some(emp) = employee {
+        let text = format!(
+            "{} さん\n\nこのルームのメッセージは暗号化されているため、在宅勤務連絡システムでは読めません。\n             暗号化をオフにしたルーム（ダイレクトメッセージは作成時に暗号化をオフ）で、\n             「開始」または「終了」と送ってください。\n\n（在宅勤務連絡システム zaitaku の自動応答）",
+            emp.name
+        );
+        let row = reply_row(
+            cfg,
+            &format!("encrypted.{id}"),
+            &e.room,
+            &e.event,
+            &e.event,
+            &text,
+            now,
+        );
+        crate::outbox::insert_rows(tx, &[row]).await?;
+    }
+    Ok(())
 }
 
 /// Reads a `/sync` answer. Pure, for the tests.
@@ -270,6 +338,7 @@ pub fn read_sync(m: &MatrixConfig, v: &Value) -> Option<SyncBatch> {
             }
             for ev in tl["events"].as_array().into_iter().flatten() {
                 b.messages.extend(message(m, room, ev));
+                b.encrypted.extend(encrypted(m, room, ev));
             }
         }
     }
@@ -324,7 +393,7 @@ async fn backfill(
         "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=1000&from={}&filter={}",
         encode_segment(room),
         encode_segment(from),
-        encode_segment(r#"{"types":["m.room.message"]}"#)
+        encode_segment(r#"{"types":["m.room.message","m.room.encrypted"]}"#)
     );
     let (status, v) = call(store, m, "GET", &path, None, Duration::from_secs(60)).await?;
     if status != 200 {
@@ -507,6 +576,9 @@ async fn take_in(
     } else {
         ing.process_chat(&mut tx, &batch.messages, now).await?
     };
+    for e in &batch.encrypted {
+        keep_encrypted(&mut tx, cfg, &ing, e, now).await?;
+    }
     save_chat_state(&mut tx, &since_key(m), &batch.next_batch, now.timestamp()).await?;
     tx.commit().await?;
     for (msg, o) in batch.messages.iter().zip(&outcomes) {
@@ -555,6 +627,8 @@ mod tests {
                     "!sup:test.local": {"timeline": {"limited": true, "prev_batch": "p1", "events": [
                         ev("$5", "@boss:test.local", "了解です", json!({})),
                         ev("$6", "@boss:test.local", "業務開始", json!({})),
+                        {"type": "m.room.encrypted", "event_id": "$7", "sender": "@boss:test.local",
+                         "origin_server_ts": 1610407680000_i64, "content": {"algorithm": "m.megolm.v1.aes-sha2"}},
                     ]}}
                 }
             }
@@ -569,6 +643,15 @@ mod tests {
         let keys: Vec<&str> = b.messages.iter().map(|m| m.key.as_str()).collect();
         // Not the bot's own message, not an edit, not the supervisors' conversation.
         assert_eq!(keys, ["matrix:$6", "matrix:$1", "matrix:$3"]);
+        assert_eq!(
+            b.encrypted,
+            vec![Encrypted {
+                room: "!sup:test.local".into(),
+                event: "$7".into(),
+                sender: "@boss:test.local".into(),
+                at: DateTime::<Utc>::from_timestamp(1610407680, 0).unwrap(),
+            }]
+        );
         let third = b.messages.iter().find(|m| m.key == "matrix:$3").unwrap();
         assert_eq!(
             third.reply,
