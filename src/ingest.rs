@@ -196,7 +196,7 @@ impl<'a> Ingestor<'a> {
                 date_header: None,
                 received: Some(msg.at),
                 auto_reply: None,
-                in_reply_to: vec![],
+                in_reply_to: msg.in_reply_to.clone(),
                 references: vec![],
             };
             let p = self
@@ -725,6 +725,8 @@ pub struct ChatMessage {
     pub text: String,
     /// The chat server's time for it.
     pub at: DateTime<Utc>,
+    /// The Message-IDs of what it answers (a supervisor's 確認済 to an escalation we posted).
+    pub in_reply_to: Vec<String>,
     pub reply: ReplyVia,
 }
 

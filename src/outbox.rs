@@ -370,15 +370,19 @@ pub async fn deliver_with(
                         .collect::<Result<Vec<_>>>()?,
                 )
                 .map_err(|e| Error::Mail(e.to_string()))?;
-                sender.send_raw(&envelope, &c.raw).await
+                sender.send_raw(&envelope, &c.raw).await.map(|()| None)
             } else if c.channel == "matrix" {
-                crate::chat::matrix::send(store, cfg, &c.to, &c.message_id, &c.raw).await
+                crate::chat::matrix::send(store, cfg, &c.to, &c.message_id, &c.raw)
+                    .await
+                    .map(Some)
             } else {
-                crate::chat::webhook::post(&c.to, &c.raw).await
+                crate::chat::webhook::post(&c.to, &c.raw)
+                    .await
+                    .map(|()| None)
             };
             match result {
-                Ok(()) => {
-                    sent.push(c.id);
+                Ok(remote_id) => {
+                    sent.push((c.id, remote_id));
                     d.sent += 1;
                     tracing::debug!(outbox_id = c.id, "mail delivered");
                 }
@@ -411,9 +415,10 @@ pub async fn deliver_with(
             }
         }
         let mut tx = store.begin().await?;
-        for id in sent {
-            sqlx::query("UPDATE outbox SET sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
+        for (id, remote_id) in sent {
+            sqlx::query("UPDATE outbox SET sent_at = $1, lease_until = NULL, last_error = NULL, remote_id = $2 WHERE id = $3")
                 .bind(now_s)
+                .bind(remote_id)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -422,6 +427,21 @@ pub async fn deliver_with(
     }
     sender.close().await;
     Ok(d)
+}
+
+/// The Message-IDs of sent messages that the receiving server knows by these IDs (Matrix
+/// event IDs), in any order.
+pub async fn message_ids_of_remote(store: &Store, remote: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for r in remote {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT message_id FROM outbox WHERE remote_id = $1")
+                .bind(r)
+                .fetch_optional(store.pool())
+                .await?;
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 /// What the board shows of the outbox: counts, and the mails that failed for good (newest

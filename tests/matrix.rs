@@ -325,4 +325,33 @@ fn an_escalation_step_and_the_digest_reach_the_department_room_once() {
     );
     let b = zt.status_json("2021-01-12", "2021-01-12T10:01:00+09:00");
     assert_eq!(b["outbox"]["failed"], 0, "{b}");
+
+    // The supervisor answers the step in its thread: 確認済 resolves the chain, as by mail.
+    let step = posts[0]["event_id"].as_str().unwrap();
+    w.boss.say_in_thread(&w.sup, step, "確認済です");
+    let run = start(zt);
+    let resolved = || {
+        let b = zt.status_json("2021-01-12", "2021-01-12T10:01:00+09:00");
+        let sato = b["teleworkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["employee_id"] == "E1002")
+            .cloned()
+            .unwrap();
+        sato["escalations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["step"] == 2 && e["status"] == "resolved_reply")
+    };
+    eventually(
+        60,
+        "the escalation resolved by the answer in chat",
+        resolved,
+    );
+    let log = stop(run);
+    assert!(log.contains("escalation resolved by reply"), "{log}");
+    // Nothing is said back in the room: a resolution is not answered.
+    assert_eq!(from_bot(&w, &w.sup, &w.boss).len(), 2);
 }

@@ -193,13 +193,14 @@ async fn call(
 }
 
 /// Delivers an outbox row: `raw` is the event content, the Message-ID its transaction ID.
+/// Returns the event's ID.
 pub async fn send(
     store: &Store,
     cfg: &Config,
     room: &str,
     txn: &str,
     content: &[u8],
-) -> std::result::Result<(), SendError> {
+) -> std::result::Result<String, SendError> {
     let Some(m) = &cfg.chat.matrix else {
         return Err(SendError {
             permanent: true,
@@ -221,7 +222,7 @@ pub async fn send(
     )
     .await?;
     match status {
-        200..=299 => Ok(()),
+        200..=299 => Ok(v["event_id"].as_str().unwrap_or_default().to_string()),
         // A bad token may be mended (new token in the config, a new login): keep trying.
         401 | 408 | 429 => Err(transient(format!("HTTP {status} {}", errcode(&v)))),
         400..=499 => Err(SendError {
@@ -346,8 +347,8 @@ pub fn read_sync(m: &MatrixConfig, v: &Value) -> Option<SyncBatch> {
 }
 
 /// One timeline event as a chat message: a text message from someone else than the bot, not
-/// an edit. In a department's room (the supervisors' room) only what reads as a report is
-/// taken: the rest is the staff talking.
+/// an edit. In a department's room (the supervisors' room) only what reads as a report, or
+/// resolves a post of ours it answers, is taken: the rest is the staff talking.
 fn message(m: &MatrixConfig, room: &str, ev: &Value) -> Option<ChatMessage> {
     if ev["type"] != "m.room.message" || ev["sender"] == m.user.as_str() {
         return None;
@@ -358,7 +359,16 @@ fn message(m: &MatrixConfig, room: &str, ev: &Value) -> Option<ChatMessage> {
     }
     let event = ev["event_id"].as_str()?;
     let text = c["body"].as_str()?.to_string();
+    // The events it answers: the thread's root and the message replied to.
+    let rel = &c["m.relates_to"];
+    let refs: Vec<String> = [&rel["event_id"], &rel["m.in_reply_to"]["event_id"]]
+        .into_iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    // In a department's room only reports, and answers that resolve what we posted, are taken.
+    let answers_a_post = !refs.is_empty() && crate::classify::is_resolution(&text);
     if m.rooms.values().any(|r| r == room)
+        && !answers_a_post
         && crate::classify::classify("", &text).kind == crate::classify::Kind::Unclassified
     {
         return None;
@@ -374,6 +384,7 @@ fn message(m: &MatrixConfig, room: &str, ev: &Value) -> Option<ChatMessage> {
         sender: ev["sender"].as_str()?.to_string(),
         text,
         at,
+        in_reply_to: refs,
         reply: ReplyVia::Matrix {
             room: room.to_string(),
             event: event.to_string(),
@@ -566,6 +577,17 @@ async fn take_in(
                     )));
                 }
             }
+        }
+    }
+    // What a message answers, as the rules know it: the Message-ID of the escalation (or other
+    // message) we posted as that event.
+    for msg in &mut batch.messages {
+        if !msg.in_reply_to.is_empty() {
+            msg.in_reply_to = crate::outbox::message_ids_of_remote(store, &msg.in_reply_to)
+                .await?
+                .into_iter()
+                .map(|id| id.replacen("zaitaku.matrix.", "zaitaku.", 1))
+                .collect();
         }
     }
     let now = Utc::now();

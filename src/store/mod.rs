@@ -87,6 +87,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "chat_state",
         include_str!("../../migrations/sqlite/0008_chat_state.sql"),
     ),
+    (
+        9,
+        "outbox_remote",
+        include_str!("../../migrations/sqlite/0009_outbox_remote.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -128,6 +133,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "chat_state",
         include_str!("../../migrations/postgres/0008_chat_state.sql"),
+    ),
+    (
+        9,
+        "outbox_remote",
+        include_str!("../../migrations/postgres/0009_outbox_remote.sql"),
     ),
 ];
 

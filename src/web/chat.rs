@@ -69,6 +69,7 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
         sender: user.to_string(),
         text: text.to_string(),
         at: now,
+        in_reply_to: vec![],
         reply: ReplyVia::Inline,
     };
     let mut ing = Ingestor::new(&app.store, &app.cfg).await?;

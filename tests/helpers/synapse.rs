@@ -296,6 +296,26 @@ impl Matrix {
             .to_string()
     }
 
+    /// Answers `root` in its thread; returns the answer's event ID.
+    pub fn say_in_thread(&self, room: &str, root: &str, text: &str) -> String {
+        let n = self.txn.get() + 1;
+        self.txn.set(n);
+        self.call(
+            "PUT",
+            &format!(
+                "/_matrix/client/v3/rooms/{}/send/m.room.message/r{n}-{}",
+                seg(room),
+                std::process::id()
+            ),
+            &json!({"msgtype": "m.text", "body": text, "m.relates_to": {
+                "rel_type": "m.thread", "event_id": root, "is_falling_back": true,
+                "m.in_reply_to": {"event_id": root}}}),
+        )["event_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Sends an end-to-end encrypted message (made-up ciphertext: nobody can read it, which is
     /// what the bot, holding no keys, sees of any); returns its event ID.
     pub fn say_encrypted(&self, room: &str) -> String {
