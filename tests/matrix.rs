@@ -110,6 +110,21 @@ fn answered(replies: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The text of the bot's answer, in its thread, to Yamada's message `event` in the direct
+/// room (waited for).
+fn answer_in_dm(w: &World, event: &str) -> String {
+    eventually(60, "the answer in the message's thread", || {
+        answered(&from_bot(w, &w.dm, &w.yamada))
+            .iter()
+            .any(|e| e == event)
+    });
+    from_bot(w, &w.dm, &w.yamada)
+        .into_iter()
+        .find(|e| e["content"]["m.relates_to"]["event_id"] == event)
+        .and_then(|e| e["content"]["body"].as_str().map(str::to_string))
+        .unwrap()
+}
+
 fn today() -> String {
     Utc::now()
         .with_timezone(&chrono_tz::Asia::Tokyo)
@@ -187,28 +202,14 @@ fn a_teleworkers_message_is_a_report_answered_in_its_thread_and_strangers_get_no
         // and answered in its own thread (the question itself is tested by tests/slash.rs,
         // where the day has an order).
         let unclear = w.yamada.say(&w.dm, "おはようございます");
-        eventually(60, "the answer in its thread", || {
-            answered(&from_bot(&w, &w.dm, &w.yamada)).contains(&unclear)
-        });
-        let answer = from_bot(&w, &w.dm, &w.yamada)
-            .into_iter()
-            .find(|e| e["content"]["m.relates_to"]["event_id"] == unclear.as_str())
-            .unwrap();
-        let text = answer["content"]["body"].as_str().unwrap();
+        let text = answer_in_dm(&w, &unclear);
         assert!(text.contains("連絡は記録しましたが"), "{text}");
         assert!(!text.contains("連絡の連絡"), "{text}");
 
         // An encrypted message cannot be read: it is kept (shown as unusable) and the sender
         // is told to write without encryption, in its thread.
         let sealed = w.yamada.say_encrypted(&w.dm);
-        eventually(60, "the answer to the encrypted message", || {
-            answered(&from_bot(&w, &w.dm, &w.yamada)).contains(&sealed)
-        });
-        let answer = from_bot(&w, &w.dm, &w.yamada)
-            .into_iter()
-            .find(|e| e["content"]["m.relates_to"]["event_id"] == sealed.as_str())
-            .unwrap();
-        let text = answer["content"]["body"].as_str().unwrap();
+        let text = answer_in_dm(&w, &sealed);
         assert!(text.contains("暗号化されているため"), "{text}");
         let um = unmatched(&w.zt);
         assert!(

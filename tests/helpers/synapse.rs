@@ -278,62 +278,54 @@ impl Matrix {
         );
     }
 
-    /// Sends a text message; returns its event ID.
-    pub fn say(&self, room: &str, text: &str) -> String {
+    /// Sends an event of `kind` to the room, with a transaction ID of its own; returns its
+    /// event ID.
+    fn send(&self, room: &str, kind: &str, content: &Value) -> String {
         let n = self.txn.get() + 1;
         self.txn.set(n);
         self.call(
             "PUT",
             &format!(
-                "/_matrix/client/v3/rooms/{}/send/m.room.message/t{n}-{}",
+                "/_matrix/client/v3/rooms/{}/send/{kind}/t{n}-{}",
                 seg(room),
                 std::process::id()
             ),
-            &json!({"msgtype": "m.text", "body": text}),
+            content,
         )["event_id"]
             .as_str()
             .unwrap()
             .to_string()
     }
 
+    /// Sends a text message; returns its event ID.
+    pub fn say(&self, room: &str, text: &str) -> String {
+        self.send(
+            room,
+            "m.room.message",
+            &json!({"msgtype": "m.text", "body": text}),
+        )
+    }
+
     /// Answers `root` in its thread; returns the answer's event ID.
     pub fn say_in_thread(&self, room: &str, root: &str, text: &str) -> String {
-        let n = self.txn.get() + 1;
-        self.txn.set(n);
-        self.call(
-            "PUT",
-            &format!(
-                "/_matrix/client/v3/rooms/{}/send/m.room.message/r{n}-{}",
-                seg(room),
-                std::process::id()
-            ),
+        self.send(
+            room,
+            "m.room.message",
             &json!({"msgtype": "m.text", "body": text, "m.relates_to": {
                 "rel_type": "m.thread", "event_id": root, "is_falling_back": true,
                 "m.in_reply_to": {"event_id": root}}}),
-        )["event_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        )
     }
 
     /// Sends an end-to-end encrypted message (made-up ciphertext: nobody can read it, which is
     /// what the bot, holding no keys, sees of any); returns its event ID.
     pub fn say_encrypted(&self, room: &str) -> String {
-        let n = self.txn.get() + 1;
-        self.txn.set(n);
-        self.call(
-            "PUT",
-            &format!(
-                "/_matrix/client/v3/rooms/{}/send/m.room.encrypted/e{n}-{}",
-                seg(room),
-                std::process::id()
-            ),
+        self.send(
+            room,
+            "m.room.encrypted",
             &json!({"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgAEnAC…", "sender_key": "k",
                     "session_id": "s", "device_id": "TESTDEVICE"}),
-        )["event_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        )
     }
 
     /// The room's text messages, oldest first (up to 1,000).
