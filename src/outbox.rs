@@ -208,14 +208,35 @@ pub fn chat_rows(
     rows
 }
 
-/// What the board shows of a chat message in the outbox: its first line, shortened.
-pub fn chat_subject(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect()
+/// An outbox row for a chat server (`channel` is `webhook` or `matrix`): `raw` is what is sent
+/// to `to`, `text` what the board shows of it (its first line). The Message-ID comes from the
+/// channel and the cause, so the same cause is queued once per channel.
+pub fn chat_row(
+    cfg: &Config,
+    channel: &'static str,
+    cause: &str,
+    to: &str,
+    text: &str,
+    raw: Vec<u8>,
+    now: DateTime<Utc>,
+) -> OutRow {
+    OutRow {
+        channel,
+        message_id: message_id(cfg, &format!("{channel}.{cause}")),
+        purpose: "chat".into(),
+        report_id: None,
+        envelope_from: channel.into(),
+        envelope_to: to.to_string(),
+        subject: text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect(),
+        raw,
+        created_at: now.timestamp(),
+    }
 }
 
 fn webhook_row(
@@ -226,17 +247,15 @@ fn webhook_row(
     now: DateTime<Utc>,
 ) -> Option<OutRow> {
     let url = cfg.chat.webhooks.get(department)?;
-    Some(OutRow {
-        channel: "webhook",
-        message_id: message_id(cfg, &format!("webhook.{cause}")),
-        purpose: "chat".into(),
-        report_id: None,
-        envelope_from: "webhook".into(),
-        envelope_to: url.clone(),
-        subject: chat_subject(text),
-        raw: crate::chat::webhook::payload(text),
-        created_at: now.timestamp(),
-    })
+    Some(chat_row(
+        cfg,
+        "webhook",
+        cause,
+        url,
+        text,
+        crate::chat::webhook::payload(text),
+        now,
+    ))
 }
 
 /// Formats the mail and queues it inside the caller's transaction. Returns false when a mail

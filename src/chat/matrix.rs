@@ -22,7 +22,7 @@ use crate::config::{Config, MatrixConfig};
 use crate::error::{Error, Result};
 use crate::ingest::{ChatMessage, Ingestor, ReplyVia};
 use crate::mail::transport::{SendError, Transport};
-use crate::outbox::{OutRow, message_id};
+use crate::outbox::OutRow;
 use crate::store::Store;
 use crate::store::chat::save_chat_state;
 
@@ -44,17 +44,16 @@ fn token_key(m: &MatrixConfig) -> String {
 
 /// An outbox row that posts `content` to `room`.
 fn row(cfg: &Config, cause: &str, room: &str, content: Value, now: DateTime<Utc>) -> OutRow {
-    OutRow {
-        channel: "matrix",
-        message_id: message_id(cfg, &format!("matrix.{cause}")),
-        purpose: "chat".into(),
-        report_id: None,
-        envelope_from: "matrix".into(),
-        envelope_to: room.to_string(),
-        subject: crate::outbox::chat_subject(content["body"].as_str().unwrap_or("")),
-        raw: content.to_string().into_bytes(),
-        created_at: now.timestamp(),
-    }
+    let text = content["body"].as_str().unwrap_or("").to_string();
+    crate::outbox::chat_row(
+        cfg,
+        "matrix",
+        cause,
+        room,
+        &text,
+        content.to_string().into_bytes(),
+        now,
+    )
 }
 
 /// A message for a department's room. `None` when Matrix is not configured or the department
