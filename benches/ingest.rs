@@ -51,6 +51,19 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time the process has used, all threads, in seconds (`/proc/self/stat`, 100 ticks/s).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            let ticks = |i: usize| rest.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn write_backlog(maildir: &Path, n: usize) -> Vec<PathBuf> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail");
     let bases: Vec<String> = MIX
@@ -153,11 +166,13 @@ async fn main() {
 
     // 2. End to end.
     let now = chrono::Utc::now();
+    let cpu = cpu_seconds();
     let t = Instant::now();
     let summary = ingest::ingest_maildir(&store, &cfg, &maildir, now, false)
         .await
         .expect("ingest");
     let end_to_end = t.elapsed().as_secs_f64();
+    let end_to_end_cpu = cpu_seconds() - cpu;
     let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
         .fetch_one(store.pool())
         .await
@@ -180,6 +195,10 @@ async fn main() {
     println!(
         "end to end / mail-parser alone: {:.2}x",
         end_to_end / parse_only
+    );
+    println!(
+        "CPU time of the end-to-end run, all threads: {end_to_end_cpu:.2} s ({:.2} cores busy)",
+        end_to_end_cpu / end_to_end
     );
     println!(
         "peak resident memory: {} MiB before ingest, {} MiB after",

@@ -168,7 +168,11 @@ fn is_ascii_word_byte(b: u8) -> bool {
 /// NFKC folds full-width Latin (`ＳＴＡＲＴ`), full-width `＞` and `：`, and
 /// half-width katakana into the forms the rules below are written against.
 fn nfkc(s: &str) -> String {
-    s.nfkc().collect()
+    // Most text is normal already (ASCII, kanji, kana): a quick check skips the rewrite.
+    match unicode_normalization::is_nfkc_quick(s.chars()) {
+        unicode_normalization::IsNormalized::Yes => s.to_string(),
+        _ => s.nfkc().collect(),
+    }
 }
 
 /// Classify a report mail. See the module docs and the SPEC for the rules.

@@ -228,13 +228,19 @@ impl<'a> Ingestor<'a> {
         prepared: Vec<Prepared>,
         now: DateTime<Utc>,
     ) -> Result<HashSet<String>> {
-        let ids =
-            insert_reports(tx, &prepared.iter().map(|p| &p.report).collect::<Vec<_>>()).await?;
+        let reports: Vec<&NewReport> = prepared.iter().map(|p| &p.report).collect();
+        // The answers are formatted while the database stores the reports (SQLite works on its
+        // own thread); only their Message-IDs wait for the reports' ids.
+        let (ids, drafts) = tokio::join!(insert_reports(tx, &reports), async {
+            self.drafts(&prepared, now)
+        });
+        drop(reports);
+        let ids = ids?;
         // The same message twice in one batch: the first is the report, the second a duplicate.
         let mut claimed = HashSet::new();
         let mut mails = Vec::new();
         let mut notices = Vec::new();
-        for p in prepared {
+        for (p, drafts) in prepared.into_iter().zip(drafts?) {
             let id = ids
                 .get(&p.report.message_key)
                 .copied()
@@ -248,16 +254,12 @@ impl<'a> Ingestor<'a> {
             if let Some(template) = f.reply {
                 match &p.reply_via {
                     ReplyVia::Mail => {
-                        let to = vec![p.report.sender.clone()];
-                        mails.extend(self.mail(
-                            template,
-                            &f.ctx,
-                            report_id,
-                            to,
-                            Some(&f.answering),
-                            "auto-replied",
-                            now,
-                        )?);
+                        let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
+                        mails.extend(
+                            drafts
+                                .reply
+                                .map(|d| d.row(self.cfg, &cause, Some(report_id))),
+                        );
                     }
                     ReplyVia::Inline => {
                         let r = self.templates.render(template, &f.ctx)?;
@@ -283,17 +285,9 @@ impl<'a> Ingestor<'a> {
                     }
                 }
             }
-            for template in &f.notify {
-                let supervisors: Vec<&Employee> = self
-                    .by_id
-                    .values()
-                    .filter(|s| s.department == f.employee.department && s.role == Role::Supervisor)
-                    .collect();
-                let to: Vec<String> = supervisors
-                    .iter()
-                    .filter_map(|s| s.emails.first().cloned())
-                    .collect();
-                if to.is_empty() {
+            for (template, draft) in f.notify.iter().zip(drafts.notify) {
+                let supervisors = self.supervisors(&f.employee.department);
+                if draft.is_none() {
                     tracing::warn!(department = %f.employee.department, "no supervisor with an e-mail address to notify");
                 }
                 // The notice is an escalation too (kind no_order or incident), recorded for the
@@ -338,15 +332,7 @@ impl<'a> Ingestor<'a> {
                     &text,
                     now,
                 ));
-                mails.extend(self.mail(
-                    template,
-                    &f.ctx,
-                    report_id,
-                    to,
-                    None,
-                    "auto-generated",
-                    now,
-                )?);
+                mails.extend(draft.map(|d| d.row(self.cfg, &cause, Some(report_id))));
             }
         }
         insert_escalations(tx, &notices).await?;
@@ -659,23 +645,56 @@ impl<'a> Ingestor<'a> {
         }
     }
 
-    /// Renders and formats one mail caused by a report.
-    #[allow(clippy::too_many_arguments)]
-    fn mail(
+    /// The supervisors of a department.
+    fn supervisors(&self, department: &str) -> Vec<&Employee> {
+        self.by_id
+            .values()
+            .filter(|s| s.department == department && s.role == Role::Supervisor)
+            .collect()
+    }
+
+    /// Renders and formats the mails each decided message causes, but for their Message-IDs.
+    fn drafts(&self, prepared: &[Prepared], now: DateTime<Utc>) -> Result<Vec<Drafts>> {
+        let mut all = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            let mut d = Drafts::default();
+            if let Some(f) = &p.follow {
+                if let (Some(template), ReplyVia::Mail) = (f.reply, &p.reply_via) {
+                    let to = vec![p.report.sender.clone()];
+                    let answering = Some(&f.answering);
+                    d.reply = self.draft(template, &f.ctx, to, answering, "auto-replied", now)?;
+                }
+                for template in &f.notify {
+                    let to = self
+                        .supervisors(&f.employee.department)
+                        .iter()
+                        .filter_map(|s| s.emails.first().cloned())
+                        .collect();
+                    d.notify
+                        .push(self.draft(template, &f.ctx, to, None, "auto-generated", now)?);
+                }
+            }
+            all.push(d);
+        }
+        Ok(all)
+    }
+
+    /// Renders and formats one mail caused by a report, but for its Message-ID.
+    fn draft(
         &self,
         template: &str,
         ctx: &MailContext,
-        report_id: i64,
         to: Vec<String>,
         answering: Option<&(Option<String>, Vec<String>)>,
         auto_submitted: &'static str,
         now: DateTime<Utc>,
-    ) -> Result<Option<outbox::OutRow>> {
+    ) -> Result<Option<outbox::Draft>> {
         let rendered = self.templates.render(template, ctx)?;
         let mail = OutMail {
             purpose: template.trim_end_matches(".txt").to_string(),
-            report_id: Some(report_id),
-            cause: format!("{}.{report_id}", template.trim_end_matches(".txt")),
+            // Set by `Draft::row` once the report is stored.
+            report_id: None,
+            cause: String::new(),
             to,
             subject: rendered.subject,
             body: rendered.body,
@@ -683,8 +702,16 @@ impl<'a> Ingestor<'a> {
             references: answering.map(|(_, refs)| refs.clone()).unwrap_or_default(),
             auto_submitted,
         };
-        outbox::build(self.cfg, &mail, now)
+        outbox::draft(self.cfg, &mail, now)
     }
+}
+
+/// The mails one message causes, formatted but for their Message-IDs: the reply, and a notice
+/// for each of `Follow::notify`, in order (`None` where there is no recipient).
+#[derive(Default)]
+struct Drafts {
+    reply: Option<outbox::Draft>,
+    notify: Vec<Option<outbox::Draft>>,
 }
 
 /// A message decided, waiting to be stored with its batch.

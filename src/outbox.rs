@@ -4,13 +4,9 @@
 //! crash is recognisable by mail clients as the same message.
 
 use std::fmt;
-use std::time::{Duration as StdDuration, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use lettre::Message;
 use lettre::address::{Address, Envelope};
-use lettre::message::Mailbox;
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use sqlx::Row;
 
 use crate::config::Config;
@@ -58,23 +54,6 @@ impl OutMail {
     }
 }
 
-#[derive(Clone)]
-struct AutoSubmitted(String);
-
-impl Header for AutoSubmitted {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("Auto-Submitted")
-    }
-
-    fn parse(s: &str) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(AutoSubmitted(s.to_string()))
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), self.0.clone())
-    }
-}
-
 pub fn message_id(cfg: &Config, cause: &str) -> String {
     let domain = cfg
         .bot_address
@@ -116,44 +95,66 @@ pub struct OutRow {
 
 /// Formats the mail (RFC 5322 bytes, fixed Message-ID). `None` when it has no recipient.
 pub fn build(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<OutRow>> {
-    let mid = message_id(cfg, &m.cause);
-    let from = address(&cfg.bot_address)?;
-    let mut b = Message::builder()
-        .from(Mailbox::new(
-            Some("在宅勤務連絡システム".into()),
-            from.clone(),
-        ))
-        .subject(m.subject.clone())
-        .message_id(Some(format!("<{mid}>")))
-        .date(UNIX_EPOCH + StdDuration::from_secs(now.timestamp().max(0) as u64))
-        .header(AutoSubmitted(m.auto_submitted.to_string()))
-        .header(ContentType::TEXT_PLAIN);
+    Ok(draft(cfg, m, now)?.map(|d| d.row(cfg, &m.cause, m.report_id)))
+}
+
+/// A mail formatted but for its Message-ID: the cause (and so the ID) of an answer is known
+/// once its report is stored, and formatting meanwhile keeps both cores busy.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    purpose: String,
+    envelope_from: String,
+    to: Vec<String>,
+    subject: String,
+    text: crate::mail::format::Formatted,
+    created_at: i64,
+}
+
+impl Draft {
+    /// The row to store, with the Message-ID of `cause`.
+    pub fn row(self, cfg: &Config, cause: &str, report_id: Option<i64>) -> OutRow {
+        let mid = message_id(cfg, cause);
+        OutRow {
+            channel: "mail",
+            raw: self.text.with_id(&mid),
+            message_id: mid,
+            purpose: self.purpose,
+            report_id,
+            envelope_from: self.envelope_from,
+            envelope_to: self.to.join(","),
+            subject: self.subject,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// Formats the mail but for `cause` and `report_id` (see `Draft`). `None` when it has no
+/// recipient.
+pub fn draft(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<Draft>> {
     if m.to.is_empty() {
         return Ok(None);
     }
+    let from = address(&cfg.bot_address)?;
     for t in &m.to {
-        b = b.to(Mailbox::new(None, address(t)?));
+        address(t)?;
     }
-    if let Some(r) = &m.in_reply_to {
-        b = b.in_reply_to(format!("<{r}>"));
-        let mut refs: Vec<String> = m.references.iter().map(|r| format!("<{r}>")).collect();
-        if !m.references.contains(r) {
-            refs.push(format!("<{r}>"));
-        }
-        b = b.references(refs.join(" "));
-    }
-    let msg = b
-        .body(m.body.clone())
-        .map_err(|e| Error::Mail(e.to_string()))?;
-    Ok(Some(OutRow {
-        channel: "mail",
-        message_id: mid,
+    let text = crate::mail::format::plain(&crate::mail::format::Plain {
+        from_name: "在宅勤務連絡システム",
+        from: from.as_ref(),
+        to: &m.to,
+        subject: &m.subject,
+        date: now.with_timezone(&cfg.timezone),
+        auto_submitted: m.auto_submitted,
+        in_reply_to: m.in_reply_to.as_deref(),
+        references: &m.references,
+        body: &m.body,
+    });
+    Ok(Some(Draft {
         purpose: m.purpose.clone(),
-        report_id: m.report_id,
         envelope_from: from.to_string(),
-        envelope_to: m.to.join(","),
+        to: m.to.clone(),
         subject: m.subject.clone(),
-        raw: msg.formatted(),
+        text,
         created_at: now.timestamp(),
     }))
 }
@@ -169,9 +170,9 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
                                  next_attempt_at, channel)",
             10,
             chunk.len(),
-            "ON CONFLICT (message_id) DO NOTHING RETURNING id",
+            "ON CONFLICT (message_id) DO NOTHING",
         );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        let mut q = sqlx::query(&sql);
         for r in chunk {
             q = q
                 .bind(&r.message_id)
@@ -185,7 +186,8 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
                 .bind(r.created_at)
                 .bind(r.channel);
         }
-        queued += q.fetch_all(&mut **tx).await?.len();
+        // A row skipped by the conflict clause is not counted, on SQLite and PostgreSQL.
+        queued += q.execute(&mut **tx).await?.rows_affected() as usize;
     }
     Ok(queued)
 }
