@@ -108,12 +108,30 @@ const INCIDENT_WORDS: WordSet = WordSet {
 impl WordSet {
     /// `lower` must be an ASCII-lowercased, NFKC-normalised line; lowercasing
     /// leaves Japanese untouched, so one haystack serves both languages.
-    fn found_in(&self, lower: &str) -> bool {
-        self.japanese.iter().any(|word| lower.contains(word))
-            || self
-                .english
-                .iter()
-                .any(|word| contains_ascii_word(lower, word))
+    fn found_in(&self, lower: &str, letters: Letters) -> bool {
+        (letters.japanese && self.japanese.iter().any(|word| lower.contains(word)))
+            || (letters.ascii
+                && self
+                    .english
+                    .iter()
+                    .any(|word| contains_ascii_word(lower, word)))
+    }
+}
+
+/// Which of the word lists a line can hold at all: most lines are Japanese without an ASCII
+/// letter, or ASCII only, and skip half the searches.
+#[derive(Debug, Clone, Copy)]
+struct Letters {
+    ascii: bool,
+    japanese: bool,
+}
+
+impl Letters {
+    fn of(line: &str) -> Letters {
+        Letters {
+            ascii: line.bytes().any(|b| b.is_ascii_alphabetic()),
+            japanese: !line.is_ascii(),
+        }
     }
 }
 
@@ -129,11 +147,12 @@ struct Hits {
 impl Hits {
     fn of(normalised: &str) -> Hits {
         let lower = normalised.to_ascii_lowercase();
+        let letters = Letters::of(&lower);
         Hits {
-            start: START_WORDS.found_in(&lower),
-            end: END_WORDS.found_in(&lower),
-            leave: LEAVE_WORDS.found_in(&lower),
-            incident: INCIDENT_WORDS.found_in(&lower),
+            start: START_WORDS.found_in(&lower, letters),
+            end: END_WORDS.found_in(&lower, letters),
+            leave: LEAVE_WORDS.found_in(&lower, letters),
+            incident: INCIDENT_WORDS.found_in(&lower, letters),
         }
     }
 

@@ -92,6 +92,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox_remote",
         include_str!("../../migrations/sqlite/0009_outbox_remote.sql"),
     ),
+    (
+        10,
+        "fewer_indexes",
+        include_str!("../../migrations/sqlite/0010_fewer_indexes.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -138,6 +143,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "outbox_remote",
         include_str!("../../migrations/postgres/0009_outbox_remote.sql"),
+    ),
+    (
+        10,
+        "fewer_indexes",
+        include_str!("../../migrations/postgres/0010_fewer_indexes.sql"),
     ),
 ];
 
