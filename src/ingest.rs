@@ -92,9 +92,10 @@ pub struct Ingestor<'a> {
     cfg: &'a Config,
     templates: Templates,
     by_email: HashMap<String, Employee>,
-    by_id: HashMap<String, Employee>,
     /// Chat user ID (Matrix `@user:server`, Slack/Mattermost user ID) → employee.
     by_chat: HashMap<String, Employee>,
+    /// Department → its supervisors, by employee ID: the notices' recipients.
+    supervisors: HashMap<String, Vec<Employee>>,
     /// Replies to chat messages answered in the request itself (slash commands), by message key.
     inline: HashMap<String, String>,
     orders: HashMap<(String, NaiveDate), Option<OrderRow>>,
@@ -114,13 +115,23 @@ impl<'a> Ingestor<'a> {
             .values()
             .filter_map(|e| Some((e.chat_id.clone()?, e.clone())))
             .collect();
+        let mut supervisors: HashMap<String, Vec<Employee>> = HashMap::new();
+        for e in by_id.values().filter(|e| e.role == Role::Supervisor) {
+            supervisors
+                .entry(e.department.clone())
+                .or_default()
+                .push(e.clone());
+        }
+        for list in supervisors.values_mut() {
+            list.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
+        }
         Ok(Ingestor {
             store,
             cfg,
             templates: Templates::new(&cfg.templates),
             by_email,
-            by_id,
             by_chat,
+            supervisors,
             inline: HashMap::new(),
             orders: HashMap::new(),
             summary: Summary::default(),
@@ -235,7 +246,6 @@ impl<'a> Ingestor<'a> {
         let (ids, drafts) = tokio::join!(insert_reports(tx, &reports), async {
             self.drafts(&prepared, now)
         });
-        drop(reports);
         let ids = ids?;
         // The same message twice in one batch: the first is the report, the second a duplicate.
         let mut claimed = HashSet::new();
@@ -253,9 +263,9 @@ impl<'a> Ingestor<'a> {
             tracing::info!(message_id = ?p.report.message_id, employee = %f.employee.employee_id,
                 kind = %p.report.kind, reason = %p.report.reason, "report recorded");
             if let Some(template) = f.reply {
+                let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
                 match &p.reply_via {
                     ReplyVia::Mail => {
-                        let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
                         mails.extend(
                             drafts
                                 .reply
@@ -273,7 +283,6 @@ impl<'a> Ingestor<'a> {
                         thread,
                     } => {
                         let r = self.templates.render(template, &f.ctx)?;
-                        let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
                         mails.push(crate::chat::matrix::reply_row(
                             self.cfg,
                             &cause,
@@ -646,12 +655,12 @@ impl<'a> Ingestor<'a> {
         }
     }
 
-    /// The supervisors of a department.
-    fn supervisors(&self, department: &str) -> Vec<&Employee> {
-        self.by_id
-            .values()
-            .filter(|s| s.department == department && s.role == Role::Supervisor)
-            .collect()
+    /// The supervisors of a department, by employee ID.
+    fn supervisors(&self, department: &str) -> &[Employee] {
+        self.supervisors
+            .get(department)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Renders and formats the mails each decided message causes, but for their Message-IDs.

@@ -132,17 +132,14 @@ fn text(s: &str) -> String {
     // and a line of 78 with `Subject: ` before it.
     let mut words = Vec::new();
     let mut start = 0;
-    let mut end = 0;
     for (i, c) in clean.char_indices() {
         if i + c.len_utf8() - start > 42 {
-            words.push(&clean[start..end]);
+            words.push(&clean[start..i]);
             start = i;
         }
-        end = i + c.len_utf8();
     }
-    if start < clean.len() || words.is_empty() {
-        words.push(&clean[start..]);
-    }
+    // Not empty here (empty text is plain): the last word holds at least one character.
+    words.push(&clean[start..]);
     words
         .iter()
         .map(|w| format!("=?UTF-8?B?{}?=", STANDARD.encode(w.as_bytes())))
