@@ -83,6 +83,7 @@ pub async fn insert_reports(
     reports: &[&NewReport],
 ) -> Result<std::collections::HashMap<String, i64>> {
     let mut ids = std::collections::HashMap::with_capacity(reports.len());
+    let sqlite = tx.backend_name() == "SQLite";
     // 17 values a row: well inside SQLite's 32,766 variables a statement.
     for chunk in reports.chunks(500) {
         let sql = super::multi_row_insert(
@@ -91,7 +92,11 @@ pub async fn insert_reports(
                                   kind, reason, order_id, leave_noted, incident, subject, summary, raw, recorded_by)",
             17,
             chunk.len(),
-            "ON CONFLICT (message_key) DO NOTHING RETURNING id, message_key",
+            if sqlite {
+                "ON CONFLICT (message_key) DO NOTHING"
+            } else {
+                "ON CONFLICT (message_key) DO NOTHING RETURNING id, message_key"
+            },
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
@@ -114,9 +119,99 @@ pub async fn insert_reports(
                 .bind(r.raw.clone())
                 .bind(r.recorded_by.clone());
         }
-        for row in q.fetch_all(&mut **tx).await? {
-            ids.insert(row.get::<String, _>(1), row.get::<i64, _>(0));
+        if !sqlite {
+            for row in q.fetch_all(&mut **tx).await? {
+                ids.insert(row.get::<String, _>(1), row.get::<i64, _>(0));
+            }
+            continue;
+        }
+        // SQLite gives each new row the largest id so far plus one, in the order of VALUES,
+        // and no other writer runs inside the statement: the new ids are the `added` up to the
+        // last one. Without duplicates (nearly always) they follow the chunk's order, and no
+        // row comes back through sqlx's channel, which cost more than the insert's bindings.
+        let done = q.execute(&mut **tx).await?;
+        let added = done.rows_affected() as i64;
+        if added == 0 {
+            continue;
+        }
+        // sqlx's `Any` driver does not pass SQLite's last rowid on: asked on the same connection.
+        let last: i64 = sqlx::query_scalar("SELECT last_insert_rowid()")
+            .fetch_one(&mut **tx)
+            .await?;
+        if added == chunk.len() as i64 {
+            for (i, r) in chunk.iter().enumerate() {
+                ids.insert(r.message_key.clone(), last - added + 1 + i as i64);
+            }
+        } else {
+            let rows =
+                sqlx::query("SELECT id, message_key FROM reports WHERE id > $1 AND id <= $2")
+                    .bind(last - added)
+                    .bind(last)
+                    .fetch_all(&mut **tx)
+                    .await?;
+            for row in rows {
+                ids.insert(row.get::<String, _>(1), row.get::<i64, _>(0));
+            }
         }
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(key: &str) -> NewReport {
+        NewReport {
+            message_key: key.into(),
+            source: "file".into(),
+            day: "2021-01-12".into(),
+            sender: "a@example.jp".into(),
+            kind: "start".into(),
+            reason: "unknown_sender".into(),
+            ..NewReport::default()
+        }
+    }
+
+    /// The id each key was stored under, as the database has it.
+    async fn stored(store: &Store) -> std::collections::HashMap<String, i64> {
+        sqlx::query("SELECT message_key, id FROM reports")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn each_new_report_gets_its_own_id_and_a_duplicate_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let batches: [&[&str]; 4] = [
+            &["a", "b", "c"],
+            // Seen before, new, the same message twice in one batch, new again.
+            &["b", "d", "e", "e", "a", "f"],
+            &["a", "b"],
+            &["g"],
+        ];
+        for keys in batches {
+            let reports: Vec<NewReport> = keys.iter().map(|k| report(k)).collect();
+            let before = stored(&store).await;
+            let mut tx = store.begin().await.unwrap();
+            let ids = insert_reports(&mut tx, &reports.iter().collect::<Vec<_>>())
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let after = stored(&store).await;
+            let new: std::collections::HashMap<String, i64> = after
+                .into_iter()
+                .filter(|(k, _)| !before.contains_key(k))
+                .collect();
+            assert_eq!(ids, new, "batch {keys:?}");
+        }
+        assert_eq!(stored(&store).await.len(), 7);
+    }
 }
