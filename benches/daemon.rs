@@ -366,7 +366,7 @@ impl World {
         std::fs::write(
             dir.path().join("config/zaitaku.toml"),
             format!(
-                "database = \"sqlite://{}\"\n[mail]\nsource = \"{imap_url}\"\ntransport = \"smtp://127.0.0.1:{smtp_port}\"\n",
+                "database = \"sqlite://{}\"\n[mail]\nsource = \"{imap_url}\"\ntransport = \"smtp://127.0.0.1:{smtp_port}\"\nmax_answers_per_address_per_day = 1000000\n",
                 db_path.display()
             ),
         )

@@ -380,6 +380,8 @@ pub fn reason_ja(s: &str) -> &'static str {
         "unclassified" => "判別不能",
         "auto_reply" => "自動応答",
         "unparseable" => "解析不能",
+        "unauthenticated" => "送信元未確認",
+        "rate_limited" => "返信上限超過",
         _ => "その他",
     }
 }

@@ -132,6 +132,17 @@ pub struct MailConfig {
     /// A mail being sent is reserved this long for the process sending it; if that process
     /// dies, another (or the restarted one) sends it when the reservation ends.
     pub delivery_lease_seconds: u64,
+    /// The loop breaker (RFC 3834 §2): at most this many automatic answers to one address a
+    /// day, whatever the mail looks like; later mail is recorded as `rate_limited`.
+    pub max_answers_per_address_per_day: u32,
+    /// The authserv-id of the city's own mail server (RFC 8601): only its
+    /// `Authentication-Results` are believed. When set, a supervisor's reply resolves an
+    /// escalation only if that server found `dmarc=pass`, or `spf=pass` and `dkim=pass`, for
+    /// the sender's domain.
+    pub trust_authentication_results: Option<String>,
+    /// With `trust_authentication_results`: start and end reports need it too; others are
+    /// recorded as `unauthenticated` and answered to nobody.
+    pub require_authenticated_reports: bool,
 }
 
 /// `zaitaku run`: when the tick work (escalations, digests, delivery retries) runs.
@@ -293,6 +304,9 @@ struct RawMail {
     poll_seconds: Option<u64>,
     retry_base_seconds: Option<u64>,
     delivery_lease_seconds: Option<u64>,
+    max_answers_per_address_per_day: Option<u32>,
+    trust_authentication_results: Option<String>,
+    require_authenticated_reports: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -424,6 +438,29 @@ impl Config {
                 "expected a time after service.workday_start".into(),
             ));
         }
+        if raw.mail.require_authenticated_reports == Some(true)
+            && raw
+                .mail
+                .trust_authentication_results
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty())
+        {
+            return Err(field(
+                "mail.require_authenticated_reports",
+                "needs mail.trust_authentication_results (the authserv-id of the city's mail server)".into(),
+            ));
+        }
+        if let Some(id) = &raw.mail.trust_authentication_results
+            && id
+                .trim()
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == ';')
+        {
+            return Err(field(
+                "mail.trust_authentication_results",
+                format!("expected an authserv-id such as \"mx.city.example.lg.jp\", not {id:?}"),
+            ));
+        }
         let licensed_ids = raw.service.licensed_ids.unwrap_or(50);
         if licensed_ids == 0 {
             return Err(field("service.licensed_ids", "expected at least 1".into()));
@@ -450,6 +487,13 @@ impl Config {
             poll_seconds: raw.mail.poll_seconds.unwrap_or(10).max(1),
             retry_base_seconds: raw.mail.retry_base_seconds.unwrap_or(30).max(1),
             delivery_lease_seconds: raw.mail.delivery_lease_seconds.unwrap_or(120).max(1),
+            max_answers_per_address_per_day: raw.mail.max_answers_per_address_per_day.unwrap_or(10),
+            trust_authentication_results: raw
+                .mail
+                .trust_authentication_results
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            require_authenticated_reports: raw.mail.require_authenticated_reports.unwrap_or(false),
         };
         let tick_expr = raw.daemon.tick.unwrap_or_else(|| "0 * * * * *".into());
         let daemon = DaemonConfig {

@@ -4,6 +4,7 @@
 //! of thousands is not thousands of fsyncs; a crash loses no message, it only re-reads a batch,
 //! whose Message-IDs are already stored.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
@@ -21,10 +22,11 @@ use crate::mail::maildir;
 use crate::mail::parse::{Incoming, Unparseable, parse};
 use crate::mail::template::Templates;
 use crate::outbox::{self, OutMail};
-use crate::report::{Facts, Reason, decide_classified, kind_label};
+use crate::report::{Decision, Facts, Reason, decide_classified, kind_label};
 use crate::store::escalations::{NewEscalation, insert_escalations, resolve};
 use crate::store::reports::{NewReport, insert_report, insert_reports};
 use crate::store::{Employee, OrderRow, Role, Store, Tx};
+use crate::text::{clean, clean_line, for_log};
 
 /// Messages per transaction: each commit waits for the disk (an fsync of the WAL), and a batch
 /// of 2,000 holds about 6 MB, read and parsed.
@@ -99,6 +101,12 @@ pub struct Ingestor<'a> {
     /// Replies to chat messages answered in the request itself (slash commands), by message key.
     inline: HashMap<String, String>,
     orders: HashMap<(String, NaiveDate), Option<OrderRow>>,
+    /// The loop breaker: answers sent to (address, day), as committed, and those decided in
+    /// the batch in hand.
+    answers: HashMap<(String, String), u32>,
+    pending_answers: HashMap<(String, String), u32>,
+    /// (address, day) whose limit was reached, logged once.
+    limited: HashSet<(String, String)>,
     pub summary: Summary,
     /// Keep a `Processed` per message (off for backlogs: memory stays flat).
     pub keep_details: bool,
@@ -134,6 +142,9 @@ impl<'a> Ingestor<'a> {
             supervisors,
             inline: HashMap::new(),
             orders: HashMap::new(),
+            answers: HashMap::new(),
+            pending_answers: HashMap::new(),
+            limited: HashSet::new(),
             summary: Summary::default(),
             keep_details: false,
         })
@@ -182,6 +193,187 @@ impl<'a> Ingestor<'a> {
         Ok(())
     }
 
+    /// Stores a batch in one transaction and returns it open, for the source to save its
+    /// position in before committing. When the database refuses the batch because of a value
+    /// in one of its messages, the messages are stored one by one instead, each committed
+    /// alone, and one refused even alone is set aside (`set_aside`): one message never holds
+    /// up the others. Only a database that is away fails the call, and then the source reads
+    /// the same batch again later (its Message-IDs make that harmless).
+    pub async fn store_batch(&mut self, raws: &[Raw], now: DateTime<Utc>) -> Result<Tx<'static>> {
+        let before = self.summary.clone();
+        let mut tx = self.store.begin().await?;
+        match self.process_batch(&mut tx, raws, now).await {
+            Ok(()) => return Ok(tx),
+            Err(e) if !refused_by_message(&e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(messages = raws.len(), error = %for_log(&e.to_string(), 300),
+                    "the database refused a batch; storing its messages one by one");
+                drop(tx); // rolled back
+                self.summary = before;
+                self.forget_answers();
+            }
+        }
+        for raw in raws {
+            let before = self.summary.clone();
+            let mut tx = self.store.begin().await?;
+            match self.process(&mut tx, raw, now).await {
+                Ok(()) => tx.commit().await?,
+                Err(e) if refused_by_message(&e) => {
+                    drop(tx);
+                    self.summary = before;
+                    self.forget_answers();
+                    let parsed = raw.parsed.clone().unwrap_or_else(|| parse(&raw.bytes));
+                    let header_time = parsed.as_ref().ok().and_then(|m| m.received);
+                    let (from, subject) = match &parsed {
+                        Ok(m) => (m.from.clone(), m.subject.clone()),
+                        Err(bad) => (bad.from.clone(), bad.subject.clone()),
+                    };
+                    let aside = SetAside {
+                        key: format!("sha:{:016x}", crate::mail::parse::fnv1a(&raw.bytes)),
+                        source: raw.source,
+                        file: raw.file.clone(),
+                        from,
+                        subject,
+                        why: format!("could not be stored: {e}"),
+                        raw: Some(raw.bytes.clone()),
+                        at: arrival(raw, header_time, now),
+                    };
+                    self.set_aside(aside).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.store.begin().await
+    }
+
+    /// `store_batch` for chat messages: returns the open transaction and what became of each.
+    pub async fn store_chat(
+        &mut self,
+        msgs: &[ChatMessage],
+        now: DateTime<Utc>,
+    ) -> Result<(Tx<'static>, Vec<ChatOutcome>)> {
+        let before = self.summary.clone();
+        let mut tx = self.store.begin().await?;
+        match self.process_chat(&mut tx, msgs, now).await {
+            Ok(out) => return Ok((tx, out)),
+            Err(e) if !refused_by_message(&e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(messages = msgs.len(), error = %for_log(&e.to_string(), 300),
+                    "the database refused a batch of chat messages; storing them one by one");
+                drop(tx);
+                self.summary = before;
+                self.forget_answers();
+                self.inline.clear();
+            }
+        }
+        let mut outcomes = Vec::with_capacity(msgs.len());
+        for msg in msgs {
+            let before = self.summary.clone();
+            let mut tx = self.store.begin().await?;
+            match self
+                .process_chat(&mut tx, std::slice::from_ref(msg), now)
+                .await
+            {
+                Ok(mut out) => {
+                    tx.commit().await?;
+                    outcomes.append(&mut out);
+                }
+                Err(e) if refused_by_message(&e) => {
+                    drop(tx);
+                    self.summary = before;
+                    self.forget_answers();
+                    self.inline.remove(&msg.key);
+                    let aside = SetAside {
+                        key: msg.key.clone(),
+                        source: msg.source,
+                        file: None,
+                        from: msg.sender.clone(),
+                        subject: String::new(),
+                        why: format!("could not be stored: {e}"),
+                        raw: Some(msg.text.clone().into_bytes()),
+                        at: msg.at,
+                    };
+                    self.set_aside(aside).await?;
+                    outcomes.push(ChatOutcome {
+                        reason: Reason::Unparseable.as_str(),
+                        reply: None,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((self.store.begin().await?, outcomes))
+    }
+
+    /// After a batch was rolled back: the loop breaker's counts are read again when needed.
+    fn forget_answers(&mut self) {
+        self.answers.clear();
+        self.pending_answers.clear();
+    }
+
+    /// Answers to `key` (address, day) so far, committed and in the batch in hand.
+    async fn answers_so_far(&mut self, key: &(String, String)) -> Result<u32> {
+        let sent = match self.answers.get(key) {
+            Some(n) => *n,
+            None => {
+                let n = crate::store::reports::answers_sent(self.store, &key.0, &key.1).await?;
+                self.answers.insert(key.clone(), n);
+                n
+            }
+        };
+        Ok(sent + self.pending_answers.get(key).copied().unwrap_or(0))
+    }
+
+    /// Whether the city's mail server vouched for the sender (`[mail]
+    /// trust_authentication_results`); always, when that is not set.
+    fn vouched(&self, m: &Incoming) -> bool {
+        let Some(id) = &self.cfg.mail.trust_authentication_results else {
+            return true;
+        };
+        let domain = m.from.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        crate::mail::auth::vouched(&m.auth_results, id, domain)
+    }
+
+    /// Keeps a message that cannot be used as it is: recorded as `unparseable` with the reason
+    /// and, when there are any, its raw bytes, for the board and IT's daily summary; one log
+    /// line says which and why. Nothing is answered.
+    pub async fn set_aside(&mut self, a: SetAside) -> Result<()> {
+        let why = clean_line(&a.why).chars().take(300).collect::<String>();
+        tracing::warn!(source = a.source, file = ?a.file.as_deref().map(|f| for_log(f, 200)),
+            from = %for_log(&a.from, 100), reason = %for_log(&why, 300), "message set aside");
+        let report = NewReport {
+            message_key: clean_line(&a.key).into_owned(),
+            source: a.source.to_string(),
+            received_at: a.at.timestamp(),
+            day: local_date(a.at, self.cfg.timezone).to_string(),
+            sender: clean_line(&a.from).chars().take(254).collect(),
+            kind: Kind::Unclassified.as_str().into(),
+            reason: Reason::Unparseable.as_str().into(),
+            subject: if a.subject.is_empty() {
+                format!("({why})")
+            } else {
+                clean_line(&a.subject).chars().take(200).collect()
+            },
+            raw: a.raw,
+            ..NewReport::default()
+        };
+        let mut tx = self.store.begin().await?;
+        match insert_report(&mut tx, &report).await {
+            Ok(id) => {
+                tx.commit().await?;
+                self.count(&report, Reason::Unparseable, id, a.file.as_deref());
+            }
+            Err(e) if refused_by_message(&e) => {
+                // Even the bare record is refused: the log line is what is left, and the
+                // message stays where it was kept (the quarantine folder, the mailbox).
+                tracing::error!(error = %for_log(&e.to_string(), 300), "a message set aside could not be recorded");
+                self.count(&report, Reason::Unparseable, Some(0), a.file.as_deref());
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
     /// Processes chat messages inside `tx` with the same rules as mail (source `chat`).
     /// Returns what became of each, in order: the reason (`duplicate` for one seen before)
     /// and, for a message answered in the request itself, the answer's text.
@@ -210,6 +402,7 @@ impl<'a> Ingestor<'a> {
                 auto_reply: None,
                 in_reply_to: msg.in_reply_to.clone(),
                 references: vec![],
+                auth_results: vec![],
             };
             let p = self
                 .prepare_incoming(tx, m, None, msg.source, msg.at, None, msg.reply.clone())
@@ -249,6 +442,7 @@ impl<'a> Ingestor<'a> {
         let ids = ids?;
         // The same message twice in one batch: the first is the report, the second a duplicate.
         let mut claimed = HashSet::new();
+        let mut answered: HashMap<(String, String), u32> = HashMap::new();
         let mut mails = Vec::new();
         let mut notices = Vec::new();
         for (p, drafts) in prepared.into_iter().zip(drafts?) {
@@ -266,6 +460,11 @@ impl<'a> Ingestor<'a> {
                 let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
                 match &p.reply_via {
                     ReplyVia::Mail => {
+                        if drafts.reply.is_some() {
+                            *answered
+                                .entry((p.report.sender.clone(), p.report.day.clone()))
+                                .or_default() += 1;
+                        }
                         mails.extend(
                             drafts
                                 .reply
@@ -347,6 +546,12 @@ impl<'a> Ingestor<'a> {
         }
         insert_escalations(tx, &notices).await?;
         self.summary.mails_queued += outbox::insert_rows(tx, &mails).await?;
+        let answered: Vec<_> = answered.into_iter().collect();
+        crate::store::reports::add_answers(tx, &answered).await?;
+        for (key, n) in answered {
+            *self.answers.entry(key).or_default() += n;
+        }
+        self.pending_answers.clear();
         Ok(claimed)
     }
 
@@ -366,11 +571,7 @@ impl<'a> Ingestor<'a> {
         let header_time = parsed.as_ref().ok().and_then(|m| m.received);
         // The server's receipt time, never the sender's Date: a wrong laptop clock must not make
         // a late start on time.
-        let arrival = raw
-            .received_at
-            .or(header_time)
-            .or(raw.delivered_at)
-            .unwrap_or(now);
+        let arrival = arrival(raw, header_time, now);
         let day = local_date(arrival, tz);
         let file = raw.file.clone();
         let m = match parsed {
@@ -382,17 +583,17 @@ impl<'a> Ingestor<'a> {
                     "kept a message that cannot be used"
                 );
                 let report = NewReport {
-                    message_key: bad.key,
+                    message_key: clean_line(&bad.key).into_owned(),
                     source: raw.source.to_string(),
                     received_at: arrival.timestamp(),
                     day: day.to_string(),
-                    sender: bad.from,
+                    sender: clean_line(&bad.from).into_owned(),
                     kind: Kind::Unclassified.as_str().into(),
                     reason: Reason::Unparseable.as_str().into(),
                     subject: if bad.subject.is_empty() {
                         format!("({})", bad.reason)
                     } else {
-                        bad.subject
+                        clean_line(&bad.subject).into_owned()
                     },
                     raw: Some(raw.bytes.clone()),
                     ..NewReport::default()
@@ -430,6 +631,7 @@ impl<'a> Ingestor<'a> {
         file: Option<String>,
         reply_via: ReplyVia,
     ) -> Result<Option<Prepared>> {
+        let m = cleaned(m);
         let tz = self.cfg.timezone;
         let day = local_date(arrival, tz);
         let employee = self.by_email.get(&m.from).cloned();
@@ -438,8 +640,19 @@ impl<'a> Ingestor<'a> {
             .filter(|e| e.role == Role::Supervisor && m.auto_reply.is_none())
             && let Some(id) = self.answered_escalation(e, &m).await?
         {
-            self.record_resolution(tx, source, file.as_deref(), &m, e, id, arrival, day)
-                .await?;
+            let vouched = reply_via != ReplyVia::Mail || self.vouched(&m);
+            self.record_resolution(
+                tx,
+                source,
+                file.as_deref(),
+                &m,
+                e,
+                id,
+                arrival,
+                day,
+                vouched,
+            )
+            .await?;
             return Ok(None);
         }
         let order = match &employee {
@@ -447,7 +660,7 @@ impl<'a> Ingestor<'a> {
             _ => None,
         };
         let class = class.unwrap_or_else(|| crate::classify::classify(&m.subject, &m.body));
-        let d = decide_classified(
+        let mut d = decide_classified(
             &m,
             &Facts {
                 employee: employee.as_ref(),
@@ -458,6 +671,42 @@ impl<'a> Ingestor<'a> {
             },
             class,
         );
+        let by_mail = reply_via == ReplyVia::Mail;
+        if by_mail
+            && self.cfg.mail.require_authenticated_reports
+            && employee.is_some()
+            && !matches!(d.reason, Reason::AutoReply | Reason::UnknownSender)
+            && !self.vouched(&m)
+        {
+            tracing::warn!(from = %for_log(&m.from, 100), "a report not vouched for by the city's mail server: recorded, not answered");
+            d = Decision {
+                reason: Reason::Unauthenticated,
+                reply: None,
+                notify: vec![],
+                status: None,
+                ..d
+            };
+        }
+        // The loop breaker, whatever the mail looks like (RFC 3834 §2).
+        if by_mail && d.reply.is_some() {
+            let key = (m.from.clone(), day.to_string());
+            if self.answers_so_far(&key).await? >= self.cfg.mail.max_answers_per_address_per_day {
+                if self.limited.insert(key.clone()) {
+                    tracing::warn!(to = %for_log(&m.from, 100), day = %key.1,
+                        limit = self.cfg.mail.max_answers_per_address_per_day,
+                        "answers to this address stop for the day (loop breaker); later mail is recorded only");
+                }
+                d = Decision {
+                    reason: Reason::RateLimited,
+                    reply: None,
+                    notify: vec![],
+                    status: None,
+                    ..d
+                };
+            } else {
+                *self.pending_answers.entry(key).or_default() += 1;
+            }
+        }
         let report = NewReport {
             message_key: m.key.clone(),
             message_id: m.message_id.clone(),
@@ -575,11 +824,18 @@ impl<'a> Ingestor<'a> {
         (order_id, kind): (i64, String),
         arrival: DateTime<Utc>,
         day: NaiveDate,
+        vouched: bool,
     ) -> Result<Option<i64>> {
-        let resolves =
+        let says_resolved =
             crate::classify::is_resolution(&m.body) || crate::classify::is_resolution(&m.subject);
+        let resolves = says_resolved && vouched;
         let reason = if resolves {
             Reason::Resolution
+        } else if says_resolved {
+            // A From: anyone can write: the chain goes on, and IT sees the attempt.
+            tracing::warn!(supervisor = %sup.employee_id, from = %for_log(&m.from, 100),
+                "a reply resolving an escalation was not vouched for by the city's mail server; ignored");
+            Reason::Unauthenticated
         } else {
             Reason::Unclassified
         };
@@ -716,6 +972,63 @@ impl<'a> Ingestor<'a> {
     }
 }
 
+/// The server's receipt time, never the sender's `Date:`: a wrong laptop clock must not make a
+/// late start on time.
+fn arrival(raw: &Raw, header_time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    raw.received_at
+        .or(header_time)
+        .or(raw.delivered_at)
+        .unwrap_or(now)
+}
+
+/// A message with the control characters taken out of everything that is stored, compared or
+/// copied into a header (SPEC §4): PostgreSQL refuses NUL in text, and the rest forge lines.
+fn cleaned(mut m: Incoming) -> Incoming {
+    fn line(s: &mut String) {
+        if let Cow::Owned(c) = clean_line(s) {
+            *s = c;
+        }
+    }
+    line(&mut m.key);
+    line(&mut m.from);
+    line(&mut m.subject);
+    if let Cow::Owned(c) = clean(&m.body) {
+        m.body = c;
+    }
+    if let Some(id) = &mut m.message_id {
+        line(id);
+    }
+    m.message_id = m.message_id.filter(|id| !id.is_empty());
+    for id in m.in_reply_to.iter_mut().chain(m.references.iter_mut()) {
+        line(id);
+    }
+    m
+}
+
+/// Whether the database refused a statement because of a value in it (a message's text, a
+/// constraint), rather than because it is away or busy. Such a refusal is the message's: it
+/// is set aside and the rest go on. Anything else (no connection, a lock, a serialisation
+/// failure) is the database's, and the batch is read again later.
+pub fn refused_by_message(e: &Error) -> bool {
+    match e {
+        Error::Db(sqlx::Error::Database(d)) => {
+            let code = d.code().unwrap_or_default();
+            if let Ok(n) = code.parse::<i64>() {
+                // SQLite's (extended) result code: TOOBIG, CONSTRAINT, MISMATCH, RANGE.
+                matches!(n & 0xff, 18 | 19 | 20 | 25)
+            } else {
+                // PostgreSQL's SQLSTATE: data exceptions (22: NUL, bad encoding, too long),
+                // integrity constraints (23), program limits (54: a row too big).
+                code.starts_with("22") || code.starts_with("23") || code.starts_with("54")
+            }
+        }
+        // A mail that cannot be drafted (an address the transport refuses), a template that
+        // fails on this message's values, a value the rules refuse.
+        Error::Mail(_) | Error::Template { .. } | Error::Bad { .. } => true,
+        _ => false,
+    }
+}
+
 /// The mails one message causes, formatted but for their Message-IDs: the reply, and a notice
 /// for each of `Follow::notify`, in order (`None` where there is no recipient).
 #[derive(Default)]
@@ -733,6 +1046,20 @@ struct Prepared {
     follow: Option<Follow>,
     /// Where the reply goes.
     reply_via: ReplyVia,
+}
+
+/// A message that cannot be used, to be recorded as `unparseable` (`Ingestor::set_aside`).
+pub struct SetAside {
+    /// What makes it unique: processed once.
+    pub key: String,
+    pub source: &'static str,
+    pub file: Option<String>,
+    pub from: String,
+    pub subject: String,
+    /// Why it was set aside, for the board and the log.
+    pub why: String,
+    pub raw: Option<Vec<u8>>,
+    pub at: DateTime<Utc>,
 }
 
 /// Where the answer to a message goes.
@@ -844,25 +1171,34 @@ pub async fn ingest_files(
     let mut ing = Ingestor::new(store, cfg).await?;
     ing.keep_details = keep_details;
     for chunk in raws.chunks(BATCH) {
-        let mut tx = store.begin().await?;
-        ing.process_batch(&mut tx, chunk, now).await?;
-        tx.commit().await?;
+        ing.store_batch(chunk, now).await?.commit().await?;
     }
     Ok(ing.summary)
 }
 
-/// Reads a batch of Maildir files; one that vanished meanwhile (another reader) is skipped.
-fn read_chunk(
-    chunk: Vec<maildir::Entry>,
-    keep_details: bool,
-) -> Result<(Vec<Raw>, Vec<maildir::Entry>)> {
+/// A batch of Maildir files read: the messages, the entries they came from, and the files that
+/// could not be read (with why), to be set aside.
+type Chunk = (Vec<Raw>, Vec<maildir::Entry>, Vec<(maildir::Entry, String)>);
+
+/// Reads a batch of Maildir files; one that vanished meanwhile (another reader) is skipped, one
+/// that cannot be read (permission, a link to nowhere or to a folder) is set aside.
+fn read_chunk(chunk: Vec<maildir::Entry>, keep_details: bool) -> Chunk {
     let mut raws = Vec::with_capacity(chunk.len());
     let mut done = Vec::with_capacity(chunk.len());
+    let mut unreadable = Vec::new();
     for e in chunk {
         let bytes = match std::fs::read(&e.path) {
             Ok(b) => b,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(Error::io(&e.path, err)),
+            Err(err)
+                if err.kind() == std::io::ErrorKind::NotFound
+                    && std::fs::symlink_metadata(&e.path).is_err() =>
+            {
+                continue;
+            }
+            Err(err) => {
+                unreadable.push((e, err.to_string()));
+                continue;
+            }
         };
         // Parsing and classifying depend on the message alone: done here, on the reading
         // thread, beside the batch being stored.
@@ -882,7 +1218,7 @@ fn read_chunk(
         });
         done.push(e);
     }
-    Ok((raws, done))
+    (raws, done, unreadable)
 }
 
 /// `zaitaku ingest --maildir DIR`: the new messages, moved to `cur/` once committed.
@@ -906,13 +1242,27 @@ pub async fn ingest_maildir(
     let mut reading: std::collections::VecDeque<_> = chunks.by_ref().take(2).map(read).collect();
     let mut moving: Option<tokio::task::JoinHandle<Result<()>>> = None;
     while let Some(h) = reading.pop_front() {
-        let (raws, done) = h
+        let (raws, done, unreadable) = h
             .await
-            .map_err(|e| Error::Mail(format!("reading the maildir: {e}")))??;
+            .map_err(|e| Error::Mail(format!("reading the maildir: {e}")))?;
         reading.extend(chunks.next().map(read));
-        let mut tx = store.begin().await?;
-        ing.process_batch(&mut tx, &raws, now).await?;
-        tx.commit().await?;
+        // Recorded first, then moved: a crash between finds the record and only moves it.
+        for (e, why) in unreadable {
+            let at = maildir::delivery_time(&e).unwrap_or(now);
+            ing.set_aside(SetAside {
+                key: format!("file:{}", e.name),
+                source: "maildir",
+                file: Some(e.name.clone()),
+                from: String::new(),
+                subject: String::new(),
+                why: format!("cannot be read: {why}"),
+                raw: None,
+                at,
+            })
+            .await?;
+            maildir::quarantine(dir, &e)?;
+        }
+        ing.store_batch(&raws, now).await?.commit().await?;
         if let Some(m) = moving.take() {
             m.await
                 .map_err(|e| Error::Mail(format!("moving to cur/: {e}")))??;

@@ -25,6 +25,7 @@ pub mod register;
 pub mod report;
 pub mod store;
 pub mod survey;
+pub mod text;
 pub mod tick;
 pub mod timing;
 pub mod web;

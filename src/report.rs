@@ -22,6 +22,11 @@ pub enum Reason {
     Unparseable,
     /// A supervisor's reply resolving an escalation (not a teleworker's report).
     Resolution,
+    /// `[mail] trust_authentication_results` is set and the city's server did not vouch for
+    /// the sender: recorded, answered to nobody, shown to IT.
+    Unauthenticated,
+    /// The loop breaker: the address had its day's automatic answers already.
+    RateLimited,
 }
 
 impl Reason {
@@ -34,6 +39,8 @@ impl Reason {
             Reason::AutoReply => "auto_reply",
             Reason::Unparseable => "unparseable",
             Reason::Resolution => "resolution",
+            Reason::Unauthenticated => "unauthenticated",
+            Reason::RateLimited => "rate_limited",
         }
     }
 }
@@ -181,6 +188,7 @@ mod tests {
             auto_reply: None,
             in_reply_to: vec![],
             references: vec![],
+            auth_results: vec![],
         }
     }
 

@@ -591,11 +591,10 @@ async fn take_in(
     }
     let now = Utc::now();
     let mut ing = Ingestor::new(store, cfg).await?;
-    let mut tx = store.begin().await?;
-    let outcomes = if batch.messages.is_empty() {
-        vec![]
+    let (mut tx, outcomes) = if batch.messages.is_empty() {
+        (store.begin().await?, vec![])
     } else {
-        ing.process_chat(&mut tx, &batch.messages, now).await?
+        ing.store_chat(&batch.messages, now).await?
     };
     for e in &batch.encrypted {
         keep_encrypted(&mut tx, cfg, &ing, e, now).await?;

@@ -52,9 +52,16 @@ pub fn plain(m: &Plain<'_>) -> Formatted {
     header(&mut before_id, "Subject", &text(m.subject));
     header(&mut before_id, "Date", &m.date.to_rfc2822());
     let mut out = String::with_capacity(256 + m.body.len() * 2);
-    if let Some(r) = m.in_reply_to {
+    // A Message-ID read from mail goes into a header only as printable ASCII without spaces
+    // or brackets: `<h7\rBcc: …>` or a NUL would add a header or break the mail.
+    if let Some(r) = m.in_reply_to.filter(|r| is_safe_id(r)) {
         header(&mut out, "In-Reply-To", &format!("<{r}>"));
-        let mut refs: Vec<String> = m.references.iter().map(|r| format!("<{r}>")).collect();
+        let mut refs: Vec<String> = m
+            .references
+            .iter()
+            .filter(|r| is_safe_id(r))
+            .map(|r| format!("<{r}>"))
+            .collect();
         if !m.references.iter().any(|x| x == r) {
             refs.push(format!("<{r}>"));
         }
@@ -80,6 +87,15 @@ pub fn plain(m: &Plain<'_>) -> Formatted {
         before_id,
         after_id: out,
     }
+}
+
+/// A Message-ID fit for a header: printable ASCII, no space, no angle bracket, not empty.
+pub fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 250
+        && id
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'<' && b != b'>')
 }
 
 /// `Name: value`; a long value comes folded (`\r\n `) already.
@@ -200,6 +216,25 @@ mod tests {
             m.header("Auto-Submitted"),
             Some(HeaderValue::Text(t)) if t == "auto-replied"
         ));
+    }
+
+    #[test]
+    fn a_message_id_read_from_mail_cannot_add_a_header() {
+        let to = vec!["a@example.jp".to_string()];
+        let refs = vec!["ok@pc".to_string(), "r\0x@pc".to_string()];
+        let mut m = sample("x", "", &to);
+        m.in_reply_to = Some("h7\rBcc: evil7@attacker.example");
+        m.references = &refs;
+        let text = String::from_utf8(plain(&m).with_id("d@x")).unwrap();
+        assert!(!text.contains("Bcc") && !text.contains('\0'), "{text:?}");
+        assert!(!text.contains("In-Reply-To"), "{text}");
+        m.in_reply_to = Some("good@pc");
+        let text = String::from_utf8(plain(&m).with_id("d@x")).unwrap();
+        assert!(
+            text.contains("\r\nReferences: <ok@pc> <good@pc>\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains('\0'));
     }
 
     #[test]

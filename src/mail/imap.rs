@@ -321,7 +321,6 @@ async fn fetch_new(
         };
         let now = Utc::now();
         let mut ing = Ingestor::new(store, cfg).await?;
-        let mut tx = store.begin().await?;
         let max_uid = fetched
             .iter()
             .map(|(u, _, _)| *u)
@@ -341,7 +340,7 @@ async fn fetch_new(
                 class: None,
             })
             .collect();
-        ing.process_batch(&mut tx, &raws, now).await?;
+        let mut tx = ing.store_batch(&raws, now).await?;
         save_mailbox_state(&mut tx, &key, validity, max_uid, now.timestamp()).await?;
         tx.commit().await?;
         done += fetched.len();

@@ -35,7 +35,13 @@ pub fn new_messages(dir: &Path) -> Result<Vec<Entry>> {
     for e in std::fs::read_dir(&new).map_err(|e| Error::io(&new, e))? {
         let e = e.map_err(|e| Error::io(&new, e))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+        // Files, and links (to a file, else they are set aside as unreadable); never a
+        // folder, a pipe or a socket, whose reading would fail or block.
+        let listed = e
+            .file_type()
+            .map(|t| t.is_file() || t.is_symlink())
+            .unwrap_or(false);
+        if name.starts_with('.') || !listed {
             continue;
         }
         out.push(Entry {
@@ -62,6 +68,14 @@ pub fn mark_done(dir: &Path, e: &Entry) -> Result<()> {
     let base = e.name.split(':').next().unwrap_or(&e.name);
     let target = dir.join("cur").join(format!("{base}:2,S"));
     std::fs::rename(&e.path, &target).map_err(|err| Error::io(&e.path, err))
+}
+
+/// Moves a message that cannot be read to `quarantine/` beside `cur/`, for IT to look at: it
+/// is kept, and never read again.
+pub fn quarantine(dir: &Path, e: &Entry) -> Result<()> {
+    let q = dir.join("quarantine");
+    std::fs::create_dir_all(&q).map_err(|err| Error::io(&q, err))?;
+    std::fs::rename(&e.path, q.join(&e.name)).map_err(|err| Error::io(&e.path, err))
 }
 
 /// Writes a message into `new/` the way a delivery agent does (tmp/ then rename).

@@ -26,6 +26,8 @@ pub struct Incoming {
     /// In-Reply-To and References, without angle brackets.
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
+    /// The `Authentication-Results` header values, top to bottom (`mail::auth::vouched`).
+    pub auth_results: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +129,11 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
         auto_reply,
         in_reply_to: ids("in-reply-to"),
         references: ids("references"),
+        auth_results: headers
+            .iter()
+            .filter(|(n, _)| n == "authentication-results")
+            .map(|(_, v)| v.clone())
+            .collect(),
     })
 }
 
@@ -139,6 +146,7 @@ const RULE_HEADERS: &[&str] = &[
     "x-autorespond",
     "in-reply-to",
     "references",
+    "authentication-results",
 ];
 
 /// The first `Received:` header is the one our own server added last: its date is the arrival.

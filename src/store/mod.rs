@@ -97,6 +97,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "fewer_indexes",
         include_str!("../../migrations/sqlite/0010_fewer_indexes.sql"),
     ),
+    (
+        11,
+        "answer_counts",
+        include_str!("../../migrations/sqlite/0011_answer_counts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -148,6 +153,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "fewer_indexes",
         include_str!("../../migrations/postgres/0010_fewer_indexes.sql"),
+    ),
+    (
+        11,
+        "answer_counts",
+        include_str!("../../migrations/postgres/0011_answer_counts.sql"),
     ),
 ];
 

@@ -71,6 +71,33 @@ impl Store {
     }
 }
 
+/// The automatic answers already sent to `address` on `day` (the loop breaker's count).
+pub async fn answers_sent(store: &Store, address: &str, day: &str) -> Result<u32> {
+    let n: Option<i64> =
+        sqlx::query_scalar("SELECT answers FROM answer_counts WHERE address = $1 AND day = $2")
+            .bind(address)
+            .bind(day)
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32)
+}
+
+/// Adds answers queued in this transaction to the loop breaker's counts.
+pub async fn add_answers(tx: &mut Tx<'_>, counts: &[((String, String), u32)]) -> Result<()> {
+    for ((address, day), n) in counts {
+        sqlx::query(
+            "INSERT INTO answer_counts (address, day, answers) VALUES ($1, $2, $3)
+             ON CONFLICT (address, day) DO UPDATE SET answers = answer_counts.answers + excluded.answers",
+        )
+        .bind(address)
+        .bind(day)
+        .bind(i64::from(*n))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Inserts the report unless its message was processed before; `None` for a duplicate.
 pub async fn insert_report(tx: &mut Tx<'_>, r: &NewReport) -> Result<Option<i64>> {
     Ok(insert_reports(tx, &[r]).await?.get(&r.message_key).copied())

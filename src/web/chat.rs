@@ -73,11 +73,8 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
         reply: ReplyVia::Inline,
     };
     let mut ing = Ingestor::new(&app.store, &app.cfg).await?;
-    let mut tx = app.store.begin().await?;
-    let outcome = ing
-        .process_chat(&mut tx, std::slice::from_ref(&msg), now)
-        .await?
-        .remove(0);
+    let (tx, mut outcomes) = ing.store_chat(std::slice::from_ref(&msg), now).await?;
+    let outcome = outcomes.remove(0);
     if outcome.reason == "duplicate" {
         tx.rollback().await.map_err(crate::error::Error::from)?;
         tracing::warn!(user = %user, "slash command replayed: refused");

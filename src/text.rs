@@ -1,0 +1,71 @@
+//! Text that came from outside (mail, chat, forms) made safe to store, compare and put into
+//! headers and log lines. PostgreSQL refuses NUL in text, and the other C0 controls forge lines
+//! in logs and headers; none of them is ever part of what a person wrote.
+
+use std::borrow::Cow;
+
+/// Removes the C0 controls but tab and line breaks, and DEL: for text kept as it was written
+/// (a body, a work summary). Borrows when there is nothing to remove, as nearly always.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    strip(s, |c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// Removes every control character, line breaks and tabs included: for one-line values (a
+/// subject, an address, a Message-ID, a key).
+pub fn clean_line(s: &str) -> Cow<'_, str> {
+    strip(s, char::is_control)
+}
+
+fn strip(s: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
+    // The C0 set and DEL are ASCII, and C1 (U+0080–U+009F) starts with 0xC2: a byte scan finds
+    // both without decoding.
+    if !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) || !s.chars().any(&bad) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().filter(|c| !bad(*c)).collect())
+}
+
+/// For a log line: control characters shown escaped (`\n`, `\u{0}`), so that text a stranger
+/// typed cannot start a line of its own; at most `max` characters, marked when cut.
+pub fn for_log(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_and_escape_go_line_breaks_stay_in_a_body() {
+        assert_eq!(
+            clean("終了 x\u{0}\u{1b}[31m\r\n日報\tok"),
+            "終了 x[31m\r\n日報\tok"
+        );
+        assert!(matches!(clean("業務開始\r\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn one_line_values_lose_line_breaks_too() {
+        assert_eq!(clean_line("h7\r\nBcc: evil@x\u{0}"), "h7Bcc: evil@x");
+        assert_eq!(clean_line("a\u{85}b"), "ab");
+        assert!(matches!(clean_line("<abc@pc01>"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn log_text_cannot_start_a_line() {
+        assert_eq!(for_log("E1\nINFO forged", 100), "E1\\nINFO forged");
+        assert_eq!(for_log("abcdef", 3), "abc…");
+    }
+}
