@@ -263,7 +263,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         };
         return crate::demo::run(dir, web, shutdown_signal()).await;
     }
-    let cfg = load_config(cli.config.as_deref())?;
+    let mut cfg = load_config(cli.config.as_deref())?;
+    if let Command::Calendar(a) = &cli.command {
+        cfg.calendar.fill_from_law(a.year); // a year past the table is computed, and warned
+    }
+    if let Some(w) = cfg.calendar.computed_warning() {
+        eprintln!("warning: {w}");
+    }
     if let Command::Calendar(a) = &cli.command {
         return calendar(&cfg, a, &mut std::io::stdout().lock()); // needs no database
     }

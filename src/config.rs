@@ -789,8 +789,9 @@ fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
 }
 
 /// `[calendar]` and the holiday table (the config folder's `holidays.csv`, else the shipped
-/// one). The table must cover the service period: a year missing from it would have no holidays,
-/// and an order on one would pass unnoticed.
+/// one). Every year of the service period needs its holidays, or an order on one would pass
+/// unnoticed: a year the table lacks is computed from the holidays law, and one the law's present
+/// form does not reach (before 2020) is refused.
 fn calendar(
     file: &str,
     dir: Option<&Path>,
@@ -838,16 +839,24 @@ fn calendar(
             name.unwrap_or_else(|| crate::holidays::CLOSED_DAY.to_string()),
         );
     }
-    let cal = Calendar::new(table, annual, extra);
-    let (first, last) = cal.years();
-    if service.0.year() < first || service.1.year() > last {
-        return Err(Error::bad(
-            table_name,
-            format!(
-                "lists national holidays for {first}–{last} only, but the service period runs {}..{}; add the missing years from the Cabinet Office's syukujitsu.csv",
-                service.0, service.1
-            ),
-        ));
+    let mut cal = Calendar::new(table, annual, extra).table_named(&table_name);
+    // A year of the service period the table lacks is computed from the law (the command warns);
+    // only a year the law's present form does not reach stops it.
+    for year in service.0.year()..=service.1.year() {
+        if !cal.fill_from_law(year) {
+            let (first, last) = cal.years();
+            let (lo, hi) = (
+                crate::holidays::LAW_YEARS.start(),
+                crate::holidays::LAW_YEARS.end(),
+            );
+            return Err(Error::bad(
+                table_name,
+                format!(
+                    "lists national holidays for {first}–{last} only, but the service period runs {}..{} and {year} can be computed from the holidays law only for {lo}–{hi}; add the missing years from the Cabinet Office's syukujitsu.csv",
+                    service.0, service.1
+                ),
+            ));
+        }
     }
     Ok(cal)
 }
@@ -1142,17 +1151,53 @@ mod tests {
     }
 
     #[test]
-    fn a_holiday_table_short_of_the_service_period_is_refused() {
-        let err = Config::from_parts(
+    fn a_holiday_table_short_of_the_service_period_is_filled_from_the_law() {
+        let day = |s: &str| crate::calendar::parse_date(s).unwrap();
+        // The config folder's table replaces the shipped one whole: 2020 and 2022 of the default
+        // service period are computed (2020 with the Games' moves), 2021 read from it.
+        let c = Config::from_parts(
             None,
             "",
             "",
             Some("date,name\n2021-01-01,元日\n".as_bytes()),
         )
+        .unwrap();
+        assert_eq!(c.calendar.computed_years(), [2020, 2022]);
+        let reason = |s: &str| c.calendar.closed_reason(day(s));
+        assert_eq!(reason("2020-11-23").as_deref(), Some("勤労感謝の日"));
+        assert_eq!(reason("2022-01-10").as_deref(), Some("成人の日"));
+        assert_eq!(
+            reason("2021-01-11"),
+            None,
+            "2021 is the table's, which lacks 成人の日"
+        );
+        let w = c.calendar.computed_warning().unwrap();
+        assert!(
+            w.starts_with("national holidays for 2020, 2022 are computed from the holidays law (")
+                && w.contains("holidays.csv lists 2021–2021"),
+            "{w}"
+        );
+        // A service period past the shipped table: 2027 computed, 2027-01-11 is 成人の日.
+        let c = Config::from_strs(None, "[service]\nto = \"2027-03-31\"\n", "").unwrap();
+        assert_eq!(c.calendar.computed_years(), [2027]);
+        assert_eq!(
+            c.calendar.closed_reason(day("2027-01-11")).as_deref(),
+            Some("成人の日")
+        );
+        // Before the law's present form, a year the table lacks still stops the command.
+        let err = Config::from_parts(
+            None,
+            "[service]\nfrom = \"2018-04-01\"\n",
+            "",
+            Some("date,name\n2021-01-01,元日\n".as_bytes()),
+        )
         .unwrap_err();
         assert!(
-            err.to_string()
-                .contains("holidays.csv: lists national holidays for 2021–2021 only"),
+            err.is_bad_input()
+                && err
+                    .to_string()
+                    .contains("holidays.csv: lists national holidays for 2021–2021 only")
+                && err.to_string().contains("2018 can be computed"),
             "{err}"
         );
     }

@@ -2,11 +2,15 @@
 //! national holidays (国民の祝日, 振替休日, 国民の休日), the year-end closure (年末年始) and the
 //! city's own closed days. Orders, escalation chains, digests and the survey ask it.
 //!
-//! The national holidays are a table, `config/holidays.csv` (the Cabinet Office's list), never a
-//! formula of ours: the law moves them (the 2020 and 2021 Olympic years did) and the equinoxes
-//! are announced a year ahead. Pure: built from text and config values; no file is read here.
+//! The national holidays are a table first, `config/holidays.csv` (the Cabinet Office's list):
+//! the law moves them (the 2020 and 2021 Olympic years did) and the equinoxes are announced a
+//! year ahead. A year the table does not list (a service period extended past it) is computed
+//! from 国民の祝日に関する法律 instead — see [`by_the_law`] — and every command says so on
+//! stderr, so that IT adds the Cabinet Office's rows once they are published.
+//! Pure: built from text and config values; no file is read here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
@@ -22,13 +26,27 @@ pub const YEAR_END: &str = "年末年始";
 /// The name of a closed day the config gives without one.
 pub const CLOSED_DAY: &str = "閉庁日";
 
+/// The years [`by_the_law`] computes: the law as it reads from 2020 (天皇誕生日 on 23 February,
+/// スポーツの日), up to the last year of the equinox formula.
+pub const LAW_YEARS: RangeInclusive<i32> = 2020..=2099;
+
+/// The table's name in messages when the config folder has none.
+const SHIPPED_TABLE: &str = "(built-in) holidays.csv";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
+    /// The table's rows and, for the years in `computed`, the days the law gives.
     holidays: BTreeMap<NaiveDate, String>,
     /// Closed every year: (month, day) → name.
     annual: BTreeMap<(u32, u32), String>,
     /// The city's one-off closed days.
     extra: BTreeMap<NaiveDate, String>,
+    /// Where the table came from, for the warning about computed years.
+    table: String,
+    /// The years the table lists (at least one row each).
+    table_years: BTreeSet<i32>,
+    /// The years the table lacks whose holidays were computed from the law.
+    computed: BTreeSet<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +61,58 @@ impl Calendar {
         annual: BTreeMap<(u32, u32), String>,
         extra: BTreeMap<NaiveDate, String>,
     ) -> Calendar {
+        let table_years = holidays.keys().map(|d| d.year()).collect();
         Calendar {
             holidays,
             annual,
             extra,
+            table: SHIPPED_TABLE.into(),
+            table_years,
+            computed: BTreeSet::new(),
         }
+    }
+
+    /// Names the table in messages (the config folder's `holidays.csv`).
+    pub fn table_named(mut self, name: &str) -> Calendar {
+        self.table = name.to_string();
+        self
+    }
+
+    /// Makes sure `year` has its national holidays: from the table when it lists the year, else
+    /// computed from the law (and remembered for [`Calendar::computed_warning`]). False when
+    /// neither can give them (a year outside [`LAW_YEARS`] the table lacks).
+    pub fn fill_from_law(&mut self, year: i32) -> bool {
+        if self.table_years.contains(&year) || self.computed.contains(&year) {
+            return true;
+        }
+        let Some(days) = by_the_law(year) else {
+            return false;
+        };
+        self.holidays.extend(days);
+        self.computed.insert(year);
+        true
+    }
+
+    /// The years computed from the law, in order.
+    pub fn computed_years(&self) -> Vec<i32> {
+        self.computed.iter().copied().collect()
+    }
+
+    /// The one line every command prints when some year's holidays are computed rather than
+    /// read: which years, and what the table lists.
+    pub fn computed_warning(&self) -> Option<String> {
+        if self.computed.is_empty() {
+            return None;
+        }
+        let (first, last) = self.years();
+        let table = match self.table.as_str() {
+            SHIPPED_TABLE => "the shipped holidays.csv".to_string(),
+            other => other.to_string(),
+        };
+        Some(format!(
+            "national holidays for {} are computed from the holidays law ({table} lists {first}–{last}; add the Cabinet Office's rows for the computed years once published)",
+            year_ranges(&self.computed)
+        ))
     }
 
     /// The shipped holidays and the default year-end closure.
@@ -104,18 +169,129 @@ impl Calendar {
             .collect()
     }
 
-    /// The first and last year the holiday table lists; a year outside it would silently have no
-    /// holidays, so callers refuse it.
+    /// The first and last year the holiday table lists (computed years not counted).
     pub fn years(&self) -> (i32, i32) {
-        let first = self.holidays.keys().next().map_or(0, |d| d.year());
-        let last = self.holidays.keys().next_back().map_or(0, |d| d.year());
+        let first = self.table_years.first().copied().unwrap_or(0);
+        let last = self.table_years.last().copied().unwrap_or(0);
         (first, last)
     }
 
+    /// Whether `year` has its national holidays, listed or computed; a year without them would
+    /// silently have none, so callers refuse it (or [`Calendar::fill_from_law`] first).
     pub fn covers(&self, year: i32) -> bool {
-        let (first, last) = self.years();
-        first <= year && year <= last
+        self.table_years.contains(&year) || self.computed.contains(&year)
     }
+}
+
+/// `2027`, `2027–2028`, `2027–2028, 2030`.
+fn year_ranges(years: &BTreeSet<i32>) -> String {
+    let mut runs: Vec<(i32, i32)> = Vec::new();
+    for &y in years {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == y => *end = y,
+            _ => runs.push((y, y)),
+        }
+    }
+    runs.iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The special measures for the Tokyo Games (平成30年法律第57号 for 2020, 令和2年法律第68号 for
+/// 2021): three holidays moved beside the opening and closing days.
+const GAMES_MOVES: [(i32, &str, u32, u32); 6] = [
+    (2020, "海の日", 7, 23),
+    (2020, "スポーツの日", 7, 24),
+    (2020, "山の日", 8, 10),
+    (2021, "海の日", 7, 22),
+    (2021, "スポーツの日", 7, 23),
+    (2021, "山の日", 8, 8),
+];
+
+/// The national holidays of `year` by 国民の祝日に関する法律 as it reads from 2020, with the
+/// Games' special measures for 2020 and 2021; `None` outside [`LAW_YEARS`]. Equals the Cabinet
+/// Office's table for every year it lists from 2020 (a unit test checks each).
+pub fn by_the_law(year: i32) -> Option<BTreeMap<NaiveDate, String>> {
+    if !LAW_YEARS.contains(&year) {
+        return None;
+    }
+    let mut named = named_holidays(year);
+    for (y, name, m, d) in GAMES_MOVES {
+        if y == year {
+            named.retain(|_, n| n != name);
+            named.insert(ymd(year, m, d), name.to_string());
+        }
+    }
+    Some(with_rest_days(named))
+}
+
+fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, month, day).expect("a day of the law exists in every year")
+}
+
+/// Art. 2: the sixteen 国民の祝日 of the law's general rule (1980–2099 for the equinoxes).
+fn named_holidays(year: i32) -> BTreeMap<NaiveDate, String> {
+    let monday = |month: u32, n: u8| {
+        NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Mon, n)
+            .expect("every month has a fourth Monday")
+    };
+    // The equinox days as the National Astronomical Observatory's standard formula gives them.
+    let k = year - 1980;
+    let equinox = |base: f64| (base + 0.242194 * f64::from(k) - f64::from(k.div_euclid(4))).floor();
+    let spring = equinox(20.8431) as u32;
+    let autumn = equinox(23.2488) as u32;
+    [
+        (ymd(year, 1, 1), "元日"),
+        (monday(1, 2), "成人の日"),
+        (ymd(year, 2, 11), "建国記念の日"),
+        (ymd(year, 2, 23), "天皇誕生日"),
+        (ymd(year, 3, spring), "春分の日"),
+        (ymd(year, 4, 29), "昭和の日"),
+        (ymd(year, 5, 3), "憲法記念日"),
+        (ymd(year, 5, 4), "みどりの日"),
+        (ymd(year, 5, 5), "こどもの日"),
+        (monday(7, 3), "海の日"),
+        (ymd(year, 8, 11), "山の日"),
+        (monday(9, 3), "敬老の日"),
+        (ymd(year, 9, autumn), "秋分の日"),
+        (monday(10, 2), "スポーツの日"),
+        (ymd(year, 11, 3), "文化の日"),
+        (ymd(year, 11, 23), "勤労感謝の日"),
+    ]
+    .into_iter()
+    .map(|(d, n)| (d, n.to_string()))
+    .collect()
+}
+
+/// Art. 3: a 国民の祝日 on a Sunday makes the nearest following day that is not one a 振替休日
+/// (3(2)); a day whose eve and morrow are both 国民の祝日 is a 国民の休日 (3(3)).
+fn with_rest_days(named: BTreeMap<NaiveDate, String>) -> BTreeMap<NaiveDate, String> {
+    let mut all = named.clone();
+    for d in named.keys().filter(|d| d.weekday() == Weekday::Sun) {
+        let mut next = *d;
+        while named.contains_key(&next) {
+            next = next.succ_opt().expect("within the calendar");
+        }
+        all.entry(next).or_insert_with(|| "振替休日".to_string());
+    }
+    for d in named.keys() {
+        let (Some(between), Some(after)) = (d.succ_opt(), d.checked_add_days(chrono::Days::new(2)))
+        else {
+            continue;
+        };
+        if named.contains_key(&after) && !named.contains_key(&between) {
+            all.entry(between)
+                .or_insert_with(|| "国民の休日".to_string());
+        }
+    }
+    all
 }
 
 /// 月 火 水 木 金 土 日.
@@ -385,6 +561,115 @@ mod tests {
             assert!((16..=22).contains(&n), "{y}: {n}");
         }
         assert!(c.holidays.values().all(|n| n != "休日"));
+    }
+
+    /// The table's year as a map, for comparing with the law.
+    fn table_year(c: &Calendar, y: i32) -> BTreeMap<NaiveDate, String> {
+        c.holidays
+            .iter()
+            .filter(|(d, _)| d.year() == y)
+            .map(|(d, n)| (*d, n.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn the_law_gives_every_year_of_the_table_but_the_special_law_years() {
+        let c = Calendar::embedded();
+        let (first, last) = c.years();
+        // Where the Cabinet Office's table departs from the law's general rule (Arts. 2 and 3),
+        // and why: (date, the table's name, the general rule's name).
+        let special: &[(&str, Option<&str>, Option<&str>)] = &[
+            // 2019: no 天皇誕生日 between two reigns; the enthronement (平成30年法律第99号) made
+            // 1 May and 22 October holidays, and 30 April and 2 May 国民の休日 between them.
+            ("2019-02-23", None, Some("天皇誕生日")),
+            ("2019-04-30", Some("国民の休日"), None),
+            ("2019-05-01", Some("休日（祝日扱い）"), None),
+            ("2019-05-02", Some("国民の休日"), None),
+            (
+                "2019-10-14",
+                Some("体育の日（スポーツの日）"),
+                Some("スポーツの日"),
+            ),
+            ("2019-10-22", Some("休日（祝日扱い）"), None),
+            // 2020 and 2021: the Tokyo Games moved 海の日, スポーツの日 and 山の日.
+            ("2020-07-20", None, Some("海の日")),
+            ("2020-07-23", Some("海の日"), None),
+            ("2020-07-24", Some("スポーツの日"), None),
+            ("2020-08-10", Some("山の日"), None),
+            ("2020-08-11", None, Some("山の日")),
+            ("2020-10-12", None, Some("スポーツの日")),
+            ("2021-07-19", None, Some("海の日")),
+            ("2021-07-22", Some("海の日"), None),
+            ("2021-07-23", Some("スポーツの日"), None),
+            ("2021-08-08", Some("山の日"), None),
+            ("2021-08-09", Some("振替休日"), None),
+            ("2021-08-11", None, Some("山の日")),
+            ("2021-10-11", None, Some("スポーツの日")),
+        ];
+        let mut found = Vec::new();
+        for y in first..=last {
+            let table = table_year(&c, y);
+            let rule = with_rest_days(named_holidays(y));
+            let days: BTreeSet<NaiveDate> = table.keys().chain(rule.keys()).copied().collect();
+            for day in days {
+                let (t, r) = (table.get(&day), rule.get(&day));
+                if t != r {
+                    found.push((day.to_string(), t.cloned(), r.cloned()));
+                }
+            }
+        }
+        let expected: Vec<(String, Option<String>, Option<String>)> = special
+            .iter()
+            .map(|(d, t, r)| (d.to_string(), t.map(String::from), r.map(String::from)))
+            .collect();
+        assert_eq!(found, expected);
+        // With the Games' special measures, the law gives 2020 on exactly as the table.
+        for y in 2020..=last {
+            assert_eq!(by_the_law(y).unwrap(), table_year(&c, y), "{y}");
+        }
+        assert_eq!(by_the_law(2019), None, "before the law's present form");
+        assert_eq!(by_the_law(2100), None, "past the equinox formula");
+    }
+
+    #[test]
+    fn years_past_the_table_follow_the_law() {
+        let mut c = Calendar::embedded();
+        assert!(!c.covers(2027));
+        assert!(c.fill_from_law(2027) && c.fill_from_law(2028) && c.fill_from_law(2030));
+        assert!(c.covers(2027));
+        assert!(c.fill_from_law(2026), "a listed year is read, not computed");
+        assert!(!c.fill_from_law(2100) && !c.fill_from_law(2018));
+        assert_eq!(c.computed_years(), [2027, 2028, 2030]);
+        assert_eq!(c.years(), (2019, 2026), "the table's own years");
+        for (date, name) in [
+            ("2027-01-11", "成人の日"),
+            ("2027-03-21", "春分の日"),
+            ("2027-03-22", "振替休日"),
+            ("2027-07-19", "海の日"),
+            ("2027-09-20", "敬老の日"),
+            ("2027-09-23", "秋分の日"),
+            ("2027-10-11", "スポーツの日"),
+            // 2030: 秋分の日 on 23 September, 敬老の日 on the 16th.
+            ("2030-09-16", "敬老の日"),
+            ("2030-09-23", "秋分の日"),
+        ] {
+            assert_eq!(reason(&c, date).as_deref(), Some(name), "{date}");
+        }
+        // 2032: 敬老の日 Monday 20 September, 秋分の日 Wednesday the 22nd, a 国民の休日 between.
+        let law = by_the_law(2032).unwrap();
+        assert_eq!(law[&d("2032-09-21")], "国民の休日");
+        // 2037: after a Sunday 憲法記念日 the 振替休日 is the first day that is no holiday itself,
+        // past みどりの日 and こどもの日: Wednesday 6 May.
+        let law = by_the_law(2037).unwrap();
+        assert_eq!(law[&d("2037-05-06")], "振替休日");
+        let w = c.computed_warning().unwrap();
+        assert_eq!(
+            w,
+            "national holidays for 2027–2028, 2030 are computed from the holidays law \
+             (the shipped holidays.csv lists 2019–2026; add the Cabinet Office's rows for the \
+             computed years once published)"
+        );
+        assert_eq!(Calendar::embedded().computed_warning(), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::config::{Config, split_note};
 use crate::csvin::Table;
 use crate::error::{Error, Result};
 use crate::ids::{Held, choose_id};
+use crate::mail::address::{not_an_address, parse_address};
 use crate::order::{OrderDraft, OrderFacts, WorkOrder, parse_leave};
 use crate::store::{Application, Employee, Role, Store};
 
@@ -102,19 +103,18 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
             ));
         };
         let mut emails = Vec::new();
-        for m in t
-            .get(row, "email")
-            .split([';', ' ', '|'])
-            .filter(|m| !m.is_empty())
-        {
-            let m = m.to_lowercase();
-            if !is_plausible_address(&m) {
-                return Err(t.err(
-                    row,
-                    "email",
-                    format!("expected an e-mail address, got {m:?}"),
-                ));
+        let cell = t.get(row, "email");
+        // A line break or TAB inside a quoted cell would pass a split on separators in pieces
+        // and make a header of its own at the transport: the whole cell is named.
+        if cell.chars().any(char::is_control) {
+            return Err(t.err(row, "email", not_an_address(cell)));
+        }
+        for written in cell.split([';', ' ', '|']).filter(|m| !m.is_empty()) {
+            // The transport's own parser: what passes here is what it will take when queued.
+            if parse_address(written).is_none() {
+                return Err(t.err(row, "email", not_an_address(written)));
             }
+            let m = written.to_lowercase();
             if let Some(other) = owner_of_email.get(&m).filter(|o| o.as_str() != id) {
                 return Err(t.err(row, "email", format!("{m} already belongs to {other}")));
             }
@@ -128,7 +128,15 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
                 "expected at least one e-mail address, got nothing",
             ));
         }
-        let chat_id = Some(t.get(row, "chat_id").to_string()).filter(|c| !c.is_empty());
+        let chat_id = t.get(row, "chat_id");
+        if chat_id.chars().any(char::is_control) {
+            return Err(t.err(
+                row,
+                "chat_id",
+                format!("{chat_id:?} holds a control character (expected a chat user ID such as @yamada:city.example)"),
+            ));
+        }
+        let chat_id = Some(chat_id.to_string()).filter(|c| !c.is_empty());
         list.push(Employee {
             employee_id: id.to_string(),
             name: name.to_string(),
@@ -140,15 +148,6 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
     }
     store.upsert_employees(&list).await?;
     Ok(list.len())
-}
-
-fn is_plausible_address(m: &str) -> bool {
-    match m.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !m.contains(['<', '>', ',', '"'])
-        }
-        None => false,
-    }
 }
 
 pub struct ApplicationArgs {

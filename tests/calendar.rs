@@ -199,7 +199,20 @@ fn calendar_lists_a_years_closed_days_with_their_names() {
     assert_eq!(find("2020-08-10").as_deref(), Some("山の日"));
     assert_eq!(find("2020-05-06").as_deref(), Some("振替休日"));
     assert!(v["working_days"].as_u64().unwrap() > 240);
-    zt.run(&["calendar", "--year", "2031"])
+    // A year past the table is computed from the holidays law, and said so once.
+    let r = zt.run(&["calendar", "--year", "2031"]);
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains("2031-01-13\t月\t成人の日"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        r.stderr,
+        "warning: national holidays for 2031 are computed from the holidays law (the shipped holidays.csv lists 2019–2026; add the Cabinet Office's rows for the computed years once published)\n"
+    );
+    // A year the law's present form does not reach is still refused.
+    zt.run(&["calendar", "--year", "2100"])
         .expect_bad_input(&["--year", "2019–2026"]);
 }
 
@@ -237,14 +250,93 @@ fn the_cabinet_offices_file_dropped_into_the_config_folder_replaces_the_shipped_
     );
     assert!(replaced.contains("2021-08-09\t月\t振替休日"));
 
-    // A table that stops short of the service period is refused, naming the file.
+    // A table that stops short of the service period still replaces the shipped one whole: the
+    // years it lacks (2020 and 2022 of the default period) are computed and warned, naming it.
     std::fs::write(
         zt.path("config/holidays.csv"),
         "date,name\n2021-01-01,元日\n",
     )
     .unwrap();
-    zt.run(&["calendar", "--year", "2021"])
-        .expect_bad_input(&["holidays.csv", "2021–2021 only"]);
+    let r = zt.run(&["calendar", "--year", "2021"]);
+    r.expect_code(0);
+    assert_eq!(
+        r.stdout
+            .lines()
+            .filter(|l| !l.ends_with("年末年始"))
+            .count(),
+        1,
+        "{}",
+        r.stdout
+    );
+    let table = zt.path("config/holidays.csv");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "warning: national holidays for 2020, 2022 are computed from the holidays law ({} lists 2021–2021; add the Cabinet Office's rows for the computed years once published)\n",
+            table.display()
+        )
+    );
+    // Before the law's present form (2020), a year the table lacks still stops every command.
+    let toml = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
+    zt.write(
+        "config/zaitaku.toml",
+        &format!("{toml}[service]\nfrom = \"2019-04-01\"\n"),
+    );
+    zt.run(&["calendar", "--year", "2021"]).expect_bad_input(&[
+        "holidays.csv",
+        "2021–2021 only",
+        "2019 can be computed",
+    ]);
+}
+
+/// A city extending the pilot to 2027-03-31, past the shipped table (2019–2026): before, every
+/// command refused to start ("lists national holidays for 2019–2026 only"), `init` included.
+#[test]
+fn a_service_period_past_the_holiday_table_never_stops_a_command() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        let toml = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
+        zt.write(
+            "config/zaitaku.toml",
+            &format!("{toml}[service]\nto = \"2027-03-31\"\n"),
+        );
+        let warning = "warning: national holidays for 2027 are computed from the holidays law (the shipped holidays.csv lists 2019–2026; add the Cabinet Office's rows for the computed years once published)\n";
+        for args in [
+            &["init"][..],
+            &[
+                "status",
+                "--date",
+                "2027-01-11",
+                "--now",
+                "2027-01-11T09:00:00+09:00",
+            ],
+            &["calendar", "--year", "2027"],
+        ] {
+            let r = zt.run(args);
+            r.expect_code(0);
+            assert_eq!(r.stderr, warning, "{b:?} {args:?}: once, and nothing else");
+        }
+        let out = zt.ok(&["calendar", "--year", "2027"]);
+        assert!(out.contains("2027-01-11\t月\t成人の日"), "{out}");
+        assert!(out.contains("2027-03-22\t月\t振替休日"), "{out}");
+        // 成人の日 2027 is closed: an order for it is refused like any holiday's.
+        zt.with_staff();
+        let p = zt.write(
+            "o.csv",
+            "employee_id,date,start,end,content,approved_by,shifted\nE1001,2027-01-11,,,資料作成,E2001,\n",
+        );
+        let r = zt.run(&["orders", "import", p.to_str().unwrap()]);
+        r.expect_code(2);
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines[0], warning.trim_end(), "{b:?}");
+        assert!(
+            lines.len() == 2
+                && lines[1].contains("o.csv:2: date")
+                && lines[1].contains("2027-01-11 は成人の日です"),
+            "{b:?}: {}",
+            r.stderr
+        );
+    }
 }
 
 #[test]

@@ -72,6 +72,13 @@ impl Drop for Receiver {
 }
 
 fn world(b: Backend, port: u16) -> Zt {
+    let zt = bare_world(b, port);
+    zt.with_orders_0112();
+    zt
+}
+
+/// The staff of `with_staff`, the webhook of 情報管理課 on `port`, no orders yet.
+fn bare_world(b: Backend, port: u16) -> Zt {
     let zt = Zt::new(b);
     std::fs::write(
         zt.path("config/zaitaku.toml"),
@@ -83,7 +90,7 @@ fn world(b: Backend, port: u16) -> Zt {
         ),
     )
     .unwrap();
-    zt.with_staff().with_orders_0112();
+    zt.with_staff();
     zt
 }
 
@@ -120,6 +127,70 @@ fn the_supervisors_step_and_the_digest_reach_the_department_room_once() {
         assert!(
             digest["text"].as_str().unwrap().contains("山田太郎"),
             "{digest}"
+        );
+    }
+}
+
+/// Issue 15, item 5: order content (and subjects, work summaries) went into the payload raw, so
+/// `<!channel>` pinged the whole room and `<https://evil.example|職員ポータル>` showed supervisors
+/// a link under the portal's name. Slack's escaping (`&amp;`, `&lt;`, `&gt;`) makes them text.
+#[test]
+fn mentions_and_disguised_links_in_staff_text_reach_the_room_as_text() {
+    for b in backends() {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let port = free_port();
+        let _rx = Receiver::start(port, bodies.clone());
+        let zt = bare_world(b, port);
+        let p = zt.write(
+            "orders.csv",
+            "employee_id,date,start,end,content,approved_by,shifted\n\
+             E1001,2021-01-12,,,<!channel> <https://evil.example|職員ポータル> & 手順書,E2001,\n\
+             E1002,2021-01-12,,,仕様書作成 <!here>,E2001,\n",
+        );
+        zt.ok(&["orders", "import", p.to_str().unwrap()]);
+        zt.ok(&[
+            "ingest",
+            fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+        ]);
+        for now in [
+            "2021-01-12T09:00:00+09:00",
+            "2021-01-12T09:00:30+09:00",
+            "2021-01-12T10:00:00+09:00",
+            "2021-01-12T10:01:00+09:00",
+        ] {
+            zt.ok(&["tick", "--now", now]);
+        }
+        let got = bodies.lock().unwrap().clone();
+        assert!(!got.is_empty(), "{b:?}");
+        for body in &got {
+            for raw in ["<!channel>", "<!here>", "<https://", "& "] {
+                assert!(!body.contains(raw), "{b:?}: {raw} posted raw in {body}");
+            }
+        }
+        let texts: Vec<String> = got
+            .iter()
+            .map(|x| {
+                let v: serde_json::Value = serde_json::from_str(x).unwrap();
+                v["text"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let digest = texts
+            .iter()
+            .find(|t| t.contains("在宅勤務状況"))
+            .unwrap_or_else(|| panic!("{b:?}: no digest in {texts:#?}"));
+        assert!(
+            digest.contains(
+                "&lt;!channel&gt; &lt;https://evil.example|職員ポータル&gt; &amp; 手順書"
+            ) && digest.contains("仕様書作成 &lt;!here&gt;"),
+            "{b:?}: {digest}"
+        );
+        // The board shows what staff wrote, unescaped: escaping belongs to the payload alone.
+        let board = zt.status_json("2021-01-12", "2021-01-12T10:01:00+09:00");
+        assert!(
+            board
+                .to_string()
+                .contains("<!channel> <https://evil.example|職員ポータル> & 手順書"),
+            "{board}"
         );
     }
 }

@@ -356,3 +356,55 @@ fn an_escalation_step_and_the_digest_reach_the_department_room_once() {
     // Nothing is said back in the room: a resolution is not answered.
     assert_eq!(from_bot(&w, &w.sup, &w.boss).len(), 2);
 }
+
+/// Issue 15, item 5 for Matrix: the bot's messages carry an escaped HTML `formatted_body`
+/// (`format: org.matrix.custom.html`) beside the plain `body`, so markup in staff text (here an
+/// order's content) shows as written in clients that render HTML. Before, the content had no
+/// `formatted_body` at all.
+#[test]
+fn the_department_rooms_messages_carry_an_escaped_html_body() {
+    let Some(py) = python() else { return };
+    let syn = Synapse::start(py);
+    let w = world(Backend::Sqlite, &syn, "_html");
+    let zt = &w.zt;
+    let content = r#"<a href="https://evil.example">職員ポータル</a> & 'x'"#;
+    let p = zt.write(
+        "orders.csv",
+        &format!(
+            "employee_id,date,start,end,content,approved_by,shifted\n\
+             E1001,2021-01-12,,,\"{}\",E2001,\nE1002,2021-01-12,,,仕様書作成,E2001,\n",
+            content.replace('"', "\"\"")
+        ),
+    );
+    zt.ok(&["orders", "import", p.to_str().unwrap()]);
+    zt.ok(&[
+        "ingest",
+        fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+    ]);
+    for t in ["09:00:00", "09:00:30", "10:00:00", "10:01:00"] {
+        zt.ok(&["tick", "--now", &format!("2021-01-12T{t}+09:00")]);
+    }
+    let posts = from_bot(&w, &w.sup, &w.boss);
+    assert!(!posts.is_empty());
+    for p in &posts {
+        let c = &p["content"];
+        assert_eq!(c["format"], "org.matrix.custom.html", "{c}");
+        let html = c["formatted_body"].as_str().unwrap();
+        assert!(!html.contains("<a ") && !html.contains('\n'), "{html}");
+    }
+    let digest = posts
+        .iter()
+        .map(|p| &p["content"])
+        .find(|c| c["body"].as_str().unwrap().contains("在宅勤務状況"))
+        .expect("the digest");
+    assert!(
+        digest["body"].as_str().unwrap().contains(content),
+        "{digest}"
+    );
+    let html = digest["formatted_body"].as_str().unwrap();
+    assert!(
+        html.contains("&lt;a href=&quot;https://evil.example&quot;&gt;職員ポータル&lt;/a&gt; &amp; &#39;x&#39;")
+            && html.contains("<br>"),
+        "{html}"
+    );
+}

@@ -478,3 +478,102 @@ fn config_mistakes_are_one_line_and_exit_2() {
     zt.run(&["ids", "assign", "--employe", "E1"])
         .expect_bad_input(&["--employe", "--help"]);
 }
+
+/// Issue 15, item 4: an e-mail cell with a line break or TAB inside quotes was imported, and the
+/// transport refused it when a mail was queued — from then on every ingest that notified the
+/// department and every tick exited 1. Now the import refuses it, naming the line, and loads
+/// nothing.
+#[test]
+fn an_address_with_a_line_break_or_tab_is_refused_at_import() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff();
+        let before = zt.ok(&["employees", "list"]);
+        let header = "employee_id,name,email,department,role,chat_id\n";
+        let good = "E5001,森,mori@city.example.lg.jp,こども課,teleworker,\n";
+        for (row, fragments) in [
+            (
+                "E5002,林,\"hayashi@city.example.lg.jp\r\nBcc: x@evil.example\",こども課,teleworker,\n",
+                vec![
+                    "e.csv:3: email: ",
+                    r#""hayashi@city.example.lg.jp\r\nBcc: x@evil.example" is not a mail address (expected name@domain)"#,
+                ],
+            ),
+            (
+                "E5002,林,\"hayashi@city.example.lg.jp\tx@evil.example\",こども課,teleworker,\n",
+                vec![
+                    "e.csv:3: email: ",
+                    r#""hayashi@city.example.lg.jp\tx@evil.example" is not a mail address (expected name@domain)"#,
+                ],
+            ),
+            (
+                "E5002,林,\"hayashi@city.example.lg.jp\nBcc: x@evil.example\",こども課,teleworker,\n",
+                vec!["e.csv:3: email: ", "is not a mail address"],
+            ),
+            // A domain with an empty label: the transport's parser refuses it; the old check took it.
+            (
+                "E5002,林,hayashi@city..example.lg.jp,こども課,teleworker,\n",
+                vec!["e.csv:3: email: ", "is not a mail address"],
+            ),
+            (
+                "E5002,林,hayashi@city.example.lg.jp,こども課,teleworker,\"@hayashi:city.example\nBcc: x\"\n",
+                vec!["e.csv:3: chat_id: ", "control character"],
+            ),
+        ] {
+            let p = zt.write("e.csv", &format!("{header}{good}{row}"));
+            zt.run(&["employees", "import", p.to_str().unwrap()])
+                .expect_bad_input(&fragments);
+            assert_eq!(
+                zt.ok(&["employees", "list"]),
+                before,
+                "{b:?}: nothing imported, not even the good row before it"
+            );
+        }
+        // The same people with clean cells load, and the notices to them go out.
+        let p = zt.write(
+            "e.csv",
+            &format!("{header}{good}E5002,林,hayashi@city.example.lg.jp;h.hayashi@city.example.lg.jp,こども課,teleworker,@hayashi:city.example\n"),
+        );
+        assert!(
+            zt.ok(&["employees", "import", p.to_str().unwrap()])
+                .contains("2 employees imported")
+        );
+    }
+}
+
+/// The same attack through IT's web form for staff (the CSV pasted): 422 with the line, nothing
+/// stored.
+#[test]
+fn the_web_form_for_staff_refuses_an_address_with_a_line_break() {
+    use helpers::http::WebServer;
+    const PW: &str = "correct horse battery";
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff();
+        zt.run_stdin(
+            &["users", "set-password", "--employee", "E9001"],
+            format!("{PW}\n").as_bytes(),
+        )
+        .expect_code(0);
+        let web = WebServer::start(&zt);
+        let mut it = web.client();
+        it.login("E9001", PW).expect(303);
+        let csrf = it.session_csrf();
+        for cell in [
+            "\"mori@city.example.lg.jp\r\nBcc: x@evil.example\"",
+            "\"mori@city.example.lg.jp\tx@evil.example\"",
+        ] {
+            let csv = format!(
+                "employee_id,name,email,department,role\nE5001,森,{cell},こども課,teleworker\n"
+            );
+            let r = it.post("/admin/employees", &[("csrf", &csrf), ("csv", &csv)]);
+            r.expect(422);
+            assert!(
+                r.body.contains("CSV:2: email") && r.body.contains("is not a mail address"),
+                "{b:?}: {}",
+                r.body
+            );
+            assert!(!zt.ok(&["employees", "list"]).contains("E5001"), "{b:?}");
+        }
+    }
+}

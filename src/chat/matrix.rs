@@ -70,9 +70,35 @@ pub fn room_row(
         cfg,
         cause,
         room,
-        json!({ "msgtype": "m.text", "body": text }),
+        json!({
+            "msgtype": "m.text",
+            "body": text,
+            "format": "org.matrix.custom.html",
+            "formatted_body": html_body(text),
+        }),
         now,
     ))
+}
+
+/// The HTML of a message's `formatted_body`: the plain text with `&<>"'` escaped and line breaks
+/// as `<br>`. A client that renders HTML shows staff text (a subject, an order's content, a work
+/// summary) as written, never as markup or a link under another name; and it renders this
+/// body rather than guessing at markup in the plain one.
+pub fn html_body(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("<br>"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// An answer in the thread of the message `event` (whose thread root is `thread`).
@@ -88,6 +114,8 @@ pub fn reply_row(
     let content = json!({
         "msgtype": "m.notice",
         "body": text,
+        "format": "org.matrix.custom.html",
+        "formatted_body": html_body(text),
         "m.relates_to": {
             "rel_type": "m.thread",
             "event_id": thread,
@@ -702,7 +730,17 @@ mod tests {
         assert_eq!(v["m.relates_to"]["event_id"], "$root");
         assert_eq!(v["m.relates_to"]["m.in_reply_to"]["event_id"], "$e");
         assert_eq!(v["body"], "受け付けました");
+        assert_eq!(v["format"], "org.matrix.custom.html");
+        assert_eq!(v["formatted_body"], "受け付けました");
         assert_eq!((r.channel, r.envelope_to.as_str()), ("matrix", "!r:x"));
         assert!(room_row(&c, "x", "情報管理課", "t", Utc::now()).is_none());
+    }
+
+    #[test]
+    fn the_html_body_shows_staff_text_as_written() {
+        assert_eq!(
+            html_body("<a href=\"https://evil.example\">職員ポータル</a> & 'x'\r\n2行目"),
+            "&lt;a href=&quot;https://evil.example&quot;&gt;職員ポータル&lt;/a&gt; &amp; &#39;x&#39;<br>2行目"
+        );
     }
 }

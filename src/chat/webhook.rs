@@ -5,9 +5,30 @@ use std::time::Duration;
 
 use crate::mail::transport::SendError;
 
-/// The JSON body of a message: `{"text": "…"}`.
+/// The JSON body of a message: `{"text": "…"}`, the text escaped for the chat's markup.
 pub fn payload(text: &str) -> Vec<u8> {
-    serde_json::json!({ "text": text }).to_string().into_bytes()
+    serde_json::json!({ "text": escape(text) })
+        .to_string()
+        .into_bytes()
+}
+
+/// Slack reads `&`, `<` and `>` as control characters (`<!channel>` pings everyone,
+/// `<https://…|label>` is a link under another name) and asks for exactly these three as HTML
+/// entities in text that should show as written ("Formatting text for app surfaces", Escaping);
+/// Mattermost and Rocket.Chat read Slack's format the same way. Subjects, order content and work
+/// summaries come from staff mail, so every text is escaped here, where it becomes a payload;
+/// the outbox row's `subject` (what the board shows) stays as written.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Posts the body; 2xx is success, 4xx (but 408 and 429) a permanent refusal, anything else
@@ -57,6 +78,19 @@ mod tests {
             payload("業務開始 \"A\""),
             r#"{"text":"業務開始 \"A\""}"#.as_bytes().to_vec()
         );
+    }
+
+    #[test]
+    fn mentions_and_disguised_links_arrive_as_text() {
+        assert_eq!(
+            escape("<!channel> <https://evil.example|職員ポータル> & <@U123>"),
+            "&lt;!channel&gt; &lt;https://evil.example|職員ポータル&gt; &amp; &lt;@U123&gt;"
+        );
+        // Escaped once: an entity written by a person shows as written, not as its character.
+        assert_eq!(escape("&lt;"), "&amp;lt;");
+        let v: serde_json::Value =
+            serde_json::from_slice(&payload("業務終了 <!here>\n'\"")).unwrap();
+        assert_eq!(v["text"], "業務終了 &lt;!here&gt;\n'\"");
     }
 
     #[test]

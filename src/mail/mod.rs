@@ -1,5 +1,6 @@
 //! Mail in and out: parsing, Maildir, templates and the transports.
 
+pub mod address;
 pub mod auth;
 pub mod format;
 pub mod imap;
