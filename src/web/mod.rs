@@ -474,3 +474,19 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener>
             source: e,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::log_text;
+
+    #[test]
+    fn typed_text_in_a_log_line_cannot_break_the_line() {
+        assert_eq!(log_text("E2001"), "E2001");
+        assert_eq!(log_text("山田太郎"), "山田太郎");
+        assert_eq!(log_text("a\nb\r\u{1b}[2K"), "a\\nb\\r\\u{1b}[2K");
+        assert_eq!(log_text("a\u{2028}b\u{202e}c"), "a\\u{2028}b\\u{202e}c");
+        let flood = log_text(&"x".repeat(1_000_000));
+        assert_eq!(flood.chars().count(), super::LOG_TEXT_CHARS + 1);
+        assert!(flood.ends_with('…'));
+    }
+}
