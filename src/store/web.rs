@@ -52,6 +52,20 @@ pub struct ApiTokenRow {
     pub created_at: i64,
 }
 
+/// At most this many characters of what a refused request named are kept in the audit.
+pub const AUDIT_TARGET_CHARS: usize = 200;
+/// The same for the audit's short fields (who, which action, which outcome).
+pub const AUDIT_WORD_CHARS: usize = 64;
+
+/// The first `max` characters of `s`, and when that is not all of it, how long it was: a
+/// bounded summary of a text of any length (`E1001…（全 2097152 文字）`).
+pub fn bounded(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((cut, _)) => format!("{}…（全 {} 文字）", &s[..cut], s.chars().count()),
+    }
+}
+
 /// A refused attempt, for IT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
@@ -99,18 +113,21 @@ impl Store {
         )
     }
 
-    /// The employee a login names: an employee ID, else one of their e-mail addresses.
+    /// The employee a login names: an employee ID, else one of their e-mail addresses. One
+    /// query either way, so a name that exists costs the same round trips as one that does not.
     pub async fn login_employee(&self, login: &str) -> Result<Option<String>> {
         let login = login.trim();
-        let by_id: Option<String> =
-            sqlx::query_scalar("SELECT employee_id FROM employees WHERE employee_id = $1")
-                .bind(login)
-                .fetch_optional(self.pool())
-                .await?;
-        match by_id {
-            Some(id) => Ok(Some(id)),
-            None => self.employee_by_email(login).await,
-        }
+        Ok(sqlx::query_scalar(
+            "SELECT employee_id FROM (
+                 SELECT employee_id, 0 AS pref FROM employees WHERE employee_id = $1
+                 UNION ALL
+                 SELECT employee_id, 1 AS pref FROM employee_emails WHERE email = $2
+             ) found ORDER BY pref LIMIT 1",
+        )
+        .bind(login)
+        .bind(login.to_lowercase())
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     // ---- sessions ----
@@ -123,11 +140,8 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        // Expired sessions go whenever someone logs in: no separate sweeper needed.
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now)
-            .execute(self.pool())
-            .await?;
+        // Expired sessions go whenever someone logs in (and at the web server's sweep).
+        self.purge_sessions(now).await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, employee_id, csrf, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5)",
@@ -192,6 +206,15 @@ impl Store {
         .bind(department)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// Deletes the sessions expired at `now`; how many went.
+    pub async fn purge_sessions(&self, now: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
@@ -277,16 +300,30 @@ impl Store {
         Ok((row.get(0), row.get(1)))
     }
 
-    pub async fn record_login_failure(&self, login: &str, now: i64) -> Result<()> {
+    /// Records a failure of `login` (a key of fixed size, see `web::auth::throttle_key`) and
+    /// deletes every failure from before `expired` (older than the window, counting for nothing):
+    /// each failed login clears up after the ones before it, so a flood of them stays bounded.
+    pub async fn record_login_failure(&self, login: &str, now: i64, expired: i64) -> Result<()> {
         sqlx::query("INSERT INTO login_failures (login, at) VALUES ($1, $2)")
             .bind(login)
             .bind(now)
             .execute(self.pool())
             .await?;
+        self.purge_login_failures(expired).await?;
         Ok(())
     }
 
-    /// After a successful login; old rows of anyone go too (only the recent ones count).
+    /// Deletes the failed logins from before `before`; how many went.
+    pub async fn purge_login_failures(&self, before: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(before)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// After a successful login, that name's failures; old rows of anyone go too (only the recent
+    /// ones count).
     pub async fn clear_login_failures(&self, login: &str, before: i64) -> Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE login = $1 OR at < $2")
             .bind(login)
@@ -298,15 +335,18 @@ impl Store {
 
     // ---- audit ----
 
+    /// Keeps a refused attempt. What the request named is kept as a bounded summary
+    /// (`AUDIT_TARGET_CHARS`, see `bounded`): a refused form with megabytes in a field must not
+    /// grow the table, nor IT's 管理 page that lists it.
     pub async fn audit(&self, a: &AuditRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO web_audit (at, employee_id, action, target, outcome) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(a.at)
-        .bind(&a.employee_id)
-        .bind(&a.action)
-        .bind(&a.target)
-        .bind(&a.outcome)
+        .bind(bounded(&a.employee_id, AUDIT_WORD_CHARS))
+        .bind(bounded(&a.action, AUDIT_WORD_CHARS))
+        .bind(bounded(&a.target, AUDIT_TARGET_CHARS))
+        .bind(bounded(&a.outcome, AUDIT_WORD_CHARS))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -454,4 +494,19 @@ pub async fn save_draft(
     .await?
     .rows_affected();
     Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_kept_as_its_beginning_and_its_length() {
+        assert_eq!(bounded("order=12", 200), "order=12");
+        assert_eq!(bounded("", 3), "");
+        assert_eq!(bounded("あいう", 3), "あいう");
+        assert_eq!(bounded("あいうえ", 3), "あいう…（全 4 文字）");
+        let flood = "x".repeat(2 * 1024 * 1024);
+        assert!(bounded(&flood, AUDIT_TARGET_CHARS).len() < 250);
+    }
 }

@@ -111,7 +111,7 @@ pub async fn healthz(State(app): State<App>) -> Response {
     match app.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "healthz: database unreachable");
+            tracing::error!(error = %super::log_text(&e.to_string()), "healthz: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
         }
     }

@@ -31,6 +31,12 @@ pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 pub const FREE_FAILURES: i64 = 3;
 pub const MAX_WAIT_MS: i64 = 60 * 1000;
 
+/// A login name is cut to this many bytes before anything else (the longest e-mail address
+/// SMTP carries is 254): a name posted by the megabyte is stored, logged and shown by the byte.
+pub const MAX_LOGIN_BYTES: usize = 254;
+/// The largest login form body heard (`/login`); a bigger one is refused with 413 unread.
+pub const LOGIN_BODY_BYTES: usize = 8 * 1024;
+
 // ---- the command line: `users set-password`, `tokens create` ----
 
 /// Sets (or replaces) an employee's password; their open sessions end.
@@ -146,6 +152,26 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
 }
 
 // ---- slowing down failed logins ----
+
+/// The first `MAX_LOGIN_BYTES` of a typed login name, cut at a character boundary.
+pub fn cut_login(s: &str) -> &str {
+    if s.len() <= MAX_LOGIN_BYTES {
+        return s;
+    }
+    let mut cut = MAX_LOGIN_BYTES;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
+/// What the failures of a typed name are counted under: the SHA-256 of the name trimmed and
+/// lower-cased, the same rule for every name whether an employee has it or not (a rule that
+/// looked the name up would answer differently for names that exist). A fixed 64 characters
+/// per row, and no typed text at rest.
+pub fn throttle_key(login: &str) -> String {
+    token_hash(&cut_login(login).trim().to_lowercase())
+}
 
 /// Milliseconds to wait before the next attempt on an account is heard, after `failures`
 /// failures in the window, the last at `last` (epoch ms): 0 for the first three, then 1 s, 2 s,
@@ -315,15 +341,18 @@ pub async fn login(
             "フォームの有効期限が切れたか、不正な送信です。もう一度ログインしてください。",
         ));
     }
-    let login = f.login.trim().to_string();
+    // Cut before anything else: the lookup, the throttle, the log and the page all see at most
+    // MAX_LOGIN_BYTES (the longest e-mail address), whatever was posted.
+    let login = cut_login(&f.login).trim().to_string();
     let employee = app.store.login_employee(&login).await?;
-    // Failures are counted per account (whichever of its names was typed); an unknown login per
-    // what was typed.
-    let key = employee.clone().unwrap_or_else(|| login.to_lowercase());
+    // The throttle counts per name typed, known or not, by the same rule: an answer (401 or 429,
+    // its wait) never depends on whether the name is an employee's.
+    let key = throttle_key(&login);
+    let shown = super::log_text(&login);
     // One login at a time: the failure count read below cannot be raced by parallel guesses,
     // and Argon2's memory (19 MiB per hash) is spent once at a time.
     let _turn = app.login_lock.lock().await;
-    let now_ms = Utc::now().timestamp_millis();
+    let now_ms = app.now().timestamp_millis();
     let (failures, last) = app
         .store
         .login_failures(&key, now_ms - FAILURE_WINDOW_MS)
@@ -331,7 +360,7 @@ pub async fn login(
     let wait_ms = login_wait(failures, last, now_ms);
     if wait_ms > 0 {
         let wait = (wait_ms + 999) / 1000;
-        tracing::warn!(login = %key, failures, wait, "login attempt too soon after failures: refused");
+        tracing::warn!(login = %shown, failures, wait, "login attempt too soon after failures: refused");
         let msg = format!(
             "ログインの失敗が続いたため受け付けませんでした。{wait} 秒後にもう一度お試しください。"
         );
@@ -340,10 +369,12 @@ pub async fn login(
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return Ok(r);
     }
-    let hash = match &employee {
-        Some(id) => app.store.password_hash(id).await?,
-        None => None,
-    };
+    // Looked up for an unknown name too (it finds nothing): the same queries, then the same
+    // Argon2 work, whether the name exists or not.
+    let hash = app
+        .store
+        .password_hash(employee.as_deref().unwrap_or(""))
+        .await?;
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
     let password = f.password;
@@ -352,9 +383,11 @@ pub async fn login(
         .unwrap_or(false)
         && known;
     let (Some(employee_id), true) = (employee, ok) else {
-        let at = Utc::now().timestamp_millis();
-        app.store.record_login_failure(&key, at).await?;
-        tracing::warn!(login = %key, failures = failures + 1, "login failed");
+        let at = app.now().timestamp_millis();
+        app.store
+            .record_login_failure(&key, at, at - FAILURE_WINDOW_MS)
+            .await?;
+        tracing::warn!(login = %shown, failures = failures + 1, "login failed");
         return Ok(login_form(
             &app,
             StatusCode::UNAUTHORIZED,
@@ -363,7 +396,7 @@ pub async fn login(
         ));
     };
     app.store
-        .clear_login_failures(&employee_id, now_ms - FAILURE_WINDOW_MS)
+        .clear_login_failures(&key, now_ms - FAILURE_WINDOW_MS)
         .await?;
     drop(_turn);
     let now = Utc::now().timestamp();
@@ -462,6 +495,27 @@ mod tests {
         assert_eq!(login_wait(5, Some(now - 1000), now), 3000);
         assert_eq!(login_wait(5, Some(now - 10_000), now), 0);
         assert_eq!(login_wait(40, Some(now), now), MAX_WAIT_MS);
+    }
+
+    #[test]
+    fn login_names_are_cut_to_254_bytes_on_a_character_boundary() {
+        assert_eq!(cut_login("E2001"), "E2001");
+        let long = "あ".repeat(200);
+        let cut = cut_login(&long);
+        assert!(cut.len() <= MAX_LOGIN_BYTES && cut.len() > MAX_LOGIN_BYTES - 3);
+        assert!(long.starts_with(cut));
+        assert_eq!(cut_login(&"x".repeat(10_000)).len(), MAX_LOGIN_BYTES);
+    }
+
+    #[test]
+    fn every_name_is_throttled_under_the_same_kind_of_key() {
+        assert_eq!(throttle_key("E2001"), throttle_key(" e2001 "));
+        assert_ne!(throttle_key("E2001"), throttle_key("E2002"));
+        assert_eq!(throttle_key(&"y".repeat(3_000_000)).len(), 64);
+        assert_eq!(
+            throttle_key(&"y".repeat(3_000_000)),
+            throttle_key(&"y".repeat(MAX_LOGIN_BYTES))
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
     let key = match verify(cfg, &creds, &body, now.timestamp()) {
         Ok(k) => k,
         Err(e) => {
-            tracing::warn!(reason = %e, "slash command refused");
+            tracing::warn!(reason = %super::log_text(&e.to_string()), "slash command refused");
             return Ok(refused(&e.to_string()));
         }
     };
@@ -77,12 +77,12 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
     let outcome = outcomes.remove(0);
     if outcome.reason == "duplicate" {
         tx.rollback().await.map_err(crate::error::Error::from)?;
-        tracing::warn!(user = %user, "slash command replayed: refused");
+        tracing::warn!(user = %super::log_text(user), "slash command replayed: refused");
         return Ok(refused("this request was taken before (replay)"));
     }
     tx.commit().await.map_err(crate::error::Error::from)?;
     app.changed();
-    tracing::info!(user = %user, reason = outcome.reason, "slash command");
+    tracing::info!(user = %super::log_text(user), reason = outcome.reason, "slash command");
     Ok(answer(&match (outcome.reply, outcome.reason) {
         (Some(r), _) => r,
         (None, "unknown_sender") => format!(

@@ -37,6 +37,32 @@ use crate::store::Store;
 use crate::store::web::AuditRow;
 use roles::User;
 
+/// At most this many characters of one user-typed text go into a log line.
+pub const LOG_TEXT_CHARS: usize = 254;
+
+/// A text someone typed (a login name, a form field, a chat user name), made fit for a log line:
+/// control characters (newlines, carriage returns, escape sequences) and the Unicode line and
+/// direction marks are written escaped (`\n`, `\u{1b}`), and only the first `LOG_TEXT_CHARS`
+/// characters are kept. So a typed name can neither forge a log line nor fill the log.
+pub fn log_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(LOG_TEXT_CHARS * 4));
+    for (i, c) in s.chars().enumerate() {
+        if i == LOG_TEXT_CHARS {
+            out.push('…');
+            break;
+        }
+        let mark = matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c);
+        if c.is_control() || mark {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// How long a built board is shown to everyone before it is built again (see `board_at_clock`).
 pub const BOARD_TTL: Duration = Duration::from_secs(2);
 
@@ -113,7 +139,7 @@ impl IntoResponse for WebError {
 }
 
 pub fn internal(e: Error) -> Response {
-    tracing::error!(error = %e, "web request failed");
+    tracing::error!(error = %log_text(&e.to_string()), "web request failed");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         Html("<!doctype html><meta charset=\"utf-8\"><title>エラー</title><p>サーバーでエラーが発生しました。時間をおいてもう一度お試しください。</p>"),
@@ -196,9 +222,12 @@ impl App {
         forbidden(self, Some(u), "この操作を行う権限がありません。")
     }
 
+    /// The target is what the request named (IDs, form fields): the log gets it escaped and cut
+    /// (`log_text`), the audit table a bounded summary (`store::web::bounded`), however much
+    /// was typed.
     pub async fn record_denial(&self, u: &User, action: &str, target: &str) {
-        tracing::warn!(employee = %u.employee_id, role = u.role.as_str(), department = %u.department,
-            action, target, "access denied");
+        tracing::warn!(employee = %log_text(&u.employee_id), role = u.role.as_str(),
+            department = %log_text(&u.department), action, target = %log_text(target), "access denied");
         let row = AuditRow {
             at: Utc::now().timestamp(),
             employee_id: u.employee_id.clone(),
@@ -207,13 +236,13 @@ impl App {
             outcome: "denied".into(),
         };
         if let Err(e) = self.store.audit(&row).await {
-            tracing::error!(error = %e, "cannot record the refused attempt");
+            tracing::error!(error = %log_text(&e.to_string()), "cannot record the refused attempt");
         }
     }
 
     /// A form without the session's CSRF token: refused, logged like any refused attempt.
     pub async fn csrf_refused(&self, u: &User, action: &str) -> Response {
-        tracing::warn!(employee = %u.employee_id, action, "csrf token missing or wrong: refused");
+        tracing::warn!(employee = %log_text(&u.employee_id), action, "csrf token missing or wrong: refused");
         let row = AuditRow {
             at: Utc::now().timestamp(),
             employee_id: u.employee_id.clone(),
@@ -222,7 +251,7 @@ impl App {
             outcome: "csrf".into(),
         };
         if let Err(e) = self.store.audit(&row).await {
-            tracing::error!(error = %e, "cannot record the refused attempt");
+            tracing::error!(error = %log_text(&e.to_string()), "cannot record the refused attempt");
         }
         forbidden(
             self,
@@ -341,7 +370,13 @@ async fn security_headers(req: Request, next: Next) -> Response {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/", get(pages::home))
-        .route("/login", get(auth::login_page).post(auth::login))
+        // A login form is three short fields: a body over a few KiB is not one.
+        .route(
+            "/login",
+            get(auth::login_page)
+                .post(auth::login)
+                .layer(axum::extract::DefaultBodyLimit::max(auth::LOGIN_BODY_BYTES)),
+        )
         .route("/logout", post(auth::logout))
         .route("/board", get(pages::board))
         .route("/board/table", get(pages::board_table))
@@ -381,13 +416,53 @@ pub async fn serve(
     let addr = listener.local_addr().ok();
     let app = App::with_clock(cfg, store, start);
     tracing::info!(addr = ?addr, "web register listening");
-    axum::serve(listener, router(app))
+    let sweeper = tokio::spawn(sweep(app.clone()));
+    let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::Io {
             path: format!("web {addr:?}"),
             source: e,
-        })
+        });
+    sweeper.abort();
+    served
+}
+
+/// How often old failed logins and expired sessions are deleted.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Failed logins older than the throttle window, and expired sessions, are deleted when the
+/// server starts and every `SWEEP_EVERY` after, whether or not anyone logs in: they count for
+/// nothing any more, and a flood of failed logins must not stay on the disk.
+async fn sweep(app: App) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let now = app.now();
+        let r = app
+            .store
+            .purge_login_failures(now.timestamp_millis() - auth::FAILURE_WINDOW_MS)
+            .await;
+        let r = match r {
+            Ok(n) => app
+                .store
+                .purge_sessions(Utc::now().timestamp())
+                .await
+                .map(|s| (n, s)),
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok((0, 0)) => {}
+            Ok((failures, sessions)) => {
+                tracing::debug!(failures, sessions, "old failed logins and sessions deleted")
+            }
+            // A database that is away now may be back at the next sweep.
+            Err(e) => {
+                tracing::warn!(error = %log_text(&e.to_string()), "sweeping old logins failed")
+            }
+        }
+    }
 }
 
 /// Binds the configured (or given) address; a clear error when the port is taken.
@@ -398,4 +473,20 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener>
             path: format!("web listen {addr}"),
             source: e,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_text;
+
+    #[test]
+    fn typed_text_in_a_log_line_cannot_break_the_line() {
+        assert_eq!(log_text("E2001"), "E2001");
+        assert_eq!(log_text("山田太郎"), "山田太郎");
+        assert_eq!(log_text("a\nb\r\u{1b}[2K"), "a\\nb\\r\\u{1b}[2K");
+        assert_eq!(log_text("a\u{2028}b\u{202e}c"), "a\\u{2028}b\\u{202e}c");
+        let flood = log_text(&"x".repeat(1_000_000));
+        assert_eq!(flood.chars().count(), super::LOG_TEXT_CHARS + 1);
+        assert!(flood.ends_with('…'));
+    }
 }

@@ -29,6 +29,28 @@ use crate::store::Role;
 
 type Errors = BTreeMap<&'static str, String>;
 
+/// 勤務内容: at most this many characters (it is shown on the board and in the register).
+pub const CONTENT_CHARS: usize = 200;
+/// A phone contact's メモ, at most.
+pub const NOTE_CHARS: usize = 500;
+/// Any other field someone types (時間休, a PC name, an ID, a date…), at most.
+pub const FIELD_CHARS: usize = 200;
+
+/// `Some(message)` when `value` is longer than `max` characters: the form is refused (422) with
+/// this next to the field, and nothing is saved.
+fn too_long(label: &str, value: &str, max: usize) -> Option<String> {
+    let n = value.chars().count();
+    (n > max).then(|| format!("{label}は{max}文字以内で入力してください（{n}文字あります）"))
+}
+
+/// A refused form is shown again with what was typed, cut to a little over its limit: the page
+/// of a refused 2 MB field stays small.
+fn clip(value: &mut String, max: usize) {
+    if let Some((cut, _)) = value.char_indices().nth(max + 20) {
+        value.truncate(cut);
+    }
+}
+
 /// What every page's layout needs.
 fn base(s: &Session) -> Value {
     let u = &s.user;
@@ -141,7 +163,16 @@ async fn board_page(
         vec![]
     };
     let dept = department.unwrap_or("");
-    let (form, errors) = contact.unwrap_or_default();
+    let (mut form, errors) = contact.unwrap_or_default();
+    clip(&mut form.note, NOTE_CHARS);
+    for f in [
+        &mut form.employee_id,
+        &mut form.date,
+        &mut form.kind,
+        &mut form.at,
+    ] {
+        clip(f, FIELD_CHARS);
+    }
     let ctx = context! {
         title => "当日の状況",
         board => &board,
@@ -210,19 +241,21 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
     }
     let date = parse_date(&f.date);
     let mut errors = Errors::new();
-    let emp = app.store.employee(f.employee_id.trim()).await?;
-    let Some(emp) = emp else {
+    if f.employee_id.trim().is_empty() {
         errors.insert("employee_id", "職員を選んでください".into());
         let d = date.unwrap_or_else(|| today(&app));
         return Ok(with_status(
             board_page(&app, &s, d, None, false, Some((f, errors))).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
-    };
-    if !can_manage_department(&s.user, &emp.department) {
-        let target = format!("employee={} date={}", emp.employee_id, f.date);
-        return Ok(app.deny(&s.user, "contact", &target).await);
     }
+    // An ID that is no employee is answered as one of another department is (403, the same
+    // page): the answer must not tell which IDs exist elsewhere.
+    let emp = app.store.employee(f.employee_id.trim()).await?;
+    let Some(emp) = emp.filter(|e| can_manage_department(&s.user, &e.department)) else {
+        let target = format!("employee={} date={}", f.employee_id, f.date);
+        return Ok(app.deny(&s.user, "contact", &target).await);
+    };
     let Some(date) = date else {
         errors.insert("date", "日付は YYYY-MM-DD の形で入力してください".into());
         return Ok(with_status(
@@ -235,6 +268,9 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
     }
     if Minutes::parse(&f.at).is_none() {
         errors.insert("at", "時刻は HH:MM の形で入力してください".into());
+    }
+    if let Some(m) = too_long("メモ", &f.note, NOTE_CHARS) {
+        errors.insert("note", m);
     }
     if errors.is_empty() {
         match app.store.order(&emp.employee_id, date).await? {
@@ -260,7 +296,7 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
         {
             Ok(_) => {
                 app.changed();
-                tracing::info!(employee = %emp.employee_id, by = %s.user.employee_id, kind = %f.kind, %date, "phone contact recorded on the web");
+                tracing::info!(employee = %emp.employee_id, by = %s.user.employee_id, kind = %super::log_text(&f.kind), %date, "phone contact recorded on the web");
                 return Ok(see_other(url("/board", &[("date", &date.to_string())])));
             }
             Err(Error::Bad { at, msg }) => {
@@ -311,6 +347,21 @@ pub struct OrderForm {
 }
 
 impl OrderForm {
+    /// The form as it is shown again after a refusal: every field cut near its limit.
+    fn clipped(mut self) -> OrderForm {
+        clip(&mut self.content, CONTENT_CHARS);
+        for f in [
+            &mut self.employee_id,
+            &mut self.date,
+            &mut self.start,
+            &mut self.end,
+            &mut self.leave,
+        ] {
+            clip(f, FIELD_CHARS);
+        }
+        self
+    }
+
     fn from_row(o: &crate::store::OrderRow) -> OrderForm {
         OrderForm {
             csrf: String::new(),
@@ -352,8 +403,14 @@ impl OrderForm {
             (Some(s), None) => Some((s, svc.workday_end)),
             (None, Some(e)) => Some((svc.workday_start, e)),
         };
+        if let Some(m) = too_long("勤務内容", &self.content, CONTENT_CHARS) {
+            errors.insert("content", m);
+        }
+        if let Some(m) = too_long("時間休", &self.leave, FIELD_CHARS) {
+            errors.insert("leave", m);
+        }
         let leave = parse_leave(&self.leave);
-        if leave.is_none() {
+        if leave.is_none() && !errors.contains_key("leave") {
             errors.insert(
                 "leave",
                 "時間休は 13:00-15:00 の形で入力してください（複数は ; で区切ります）".into(),
@@ -514,24 +571,17 @@ pub async fn create_order(
         return Ok(app.csrf_refused(&s.user, "create_order").await);
     }
     let date = parse_date(&f.date).unwrap_or_else(|| today(&app));
-    let Some(emp) = app.store.employee(f.employee_id.trim()).await? else {
-        if s.user.role != Role::Supervisor {
-            return Ok(app
-                .deny(
-                    &s.user,
-                    "create_order",
-                    &format!("employee={}", f.employee_id),
-                )
-                .await);
-        }
+    if s.user.role == Role::Supervisor && f.employee_id.trim().is_empty() {
         let mut errors = Errors::new();
         errors.insert("employee_id", "職員を選んでください".into());
         return invalid_order(&app, &s, date, f, errors).await;
-    };
-    if !can_manage_department(&s.user, &emp.department) {
-        let target = format!("employee={} date={}", emp.employee_id, f.date);
-        return Ok(app.deny(&s.user, "create_order", &target).await);
     }
+    // No such employee is answered as another department's employee is (403, the same page).
+    let emp = app.store.employee(f.employee_id.trim()).await?;
+    let Some(emp) = emp.filter(|e| can_manage_department(&s.user, &e.department)) else {
+        let target = format!("employee={} date={}", f.employee_id, f.date);
+        return Ok(app.deny(&s.user, "create_order", &target).await);
+    };
     let draft = match f.draft(&app, &emp.employee_id, &s.user.employee_id) {
         Ok(d) => d,
         Err(errors) => return invalid_order(&app, &s, date, f, errors).await,
@@ -582,7 +632,7 @@ async fn invalid_order(
     let v = RegisterView {
         date,
         department: None,
-        form: Some(f),
+        form: Some(f.clipped()),
         errors,
         notice: None,
     };
@@ -600,7 +650,7 @@ async fn invalid_request(
     errors: Errors,
 ) -> WebResult {
     Ok(with_status(
-        my_page(app, s, date, Some(f), errors).await?,
+        my_page(app, s, date, Some(f.clipped()), errors).await?,
         StatusCode::UNPROCESSABLE_ENTITY,
     ))
 }
@@ -610,6 +660,19 @@ async fn load_order(
     id: i64,
 ) -> Result<Option<crate::store::web::RegisterRow>, super::WebError> {
     Ok(app.store.register_order(id).await?)
+}
+
+/// The order, when this person manages its department; `None` both when it is another
+/// department's and when there is no such order, so the caller answers both with the same 403
+/// and the answer does not tell which order IDs exist.
+async fn managed_order(
+    app: &App,
+    s: &Session,
+    id: i64,
+) -> Result<Option<crate::store::web::RegisterRow>, super::WebError> {
+    Ok(load_order(app, id)
+        .await?
+        .filter(|r| can_manage_department(&s.user, &r.order.department)))
 }
 
 fn not_found(app: &App, s: &Session) -> Response {
@@ -623,14 +686,11 @@ fn not_found(app: &App, s: &Session) -> Response {
 }
 
 pub async fn edit_order(State(app): State<App>, s: Session, Path(id): Path<i64>) -> WebResult {
-    let Some(r) = load_order(&app, id).await? else {
-        return Ok(not_found(&app, &s));
-    };
-    if !can_manage_department(&s.user, &r.order.department) {
+    let Some(r) = managed_order(&app, &s, id).await? else {
         return Ok(app
             .deny(&s.user, "edit_order", &format!("order={id}"))
             .await);
-    }
+    };
     edit_page(
         &app,
         &s,
@@ -657,7 +717,7 @@ fn edit_page(
         department => &r.order.department,
         date => r.order.date.to_string(),
         status => &r.order.status,
-        form => form,
+        form => form.clipped(),
         errors => errors,
         workday_start => app.cfg.service.workday_start.to_string(),
         workday_end => app.cfg.service.workday_end.to_string(),
@@ -676,14 +736,11 @@ pub async fn update_order(
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "update_order").await);
     }
-    let Some(r) = load_order(&app, id).await? else {
-        return Ok(not_found(&app, &s));
-    };
-    if !can_manage_department(&s.user, &r.order.department) {
+    let Some(r) = managed_order(&app, &s, id).await? else {
         return Ok(app
             .deny(&s.user, "update_order", &format!("order={id}"))
             .await);
-    }
+    };
     // The employee and the day are the order's; what the form says about them is ignored.
     f.employee_id = r.order.employee_id.clone();
     f.date = r.order.date.to_string();
@@ -729,14 +786,11 @@ pub async fn approve_order(
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "approve_order").await);
     }
-    let Some(r) = load_order(&app, id).await? else {
-        return Ok(not_found(&app, &s));
-    };
-    if !can_manage_department(&s.user, &r.order.department) {
+    let Some(r) = managed_order(&app, &s, id).await? else {
         return Ok(app
             .deny(&s.user, "approve_order", &format!("order={id}"))
             .await);
-    }
+    };
     let back = url("/orders", &[("date", &r.order.date.to_string())]);
     if r.order.status != "draft" {
         return Ok(see_other(back));
@@ -786,15 +840,17 @@ pub async fn cancel_order(
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "cancel_order").await);
     }
-    let Some(r) = load_order(&app, id).await? else {
-        return Ok(not_found(&app, &s));
-    };
-    let own_draft = r.order.status == "draft" && can_request_for(&s.user, &r.order.employee_id);
-    if !(own_draft || can_manage_department(&s.user, &r.order.department)) {
+    // No such order is answered as another department's order is (403, the same page).
+    let r = load_order(&app, id).await?.filter(|r| {
+        (r.order.status == "draft" && can_request_for(&s.user, &r.order.employee_id))
+            || can_manage_department(&s.user, &r.order.department)
+    });
+    let Some(r) = r else {
         return Ok(app
             .deny(&s.user, "cancel_order", &format!("order={id}"))
             .await);
-    }
+    };
+    let own_draft = r.order.status == "draft" && can_request_for(&s.user, &r.order.employee_id);
     if r.order.status != "cancelled" {
         app.store.cancel_order(id, Utc::now().timestamp()).await?;
         app.changed();
@@ -886,6 +942,18 @@ pub async fn request_order(
             .await);
     }
     let date = parse_date(&f.date).unwrap_or_else(|| today(&app));
+    // 閉庁日の勤務 is the supervisor's decision alone: a request carrying it (the form has no
+    // such box; it was added by hand) is refused, so no draft waits with it for one 承認 click.
+    if f.holiday_ok.is_some() {
+        tracing::warn!(employee = %me, "request with the supervisor's holiday flag: refused");
+        let mut errors = Errors::new();
+        errors.insert(
+            "holiday_ok",
+            "閉庁日の勤務は所属長が命じます。申請では指定できません（所属長に相談してください）"
+                .into(),
+        );
+        return invalid_request(&app, &s, date, f, errors).await;
+    }
     let Some(emp) = app.store.employee(&me).await? else {
         return invalid_request(&app, &s, date, f, Errors::new()).await;
     };
@@ -978,10 +1046,7 @@ pub async fn resolve_escalation(
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "resolve_escalation").await);
     }
-    let Some(r) = load_order(&app, f.order_id).await? else {
-        return Ok(not_found(&app, &s));
-    };
-    if !can_manage_department(&s.user, &r.order.department) {
+    let Some(r) = managed_order(&app, &s, f.order_id).await? else {
         return Ok(app
             .deny(
                 &s.user,
@@ -989,7 +1054,7 @@ pub async fn resolve_escalation(
                 &format!("order={} kind={}", f.order_id, f.kind),
             )
             .await);
-    }
+    };
     let mut tx = app.store.begin().await?;
     crate::store::escalations::resolve(
         &mut tx,
@@ -1002,7 +1067,7 @@ pub async fn resolve_escalation(
     .await?;
     tx.commit().await.map_err(Error::from)?;
     app.changed();
-    tracing::info!(order = f.order_id, kind = %f.kind, by = %s.user.employee_id, "escalation resolved on the web");
+    tracing::info!(order = f.order_id, kind = %super::log_text(&f.kind), by = %s.user.employee_id, "escalation resolved on the web");
     Ok(see_other(url(
         "/escalations",
         &[("date", &r.order.date.to_string())],
@@ -1095,7 +1160,7 @@ async fn admin_outcome<T>(
         Ok(v) => {
             let notice = ok(v);
             app.changed();
-            tracing::info!(by = %s.user.employee_id, section, notice = %notice, "register changed on the web");
+            tracing::info!(by = %s.user.employee_id, section, notice = %super::log_text(&notice), "register changed on the web");
             admin_page(
                 app,
                 s,
@@ -1154,8 +1219,17 @@ pub async fn add_application(
             )
             .await);
     }
-    let r = match f.fiscal_year.trim().parse::<i32>() {
-        Ok(fy) => {
+    let long = [
+        ("--department", "所属", &f.department),
+        ("--fiscal-year", "年度", &f.fiscal_year),
+        ("--pc", "PC名", &f.pc),
+        ("--users", "利用者", &f.users),
+    ]
+    .into_iter()
+    .find_map(|(flag, label, v)| too_long(label, v, FIELD_CHARS).map(|m| (flag, m)));
+    let r = match (long, f.fiscal_year.trim().parse::<i32>()) {
+        (Some((flag, m)), _) => Err(Error::bad(flag, m)),
+        (None, Ok(fy)) => {
             let args = crate::register::ApplicationArgs {
                 department: f.department.clone(),
                 fiscal_year: fy,
@@ -1172,7 +1246,7 @@ pub async fn add_application(
             crate::register::add_application(&app.store, &app.cfg, args, Utc::now().timestamp())
                 .await
         }
-        Err(_) => Err(Error::bad(
+        (None, Err(_)) => Err(Error::bad(
             "--fiscal-year",
             "年度は 2020 のように入力してください",
         )),
