@@ -25,16 +25,20 @@ fn strip(s: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(s.chars().filter(|c| !bad(*c)).collect())
 }
 
-/// For a log line: control characters shown escaped (`\n`, `\u{0}`), so that text a stranger
-/// typed cannot start a line of its own; at most `max` characters, marked when cut.
+/// For a log line: control characters, Unicode line separators and direction marks shown
+/// escaped (`\n`, `\u{0}`, `\u{202e}`), so that text a stranger typed can neither start a line
+/// of its own nor turn the rest of one around; at most `max` characters, marked when cut.
 pub fn for_log(s: &str, max: usize) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(s.len().min(max * 4));
     for (i, c) in s.chars().enumerate() {
         if i == max {
             out.push('…');
             break;
         }
-        if c.is_control() {
+        let mark = matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c);
+        if c.is_control() || mark {
             out.extend(c.escape_default());
         } else {
             out.push(c);

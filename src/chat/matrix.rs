@@ -327,7 +327,7 @@ async fn keep_encrypted(
     let Some(id) = crate::store::reports::insert_report(tx, &r).await? else {
         return Ok(());
     };
-    tracing::warn!(room = %e.room, sender = %e.sender, "matrix: an encrypted message cannot be read; kept");
+    tracing::warn!(room = %e.room, sender = %crate::text::for_log(&e.sender, 254), "matrix: an encrypted message cannot be read; kept");
     if let Some(emp) = employee {
         let text = format!(
             "{} さん\n\nこのルームのメッセージは暗号化されているため、在宅勤務連絡システムでは読めません。\n             暗号化をオフにしたルーム（ダイレクトメッセージは作成時に暗号化をオフ）で、\n             「開始」または「終了」と送ってください。\n\n（在宅勤務連絡システム zaitaku の自動応答）",
@@ -630,7 +630,7 @@ async fn take_in(
     save_chat_state(&mut tx, &since_key(m), &batch.next_batch, now.timestamp()).await?;
     tx.commit().await?;
     for (msg, o) in batch.messages.iter().zip(&outcomes) {
-        tracing::info!(key = %msg.key, sender = %msg.sender, reason = o.reason, "matrix message");
+        tracing::info!(key = %crate::text::for_log(&msg.key, 254), sender = %crate::text::for_log(&msg.sender, 254), reason = o.reason, "matrix message");
     }
     Ok(())
 }

@@ -45,22 +45,7 @@ pub const LOG_TEXT_CHARS: usize = 254;
 /// direction marks are written escaped (`\n`, `\u{1b}`), and only the first `LOG_TEXT_CHARS`
 /// characters are kept. So a typed name can neither forge a log line nor fill the log.
 pub fn log_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(LOG_TEXT_CHARS * 4));
-    for (i, c) in s.chars().enumerate() {
-        if i == LOG_TEXT_CHARS {
-            out.push('…');
-            break;
-        }
-        let mark = matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c);
-        if c.is_control() || mark {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::text::for_log(s, LOG_TEXT_CHARS)
 }
 
 /// How long a built board is shown to everyone before it is built again (see `board_at_clock`).

@@ -146,6 +146,19 @@ impl Zt {
         r.stdout
     }
 
+    /// Sets the loop breaker out of the way, for tests whose corpus is one person's mail many
+    /// times a day (tests/isolation.rs tests the breaker itself).
+    pub fn without_loop_breaker(&self) -> &Zt {
+        let cfg = self.path("config/zaitaku.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+            "[mail]\n",
+            "[mail]\nmax_answers_per_address_per_day = 1000000\n",
+            1,
+        );
+        std::fs::write(&cfg, text).unwrap();
+        self
+    }
+
     /// The register most tests start from: departments, staff, applications, IDs.
     pub fn with_staff(&self) -> &Zt {
         self.with_staff_from(&fixture("register/employees.csv"))
