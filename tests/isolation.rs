@@ -648,3 +648,53 @@ fn a_slash_command_with_a_nul_is_a_report_without_it_and_the_next_one_is_answere
         assert!(!yamada.to_string().contains("\\u0000"), "{yamada}");
     }
 }
+
+#[test]
+fn over_imap_a_message_with_a_nul_is_kept_and_the_daemon_answers_the_next_one() {
+    use helpers::servers::{Dovecot, SmtpSink, eventually};
+    for b in backends() {
+        let imap = Dovecot::start();
+        let out = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start(out.path());
+        let zt = Zt::new(b);
+        std::fs::write(
+            zt.path("config/zaitaku.toml"),
+            format!(
+                "database = \"{}\"\n[mail]\nsource = \"{}\"\ntransport = \"{}\"\npoll_seconds = 1\n\
+                 retry_base_seconds = 1\n[daemon]\ntick = \"* * * * * *\"\n",
+                zt.db,
+                imap.url(),
+                smtp.url()
+            ),
+        )
+        .unwrap();
+        zt.with_staff().with_orders_0112();
+        // An end report whose subject decodes to a NUL, then a good start in the same batch.
+        imap.append(
+            &mail(
+                "yamada@city.example.lg.jp",
+                "imap-nul@pc01",
+                "=?UTF-8?B?5qWt5YuZ57WC5LqGAA==?=",
+                "終了\0",
+                "08:20",
+            ),
+            "12-Jan-2021 08:20:00 +0900",
+        );
+        imap.append(&good_start(), "12-Jan-2021 08:29:00 +0900");
+        let run = zt.start_run(Some("info"));
+        eventually(60, "both answered", || smtp.received().len() >= 2);
+        let mut child = run.0;
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        assert!(child.wait().unwrap().success());
+        let got = smtp.received();
+        assert_eq!(got.len(), 2, "{b:?}: {got:#?}");
+        assert!(
+            got.iter()
+                .any(|m| m.contains("In-Reply-To: <good-start@pc02>"))
+        );
+        assert!(got.iter().all(|m| !m.contains('\0')));
+    }
+}
