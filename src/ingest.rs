@@ -210,6 +210,7 @@ impl<'a> Ingestor<'a> {
                 auto_reply: None,
                 in_reply_to: msg.in_reply_to.clone(),
                 references: vec![],
+                auth_results: vec![],
             };
             let p = self
                 .prepare_incoming(tx, m, None, msg.source, msg.at, None, msg.reply.clone())

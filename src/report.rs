@@ -181,6 +181,7 @@ mod tests {
             auto_reply: None,
             in_reply_to: vec![],
             references: vec![],
+            auth_results: vec![],
         }
     }
 
