@@ -300,9 +300,11 @@ fn skip_reply_counter(s: &str) -> &str {
 ///
 /// Removed are `>` lines; everything from `-----Original Message-----` /
 /// `-----元のメッセージ-----` (and Gmail's `Forwarded message` rule), from a
-/// `From:`/`差出人:` line that opens an Outlook header block, from a quote
-/// header (`… wrote:`, `…のメッセージ:`, `…書きました:`, or any line ending in
-/// `:` whose next non-empty line is quoted), and from a `--` signature line.
+/// `From:`/`差出人:` line that opens a quoted message's header block (Outlook's,
+/// also bold `*From:*` / `**差出人:**` and indented), from a quote header
+/// (`… wrote:`, `…のメッセージ:`, `…のメール:`, `…書きました:`, or any line ending
+/// in `:` whose next non-empty line is quoted), and from a `--` signature line.
+/// Lines break at LF, CRLF and a lone CR (classic Mac OS) alike.
 pub fn unquoted_lines(body: &str) -> Vec<String> {
     let text = nfkc(body).replace("\r\n", "\n");
     let lines: Vec<&str> = text.split(is_line_break).map(trim_line).collect();
@@ -320,7 +322,7 @@ pub fn unquoted_lines(body: &str) -> Vec<String> {
             break;
         }
         let next = next_non_empty(&lines, i);
-        if is_outlook_header_start(line, next) {
+        if opens_header_block(&lines, i) {
             // Outlook draws a line of underscores above the header block.
             while kept.last().is_some_and(|l| is_underscore_rule(l)) {
                 kept.pop();
@@ -375,28 +377,59 @@ fn is_original_message_rule(line: &str) -> bool {
     )
 }
 
-/// A lone `From:` line may be the sender's own words ("From: 自宅"); it opens
-/// a quoted header block only when another header field follows it.
-fn is_outlook_header_start(line: &str, next: Option<&str>) -> bool {
-    const FIELDS: &[&str] = &[
-        "sent:",
-        "date:",
-        "to:",
-        "cc:",
-        "subject:",
-        "送信日時:",
-        "送信日:",
-        "日付:",
-        "宛先:",
-        "件名:",
+/// A quoted message's header block: a `From:`/`差出人:` field line followed,
+/// within the next two non-empty lines (the first may be a wrapped address),
+/// by another field (`Sent:`, `送信日時:`, `件名:` …). A lone `From:` line may
+/// be the sender's own words (「From: 自宅」), so it alone opens nothing.
+fn opens_header_block(lines: &[&str], i: usize) -> bool {
+    if header_field(lines[i]) != Some(Field::From) {
+        return false;
+    }
+    lines[i + 1..]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .take(2)
+        .any(|l| header_field(l).is_some())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    From,
+    Other,
+}
+
+/// The field a line of a quoted header block starts with, if any: `From: …`,
+/// Outlook Live's bold `*From:* …`, markdown's `**差出人:** …`.
+fn header_field(line: &str) -> Option<Field> {
+    const FROM: &[&str] = &["from", "差出人", "送信者"];
+    const OTHER: &[&str] = &[
+        "sent",
+        "date",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "reply-to",
+        "送信日時",
+        "送信日",
+        "日付",
+        "宛先",
+        "件名",
     ];
-    let lower = line.to_ascii_lowercase();
-    let opens = lower.starts_with("from:") || line.starts_with("差出人:");
-    opens
-        && next.is_some_and(|next| {
-            let next = next.to_ascii_lowercase();
-            FIELDS.iter().any(|field| next.starts_with(field))
-        })
+    let (name, _) = line.split_once(':')?;
+    let name = name.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace());
+    // The longest name is 送信日時, 12 bytes: a long line is not a field.
+    if name.len() > 12 {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    if FROM.contains(&lower.as_str()) {
+        Some(Field::From)
+    } else if OTHER.contains(&lower.as_str()) {
+        Some(Field::Other)
+    } else {
+        None
+    }
 }
 
 fn is_underscore_rule(line: &str) -> bool {
@@ -406,31 +439,62 @@ fn is_underscore_rule(line: &str) -> bool {
 /// 「2021年1月12日(火) 8:27 山田太郎 <…>:」 has no fixed wording, so a line
 /// ending in `:` counts only when quoted lines follow it; the known client
 /// phrasings count on their own.
+///
+/// Known phrasings: 「… wrote:」 (Thunderbird, also 「2021/01/12 8:27, 山田太郎
+/// wrote:」 in Japanese), 「…のメッセージ:」 and 「…のメール:」 (Apple Mail),
+/// 「… さんは書きました:」 (Thunderbird ja). Bold or italic decoration around
+/// the line (`*…wrote:*`) is not part of it.
 fn is_quote_header(line: &str, next: Option<&str>) -> bool {
+    let line = line.trim_end_matches(['*', '_']);
     let lower = line.to_ascii_lowercase();
     lower.ends_with("wrote:")
         || line.ends_with("のメッセージ:")
+        || line.ends_with("のメール:")
         || line.ends_with("書きました:")
         || (line.ends_with(':') && next.is_some_and(|n| n.starts_with('>')))
 }
 
-/// Auto-replies must not be filed as reports nor answered, or two bots could
-/// mail each other forever.
-pub fn is_out_of_office_subject(subject: &str) -> bool {
-    const MARKERS: &[&str] = &[
+/// Whether a Subject is an autoresponder's or a mail server's (SPEC §4): an
+/// out-of-office reply or a bounce, also forwarded (`Fwd: Returned mail`).
+/// Automatic mail must not be filed as a report nor answered, or two bots
+/// could mail each other forever. Returns which of the two it is.
+pub fn automatic_subject(subject: &str) -> Option<&'static str> {
+    const OUT_OF_OFFICE: &[&str] = &[
         "不在:",
         "自動応答",
         "自動返信",
         "out of office",
         "out-of-office",
         "automatic reply",
-        "autoreply",
+        "auto reply",
         "auto-reply",
+        "autoreply",
+    ];
+    const BOUNCE: &[&str] = &[
+        "undeliverable",
+        "undelivered mail returned to sender",
+        "returned mail",
+        "delivery status notification",
+        "mail delivery failed",
+        "メールエラー通知",
+        "配信できません",
+        "配送エラー",
+        // Beyond the SPEC's list, the fixed subjects of common servers: qmail's and Yahoo's
+        // bounces, Exchange and others' "Delivery Failure", Hotmail's complaint (JMRP).
+        "failure notice",
+        "delivery failure",
+        "complaint about message from",
     ];
     let lower = nfkc(subject).to_ascii_lowercase();
     // Collapsing blanks lets "Out of  Office" match.
     let collapsed = lower.split_whitespace().collect::<Vec<_>>().join(" ");
-    MARKERS.iter().any(|m| collapsed.contains(m))
+    if OUT_OF_OFFICE.iter().any(|m| collapsed.contains(m)) {
+        Some("out-of-office subject")
+    } else if BOUNCE.iter().any(|m| collapsed.contains(m)) {
+        Some("bounce subject")
+    } else {
+        None
+    }
 }
 
 /// Whether a supervisor's reply resolves an escalation: one of the first
@@ -757,6 +821,112 @@ mod tests {
     }
 
     #[test]
+    fn an_outlook_live_bold_header_block_is_a_quote() {
+        let body = "本日の業務を終了します\n\n\
+                    *From:* Yamada Taro <yamada@example.jp>\n\
+                    *Sent:* Tuesday, January 12, 2021 8:27 AM\n\
+                    *To:* telework@example.jp\n\
+                    *Subject:* 業務開始の連絡\n\n業務開始します\n地震がありました";
+        assert_eq!(unquoted_lines(body), vec!["本日の業務を終了します"]);
+        let c = classify("RE: 業務開始の連絡", body);
+        assert_eq!((c.kind, c.incident), (Kind::End, false));
+    }
+
+    #[test]
+    fn a_markdown_bold_japanese_header_block_is_a_quote() {
+        let body = "本日の業務を終了します\n\n**差出人:** 山田太郎 <yamada@example.jp>\n\
+                    **送信日時:** 2021年1月12日 8:27\n**宛先:** 課長\n**件名:** 業務開始\n\n地震";
+        assert_eq!(unquoted_lines(body), vec!["本日の業務を終了します"]);
+        let c = classify("Re: 業務開始", body);
+        assert_eq!((c.kind, c.incident), (Kind::End, false));
+    }
+
+    #[test]
+    fn an_indented_outlook_japanese_header_block_is_a_quote() {
+        let body = "終了します\n\n    差出人: 山田太郎\n    送信日時: 2021年1月12日 8:27\n\
+                    \t宛先: 課長\n    件名: 業務開始\n    業務開始します";
+        assert_eq!(unquoted_lines(body), vec!["終了します"]);
+        let body =
+            "終了します\n\n差出人： 山田太郎\n日付： 2021年1月12日 火曜日 8:27\n件名： 業務開始";
+        assert_eq!(unquoted_lines(body), vec!["終了します"]);
+    }
+
+    #[test]
+    fn a_header_block_whose_from_line_wraps_is_still_a_quote() {
+        let body = "Done.\nFrom: Yamada Taro\n<yamada@example.jp>\nSent: Tuesday\n\nstart";
+        assert_eq!(unquoted_lines(body), vec!["Done."]);
+    }
+
+    #[test]
+    fn header_like_lines_of_the_senders_own_are_kept() {
+        let body = "宛先: 課長\n業務を開始します";
+        assert_eq!(unquoted_lines(body), vec!["宛先: 課長", "業務を開始します"]);
+        let body = "From: 自宅\n本日の作業:\n資料作成";
+        assert_eq!(
+            unquoted_lines(body),
+            vec!["From: 自宅", "本日の作業:", "資料作成"]
+        );
+    }
+
+    #[test]
+    fn apple_mail_and_thunderbird_japanese_quote_headers_are_quotes() {
+        let apple = "本日の業務を終了します\n\n\
+                     2021/01/12 8:27、山田太郎 <yamada@example.jp>のメール:\n\n\
+                     業務開始します\n地震がありました";
+        assert_eq!(unquoted_lines(apple), vec!["本日の業務を終了します"]);
+        let c = classify("Re: 業務開始", apple);
+        assert_eq!((c.kind, c.incident), (Kind::End, false));
+
+        let thunderbird =
+            "本日の業務を終了します\n\n2021/01/12 8:27, 山田太郎 wrote:\n業務開始します";
+        assert_eq!(unquoted_lines(thunderbird), vec!["本日の業務を終了します"]);
+        let thunderbird = "本日の業務を終了します\n山田太郎 さんは書きました:\n業務開始します";
+        assert_eq!(unquoted_lines(thunderbird), vec!["本日の業務を終了します"]);
+        let bold = "Done.\n*On Tue, Jan 12, 2021 at 8:27 AM Taro wrote:*\nstart";
+        assert_eq!(unquoted_lines(bold), vec!["Done."]);
+    }
+
+    #[test]
+    fn a_lone_cr_ends_a_line_as_lf_and_crlf_do() {
+        assert_eq!(
+            unquoted_lines("一\r二\r\n三\n四\r\r五"),
+            vec!["一", "二", "三", "四", "五"]
+        );
+        let body = "おはようございます\r本日の業務を終了します\r\r\
+                    2021年1月12日(火) 8:27 山田太郎 <yamada@example.jp>:\r> 業務開始\r> 地震";
+        let c = classify("Re: 業務開始", body);
+        assert_eq!((c.kind, c.incident), (Kind::End, false));
+    }
+
+    #[test]
+    fn half_width_katakana_is_read_as_full_width() {
+        assert_eq!(unquoted_lines("ｷﾞｮｳﾑｶｲｼ"), vec!["ギョウムカイシ"]);
+        // Readings are not words of the table: only what the table holds counts.
+        assert_eq!(kind_of("", "ｷﾞｮｳﾑｶｲｼ"), Kind::Unclassified);
+        assert_eq!(kind_of("", "ｷｮｳﾊ業務開始ｼﾏｽ"), Kind::Start);
+        assert_eq!(
+            unquoted_lines("ｷｮｳﾊ業務開始ｼﾏｽ"),
+            vec!["キョウハ業務開始シマス"]
+        );
+    }
+
+    #[test]
+    fn full_width_forms_of_table_words_match() {
+        for (text, kind) in [
+            ("ＳＴＡＲＴ", Kind::Start),
+            ("ｓｔａｒｔ", Kind::Start),
+            ("Ｂｅｇｉｎ", Kind::Start),
+            ("ＥＮＤ", Kind::End),
+            ("Ｄｏｎｅ", Kind::End),
+            ("ＬＥＡＶＥ", Kind::Leave),
+            ("ＡＣＣＩＤＥＮＴ", Kind::Incident),
+        ] {
+            assert_eq!(kind_of(text, ""), kind, "subject {text}");
+            assert_eq!(kind_of("", text), kind, "body {text}");
+        }
+    }
+
+    #[test]
     fn a_signature_and_everything_under_it_are_ignored() {
         let body = "業務を終了します\n-- \n山田太郎\n在宅勤務開始プロジェクト担当";
         assert_eq!(unquoted_lines(body), vec!["業務を終了します"]);
@@ -789,23 +959,40 @@ mod tests {
     }
 
     #[test]
-    fn out_of_office_subjects_are_recognised() {
+    fn out_of_office_and_bounce_subjects_are_recognised() {
+        const OOO: Option<&str> = Some("out-of-office subject");
+        const BOUNCE: Option<&str> = Some("bounce subject");
         let cases = [
-            ("不在: 業務開始", true),
-            ("不在：業務開始", true),
-            ("自動応答: 業務開始", true),
-            ("【自動返信】業務開始", true),
-            ("Out of Office: start", true),
-            ("OUT OF  OFFICE", true),
-            ("Automatic reply: 業務開始", true),
-            ("Autoreply: start", true),
-            ("ＡＵＴＯＲＥＰＬＹ", true),
-            ("業務開始", false),
-            ("Re: 不在の件", false),
-            ("", false),
+            ("不在: 業務開始", OOO),
+            ("不在：業務開始", OOO),
+            ("自動応答: 業務開始", OOO),
+            ("【自動返信】業務開始", OOO),
+            ("Out of Office: start", OOO),
+            ("OUT OF  OFFICE", OOO),
+            ("Automatic reply: 業務開始", OOO),
+            ("Auto reply: 業務開始", OOO),
+            ("Auto-Reply: start", OOO),
+            ("Autoreply: start", OOO),
+            ("ＡＵＴＯＲＥＰＬＹ", OOO),
+            ("Undeliverable: 業務開始", BOUNCE),
+            ("Undelivered Mail Returned to Sender", BOUNCE),
+            ("Returned mail: see transcript for details", BOUNCE),
+            ("Fwd: Returned mail: User unknown", BOUNCE),
+            ("FW: Delivery Status Notification (Failure)", BOUNCE),
+            (
+                "転送: Mail delivery failed: returning message to sender",
+                BOUNCE,
+            ),
+            ("メールエラー通知", BOUNCE),
+            ("メッセージを配信できません。", BOUNCE),
+            ("配送エラー: 業務開始", BOUNCE),
+            ("業務開始", None),
+            ("Re: 不在の件", None),
+            ("Delivery of the report", None),
+            ("", None),
         ];
         for (subject, expected) in cases {
-            assert_eq!(is_out_of_office_subject(subject), expected, "{subject:?}");
+            assert_eq!(automatic_subject(subject), expected, "{subject:?}");
         }
     }
 
@@ -891,7 +1078,7 @@ mod tests {
         #[test]
         fn classify_never_panics_on_arbitrary_text(subject in any::<String>(), body in any::<String>()) {
             let _ = classify(&subject, &body);
-            let _ = is_out_of_office_subject(&subject);
+            let _ = automatic_subject(&subject);
             let _ = is_resolution(&body);
             let _ = work_summary(&body);
         }

@@ -117,6 +117,17 @@ pub fn decide_classified(m: &Incoming, f: &Facts<'_>, class: Classification) -> 
         vec![]
     };
     let Some(order) = f.order else {
+        // Mail with no report in it (no word of the table, or both start and end) on a day
+        // without an order: nothing to say "no order" about, and asking "start or end?" about
+        // a day without work would only start a conversation. Recorded, not answered; an
+        // incident word still tells the supervisors.
+        if class.kind == Kind::Unclassified {
+            return Decision {
+                reason: Reason::Unclassified,
+                notify: incident,
+                ..base
+            };
+        }
         let mut notify = vec!["notify_no_order.txt"];
         notify.extend(incident);
         return Decision {
@@ -284,6 +295,74 @@ mod tests {
         let d = decide_with(&mail("業務開始", ""), Some(&e), None, at(8, 27));
         assert_eq!((d.reason, d.reply), (Reason::NoOrder, Some("no_order.txt")));
         assert_eq!(d.notify, vec!["notify_no_order.txt"]);
+    }
+
+    #[test]
+    fn unclassified_mail_on_a_day_without_an_order_is_recorded_and_not_answered() {
+        let e = emp();
+        for (subject, body) in [
+            ("お疲れ様です", "資料を送ります"),
+            ("9時に開始、18時に終了します", ""),
+        ] {
+            let d = decide_with(&mail(subject, body), Some(&e), None, at(10, 0));
+            assert_eq!(
+                (d.class.kind, d.reason, d.reply, d.notify.len()),
+                (Kind::Unclassified, Reason::Unclassified, None, 0),
+                "{subject}"
+            );
+        }
+        // With an order the sender is asked which one it was.
+        let o = order();
+        let d = decide_with(&mail("お疲れ様です", ""), Some(&e), Some(&o), at(10, 0));
+        assert_eq!(
+            (d.reason, d.reply),
+            (Reason::Unclassified, Some("unclassified.txt"))
+        );
+    }
+
+    #[test]
+    fn every_report_kind_on_a_day_without_an_order_gets_the_no_order_answer() {
+        let e = emp();
+        for (subject, kind) in [
+            ("業務開始", Kind::Start),
+            ("業務終了", Kind::End),
+            ("時間休の申請", Kind::Leave),
+        ] {
+            let d = decide_with(&mail(subject, ""), Some(&e), None, at(10, 0));
+            assert_eq!(
+                (d.class.kind, d.reason, d.reply),
+                (kind, Reason::NoOrder, Some("no_order.txt")),
+                "{subject}"
+            );
+            assert_eq!(d.notify, vec!["notify_no_order.txt"], "{subject}");
+        }
+        let d = decide_with(
+            &mail("通勤中に事故に遭いました", ""),
+            Some(&e),
+            None,
+            at(10, 0),
+        );
+        assert_eq!(
+            (d.class.kind, d.reason, d.reply),
+            (Kind::Incident, Reason::NoOrder, Some("no_order.txt"))
+        );
+        assert_eq!(d.notify, vec!["notify_no_order.txt", "notify_incident.txt"]);
+    }
+
+    #[test]
+    fn an_incident_word_in_unclassified_mail_without_an_order_still_tells_the_supervisors() {
+        let e = emp();
+        let d = decide_with(
+            &mail("開始と終了の件", "地震で本棚が倒れました"),
+            Some(&e),
+            None,
+            at(10, 0),
+        );
+        assert_eq!(
+            (d.class.kind, d.reason, d.reply),
+            (Kind::Unclassified, Reason::Unclassified, None)
+        );
+        assert_eq!(d.notify, vec!["notify_incident.txt"]);
     }
 
     #[test]

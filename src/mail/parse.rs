@@ -1,16 +1,24 @@
 //! One raw message in, the facts the rules need out: sender, subject, body text, Message-ID,
-//! the server's receipt time, the `Date:` header, and whether it is automatic mail. Decoding
-//! (ISO-2022-JP, Shift_JIS, encoded words, base64, quoted-printable, HTML-only) is mail-parser's.
-//! Never panics: a message we cannot use comes back as `Err` with the reason, to be kept.
+//! the server's receipt time, the `Date:` header, the `Authentication-Results:` headers, and
+//! whether it is automatic mail. Decoding (ISO-2022-JP, Shift_JIS, encoded words, base64,
+//! quoted-printable) is mail-parser's; HTML-only bodies become text here (`html`). Never
+//! panics: a message we cannot use comes back as `Err` with the reason, to be kept.
+//!
+//! What comes out is safe to store and to quote in outgoing headers: control characters are
+//! removed from the sender, subject and body, and Message-IDs that are not printable ASCII
+//! are dropped.
 
+mod html;
+
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use mail_parser::{HeaderName, MessageParser, MimeHeaders};
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {
-    /// Message-ID without angle brackets, when the message has one.
+    /// Message-ID without angle brackets, when the message has a usable one.
     pub message_id: Option<String>,
     /// What makes the message unique for "processed once": the Message-ID, else a content hash.
     pub key: String,
@@ -26,7 +34,8 @@ pub struct Incoming {
     /// In-Reply-To and References, without angle brackets.
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
-    /// The `Authentication-Results` header values, top to bottom (`mail::auth::vouched`).
+    /// Every `Authentication-Results:` header's value, unfolded, top (our own server's) first
+    /// (`mail::auth::vouched`).
     pub auth_results: Vec<String>,
 }
 
@@ -52,8 +61,10 @@ static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
 });
 
 pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
+    // The key hashes the bytes as they came, so that a re-read finds the same key.
     let key_of_bytes = || format!("sha:{:016x}", fnv1a(raw));
-    let Some(msg) = PARSER.parse(raw) else {
+    let normalised = with_line_breaks(raw);
+    let Some(msg) = PARSER.parse(normalised.as_ref()) else {
         return Err(Unparseable {
             key: key_of_bytes(),
             reason: "not a mail message",
@@ -61,22 +72,25 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
             subject: String::new(),
         });
     };
-    let subject = msg.subject().unwrap_or("").trim().to_string();
+    let subject = without_controls(msg.subject().unwrap_or(""))
+        .trim()
+        .to_string();
     let from = msg
         .from()
         .and_then(|a| a.first())
         .and_then(|a| a.address())
-        .map(|a| a.trim().to_lowercase())
+        .map(|a| without_controls(a).trim().to_lowercase())
         .unwrap_or_default();
     let message_id = msg
         .message_id()
-        .map(|m| m.trim().trim_matches(['<', '>']).to_string())
-        .filter(|m| !m.is_empty());
+        .map(|m| m.trim().trim_matches(['<', '>']))
+        .filter(|m| is_message_id(m))
+        .map(str::to_string);
     let key = message_id
         .clone()
         .map(|m| format!("mid:{m}"))
         .unwrap_or_else(key_of_bytes);
-    if from.is_empty() || !from.contains('@') && !is_system_sender(&from) {
+    if from.is_empty() || !from.contains('@') && system_local_part(&from).is_none() {
         return Err(Unparseable {
             key,
             reason: "no sender address (From:)",
@@ -84,8 +98,7 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
             subject,
         });
     }
-    // Prefer text/plain; mail-parser falls back to the HTML part with the tags stripped.
-    let body = msg.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
+    let body = without_controls(&body_text(&msg)).into_owned();
     let date_header = msg
         .date()
         .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0));
@@ -94,28 +107,26 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
     // Only the headers the rules read: unfolding every Received: line cost a third of parsing.
     let headers: Vec<(String, String)> = msg
         .headers_raw()
-        .filter(|(n, _)| RULE_HEADERS.iter().any(|r| n.eq_ignore_ascii_case(r)))
+        .filter(|(n, _)| is_rule_header(n))
         .map(|(n, v)| (n.to_ascii_lowercase(), unfold(v)))
         .collect();
-    let is_report = msg.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-    });
-    let auto_reply = auto_reply_reason(&headers, &from, &subject, is_report);
+    let auto_reply =
+        auto_reply_reason(&headers, &from, &subject, report_part(&msg)).or_else(|| {
+            // Broken MIME (a boundary parameter on an unfolded line, as Verizon's gateway
+            // writes it) leaves no text body; its text is then a part of its own.
+            let text = if body.trim().is_empty() {
+                first_text_part(&msg)
+            } else {
+                &body
+            };
+            bounce_body_line(text).map(|l| format!("a mail server's line in the body: {l}"))
+        });
 
     let ids = |name: &str| -> Vec<String> {
         headers
             .iter()
             .filter(|(n, _)| n == name)
-            .flat_map(|(_, v)| {
-                v.split(|c: char| c.is_whitespace() || c == ',')
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .map(|s| s.trim_matches(['<', '>']).to_string())
-            .filter(|s| s.contains('@'))
+            .flat_map(|(_, v)| message_ids(v))
             .collect()
     };
     Ok(Incoming {
@@ -137,17 +148,161 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
     })
 }
 
-/// The headers `auto_reply_reason` and the threading read, lower case.
+/// The text the sender wrote: the text/plain body, else the HTML body as text. mail-parser
+/// lists an HTML part among the text bodies only when the message has no text/plain one, so
+/// HTML is converted only then.
+fn body_text(msg: &Message<'_>) -> String {
+    match msg.text_part(0).map(|p| &p.body) {
+        Some(PartType::Text(text)) => text.to_string(),
+        Some(PartType::Html(h)) => html::to_text(h),
+        _ => String::new(),
+    }
+}
+
+/// The first part that holds text, attachment or not: mail-parser keeps a part whose
+/// Content-Type it could not read as bytes.
+fn first_text_part<'m>(msg: &'m Message<'_>) -> &'m str {
+    msg.parts
+        .iter()
+        .find_map(|p| {
+            match &p.body {
+                PartType::Text(t) => Some(t.as_ref()),
+                PartType::Binary(b) => std::str::from_utf8(b).ok(),
+                _ => None,
+            }
+            .filter(|t| !t.trim().is_empty())
+        })
+        .unwrap_or("")
+}
+
+/// Classic-Mac mail ends its lines with a lone CR, which mail-parser does not take for a line
+/// break: it finds no header at all. Such a message is read as a copy with each lone CR made
+/// CRLF. Other mail is read as it is, at the cost of one `contains` pass (LF mail) or one
+/// counting pass without early exit, which vectorises (CRLF mail). A message counts as CR-only
+/// when its lone CRs outnumber its LFs, so that a stray `\r\r\n` in CRLF mail changes nothing,
+/// and a CR-only message behind a few LF headers its server added is still read whole.
+fn with_line_breaks(raw: &[u8]) -> Cow<'_, [u8]> {
+    if !raw.contains(&b'\r') {
+        return Cow::Borrowed(raw);
+    }
+    let (mut lone, mut lf) = (usize::from(raw.last() == Some(&b'\r')), 0usize);
+    for (&a, &b) in raw.iter().zip(raw.iter().skip(1)) {
+        lone += usize::from(a == b'\r' && b != b'\n');
+        lf += usize::from(a == b'\n');
+    }
+    if lone <= lf {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() + lone);
+    for (i, &b) in raw.iter().enumerate() {
+        out.push(b);
+        if b == b'\r' && raw.get(i + 1) != Some(&b'\n') {
+            out.push(b'\n');
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// SPEC §4: control characters (C0 but tab and line breaks, and DEL) never reach the store or
+/// an outgoing header: an encoded word may decode to NUL or ESC.
+fn without_controls(s: &str) -> Cow<'_, str> {
+    let is_control = |c: char| c == '\u{7f}' || c < ' ' && !matches!(c, '\t' | '\r' | '\n');
+    // A pass over the bytes without early exit (it vectorises) finds the rare text to rewrite.
+    let found = s.bytes().fold(false, |found, b| {
+        found | (b == 0x7f || b < b' ' && !matches!(b, b'\t' | b'\r' | b'\n'))
+    });
+    if found {
+        Cow::Owned(s.chars().filter(|&c| !is_control(c)).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// A Message-ID we keep and may copy into `In-Reply-To`/`References`: printable ASCII without
+/// blanks or angle brackets (RFC 5322 `msg-id` is narrower still; this is what is safe).
+fn is_message_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'<' && b != b'>')
+}
+
+/// The Message-IDs of an `In-Reply-To:`/`References:` value: each `<…>`, or, without angle
+/// brackets, each blank- or comma-separated word holding an `@`. One that is not a safe
+/// Message-ID (`is_message_id`) is dropped, not mended.
+fn message_ids(value: &str) -> Vec<String> {
+    let words: Vec<&str> = if value.contains('<') {
+        value
+            .split('<')
+            .skip(1)
+            .filter_map(|w| w.split_once('>').map(|(id, _)| id.trim()))
+            .collect()
+    } else {
+        value
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .collect()
+    };
+    words
+        .into_iter()
+        .filter(|id| id.contains('@') && is_message_id(id))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The headers `auto_reply_reason`, the threading and the trust check read (lower case), and
+/// the header families read by prefix.
 const RULE_HEADERS: &[&str] = &[
     "auto-submitted",
     "precedence",
-    "x-auto-response-suppress",
-    "x-autoreply",
-    "x-autorespond",
+    "return-path",
+    "x-apple-action",
     "in-reply-to",
     "references",
     "authentication-results",
 ];
+const RULE_HEADER_PREFIXES: &[&str] = &[
+    // RFC 2369/2919 list headers (List-Id, List-Unsubscribe, List-Subscribe, …): list and bulk
+    // mail. A report is written to the bot, not through a list.
+    "list-",
+    // Amazon SNS notifications.
+    "x-amz-sns-",
+];
+
+/// Headers whose presence alone marks automatic mail, lower case, each with why.
+const AUTO_HEADERS: &[&str] = &[
+    // Exchange: the sender asks not to be auto-answered; set on out-of-office replies, NDRs,
+    // read receipts and by mass mailers.
+    "x-auto-response-suppress",
+    // Vacation programs (vacation(1), cPanel, Sieve front ends, Yahoo, Daum, FirstClass).
+    "x-autoreply",
+    "x-autorespond",
+    "x-autogenerated",
+    "x-autoreply-from",
+    "x-mail-autoreply",
+    "x-fc-machinegenerated",
+    // Set by procmail recipes, list managers and autoresponders on what they send, to spot
+    // their own mail coming back: a person's client never writes it.
+    "x-loop",
+    // Mailing-list software that writes no List-* header: ezmlm, fml (common in Japan), Mailman.
+    "mailing-list",
+    "x-ml-name",
+    "x-mlserver",
+    "x-mailman-version",
+    // A bulk sender's feedback-loop ID (Gmail's, Amazon SES's): machine mail.
+    "feedback-id",
+    // Amazon SES's relay: notifications sent through SES by a service.
+    "x-ses-outgoing",
+];
+
+fn is_rule_header(name: &str) -> bool {
+    RULE_HEADERS
+        .iter()
+        .chain(AUTO_HEADERS)
+        .any(|r| name.eq_ignore_ascii_case(r))
+        || RULE_HEADER_PREFIXES.iter().any(|p| {
+            name.len() > p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+        })
+}
 
 /// The first `Received:` header is the one our own server added last: its date is the arrival.
 fn topmost_received(msg: &mail_parser::Message<'_>) -> Option<DateTime<Utc>> {
@@ -177,18 +332,120 @@ fn unfold(v: &str) -> String {
         .join(" ")
 }
 
-fn is_system_sender(from: &str) -> bool {
-    let local = from.split('@').next().unwrap_or("");
-    local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster")
+/// Which system mailbox an address's local part names, if any: `MAILER-DAEMON`, `postmaster`
+/// (`post_master`), `no-reply` (`noreply`, `no_reply`), `do-not-reply` (`donotreply`), and
+/// Postfix's `double-bounce`, in any case, with or without a `+tag`. Nobody reads these, so
+/// nobody is answered from them.
+fn system_local_part(addr: &str) -> Option<&'static str> {
+    let local = addr.rsplit_once('@').map_or(addr, |(l, _)| l);
+    let local = local.split('+').next().unwrap_or(local);
+    if local.len() > 16 {
+        return None;
+    }
+    let folded: String = local
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    match folded.as_str() {
+        "mailerdaemon" => Some("mailer-daemon"),
+        "postmaster" => Some("postmaster"),
+        "noreply" => Some("no-reply"),
+        "donotreply" => Some("do-not-reply"),
+        "doublebounce" => Some("double-bounce"),
+        _ => None,
+    }
 }
 
-/// RFC 3834 and what real autoresponders send. Checked before the sender is looked up, so an
-/// out-of-office reply from a registered employee is never taken for a report.
+/// A delivery or feedback report anywhere in the message: `multipart/report`, or a
+/// `message/delivery-status`, `message/disposition-notification` or `message/feedback-report`
+/// part (RFC 3464, 8098, 5965, and RFC 6533's `global-` forms), also inside a message attached
+/// as `message/rfc822` (a bounce a person forwarded). Only a multipart message has parts below
+/// its root to walk.
+fn report_part(msg: &Message<'_>) -> Option<&'static str> {
+    msg.parts.iter().find_map(|part| {
+        let found = part.content_type().and_then(|ct| {
+            let sub = ct.subtype()?;
+            if ct.ctype().eq_ignore_ascii_case("multipart") {
+                sub.eq_ignore_ascii_case("report")
+                    .then_some("multipart/report")
+            } else if ct.ctype().eq_ignore_ascii_case("message") {
+                REPORT_PARTS
+                    .iter()
+                    .find(|(s, _)| sub.eq_ignore_ascii_case(s))
+                    .map(|(_, name)| *name)
+            } else {
+                None
+            }
+        });
+        found.or_else(|| match &part.body {
+            PartType::Message(inner) => report_part(inner),
+            _ => None,
+        })
+    })
+}
+
+const REPORT_PARTS: &[(&str, &str)] = &[
+    ("delivery-status", "message/delivery-status"),
+    ("global-delivery-status", "message/global-delivery-status"),
+    (
+        "disposition-notification",
+        "message/disposition-notification",
+    ),
+    (
+        "global-disposition-notification",
+        "message/global-disposition-notification",
+    ),
+    ("feedback-report", "message/feedback-report"),
+];
+
+/// A line only a mail server writes, at the start of a line near the top of the body: the
+/// headers of the returned message a bounce copies below its notice, a delivery report's
+/// fields written as text (RFC 3464), qmail's and Postfix's notices, an SMTP transcript. With
+/// these a bounce is known when it carries no other mark: the corpus's qmail, Yahoo and
+/// Verizon bounces have none but their `MAILER-DAEMON`/`post_master` sender, and a bounce
+/// that shows a teleworker's address as its sender has not even that. A person's report
+/// holds none of these lines; a quoted one (`> Received: …`) does not count.
+fn bounce_body_line(body: &str) -> Option<&'static str> {
+    const LINES: &[&str] = &[
+        "Received: from ",
+        "Received: by ",
+        "Return-Path: <",
+        "Reporting-MTA:",
+        "Final-Recipient:",
+        "Diagnostic-Code:",
+        "Remote host said:",
+        "Hi. This is the qmail-send program",
+        "This is the mail system at host",
+        "RCPT TO:",
+        ">>> RCPT TO:",
+    ];
+    // The notice and the copy's headers come first: the top 4 KiB is enough, and a long
+    // report is not read to its end.
+    let mut read = 0;
+    for line in body.split(['\n', '\r']) {
+        read += line.len() + 1;
+        if read > 4096 {
+            break;
+        }
+        let line = line.trim_start();
+        if let Some(l) = LINES.iter().find(|l| line.starts_with(**l)) {
+            return Some(l.trim_end());
+        }
+    }
+    None
+}
+
+/// RFC 3834 and what real autoresponders, bounces and notification services send. Checked
+/// before the sender is looked up, so that an out-of-office reply or a bounce that shows a
+/// registered employee's address is never taken for a report. `headers` are the rule headers
+/// (`RULE_HEADERS`), lower-case names and unfolded values; `report_part` what `report_part`
+/// found.
 pub fn auto_reply_reason(
     headers: &[(String, String)],
     from: &str,
     subject: &str,
-    is_report: bool,
+    report_part: Option<&str>,
 ) -> Option<String> {
     let get = |name: &str| {
         headers
@@ -201,26 +458,47 @@ pub fn auto_reply_reason(
     {
         return Some(format!("Auto-Submitted: {v}"));
     }
+    // `auto_reply` besides RFC 2076's three: some vacation programs write it.
     if let Some(v) = get("precedence")
-        && ["bulk", "junk", "list"].contains(&v.as_str())
+        && ["bulk", "junk", "list", "auto_reply"].contains(&v.as_str())
     {
         return Some(format!("Precedence: {v}"));
     }
-    for h in ["x-auto-response-suppress", "x-autoreply", "x-autorespond"] {
-        if get(h).is_some() {
-            return Some(format!("{h} header"));
+    // iCloud's vacation reply carries no Auto-Submitted, only this.
+    if let Some(v) = get("x-apple-action")
+        && v.contains("vacation")
+    {
+        return Some(format!("X-Apple-Action: {v}"));
+    }
+    if let Some((name, _)) = headers.iter().find(|(n, _)| {
+        AUTO_HEADERS.contains(&n.as_str()) || RULE_HEADER_PREFIXES.iter().any(|p| n.starts_with(p))
+    }) {
+        return Some(format!("{name} header"));
+    }
+    if let Some(part) = report_part {
+        return Some(format!("{part} (delivery or feedback report)"));
+    }
+    // The envelope sender, as our server wrote it: `<>` for bounces and other notices
+    // (RFC 5321 §4.5.5). Read from the topmost Return-Path only: our server's.
+    if let Some(v) = get("return-path") {
+        let path = match v.split_once('<') {
+            Some((_, rest)) => rest.split('>').next().unwrap_or("").trim(),
+            None => v.trim(),
+        };
+        if path.is_empty() {
+            return Some("null Return-Path (<>)".into());
+        }
+        if matches!(
+            system_local_part(path),
+            Some("mailer-daemon" | "postmaster" | "double-bounce")
+        ) {
+            return Some(format!("Return-Path: {path}"));
         }
     }
-    if is_report {
-        return Some("multipart/report (delivery notice)".into());
+    if let Some(name) = system_local_part(from) {
+        return Some(format!("sender is {name}"));
     }
-    if is_system_sender(from) {
-        return Some(format!("sender {from}"));
-    }
-    if crate::classify::is_out_of_office_subject(subject) {
-        return Some("out-of-office subject".into());
-    }
-    None
+    crate::classify::automatic_subject(subject).map(str::to_string)
 }
 
 /// FNV-1a: a stable hash for messages without a Message-ID (std's hasher may change between
@@ -285,27 +563,331 @@ body\r\n";
         assert_eq!(m.auto_reply, None);
     }
 
+    /// `raw` with `extra` header lines put before its `From:`.
+    fn with_headers(extra: &str) -> Vec<u8> {
+        let text = String::from_utf8(PLAIN.to_vec()).unwrap();
+        text.replacen("From: ", &format!("{extra}From: "), 1)
+            .into_bytes()
+    }
+
+    fn auto(raw: &[u8]) -> Option<String> {
+        parse(raw).unwrap().auto_reply
+    }
+
     #[test]
     fn auto_replies_are_recognised_by_header_sender_and_subject() {
         let h = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
         assert!(
-            auto_reply_reason(&h("auto-submitted", "auto-replied"), "a@b.jp", "", false).is_some()
+            auto_reply_reason(&h("auto-submitted", "auto-replied"), "a@b.jp", "", None).is_some()
         );
-        assert!(auto_reply_reason(&h("auto-submitted", "no"), "a@b.jp", "", false).is_none());
-        assert!(auto_reply_reason(&h("precedence", "bulk"), "a@b.jp", "", false).is_some());
-        assert!(auto_reply_reason(&h("x-autoreply", "yes"), "a@b.jp", "", false).is_some());
-        assert!(
-            auto_reply_reason(
-                &[],
-                "MAILER-DAEMON@city.example.lg.jp".to_lowercase().as_str(),
-                "",
-                false
+        assert!(auto_reply_reason(&h("auto-submitted", "no"), "a@b.jp", "", None).is_none());
+        assert!(auto_reply_reason(&h("precedence", "bulk"), "a@b.jp", "", None).is_some());
+        assert!(auto_reply_reason(&h("precedence", "first-class"), "a@b.jp", "", None).is_none());
+        assert!(auto_reply_reason(&h("x-autoreply", "yes"), "a@b.jp", "", None).is_some());
+        assert!(auto_reply_reason(&[], "mailer-daemon@city.example.lg.jp", "", None).is_some());
+        assert!(auto_reply_reason(&[], "a@b.jp", "不在: 業務開始", None).is_some());
+        assert!(auto_reply_reason(&[], "a@b.jp", "", Some("multipart/report")).is_some());
+        assert!(auto_reply_reason(&[], "a@b.jp", "業務開始", None).is_none());
+    }
+
+    #[test]
+    fn every_auto_responder_list_and_notification_header_marks_automatic_mail() {
+        for header in [
+            "Auto-Submitted: auto-generated\r\n",
+            "Auto-Submitted: auto-replied; owner-email=\"a@b.jp\"\r\n",
+            "Precedence: bulk\r\n",
+            "Precedence: JUNK\r\n",
+            "Precedence: list\r\n",
+            "Precedence: auto_reply\r\n",
+            "X-Auto-Response-Suppress: All\r\n",
+            "X-Autoreply: yes\r\n",
+            "X-Autorespond: yes\r\n",
+            "X-Apple-Action: VACATION/vacation-id\r\n",
+            "X-AutoGenerated: Reply\r\n",
+            "X-AutoReply-From: yamada@city.example.lg.jp\r\n",
+            "X-Mail-Autoreply: yes\r\n",
+            "X-FC-MachineGenerated: true\r\n",
+            "X-Loop: telework@city.example.lg.jp\r\n",
+            "List-Id: <staff.city.example.lg.jp>\r\n",
+            "List-Unsubscribe: <mailto:leave@lists.example.jp>\r\n",
+            "Feedback-ID: 1.us-east-1.abc:AmazonSES\r\n",
+            "X-SES-Outgoing: 2021.01.12-54.240.8.1\r\n",
+            "X-Amz-Sns-Message-Id: 165545c9-2a5c-472c-8df2-7ff2be2b3b1b\r\n",
+            "Return-Path: <>\r\n",
+            "Return-Path:\r\n <>\r\n",
+            "Return-Path: <MAILER-DAEMON@mx.example.jp>\r\n",
+            "Return-Path: <post_master@ezweb.ne.jp>\r\n",
+        ] {
+            assert!(auto(&with_headers(header)).is_some(), "{header:?}");
+        }
+        for header in [
+            "Auto-Submitted: no\r\n",
+            "Precedence: normal\r\n",
+            "X-Apple-Action: REPLY\r\n",
+            "Return-Path: <yamada@city.example.lg.jp>\r\n",
+            "Return-Path: <noreply-fan@example.jp>\r\n",
+            "X-Mailer: Microsoft Outlook 16.0\r\n",
+        ] {
+            assert_eq!(auto(&with_headers(header)), None, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn mailing_list_software_marks_automatic_mail() {
+        for header in [
+            "List-Subscribe: <mailto:neko-ctl@example.org?body=subscribe>\r\n",
+            "List-Help: <mailto:neko-request@example.org?subject=help>\r\n",
+            "Mailing-List: contact nyaan-help@example.org; run by ezmlm\r\n",
+            "X-ML-Name: staff\r\n",
+            "X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]\r\n",
+            "X-Mailman-Version: 2.1.39\r\n",
+            "Return-Path: <double-bounce@mx22.example.com>\r\n",
+        ] {
+            assert!(auto(&with_headers(header)).is_some(), "{header:?}");
+        }
+        assert_eq!(auto(&with_headers("Listed: no\r\n")), None);
+    }
+
+    #[test]
+    fn a_mail_servers_lines_at_the_top_of_the_body_mark_a_bounce() {
+        for body in [
+            "Hi. This is the qmail-send program at mx.example.jp.\nI'm afraid I wasn't able to deliver",
+            "Sorry, we were unable to deliver your message.\nRemote host said: 550 5.1.1 unknown",
+            "This is the mail system at host smtp.example.org.\n",
+            "Message from example.jp.\n--- Original message follows.\n\nReturn-Path: <a@b.jp>\nReceived: from mx",
+            "Error: Invalid user address\n\nMessage details:\n  MAIL FROM: a@b.jp\n  RCPT TO: c@d.jp",
+            "notice\r\nReporting-MTA: dns; mx.example.jp\r\nFinal-Recipient: rfc822; a@b.jp",
+        ] {
+            assert!(bounce_body_line(body).is_some(), "{body:?}");
+        }
+        for body in [
+            "本日の業務を開始します",
+            "> Received: from mx by mail; quoted in a reply",
+            "本日の作業: Received: from ヘッダの調査",
+            "",
+        ] {
+            assert_eq!(bounce_body_line(body), None, "{body:?}");
+        }
+        // Only the top is read.
+        let late = format!("{}\nRemote host said: 550", "本文\n".repeat(1000));
+        assert_eq!(bounce_body_line(&late), None);
+    }
+
+    #[test]
+    fn a_bounce_whose_text_part_broken_mime_hid_is_still_a_bounce() {
+        // Verizon's gateway puts the boundary parameter on a line of its own, unfolded.
+        let raw = "From: yamada@city.example.lg.jp\r\nSubject: Re:Nyaan\r\nMIME-Version: 1.0\r\n\
+                   Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
+                   Content-Type: multipart/alternative;\r\nboundary=\"b2\"\r\n\r\n--b2\r\n\
+                   Content-Type: text/plain; charset=us-ascii\r\n\r\nError: Invalid user address\r\n\
+                   \r\nMessage details:\r\n  RCPT TO: 000@vtext.example.com\r\n\r\n--b2--\r\n\r\n--b1--\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert!(m.auto_reply.is_some(), "{m:?}");
+    }
+
+    #[test]
+    fn only_the_topmost_return_path_counts() {
+        let raw = with_headers("Return-Path: <yamada@city.example.lg.jp>\r\nReturn-Path: <>\r\n");
+        assert_eq!(auto(&raw), None);
+    }
+
+    #[test]
+    fn system_senders_are_automatic_in_every_spelling() {
+        for from in [
+            "MAILER-DAEMON@mx.example.jp",
+            "Mailer_Daemon@mx.example.jp",
+            "postmaster@city.example.lg.jp",
+            "post_master@ezweb.ne.jp",
+            "no-reply@icloud.com",
+            "NoReply@example.jp",
+            "no_reply@example.jp",
+            "noreply+bounce@example.jp",
+            "do-not-reply@example.jp",
+            "DoNotReply@example.jp",
+        ] {
+            let raw = String::from_utf8(PLAIN.to_vec())
+                .unwrap()
+                .replace("Yamada <YAMADA@City.Example.LG.JP>", from);
+            assert!(auto(raw.as_bytes()).is_some(), "{from}");
+        }
+        for from in [
+            "noreplyx@example.jp",
+            "reply@example.jp",
+            "postmasters@example.jp",
+        ] {
+            assert_eq!(system_local_part(from), None, "{from}");
+        }
+    }
+
+    #[test]
+    fn a_report_part_at_any_depth_marks_automatic_mail() {
+        let mixed = |inner: &str| {
+            format!(
+                "From: yamada@city.example.lg.jp\r\nSubject: =?UTF-8?B?6Lui6YCB?=\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+                 --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n業務開始\r\n\
+                 --b1\r\n{inner}\r\n--b1--\r\n"
             )
-            .is_some()
+        };
+        for inner in [
+            "Content-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n",
+            "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n",
+            "Content-Type: message/disposition-notification\r\n\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n",
+            "Content-Type: message/global-delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n",
+            // A bounce a person forwarded as an attachment: the report is inside it.
+            "Content-Type: message/rfc822\r\n\r\nFrom: MAILER-DAEMON@mx.example.jp\r\n\
+             Subject: failure\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b2\"\r\n\r\n\
+             --b2\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
+             --b2\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n--b2--\r\n",
+        ] {
+            let raw = mixed(inner);
+            assert!(auto(raw.as_bytes()).is_some(), "{inner}");
+        }
+        // A person's mail with an ordinary message attached is not automatic.
+        let raw = mixed(
+            "Content-Type: message/rfc822\r\n\r\nFrom: a@b.jp\r\nSubject: x\r\n\r\nhello\r\n",
         );
-        assert!(auto_reply_reason(&[], "a@b.jp", "不在: 業務開始", false).is_some());
-        assert!(auto_reply_reason(&[], "a@b.jp", "", true).is_some());
-        assert!(auto_reply_reason(&[], "a@b.jp", "業務開始", false).is_none());
+        assert_eq!(auto(raw.as_bytes()), None);
+    }
+
+    #[test]
+    fn bounce_and_out_of_office_subjects_mark_automatic_mail_also_forwarded() {
+        for subject in [
+            "Fwd: Returned mail: see transcript for details",
+            "Auto reply: =?UTF-8?B?5qWt5YuZ6ZaL5aeL?=",
+            "=?UTF-8?B?44Oh44O844Or44Ko44Op44O86YCa55+l?=",
+        ] {
+            let raw = String::from_utf8(PLAIN.to_vec())
+                .unwrap()
+                .replace("=?UTF-8?B?5qWt5YuZ6ZaL5aeL?=", subject);
+            assert!(auto(raw.as_bytes()).is_some(), "{subject}");
+        }
+    }
+
+    #[test]
+    fn classic_mac_mail_with_lone_crs_parses() {
+        let raw = String::from_utf8(PLAIN.to_vec())
+            .unwrap()
+            .replace("\r\n", "\r")
+            .replace("body\r", "おはようございます\r業務を開始します\r");
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.from, "yamada@city.example.lg.jp");
+        assert_eq!(m.subject, "業務開始");
+        assert_eq!(m.key, "mid:abc@pc01");
+        assert_eq!(
+            m.received.unwrap().to_rfc3339(),
+            "2021-01-11T23:27:41+00:00"
+        );
+        assert_eq!(
+            crate::classify::unquoted_lines(&m.body),
+            ["おはようございます", "業務を開始します"]
+        );
+        // Behind the LF headers a server added on delivery too.
+        let delivered = format!(
+            "Return-Path: <yamada@city.example.lg.jp>\nDelivered-To: telework@city.example.lg.jp\n{raw}"
+        );
+        let m = parse(delivered.as_bytes()).unwrap();
+        assert_eq!((m.subject.as_str(), m.auto_reply), ("業務開始", None));
+    }
+
+    #[test]
+    fn lf_and_crlf_mail_is_read_as_it_is() {
+        assert!(matches!(with_line_breaks(PLAIN), Cow::Borrowed(_)));
+        let lf = String::from_utf8(PLAIN.to_vec())
+            .unwrap()
+            .replace("\r\n", "\n");
+        assert!(matches!(with_line_breaks(lf.as_bytes()), Cow::Borrowed(_)));
+        // A stray CR in CRLF mail stays a CR.
+        let stray = String::from_utf8(PLAIN.to_vec())
+            .unwrap()
+            .replace("body", "a\rb");
+        assert!(matches!(
+            with_line_breaks(stray.as_bytes()),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(&*with_line_breaks(b"a\rb\r\rc\r\n"), b"a\r\nb\r\n\r\nc\r\n");
+    }
+
+    #[test]
+    fn an_html_only_body_keeps_its_line_breaks_and_quotes() {
+        let raw = "From: yamada@city.example.lg.jp\r\nSubject: RE: =?UTF-8?B?5qWt5YuZ6ZaL5aeL?=\r\n\
+                   MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+                   <div>本日の業務を終了します</div><hr><div id=\"divRplyFwdMsg\"><b>差出人:</b> 山田<br>\
+                   <b>送信日時:</b> 2021年1月12日 8:27<br><b>件名:</b> 業務開始</div><div>地震</div>\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert!(
+            m.body.starts_with("本日の業務を終了します\n差出人: 山田\n"),
+            "{:?}",
+            m.body
+        );
+        let c = crate::classify::classify(&m.subject, &m.body);
+        assert_eq!((c.kind, c.incident), (crate::classify::Kind::End, false));
+    }
+
+    #[test]
+    fn a_text_part_is_preferred_to_an_html_one() {
+        let raw = "From: a@b.jp\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+                   Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n\
+                   --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain\r\n\
+                   --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>html</p>\r\n--b--\r\n";
+        assert_eq!(parse(raw.as_bytes()).unwrap().body.trim(), "plain");
+    }
+
+    #[test]
+    fn message_ids_that_are_not_printable_ascii_are_dropped() {
+        let raw = with_headers(
+            "In-Reply-To: <ok@pc01> <bad\u{1}id@pc01>\r\n\
+             References: <a@x> <b c@x> <\u{3042}@x>\r\n\tplain@x\r\n",
+        );
+        let m = parse(&raw).unwrap();
+        assert_eq!(m.in_reply_to, ["ok@pc01"]);
+        assert_eq!(m.references, ["a@x"]);
+        let raw = String::from_utf8(PLAIN.to_vec())
+            .unwrap()
+            .replace("<abc@pc01>", "<ab\u{7f}c@pc01>");
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.message_id, None);
+        assert!(m.key.starts_with("sha:"), "{}", m.key);
+        assert!(is_message_id("20210112.1@pc01.city.example.lg.jp"));
+        for bad in ["", "a b@c", "a<b@c", "a>b@c", "\u{3042}@c", "a\t@c"] {
+            assert!(!is_message_id(bad), "{bad:?}");
+        }
+        // Bare ids without angle brackets, as some clients write them.
+        assert_eq!(message_ids("a@x, b@y c"), ["a@x", "b@y"]);
+    }
+
+    #[test]
+    fn control_characters_are_removed_from_sender_subject_and_body() {
+        // =?UTF-8?B?AOalreWLmemWi+WniwcbWzMx?= is NUL 業務開始 BEL ESC [31
+        let raw = String::from_utf8(PLAIN.to_vec())
+            .unwrap()
+            .replace(
+                "=?UTF-8?B?5qWt5YuZ6ZaL5aeL?=",
+                "=?UTF-8?B?AOalreWLmemWi+WniwcbWzMx?=",
+            )
+            .replace("body", "a\u{0}b\u{7f}c\u{1b}d\te\u{c}f");
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.subject, "業務開始[31");
+        assert!(m.body.starts_with("abcd\tef"), "{:?}", m.body);
+        assert_eq!(without_controls("ok\r\n\tok"), "ok\r\n\tok");
+    }
+
+    #[test]
+    fn authentication_results_are_kept_unfolded_top_first() {
+        let raw = with_headers(
+            "Authentication-Results: mail.city.example.lg.jp;\r\n\tspf=pass smtp.mailfrom=city.example.lg.jp;\r\n\tdkim=pass header.d=city.example.lg.jp\r\n\
+             authentication-results: mx.example.jp; spf=fail\r\n",
+        );
+        let m = parse(&raw).unwrap();
+        assert_eq!(
+            m.auth_results,
+            [
+                "mail.city.example.lg.jp; spf=pass smtp.mailfrom=city.example.lg.jp; dkim=pass header.d=city.example.lg.jp",
+                "mx.example.jp; spf=fail",
+            ]
+        );
+        assert!(parse(PLAIN).unwrap().auth_results.is_empty());
     }
 
     #[test]
