@@ -698,3 +698,41 @@ fn over_imap_a_message_with_a_nul_is_kept_and_the_daemon_answers_the_next_one() 
         assert!(got.iter().all(|m| !m.contains('\0')));
     }
 }
+
+#[test]
+fn an_encoded_line_break_in_a_subject_cannot_split_the_answers_template() {
+    use base64::Engine;
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff().with_orders_0112();
+        let subject = format!(
+            "=?UTF-8?B?{}?=",
+            base64::engine::general_purpose::STANDARD
+                .encode("業務開始\r\nBcc: evil@attacker.example\r\n\r\nInjected body")
+        );
+        let p = zt.path("crlf.eml");
+        std::fs::write(
+            &p,
+            mail(
+                "sato@city.example.lg.jp",
+                "crlf@pc02",
+                &subject,
+                "開始します",
+                "08:29",
+            ),
+        )
+        .unwrap();
+        zt.ok(&["ingest", p.to_str().unwrap()]);
+        let sent = zt.sent();
+        let ack = acks_to(&sent, "sato@city.example.lg.jp");
+        assert_eq!(ack.len(), 1, "{b:?}");
+        let m = mail_parser::MessageParser::default()
+            .parse(ack[0].as_bytes())
+            .unwrap();
+        assert!(m.header("Bcc").is_none(), "{b:?}: {}", ack[0]);
+        let subject = m.subject().unwrap_or_default();
+        assert!(subject.contains("Injected body"), "{b:?}: {subject}");
+        let body = m.body_text(0).unwrap_or_default();
+        assert!(!body.contains("Injected"), "{b:?}: {body}");
+    }
+}
