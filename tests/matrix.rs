@@ -408,3 +408,38 @@ fn the_department_rooms_messages_carry_an_escaped_html_body() {
         "{html}"
     );
 }
+
+#[test]
+fn a_message_with_a_nul_is_kept_and_the_next_message_is_still_answered() {
+    let Some(py) = python() else { return };
+    let syn = Synapse::start(py);
+    for b in backends() {
+        let w = world(b, &syn, &format!("_nul{b:?}").to_lowercase());
+        let run = start(&w.zt);
+        eventually(60, "the bot joins the teleworker's room", || {
+            log_of(&run).contains("joined a room on invitation")
+        });
+        // PostgreSQL refuses NUL in text: once, this held up every later message.
+        let bad = w.yamada.say(&w.dm, "終了 x\u{0}");
+        let good = w.yamada.say(&w.dm, "本日の業務を開始します");
+        eventually(60, "both messages answered in their threads", || {
+            let a = answered(&from_bot(&w, &w.dm, &w.yamada));
+            a.contains(&bad) && a.contains(&good)
+        });
+        stop(run);
+        let kinds: Vec<String> = {
+            let now = Utc::now().to_rfc3339();
+            let out =
+                w.zt.ok(&["status", "--date", &today(), "--json", "--now", &now]);
+            let v: Value = serde_json::from_str(&out).unwrap();
+            v["unmatched"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["kind"].as_str().unwrap_or("").to_string())
+                .collect()
+        };
+        assert!(kinds.contains(&"end".to_string()), "{b:?}: {kinds:?}");
+        assert!(kinds.contains(&"start".to_string()), "{b:?}: {kinds:?}");
+    }
+}
