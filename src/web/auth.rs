@@ -11,7 +11,6 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -226,9 +225,13 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
+    // Sessions are made, checked and swept on the server's clock (`App::now`), like the login
+    // throttle: all on one clock, a session lasts SESSION_SECONDS whatever `--now` says (the
+    // wall clock here would end at once every session a `--now` in the past made). The
+    // cookie's Max-Age is relative, so the browser agrees.
     let found = app
         .store
-        .session_employee(&token_hash(token), Utc::now().timestamp())
+        .session_employee(&token_hash(token), app.now().timestamp())
         .await?;
     Ok(found.map(|(s, e)| Session {
         user: e.into(),
@@ -399,7 +402,7 @@ pub async fn login(
         .clear_login_failures(&key, now_ms - FAILURE_WINDOW_MS)
         .await?;
     drop(_turn);
-    let now = Utc::now().timestamp();
+    let now = app.now().timestamp();
     let token = random_hex(32);
     let csrf = random_hex(32);
     app.store
