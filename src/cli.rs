@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::calendar::parse_date;
+use crate::calendar::{parse_date, parse_instant};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -218,17 +218,6 @@ pub struct IngestArgs {
     pub json: bool,
     /// .eml files, or - for standard input
     pub files: Vec<PathBuf>,
-}
-
-pub fn parse_instant(flag: &str, s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            Error::bad(
-                flag,
-                format!("expected an RFC 3339 time like 2021-01-12T08:45:00+09:00, got {s:?}"),
-            )
-        })
 }
 
 fn flag_date(flag: &str, s: &str) -> Result<NaiveDate> {
@@ -535,7 +524,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         } => {
             let date = flag_date("--date", &date)?;
             let at = now_or("--now", &at)?;
-            let b = status_board(store, cfg, date, at).await?;
+            let b = crate::usecase::board::load(store, cfg, date, at).await?;
             if json {
                 let s = serde_json::to_string_pretty(&b).map_err(|e| Error::Mail(e.to_string()))?;
                 say(out, s)
@@ -547,28 +536,6 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         Command::Demo { .. } => unreachable!("handled before the config is loaded"),
         Command::Calendar(_) => unreachable!("handled before the database is opened"),
     }
-}
-
-pub async fn status_board(
-    store: &Store,
-    cfg: &Config,
-    date: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<board::Board> {
-    let orders = store.orders_on(date).await?;
-    let reports = store.reports_on(date).await?;
-    let escalations = store.escalations_on(date).await?;
-    let mut b = board::build(board::BoardInput {
-        date,
-        orders: &orders,
-        reports: &reports,
-        escalations: &escalations,
-        now,
-        tz: cfg.timezone,
-        timing: &cfg.timing,
-    });
-    b.outbox = crate::outbox::state(store, cfg.timezone).await?;
-    Ok(b)
 }
 
 fn say(out: &mut impl Write, line: impl AsRef<str>) -> Result<()> {

@@ -8,11 +8,12 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{parse_instant, status_board};
+use crate::calendar::parse_instant;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::maildir;
 use crate::store::Store;
+use crate::usecase::board::load as status_board;
 use crate::{ingest, register, tick};
 
 const EMPLOYEES: &str = include_str!("../config/demo/employees.csv");

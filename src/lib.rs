@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod escalation;
+pub mod health;
 pub mod holidays;
 pub mod ids;
 pub mod ingest;
@@ -28,6 +29,7 @@ pub mod survey;
 pub mod text;
 pub mod tick;
 pub mod timing;
+pub mod usecase;
 pub mod web;
 
 pub use error::{Error, Result};

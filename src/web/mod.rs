@@ -196,7 +196,8 @@ impl App {
         {
             return Ok(b.clone());
         }
-        let b = Arc::new(crate::cli::status_board(&self.store, &self.cfg, date, self.now()).await?);
+        let b =
+            Arc::new(crate::usecase::board::load(&self.store, &self.cfg, date, self.now()).await?);
         boards.retain(|_, (built, _, _)| built.elapsed() < BOARD_TTL);
         boards.insert(date, (Instant::now(), generation, b.clone()));
         Ok(b)
