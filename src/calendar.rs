@@ -102,7 +102,6 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// The local calendar day of an instant.
 /// An instant given on the command line or in a query (`--now`, `--received-at`, `?now=`):
 /// RFC 3339 with its offset; anything else is bad input naming `flag`.
 pub fn parse_instant(flag: &str, s: &str) -> crate::error::Result<DateTime<chrono::Utc>> {
@@ -116,6 +115,7 @@ pub fn parse_instant(flag: &str, s: &str) -> crate::error::Result<DateTime<chron
         })
 }
 
+/// The local calendar day of an instant.
 pub fn local_date(at: DateTime<chrono::Utc>, tz: Tz) -> NaiveDate {
     at.with_timezone(&tz).date_naive()
 }
