@@ -402,13 +402,19 @@ pub async fn login(
         .clear_login_failures(&key, now_ms - FAILURE_WINDOW_MS)
         .await?;
     drop(_turn);
+    start_session(&app, &employee_id).await
+}
+
+/// A new session for someone whose password was right: its cookie, and the login form's
+/// cookie cleared; on to the home page.
+async fn start_session(app: &App, employee_id: &str) -> WebResult {
     let now = app.now().timestamp();
     let token = random_hex(32);
     let csrf = random_hex(32);
     app.store
         .insert_session(
             &token_hash(&token),
-            &employee_id,
+            employee_id,
             &csrf,
             now,
             now + SESSION_SECONDS,
