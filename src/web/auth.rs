@@ -228,7 +228,9 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
     // Sessions are made, checked and swept on the server's clock (`App::now`), like the login
     // throttle: all on one clock, a session lasts SESSION_SECONDS whatever `--now` says (the
     // wall clock here would end at once every session a `--now` in the past made). The
-    // cookie's Max-Age is relative, so the browser agrees.
+    // cookie's Max-Age is relative, so the browser agrees. `--now` is for rehearsals: a server
+    // started in the future makes sessions that a wall-clock server on the same database would
+    // honour until that future time plus SESSION_SECONDS, so never point one at production.
     let found = app
         .store
         .session_employee(&token_hash(token), app.now().timestamp())
