@@ -148,103 +148,10 @@ pub struct BoardInput<'a> {
 }
 
 pub fn build(input: BoardInput<'_>) -> Board {
+    let teleworkers = input.orders.iter().map(|o| teleworker(o, &input)).collect();
     let BoardInput {
-        date,
-        orders,
-        reports,
-        escalations,
-        now,
-        tz,
-        timing,
+        date, reports, tz, ..
     } = input;
-    let at = |m: Minutes| m.on(date, tz).with_timezone(&Utc);
-    let time_of = |epoch: i64| DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default();
-    let mut teleworkers = Vec::new();
-    for o in orders {
-        let mine: Vec<&ReportRow> = reports
-            .iter()
-            .filter(|r| r.order_id == Some(o.id) && r.reason == "matched")
-            .collect();
-        let first_start = mine
-            .iter()
-            .filter(|r| r.kind == "start")
-            .min_by_key(|r| r.received_at);
-        let last_end = mine
-            .iter()
-            .filter(|r| r.kind == "end")
-            .max_by_key(|r| r.received_at);
-        let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
-        let slot = |r: Option<&&ReportRow>, status: crate::timing::Status| Slot {
-            status: status.as_str(),
-            at: r.map(|r| rfc3339(r.received_at, tz)),
-            source: r.map(|r| r.source.clone()),
-        };
-        let start = slot(
-            first_start,
-            start_status(
-                at(exp_start),
-                first_start.map(|r| time_of(r.received_at)),
-                now,
-                timing,
-            ),
-        );
-        let end = slot(
-            last_end,
-            end_status(
-                at(exp_end),
-                last_end.map(|r| time_of(r.received_at)),
-                now,
-                timing,
-            ),
-        );
-        let mut sorted = mine.clone();
-        sorted.sort_by_key(|r| (r.received_at, r.id));
-        teleworkers.push(Teleworker {
-            employee_id: o.employee_id.clone(),
-            name: o.employee_name.clone(),
-            department: o.department.clone(),
-            order: Hours {
-                start: o.start.to_string(),
-                end: o.end.to_string(),
-            },
-            content: o.content.clone(),
-            shifted: o.shifted,
-            holiday_ok: o.holiday_ok,
-            start,
-            end,
-            reports: sorted
-                .iter()
-                .map(|r| ReportRef {
-                    kind: r.kind.clone(),
-                    at: rfc3339(r.received_at, tz),
-                    source: r.source.clone(),
-                })
-                .collect(),
-            leave: o
-                .leave
-                .iter()
-                .map(|(f, t)| Span {
-                    from: f.to_string(),
-                    to: t.to_string(),
-                })
-                .collect(),
-            escalations: escalations
-                .iter()
-                .filter(|e| e.order_id == o.id)
-                .map(|e| EscalationRef {
-                    kind: e.kind.clone(),
-                    step: e.step,
-                    to: e.to.clone(),
-                    at: rfc3339(e.at, tz),
-                    status: e.status.clone(),
-                })
-                .collect(),
-            summary: last_end
-                .map(|r| r.summary.clone())
-                .filter(|s| !s.is_empty()),
-            incident: mine.iter().any(|r| r.incident),
-        });
-    }
     let unmatched = reports
         .iter()
         .filter(|r| r.reason != "matched" && r.reason != "resolution")
@@ -261,6 +168,105 @@ pub fn build(input: BoardInput<'_>) -> Board {
         teleworkers,
         unmatched,
         outbox: OutboxState::default(),
+    }
+}
+
+/// One ordered teleworker's row: start and end judged at `now`, the matched reports, the
+/// leave and the escalation steps of the order.
+fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
+    let BoardInput {
+        date,
+        reports,
+        escalations,
+        now,
+        tz,
+        timing,
+        ..
+    } = *input;
+    let at = |m: Minutes| m.on(date, tz).with_timezone(&Utc);
+    let time_of = |epoch: i64| DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default();
+    let mine: Vec<&ReportRow> = reports
+        .iter()
+        .filter(|r| r.order_id == Some(o.id) && r.reason == "matched")
+        .collect();
+    let first_start = mine
+        .iter()
+        .filter(|r| r.kind == "start")
+        .min_by_key(|r| r.received_at);
+    let last_end = mine
+        .iter()
+        .filter(|r| r.kind == "end")
+        .max_by_key(|r| r.received_at);
+    let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
+    let slot = |r: Option<&&ReportRow>, status: crate::timing::Status| Slot {
+        status: status.as_str(),
+        at: r.map(|r| rfc3339(r.received_at, tz)),
+        source: r.map(|r| r.source.clone()),
+    };
+    let start = slot(
+        first_start,
+        start_status(
+            at(exp_start),
+            first_start.map(|r| time_of(r.received_at)),
+            now,
+            timing,
+        ),
+    );
+    let end = slot(
+        last_end,
+        end_status(
+            at(exp_end),
+            last_end.map(|r| time_of(r.received_at)),
+            now,
+            timing,
+        ),
+    );
+    let mut sorted = mine.clone();
+    sorted.sort_by_key(|r| (r.received_at, r.id));
+    Teleworker {
+        employee_id: o.employee_id.clone(),
+        name: o.employee_name.clone(),
+        department: o.department.clone(),
+        order: Hours {
+            start: o.start.to_string(),
+            end: o.end.to_string(),
+        },
+        content: o.content.clone(),
+        shifted: o.shifted,
+        holiday_ok: o.holiday_ok,
+        start,
+        end,
+        reports: sorted
+            .iter()
+            .map(|r| ReportRef {
+                kind: r.kind.clone(),
+                at: rfc3339(r.received_at, tz),
+                source: r.source.clone(),
+            })
+            .collect(),
+        leave: o
+            .leave
+            .iter()
+            .map(|(f, t)| Span {
+                from: f.to_string(),
+                to: t.to_string(),
+            })
+            .collect(),
+        escalations: escalations
+            .iter()
+            .filter(|e| e.order_id == o.id)
+            .map(|e| EscalationRef {
+                kind: e.kind.clone(),
+                step: e.step,
+                to: e.to.clone(),
+                at: rfc3339(e.at, tz),
+                status: e.status.clone(),
+            })
+            .collect(),
+        summary: last_end
+            .map(|r| r.summary.clone())
+            .filter(|s| !s.is_empty()),
+        incident: mine.iter().any(|r| r.incident),
     }
 }
 

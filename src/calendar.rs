@@ -102,6 +102,19 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
+/// An instant given on the command line or in a query (`--now`, `--received-at`, `?now=`):
+/// RFC 3339 with its offset; anything else is bad input naming `flag`.
+pub fn parse_instant(flag: &str, s: &str) -> crate::error::Result<DateTime<chrono::Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            crate::error::Error::bad(
+                flag,
+                format!("expected an RFC 3339 time like 2021-01-12T08:45:00+09:00, got {s:?}"),
+            )
+        })
+}
+
 /// The local calendar day of an instant.
 pub fn local_date(at: DateTime<chrono::Utc>, tz: Tz) -> NaiveDate {
     at.with_timezone(&tz).date_naive()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::calendar::parse_date;
+use crate::calendar::{parse_date, parse_instant};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -220,17 +220,6 @@ pub struct IngestArgs {
     pub files: Vec<PathBuf>,
 }
 
-pub fn parse_instant(flag: &str, s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            Error::bad(
-                flag,
-                format!("expected an RFC 3339 time like 2021-01-12T08:45:00+09:00, got {s:?}"),
-            )
-        })
-}
-
 fn flag_date(flag: &str, s: &str) -> Result<NaiveDate> {
     parse_date(s).ok_or_else(|| Error::bad(flag, format!("expected a date YYYY-MM-DD, got {s:?}")))
 }
@@ -280,6 +269,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     result
 }
 
+/// One command: each group has its own function below, which parses its flags, calls the
+/// library and prints. The clock is read here once, for the commands that stamp what they write.
 async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
     let out = &mut std::io::stdout().lock();
     let now = Utc::now();
@@ -288,11 +279,61 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let n = register::init(store, cfg).await?;
             say(out, format!("database ready; {n} departments loaded"))
         }
-        Command::Employees(EmployeesCmd::Import { file }) => {
+        Command::Employees(c) => employees(store, c, out).await,
+        Command::Applications(c) => applications(store, cfg, c, now, out).await,
+        Command::Ids(c) => ids(store, cfg, c, out).await,
+        Command::Orders(c) => orders(store, cfg, c, now, out).await,
+        Command::Ingest(args) => ingest(store, cfg, args, now, out).await,
+        Command::Contact {
+            employee,
+            date,
+            kind,
+            at,
+            by,
+            note,
+        } => {
+            let c = register::Contact {
+                employee,
+                date: flag_date("--date", &date)?,
+                kind,
+                at,
+                by,
+                note,
+            };
+            contact(store, cfg, c, now, out).await
+        }
+        Command::Run => crate::daemon::run(cfg.clone(), store.clone(), shutdown_signal()).await,
+        Command::Users(UsersCmd::SetPassword { employee }) => {
+            let pw = read_password()?;
+            crate::web::auth::set_password(store, &employee, &pw, now.timestamp()).await?;
+            say(out, format!("password set for {employee}"))
+        }
+        Command::Tokens(c) => tokens(store, cfg, c, now, out).await,
+        Command::Web { listen, now: start } => web(store, cfg, listen, start, out).await,
+        Command::Tick { now: at } => {
+            let at = now_or("--now", &at)?;
+            let report = crate::tick::tick(store, cfg, at).await?;
+            say(out, report.to_string())
+        }
+        Command::Status {
+            date,
+            json,
+            now: at,
+        } => status(store, cfg, &date, json, &at, out).await,
+        Command::Survey(args) => survey(store, cfg, args, out).await,
+        Command::Demo { .. } => unreachable!("handled before the config is loaded"),
+        Command::Calendar(_) => unreachable!("handled before the database is opened"),
+    }
+}
+
+/// `zaitaku employees import FILE | list`.
+async fn employees(store: &Store, c: EmployeesCmd, out: &mut impl Write) -> Result<()> {
+    match c {
+        EmployeesCmd::Import { file } => {
             let n = register::import_employees(store, &file).await?;
             say(out, format!("{n} employees imported"))
         }
-        Command::Employees(EmployeesCmd::List) => {
+        EmployeesCmd::List => {
             let mut list: Vec<_> = store.employees().await?.into_values().collect();
             list.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
             for e in list {
@@ -310,13 +351,25 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             }
             Ok(())
         }
-        Command::Applications(ApplicationsCmd::Add {
+    }
+}
+
+/// `zaitaku applications add | list`.
+async fn applications(
+    store: &Store,
+    cfg: &Config,
+    c: ApplicationsCmd,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    match c {
+        ApplicationsCmd::Add {
             department,
             fiscal_year,
             pc,
             users,
             emergency,
-        }) => {
+        } => {
             let args = register::ApplicationArgs {
                 department,
                 fiscal_year,
@@ -337,7 +390,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
                 ),
             )
         }
-        Command::Applications(ApplicationsCmd::List) => {
+        ApplicationsCmd::List => {
             for a in store.applications().await? {
                 say(
                     out,
@@ -353,7 +406,13 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             }
             Ok(())
         }
-        Command::Ids(IdsCmd::Assign { employee, from, to }) => {
+    }
+}
+
+/// `zaitaku ids assign | release | list`.
+async fn ids(store: &Store, cfg: &Config, c: IdsCmd, out: &mut impl Write) -> Result<()> {
+    match c {
+        IdsCmd::Assign { employee, from, to } => {
             let from = flag_date("--from", &from)?;
             let to = to.map(|t| flag_date("--to", &t)).transpose()?;
             let h = register::assign_id(store, cfg, &employee, from, to).await?;
@@ -365,7 +424,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
                 ),
             )
         }
-        Command::Ids(IdsCmd::Release { employee, on }) => {
+        IdsCmd::Release { employee, on } => {
             let on = flag_date("--on", &on)?;
             let h = register::release_id(store, &employee, on).await?;
             say(
@@ -376,7 +435,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
                 ),
             )
         }
-        Command::Ids(IdsCmd::List) => {
+        IdsCmd::List => {
             for h in store.held_ids().await? {
                 let h = h.held;
                 say(
@@ -386,189 +445,184 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             }
             Ok(())
         }
-        Command::Orders(OrdersCmd::Import { file }) => {
+    }
+}
+
+/// `zaitaku orders import FILE | cancel`.
+async fn orders(
+    store: &Store,
+    cfg: &Config,
+    c: OrdersCmd,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    match c {
+        OrdersCmd::Import { file } => {
             let n = register::import_orders(store, cfg, &file, now.timestamp()).await?;
             say(out, format!("{n} orders imported"))
         }
-        Command::Orders(OrdersCmd::Cancel { employee, date }) => {
+        OrdersCmd::Cancel { employee, date } => {
             let date = flag_date("--date", &date)?;
             register::cancel_order(store, &employee, date, now.timestamp()).await?;
             say(out, format!("order of {employee} for {date} cancelled"))
         }
-        Command::Ingest(args) => {
-            let received_at = args
-                .received_at
-                .as_deref()
-                .map(|s| parse_instant("--received-at", s))
-                .transpose()?;
-            let summary = if let Some(dir) = &args.maildir {
-                ingest::ingest_maildir(store, cfg, dir, now, args.json).await?
-            } else {
-                if args.files.is_empty() {
-                    return Err(Error::bad(
-                        "ingest",
-                        "expected .eml files, - for standard input, or --maildir DIR",
-                    ));
-                }
-                ingest::ingest_files(store, cfg, &args.files, received_at, now, args.json).await?
-            };
-            let delivery = if args.no_send {
-                None
-            } else {
-                Some(outbox::deliver_due(store, cfg, now).await?)
-            };
-            if args.json {
-                let v = serde_json::json!({
-                    "processed": summary.processed,
-                    "duplicates": summary.duplicates,
-                    "by_reason": summary.by_reason,
-                    "mails_queued": summary.mails_queued,
-                    "mails_sent": delivery.as_ref().map(|d| d.sent).unwrap_or(0),
-                    "messages": summary.messages,
-                });
-                return say(out, serde_json::to_string_pretty(&v).unwrap_or_default());
-            }
-            say(out, summary.to_string())?;
-            if let Some(d) = delivery.filter(|d| d.attempted > 0) {
-                say(out, d.to_string())?;
-            }
-            Ok(())
+    }
+}
+
+/// `zaitaku ingest`: the mails given (or a Maildir's new ones), then the replies delivered
+/// unless `--no-send`.
+async fn ingest(
+    store: &Store,
+    cfg: &Config,
+    args: IngestArgs,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let received_at = args
+        .received_at
+        .as_deref()
+        .map(|s| parse_instant("--received-at", s))
+        .transpose()?;
+    let summary = if let Some(dir) = &args.maildir {
+        ingest::ingest_maildir(store, cfg, dir, now, args.json).await?
+    } else {
+        if args.files.is_empty() {
+            return Err(Error::bad(
+                "ingest",
+                "expected .eml files, - for standard input, or --maildir DIR",
+            ));
         }
-        Command::Contact {
-            employee,
-            date,
-            kind,
-            at,
-            by,
-            note,
-        } => {
-            let date = flag_date("--date", &date)?;
-            let c = register::Contact {
-                employee: employee.clone(),
-                date,
-                kind: kind.clone(),
-                at: at.clone(),
-                by,
-                note,
-            };
-            if register::record_contact(store, cfg, c, now.timestamp()).await? {
-                say(
-                    out,
-                    format!("phone contact recorded: {employee} {kind} at {at} on {date}"),
-                )
-            } else {
-                say(
-                    out,
-                    format!(
-                        "this contact was recorded before: {employee} {kind} at {at} on {date}"
-                    ),
-                )
-            }
-        }
-        Command::Run => crate::daemon::run(cfg.clone(), store.clone(), shutdown_signal()).await,
-        Command::Users(UsersCmd::SetPassword { employee }) => {
-            let pw = read_password()?;
-            crate::web::auth::set_password(store, &employee, &pw, now.timestamp()).await?;
-            say(out, format!("password set for {employee}"))
-        }
-        Command::Tokens(TokensCmd::Create { employee, label }) => {
+        ingest::ingest_files(store, cfg, &args.files, received_at, now, args.json).await?
+    };
+    let delivery = if args.no_send {
+        None
+    } else {
+        Some(outbox::deliver_due(store, cfg, now).await?)
+    };
+    if args.json {
+        let v = serde_json::json!({
+            "processed": summary.processed,
+            "duplicates": summary.duplicates,
+            "by_reason": summary.by_reason,
+            "mails_queued": summary.mails_queued,
+            "mails_sent": delivery.as_ref().map(|d| d.sent).unwrap_or(0),
+            "messages": summary.messages,
+        });
+        return say(out, serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+    say(out, summary.to_string())?;
+    if let Some(d) = delivery.filter(|d| d.attempted > 0) {
+        say(out, d.to_string())?;
+    }
+    Ok(())
+}
+
+/// `zaitaku contact`: a supervisor's phone contact, recorded once.
+async fn contact(
+    store: &Store,
+    cfg: &Config,
+    c: register::Contact,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let shown = format!("{} {} at {} on {}", c.employee, c.kind, c.at, c.date);
+    if register::record_contact(store, cfg, c, now.timestamp()).await? {
+        say(out, format!("phone contact recorded: {shown}"))
+    } else {
+        say(out, format!("this contact was recorded before: {shown}"))
+    }
+}
+
+/// `zaitaku tokens create | list | revoke`.
+async fn tokens(
+    store: &Store,
+    cfg: &Config,
+    c: TokensCmd,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    match c {
+        TokensCmd::Create { employee, label } => {
             let label = label.unwrap_or_default();
             let token =
                 crate::web::auth::create_api_token(store, &employee, &label, now.timestamp())
                     .await?;
             say(out, token)
         }
-        Command::Tokens(TokensCmd::List) => {
+        TokensCmd::List => {
             for t in store.api_tokens().await? {
                 let created = board::rfc3339(t.created_at, cfg.timezone);
                 say(out, format!("{}\t{}\t{created}", t.employee_id, t.label))?;
             }
             Ok(())
         }
-        Command::Tokens(TokensCmd::Revoke { employee, label }) => {
+        TokensCmd::Revoke { employee, label } => {
             let n = store.revoke_api_tokens(&employee, label.as_deref()).await?;
             say(out, format!("{n} token(s) of {employee} revoked"))
         }
-        Command::Web { listen, now: start } => {
-            let start = match &start {
-                Some(_) => Some(now_or("--now", &start)?),
-                None => None,
-            };
-            let addr = match &listen {
-                Some(a) => a.trim().parse().map_err(|_| {
-                    Error::bad(
-                        "--listen",
-                        format!("expected an address and port like 127.0.0.1:8080, got {a:?}"),
-                    )
-                })?,
-                None => cfg.web.as_ref().map(|w| w.listen).unwrap_or_else(|| {
-                    crate::config::DEFAULT_WEB_LISTEN
-                        .parse()
-                        .expect("a valid default address")
-                }),
-            };
-            let listener = crate::web::bind(addr).await?;
-            let bound = listener
-                .local_addr()
-                .map_err(|e| Error::io(Path::new("web listener"), e))?;
-            // Scripts (and the tests) read the address from here when they asked for port 0.
-            say(out, format!("listening on http://{bound}/"))?;
-            out.flush().map_err(|e| Error::io(Path::new("stdout"), e))?;
-            crate::web::serve(
-                cfg.clone(),
-                store.clone(),
-                listener,
-                shutdown_signal(),
-                start,
-            )
-            .await
-        }
-        Command::Tick { now: at } => {
-            let at = now_or("--now", &at)?;
-            let report = crate::tick::tick(store, cfg, at).await?;
-            say(out, report.to_string())
-        }
-        Command::Status {
-            date,
-            json,
-            now: at,
-        } => {
-            let date = flag_date("--date", &date)?;
-            let at = now_or("--now", &at)?;
-            let b = status_board(store, cfg, date, at).await?;
-            if json {
-                let s = serde_json::to_string_pretty(&b).map_err(|e| Error::Mail(e.to_string()))?;
-                say(out, s)
-            } else {
-                write!(out, "{}", b.render_text()).map_err(|e| Error::io(Path::new("stdout"), e))
-            }
-        }
-        Command::Survey(args) => survey(store, cfg, args, out).await,
-        Command::Demo { .. } => unreachable!("handled before the config is loaded"),
-        Command::Calendar(_) => unreachable!("handled before the database is opened"),
     }
 }
 
-pub async fn status_board(
+/// `zaitaku web`: bind, print the address, serve until SIGTERM or Ctrl-C.
+async fn web(
     store: &Store,
     cfg: &Config,
-    date: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<board::Board> {
-    let orders = store.orders_on(date).await?;
-    let reports = store.reports_on(date).await?;
-    let escalations = store.escalations_on(date).await?;
-    let mut b = board::build(board::BoardInput {
-        date,
-        orders: &orders,
-        reports: &reports,
-        escalations: &escalations,
-        now,
-        tz: cfg.timezone,
-        timing: &cfg.timing,
-    });
-    b.outbox = crate::outbox::state(store, cfg.timezone).await?;
-    Ok(b)
+    listen: Option<String>,
+    start: Option<String>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let start = match &start {
+        Some(s) => Some(parse_instant("--now", s)?),
+        None => None,
+    };
+    let addr = match &listen {
+        Some(a) => a.trim().parse().map_err(|_| {
+            Error::bad(
+                "--listen",
+                format!("expected an address and port like 127.0.0.1:8080, got {a:?}"),
+            )
+        })?,
+        None => cfg.web.as_ref().map(|w| w.listen).unwrap_or_else(|| {
+            crate::config::DEFAULT_WEB_LISTEN
+                .parse()
+                .expect("a valid default address")
+        }),
+    };
+    let listener = crate::web::bind(addr).await?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::io(Path::new("web listener"), e))?;
+    // Scripts (and the tests) read the address from here when they asked for port 0.
+    say(out, format!("listening on http://{bound}/"))?;
+    out.flush().map_err(|e| Error::io(Path::new("stdout"), e))?;
+    crate::web::serve(
+        cfg.clone(),
+        store.clone(),
+        listener,
+        shutdown_signal(),
+        start,
+    )
+    .await
+}
+
+/// `zaitaku status`: the day's board as text, or as JSON with `--json`.
+async fn status(
+    store: &Store,
+    cfg: &Config,
+    date: &str,
+    json: bool,
+    at: &Option<String>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let date = flag_date("--date", date)?;
+    let at = now_or("--now", at)?;
+    let b = crate::usecase::board::load(store, cfg, date, at).await?;
+    if json {
+        let s = serde_json::to_string_pretty(&b).map_err(|e| Error::Mail(e.to_string()))?;
+        say(out, s)
+    } else {
+        write!(out, "{}", b.render_text()).map_err(|e| Error::io(Path::new("stdout"), e))
+    }
 }
 
 fn say(out: &mut impl Write, line: impl AsRef<str>) -> Result<()> {

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -17,10 +17,7 @@ use crate::error::{Error, Result};
 use crate::mail::transport::Transport;
 use crate::store::Store;
 
-/// Whether this process reads the mail source, and whether that source is reachable now
-/// (`/metrics`: `zaitaku_mailbox_watched`, `zaitaku_mailbox_connected`).
-pub static MAILBOX_WATCHED: AtomicBool = AtomicBool::new(false);
-pub static MAILBOX_CONNECTED: AtomicBool = AtomicBool::new(false);
+use crate::health::{MAILBOX_CONNECTED, MAILBOX_WATCHED};
 
 pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) -> Result<()> {
     let transport = Arc::new(Transport::from_config(&cfg.mail.transport)?);

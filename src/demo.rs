@@ -8,11 +8,12 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{parse_instant, status_board};
+use crate::calendar::parse_instant;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::maildir;
 use crate::store::Store;
+use crate::usecase::board::load as status_board;
 use crate::{ingest, register, tick};
 
 const EMPLOYEES: &str = include_str!("../config/demo/employees.csv");
@@ -123,53 +124,7 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     maildir::ensure(&inbox)?;
     let at = |s: &str| parse_instant("demo", s);
 
-    heading(
-        "1. 台帳の準備 (zaitaku init / employees import / applications add / ids assign / orders import)",
-    );
-    let n = register::init(store, cfg).await?;
-    println!("  テレワーク対象部署 {n} 課を読み込みました（config/departments.toml）");
-    let employees = write(dir, "employees.csv", EMPLOYEES)?;
-    let n = register::import_employees(store, &employees).await?;
-    println!("  職員 {n} 名を登録しました（{}）", employees.display());
-    let now = at("2021-01-04T09:00:00+09:00")?;
-    for (dept, pc, users) in [
-        ("情報管理課", "JOHO-PC01", "E1001,E1002,E1004"),
-        ("財政課", "ZAISEI-PC01", "E1003,E1005"),
-    ] {
-        let a = register::add_application(
-            store,
-            cfg,
-            register::ApplicationArgs {
-                department: dept.into(),
-                fiscal_year: 2020,
-                pc: pc.into(),
-                users: users.split(',').map(str::to_string).collect(),
-                emergency: false,
-            },
-            now.timestamp(),
-        )
-        .await?;
-        println!(
-            "  テレワーク申請: {} 令和2年度 PC {} 利用者 {}",
-            a.department,
-            a.pc_name,
-            a.users.join(",")
-        );
-    }
-    for e in ["E1001", "E1002", "E1003", "E1004", "E1005"] {
-        let from = crate::calendar::parse_date("2021-01-04").expect("valid date");
-        let h = register::assign_id(store, cfg, e, from, None).await?;
-        println!(
-            "  テレワーク用ID {:>2} → {} ({}〜{})",
-            h.id_no, h.employee, h.from, h.to
-        );
-    }
-    let orders = write(dir, "orders.csv", ORDERS)?;
-    let n = register::import_orders(store, cfg, &orders, now.timestamp()).await?;
-    println!(
-        "  在宅勤務命令 {n} 件を登録しました（{}）",
-        orders.display()
-    );
+    prepare_register(dir, cfg, store).await?;
 
     heading("2. 2021-01-12 朝: 開始連絡が届く (zaitaku ingest --maildir)");
     deliver(&inbox, MORNING)?;
@@ -210,6 +165,72 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     println!("  {t}");
     board(store, cfg, "2021-01-12T18:00:00+09:00").await?;
 
+    show_outbox(dir, store).await?;
+
+    heading("7. J-LIS 利用アンケート 第1回（2021-02: 2021年1月分）の集計 (zaitaku survey 2021-02)");
+    let survey = crate::survey::compile(store, cfg, "2021-02").await?;
+    for line in crate::survey::render_markdown(&survey).lines() {
+        println!("  {line}");
+    }
+
+    next_steps(dir, web);
+    Ok(())
+}
+
+/// Step 1 of the tour: the register of departments, staff, applications, IDs and orders.
+async fn prepare_register(dir: &Path, cfg: &Config, store: &Store) -> Result<()> {
+    heading(
+        "1. 台帳の準備 (zaitaku init / employees import / applications add / ids assign / orders import)",
+    );
+    let n = register::init(store, cfg).await?;
+    println!("  テレワーク対象部署 {n} 課を読み込みました（config/departments.toml）");
+    let employees = write(dir, "employees.csv", EMPLOYEES)?;
+    let n = register::import_employees(store, &employees).await?;
+    println!("  職員 {n} 名を登録しました（{}）", employees.display());
+    let now = parse_instant("demo", "2021-01-04T09:00:00+09:00")?;
+    for (dept, pc, users) in [
+        ("情報管理課", "JOHO-PC01", "E1001,E1002,E1004"),
+        ("財政課", "ZAISEI-PC01", "E1003,E1005"),
+    ] {
+        let a = register::add_application(
+            store,
+            cfg,
+            register::ApplicationArgs {
+                department: dept.into(),
+                fiscal_year: 2020,
+                pc: pc.into(),
+                users: users.split(',').map(str::to_string).collect(),
+                emergency: false,
+            },
+            now.timestamp(),
+        )
+        .await?;
+        println!(
+            "  テレワーク申請: {} 令和2年度 PC {} 利用者 {}",
+            a.department,
+            a.pc_name,
+            a.users.join(",")
+        );
+    }
+    for e in ["E1001", "E1002", "E1003", "E1004", "E1005"] {
+        let from = crate::calendar::parse_date("2021-01-04").expect("valid date");
+        let h = register::assign_id(store, cfg, e, from, None).await?;
+        println!(
+            "  テレワーク用ID {:>2} → {} ({}〜{})",
+            h.id_no, h.employee, h.from, h.to
+        );
+    }
+    let orders = write(dir, "orders.csv", ORDERS)?;
+    let n = register::import_orders(store, cfg, &orders, now.timestamp()).await?;
+    println!(
+        "  在宅勤務命令 {n} 件を登録しました（{}）",
+        orders.display()
+    );
+    Ok(())
+}
+
+/// Step 6 of the tour: every mail sent, addressee and subject.
+async fn show_outbox(dir: &Path, store: &Store) -> Result<()> {
     heading("6. 送信したメール (outbox)");
     let subjects = sqlx::query_scalar::<_, String>(
         "SELECT envelope_to || '  ' || subject FROM outbox ORDER BY id",
@@ -224,13 +245,11 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     for s in subjects {
         println!("  - {s}");
     }
+    Ok(())
+}
 
-    heading("7. J-LIS 利用アンケート 第1回（2021-02: 2021年1月分）の集計 (zaitaku survey 2021-02)");
-    let survey = crate::survey::compile(store, cfg, "2021-02").await?;
-    for line in crate::survey::render_markdown(&survey).lines() {
-        println!("  {line}");
-    }
-
+/// What to try after the tour.
+fn next_steps(dir: &Path, web: bool) {
     heading("次に試すこと");
     println!(
         "  cargo run --release -- --db sqlite://{}/zaitaku.db status --date 2021-01-12 --now 2021-01-12T12:00:00+09:00",
@@ -245,7 +264,6 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
             "  cargo run --release -- demo --web   (同じ一日をブラウザの命令簿・状況ボードで見る: http://127.0.0.1:8080/)"
         );
     }
-    Ok(())
 }
 
 fn heading(s: &str) {

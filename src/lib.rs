@@ -1,8 +1,12 @@
 //! zaitaku (在宅): the daily operation of a city's telework programme.
 //!
-//! Pure rules (`calendar`, `order`, `ids`, `classify`, `timing`, `report`, `board`) take facts
-//! and `now` as arguments and never touch the database, the network or the clock. Adapters
-//! (`store`, `mail`, `outbox`, `ingest`, `tick`) do the I/O; `cli` only parses and prints.
+//! Four layers, imports pointing down but for one knot left (docs/architecture.md, checked by
+//! tests/architecture.rs):
+//! the rules (`calendar`, `order`, `ids`, `classify`, `timing`, `escalation`, `report`,
+//! `board::build`) take facts and `now` as arguments and never touch the database, the network
+//! or the clock; the use cases (`usecase`, `register`, `ingest`, `tick`, `survey`) and the
+//! adapters (`store`, `mail`, `chat`, `web`, `outbox`) do the I/O; the front ends (`cli`,
+//! `daemon`, `demo`, and `main`) only parse, read the clock once, call and print.
 
 pub mod board;
 pub mod calendar;
@@ -15,6 +19,7 @@ pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod escalation;
+pub mod health;
 pub mod holidays;
 pub mod ids;
 pub mod ingest;
@@ -28,6 +33,7 @@ pub mod survey;
 pub mod text;
 pub mod tick;
 pub mod timing;
+pub mod usecase;
 pub mod web;
 
 pub use error::{Error, Result};

@@ -307,7 +307,7 @@ async fn digests(
         return Ok(());
     }
     let today = local_date(now, cfg.timezone);
-    let board = crate::cli::status_board(store, cfg, today, now).await?;
+    let board = crate::usecase::board::load(store, cfg, today, now).await?;
     let staff = store.employees().await?;
     if is_last_slot_of_day(cfg, now) {
         it_summary(

@@ -1732,3 +1732,99 @@ fn another_departments_ids_get_the_same_403_whether_they_exist_or_not() {
         );
     }
 }
+
+// ---- issue 16: one clock for the web ----
+
+/// Every stamp the web writes, as (what, epoch seconds), read from the test's database.
+fn web_stamps(zt: &Zt) -> Vec<(String, i64)> {
+    let queries = [
+        ("session created", "SELECT MIN(created_at) FROM sessions"),
+        ("session expires", "SELECT MIN(expires_at) FROM sessions"),
+        (
+            "draft requested",
+            "SELECT MIN(requested_at) FROM orders WHERE requested_at IS NOT NULL",
+        ),
+        (
+            "order approved",
+            "SELECT MIN(approved_at) FROM orders WHERE approved_at IS NOT NULL",
+        ),
+        (
+            "order cancelled",
+            "SELECT MIN(cancelled_at) FROM orders WHERE cancelled_at IS NOT NULL",
+        ),
+        ("refusal audited", "SELECT MIN(at) FROM web_audit"),
+    ];
+    queries
+        .iter()
+        .map(|(what, q)| (what.to_string(), sql_i64(zt, q)))
+        .collect()
+}
+
+#[test]
+fn web_now_stamps_orders_approvals_sessions_and_the_audit_with_its_own_clock() {
+    // The attack: `zaitaku web --now T` (a rehearsal, a replay) showed the board at T but
+    // stamped what it wrote with the wall clock, years apart. Every stamp must be T, give or
+    // take the seconds the test itself takes, and the session made at T must hold at T.
+    let t = chrono::DateTime::parse_from_rfc3339("2021-01-12T08:30:00+09:00")
+        .unwrap()
+        .timestamp();
+    for b in backends() {
+        let zt = register(b);
+        let web = WebServer::start_with(&zt, &["--now", "2021-01-12T08:30:00+09:00"]);
+        let mut tw = logged_in(&web, "E1001");
+        let csrf = tw.session_csrf();
+        tw.post(
+            "/requests",
+            &[
+                ("csrf", &csrf),
+                ("date", "2021-01-13"),
+                ("start", ""),
+                ("end", ""),
+                ("content", "議事録作成"),
+                ("leave", ""),
+            ],
+        )
+        .expect(303);
+        // A teleworker on the IT page: refused, and the refusal is audited.
+        tw.get("/admin").expect(403);
+
+        let mut sup = logged_in(&web, "E2001");
+        let page = sup.get("/orders?date=2021-01-13");
+        page.expect(200);
+        let draft = id_after(&page.body, "id=\"draft-");
+        let csrf = page.csrf();
+        sup.post(&format!("/orders/{draft}/approve"), &[("csrf", &csrf)])
+            .expect(303);
+        sup.post(
+            "/orders",
+            &[
+                ("csrf", &csrf),
+                ("employee_id", "E1002"),
+                ("date", "2021-01-14"),
+                ("start", ""),
+                ("end", ""),
+                ("content", "仕様書作成"),
+                ("leave", ""),
+            ],
+        )
+        .expect(303);
+        sup.post(&format!("/orders/{draft}/cancel"), &[("csrf", &csrf)])
+            .expect(303);
+
+        for (what, at) in web_stamps(&zt) {
+            let expected = if what == "session expires" {
+                t + 12 * 3600
+            } else {
+                t
+            };
+            assert!(
+                (expected..expected + 300).contains(&at),
+                "{b:?}: {what} stamped {at} ({}), expected the server's clock {expected}",
+                chrono::DateTime::from_timestamp(at, 0).unwrap()
+            );
+        }
+        // The page shows the approval at the server's day, not the wall clock's.
+        let page = sup.get("/orders?date=2021-01-14");
+        assert!(page.body.contains("2021-01-12 08:3"), "{}", page.body);
+    }
+}

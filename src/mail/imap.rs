@@ -106,24 +106,12 @@ impl ImapUrl {
     }
 }
 
+/// `%XX` in a URL's user, password or mailbox, as the bytes they stand for (invalid UTF-8
+/// replaced); a `%` not followed by two hex digits is kept as it is.
 pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) =
-                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Any stream the IMAP session can run on (plain TCP or TLS).
@@ -183,7 +171,7 @@ pub async fn run(
                 if connected {
                     tracing::warn!(mailbox = %url.display(), error = %e, "mailbox disconnected");
                     connected = false;
-                    crate::daemon::MAILBOX_CONNECTED
+                    crate::health::MAILBOX_CONNECTED
                         .store(false, std::sync::atomic::Ordering::Relaxed);
                     backoff = Duration::from_secs(1);
                 } else {
@@ -218,7 +206,7 @@ async fn session(
         let _ = s.create(folder).await;
     }
     *connected = true;
-    crate::daemon::MAILBOX_CONNECTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    crate::health::MAILBOX_CONNECTED.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(mailbox = %url.display(), idle, "mailbox connected");
     loop {
         let mb = s
@@ -401,5 +389,17 @@ mod tests {
         assert_eq!((u.port, u.mailbox.as_str(), u.tls), (993, "INBOX", true));
         assert!(ImapUrl::parse("imap://host/INBOX").is_err());
         assert!(ImapUrl::parse("pop3://a:b@host").is_err());
+    }
+
+    #[test]
+    fn imap_url_parts_are_percent_decoded_and_a_stray_percent_is_kept() {
+        let u = ImapUrl::parse("imap://a:100%25%zz@h/%E5%8F%97%E4%BF%A1").unwrap();
+        assert_eq!(u.password, "100%%zz");
+        assert_eq!(u.mailbox, "受信");
+        assert_eq!(
+            percent_decode("%ff%41"),
+            "\u{fffd}A",
+            "invalid UTF-8 is replaced"
+        );
     }
 }

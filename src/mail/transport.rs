@@ -98,8 +98,12 @@ impl Transport {
         let credentials = creds.map(|c| {
             let (user, pass) = c.split_once(':').unwrap_or((c, ""));
             Credentials::new(
-                crate::mail::imap::percent_decode(user),
-                crate::mail::imap::percent_decode(pass),
+                percent_encoding::percent_decode_str(user)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+                percent_encoding::percent_decode_str(pass)
+                    .decode_utf8_lossy()
+                    .into_owned(),
             )
         });
         Ok(Transport::Smtp(SmtpTarget {

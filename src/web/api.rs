@@ -56,7 +56,7 @@ pub async fn scoped_board(
     sc: &Scope,
 ) -> Result<crate::board::Board> {
     let b = match now {
-        Some(now) => crate::cli::status_board(&app.store, &app.cfg, date, now).await?,
+        Some(now) => crate::usecase::board::load(&app.store, &app.cfg, date, now).await?,
         None => (*app.board_at_clock(date).await?).clone(),
     };
     let emails: Vec<String> = match sc {
@@ -86,7 +86,7 @@ pub async fn status(
     };
     let now = match q.now.as_deref() {
         None | Some("") => None,
-        Some(s) => match crate::cli::parse_instant("now", s) {
+        Some(s) => match crate::calendar::parse_instant("now", s) {
             Ok(t) => Some(t),
             Err(_) => return Ok(bad_request("now: expected an RFC 3339 time")),
         },
@@ -164,8 +164,8 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
         "# HELP zaitaku_mailbox_connected 1 while this process's mail source is connected (zaitaku run); 0 otherwise."
     );
     let _ = writeln!(out, "# TYPE zaitaku_mailbox_connected gauge");
-    let watched = crate::daemon::MAILBOX_WATCHED.load(Ordering::Relaxed);
-    let connected = crate::daemon::MAILBOX_CONNECTED.load(Ordering::Relaxed);
+    let watched = crate::health::MAILBOX_WATCHED.load(Ordering::Relaxed);
+    let connected = crate::health::MAILBOX_CONNECTED.load(Ordering::Relaxed);
     let _ = writeln!(out, "zaitaku_mailbox_connected {}", u8::from(connected));
     let _ = writeln!(
         out,

@@ -11,7 +11,6 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -226,9 +225,15 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
+    // Sessions are made, checked and swept on the server's clock (`App::now`), like the login
+    // throttle: all on one clock, a session lasts SESSION_SECONDS whatever `--now` says (the
+    // wall clock here would end at once every session a `--now` in the past made). The
+    // cookie's Max-Age is relative, so the browser agrees. `--now` is for rehearsals: a server
+    // started in the future makes sessions that a wall-clock server on the same database would
+    // honour until that future time plus SESSION_SECONDS, so never point one at production.
     let found = app
         .store
-        .session_employee(&token_hash(token), Utc::now().timestamp())
+        .session_employee(&token_hash(token), app.now().timestamp())
         .await?;
     Ok(found.map(|(s, e)| Session {
         user: e.into(),
@@ -399,13 +404,19 @@ pub async fn login(
         .clear_login_failures(&key, now_ms - FAILURE_WINDOW_MS)
         .await?;
     drop(_turn);
-    let now = Utc::now().timestamp();
+    start_session(&app, &employee_id).await
+}
+
+/// A new session for someone whose password was right: its cookie, and the login form's
+/// cookie cleared; on to the home page.
+async fn start_session(app: &App, employee_id: &str) -> WebResult {
+    let now = app.now().timestamp();
     let token = random_hex(32);
     let csrf = random_hex(32);
     app.store
         .insert_session(
             &token_hash(&token),
-            &employee_id,
+            employee_id,
             &csrf,
             now,
             now + SESSION_SECONDS,

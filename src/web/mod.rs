@@ -159,7 +159,10 @@ impl App {
         app
     }
 
-    /// The server's clock: the system's, unless started elsewhere with `--now`.
+    /// The server's clock: the system's, unless started elsewhere with `--now`. The one clock
+    /// of the web: the board, every stamp a handler writes (orders, approvals, contacts,
+    /// drafts, the audit), sessions and the login throttle all read it, so `web --now T`
+    /// writes what a server started at T would (issue 16).
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + self.clock_offset
     }
@@ -178,7 +181,8 @@ impl App {
         {
             return Ok(b.clone());
         }
-        let b = Arc::new(crate::cli::status_board(&self.store, &self.cfg, date, self.now()).await?);
+        let b =
+            Arc::new(crate::usecase::board::load(&self.store, &self.cfg, date, self.now()).await?);
         boards.retain(|_, (built, _, _)| built.elapsed() < BOARD_TTL);
         boards.insert(date, (Instant::now(), generation, b.clone()));
         Ok(b)
@@ -214,7 +218,7 @@ impl App {
         tracing::warn!(employee = %log_text(&u.employee_id), role = u.role.as_str(),
             department = %log_text(&u.department), action, target = %log_text(target), "access denied");
         let row = AuditRow {
-            at: Utc::now().timestamp(),
+            at: self.now().timestamp(),
             employee_id: u.employee_id.clone(),
             action: action.into(),
             target: target.into(),
@@ -229,7 +233,7 @@ impl App {
     pub async fn csrf_refused(&self, u: &User, action: &str) -> Response {
         tracing::warn!(employee = %log_text(&u.employee_id), action, "csrf token missing or wrong: refused");
         let row = AuditRow {
-            at: Utc::now().timestamp(),
+            at: self.now().timestamp(),
             employee_id: u.employee_id.clone(),
             action: action.into(),
             target: String::new(),
@@ -432,7 +436,7 @@ async fn sweep(app: App) {
         let r = match r {
             Ok(n) => app
                 .store
-                .purge_sessions(Utc::now().timestamp())
+                .purge_sessions(now.timestamp())
                 .await
                 .map(|s| (n, s)),
             Err(e) => Err(e),

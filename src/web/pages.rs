@@ -12,7 +12,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
@@ -292,7 +292,7 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
             by: s.user.employee_id.clone(),
             note: Some(f.note.trim().to_string()).filter(|n| !n.is_empty()),
         };
-        match crate::register::record_contact(&app.store, &app.cfg, c, Utc::now().timestamp()).await
+        match crate::register::record_contact(&app.store, &app.cfg, c, app.now().timestamp()).await
         {
             Ok(_) => {
                 app.changed();
@@ -607,7 +607,7 @@ pub async fn create_order(
     match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
         Err(e) => invalid_order(&app, &s, date, f, rule_errors(&e)).await,
         Ok(order) => {
-            let now = Utc::now().timestamp();
+            let now = app.now().timestamp();
             let mut tx = app.store.begin().await?;
             let id = crate::store::upsert_order(&mut tx, &order, "approved", now).await?;
             tx.commit().await.map_err(Error::from)?;
@@ -762,7 +762,7 @@ pub async fn update_order(
         ),
         Ok(order) => {
             let mut tx = app.store.begin().await?;
-            crate::store::upsert_order(&mut tx, &order, "approved", Utc::now().timestamp()).await?;
+            crate::store::upsert_order(&mut tx, &order, "approved", app.now().timestamp()).await?;
             tx.commit().await.map_err(Error::from)?;
             app.changed();
             tracing::info!(order = id, by = %s.user.employee_id, "order edited and approved on the web");
@@ -820,7 +820,7 @@ pub async fn approve_order(
         }
         Ok(order) => {
             let mut tx = app.store.begin().await?;
-            crate::store::upsert_order(&mut tx, &order, "approved", Utc::now().timestamp()).await?;
+            crate::store::upsert_order(&mut tx, &order, "approved", app.now().timestamp()).await?;
             tx.commit().await.map_err(Error::from)?;
             app.changed();
             tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order approved on the web");
@@ -852,7 +852,7 @@ pub async fn cancel_order(
     };
     let own_draft = r.order.status == "draft" && can_request_for(&s.user, &r.order.employee_id);
     if r.order.status != "cancelled" {
-        app.store.cancel_order(id, Utc::now().timestamp()).await?;
+        app.store.cancel_order(id, app.now().timestamp()).await?;
         app.changed();
         tracing::info!(order = id, by = %s.user.employee_id, "order cancelled on the web");
     }
@@ -964,7 +964,7 @@ pub async fn request_order(
     match crate::register::check_order(&app.store, &app.cfg, &emp, draft, true).await? {
         Err(e) => invalid_request(&app, &s, date, f, rule_errors(&e)).await,
         Ok(order) => {
-            let now = Utc::now().timestamp();
+            let now = app.now().timestamp();
             let mut tx = app.store.begin().await?;
             let saved = crate::store::web::save_draft(&mut tx, &order, &me, now).await?;
             tx.commit().await.map_err(Error::from)?;
@@ -1062,7 +1062,7 @@ pub async fn resolve_escalation(
         &f.kind,
         &s.user.employee_id,
         "web",
-        Utc::now().timestamp(),
+        app.now().timestamp(),
     )
     .await?;
     tx.commit().await.map_err(Error::from)?;
@@ -1243,7 +1243,7 @@ pub async fn add_application(
                     .collect(),
                 emergency: f.emergency.is_some(),
             };
-            crate::register::add_application(&app.store, &app.cfg, args, Utc::now().timestamp())
+            crate::register::add_application(&app.store, &app.cfg, args, app.now().timestamp())
                 .await
         }
         (None, Err(_)) => Err(Error::bad(
