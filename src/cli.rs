@@ -633,14 +633,25 @@ fn say(out: &mut impl Write, line: impl AsRef<str>) -> Result<()> {
 pub struct SurveyArgs {
     /// The wave, named for the survey month: 2021-02, 2021-07, 2022-01 (see [[survey.wave]])
     pub wave: String,
-    #[arg(long, default_value = "md", value_parser = ["md", "json", "csv", "svg"])]
-    pub format: String,
+    #[arg(long, default_value = "md", value_enum)]
+    pub format: crate::survey::Format,
     /// utf-8 (CSV gets a BOM, for Excel) or shift_jis; JSON and SVG are always UTF-8
     #[arg(long, default_value = "utf-8")]
     pub encoding: String,
     /// Write here instead of standard output
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `--format` takes the survey's formats by name (`md`, `json`, `csv`, `svg`).
+impl clap::ValueEnum for crate::survey::Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &crate::survey::Format::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
 }
 
 async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write) -> Result<()> {
@@ -652,8 +663,11 @@ async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write
             format!("expected utf-8 or shift_jis, got {:?}", a.encoding),
         )
     })?;
-    if enc != Encoding::Utf8 && matches!(a.format.as_str(), "json" | "svg") {
-        let msg = format!("{} is always UTF-8; shift_jis is for csv and md", a.format);
+    if !a.format.takes(enc) {
+        let msg = format!(
+            "{} is always UTF-8; shift_jis is for csv and md",
+            a.format.name()
+        );
         return Err(Error::bad("--encoding", msg));
     }
     // A bar only on a terminal, and only for a wave big enough to wait for.
@@ -681,12 +695,7 @@ async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write
     if let Some(b) = bar.take() {
         b.finish_and_clear();
     }
-    let bytes = match a.format.as_str() {
-        "json" => survey::render_json(&s).into_bytes(),
-        "csv" => survey::render_csv(&s, enc),
-        "svg" => survey::render_svg(&s).into_bytes(),
-        _ => enc.encode(&survey::render_markdown(&s)),
-    };
+    let bytes = a.format.render(&s, enc);
     match &a.output {
         Some(path) => std::fs::write(path, &bytes).map_err(|e| Error::io(path, e)),
         None => out

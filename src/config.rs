@@ -399,211 +399,23 @@ impl Config {
         let raw_depts: RawDepartments =
             toml::from_str(depts).map_err(|e| toml_error(&dept_name, depts, &e))?;
 
-        let field = |key: &str, msg: String| Error::bad(format!("{main_name}: {key}"), msg);
-        let timezone: Tz = raw
-            .timezone
-            .as_deref()
-            .unwrap_or("Asia/Tokyo")
-            .parse()
-            .map_err(|_| {
-                field(
-                    "timezone",
-                    "expected an IANA time zone such as \"Asia/Tokyo\"".into(),
-                )
-            })?;
-        let date = |key: &str, v: Option<String>, default: &str| {
-            let v = v.unwrap_or_else(|| default.to_string());
-            NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-                .map_err(|_| field(key, format!("expected a date YYYY-MM-DD, got {v:?}")))
-        };
-        let time = |key: &str, v: Option<String>, default: &str| {
-            let v = v.unwrap_or_else(|| default.to_string());
-            NaiveTime::parse_from_str(&v, "%H:%M")
-                .map(Minutes::from_time)
-                .map_err(|_| field(key, format!("expected a time HH:MM, got {v:?}")))
-        };
-        let from = date("service.from", raw.service.from, "2020-11-27")?;
-        let to = date("service.to", raw.service.to, "2022-03-31")?;
-        if to < from {
-            return Err(field(
-                "service.to",
-                format!("expected a date on or after service.from ({from})"),
-            ));
-        }
-        let workday_start = time("service.workday_start", raw.service.workday_start, "08:30")?;
-        let workday_end = time("service.workday_end", raw.service.workday_end, "17:15")?;
-        if workday_end <= workday_start {
-            return Err(field(
-                "service.workday_end",
-                "expected a time after service.workday_start".into(),
-            ));
-        }
-        if raw.mail.require_authenticated_reports == Some(true)
-            && raw
-                .mail
-                .trust_authentication_results
-                .as_deref()
-                .is_none_or(|s| s.trim().is_empty())
-        {
-            return Err(field(
-                "mail.require_authenticated_reports",
-                "needs mail.trust_authentication_results (the authserv-id of the city's mail server)".into(),
-            ));
-        }
-        if let Some(id) = &raw.mail.trust_authentication_results
-            && id
-                .trim()
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == ';')
-        {
-            return Err(field(
-                "mail.trust_authentication_results",
-                format!("expected an authserv-id such as \"mx.city.example.lg.jp\", not {id:?}"),
-            ));
-        }
-        let licensed_ids = raw.service.licensed_ids.unwrap_or(50);
-        if licensed_ids == 0 {
-            return Err(field("service.licensed_ids", "expected at least 1".into()));
-        }
-        let bot_address = raw
-            .bot_address
-            .unwrap_or_else(|| "telework@city.example.lg.jp".into());
-        if !bot_address.contains('@') {
-            return Err(field(
-                "bot_address",
-                format!("expected an e-mail address, got {bot_address:?}"),
-            ));
-        }
-        let mail = MailConfig {
-            source: raw
-                .mail
-                .source
-                .unwrap_or_else(|| "maildir:data/inbox".into()),
-            transport: raw
-                .mail
-                .transport
-                .unwrap_or_else(|| "file:data/outbox".into()),
-            processed_folder: raw.mail.processed_folder.filter(|f| !f.trim().is_empty()),
-            poll_seconds: raw.mail.poll_seconds.unwrap_or(10).max(1),
-            retry_base_seconds: raw.mail.retry_base_seconds.unwrap_or(30).max(1),
-            delivery_lease_seconds: raw.mail.delivery_lease_seconds.unwrap_or(120).max(1),
-            max_answers_per_address_per_day: raw.mail.max_answers_per_address_per_day.unwrap_or(10),
-            trust_authentication_results: raw
-                .mail
-                .trust_authentication_results
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty()),
-            require_authenticated_reports: raw.mail.require_authenticated_reports.unwrap_or(false),
-        };
-        let tick_expr = raw.daemon.tick.unwrap_or_else(|| "0 * * * * *".into());
-        let daemon = DaemonConfig {
-            tick: (
-                tick_expr.clone(),
-                tick_expr.parse::<cron::Schedule>().map_err(|e| {
-                    field("daemon.tick", format!("expected a cron expression with seconds like \"0 * * * * *\", got {tick_expr:?} ({e})"))
-                })?,
-            ),
-        };
-        if !(mail.source.starts_with("maildir:")
-            || mail.source.starts_with("imap://")
-            || mail.source.starts_with("imaps://"))
-        {
-            return Err(field(
-                "mail.source",
-                format!(
-                    "expected maildir:PATH, imap://… or imaps://…, got {:?}",
-                    mail.source
-                ),
-            ));
-        }
-        if !(mail.transport.starts_with("file:")
-            || mail.transport.starts_with("smtp://")
-            || mail.transport.starts_with("smtps://"))
-        {
-            return Err(field(
-                "mail.transport",
-                format!(
-                    "expected file:DIR, smtp://… or smtps://…, got {:?}",
-                    mail.transport
-                ),
-            ));
-        }
+        // One function per section, each naming its keys as `zaitaku.toml: section.key`.
+        let file = main_name.as_str();
+        let timezone = timezone(file, raw.timezone.as_deref())?;
+        let service = service(file, raw.service)?;
+        let mail = mail(file, raw.mail)?;
+        let bot_address = bot_address(file, raw.bot_address)?;
+        let daemon = daemon(file, raw.daemon)?;
         let timing = Timing {
             early: chrono::Duration::minutes(raw.timing.early_minutes.unwrap_or(30).into()),
             grace: chrono::Duration::minutes(raw.timing.grace_minutes.unwrap_or(15).into()),
         };
-
-        let defaults = Escalation::default();
-        let escalation = Escalation {
-            missing_start: raw
-                .escalation
-                .missing_start
-                .unwrap_or(defaults.missing_start),
-            missing_end: raw.escalation.missing_end.unwrap_or(defaults.missing_end),
-        };
-        for (key, chain) in [
-            ("escalation.missing_start", &escalation.missing_start),
-            ("escalation.missing_end", &escalation.missing_end),
-        ] {
-            if chain
-                .windows(2)
-                .any(|w| w[1].after_minutes < w[0].after_minutes)
-            {
-                return Err(field(
-                    key,
-                    "expected steps in order of after_minutes".into(),
-                ));
-            }
-        }
-        let mut schedules = Vec::new();
-        let exprs = raw.digest.schedules.unwrap_or_else(|| {
-            DEFAULT_DIGEST_SCHEDULES
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        });
-        for e in exprs {
-            let sched = e.parse::<cron::Schedule>().map_err(|err| {
-                field("digest.schedules", format!("expected a cron expression with seconds like \"0 0 10 * * Mon-Fri\", got {e:?} ({err})"))
-            })?;
-            schedules.push((e, sched));
-        }
-
-        let calendar = calendar(&main_name, dir, raw.calendar, holidays, (from, to))?;
-        let web = match raw.web {
-            None => None,
-            Some(w) => {
-                let listen = w.listen.unwrap_or_else(|| DEFAULT_WEB_LISTEN.into());
-                Some(WebConfig {
-                    listen: listen.trim().parse().map_err(|_| {
-                        field("web.listen", format!("expected an address and port like \"127.0.0.1:8080\", got {listen:?}"))
-                    })?,
-                    secure_cookie: w.secure_cookie.unwrap_or(false),
-                })
-            }
-        };
-
-        let mut departments = raw_depts.department;
-        let mut seen = std::collections::HashSet::new();
-        for d in &mut departments {
-            let (name, note) = split_note(&d.name);
-            if note.is_some() && d.note.is_none() {
-                d.note = note;
-            }
-            d.name = name;
-            if d.name.is_empty() || d.division.trim().is_empty() {
-                return Err(Error::bad(
-                    format!("{dept_name}: department"),
-                    "expected a name and a division",
-                ));
-            }
-            if !seen.insert(d.name.clone()) {
-                return Err(Error::bad(
-                    format!("{dept_name}: department"),
-                    format!("{} is listed twice", d.name),
-                ));
-            }
-        }
+        let escalation = escalation(file, raw.escalation)?;
+        let digest = digest(file, raw.digest)?;
+        let period = (service.from, service.to);
+        let calendar = calendar(file, dir, raw.calendar, holidays, period)?;
+        let web = raw.web.map(|w| web(file, w)).transpose()?;
+        let departments = departments(&dept_name, raw_depts.department)?;
 
         Ok(Config {
             dir: dir.map(Path::to_path_buf),
@@ -614,24 +426,263 @@ impl Config {
             bot_address,
             templates: PathBuf::from(raw.templates.unwrap_or_else(|| "templates".into())),
             mail,
-            service: Service {
-                from,
-                to,
-                licensed_ids,
-                workday_start,
-                workday_end,
-            },
+            service,
             timing,
-            waves: survey_waves(&main_name, raw.survey)?,
+            waves: survey_waves(file, raw.survey)?,
             escalation,
-            digest: DigestConfig { schedules },
+            digest,
             calendar,
             daemon,
-            chat: chat_config(&main_name, raw.chat, &departments)?,
+            chat: chat_config(file, raw.chat, &departments)?,
             departments,
             web,
         })
     }
+}
+
+/// The error for `key` of the main file `file`: `zaitaku.toml: service.to: expected …`.
+fn field(file: &str, key: &str, msg: impl Into<String>) -> Error {
+    Error::bad(format!("{file}: {key}"), msg)
+}
+
+fn timezone(file: &str, raw: Option<&str>) -> Result<Tz, Error> {
+    raw.unwrap_or("Asia/Tokyo").parse().map_err(|_| {
+        field(
+            file,
+            "timezone",
+            "expected an IANA time zone such as \"Asia/Tokyo\"",
+        )
+    })
+}
+
+fn parse_date_key(
+    file: &str,
+    key: &str,
+    v: Option<String>,
+    default: &str,
+) -> Result<NaiveDate, Error> {
+    let v = v.unwrap_or_else(|| default.to_string());
+    NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+        .map_err(|_| field(file, key, format!("expected a date YYYY-MM-DD, got {v:?}")))
+}
+
+fn parse_time_key(
+    file: &str,
+    key: &str,
+    v: Option<String>,
+    default: &str,
+) -> Result<Minutes, Error> {
+    let v = v.unwrap_or_else(|| default.to_string());
+    NaiveTime::parse_from_str(&v, "%H:%M")
+        .map(Minutes::from_time)
+        .map_err(|_| field(file, key, format!("expected a time HH:MM, got {v:?}")))
+}
+
+/// `[service]`: the free-use period, the workday, the size of the ID pool.
+fn service(file: &str, raw: RawService) -> Result<Service, Error> {
+    let from = parse_date_key(file, "service.from", raw.from, "2020-11-27")?;
+    let to = parse_date_key(file, "service.to", raw.to, "2022-03-31")?;
+    if to < from {
+        return Err(field(
+            file,
+            "service.to",
+            format!("expected a date on or after service.from ({from})"),
+        ));
+    }
+    let workday_start = parse_time_key(file, "service.workday_start", raw.workday_start, "08:30")?;
+    let workday_end = parse_time_key(file, "service.workday_end", raw.workday_end, "17:15")?;
+    if workday_end <= workday_start {
+        return Err(field(
+            file,
+            "service.workday_end",
+            "expected a time after service.workday_start",
+        ));
+    }
+    let licensed_ids = raw.licensed_ids.unwrap_or(50);
+    if licensed_ids == 0 {
+        return Err(field(file, "service.licensed_ids", "expected at least 1"));
+    }
+    Ok(Service {
+        from,
+        to,
+        licensed_ids,
+        workday_start,
+        workday_end,
+    })
+}
+
+/// `[mail]`: where reports come from, how answers leave, and whom to believe.
+fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
+    if raw.require_authenticated_reports == Some(true)
+        && raw
+            .trust_authentication_results
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+    {
+        return Err(field(
+            file,
+            "mail.require_authenticated_reports",
+            "needs mail.trust_authentication_results (the authserv-id of the city's mail server)",
+        ));
+    }
+    if let Some(id) = &raw.trust_authentication_results
+        && id
+            .trim()
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ';')
+    {
+        return Err(field(
+            file,
+            "mail.trust_authentication_results",
+            format!("expected an authserv-id such as \"mx.city.example.lg.jp\", not {id:?}"),
+        ));
+    }
+    let mail = MailConfig {
+        source: raw.source.unwrap_or_else(|| "maildir:data/inbox".into()),
+        transport: raw.transport.unwrap_or_else(|| "file:data/outbox".into()),
+        processed_folder: raw.processed_folder.filter(|f| !f.trim().is_empty()),
+        poll_seconds: raw.poll_seconds.unwrap_or(10).max(1),
+        retry_base_seconds: raw.retry_base_seconds.unwrap_or(30).max(1),
+        delivery_lease_seconds: raw.delivery_lease_seconds.unwrap_or(120).max(1),
+        max_answers_per_address_per_day: raw.max_answers_per_address_per_day.unwrap_or(10),
+        trust_authentication_results: raw
+            .trust_authentication_results
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        require_authenticated_reports: raw.require_authenticated_reports.unwrap_or(false),
+    };
+    if !(mail.source.starts_with("maildir:")
+        || mail.source.starts_with("imap://")
+        || mail.source.starts_with("imaps://"))
+    {
+        return Err(field(
+            file,
+            "mail.source",
+            format!(
+                "expected maildir:PATH, imap://… or imaps://…, got {:?}",
+                mail.source
+            ),
+        ));
+    }
+    if !(mail.transport.starts_with("file:")
+        || mail.transport.starts_with("smtp://")
+        || mail.transport.starts_with("smtps://"))
+    {
+        return Err(field(
+            file,
+            "mail.transport",
+            format!(
+                "expected file:DIR, smtp://… or smtps://…, got {:?}",
+                mail.transport
+            ),
+        ));
+    }
+    Ok(mail)
+}
+
+fn bot_address(file: &str, raw: Option<String>) -> Result<String, Error> {
+    let bot_address = raw.unwrap_or_else(|| "telework@city.example.lg.jp".into());
+    if !bot_address.contains('@') {
+        return Err(field(
+            file,
+            "bot_address",
+            format!("expected an e-mail address, got {bot_address:?}"),
+        ));
+    }
+    Ok(bot_address)
+}
+
+/// `[daemon]`: when `zaitaku run` ticks.
+fn daemon(file: &str, raw: RawDaemon) -> Result<DaemonConfig, Error> {
+    let tick_expr = raw.tick.unwrap_or_else(|| "0 * * * * *".into());
+    let schedule = tick_expr.parse::<cron::Schedule>().map_err(|e| {
+        field(file, "daemon.tick", format!("expected a cron expression with seconds like \"0 * * * * *\", got {tick_expr:?} ({e})"))
+    })?;
+    Ok(DaemonConfig {
+        tick: (tick_expr, schedule),
+    })
+}
+
+/// `[escalation]`: the chains, each in order of its steps.
+fn escalation(file: &str, raw: RawEscalation) -> Result<Escalation, Error> {
+    let defaults = Escalation::default();
+    let escalation = Escalation {
+        missing_start: raw.missing_start.unwrap_or(defaults.missing_start),
+        missing_end: raw.missing_end.unwrap_or(defaults.missing_end),
+    };
+    for (key, chain) in [
+        ("escalation.missing_start", &escalation.missing_start),
+        ("escalation.missing_end", &escalation.missing_end),
+    ] {
+        if chain
+            .windows(2)
+            .any(|w| w[1].after_minutes < w[0].after_minutes)
+        {
+            return Err(field(file, key, "expected steps in order of after_minutes"));
+        }
+    }
+    Ok(escalation)
+}
+
+/// `[digest]`: the cron times of the supervisors' digests.
+fn digest(file: &str, raw: RawDigest) -> Result<DigestConfig, Error> {
+    let exprs = raw.schedules.unwrap_or_else(|| {
+        DEFAULT_DIGEST_SCHEDULES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
+    let mut schedules = Vec::new();
+    for e in exprs {
+        let sched = e.parse::<cron::Schedule>().map_err(|err| {
+            field(file, "digest.schedules", format!("expected a cron expression with seconds like \"0 0 10 * * Mon-Fri\", got {e:?} ({err})"))
+        })?;
+        schedules.push((e, sched));
+    }
+    Ok(DigestConfig { schedules })
+}
+
+/// `[web]`, when the file has the section.
+fn web(file: &str, raw: RawWeb) -> Result<WebConfig, Error> {
+    let listen = raw.listen.unwrap_or_else(|| DEFAULT_WEB_LISTEN.into());
+    Ok(WebConfig {
+        listen: listen.trim().parse().map_err(|_| {
+            field(
+                file,
+                "web.listen",
+                format!("expected an address and port like \"127.0.0.1:8080\", got {listen:?}"),
+            )
+        })?,
+        secure_cookie: raw.secure_cookie.unwrap_or(false),
+    })
+}
+
+/// `departments.toml`: names without the annex's note (kept apart), each listed once.
+fn departments(
+    dept_name: &str,
+    mut departments: Vec<DepartmentDef>,
+) -> Result<Vec<DepartmentDef>, Error> {
+    let mut seen = std::collections::HashSet::new();
+    for d in &mut departments {
+        let (name, note) = split_note(&d.name);
+        if note.is_some() && d.note.is_none() {
+            d.note = note;
+        }
+        d.name = name;
+        if d.name.is_empty() || d.division.trim().is_empty() {
+            return Err(Error::bad(
+                format!("{dept_name}: department"),
+                "expected a name and a division",
+            ));
+        }
+        if !seen.insert(d.name.clone()) {
+            return Err(Error::bad(
+                format!("{dept_name}: department"),
+                format!("{} is listed twice", d.name),
+            ));
+        }
+    }
+    Ok(departments)
 }
 
 fn chat_config(

@@ -753,3 +753,132 @@ fn waves_come_from_the_config_when_it_lists_them() {
     zt.run(&["survey", "2021-02"])
         .expect_bad_input(&["expected one of 2021-04"]);
 }
+
+/// A register whose division and department names hold what each format must escape: a comma
+/// and quotes (CSV), `<`, `&` and quotes (SVG), a `|` (Markdown tables).
+const ODD_DIVISION: &str = "総務部, \"本庁\" <A&B> | 1";
+const ODD_DEPARTMENT: &str = "情報,管理\"課\" <x> | y";
+
+fn build_odd(b: Backend) -> Zt {
+    let zt = Zt::new(b);
+    let annex = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/departments.toml"),
+    )
+    .unwrap();
+    let toml_str = |s: &str| format!("\"{}\"", s.replace('"', "\\\""));
+    let depts = annex
+        .replace(
+            "division = \"総務部\"",
+            &format!("division = {}", toml_str(ODD_DIVISION)),
+        )
+        .replace(
+            "name = \"情報管理課\"",
+            &format!("name = {}", toml_str(ODD_DEPARTMENT)),
+        );
+    zt.write("config/departments.toml", &depts);
+    let staff = std::fs::read_to_string(fixture("register/employees.csv"))
+        .unwrap()
+        .replace(
+            "情報管理課",
+            &format!("\"{}\"", ODD_DEPARTMENT.replace('"', "\"\"")),
+        );
+    let staff = zt.write("employees.csv", &staff);
+    zt.ok(&["init"]);
+    zt.ok(&["employees", "import", staff.to_str().unwrap()]);
+    for (dept, pc, users) in [
+        (ODD_DEPARTMENT, "JOHO-PC01", "E1001,E1002,E1004"),
+        ("財政課", "ZAISEI-PC01", "E1003,E1005"),
+    ] {
+        zt.ok(&[
+            "applications",
+            "add",
+            "--department",
+            dept,
+            "--fiscal-year",
+            "2020",
+            "--pc",
+            pc,
+            "--users",
+            users,
+        ]);
+    }
+    for e in ["E1001", "E1002", "E1003", "E1004", "E1005"] {
+        zt.ok(&["ids", "assign", "--employee", e, "--from", "2021-01-04"]);
+    }
+    zt.ok(&[
+        "orders",
+        "import",
+        fixture("survey/orders.csv").to_str().unwrap(),
+    ]);
+    zt
+}
+
+#[test]
+fn names_that_need_escaping_survive_every_format_on_both_backends() {
+    for b in backends() {
+        let zt = build_odd(b);
+        let out = zt.path("survey.csv");
+        let path = out.to_str().unwrap();
+        zt.ok(&["survey", "2021-02", "--format", "csv", "--output", path]);
+        let csv = String::from_utf8(std::fs::read(&out).unwrap()).unwrap();
+        // Quoted where needed, quotes doubled, CRLF; a blank line between sections stays blank
+        // (the csv crate writes an empty record as `""`).
+        for line in [
+            "\r\n\"総務部, \"\"本庁\"\" <A&B> | 1\",1,6,3\r\n",
+            "\r\n\"総務部, \"\"本庁\"\" <A&B> | 1\",\"情報,管理\"\"課\"\" <x> | y\",6,3,5,26.3%\r\n",
+            ",総合政策部（日数）,\"総務部, \"\"本庁\"\" <A&B> | 1（日数）\"\r\n",
+            ",2021-01-31\r\n\r\n概要\r\n",
+        ] {
+            assert!(csv.contains(line), "{b:?}: {line:?} missing:\n{csv}");
+        }
+        assert!(!csv.contains("\"\"\r\n"), "{b:?}: an empty record:\n{csv}");
+        assert_eq!(csv.matches("\r\n\r\n").count(), 7, "{b:?}:\n{csv}");
+        // And Excel (here: the csv crate reading it) gets the names back as they were.
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert!(
+            rows.iter()
+                .any(|r| r.get(0) == Some(ODD_DIVISION) && r.get(1) == Some(ODD_DEPARTMENT)),
+            "{b:?}: {rows:?}"
+        );
+        zt.ok(&[
+            "survey",
+            "2021-02",
+            "--format",
+            "csv",
+            "--encoding",
+            "shift_jis",
+            "--output",
+            path,
+        ]);
+        let bytes = std::fs::read(&out).unwrap();
+        let (sjis, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+        assert!(!bad);
+        assert_eq!(sjis, csv.trim_start_matches('\u{feff}'), "{b:?}");
+
+        let svg = zt.ok(&["survey", "2021-02", "--format", "svg"]);
+        assert!(
+            svg.contains(
+                "<title>2021年1月 総務部, &quot;本庁&quot; &lt;A&amp;B&gt; | 1: 6 日</title>"
+            ),
+            "{b:?}:\n{svg}"
+        );
+        assert!(
+            !svg.contains("<A&B>") && !svg.contains("<x>"),
+            "{b:?}:\n{svg}"
+        );
+        let md = zt.ok(&["survey", "2021-02"]);
+        assert!(
+            md.contains(
+                "| 総務部, \"本庁\" <A&B> \\| 1 | 情報,管理\"課\" <x> \\| y | 6 | 3 | 5 日（26.3%） |"
+            ),
+            "{b:?}:\n{md}"
+        );
+        let v = survey_json(&zt, "2021-02");
+        assert_eq!(v["departments"][1]["division"], ODD_DIVISION, "{b:?}");
+        assert_eq!(v["departments"][1]["department"], ODD_DEPARTMENT, "{b:?}");
+    }
+}

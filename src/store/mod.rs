@@ -46,120 +46,55 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "register",
-        include_str!("../../migrations/sqlite/0001_register.sql"),
-    ),
-    (
-        2,
-        "escalations",
-        include_str!("../../migrations/sqlite/0002_escalations.sql"),
-    ),
-    (
-        3,
-        "survey",
-        include_str!("../../migrations/sqlite/0003_survey.sql"),
-    ),
-    (
-        4,
-        "calendar",
-        include_str!("../../migrations/sqlite/0004_calendar.sql"),
-    ),
-    (
-        5,
-        "mailbox",
-        include_str!("../../migrations/sqlite/0005_mailbox.sql"),
-    ),
-    (
-        6,
-        "web",
-        include_str!("../../migrations/sqlite/0006_web.sql"),
-    ),
-    (
-        7,
-        "chat",
-        include_str!("../../migrations/sqlite/0007_chat.sql"),
-    ),
-    (
-        8,
-        "chat_state",
-        include_str!("../../migrations/sqlite/0008_chat_state.sql"),
-    ),
-    (
-        9,
-        "outbox_remote",
-        include_str!("../../migrations/sqlite/0009_outbox_remote.sql"),
-    ),
-    (
-        10,
-        "fewer_indexes",
-        include_str!("../../migrations/sqlite/0010_fewer_indexes.sql"),
-    ),
-    (
-        11,
-        "answer_counts",
-        include_str!("../../migrations/sqlite/0011_answer_counts.sql"),
-    ),
+/// Every migration, listed once: `("NNNN", "name")` stands for `migrations/sqlite/NNNN_name.sql`
+/// and `migrations/postgres/NNNN_name.sql`, version NNNN, described as `name`. Each dialect keeps
+/// its own file even where the two are byte-identical, so that changing one never touches the
+/// other; adding a migration is its two files and one line here.
+macro_rules! migrations {
+    ($(($n:literal, $name:literal)),* $(,)?) => {
+        const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[$((
+            version($n),
+            $name,
+            include_str!(concat!("../../migrations/sqlite/", $n, "_", $name, ".sql")),
+        )),*];
+        const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[$((
+            version($n),
+            $name,
+            include_str!(concat!("../../migrations/postgres/", $n, "_", $name, ".sql")),
+        )),*];
+    };
+}
+
+migrations![
+    ("0001", "register"),
+    ("0002", "escalations"),
+    ("0003", "survey"),
+    ("0004", "calendar"),
+    ("0005", "mailbox"),
+    ("0006", "web"),
+    ("0007", "chat"),
+    ("0008", "chat_state"),
+    ("0009", "outbox_remote"),
+    ("0010", "fewer_indexes"),
+    ("0011", "answer_counts"),
 ];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "register",
-        include_str!("../../migrations/postgres/0001_register.sql"),
-    ),
-    (
-        2,
-        "escalations",
-        include_str!("../../migrations/postgres/0002_escalations.sql"),
-    ),
-    (
-        3,
-        "survey",
-        include_str!("../../migrations/postgres/0003_survey.sql"),
-    ),
-    (
-        4,
-        "calendar",
-        include_str!("../../migrations/postgres/0004_calendar.sql"),
-    ),
-    (
-        5,
-        "mailbox",
-        include_str!("../../migrations/postgres/0005_mailbox.sql"),
-    ),
-    (
-        6,
-        "web",
-        include_str!("../../migrations/postgres/0006_web.sql"),
-    ),
-    (
-        7,
-        "chat",
-        include_str!("../../migrations/postgres/0007_chat.sql"),
-    ),
-    (
-        8,
-        "chat_state",
-        include_str!("../../migrations/postgres/0008_chat_state.sql"),
-    ),
-    (
-        9,
-        "outbox_remote",
-        include_str!("../../migrations/postgres/0009_outbox_remote.sql"),
-    ),
-    (
-        10,
-        "fewer_indexes",
-        include_str!("../../migrations/postgres/0010_fewer_indexes.sql"),
-    ),
-    (
-        11,
-        "answer_counts",
-        include_str!("../../migrations/postgres/0011_answer_counts.sql"),
-    ),
-];
+
+/// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
+const fn version(n: &str) -> i64 {
+    let digits = n.as_bytes();
+    assert!(!digits.is_empty(), "a migration number has digits");
+    let mut v = 0i64;
+    let mut i = 0;
+    while i < digits.len() {
+        assert!(
+            digits[i].is_ascii_digit(),
+            "a migration number is digits only"
+        );
+        v = v * 10 + (digits[i] - b'0') as i64;
+        i += 1;
+    }
+    v
+}
 
 impl Store {
     /// Connects and brings the schema up to date. `sqlite://PATH` creates the file (and its
@@ -846,6 +781,31 @@ mod tests {
             multi_row_sql(false, "INSERT INTO t (a)", 1, 2, ""),
             "INSERT INTO t (a) VALUES (?), (?) "
         );
+    }
+
+    #[test]
+    fn every_migration_file_is_listed_in_order_for_both_dialects() {
+        for (dialect, list) in [
+            ("sqlite", SQLITE_MIGRATIONS),
+            ("postgres", POSTGRES_MIGRATIONS),
+        ] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dialect);
+            let mut files: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|f| f.ends_with(".sql"))
+                .collect();
+            files.sort();
+            let listed: Vec<String> = list
+                .iter()
+                .map(|(v, name, _)| format!("{v:04}_{name}.sql"))
+                .collect();
+            assert_eq!(listed, files, "{dialect}");
+            let versions: Vec<i64> = list.iter().map(|m| m.0).collect();
+            assert_eq!(versions, (1..=list.len() as i64).collect::<Vec<_>>());
+        }
     }
 
     #[test]
