@@ -133,6 +133,17 @@ pub async fn insert_escalation(tx: &mut Tx<'_>, e: &NewEscalation) -> Result<Opt
         .next())
 }
 
+/// Marks a step just recorded as failed, with why (its mail could not be made): the board
+/// shows it, and the chain goes on to its next step at that one's time.
+pub async fn set_failed(tx: &mut Tx<'_>, id: i64, error: &str) -> Result<()> {
+    sqlx::query("UPDATE escalations SET status = 'failed', error = $1 WHERE id = $2")
+        .bind(error)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Marks every step of an order's chain resolved (by a reply or a phone contact).
 pub async fn resolve(
     tx: &mut Tx<'_>,

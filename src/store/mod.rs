@@ -97,6 +97,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "fewer_indexes",
         include_str!("../../migrations/sqlite/0010_fewer_indexes.sql"),
     ),
+    (
+        13,
+        "delivery",
+        include_str!("../../migrations/sqlite/0013_delivery.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -148,6 +153,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "fewer_indexes",
         include_str!("../../migrations/postgres/0010_fewer_indexes.sql"),
+    ),
+    (
+        13,
+        "delivery",
+        include_str!("../../migrations/postgres/0013_delivery.sql"),
     ),
 ];
 
