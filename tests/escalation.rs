@@ -4,6 +4,7 @@
 
 mod helpers;
 
+use helpers::http::WebServer;
 use helpers::{Backend, Zt, backends, fixture};
 use serde_json::Value;
 
@@ -563,6 +564,19 @@ fn a_refused_supervisor_address_fails_that_step_alone_and_the_tick_goes_on() {
             "2021-01-12T10:00:00+09:00",
         ]);
         assert!(text.contains("送信できなかったメール 2 通"), "{text}");
+        let web = WebServer::start(&zt);
+        let metrics = web.client().get("/metrics");
+        for line in [
+            "zaitaku_escalations_failed_total{kind=\"missing_start\"} 1",
+            "zaitaku_outbox_messages{state=\"failed\"} 2",
+        ] {
+            assert!(
+                metrics.body.lines().any(|l| l == line),
+                "{line:?} missing:\n{}",
+                metrics.body
+            );
+        }
+        drop(web);
         // Set aside, not retried every minute; the chain goes on to HR at its time.
         let out = tick(&zt, "2021-01-12T10:01:00+09:00");
         assert!(

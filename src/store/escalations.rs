@@ -103,6 +103,16 @@ impl Store {
             .collect())
     }
 
+    /// Steps recorded as failed (their mail could not be made), by chain kind.
+    pub async fn escalations_failed(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) FROM escalations WHERE status = 'failed' GROUP BY kind ORDER BY kind",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// The open escalation an answered mail belongs to: (order id, chain kind, department).
     pub async fn escalation_by_message_id(
         &self,
