@@ -620,3 +620,46 @@ fn ingest_with_a_refused_supervisor_address_answers_and_marks_the_notice_failed(
         );
     }
 }
+
+#[test]
+fn a_template_that_does_not_render_fails_its_step_alone() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        // The city's own copy of the supervisors' text, edited by hand with a typo.
+        let tpl = zt.path("tpl");
+        std::fs::create_dir_all(&tpl).unwrap();
+        std::fs::write(
+            tpl.join("escalation_supervisors.txt"),
+            "Subject: {{ name | no_such_filter }}\n\n{{ department }}\n",
+        )
+        .unwrap();
+        let cfg = zt.path("config/zaitaku.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, format!("templates = \"{}\"\n{text}", tpl.display())).unwrap();
+        zt.with_staff().with_orders_0112();
+        let out = tick(&zt, "2021-01-12T10:00:00+09:00");
+        // Per teleworker: the reminder goes, the supervisors' step fails; the digest goes.
+        assert!(out.contains("escalations: 2 sent"), "{b:?}: {out}");
+        assert!(out.contains("digests: 1"), "{b:?}: {out}");
+        assert!(out.contains("2 failed"), "{b:?}: {out}");
+        let sent = zt.sent();
+        assert_eq!(mails_to(&sent, "yamada@city.example.lg.jp").len(), 1);
+        assert_eq!(mails_to(&sent, "sato@city.example.lg.jp").len(), 1);
+        assert_eq!(
+            mails_to(&sent, "suzuki@city.example.lg.jp").len(),
+            1,
+            "the digest"
+        );
+        let board = zt.status_json("2021-01-12", "2021-01-12T10:00:00+09:00");
+        assert_eq!(escalations(&board, "E1002")[1].2, "failed");
+        let failures = board["outbox"]["failures"].as_array().unwrap();
+        assert_eq!(failures.len(), 2, "{board}");
+        assert!(
+            failures.iter().all(|f| f["error"]
+                .as_str()
+                .unwrap()
+                .contains("escalation_supervisors.txt")),
+            "{board}"
+        );
+    }
+}
