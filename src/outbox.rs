@@ -520,16 +520,29 @@ async fn round(
     let probe_at = now_s + PROBE_SECS.min(mail.retry_base_seconds as i64);
     let owner = instance_id();
     // The rows of this round are fixed first, so a failing mail is not retried within the round.
-    let due: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
+    let due: Vec<(i64, bool)> = sqlx::query(
+        "SELECT id, channel FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
          AND (lease_until IS NULL OR lease_until < $1) ORDER BY id",
     )
     .bind(now_s)
     .fetch_all(store.pool())
-    .await?;
+    .await?
+    .iter()
+    .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1) == "mail"))
+    .collect();
     let mut unreachable = false;
     let mut server_back = false;
     for chunk in due.chunks(CLAIM_CHUNK) {
+        // Once the server is found away, only the chat rows of the round are still tried.
+        let chunk: Vec<i64> = chunk
+            .iter()
+            .filter(|(_, is_mail)| !(unreachable && *is_mail))
+            .map(|(id, _)| *id)
+            .collect();
+        if chunk.is_empty() {
+            continue;
+        }
+        let was_unreachable = unreachable;
         // Claim with a conditional UPDATE: of two daemons, only the one whose UPDATE changed the
         // row sends it. The lease test is repeated because the row may have changed since (and
         // a mail the server's absence pushed back is no longer due). The lease outlives a
@@ -537,7 +550,7 @@ async fn round(
         // again on this host takes the rows back at once (`release_dead_leases`).
         let mut claimed = Vec::with_capacity(chunk.len());
         let mut tx = store.begin().await?;
-        for &id in chunk {
+        for &id in &chunk {
             let row = sqlx::query(
                 "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, lease_owner = $2
                  WHERE id = $3 AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $4
@@ -651,23 +664,24 @@ async fn round(
             .await?;
         }
         tx.commit().await?;
+        if unreachable && !was_unreachable {
+            // All mail waiting for the server waits for the next probe, not each for its own
+            // turn (and a delivery loop that wakes for the earliest due mail does not spin).
+            sqlx::query(
+                "UPDATE outbox SET server_wait = 1,
+                 next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END
+                 WHERE channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL
+                 AND (lease_until IS NULL OR lease_until < $2)",
+            )
+            .bind(probe_at)
+            .bind(now_s)
+            .execute(store.pool())
+            .await?;
+        }
     }
     sender.close().await;
     let mut again = false;
-    if unreachable {
-        // All mail waiting for the server waits for the next probe, not each for its own turn
-        // (and a delivery loop that wakes for the earliest due mail does not spin meanwhile).
-        sqlx::query(
-            "UPDATE outbox SET server_wait = 1,
-             next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END
-             WHERE channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL
-             AND (lease_until IS NULL OR lease_until < $2)",
-        )
-        .bind(probe_at)
-        .bind(now_s)
-        .execute(store.pool())
-        .await?;
-    } else if server_back {
+    if server_back && !unreachable {
         // The server accepts mail again: what waited for it goes now, not after its backoff.
         let n = sqlx::query(
             "UPDATE outbox SET next_attempt_at = $1, server_wait = 0
