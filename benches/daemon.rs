@@ -789,6 +789,7 @@ fn measure_kills(
 ) -> KillRun {
     let maildir = imap.dir.path().join("mail").join(IMAP_USER);
     let reports_before = counter.reports();
+    Imap::connect(imap.port).select_inbox(); // Dovecot makes the Maildir on first use
     deliver_backlog(&maildir, template, 1000 + run, n);
     let exists = Imap::connect(imap.port).select_inbox();
     assert_eq!(exists, reports_before + n, "Dovecot sees the backlog");
