@@ -100,6 +100,16 @@ impl SinkLog {
         Instant::now()
     }
 
+    /// How many distinct messages the acknowledgements accepted since `from` answer.
+    fn distinct_since(&self, from: usize) -> usize {
+        let v = self.accepted.lock().unwrap();
+        v[from..]
+            .iter()
+            .map(|a| a.in_reply_to.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    }
+
     fn is_down(&self) -> bool {
         self.down.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -770,11 +780,14 @@ struct KillRun {
     after_restart: Duration,
     /// Acknowledgements that went twice (same Message-ID: claimed in a killed round).
     resent: usize,
+    /// Reports still without an acknowledgement when the last kill came.
+    pending_at_last_kill: usize,
 }
 
 /// `n` reports in the mailbox; the daemon is started, SIGKILLed `kills` times in the middle of
-/// the backlog (once a quarter, half, three quarters of the acknowledgements are out) and
-/// started again at once each time; timed from the last start until every report has its
+/// the backlog (for 3 kills: once an eighth, a quarter, three eighths of the acknowledgements
+/// are out: early enough that a fast catch-up still has work left at the kill) and started
+/// again at once each time; timed from the last start until every report has its
 /// acknowledgement.
 #[allow(clippy::too_many_arguments)]
 fn measure_kills(
@@ -795,12 +808,14 @@ fn measure_kills(
     assert_eq!(exists, reports_before + n, "Dovecot sees the backlog");
     let acks_before = sink.count();
     let mut d = world.start(&format!("kills{run}-0"));
+    let mut pending_at_last_kill = 0;
     for k in 1..=kills {
-        let threshold = n * k / (kills + 1);
+        let threshold = (n * k / (2 * (kills + 1))).max(1);
         sink.wait_for_distinct(acks_before, threshold, Duration::from_secs(300))
             .unwrap_or_else(|| panic!("run {run}: not {threshold} acknowledgements:\n{}", d.log()));
         d.child.kill().unwrap(); // SIGKILL: whatever it had claimed stays claimed
         d.child.wait().unwrap();
+        pending_at_last_kill = n - sink.distinct_since(acks_before).min(n);
         d = world.start(&format!("kills{run}-{k}"));
     }
     let restarted = d.started;
@@ -817,6 +832,7 @@ fn measure_kills(
     KillRun {
         after_restart: done.saturating_duration_since(restarted),
         resent: sink.count() - acks_before - n,
+        pending_at_last_kill,
     }
 }
 
@@ -914,6 +930,7 @@ fn recovery(
         let mut counter = world.counter();
         let mut kills = Vec::new();
         let mut resent = Vec::new();
+        let mut pending = Vec::new();
         let mut outages = Vec::new();
         for run in 1..=recovery_runs {
             let k = measure_kills(
@@ -928,6 +945,7 @@ fn recovery(
             );
             kills.push(k.after_restart);
             resent.push(k.resent);
+            pending.push(k.pending_at_last_kill);
             outages.push(measure_outage(
                 world,
                 imap,
@@ -940,8 +958,9 @@ fn recovery(
                 Duration::from_secs(5),
             ));
             eprintln!(
-                "recovery run {run}: kills {:.2} s after the last restart ({} resent), outage {:.2} s after the return",
+                "recovery run {run}: kills {:.2} s after the last restart ({} pending at the last kill, {} resent), outage {:.2} s after the return",
                 k.after_restart.as_secs_f64(),
+                k.pending_at_last_kill,
                 k.resent,
                 outages.last().unwrap().as_secs_f64()
             );
@@ -962,6 +981,9 @@ fn recovery(
             ),
             Duration::from_secs(10),
             &outages,
+        );
+        println!(
+            "Reports without an acknowledgement when the last SIGKILL came, per run: {pending:?}"
         );
         println!(
             "Acknowledgements sent twice (same Message-ID) after the kills, per run: {resent:?}"
