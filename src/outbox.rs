@@ -490,6 +490,11 @@ pub async fn deliver_with(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Result<Delivery> {
+    // One delivery at a time in a process: the daemon's delivery loop, the answers sent after
+    // each batch and the tick would otherwise each hold a chunk of claimed mail, and a process
+    // killed then would leave three chunks to be sent once more instead of one.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut total = Delivery::default();
     // Bounded: the second round finds no mail marked as waiting (the first cleared the marks).
     for _ in 0..3 {
