@@ -5,7 +5,12 @@
 //!   acknowledgement (matched by `In-Reply-To`);
 //! - backlog: the daemon is stopped, 10,000 reports are put in the mailbox, the daemon is
 //!   started again; the time until all 10,000 reports are committed in the database, and until
-//!   all 10,000 acknowledgements are accepted by the SMTP server; and the daemon's peak RSS.
+//!   all 10,000 acknowledgements are accepted by the SMTP server; and the daemon's peak RSS;
+//! - recovery after kills: 500 reports in the mailbox, the daemon SIGKILLed three times in the
+//!   middle of the backlog and started again at once each time; the time from the last start
+//!   until every report's acknowledgement was accepted (and how many went twice), per run;
+//! - recovery after an outage: the SMTP server goes away for 5 seconds while reports keep
+//!   coming; the time from its return until every acknowledgement was accepted, per run.
 //!
 //! `cargo bench --bench daemon` (the release binary, which cargo builds for the bench). Run as a
 //! test (`cargo test --all-targets`, without `--bench`) it does the same with a few messages, so
@@ -71,9 +76,62 @@ struct Accepted {
 struct SinkLog {
     accepted: Mutex<Vec<Accepted>>,
     changed: Condvar,
+    /// While set, the port refuses connections and open sessions are cut (an outage).
+    down: std::sync::atomic::AtomicBool,
 }
 
 impl SinkLog {
+    /// The server goes away: its port refuses connections, open sessions end.
+    fn go_down(&self, port: u16) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so that it closes the port now.
+        let _ = TcpStream::connect(("127.0.0.1", port));
+        while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The server is back: returns once its port accepts connections again.
+    fn come_back(&self, port: u16) -> Instant {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Instant::now()
+    }
+
+    /// How many distinct messages the acknowledgements accepted since `from` answer.
+    fn distinct_since(&self, from: usize) -> usize {
+        let v = self.accepted.lock().unwrap();
+        v[from..]
+            .iter()
+            .map(|a| a.in_reply_to.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    }
+
+    fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// When the acknowledgements accepted since `from` first answered `n` distinct messages,
+    /// waiting up to `timeout`.
+    fn wait_for_distinct(&self, from: usize, n: usize, timeout: Duration) -> Option<Instant> {
+        let deadline = Instant::now() + timeout;
+        let mut v = self.accepted.lock().unwrap();
+        loop {
+            let mut seen = std::collections::HashSet::new();
+            for a in &v[from..] {
+                seen.insert(a.in_reply_to.as_str());
+                if seen.len() >= n {
+                    return Some(a.at);
+                }
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            v = self.changed.wait_timeout(v, left).unwrap().0;
+        }
+    }
+
     fn count(&self) -> usize {
         self.accepted.lock().unwrap().len()
     }
@@ -106,13 +164,27 @@ impl SinkLog {
     }
 }
 
-/// Listens on a free port of 127.0.0.1; one thread per connection.
+/// Listens on a free port of 127.0.0.1; one thread per connection. While the log says
+/// `down`, the port is closed (connections are refused, as from a server that is not running).
 fn start_sink(log: Arc<SinkLog>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
+        let mut listener = Some(listener);
+        loop {
+            let Some(l) = &listener else {
+                if log.is_down() {
+                    std::thread::sleep(Duration::from_millis(1));
+                } else {
+                    listener = TcpListener::bind(("127.0.0.1", port)).ok();
+                }
+                continue;
+            };
+            let Ok((conn, _)) = l.accept() else { continue };
+            if log.is_down() {
+                listener = None; // drop the port: from now on, connection refused
+                continue;
+            }
             let log = log.clone();
             std::thread::spawn(move || {
                 let _ = smtp_session(conn, &log);
@@ -130,8 +202,8 @@ fn smtp_session(conn: TcpStream, log: &SinkLog) -> std::io::Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        if r.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
+        if r.read_until(b'\n', &mut line)? == 0 || log.is_down() {
+            return Ok(()); // an outage cuts the session
         }
         let verb = String::from_utf8_lossy(&line)
             .trim_end()
@@ -703,6 +775,222 @@ fn measure_backlog(
     }
 }
 
+struct KillRun {
+    /// The last start → every report acknowledged.
+    after_restart: Duration,
+    /// Acknowledgements that went twice (same Message-ID: claimed in a killed round).
+    resent: usize,
+    /// Reports still without an acknowledgement when the last kill came.
+    pending_at_last_kill: usize,
+}
+
+/// `n` reports in the mailbox; the daemon is started, SIGKILLed `kills` times in the middle of
+/// the backlog (for 3 kills: once an eighth, a quarter, three eighths of the acknowledgements
+/// are out: early enough that a fast catch-up still has work left at the kill) and started
+/// again at once each time; timed from the last start until every report has its
+/// acknowledgement.
+#[allow(clippy::too_many_arguments)]
+fn measure_kills(
+    world: &World,
+    imap: &Dovecot,
+    sink: &SinkLog,
+    counter: &mut Counter,
+    template: &str,
+    run: usize,
+    n: usize,
+    kills: usize,
+) -> KillRun {
+    let maildir = imap.dir.path().join("mail").join(IMAP_USER);
+    let reports_before = counter.reports();
+    Imap::connect(imap.port).select_inbox(); // Dovecot makes the Maildir on first use
+    deliver_backlog(&maildir, template, 1000 + run, n);
+    let exists = Imap::connect(imap.port).select_inbox();
+    assert_eq!(exists, reports_before + n, "Dovecot sees the backlog");
+    let acks_before = sink.count();
+    let mut d = world.start(&format!("kills{run}-0"));
+    let mut pending_at_last_kill = 0;
+    for k in 1..=kills {
+        let threshold = (n * k / (2 * (kills + 1))).max(1);
+        sink.wait_for_distinct(acks_before, threshold, Duration::from_secs(300))
+            .unwrap_or_else(|| panic!("run {run}: not {threshold} acknowledgements:\n{}", d.log()));
+        d.child.kill().unwrap(); // SIGKILL: whatever it had claimed stays claimed
+        d.child.wait().unwrap();
+        pending_at_last_kill = n - sink.distinct_since(acks_before).min(n);
+        d = world.start(&format!("kills{run}-{k}"));
+    }
+    let restarted = d.started;
+    let done = sink
+        .wait_for_distinct(acks_before, n, Duration::from_secs(600))
+        .unwrap_or_else(|| panic!("run {run}: not every acknowledgement:\n{}", d.log()));
+    std::thread::sleep(Duration::from_millis(300));
+    d.stop();
+    assert_eq!(
+        counter.reports(),
+        reports_before + n,
+        "each message one report"
+    );
+    KillRun {
+        after_restart: done.saturating_duration_since(restarted),
+        resent: sink.count() - acks_before - n,
+        pending_at_last_kill,
+    }
+}
+
+/// The daemon runs; the SMTP server goes away for `outage` while `n` reports arrive (spread
+/// over the outage's first four fifths); timed from the server's return until every report has
+/// its acknowledgement.
+#[allow(clippy::too_many_arguments)]
+fn measure_outage(
+    world: &World,
+    imap: &Dovecot,
+    sink: &SinkLog,
+    counter: &mut Counter,
+    smtp_port: u16,
+    template: &str,
+    run: usize,
+    n: usize,
+    outage: Duration,
+) -> Duration {
+    let d = world.start(&format!("outage{run}"));
+    d.wait_connected();
+    std::thread::sleep(Duration::from_millis(500));
+    let reports_before = counter.reports();
+    let acks_before = sink.count();
+    sink.go_down(smtp_port);
+    let down = Instant::now();
+    let mut client = Imap::connect(imap.port);
+    for i in 0..n {
+        let (_, msg) = variant(template, &format!("outage{run}-{i}"));
+        client.append(&msg);
+        let next = down + outage.mul_f64(0.8 * (i + 1) as f64 / n as f64);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counter.reports() < reports_before + n {
+        assert!(
+            Instant::now() < deadline,
+            "run {run}: reports not recorded:\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(rest) = (down + outage).checked_duration_since(Instant::now()) {
+        std::thread::sleep(rest);
+    }
+    assert_eq!(
+        sink.count(),
+        acks_before,
+        "nothing accepted while the server was away"
+    );
+    let back = sink.come_back(smtp_port);
+    let done = sink
+        .wait_for_distinct(acks_before, n, Duration::from_secs(600))
+        .unwrap_or_else(|| panic!("run {run}: not every acknowledgement:\n{}", d.log()));
+    std::thread::sleep(Duration::from_millis(300));
+    d.stop();
+    assert_eq!(
+        sink.count() - acks_before,
+        n,
+        "run {run}: each acknowledgement once"
+    );
+    done.saturating_duration_since(back)
+}
+
+fn recovery_table(what: &str, target: Duration, v: &[Duration]) {
+    let mut sorted = v.to_vec();
+    sorted.sort();
+    let within = v.iter().filter(|d| **d <= target).count();
+    println!(
+        "| {what} | {} | {} of {} | {:.2} s | {:.2} s | {:.2} s |",
+        target.as_secs(),
+        within,
+        v.len(),
+        percentile(&sorted, 50.0).as_secs_f64(),
+        sorted.last().unwrap().as_secs_f64(),
+        sorted[0].as_secs_f64()
+    );
+}
+
+/// The recovery measurements (after the latency and backlog ones: their counts of messages in
+/// the mailbox start from an empty one).
+#[allow(clippy::too_many_arguments)]
+fn recovery(
+    world: &World,
+    imap: &Dovecot,
+    sink: &SinkLog,
+    smtp_port: u16,
+    template: &str,
+    recovery_runs: usize,
+    kill_backlog: usize,
+    outage_reports: usize,
+) {
+    if recovery_runs > 0 {
+        let mut counter = world.counter();
+        let mut kills = Vec::new();
+        let mut resent = Vec::new();
+        let mut pending = Vec::new();
+        let mut outages = Vec::new();
+        for run in 1..=recovery_runs {
+            let k = measure_kills(
+                world,
+                imap,
+                sink,
+                &mut counter,
+                template,
+                run,
+                kill_backlog,
+                3,
+            );
+            kills.push(k.after_restart);
+            resent.push(k.resent);
+            pending.push(k.pending_at_last_kill);
+            outages.push(measure_outage(
+                world,
+                imap,
+                sink,
+                &mut counter,
+                smtp_port,
+                template,
+                run,
+                outage_reports,
+                Duration::from_secs(5),
+            ));
+            eprintln!(
+                "recovery run {run}: kills {:.2} s after the last restart ({} pending at the last kill, {} resent), outage {:.2} s after the return",
+                k.after_restart.as_secs_f64(),
+                k.pending_at_last_kill,
+                k.resent,
+                outages.last().unwrap().as_secs_f64()
+            );
+        }
+        println!();
+        println!(
+            "| recovery, {recovery_runs} runs | target (s) | runs within it | median | max | min |"
+        );
+        println!("| --- | --- | --- | --- | --- | --- |");
+        recovery_table(
+            &format!("{kill_backlog} reports, 3 SIGKILLs: last restart → every acknowledgement"),
+            Duration::from_secs(30),
+            &kills,
+        );
+        recovery_table(
+            &format!(
+                "{outage_reports} reports during a 5 s SMTP outage: return → every acknowledgement"
+            ),
+            Duration::from_secs(10),
+            &outages,
+        );
+        println!(
+            "Reports without an acknowledgement when the last SIGKILL came, per run: {pending:?}"
+        );
+        println!(
+            "Acknowledgements sent twice (same Message-ID) after the kills, per run: {resent:?}"
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` does not.
     let full = std::env::args().any(|a| a == "--bench");
@@ -722,6 +1010,12 @@ fn main() {
         env_n("ZAITAKU_BENCH_BACKLOG", backlog).max(1),
         env_n("ZAITAKU_BENCH_ROUNDS", rounds).max(1),
     );
+    // Recovery: runs of the kill and the outage measurements (0 leaves them out).
+    let (recovery_runs, kill_backlog, outage_reports) =
+        if full { (20, 500, 50) } else { (1, 100, 5) };
+    let recovery_runs = env_n("ZAITAKU_BENCH_RECOVERY_RUNS", recovery_runs);
+    // Only the recovery measurements (`ZAITAKU_BENCH_ONLY=recovery`), to repeat them quickly.
+    let only_recovery = std::env::var("ZAITAKU_BENCH_ONLY").is_ok_and(|v| v == "recovery");
     let template = std::fs::read_to_string(manifest().join(FIXTURE)).unwrap();
 
     let imap = Dovecot::start();
@@ -736,6 +1030,20 @@ fn main() {
             .map(|n| n.get())
             .unwrap_or(0)
     );
+
+    if only_recovery {
+        recovery(
+            &world,
+            &imap,
+            &sink,
+            smtp_port,
+            &template,
+            recovery_runs,
+            kill_backlog,
+            outage_reports,
+        );
+        return;
+    }
 
     // 1. Latency, with the daemon in IDLE.
     let d = world.start("latency");
@@ -828,5 +1136,15 @@ fn main() {
     println!(
         "Peak RSS of `zaitaku run` in the latency run (VmHWM): {} MiB.",
         latency_rss / 1024
+    );
+    recovery(
+        &world,
+        &imap,
+        &sink,
+        smtp_port,
+        &template,
+        recovery_runs,
+        kill_backlog,
+        outage_reports,
     );
 }

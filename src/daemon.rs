@@ -1,6 +1,8 @@
 //! `zaitaku run`: the long-running service. One task reads the mail source (Maildir polling or
 //! IMAP with IDLE), one runs the tick work (escalations, digests, delivery retries) at the
-//! configured cron times. Shutdown is a future the caller passes in (SIGTERM/Ctrl-C in `main`,
+//! configured cron times, one delivers the outbox whenever a row is due (a retry's backoff
+//! ending, the server coming back), not only at the next tick. On start the daemon takes back
+//! the mail a killed process of this host had claimed (`outbox::release_dead_leases`). Shutdown is a future the caller passes in (SIGTERM/Ctrl-C in `main`,
 //! anything in a test): each task finishes the batch in hand, commits, and returns.
 
 use std::future::Future;
@@ -26,6 +28,15 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         Some(w) => Some(crate::web::bind(w.listen).await?),
         None => None,
     };
+    // Before anything is claimed: mail that a daemon killed on this host had claimed goes out
+    // now, not when its lease runs out.
+    let released = crate::outbox::release_dead_leases(&store, Utc::now()).await?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "took back mail a killed process had claimed; it goes out now"
+        );
+    }
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
     MAILBOX_WATCHED.store(true, Ordering::Relaxed);
@@ -65,6 +76,12 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
             stop.clone(),
         ));
     }
+    tasks.spawn(delivery_loop(
+        store.clone(),
+        cfg.clone(),
+        transport.clone(),
+        stop.clone(),
+    ));
     tasks.spawn(scheduler(store.clone(), cfg.clone(), stop.clone()));
     tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
         tick = %cfg.daemon.tick.0, "zaitaku running");
@@ -149,6 +166,56 @@ async fn maildir_loop(
             Err(_) => {}
         }
         if stopped_during(&mut stop, poll).await {
+            return Ok(());
+        }
+    }
+}
+
+/// The longest the delivery loop sleeps: mail queued by another process (`zaitaku ingest` from
+/// a `.forward` pipe, a second daemon) waits at most this long. This process's own answers go
+/// out at once (`deliver_now` after each batch).
+const DELIVERY_IDLE: Duration = Duration::from_secs(5);
+
+/// Delivers the outbox whenever something in it is due: it sleeps until the earliest row is
+/// (a retry's backoff, a probe of a server that was away, the lease of a process that died
+/// ending), at most `DELIVERY_IDLE`.
+async fn delivery_loop(
+    store: Store,
+    cfg: Config,
+    transport: Arc<Transport>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    loop {
+        let wait = match crate::outbox::deliver_with(&store, &transport, &cfg, Utc::now()).await {
+            Ok(d) => {
+                if d.attempted > 0 {
+                    tracing::info!(
+                        sent = d.sent,
+                        retrying = d.retrying,
+                        failed = d.failed,
+                        "outbox"
+                    );
+                }
+                match crate::outbox::next_due(&store).await {
+                    Ok(Some(at)) => {
+                        let ms = at * 1000 - Utc::now().timestamp_millis();
+                        Duration::from_millis(ms.max(0) as u64)
+                    }
+                    Ok(None) => DELIVERY_IDLE,
+                    Err(e) => {
+                        tracing::error!(error = %e, "outbox: cannot read what is due");
+                        DELIVERY_IDLE
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "outbox delivery failed; will try again");
+                DELIVERY_IDLE
+            }
+        };
+        // Never spin: a row a rival daemon claimed first is due but not ours.
+        let wait = wait.clamp(Duration::from_millis(200), DELIVERY_IDLE);
+        if stopped_during(&mut stop, wait).await {
             return Ok(());
         }
     }

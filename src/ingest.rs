@@ -507,6 +507,9 @@ impl<'a> Ingestor<'a> {
                     "incident"
                 };
                 let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
+                // One Message-ID for the notice's escalation, mail and chat rows: a reply to the
+                // mail is matched against the escalation's.
+                let mid = outbox::message_id(self.cfg, &cause);
                 let mut recipients: Vec<String> =
                     supervisors.iter().map(|s| s.employee_id.clone()).collect();
                 recipients.sort();
@@ -521,7 +524,7 @@ impl<'a> Ingestor<'a> {
                     fired_at: now.timestamp(),
                     recipients,
                     status: "sent",
-                    message_id: Some(outbox::message_id(self.cfg, &cause)),
+                    message_id: Some(mid.clone()),
                 });
                 let text = if kind == "incident" {
                     format!(
@@ -536,12 +539,13 @@ impl<'a> Ingestor<'a> {
                 };
                 mails.extend(outbox::chat_rows(
                     self.cfg,
+                    &mid,
                     &cause,
                     &f.employee.department,
                     &text,
                     now,
                 ));
-                mails.extend(draft.map(|d| d.row(self.cfg, &cause, Some(report_id))));
+                mails.extend(draft.map(|d| d.row_with_id(mid, &cause, Some(report_id))));
             }
         }
         insert_escalations(tx, &notices).await?;

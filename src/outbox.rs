@@ -1,7 +1,12 @@
 //! The outbox: every mail is first a row, written in the same transaction as the decision that
-//! causes it, then delivered with retries. The Message-ID is fixed at enqueue time and derived
-//! from what caused the mail, so enqueuing the same thing twice is a no-op and a resend after a
-//! crash is recognisable by mail clients as the same message.
+//! causes it, then delivered with retries. Each row keeps its cause (unique: enqueuing the same
+//! thing twice is a no-op) and a Message-ID made once, when the row is created, from the cause
+//! and 128 random bits: a resend after a crash is recognisable by mail clients as the same
+//! message, and nobody who has not seen a mail can name it in a forged reply.
+//!
+//! One bad row never stops the rest: a recipient the transport refuses is stored as a failed
+//! row of its own (shown on the board) while the others get the mail, and a row that cannot be
+//! sent is marked failed while the round goes on.
 
 use std::fmt;
 
@@ -11,7 +16,7 @@ use sqlx::Row;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::mail::transport::Transport;
+use crate::mail::transport::{SendError, Transport};
 use crate::store::{Store, Tx};
 
 /// A mail to send.
@@ -54,6 +59,11 @@ impl OutMail {
     }
 }
 
+/// A new Message-ID for a mail caused by `cause`: the readable cause, then 128 random bits
+/// (32 hex digits). Each call gives another one, so it is made once, when the row (and the
+/// escalation or digest that points at it) is created, and kept with them: replies are matched
+/// against the stored value, and a resend after a crash carries the same one. The random part
+/// is what makes a forged reply unable to name an escalation it never received.
 pub fn message_id(cfg: &Config, cause: &str) -> String {
     let domain = cfg
         .bot_address
@@ -70,7 +80,19 @@ pub fn message_id(cfg: &Config, cause: &str) -> String {
             }
         })
         .collect();
-    format!("zaitaku.{safe}@{domain}")
+    let mut random = [0u8; 16];
+    getrandom::getrandom(&mut random).expect("the operating system provides random bytes");
+    format!("zaitaku.{safe}.{}@{domain}", hex::encode(random))
+}
+
+/// The Message-ID of the copy of a mail posted to a chat `channel`: the mail's, with the
+/// channel after `zaitaku.`, so an answer in the chat (`chat::matrix` maps the event back by
+/// removing the channel) finds the escalation the mail belongs to.
+pub fn chat_message_id(channel: &str, mail_id: &str) -> String {
+    match mail_id.strip_prefix("zaitaku.") {
+        Some(rest) => format!("zaitaku.{channel}.{rest}"),
+        None => format!("zaitaku.{channel}.{mail_id}"),
+    }
 }
 
 fn address(s: &str) -> Result<Address> {
@@ -84,6 +106,12 @@ pub struct OutRow {
     /// `mail`, or `webhook` (envelope_to is the URL, raw the JSON body).
     pub channel: &'static str,
     pub message_id: String,
+    /// What caused the row: the same cause is queued once.
+    pub cause: String,
+    /// Recipients the transport refuses (an address an old import let in, with a line break),
+    /// with why: stored as a failed row of their own, shown on the board; the others still get
+    /// the mail, and a mail left with nobody is only that failed row.
+    pub refused: Vec<(String, String)>,
     pub purpose: String,
     pub report_id: Option<i64>,
     pub envelope_from: String,
@@ -93,9 +121,19 @@ pub struct OutRow {
     pub created_at: i64,
 }
 
-/// Formats the mail (RFC 5322 bytes, fixed Message-ID). `None` when it has no recipient.
+/// Formats the mail (RFC 5322 bytes, a new Message-ID). `None` when it has no recipient.
 pub fn build(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<OutRow>> {
-    Ok(draft(cfg, m, now)?.map(|d| d.row(cfg, &m.cause, m.report_id)))
+    build_with_id(cfg, m, message_id(cfg, &m.cause), now)
+}
+
+/// Formats the mail with a Message-ID made before (the one its escalation or digest records).
+pub fn build_with_id(
+    cfg: &Config,
+    m: &OutMail,
+    message_id: String,
+    now: DateTime<Utc>,
+) -> Result<Option<OutRow>> {
+    Ok(draft(cfg, m, now)?.map(|d| d.row_with_id(message_id, &m.cause, m.report_id)))
 }
 
 /// A mail formatted but for its Message-ID: the cause (and so the ID) of an answer is known
@@ -108,16 +146,24 @@ pub struct Draft {
     subject: String,
     text: crate::mail::format::Formatted,
     created_at: i64,
+    refused: Vec<(String, String)>,
 }
 
 impl Draft {
-    /// The row to store, with the Message-ID of `cause`.
+    /// The row to store, with a new Message-ID for `cause`.
     pub fn row(self, cfg: &Config, cause: &str, report_id: Option<i64>) -> OutRow {
-        let mid = message_id(cfg, cause);
+        self.row_with_id(message_id(cfg, cause), cause, report_id)
+    }
+
+    /// The row to store, with a Message-ID made before (`message_id`): the one the escalation
+    /// this mail announces records, so that a reply to the mail finds it.
+    pub fn row_with_id(self, mid: String, cause: &str, report_id: Option<i64>) -> OutRow {
         OutRow {
             channel: "mail",
             raw: self.text.with_id(&mid),
             message_id: mid,
+            cause: cause.to_string(),
+            refused: self.refused,
             purpose: self.purpose,
             report_id,
             envelope_from: self.envelope_from,
@@ -135,13 +181,20 @@ pub fn draft(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<Dra
         return Ok(None);
     }
     let from = address(&cfg.bot_address)?;
+    // An address the transport refuses fails for that recipient alone (see `OutRow::refused`);
+    // it never reaches a header.
+    let mut to = Vec::with_capacity(m.to.len());
+    let mut refused = Vec::new();
     for t in &m.to {
-        address(t)?;
+        match address(t) {
+            Ok(_) => to.push(t.clone()),
+            Err(e) => refused.push((t.clone(), e.to_string())),
+        }
     }
     let text = crate::mail::format::plain(&crate::mail::format::Plain {
         from_name: "在宅勤務連絡システム",
         from: from.as_ref(),
-        to: &m.to,
+        to: &to,
         subject: &m.subject,
         date: now.with_timezone(&cfg.timezone),
         auto_submitted: m.auto_submitted,
@@ -152,25 +205,58 @@ pub fn draft(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<Dra
     Ok(Some(Draft {
         purpose: m.purpose.clone(),
         envelope_from: from.to_string(),
-        to: m.to.clone(),
+        to,
         subject: m.subject.clone(),
         text,
         created_at: now.timestamp(),
+        refused,
     }))
 }
 
 /// Stores formatted mails inside the caller's transaction, several rows per statement. A mail
-/// whose Message-ID was queued before is skipped. Returns how many were queued.
+/// whose cause was queued before is skipped. Returns how many were queued; recipients the
+/// transport refuses are stored as failed rows (not counted).
 pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
     let mut queued = 0;
-    for chunk in rows.chunks(500) {
+    let mut failed = Vec::new();
+    let mut sendable = Vec::with_capacity(rows.len());
+    for r in rows {
+        if !r.refused.is_empty() {
+            failed.push(Failed {
+                cause: format!("{}.refused", r.cause),
+                message_id: format!("refused.{}", r.message_id),
+                purpose: r.purpose.clone(),
+                report_id: r.report_id,
+                to: r
+                    .refused
+                    .iter()
+                    .map(|(a, _)| a.escape_debug().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                subject: r.subject.clone(),
+                error: r
+                    .refused
+                    .iter()
+                    .map(|(_, e)| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                at: r.created_at,
+            });
+        }
+        if !(r.channel == "mail" && r.envelope_to.is_empty()) {
+            sendable.push(r);
+        }
+    }
+    insert_failed(tx, &failed).await?;
+    for chunk in sendable.chunks(500) {
         let sql = crate::store::multi_row_insert(
             tx,
             "INSERT INTO outbox (message_id, purpose, report_id, envelope_from, envelope_to, subject, raw, created_at,
-                                 next_attempt_at, channel)",
-            10,
+                                 next_attempt_at, channel, cause)",
+            11,
             chunk.len(),
-            "ON CONFLICT (message_id) DO NOTHING",
+            // Either key: the cause (queued before) or, never in practice, the Message-ID.
+            "ON CONFLICT DO NOTHING",
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
@@ -184,7 +270,8 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
                 .bind(&r.raw)
                 .bind(r.created_at)
                 .bind(r.created_at)
-                .bind(r.channel);
+                .bind(r.channel)
+                .bind(&r.cause);
         }
         // A row skipped by the conflict clause is not counted, on SQLite and PostgreSQL.
         queued += q.execute(&mut **tx).await?.rows_affected() as usize;
@@ -192,10 +279,51 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
     Ok(queued)
 }
 
+/// A mail that could not even be queued (a template that does not render, an address the
+/// transport refuses): kept as a failed outbox row with the reason, so the board, `/metrics`
+/// and IT's summary show it like a mail the server refused.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub cause: String,
+    pub message_id: String,
+    pub purpose: String,
+    pub report_id: Option<i64>,
+    pub to: String,
+    pub subject: String,
+    pub error: String,
+    pub at: i64,
+}
+
+/// Stores failed rows inside the caller's transaction; a cause stored before is skipped.
+pub async fn insert_failed(tx: &mut Tx<'_>, rows: &[Failed]) -> Result<()> {
+    for f in rows {
+        sqlx::query(
+            "INSERT INTO outbox (message_id, purpose, report_id, envelope_from, envelope_to, subject, raw, created_at,
+                                 next_attempt_at, channel, cause, failed_at, last_error)
+             VALUES ($1, $2, $3, '', $4, $5, $6, $7, $7, 'mail', $8, $7, $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(&f.message_id)
+        .bind(&f.purpose)
+        .bind(f.report_id)
+        .bind(&f.to)
+        .bind(&f.subject)
+        .bind(Vec::<u8>::new())
+        .bind(f.at)
+        .bind(&f.cause)
+        .bind(&f.error)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The chat messages for a department's rooms (an incoming webhook, a Matrix room), queued
-/// like mail: the same cause is queued once. Empty when the department has no room.
+/// like mail: the same cause is queued once. Their Message-IDs are the mail's `mail_id` with
+/// the channel (see `chat_message_id`), so an answer in the room finds what the mail announced.
+/// Empty when the department has no room.
 pub fn chat_rows(
     cfg: &Config,
+    mail_id: &str,
     cause: &str,
     department: &str,
     text: &str,
@@ -207,12 +335,15 @@ pub fn chat_rows(
     rows.extend(crate::chat::matrix::room_row(
         cfg, cause, department, text, now,
     ));
+    for r in &mut rows {
+        r.message_id = chat_message_id(r.channel, mail_id);
+    }
     rows
 }
 
 /// An outbox row for a chat server (`channel` is `webhook` or `matrix`): `raw` is what is sent
-/// to `to`, `text` what the board shows of it (its first line). The Message-ID comes from the
-/// channel and the cause, so the same cause is queued once per channel.
+/// to `to`, `text` what the board shows of it (its first line). Its cause is the channel and
+/// `cause`, so the same cause is queued once per channel; its Message-ID a new one.
 pub fn chat_row(
     cfg: &Config,
     channel: &'static str,
@@ -225,6 +356,8 @@ pub fn chat_row(
     OutRow {
         channel,
         message_id: message_id(cfg, &format!("{channel}.{cause}")),
+        cause: format!("{channel}.{cause}"),
+        refused: vec![],
         purpose: "chat".into(),
         report_id: None,
         envelope_from: channel.into(),
@@ -296,6 +429,12 @@ impl fmt::Display for Delivery {
 /// After this long of transient failures a mail is given up and shown as failed.
 const GIVE_UP_SECS: i64 = 24 * 3600;
 
+/// While the mail server cannot be reached, the mail waiting for it is tried again this often
+/// (or after `retry_base_seconds` when that is shorter), whatever each mail's own backoff: a
+/// refused connection costs the server nothing, and the mail goes out within seconds of its
+/// return instead of when the backoff of the mail that failed first runs out.
+const PROBE_SECS: i64 = 5;
+
 /// Delivers every mail due at `now` through the configured transport.
 pub async fn deliver_due(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<Delivery> {
     let transport = Transport::from_config(&cfg.mail.transport)?;
@@ -316,40 +455,115 @@ struct Claimed {
     attempts: i64,
     channel: String,
     message_id: String,
+    server_wait: bool,
 }
 
+impl Claimed {
+    /// The SMTP envelope; a row whose addresses the transport refuses (stored by an older
+    /// version, or edited by hand) fails for good, alone.
+    fn envelope(&self) -> std::result::Result<Envelope, SendError> {
+        let refuse = |e: Error| SendError {
+            permanent: true,
+            message: e.to_string(),
+        };
+        Envelope::new(
+            Some(address(&self.from).map_err(refuse)?),
+            self.to
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(address)
+                .collect::<Result<Vec<_>>>()
+                .map_err(refuse)?,
+        )
+        .map_err(|e| SendError {
+            permanent: true,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Delivers every row due at `now`. When the server accepts a mail that had waited for it to
+/// come back, the rest of the mail that waited is made due and sent in the same call.
 pub async fn deliver_with(
     store: &Store,
     transport: &Transport,
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Result<Delivery> {
+    // One delivery at a time in a process: the daemon's delivery loop, the answers sent after
+    // each batch and the tick would otherwise each hold a chunk of claimed mail, and a process
+    // killed then would leave three chunks to be sent once more instead of one.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let mut total = Delivery::default();
+    // Bounded: the second round finds no mail marked as waiting (the first cleared the marks).
+    for _ in 0..3 {
+        let (d, again) = round(store, transport, cfg, now).await?;
+        total.attempted += d.attempted;
+        total.sent += d.sent;
+        total.retrying += d.retrying;
+        total.failed += d.failed;
+        if !again {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// One pass over the rows due at `now`; true when the server is back and mail that waited
+/// for it was made due again.
+async fn round(
+    store: &Store,
+    transport: &Transport,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Result<(Delivery, bool)> {
     let mail = &cfg.mail;
     let mut d = Delivery::default();
     let mut sender = transport.sender();
     let now_s = now.timestamp();
+    let probe_at = now_s + PROBE_SECS.min(mail.retry_base_seconds as i64);
+    let owner = instance_id();
     // The rows of this round are fixed first, so a failing mail is not retried within the round.
-    let due: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
+    let due: Vec<(i64, bool)> = sqlx::query(
+        "SELECT id, channel FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
          AND (lease_until IS NULL OR lease_until < $1) ORDER BY id",
     )
     .bind(now_s)
     .fetch_all(store.pool())
-    .await?;
+    .await?
+    .iter()
+    .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1) == "mail"))
+    .collect();
     let mut unreachable = false;
+    let mut server_back = false;
     for chunk in due.chunks(CLAIM_CHUNK) {
+        // Once the server is found away, only the chat rows of the round are still tried.
+        let chunk: Vec<i64> = chunk
+            .iter()
+            .filter(|(_, is_mail)| !(unreachable && *is_mail))
+            .map(|(id, _)| *id)
+            .collect();
+        if chunk.is_empty() {
+            continue;
+        }
+        let was_unreachable = unreachable;
         // Claim with a conditional UPDATE: of two daemons, only the one whose UPDATE changed the
-        // row sends it. The lease test is repeated because the row may have changed since. The
-        // lease outlives a chunk's conversations; after a crash the mail is retried when it ends.
+        // row sends it. The lease test is repeated because the row may have changed since (and
+        // a mail the server's absence pushed back is no longer due). The lease outlives a
+        // chunk's conversations; it names this process, so that after a crash a daemon started
+        // again on this host takes the rows back at once (`release_dead_leases`).
         let mut claimed = Vec::with_capacity(chunk.len());
         let mut tx = store.begin().await?;
-        for &id in chunk {
+        for &id in &chunk {
             let row = sqlx::query(
-                "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
-                 WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
-                 RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel, message_id",
+                "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, lease_owner = $2
+                 WHERE id = $3 AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $4
+                 AND (lease_until IS NULL OR lease_until < $4)
+                 RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel, message_id, server_wait",
             )
             .bind(now_s + mail.delivery_lease_seconds as i64)
+            .bind(owner)
             .bind(id)
             .bind(now_s)
             .fetch_optional(&mut *tx)
@@ -364,34 +578,26 @@ pub async fn deliver_with(
                     attempts: r.get(4),
                     channel: r.get(5),
                     message_id: r.get(6),
+                    server_wait: r.get::<i64, _>(7) != 0,
                 });
             }
         }
         tx.commit().await?;
         let mut sent = Vec::with_capacity(claimed.len());
+        let mut given_back = Vec::new();
         for c in claimed {
             let is_mail = c.channel == "mail";
             if unreachable && is_mail {
-                // The server did not answer: give the rest back for the next round.
-                sqlx::query(
-                    "UPDATE outbox SET lease_until = NULL, attempts = attempts - 1 WHERE id = $1",
-                )
-                .bind(c.id)
-                .execute(store.pool())
-                .await?;
+                // The server did not answer: give the rest back, to wait for it.
+                given_back.push(c.id);
                 continue;
             }
             d.attempted += 1;
             let result = if is_mail {
-                let envelope = Envelope::new(
-                    Some(address(&c.from)?),
-                    c.to.split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(address)
-                        .collect::<Result<Vec<_>>>()?,
-                )
-                .map_err(|e| Error::Mail(e.to_string()))?;
-                sender.send_raw(&envelope, &c.raw).await.map(|()| None)
+                match c.envelope() {
+                    Ok(envelope) => sender.send_raw(&envelope, &c.raw).await.map(|()| None),
+                    Err(e) => Err(e),
+                }
             } else if c.channel == "matrix" {
                 crate::chat::matrix::send(store, cfg, &c.to, &c.message_id, &c.raw)
                     .await
@@ -403,23 +609,30 @@ pub async fn deliver_with(
             };
             match result {
                 Ok(remote_id) => {
+                    server_back |= is_mail && c.server_wait;
                     sent.push((c.id, remote_id));
                     d.sent += 1;
                     tracing::debug!(outbox_id = c.id, "mail delivered");
                 }
                 Err(e) => {
+                    // The server is unreachable: the rest of this round would fail the same way.
+                    let down = is_mail && !e.permanent && !sender.connected();
+                    unreachable |= down;
                     let give_up = e.permanent || now_s - c.created_at > GIVE_UP_SECS;
-                    let backoff = ((mail.retry_base_seconds as i64)
-                        << (c.attempts - 1).clamp(0, 7))
-                    .min(3600);
+                    let backoff = if down {
+                        probe_at - now_s
+                    } else {
+                        ((mail.retry_base_seconds as i64) << (c.attempts - 1).clamp(0, 7)).min(3600)
+                    };
                     sqlx::query(
-                        "UPDATE outbox SET lease_until = NULL, last_error = $1, next_attempt_at = $2,
-                         failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END WHERE id = $5",
+                        "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, last_error = $1, next_attempt_at = $2,
+                         failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END, server_wait = $5 WHERE id = $6",
                     )
                     .bind(&e.message)
                     .bind(now_s + backoff)
                     .bind(give_up as i64)
                     .bind(now_s)
+                    .bind(down as i64)
                     .bind(c.id)
                     .execute(store.pool())
                     .await?;
@@ -430,24 +643,169 @@ pub async fn deliver_with(
                         d.retrying += 1;
                         tracing::warn!(outbox_id = c.id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
                     }
-                    // The server is unreachable: the rest of this round would fail the same way.
-                    unreachable |= is_mail && !e.permanent && !sender.connected();
                 }
             }
         }
         let mut tx = store.begin().await?;
         for (id, remote_id) in sent {
-            sqlx::query("UPDATE outbox SET sent_at = $1, lease_until = NULL, last_error = NULL, remote_id = $2 WHERE id = $3")
-                .bind(now_s)
-                .bind(remote_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE outbox SET sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL,
+                 server_wait = 0, remote_id = $2 WHERE id = $3",
+            )
+            .bind(now_s)
+            .bind(remote_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for id in given_back {
+            sqlx::query(
+                "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, attempts = attempts - 1,
+                 next_attempt_at = $1, server_wait = 1 WHERE id = $2",
+            )
+            .bind(probe_at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
+        if unreachable && !was_unreachable {
+            // All mail waiting for the server waits for the next probe, not each for its own
+            // turn (and a delivery loop that wakes for the earliest due mail does not spin).
+            sqlx::query(
+                "UPDATE outbox SET server_wait = 1,
+                 next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END
+                 WHERE channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL
+                 AND (lease_until IS NULL OR lease_until < $2)",
+            )
+            .bind(probe_at)
+            .bind(now_s)
+            .execute(store.pool())
+            .await?;
+        }
     }
     sender.close().await;
-    Ok(d)
+    let mut again = false;
+    if server_back && !unreachable {
+        // The server accepts mail again: what waited for it goes now, not after its backoff.
+        let n = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1, server_wait = 0
+             WHERE server_wait = 1 AND channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL",
+        )
+        .bind(now_s)
+        .execute(store.pool())
+        .await?
+        .rows_affected();
+        if n > 0 {
+            tracing::info!(
+                waiting = n,
+                "mail server reachable again: sending what waited"
+            );
+            again = true;
+        }
+    }
+    Ok((d, again))
+}
+
+/// When the delivery loop has something to do next: the earliest time a waiting row is due
+/// (or its lease, held by a process that died, runs out). `None` when nothing waits.
+pub async fn next_due(store: &Store) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at
+                         THEN lease_until ELSE next_attempt_at END)
+         FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+    )
+    .fetch_one(store.pool())
+    .await?)
+}
+
+/// This process as its leases name it: host (with its PID namespace), boot, process id and
+/// the process's start time, so that another process that later gets the same id (after a
+/// restart or a reboot) is not taken for it.
+pub fn instance_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let pid = std::process::id();
+        format!(
+            "{} {} {pid} {}",
+            host(),
+            boot_id(),
+            proc_start(pid).unwrap_or_else(|| "-".into())
+        )
+    })
+}
+
+fn host() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let pid_ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "-".into());
+    format!("{name}/{pid_ns}").replace(' ', "_")
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "-".into())
+}
+
+/// Field 22 of `/proc/PID/stat` (start time in clock ticks since boot); `None` when no such
+/// process runs (or this is not Linux).
+fn proc_start(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from its closing one.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19).map(str::to_string)
+}
+
+/// Whether the process that `owner` names is known to have ended: same host, and it runs no
+/// more (the host was rebooted, or no process with that id and start time exists). A process
+/// on another host, or one we cannot tell about, is presumed alive: its leases run out.
+fn is_dead(owner: &str) -> bool {
+    let parts: Vec<&str> = owner.split(' ').collect();
+    let [h, boot, pid, start] = parts.as_slice() else {
+        return false;
+    };
+    if *h != host() || *boot == "-" || *start == "-" || boot_id() == "-" {
+        return false;
+    }
+    if *boot != boot_id() {
+        return true;
+    }
+    match pid.parse::<u32>() {
+        Ok(pid) => proc_start(pid).is_none_or(|s| s != *start),
+        Err(_) => false,
+    }
+}
+
+/// Gives back at once the rows claimed by processes of this host that have ended (a daemon
+/// killed in the middle of a round), instead of leaving them until their lease runs out: a
+/// restarted daemon sends them within seconds. A row the server had accepted before the kill
+/// goes once more, with the same Message-ID. Returns how many rows were given back.
+pub async fn release_dead_leases(store: &Store, now: DateTime<Utc>) -> Result<u64> {
+    let owners: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT lease_owner FROM outbox
+         WHERE lease_owner IS NOT NULL AND sent_at IS NULL AND failed_at IS NULL AND lease_until >= $1",
+    )
+    .bind(now.timestamp())
+    .fetch_all(store.pool())
+    .await?;
+    let mut released = 0;
+    for owner in owners.iter().filter(|o| is_dead(o)) {
+        // Conditional on the owner: a row another process claimed since is left alone.
+        released += sqlx::query(
+            "UPDATE outbox SET lease_until = NULL, lease_owner = NULL
+             WHERE lease_owner = $1 AND sent_at IS NULL AND failed_at IS NULL",
+        )
+        .bind(owner)
+        .execute(store.pool())
+        .await?
+        .rows_affected();
+        tracing::info!(owner = %owner, "took back the mail a process that ended had claimed");
+    }
+    Ok(released)
 }
 
 /// The Message-IDs of sent messages that the receiving server knows by these IDs (Matrix
@@ -504,4 +862,48 @@ pub async fn counts(store: &Store) -> Result<(i64, i64, i64)> {
     .fetch_one(store.pool())
     .await?;
     Ok((row.get(0), row.get(1), row.get(2)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_id_names_its_cause_and_128_random_bits_new_each_time() {
+        let cfg = Config::embedded();
+        let a = message_id(&cfg, "escalation.order-2-missing-start-2");
+        let b = message_id(&cfg, "escalation.order-2-missing-start-2");
+        assert_ne!(a, b);
+        let (local, _) = a.rsplit_once('@').unwrap();
+        let (readable, random) = local.rsplit_once('.').unwrap();
+        assert_eq!(readable, "zaitaku.escalation.order-2-missing-start-2");
+        assert_eq!(random.len(), 32);
+        assert!(random.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_chat_copy_maps_back_to_the_mails_message_id() {
+        let cfg = Config::embedded();
+        let mail = message_id(&cfg, "escalation.order-2-missing-start-2");
+        let chat = chat_message_id("matrix", &mail);
+        assert_ne!(chat, mail);
+        // What chat::matrix does with the Message-ID of the event a reply answers.
+        assert_eq!(chat.replacen("zaitaku.matrix.", "zaitaku.", 1), mail);
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_process_that_never_ran_is_not() {
+        let me = instance_id();
+        assert!(!is_dead(me), "{me}");
+        let parts: Vec<&str> = me.split(' ').collect();
+        if parts[3] != "-" {
+            // Same host and boot, a start time no process of ours has.
+            let gone = format!("{} {} {} 1", parts[0], parts[1], parts[2]);
+            assert!(is_dead(&gone), "{gone}");
+        }
+        assert!(
+            !is_dead("another-host/pid:[1] boot 1 1"),
+            "other hosts: unknown"
+        );
+    }
 }

@@ -2,6 +2,12 @@
 //! `zaitaku tick --now T` and the daemon call this same function; the daemon only decides when.
 //! Each step and each digest is claimed with a unique key in the same transaction as its mail,
 //! so repeated ticks, restarts and several daemons on one database send it once.
+//!
+//! One bad item never stops the rest (as healthchecks' alert loop pushes a failing check on
+//! instead of crashing): a step or digest whose mail cannot be made (a template that does not
+//! render, an address the transport refuses) is recorded as failed with the reason, shown on
+//! the board and in `/metrics`, and the other steps, digests and deliveries go on. Only the
+//! database being unavailable ends a tick early, after the other parts have had their turn.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,12 +18,12 @@ use serde::Serialize;
 use crate::board::{Board, rfc3339};
 use crate::calendar::local_date;
 use crate::config::{Config, Recipient};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::escalation::{Chain, ChainState, due_steps, step_key};
 use crate::mail::template::Templates;
 use crate::order::expected_hours;
-use crate::outbox::{self, Delivery, OutMail};
-use crate::store::escalations::{NewEscalation, claim_digest, insert_escalation};
+use crate::outbox::{self, Delivery, Failed, OutMail, OutRow};
+use crate::store::escalations::{NewEscalation, claim_digest, insert_escalation, set_failed};
 use crate::store::{Employee, Role, Store};
 
 /// How many days back a tick looks for unfired steps (to record them as expired).
@@ -28,6 +34,8 @@ pub struct TickReport {
     pub steps_sent: usize,
     pub steps_expired: usize,
     pub digests: usize,
+    /// Steps and digests whose mail could not be made (recorded as failed, shown on the board).
+    pub failed: usize,
     pub delivery: Delivery,
 }
 
@@ -37,17 +45,55 @@ impl fmt::Display for TickReport {
             f,
             "escalations: {} sent, {} expired; digests: {}; {}",
             self.steps_sent, self.steps_expired, self.digests, self.delivery
-        )
+        )?;
+        if self.failed > 0 {
+            write!(f, "; {} failed (see the board)", self.failed)?;
+        }
+        Ok(())
     }
 }
 
 pub async fn tick(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<TickReport> {
     let templates = Templates::new(&cfg.templates);
     let mut report = TickReport::default();
-    escalate(store, cfg, &templates, now, &mut report).await?;
-    digests(store, cfg, &templates, now, &mut report).await?;
-    report.delivery = outbox::deliver_due(store, cfg, now).await?;
+    // Mail a process of this host claimed before it died goes out now, not when its lease ends.
+    outbox::release_dead_leases(store, now).await?;
+    // Each part has its turn even when one before it failed (the database went away for a
+    // moment): the first error is returned once all have run.
+    let escalated = escalate(store, cfg, &templates, now, &mut report).await;
+    let digested = digests(store, cfg, &templates, now, &mut report).await;
+    let delivered = outbox::deliver_due(store, cfg, now).await;
+    for (part, r) in [("escalations", &escalated), ("digests", &digested)] {
+        if let Err(e) = r {
+            tracing::error!(part, error = %e, "tick: part failed; the others went on");
+        }
+    }
+    escalated?;
+    digested?;
+    report.delivery = delivered?;
     Ok(report)
+}
+
+/// Whether an error is the item's own (set it aside, go on) rather than the database's (stop:
+/// the next tick tries again).
+fn item_error(e: Error) -> Result<String> {
+    match e {
+        Error::Db(_) | Error::Migrate(_) => Err(e),
+        other => Ok(other.to_string()),
+    }
+}
+
+/// Whether the mail row is a mail nobody can receive (every recipient refused).
+fn all_refused(rows: &[OutRow]) -> Option<String> {
+    rows.iter()
+        .find(|r| r.channel == "mail" && r.envelope_to.is_empty() && !r.refused.is_empty())
+        .map(|r| {
+            r.refused
+                .iter()
+                .map(|(_, e)| e.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
 }
 
 async fn escalate(
@@ -99,9 +145,116 @@ async fn escalate(
                 for d in due {
                     let recipients = recipients(&staff, employee, d.to);
                     let ek = step_key(o.id, chain, d.step);
+                    let cause = format!("escalation.{ek}");
+                    // Made once: the escalation records it, the mail carries it, a reply names it.
+                    let message_id = (!d.expired).then(|| outbox::message_id(cfg, &cause));
+                    let to: Vec<String> = recipients
+                        .iter()
+                        .filter_map(|e| e.emails.first().cloned())
+                        .collect();
+                    // The mail is made before the step is recorded: a step whose mail cannot be
+                    // made is recorded as failed, with why, and the chain goes on to the next.
+                    let made: Result<Vec<OutRow>> = match &message_id {
+                        None => Ok(vec![]),
+                        Some(mid) => (|| {
+                            let next_at = steps
+                                .get(d.step as usize)
+                                .map(|s| {
+                                    let t = st.expected
+                                        + cfg.timing.grace
+                                        + Duration::minutes(s.after_minutes.into());
+                                    rfc3339(t.timestamp(), tz)
+                                        .get(11..16)
+                                        .unwrap_or("")
+                                        .to_string()
+                                })
+                                .unwrap_or_default();
+                            let word = if chain == Chain::MissingStart {
+                                "業務開始"
+                            } else {
+                                "業務終了"
+                            };
+                            let ctx = StepContext {
+                                step: d.step,
+                                to: d.to.as_str(),
+                                kind_label: word,
+                                word,
+                                report_kind: chain.report_kind(),
+                                name: employee.name.clone(),
+                                employee_id: employee.employee_id.clone(),
+                                department: employee.department.clone(),
+                                date: o.date.to_string(),
+                                order_start: o.start.to_string(),
+                                order_end: o.end.to_string(),
+                                content: o.content.clone(),
+                                deadline: hhmm(st.expected + cfg.timing.grace, tz),
+                                next_at,
+                                reminded: if st.fired.contains(&1) || d.step > 1 {
+                                    "送信済み"
+                                } else {
+                                    "未"
+                                },
+                            };
+                            let template = if d.to == Recipient::Teleworker {
+                                "escalation_teleworker.txt"
+                            } else {
+                                "escalation_supervisors.txt"
+                            };
+                            let r = templates.render(template, &ctx)?;
+                            // The supervisors' step goes to the department's chat room as well.
+                            let mut rows = if d.to == Recipient::Supervisors {
+                                let text = format!(
+                                    "{}\n勤務命令 {}〜{} {}",
+                                    r.subject, o.start, o.end, o.content
+                                );
+                                outbox::chat_rows(
+                                    cfg,
+                                    mid,
+                                    &cause,
+                                    &employee.department,
+                                    &text,
+                                    now,
+                                )
+                            } else {
+                                vec![]
+                            };
+                            let mail = OutMail::generated(
+                                format!("escalation_{}", d.to.as_str()),
+                                cause.clone(),
+                                to.clone(),
+                                r,
+                            );
+                            rows.extend(outbox::build_with_id(cfg, &mail, mid.clone(), now)?);
+                            Ok(rows)
+                        })(),
+                    };
+                    let (rows, failure) = match made {
+                        Ok(rows) => {
+                            let failure = all_refused(&rows);
+                            (rows, failure.map(|f| (f, None)))
+                        }
+                        Err(e) => {
+                            let why = item_error(e)?;
+                            let failed = Failed {
+                                cause: cause.clone(),
+                                message_id: message_id.clone().unwrap_or_default(),
+                                purpose: format!("escalation_{}", d.to.as_str()),
+                                report_id: None,
+                                to: to.join(", "),
+                                subject: format!(
+                                    "{} {} {} 第{}段階",
+                                    crate::board::escalation_ja(chain.as_str()),
+                                    employee.name,
+                                    o.date,
+                                    d.step
+                                ),
+                                error: why.clone(),
+                                at: now.timestamp(),
+                            };
+                            (vec![], Some((why, Some(failed))))
+                        }
+                    };
                     let mut tx = store.begin().await?;
-                    let message_id =
-                        (!d.expired).then(|| outbox::message_id(cfg, &format!("escalation.{ek}")));
                     let e = NewEscalation {
                         key: ek.clone(),
                         order_id: Some(o.id),
@@ -115,9 +268,9 @@ async fn escalate(
                         message_id: message_id.clone(),
                         ..NewEscalation::default()
                     };
-                    if insert_escalation(&mut tx, &e).await?.is_none() {
+                    let Some(id) = insert_escalation(&mut tx, &e).await? else {
                         continue; // another tick or daemon recorded it: nothing more to do
-                    }
+                    };
                     if d.expired {
                         report.steps_expired += 1;
                         tracing::info!(
@@ -127,57 +280,6 @@ async fn escalate(
                             "overdue step of a past day recorded as expired"
                         );
                     } else {
-                        let next_at = steps
-                            .get(d.step as usize)
-                            .map(|s| {
-                                let t = st.expected
-                                    + cfg.timing.grace
-                                    + Duration::minutes(s.after_minutes.into());
-                                rfc3339(t.timestamp(), tz)
-                                    .get(11..16)
-                                    .unwrap_or("")
-                                    .to_string()
-                            })
-                            .unwrap_or_default();
-                        let ctx = StepContext {
-                            step: d.step,
-                            to: d.to.as_str(),
-                            kind_label: if chain == Chain::MissingStart {
-                                "業務開始"
-                            } else {
-                                "業務終了"
-                            },
-                            word: if chain == Chain::MissingStart {
-                                "業務開始"
-                            } else {
-                                "業務終了"
-                            },
-                            report_kind: chain.report_kind(),
-                            name: employee.name.clone(),
-                            employee_id: employee.employee_id.clone(),
-                            department: employee.department.clone(),
-                            date: o.date.to_string(),
-                            order_start: o.start.to_string(),
-                            order_end: o.end.to_string(),
-                            content: o.content.clone(),
-                            deadline: hhmm(st.expected + cfg.timing.grace, tz),
-                            next_at,
-                            reminded: if st.fired.contains(&1) || d.step > 1 {
-                                "送信済み"
-                            } else {
-                                "未"
-                            },
-                        };
-                        let template = if d.to == Recipient::Teleworker {
-                            "escalation_teleworker.txt"
-                        } else {
-                            "escalation_supervisors.txt"
-                        };
-                        let r = templates.render(template, &ctx)?;
-                        let to: Vec<String> = recipients
-                            .iter()
-                            .filter_map(|e| e.emails.first().cloned())
-                            .collect();
                         if to.is_empty() {
                             tracing::warn!(
                                 order = o.id,
@@ -186,38 +288,31 @@ async fn escalate(
                                 "escalation step has nobody with an e-mail address"
                             );
                         }
-                        // The supervisors' step goes to the department's chat room as well.
-                        let chat = if d.to == Recipient::Supervisors {
-                            let text = format!(
-                                "{}\n勤務命令 {}〜{} {}",
-                                r.subject, o.start, o.end, o.content
-                            );
-                            outbox::chat_rows(
-                                cfg,
-                                &format!("escalation.{ek}"),
-                                &employee.department,
-                                &text,
-                                now,
-                            )
-                        } else {
-                            vec![]
-                        };
-                        let mail = OutMail::generated(
-                            format!("escalation_{}", d.to.as_str()),
-                            format!("escalation.{ek}"),
-                            to,
-                            r,
-                        );
-                        outbox::enqueue(&mut tx, cfg, &mail, now).await?;
-                        outbox::insert_rows(&mut tx, &chat).await?;
-                        report.steps_sent += 1;
-                        tracing::info!(
-                            order = o.id,
-                            chain = chain.as_str(),
-                            step = d.step,
-                            to = d.to.as_str(),
-                            "escalation step fired"
-                        );
+                        outbox::insert_rows(&mut tx, &rows).await?;
+                        match failure {
+                            None => {
+                                report.steps_sent += 1;
+                                tracing::info!(
+                                    order = o.id,
+                                    chain = chain.as_str(),
+                                    step = d.step,
+                                    to = d.to.as_str(),
+                                    "escalation step fired"
+                                );
+                            }
+                            Some((why, failed)) => {
+                                set_failed(&mut tx, id, &why).await?;
+                                outbox::insert_failed(&mut tx, failed.as_slice()).await?;
+                                report.failed += 1;
+                                tracing::warn!(
+                                    order = o.id,
+                                    chain = chain.as_str(),
+                                    step = d.step,
+                                    error = %why,
+                                    "escalation step failed; set aside, the rest go on"
+                                );
+                            }
+                        }
                     }
                     tx.commit().await?;
                 }
@@ -351,6 +446,7 @@ async fn digests(
                 slot.replace(':', ""),
                 crate::mail::parse::fnv1a(dept.as_bytes())
             );
+            let mid = outbox::message_id(cfg, &cause);
             let mut tx = store.begin().await?;
             if !claim_digest(
                 &mut tx,
@@ -358,27 +454,61 @@ async fn digests(
                 slot,
                 dept,
                 now.timestamp(),
-                &outbox::message_id(cfg, &cause),
+                &mid,
             )
             .await?
             {
                 continue;
             }
-            let ctx = digest_context(&board, dept, today, slot, cfg.timezone);
-            let r = templates.render("digest.txt", &ctx)?;
-            let chat = outbox::chat_rows(
-                cfg,
-                &cause,
-                dept,
-                &format!("{}\n\n{}", r.subject, r.body),
-                now,
-            );
-            let mail = OutMail::generated("digest", cause, to, r);
-            outbox::enqueue(&mut tx, cfg, &mail, now).await?;
-            outbox::insert_rows(&mut tx, &chat).await?;
+            // A digest that cannot be made is recorded as failed (claimed: the next slot's
+            // digest says more anyway) and the other departments' go on.
+            let made: Result<Vec<OutRow>> = (|| {
+                let ctx = digest_context(&board, dept, today, slot, cfg.timezone);
+                let r = templates.render("digest.txt", &ctx)?;
+                let mut rows = outbox::chat_rows(
+                    cfg,
+                    &mid,
+                    &cause,
+                    dept,
+                    &format!("{}\n\n{}", r.subject, r.body),
+                    now,
+                );
+                let mail = OutMail::generated("digest", cause.clone(), to.clone(), r);
+                rows.extend(outbox::build_with_id(cfg, &mail, mid.clone(), now)?);
+                Ok(rows)
+            })();
+            let failure = match made {
+                Ok(rows) => {
+                    outbox::insert_rows(&mut tx, &rows).await?;
+                    all_refused(&rows)
+                }
+                Err(e) => {
+                    let why = item_error(e)?;
+                    let failed = Failed {
+                        cause: cause.clone(),
+                        message_id: mid.clone(),
+                        purpose: "digest".into(),
+                        report_id: None,
+                        to: to.join(", "),
+                        subject: format!("在宅勤務 {dept} {today} {slot}"),
+                        error: why.clone(),
+                        at: now.timestamp(),
+                    };
+                    outbox::insert_failed(&mut tx, &[failed]).await?;
+                    Some(why)
+                }
+            };
             tx.commit().await?;
-            report.digests += 1;
-            tracing::info!(department = %dept, slot = %slot, "digest queued");
+            match failure {
+                None => {
+                    report.digests += 1;
+                    tracing::info!(department = %dept, slot = %slot, "digest queued");
+                }
+                Some(why) => {
+                    report.failed += 1;
+                    tracing::warn!(department = %dept, slot = %slot, error = %why, "digest failed; set aside, the rest go on");
+                }
+            }
         }
     }
     Ok(())
@@ -436,6 +566,7 @@ async fn it_summary(
         return Ok(());
     }
     let cause = format!("it-summary.{today}");
+    let mid = outbox::message_id(cfg, &cause);
     let mut tx = store.begin().await?;
     if !claim_digest(
         &mut tx,
@@ -443,18 +574,50 @@ async fn it_summary(
         slot,
         "(it)",
         now.timestamp(),
-        &outbox::message_id(cfg, &cause),
+        &mid,
     )
     .await?
     {
         return Ok(());
     }
-    let r = templates.render(
-        "it_summary.txt",
-        minijinja::context! { date => today.to_string(), unmatched => unmatched, failed => failed },
-    )?;
-    let mail = OutMail::generated("it_summary", cause, to, r);
-    outbox::enqueue(&mut tx, cfg, &mail, now).await?;
+    let made: Result<Option<OutRow>> = (|| {
+        let r = templates.render(
+            "it_summary.txt",
+            minijinja::context! { date => today.to_string(), unmatched => unmatched, failed => failed },
+        )?;
+        let mail = OutMail::generated("it_summary", cause.clone(), to.clone(), r);
+        outbox::build_with_id(cfg, &mail, mid.clone(), now)
+    })();
+    match made {
+        Ok(row) => {
+            let rows: Vec<OutRow> = row.into_iter().collect();
+            outbox::insert_rows(&mut tx, &rows).await?;
+            if let Some(why) = all_refused(&rows) {
+                tx.commit().await?;
+                report.failed += 1;
+                tracing::warn!(error = %why, "IT summary failed; set aside");
+                return Ok(());
+            }
+        }
+        Err(e) => {
+            let why = item_error(e)?;
+            let failed = Failed {
+                cause: cause.clone(),
+                message_id: mid.clone(),
+                purpose: "it_summary".into(),
+                report_id: None,
+                to: to.join(", "),
+                subject: format!("IT summary {today}"),
+                error: why.clone(),
+                at: now.timestamp(),
+            };
+            outbox::insert_failed(&mut tx, &[failed]).await?;
+            tx.commit().await?;
+            report.failed += 1;
+            tracing::warn!(error = %why, "IT summary failed; set aside");
+            return Ok(());
+        }
+    }
     tx.commit().await?;
     report.digests += 1;
     tracing::info!(

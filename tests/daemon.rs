@@ -330,3 +330,158 @@ fn a_refused_mail_is_marked_failed_shown_on_the_board_and_not_retried() {
         1
     );
 }
+
+/// Like `world`, but with the shipped defaults for retries, leases and the tick (a delivery
+/// lease of 120 s, retries after 30 s doubling, the tick once a minute): what a city runs.
+fn world_with_defaults(backend: Backend, imap: &Dovecot, smtp: &SmtpSink) -> Zt {
+    let zt = Zt::new(backend);
+    std::fs::write(
+        zt.path("config/zaitaku.toml"),
+        format!(
+            "database = \"{}\"\n[mail]\nsource = \"{}\"\ntransport = \"{}\"\npoll_seconds = 1\n",
+            zt.db,
+            imap.url(),
+            smtp.url()
+        ),
+    )
+    .unwrap();
+    zt.with_staff().with_orders_0112();
+    zt
+}
+
+/// A server on the SMTP sink's port that accepts connections and never says a word: a daemon
+/// that has claimed mail hangs there, holding the claim, until it is killed.
+struct Stall {
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Stall {
+    fn on(port: u16) -> Stall {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (a, s) = (accepted.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((c, _)) => {
+                        held.push(c);
+                        a.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+        });
+        Stall {
+            accepted,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Closes the port and every connection it held.
+    fn close(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_daemon_killed_while_holding_claimed_mail_sends_it_within_30s_of_its_restart() {
+    for b in helpers::backends() {
+        let imap = Dovecot::start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut smtp = SmtpSink::start(dir.path());
+        let zt = world_with_defaults(b, &imap, &smtp);
+        smtp.down();
+        let stall = Stall::on(smtp.port);
+        let (mut d, _) = start(&zt);
+        let n = 5;
+        imap.append_many(&write_variants(&zt, n), DAY);
+        // The daemon connects only after its claim is committed: once it is in the stalled
+        // conversation, the acknowledgements are leased to it.
+        eventually(30, "the daemon in an SMTP conversation", || {
+            stall.accepted() > 0
+        });
+        assert_eq!(report_count(&zt), n);
+        d.kill().unwrap(); // SIGKILL with the claim in hand
+        d.wait().unwrap();
+        stall.close();
+        smtp.up();
+        let restarted = std::time::Instant::now();
+        let d = start(&zt);
+        eventually(
+            30,
+            "every acknowledgement within 30 s of the restart",
+            || ack_ids(&smtp).into_iter().collect::<HashSet<_>>().len() >= n,
+        );
+        eprintln!(
+            "{b:?}: all acknowledged {:?} after the restart",
+            restarted.elapsed()
+        );
+        stop(d);
+        let ids = ack_ids(&smtp);
+        let distinct: HashSet<_> = ids.iter().collect();
+        assert_eq!((ids.len(), distinct.len()), (n, n), "{b:?}: each once");
+    }
+}
+
+#[test]
+fn after_a_five_second_smtp_outage_everything_goes_within_10s_of_its_return() {
+    for b in helpers::backends() {
+        let imap = Dovecot::start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut smtp = SmtpSink::start(dir.path());
+        let zt = world_with_defaults(b, &imap, &smtp);
+        let d = start(&zt);
+        imap.append(&variant(100), DAY);
+        eventually(20, "the first acknowledgement", || {
+            smtp.received().len() == 1
+        });
+        smtp.down();
+        let down = std::time::Instant::now();
+        // Reports keep coming during the outage; each answer fails at its own moment.
+        let files = write_variants(&zt, 4);
+        for f in &files {
+            imap.append(&std::fs::read(f).unwrap(), DAY);
+            std::thread::sleep(std::time::Duration::from_millis(700));
+        }
+        eventually(20, "the reports recorded while SMTP is down", || {
+            report_count(&zt) == 5
+        });
+        if let Some(rest) = std::time::Duration::from_secs(5).checked_sub(down.elapsed()) {
+            std::thread::sleep(rest);
+        }
+        assert_eq!(smtp.received().len(), 1, "nothing accepted while down");
+        smtp.up();
+        let back = std::time::Instant::now();
+        eventually(
+            10,
+            "every acknowledgement within 10 s of the server's return",
+            || smtp.received().len() >= 5,
+        );
+        eprintln!(
+            "{b:?}: all acknowledged {:?} after the return",
+            back.elapsed()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        stop(d);
+        let ids: HashSet<_> = ack_ids(&smtp).into_iter().collect();
+        assert_eq!(
+            (smtp.received().len(), ids.len()),
+            (5, 5),
+            "{b:?}: none lost, none twice"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+use helpers::http::WebServer;
 use helpers::{Backend, Zt, backends, fixture};
 use serde_json::Value;
 
@@ -195,11 +196,75 @@ fn a_phone_contact_stops_the_chain_and_shows_as_phone() {
     }
 }
 
+/// The fixture's reply (a supervisor's 確認済) names the escalation by its old, predictable
+/// Message-ID; this is the same reply naming `real_id` instead.
+fn reply_to(zt: &Zt, real_id: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(fixture("escalation/reply-kakuninzumi.eml")).unwrap();
+    let forged = "zaitaku.escalation.order-2-missing-start-2@city.example.lg.jp";
+    assert!(text.contains(forged));
+    zt.write("reply.eml", &text.replace(forged, real_id))
+}
+
+/// The Message-ID (without brackets) of the one mail in `sent` to `addr` whose subject part
+/// `marker` names.
+fn message_id_of(sent: &[String], addr: &str) -> String {
+    let m = mails_to(sent, addr);
+    assert_eq!(m.len(), 1, "{sent:#?}");
+    m[0].lines()
+        .find_map(|l| l.strip_prefix("Message-ID: <"))
+        .and_then(|l| l.strip_suffix('>'))
+        .expect("a Message-ID header")
+        .to_string()
+}
+
+/// Runs SQL straight on the test's database, as an old version or a hand edit would have.
+fn sql(zt: &Zt, statement: &str) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut c = sqlx::AnyConnection::connect(&zt.db).await.unwrap();
+            sqlx::Executor::execute(&mut c, statement).await.unwrap();
+        });
+}
+
 #[test]
-fn a_supervisors_reply_resolves_the_escalation() {
+fn escalation_message_ids_carry_a_random_part_not_derivable_from_the_order() {
     for b in backends() {
         let zt = morning(b);
         tick(&zt, "2021-01-12T09:00:00+09:00");
+        let sent = zt.sent();
+        let reminder = message_id_of(&sent, "sato@city.example.lg.jp");
+        let supervisors = message_id_of(&sent, "suzuki@city.example.lg.jp");
+        let mut randoms = Vec::new();
+        for id in [&reminder, &supervisors] {
+            // zaitaku.escalation.order-2-missing-start-N.<32 hex>@city.example.lg.jp
+            let (local, domain) = id.rsplit_once('@').unwrap();
+            assert_eq!(domain, "city.example.lg.jp");
+            let (readable, random) = local.rsplit_once('.').unwrap();
+            assert!(readable.starts_with("zaitaku.escalation.order-"), "{id}");
+            assert_eq!(random.len(), 32, "{id}: 128 random bits in hex");
+            assert!(random.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+            randoms.push(random.to_string());
+        }
+        assert_ne!(randoms[0], randoms[1], "each mail has its own");
+        assert_ne!(
+            supervisors, "zaitaku.escalation.order-2-missing-start-2@city.example.lg.jp",
+            "not the id a forger would compute"
+        );
+    }
+}
+
+#[test]
+fn a_forged_reply_naming_the_predictable_id_does_not_silence_the_chain() {
+    for b in backends() {
+        let zt = morning(b);
+        tick(&zt, "2021-01-12T09:00:00+09:00");
+        // Anyone who knows the scheme and guesses the order id can write this reply; the
+        // From: of a supervisor is no proof.
         let v: Value = serde_json::from_str(
             &zt.ok(&[
                 "ingest",
@@ -210,6 +275,27 @@ fn a_supervisors_reply_resolves_the_escalation() {
             ]),
         )
         .unwrap();
+        assert_ne!(v["messages"][0]["reason"], "resolution", "{b:?}: {v}");
+        let out = tick(&zt, "2021-01-12T10:45:00+09:00");
+        assert!(
+            out.contains("escalations: 1 sent"),
+            "{b:?}: HR is still told: {out}"
+        );
+        let board = zt.status_json("2021-01-12", "2021-01-12T11:00:00+09:00");
+        assert_eq!(escalations(&board, "E1002")[1].2, "sent");
+    }
+}
+
+#[test]
+fn a_supervisors_reply_resolves_the_escalation() {
+    for b in backends() {
+        let zt = morning(b);
+        tick(&zt, "2021-01-12T09:00:00+09:00");
+        // The reply names the Message-ID of the mail the supervisor received.
+        let real = message_id_of(&zt.sent(), "suzuki@city.example.lg.jp");
+        let reply = reply_to(&zt, &real);
+        let v: Value =
+            serde_json::from_str(&zt.ok(&["ingest", "--json", reply.to_str().unwrap()])).unwrap();
         assert_eq!(v["messages"][0]["reason"], "resolution", "{v}");
         assert_eq!(
             v["mails_queued"], 0,
@@ -403,4 +489,177 @@ fn shifted_hours_move_the_deadlines() {
         "steps 2 and 3 of the start chain"
     );
     assert!(tick(&zt, "2021-01-12T16:30:00+09:00").contains("escalations: 1 sent"));
+}
+
+/// 財政課's supervisor has an address the transport refuses (a line break an old import let
+/// in); `orders` for 2021-01-12.
+fn broken_supervisor(b: Backend, orders: &str) -> Zt {
+    let zt = Zt::new(b);
+    zt.with_staff();
+    let p = zt.write(
+        "orders.csv",
+        &format!("employee_id,date,start,end,content,approved_by,shifted\n{orders}"),
+    );
+    zt.ok(&["orders", "import", p.to_str().unwrap()]);
+    sql(
+        &zt,
+        "UPDATE employee_emails SET email = 'ito@city.example.lg.jp\r\nBcc: evil@example.com'
+         WHERE employee_id = 'E2002'",
+    );
+    zt
+}
+
+#[test]
+fn a_refused_supervisor_address_fails_that_step_alone_and_the_tick_goes_on() {
+    for b in backends() {
+        // 情報管理課 and 財政課 each have a teleworker who never reports.
+        let zt = broken_supervisor(
+            b,
+            "E1001,2021-01-12,,,手順書作成,E2001,\nE1003,2021-01-12,,,予算資料,E2002,\n",
+        );
+        // Both chains' steps 1 and 2 are due, and the 10:00 digests.
+        let out = tick(&zt, "2021-01-12T10:00:00+09:00");
+        assert!(out.contains("escalations: 3 sent"), "{b:?}: {out}");
+        assert!(out.contains("digests: 1"), "{b:?}: {out}");
+        assert!(out.contains("2 failed"), "{b:?}: {out}");
+        let sent = zt.sent();
+        assert_eq!(
+            mails_to(&sent, "yamada@city.example.lg.jp").len(),
+            1,
+            "the reminder to 情報管理課's teleworker"
+        );
+        assert_eq!(
+            mails_to(&sent, "tanaka@city.example.lg.jp").len(),
+            1,
+            "the reminder to 財政課's teleworker"
+        );
+        assert_eq!(
+            mails_to(&sent, "suzuki@city.example.lg.jp").len(),
+            2,
+            "情報管理課's supervisor: the step and the digest"
+        );
+        assert!(
+            sent.iter().all(|m| !m.contains("evil@example.com")),
+            "the broken address never reaches a header"
+        );
+        let board = zt.status_json("2021-01-12", "2021-01-12T10:00:00+09:00");
+        assert_eq!(
+            escalations(&board, "E1003"),
+            [
+                ("missing_start".into(), 1, "sent".into()),
+                ("missing_start".into(), 2, "failed".into())
+            ]
+        );
+        let failures = board["outbox"]["failures"].as_array().unwrap();
+        assert_eq!(failures.len(), 2, "the step and the digest: {board}");
+        for f in failures {
+            assert!(f["to"].as_str().unwrap().contains("ito@"), "{f}");
+            assert!(f["error"].as_str().unwrap().contains("address"), "{f}");
+        }
+        let text = zt.ok(&[
+            "status",
+            "--date",
+            "2021-01-12",
+            "--now",
+            "2021-01-12T10:00:00+09:00",
+        ]);
+        assert!(text.contains("送信できなかったメール 2 通"), "{text}");
+        let web = WebServer::start(&zt);
+        let metrics = web.client().get("/metrics");
+        for line in [
+            "zaitaku_escalations_failed_total{kind=\"missing_start\"} 1",
+            "zaitaku_outbox_messages{state=\"failed\"} 2",
+        ] {
+            assert!(
+                metrics.body.lines().any(|l| l == line),
+                "{line:?} missing:\n{}",
+                metrics.body
+            );
+        }
+        drop(web);
+        // Set aside, not retried every minute; the chain goes on to HR at its time.
+        let out = tick(&zt, "2021-01-12T10:01:00+09:00");
+        assert!(
+            out.contains("escalations: 0 sent") && !out.contains("failed (see"),
+            "{out}"
+        );
+        let out = tick(&zt, "2021-01-12T10:45:00+09:00");
+        assert!(out.contains("escalations: 2 sent"), "HR for both: {out}");
+    }
+}
+
+#[test]
+fn ingest_with_a_refused_supervisor_address_answers_and_marks_the_notice_failed() {
+    for b in backends() {
+        // 田中 (財政課) has no order that day: his start mail is a notice to 財政課's supervisor.
+        let zt = broken_supervisor(b, "E1001,2021-01-12,,,手順書作成,E2001,\n");
+        let v: Value = serde_json::from_str(&zt.ok(&[
+            "ingest",
+            "--json",
+            fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+            fixture("mail/19-start-no-order.eml").to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(v["mails_queued"], 2, "{b:?}: the two answers: {v}");
+        let sent = zt.sent();
+        assert_eq!(mails_to(&sent, "yamada@city.example.lg.jp").len(), 1);
+        assert_eq!(
+            mails_to(&sent, "tanaka@city.example.lg.jp").len(),
+            1,
+            "the sender without an order is answered"
+        );
+        assert!(sent.iter().all(|m| !m.contains("evil@example.com")));
+        let board = zt.status_json("2021-01-12", "2021-01-12T10:00:00+09:00");
+        assert_eq!(board["outbox"]["failed"], 1, "{board}");
+        assert!(
+            board["outbox"]["failures"][0]["to"]
+                .as_str()
+                .unwrap()
+                .contains("ito@"),
+            "{board}"
+        );
+    }
+}
+
+#[test]
+fn a_template_that_does_not_render_fails_its_step_alone() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        // The city's own copy of the supervisors' text, edited by hand with a typo.
+        let tpl = zt.path("tpl");
+        std::fs::create_dir_all(&tpl).unwrap();
+        std::fs::write(
+            tpl.join("escalation_supervisors.txt"),
+            "Subject: {{ name | no_such_filter }}\n\n{{ department }}\n",
+        )
+        .unwrap();
+        let cfg = zt.path("config/zaitaku.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, format!("templates = \"{}\"\n{text}", tpl.display())).unwrap();
+        zt.with_staff().with_orders_0112();
+        let out = tick(&zt, "2021-01-12T10:00:00+09:00");
+        // Per teleworker: the reminder goes, the supervisors' step fails; the digest goes.
+        assert!(out.contains("escalations: 2 sent"), "{b:?}: {out}");
+        assert!(out.contains("digests: 1"), "{b:?}: {out}");
+        assert!(out.contains("2 failed"), "{b:?}: {out}");
+        let sent = zt.sent();
+        assert_eq!(mails_to(&sent, "yamada@city.example.lg.jp").len(), 1);
+        assert_eq!(mails_to(&sent, "sato@city.example.lg.jp").len(), 1);
+        assert_eq!(
+            mails_to(&sent, "suzuki@city.example.lg.jp").len(),
+            1,
+            "the digest"
+        );
+        let board = zt.status_json("2021-01-12", "2021-01-12T10:00:00+09:00");
+        assert_eq!(escalations(&board, "E1002")[1].2, "failed");
+        let failures = board["outbox"]["failures"].as_array().unwrap();
+        assert_eq!(failures.len(), 2, "{board}");
+        assert!(
+            failures.iter().all(|f| f["error"]
+                .as_str()
+                .unwrap()
+                .contains("escalation_supervisors.txt")),
+            "{board}"
+        );
+    }
 }

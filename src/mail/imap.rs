@@ -219,6 +219,19 @@ async fn session(
             let _ = s.logout().await;
             return Ok(());
         }
+        // Mail the server announced while we fetched went to async-imap's unsolicited channel;
+        // IDLE would not announce it again: look once more before waiting.
+        let mut announced = false;
+        while let Ok(r) = s.unsolicited_responses.try_recv() {
+            announced |= matches!(
+                r,
+                async_imap::types::UnsolicitedResponse::Exists(_)
+                    | async_imap::types::UnsolicitedResponse::Recent(_)
+            );
+        }
+        if announced {
+            continue;
+        }
         if idle {
             let mut handle = s.idle();
             handle.init().await.map_err(imap_err(url, "IDLE"))?;

@@ -103,6 +103,16 @@ impl Store {
             .collect())
     }
 
+    /// Steps recorded as failed (their mail could not be made), by chain kind.
+    pub async fn escalations_failed(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) FROM escalations WHERE status = 'failed' GROUP BY kind ORDER BY kind",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// The open escalation an answered mail belongs to: (order id, chain kind, department).
     pub async fn escalation_by_message_id(
         &self,
@@ -131,6 +141,17 @@ pub async fn insert_escalation(tx: &mut Tx<'_>, e: &NewEscalation) -> Result<Opt
         .await?
         .into_iter()
         .next())
+}
+
+/// Marks a step just recorded as failed, with why (its mail could not be made): the board
+/// shows it, and the chain goes on to its next step at that one's time.
+pub async fn set_failed(tx: &mut Tx<'_>, id: i64, error: &str) -> Result<()> {
+    sqlx::query("UPDATE escalations SET status = 'failed', error = $1 WHERE id = $2")
+        .bind(error)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Marks every step of an order's chain resolved (by a reply or a phone contact).

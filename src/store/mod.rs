@@ -77,6 +77,7 @@ migrations![
     ("0009", "outbox_remote"),
     ("0010", "fewer_indexes"),
     ("0011", "answer_counts"),
+    ("0012", "delivery"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.

@@ -150,6 +150,18 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
             label(&kind)
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_escalations_failed_total Escalation steps whose mail could not be made (a template, a refused address), by chain."
+    );
+    let _ = writeln!(out, "# TYPE zaitaku_escalations_failed_total counter");
+    for (kind, n) in app.store.escalations_failed().await? {
+        let _ = writeln!(
+            out,
+            "zaitaku_escalations_failed_total{{kind=\"{}\"}} {n}",
+            label(&kind)
+        );
+    }
     let (queued, sent, failed) = crate::outbox::counts(&app.store).await?;
     let _ = writeln!(
         out,
