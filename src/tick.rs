@@ -542,9 +542,25 @@ async fn it_summary(
     report: &mut TickReport,
 ) -> Result<()> {
     let (_, _, failed) = outbox::counts(store).await?;
+    // The loop breaker's mail is said once per address, with how many, not a line each.
+    let mut limited: Vec<LimitedRow> = Vec::new();
+    for u in board
+        .unmatched
+        .iter()
+        .filter(|u| u.reason == "rate_limited")
+    {
+        match limited.iter_mut().find(|l| l.from == u.from) {
+            Some(l) => l.count += 1,
+            None => limited.push(LimitedRow {
+                from: u.from.clone(),
+                count: 1,
+            }),
+        }
+    }
     let unmatched: Vec<ItRow> = board
         .unmatched
         .iter()
+        .filter(|u| u.reason != "rate_limited")
         .map(|u| ItRow {
             at: u.at.get(11..16).unwrap_or("").to_string(),
             reason: crate::board::reason_ja(&u.reason).to_string(),
@@ -552,7 +568,7 @@ async fn it_summary(
             subject: u.subject.clone(),
         })
         .collect();
-    if unmatched.is_empty() && failed == 0 {
+    if unmatched.is_empty() && limited.is_empty() && failed == 0 {
         return Ok(());
     }
     let mut to: Vec<String> = staff
@@ -583,7 +599,10 @@ async fn it_summary(
     let made: Result<Option<OutRow>> = (|| {
         let r = templates.render(
             "it_summary.txt",
-            minijinja::context! { date => today.to_string(), unmatched => unmatched, failed => failed },
+            minijinja::context! {
+                date => today.to_string(), unmatched => unmatched, failed => failed,
+                limited => limited, limit => cfg.mail.max_answers_per_address_per_day,
+            },
         )?;
         let mail = OutMail::generated("it_summary", cause.clone(), to.clone(), r);
         outbox::build_with_id(cfg, &mail, mid.clone(), now)
@@ -626,6 +645,14 @@ async fn it_summary(
         "IT summary queued"
     );
     Ok(())
+}
+
+/// An address the loop breaker stopped answering that day, and how many of its mails were
+/// recorded without an answer.
+#[derive(Debug, Serialize)]
+struct LimitedRow {
+    from: String,
+    count: usize,
 }
 
 #[derive(Serialize)]

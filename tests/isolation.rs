@@ -290,11 +290,37 @@ fn the_loop_breaker_answers_one_address_ten_times_a_day_whatever_the_mail_looks_
             .filter(|(r, _)| r == "rate_limited")
             .count();
         assert_eq!(limited, 2, "{b:?}: {board}");
+        // IT's daily summary says so once, with the count, not a line per mail.
+        zt.ok(&["tick", "--now", "2021-01-12T17:46:00+09:00"]);
+        let sent = zt.sent();
+        let it = acks_to(&sent, "nakamura@city.example.lg.jp");
+        let it: Vec<_> = it
+            .into_iter()
+            .filter(|m| m.contains("it_summary") || m.contains("it-summary"))
+            .collect();
+        assert_eq!(it.len(), 1, "{b:?}: IT's summary: {it:#?}");
+        let text = mail_parser::MessageParser::default()
+            .parse(it[0].as_bytes())
+            .unwrap()
+            .body_text(0)
+            .unwrap()
+            .into_owned();
+        assert_eq!(
+            text.matches("yamada@city.example.lg.jp").count(),
+            1,
+            "{b:?}: {text}"
+        );
+        assert!(text.contains("返信せず記録した 2 通"), "{b:?}: {text}");
         // Another address is still answered.
         let good = zt.path("good.eml");
         std::fs::write(&good, good_start()).unwrap();
         zt.ok(&["ingest", good.to_str().unwrap()]);
-        assert_eq!(acks_to(&zt.sent(), "sato@city.example.lg.jp").len(), 1);
+        let answered = zt
+            .sent()
+            .iter()
+            .filter(|m| m.contains("In-Reply-To: <good-start@pc02>"))
+            .count();
+        assert_eq!(answered, 1, "{b:?}");
     }
 }
 
