@@ -99,7 +99,7 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
     }
     let mut body = body_text(&msg);
     if has_controls(&body) {
-        body = without_controls(&body).into_owned();
+        body.retain(|c| !is_control(c));
     }
     let date_header = msg
         .date()
@@ -226,12 +226,15 @@ fn has_lone_cr(raw: &[u8]) -> bool {
 /// SPEC §4: control characters (C0 but tab and line breaks, and DEL) never reach the store or
 /// an outgoing header: an encoded word may decode to NUL or ESC.
 fn without_controls(s: &str) -> Cow<'_, str> {
-    let is_control = |c: char| c == '\u{7f}' || c < ' ' && !matches!(c, '\t' | '\r' | '\n');
     if has_controls(s) {
         Cow::Owned(s.chars().filter(|&c| !is_control(c)).collect())
     } else {
         Cow::Borrowed(s)
     }
+}
+
+fn is_control(c: char) -> bool {
+    c == '\u{7f}' || c < ' ' && !matches!(c, '\t' | '\r' | '\n')
 }
 
 fn has_controls(s: &str) -> bool {
@@ -375,22 +378,22 @@ fn unfold(v: &str) -> String {
 fn system_local_part(addr: &str) -> Option<&'static str> {
     let local = addr.rsplit_once('@').map_or(addr, |(l, _)| l);
     let local = local.split('+').next().unwrap_or(local);
-    if local.len() > 16 {
-        return None;
-    }
-    let folded: String = local
-        .chars()
-        .filter(|c| !matches!(c, '-' | '_' | '.'))
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    match folded.as_str() {
-        "mailerdaemon" => Some("mailer-daemon"),
-        "postmaster" => Some("postmaster"),
-        "noreply" => Some("no-reply"),
-        "donotreply" => Some("do-not-reply"),
-        "doublebounce" => Some("double-bounce"),
-        _ => None,
-    }
+    let folded = || {
+        local
+            .bytes()
+            .filter(|b| !matches!(b, b'-' | b'_' | b'.'))
+            .map(|b| b.to_ascii_lowercase())
+    };
+    [
+        ("mailerdaemon", "mailer-daemon"),
+        ("postmaster", "postmaster"),
+        ("noreply", "no-reply"),
+        ("donotreply", "do-not-reply"),
+        ("doublebounce", "double-bounce"),
+    ]
+    .into_iter()
+    .find(|(f, _)| folded().eq(f.bytes()))
+    .map(|(_, name)| name)
 }
 
 /// A delivery or feedback report anywhere in the message: `multipart/report`, or a
