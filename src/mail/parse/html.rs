@@ -16,48 +16,45 @@
 //! It is a tokenizer, not a parser: no tree is built and misnested tags are taken as they come.
 //! That is enough for reading a reply's first lines; it never panics on any input.
 
-/// Elements whose start and end both end the current line.
-const BLOCKS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "body",
-    "caption",
-    "center",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "html",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "section",
-    "table",
-    "tbody",
-    "tfoot",
-    "thead",
-    "tr",
-    "ul",
-];
+/// What an element does to the text, by its lower-case name. A `match` on the name compiles
+/// to a switch on its length and a few comparisons: an Outlook message has hundreds of tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Element {
+    /// `br`: a new line, even after an empty one.
+    LineBreak,
+    /// Start and end both end the current line (`div`, `p`, `hr`, `li`, `tr`, headings, …).
+    Block,
+    Blockquote,
+    Pre,
+    /// `td`, `th`: cells of a row stay on its line, apart.
+    Cell,
+    /// Content that is not text a reader sees: `script`, `style`, `title`, ….
+    Hidden,
+    Inline,
+}
 
-/// Elements whose content is not text a reader sees.
-const HIDDEN: &[&str] = &["script", "style", "title", "template", "noscript", "xml"];
+fn element(name: &str) -> Element {
+    let mut buf = [0u8; 10];
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return Element::Inline;
+    };
+    for (d, s) in lower.iter_mut().zip(name.bytes()) {
+        *d = s.to_ascii_lowercase();
+    }
+    match &*lower {
+        b"br" => Element::LineBreak,
+        b"blockquote" => Element::Blockquote,
+        b"pre" => Element::Pre,
+        b"td" | b"th" => Element::Cell,
+        b"script" | b"style" | b"title" | b"template" | b"noscript" | b"xml" => Element::Hidden,
+        b"address" | b"article" | b"aside" | b"body" | b"caption" | b"center" | b"dd" | b"div"
+        | b"dl" | b"dt" | b"fieldset" | b"figcaption" | b"figure" | b"footer" | b"form" | b"h1"
+        | b"h2" | b"h3" | b"h4" | b"h5" | b"h6" | b"header" | b"hr" | b"html" | b"li" | b"main"
+        | b"nav" | b"ol" | b"p" | b"section" | b"table" | b"tbody" | b"tfoot" | b"thead"
+        | b"tr" | b"ul" => Element::Block,
+        _ => Element::Inline,
+    }
+}
 
 pub fn to_text(html: &str) -> String {
     let b = html.as_bytes();
@@ -74,9 +71,9 @@ pub fn to_text(html: &str) -> String {
             b'<' => match tag_at(html, i) {
                 Markup::Tag { name, closing, end } => {
                     i = end;
-                    out.tag(name, closing);
-                    if !closing && HIDDEN.iter().any(|h| name.eq_ignore_ascii_case(h)) {
-                        i = after_end_tag(html, i, name);
+                    match element(name) {
+                        Element::Hidden if !closing => i = after_end_tag(html, i, name),
+                        e => out.tag(e, closing),
                     }
                 }
                 Markup::Skip { end } => i = end,
@@ -170,31 +167,32 @@ impl Out {
         self.space = false;
     }
 
-    fn tag(&mut self, name: &str, closing: bool) {
-        let is = |n: &str| name.eq_ignore_ascii_case(n);
-        if is("br") {
-            self.line_break();
-        } else if is("blockquote") {
-            self.block();
-            self.quote = if closing {
-                self.quote.saturating_sub(1)
-            } else {
-                self.quote + 1
-            };
-        } else if is("pre") {
-            self.block();
-            self.pre = if closing {
-                self.pre.saturating_sub(1)
-            } else {
-                self.pre + 1
-            };
-        } else if is("td") || is("th") {
-            // Cells of a row stay on its line, apart.
-            if self.line_open {
-                self.space = true;
+    fn tag(&mut self, element: Element, closing: bool) {
+        match element {
+            Element::LineBreak => self.line_break(),
+            Element::Blockquote => {
+                self.block();
+                self.quote = if closing {
+                    self.quote.saturating_sub(1)
+                } else {
+                    self.quote + 1
+                };
             }
-        } else if BLOCKS.iter().any(|b| is(b)) {
-            self.block();
+            Element::Pre => {
+                self.block();
+                self.pre = if closing {
+                    self.pre.saturating_sub(1)
+                } else {
+                    self.pre + 1
+                };
+            }
+            Element::Cell => {
+                if self.line_open {
+                    self.space = true;
+                }
+            }
+            Element::Block => self.block(),
+            Element::Hidden | Element::Inline => {}
         }
     }
 }
