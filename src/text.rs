@@ -7,6 +7,16 @@ use std::borrow::Cow;
 /// Removes the C0 controls but tab and line breaks, and DEL: for text kept as it was written
 /// (a body, a work summary). Borrows when there is nothing to remove, as nearly always.
 pub fn clean(s: &str) -> Cow<'_, str> {
+    // Line breaks are in nearly every body: look for what is really removed before decoding.
+    let b = s.as_bytes();
+    let suspect = b.iter().enumerate().any(|(i, &c)| {
+        (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
+            || c == 0x7f
+            || (c == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..0xa0).contains(n)))
+    });
+    if !suspect {
+        return Cow::Borrowed(s);
+    }
     strip(s, |c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
