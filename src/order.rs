@@ -9,6 +9,10 @@ use chrono::NaiveDate;
 
 use crate::calendar::{Minutes, Service};
 
+/// 勤務内容 (an order's content): at most this many characters, from a CSV or a web form;
+/// it is shown on the board, in digests and in chat.
+pub const CONTENT_CHARS: usize = 200;
+
 /// What a supervisor (or a CSV row) asks for, before the rules are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderDraft {

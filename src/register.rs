@@ -473,11 +473,30 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
                 format!("expected a registered employee ID, got {approver:?}"),
             ));
         }
+        let content = t.get(row, "content");
+        if content.chars().count() > crate::order::CONTENT_CHARS {
+            return Err(t.err(
+                row,
+                "content",
+                format!(
+                    "expected at most {} characters, got {} (it is shown to supervisors and in chat)",
+                    crate::order::CONTENT_CHARS,
+                    content.chars().count()
+                ),
+            ));
+        }
+        if content.chars().any(char::is_control) {
+            return Err(t.err(
+                row,
+                "content",
+                "expected one line of text without control characters",
+            ));
+        }
         let draft = OrderDraft {
             employee: id.to_string(),
             date,
             hours,
-            content: t.get(row, "content").to_string(),
+            content: content.to_string(),
             approved_by: approver.to_string(),
             shifted,
             leave,

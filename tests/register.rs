@@ -577,3 +577,31 @@ fn the_web_form_for_staff_refuses_an_address_with_a_line_break() {
         }
     }
 }
+
+#[test]
+fn an_orders_content_too_long_or_with_a_line_break_is_refused_at_import() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff();
+        let long = "手順書作成".repeat(41); // 205 characters
+        for (content, want) in [
+            (long.as_str(), "at most 200 characters"),
+            ("手順書\r\n<!channel>", "without control characters"),
+        ] {
+            let p = zt.write(
+                "orders.csv",
+                &format!(
+                    "employee_id,date,start,end,content,approved_by,shifted\n\
+                     E1001,2021-01-12,,,\"{content}\",E2001,\n"
+                ),
+            );
+            zt.run(&["orders", "import", p.to_str().unwrap()])
+                .expect_bad_input(&["orders.csv:2", "content", want]);
+            let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
+            assert!(
+                board["teleworkers"].as_array().unwrap().is_empty(),
+                "{b:?}: nothing imported"
+            );
+        }
+    }
+}

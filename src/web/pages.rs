@@ -30,7 +30,7 @@ use crate::store::Role;
 type Errors = BTreeMap<&'static str, String>;
 
 /// 勤務内容: at most this many characters (it is shown on the board and in the register).
-pub const CONTENT_CHARS: usize = 200;
+pub const CONTENT_CHARS: usize = crate::order::CONTENT_CHARS;
 /// A phone contact's メモ, at most.
 pub const NOTE_CHARS: usize = 500;
 /// Any other field someone types (時間休, a PC name, an ID, a date…), at most.
