@@ -209,8 +209,7 @@ impl<'a> Ingestor<'a> {
                 tracing::warn!(messages = raws.len(), error = %for_log(&e.to_string(), 300),
                     "the database refused a batch; storing its messages one by one");
                 drop(tx); // rolled back
-                self.summary = before;
-                self.forget_answers();
+                self.undo(before);
             }
         }
         for raw in raws {
@@ -220,8 +219,7 @@ impl<'a> Ingestor<'a> {
                 Ok(()) => tx.commit().await?,
                 Err(e) if refused_by_message(&e) => {
                     drop(tx);
-                    self.summary = before;
-                    self.forget_answers();
+                    self.undo(before);
                     let parsed = raw.parsed.clone().unwrap_or_else(|| parse(&raw.bytes));
                     let header_time = parsed.as_ref().ok().and_then(|m| m.received);
                     let (from, subject) = match &parsed {
@@ -261,8 +259,7 @@ impl<'a> Ingestor<'a> {
                 tracing::warn!(messages = msgs.len(), error = %for_log(&e.to_string(), 300),
                     "the database refused a batch of chat messages; storing them one by one");
                 drop(tx);
-                self.summary = before;
-                self.forget_answers();
+                self.undo(before);
                 self.inline.clear();
             }
         }
@@ -280,8 +277,7 @@ impl<'a> Ingestor<'a> {
                 }
                 Err(e) if refused_by_message(&e) => {
                     drop(tx);
-                    self.summary = before;
-                    self.forget_answers();
+                    self.undo(before);
                     self.inline.remove(&msg.key);
                     let aside = SetAside {
                         key: msg.key.clone(),
@@ -303,6 +299,12 @@ impl<'a> Ingestor<'a> {
             }
         }
         Ok((self.store.begin().await?, outcomes))
+    }
+
+    /// After a transaction was rolled back: what it had counted is forgotten.
+    fn undo(&mut self, before: Summary) {
+        self.summary = before;
+        self.forget_answers();
     }
 
     /// After a batch was rolled back: the loop breaker's counts are read again when needed.
@@ -396,7 +398,7 @@ impl<'a> Ingestor<'a> {
                     .and_then(|e| e.emails.first().map(|a| a.to_lowercase()))
                     .unwrap_or_else(|| msg.sender.clone()),
                 subject: String::new(),
-                body: msg.text.clone(),
+                body: clean(&msg.text).into_owned(),
                 date_header: None,
                 received: Some(msg.at),
                 auto_reply: None,
@@ -985,8 +987,10 @@ fn arrival(raw: &Raw, header_time: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
         .unwrap_or(now)
 }
 
-/// A message with the control characters taken out of everything that is stored, compared or
-/// copied into a header (SPEC §4): PostgreSQL refuses NUL in text, and the rest forge lines.
+/// A message with the control characters taken out of its one-line values, which are stored,
+/// compared or copied into a header (SPEC §4): PostgreSQL refuses NUL in text, and the rest
+/// forge lines. The body is cleaned where it comes in: by `parse` for mail, by `process_chat`
+/// for chat (once; it is the long part).
 fn cleaned(mut m: Incoming) -> Incoming {
     fn line(s: &mut String) {
         if let Cow::Owned(c) = clean_line(s) {
@@ -996,9 +1000,6 @@ fn cleaned(mut m: Incoming) -> Incoming {
     line(&mut m.key);
     line(&mut m.from);
     line(&mut m.subject);
-    if let Cow::Owned(c) = clean(&m.body) {
-        m.body = c;
-    }
     if let Some(id) = &mut m.message_id {
         line(id);
     }

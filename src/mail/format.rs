@@ -89,13 +89,9 @@ pub fn plain(m: &Plain<'_>) -> Formatted {
     }
 }
 
-/// A Message-ID fit for a header: printable ASCII, no space, no angle bracket, not empty.
+/// A Message-ID fit for a header: `text::is_message_id`, and short enough for one line.
 pub fn is_safe_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 250
-        && id
-            .bytes()
-            .all(|b| (0x21..=0x7e).contains(&b) && b != b'<' && b != b'>')
+    id.len() <= 250 && crate::text::is_message_id(id)
 }
 
 /// `Name: value`; a long value comes folded (`\r\n `) already.

@@ -72,19 +72,19 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
             subject: String::new(),
         });
     };
-    let subject = without_controls(msg.subject().unwrap_or(""))
+    let subject = crate::text::clean(msg.subject().unwrap_or(""))
         .trim()
         .to_string();
     let from = msg
         .from()
         .and_then(|a| a.first())
         .and_then(|a| a.address())
-        .map(|a| without_controls(a).trim().to_lowercase())
+        .map(|a| crate::text::clean(a).trim().to_lowercase())
         .unwrap_or_default();
     let message_id = msg
         .message_id()
         .map(|m| m.trim().trim_matches(['<', '>']))
-        .filter(|m| is_message_id(m))
+        .filter(|m| crate::text::is_message_id(m))
         .map(str::to_string);
     let key = message_id
         .clone()
@@ -99,8 +99,8 @@ pub fn parse(raw: &[u8]) -> Result<Incoming, Unparseable> {
         });
     }
     let mut body = body_text(&msg);
-    if has_controls(&body) {
-        body.retain(|c| !is_control(c));
+    if let Cow::Owned(clean) = crate::text::clean(&body) {
+        body = clean;
     }
     let date_header = msg
         .date()
@@ -224,47 +224,9 @@ fn has_lone_cr(raw: &[u8]) -> bool {
     })
 }
 
-/// SPEC §4: control characters (C0 but tab and line breaks, and DEL) never reach the store or
-/// an outgoing header: an encoded word may decode to NUL or ESC.
-fn without_controls(s: &str) -> Cow<'_, str> {
-    if has_controls(s) {
-        Cow::Owned(s.chars().filter(|&c| !is_control(c)).collect())
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
-fn is_control(c: char) -> bool {
-    c == '\u{7f}' || c < ' ' && !matches!(c, '\t' | '\r' | '\n')
-}
-
-fn has_controls(s: &str) -> bool {
-    any_byte(s.as_bytes(), |b| {
-        b == 0x7f || b < b' ' && !matches!(b, b'\t' | b'\r' | b'\n')
-    })
-}
-
-/// Whether a byte of `bytes` is one `pred` picks. An OR over each 64-byte chunk vectorises
-/// (16 or 32 bytes a step), where `any` goes a byte at a time to exit early and a count widens
-/// every byte to 64 bits: this runs over every message's body.
-fn any_byte(bytes: &[u8], pred: impl Fn(u8) -> bool) -> bool {
-    bytes
-        .chunks(64)
-        .any(|c| c.iter().fold(0u8, |acc, &b| acc | u8::from(pred(b))) != 0)
-}
-
-/// A Message-ID we keep and may copy into `In-Reply-To`/`References`: printable ASCII without
-/// blanks or angle brackets (RFC 5322 `msg-id` is narrower still; this is what is safe).
-fn is_message_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| (0x21..=0x7e).contains(&b) && b != b'<' && b != b'>')
-}
-
 /// The Message-IDs of an `In-Reply-To:`/`References:` value: each `<…>`, or, without angle
 /// brackets, each blank- or comma-separated word holding an `@`. One that is not a safe
-/// Message-ID (`is_message_id`) is dropped, not mended.
+/// Message-ID (`text::is_message_id`) is dropped, not mended.
 fn message_ids(value: &str) -> Vec<String> {
     let words: Vec<&str> = if value.contains('<') {
         value
@@ -279,7 +241,7 @@ fn message_ids(value: &str) -> Vec<String> {
     };
     words
         .into_iter()
-        .filter(|id| id.contains('@') && is_message_id(id))
+        .filter(|id| id.contains('@') && crate::text::is_message_id(id))
         .map(str::to_string)
         .collect()
 }
@@ -887,9 +849,11 @@ body\r\n";
         let m = parse(raw.as_bytes()).unwrap();
         assert_eq!(m.message_id, None);
         assert!(m.key.starts_with("sha:"), "{}", m.key);
-        assert!(is_message_id("20210112.1@pc01.city.example.lg.jp"));
+        assert!(crate::text::is_message_id(
+            "20210112.1@pc01.city.example.lg.jp"
+        ));
         for bad in ["", "a b@c", "a<b@c", "a>b@c", "\u{3042}@c", "a\t@c"] {
-            assert!(!is_message_id(bad), "{bad:?}");
+            assert!(!crate::text::is_message_id(bad), "{bad:?}");
         }
         // Bare ids without angle brackets, as some clients write them.
         assert_eq!(message_ids("a@x, b@y c"), ["a@x", "b@y"]);
@@ -908,7 +872,7 @@ body\r\n";
         let m = parse(raw.as_bytes()).unwrap();
         assert_eq!(m.subject, "業務開始[31");
         assert!(m.body.starts_with("abcd\tef"), "{:?}", m.body);
-        assert_eq!(without_controls("ok\r\n\tok"), "ok\r\n\tok");
+        assert_eq!(crate::text::clean("ok\r\n\tok"), "ok\r\n\tok");
     }
 
     #[test]
