@@ -174,9 +174,16 @@ async fn main() {
     let now = chrono::Utc::now();
     let cpu = cpu_seconds();
     let t = Instant::now();
-    let summary = ingest::ingest_maildir(&store, &cfg, &maildir, now, false)
-        .await
-        .expect("ingest");
+    let summary = ingest::ingest_maildir(
+        &store,
+        &cfg,
+        &zaitaku::chat::channels(&cfg),
+        &maildir,
+        now,
+        false,
+    )
+    .await
+    .expect("ingest");
     let end_to_end = t.elapsed().as_secs_f64();
     let end_to_end_cpu = cpu_seconds() - cpu;
     let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")

@@ -442,7 +442,7 @@ mod tests {
             approved_by: Some("E2001".into()),
             shifted: false,
             leave: vec![],
-            status: "approved".into(),
+            status: crate::order::OrderStatus::Approved,
             employee_name: "山田太郎".into(),
             department: "情報管理課".into(),
             holiday_ok: false,

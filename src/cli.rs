@@ -312,7 +312,8 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         Command::Web { listen, now: start } => web(store, cfg, listen, start, out).await,
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;
-            let report = crate::tick::tick(store, cfg, at).await?;
+            let channels = crate::chat::channels(cfg);
+            let report = crate::tick::tick(store, cfg, &channels, at).await?;
             say(out, report.to_string())
         }
         Command::Status {
@@ -483,8 +484,9 @@ async fn ingest(
         .as_deref()
         .map(|s| parse_instant("--received-at", s))
         .transpose()?;
+    let channels = crate::chat::channels(cfg);
     let summary = if let Some(dir) = &args.maildir {
-        ingest::ingest_maildir(store, cfg, dir, now, args.json).await?
+        ingest::ingest_maildir(store, cfg, &channels, dir, now, args.json).await?
     } else {
         if args.files.is_empty() {
             return Err(Error::bad(
@@ -492,12 +494,21 @@ async fn ingest(
                 "expected .eml files, - for standard input, or --maildir DIR",
             ));
         }
-        ingest::ingest_files(store, cfg, &args.files, received_at, now, args.json).await?
+        ingest::ingest_files(
+            store,
+            cfg,
+            &channels,
+            &args.files,
+            received_at,
+            now,
+            args.json,
+        )
+        .await?
     };
     let delivery = if args.no_send {
         None
     } else {
-        Some(outbox::deliver_due(store, cfg, now).await?)
+        Some(outbox::deliver_due(store, cfg, &channels, now).await?)
     };
     if args.json {
         let v = serde_json::json!({
@@ -598,6 +609,7 @@ async fn web(
     crate::web::serve(
         cfg.clone(),
         store.clone(),
+        crate::chat::channels(cfg),
         listener,
         shutdown_signal(),
         start,

@@ -17,12 +17,15 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::transport::Transport;
+use crate::outbox::channel::Channels;
 use crate::store::Store;
 
 use crate::health::{MAILBOX_CONNECTED, MAILBOX_WATCHED};
 
 pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) -> Result<()> {
     let transport = Arc::new(Transport::from_config(&cfg.mail.transport)?);
+    // The chat channels, registered once for every task of the process.
+    let channels = crate::chat::channels(&cfg);
     // Bound before anything starts: a port already taken is a clear error at once.
     let web = match &cfg.web {
         Some(w) => Some(crate::web::bind(w.listen).await?),
@@ -48,6 +51,7 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         tasks.spawn(crate::web::serve(
             cfg.clone(),
             store.clone(),
+            channels.clone(),
             listener,
             stopped,
             None,
@@ -58,6 +62,7 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
             store.clone(),
             cfg.clone(),
             transport.clone(),
+            channels.clone(),
             stop.clone(),
         ));
     } else {
@@ -65,6 +70,7 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
             store.clone(),
             cfg.clone(),
             transport.clone(),
+            channels.clone(),
             stop.clone(),
         ));
     }
@@ -73,6 +79,7 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
             store.clone(),
             cfg.clone(),
             transport.clone(),
+            channels.clone(),
             stop.clone(),
         ));
     }
@@ -80,9 +87,15 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         store.clone(),
         cfg.clone(),
         transport.clone(),
+        channels.clone(),
         stop.clone(),
     ));
-    tasks.spawn(scheduler(store.clone(), cfg.clone(), stop.clone()));
+    tasks.spawn(scheduler(
+        store.clone(),
+        cfg.clone(),
+        channels,
+        stop.clone(),
+    ));
     tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
         tick = %cfg.daemon.tick.0, "zaitaku running");
     let mut early: Option<Result<()>> = None;
@@ -103,21 +116,6 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
     }
 }
 
-/// Delivers what the messages just taken in caused (their answers go out at once, not at the
-/// next tick); a failure is logged, and the tick retries.
-pub async fn deliver_now(store: &Store, transport: &Transport, cfg: &Config) {
-    match crate::outbox::deliver_with(store, transport, cfg, Utc::now()).await {
-        Ok(d) if d.attempted > 0 => tracing::info!(
-            sent = d.sent,
-            retrying = d.retrying,
-            failed = d.failed,
-            "outbox"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "outbox delivery failed"),
-    }
-}
-
 /// Sleeps, or returns true early when told to stop.
 async fn stopped_during(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     if *stop.borrow() {
@@ -133,6 +131,7 @@ async fn maildir_loop(
     store: Store,
     cfg: Config,
     transport: Arc<Transport>,
+    channels: Channels,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let dir = std::path::PathBuf::from(cfg.mail.source.trim_start_matches("maildir:"));
@@ -140,7 +139,8 @@ async fn maildir_loop(
     let poll = Duration::from_secs(cfg.mail.poll_seconds);
     let mut failing = false;
     loop {
-        match crate::ingest::ingest_maildir(&store, &cfg, &dir, Utc::now(), false).await {
+        match crate::ingest::ingest_maildir(&store, &cfg, &channels, &dir, Utc::now(), false).await
+        {
             Ok(s) => {
                 MAILBOX_CONNECTED.store(true, Ordering::Relaxed);
                 if failing {
@@ -153,7 +153,8 @@ async fn maildir_loop(
                         duplicates = s.duplicates,
                         "maildir batch done"
                     );
-                    deliver_now(&store, &transport, &cfg).await;
+                    crate::outbox::deliver_now(&store, &transport, &channels, &cfg, Utc::now())
+                        .await;
                 }
             }
             // A broken message is kept and recorded by ingest; what lands here is the folder or
@@ -173,7 +174,7 @@ async fn maildir_loop(
 
 /// The longest the delivery loop sleeps: mail queued by another process (`zaitaku ingest` from
 /// a `.forward` pipe, a second daemon) waits at most this long. This process's own answers go
-/// out at once (`deliver_now` after each batch).
+/// out at once (`outbox::deliver_now` after each batch).
 const DELIVERY_IDLE: Duration = Duration::from_secs(5);
 
 /// Delivers the outbox whenever something in it is due: it sleeps until the earliest row is
@@ -183,10 +184,19 @@ async fn delivery_loop(
     store: Store,
     cfg: Config,
     transport: Arc<Transport>,
+    channels: Channels,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     loop {
-        let wait = match crate::outbox::deliver_with(&store, &transport, &cfg, Utc::now()).await {
+        let wait = match crate::outbox::deliver_with(
+            &store,
+            &transport,
+            &channels,
+            &cfg,
+            Utc::now(),
+        )
+        .await
+        {
             Ok(d) => {
                 if d.attempted > 0 {
                     tracing::info!(
@@ -221,9 +231,14 @@ async fn delivery_loop(
     }
 }
 
-async fn scheduler(store: Store, cfg: Config, mut stop: watch::Receiver<bool>) -> Result<()> {
+async fn scheduler(
+    store: Store,
+    cfg: Config,
+    channels: Channels,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
     // Catch up at once: overdue steps, a missed digest, mail left in the outbox.
-    run_tick(&store, &cfg).await;
+    run_tick(&store, &cfg, &channels).await;
     loop {
         let now = Utc::now().with_timezone(&cfg.timezone);
         let Some(next) = cfg.daemon.tick.1.after(&now).next() else {
@@ -237,14 +252,14 @@ async fn scheduler(store: Store, cfg: Config, mut stop: watch::Receiver<bool>) -
         if stopped_during(&mut stop, wait).await {
             return Ok(());
         }
-        run_tick(&store, &cfg).await;
+        run_tick(&store, &cfg, &channels).await;
     }
 }
 
-async fn run_tick(store: &Store, cfg: &Config) {
+async fn run_tick(store: &Store, cfg: &Config, channels: &Channels) {
     // A failing tick (database or mail server down) is logged and tried again at the next time;
     // it never stops the daemon.
-    match crate::tick::tick(store, cfg, Utc::now()).await {
+    match crate::tick::tick(store, cfg, channels, Utc::now()).await {
         Ok(r) => {
             if r.steps_sent + r.steps_expired + r.digests + r.delivery.attempted > 0 {
                 tracing::info!(report = %r, "tick");

@@ -116,7 +116,16 @@ async fn serve_web(
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    crate::web::serve(cfg.clone(), store.clone(), listener, shutdown, Some(now)).await
+    let channels = crate::chat::channels(cfg);
+    crate::web::serve(
+        cfg.clone(),
+        store.clone(),
+        channels,
+        listener,
+        shutdown,
+        Some(now),
+    )
+    .await
 }
 
 async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> {
@@ -125,18 +134,26 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     let at = |s: &str| parse_instant("demo", s);
 
     prepare_register(dir, cfg, store).await?;
+    let channels = &crate::chat::channels(cfg);
 
     heading("2. 2021-01-12 朝: 開始連絡が届く (zaitaku ingest --maildir)");
     deliver(&inbox, MORNING)?;
-    let s =
-        ingest::ingest_maildir(store, cfg, &inbox, at("2021-01-12T08:40:00+09:00")?, false).await?;
+    let s = ingest::ingest_maildir(
+        store,
+        cfg,
+        channels,
+        &inbox,
+        at("2021-01-12T08:40:00+09:00")?,
+        false,
+    )
+    .await?;
     println!("  {s}");
-    let t = tick::tick(store, cfg, at("2021-01-12T08:40:00+09:00")?).await?;
+    let t = tick::tick(store, cfg, channels, at("2021-01-12T08:40:00+09:00")?).await?;
     println!("  {t}  → {}", dir.join("outbox").display());
     board(store, cfg, "2021-01-12T08:40:00+09:00").await?;
 
     heading("3. 09:30 連絡のない職員への督促 (zaitaku tick: 本人へ確認 → 所属長へ → 人事課へ)");
-    let t = tick::tick(store, cfg, at("2021-01-12T09:30:00+09:00")?).await?;
+    let t = tick::tick(store, cfg, channels, at("2021-01-12T09:30:00+09:00")?).await?;
     println!("  {t}");
     board(store, cfg, "2021-01-12T09:30:00+09:00").await?;
 
@@ -152,16 +169,16 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     let when = at("2021-01-12T09:40:00+09:00")?;
     register::record_contact(store, cfg, contact, when.timestamp()).await?;
     println!("  電話連絡を記録しました: 小林直子 業務開始 09:35（記録: 鈴木一郎）");
-    let t = tick::tick(store, cfg, at("2021-01-12T10:00:00+09:00")?).await?;
+    let t = tick::tick(store, cfg, channels, at("2021-01-12T10:00:00+09:00")?).await?;
     println!("  10:00 の tick: {t}");
     println!("  （10:00 は所属長あての在宅勤務状況メール（ダイジェスト）の時刻です）");
 
     heading("5. 2021-01-12 夕方: 終了連絡と日報が届く");
     deliver(&inbox, EVENING)?;
     let evening = at("2021-01-12T17:30:00+09:00")?;
-    let s = ingest::ingest_maildir(store, cfg, &inbox, evening, false).await?;
+    let s = ingest::ingest_maildir(store, cfg, channels, &inbox, evening, false).await?;
     println!("  {s}");
-    let t = tick::tick(store, cfg, at("2021-01-12T18:00:00+09:00")?).await?;
+    let t = tick::tick(store, cfg, channels, at("2021-01-12T18:00:00+09:00")?).await?;
     println!("  {t}");
     board(store, cfg, "2021-01-12T18:00:00+09:00").await?;
 

@@ -8,3 +8,5 @@ use std::sync::atomic::AtomicBool;
 pub static MAILBOX_WATCHED: AtomicBool = AtomicBool::new(false);
 /// The mail source is connected now (`/metrics`: `zaitaku_mailbox_connected`).
 pub static MAILBOX_CONNECTED: AtomicBool = AtomicBool::new(false);
+/// The Matrix connection works now (`/metrics`: `zaitaku_matrix_connected`).
+pub static MATRIX_CONNECTED: AtomicBool = AtomicBool::new(false);

@@ -21,6 +21,8 @@ use crate::error::{Error, Result};
 use crate::mail::maildir;
 use crate::mail::parse::{Incoming, Unparseable, parse};
 use crate::mail::template::Templates;
+use crate::order::OrderStatus;
+use crate::outbox::channel::{Channels, ReplyTarget};
 use crate::outbox::{self, OutMail};
 use crate::report::{Decision, Facts, Reason, decide_classified, kind_label};
 use crate::store::escalations::{NewEscalation, insert_escalations, resolve};
@@ -92,6 +94,8 @@ pub struct Raw {
 pub struct Ingestor<'a> {
     store: &'a Store,
     cfg: &'a Config,
+    /// The chat channels: a department's rooms and the answer to a chat report.
+    channels: &'a Channels,
     templates: Templates,
     by_email: HashMap<String, Employee>,
     /// Chat user ID (Matrix `@user:server`, Slack/Mattermost user ID) → employee.
@@ -113,7 +117,11 @@ pub struct Ingestor<'a> {
 }
 
 impl<'a> Ingestor<'a> {
-    pub async fn new(store: &'a Store, cfg: &'a Config) -> Result<Ingestor<'a>> {
+    pub async fn new(
+        store: &'a Store,
+        cfg: &'a Config,
+        channels: &'a Channels,
+    ) -> Result<Ingestor<'a>> {
         let by_id = store.employees().await?;
         let by_email = by_id
             .values()
@@ -136,6 +144,7 @@ impl<'a> Ingestor<'a> {
         Ok(Ingestor {
             store,
             cfg,
+            channels,
             templates: Templates::new(&cfg.templates),
             by_email,
             by_chat,
@@ -164,7 +173,7 @@ impl<'a> Ingestor<'a> {
             .store
             .order(employee, day)
             .await?
-            .filter(|o| o.status == "approved");
+            .filter(|o| o.status == OrderStatus::Approved);
         self.orders.insert(key, o.clone());
         Ok(o)
     }
@@ -478,18 +487,12 @@ impl<'a> Ingestor<'a> {
                         self.inline
                             .insert(p.report.message_key.clone(), r.body.trim().to_string());
                     }
-                    ReplyVia::Matrix {
-                        room,
-                        event,
-                        thread,
-                    } => {
+                    ReplyVia::Chat(target) => {
                         let r = self.templates.render(template, &f.ctx)?;
-                        mails.push(crate::chat::matrix::reply_row(
+                        mails.extend(self.channels.reply_row(
                             self.cfg,
                             &cause,
-                            room,
-                            event,
-                            thread,
+                            target,
                             r.body.trim(),
                             now,
                         ));
@@ -539,7 +542,7 @@ impl<'a> Ingestor<'a> {
                         f.ctx.name, f.ctx.date, f.ctx.subject
                     )
                 };
-                mails.extend(outbox::chat_rows(
+                mails.extend(self.channels.department_rows(
                     self.cfg,
                     &mid,
                     &cause,
@@ -1074,13 +1077,9 @@ pub enum ReplyVia {
     Mail,
     /// Returned to the caller (a slash command's HTTP answer).
     Inline,
-    /// A message in a Matrix room's thread, through the outbox.
-    Matrix {
-        room: String,
-        /// The event answered, and the thread's root.
-        event: String,
-        thread: String,
-    },
+    /// A message where the report was said (a room's thread), through the outbox, on the
+    /// channel it came from.
+    Chat(ReplyTarget),
 }
 
 /// A chat message to take in.
@@ -1140,6 +1139,7 @@ struct MailContext {
 pub async fn ingest_files(
     store: &Store,
     cfg: &Config,
+    channels: &Channels,
     files: &[PathBuf],
     received_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -1173,7 +1173,7 @@ pub async fn ingest_files(
             class: None,
         });
     }
-    let mut ing = Ingestor::new(store, cfg).await?;
+    let mut ing = Ingestor::new(store, cfg, channels).await?;
     ing.keep_details = keep_details;
     for chunk in raws.chunks(BATCH) {
         ing.store_batch(chunk, now).await?.commit().await?;
@@ -1230,12 +1230,13 @@ fn read_chunk(chunk: Vec<maildir::Entry>, keep_details: bool) -> Chunk {
 pub async fn ingest_maildir(
     store: &Store,
     cfg: &Config,
+    channels: &Channels,
     dir: &Path,
     now: DateTime<Utc>,
     keep_details: bool,
 ) -> Result<Summary> {
     let entries = maildir::new_messages(dir)?;
-    let mut ing = Ingestor::new(store, cfg).await?;
+    let mut ing = Ingestor::new(store, cfg, channels).await?;
     ing.keep_details = keep_details;
     // Three stages overlap on the machine's cores: the next batch's files are read while this
     // batch is decided and committed, and the last batch's files move to cur/ meanwhile.

@@ -13,6 +13,45 @@ use crate::calendar::{Minutes, Service};
 /// it is shown on the board, in digests and in chat.
 pub const CONTENT_CHARS: usize = 200;
 
+/// Where an order stands. The database keeps `as_str()`; the store converts once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    /// Asked for by a teleworker (申請中), waiting for a supervisor.
+    Draft,
+    /// Ordered: reports are expected and chased.
+    Approved,
+    /// Taken back (取消): nobody is chased for it.
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Draft => "draft",
+            OrderStatus::Approved => "approved",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status a stored name means. A name this version does not know is read as
+    /// cancelled: an order is never chased, answered as ordered or shown as approved unless
+    /// it says so.
+    pub fn from_stored(s: &str) -> OrderStatus {
+        match s {
+            "draft" => OrderStatus::Draft,
+            "approved" => OrderStatus::Approved,
+            _ => OrderStatus::Cancelled,
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a supervisor (or a CSV row) asks for, before the rules are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderDraft {
@@ -332,6 +371,19 @@ pub fn format_leave(spans: &[(Minutes, Minutes)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_reads_back_and_an_unknown_one_is_never_approved() {
+        for st in [
+            OrderStatus::Draft,
+            OrderStatus::Approved,
+            OrderStatus::Cancelled,
+        ] {
+            assert_eq!(OrderStatus::from_stored(st.as_str()), st);
+        }
+        assert_eq!(OrderStatus::from_stored("Approved"), OrderStatus::Cancelled);
+        assert_eq!(OrderStatus::from_stored(""), OrderStatus::Cancelled);
+    }
     use crate::calendar::parse_date;
 
     fn svc() -> Service {

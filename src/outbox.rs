@@ -8,6 +8,8 @@
 //! row of its own (shown on the board) while the others get the mail, and a row that cannot be
 //! sent is marked failed while the round goes on.
 
+pub mod channel;
+
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +20,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::transport::{SendError, Transport};
 use crate::store::{Store, Tx};
+use channel::{ChannelKind, Channels, Outgoing};
 
 /// A mail to send.
 #[derive(Debug, Clone)]
@@ -88,7 +91,7 @@ pub fn message_id(cfg: &Config, cause: &str) -> String {
 /// The Message-ID of the copy of a mail posted to a chat `channel`: the mail's, with the
 /// channel after `zaitaku.`, so an answer in the chat (`chat::matrix` maps the event back by
 /// removing the channel) finds the escalation the mail belongs to.
-pub fn chat_message_id(channel: &str, mail_id: &str) -> String {
+pub fn chat_message_id(channel: ChannelKind, mail_id: &str) -> String {
     match mail_id.strip_prefix("zaitaku.") {
         Some(rest) => format!("zaitaku.{channel}.{rest}"),
         None => format!("zaitaku.{channel}.{mail_id}"),
@@ -103,8 +106,8 @@ fn address(s: &str) -> Result<Address> {
 /// A formatted mail, ready to store.
 #[derive(Debug, Clone)]
 pub struct OutRow {
-    /// `mail`, or `webhook` (envelope_to is the URL, raw the JSON body).
-    pub channel: &'static str,
+    /// Mail, or a chat channel (envelope_to is the room or URL, raw what the channel sends).
+    pub channel: ChannelKind,
     pub message_id: String,
     /// What caused the row: the same cause is queued once.
     pub cause: String,
@@ -159,7 +162,7 @@ impl Draft {
     /// this mail announces records, so that a reply to the mail finds it.
     pub fn row_with_id(self, mid: String, cause: &str, report_id: Option<i64>) -> OutRow {
         OutRow {
-            channel: "mail",
+            channel: ChannelKind::Mail,
             raw: self.text.with_id(&mid),
             message_id: mid,
             cause: cause.to_string(),
@@ -243,7 +246,7 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
                 at: r.created_at,
             });
         }
-        if !(r.channel == "mail" && r.envelope_to.is_empty()) {
+        if !(r.channel == ChannelKind::Mail && r.envelope_to.is_empty()) {
             sendable.push(r);
         }
     }
@@ -270,7 +273,7 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
                 .bind(&r.raw)
                 .bind(r.created_at)
                 .bind(r.created_at)
-                .bind(r.channel)
+                .bind(r.channel.as_str())
                 .bind(&r.cause);
         }
         // A row skipped by the conflict clause is not counted, on SQLite and PostgreSQL.
@@ -317,36 +320,12 @@ pub async fn insert_failed(tx: &mut Tx<'_>, rows: &[Failed]) -> Result<()> {
     Ok(())
 }
 
-/// The chat messages for a department's rooms (an incoming webhook, a Matrix room), queued
-/// like mail: the same cause is queued once. Their Message-IDs are the mail's `mail_id` with
-/// the channel (see `chat_message_id`), so an answer in the room finds what the mail announced.
-/// Empty when the department has no room.
-pub fn chat_rows(
-    cfg: &Config,
-    mail_id: &str,
-    cause: &str,
-    department: &str,
-    text: &str,
-    now: DateTime<Utc>,
-) -> Vec<OutRow> {
-    let mut rows: Vec<OutRow> = webhook_row(cfg, cause, department, text, now)
-        .into_iter()
-        .collect();
-    rows.extend(crate::chat::matrix::room_row(
-        cfg, cause, department, text, now,
-    ));
-    for r in &mut rows {
-        r.message_id = chat_message_id(r.channel, mail_id);
-    }
-    rows
-}
-
-/// An outbox row for a chat server (`channel` is `webhook` or `matrix`): `raw` is what is sent
-/// to `to`, `text` what the board shows of it (its first line). Its cause is the channel and
-/// `cause`, so the same cause is queued once per channel; its Message-ID a new one.
+/// An outbox row for a chat channel (made by its `Channel`): `raw` is what is sent to `to`,
+/// `text` what the board shows of it (its first line). Its cause is the channel and `cause`,
+/// so the same cause is queued once per channel; its Message-ID a new one.
 pub fn chat_row(
     cfg: &Config,
-    channel: &'static str,
+    channel: ChannelKind,
     cause: &str,
     to: &str,
     text: &str,
@@ -360,7 +339,7 @@ pub fn chat_row(
         refused: vec![],
         purpose: "chat".into(),
         report_id: None,
-        envelope_from: channel.into(),
+        envelope_from: channel.as_str().into(),
         envelope_to: to.to_string(),
         subject: text
             .lines()
@@ -372,25 +351,6 @@ pub fn chat_row(
         raw,
         created_at: now.timestamp(),
     }
-}
-
-fn webhook_row(
-    cfg: &Config,
-    cause: &str,
-    department: &str,
-    text: &str,
-    now: DateTime<Utc>,
-) -> Option<OutRow> {
-    let url = cfg.chat.webhooks.get(department)?;
-    Some(chat_row(
-        cfg,
-        "webhook",
-        cause,
-        url,
-        text,
-        crate::chat::webhook::payload(text),
-        now,
-    ))
 }
 
 /// Formats the mail and queues it inside the caller's transaction. Returns false when a mail
@@ -435,10 +395,37 @@ const GIVE_UP_SECS: i64 = 24 * 3600;
 /// return instead of when the backoff of the mail that failed first runs out.
 const PROBE_SECS: i64 = 5;
 
-/// Delivers every mail due at `now` through the configured transport.
-pub async fn deliver_due(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<Delivery> {
+/// Delivers every row due at `now`: mail through the configured transport, chat rows through
+/// their channel.
+pub async fn deliver_due(
+    store: &Store,
+    cfg: &Config,
+    channels: &Channels,
+    now: DateTime<Utc>,
+) -> Result<Delivery> {
     let transport = Transport::from_config(&cfg.mail.transport)?;
-    deliver_with(store, &transport, cfg, now).await
+    deliver_with(store, &transport, channels, cfg, now).await
+}
+
+/// Delivers what the messages just taken in caused (their answers go out at once, not at the
+/// next tick); a failure is logged, and the delivery loop or the tick retries.
+pub async fn deliver_now(
+    store: &Store,
+    transport: &Transport,
+    channels: &Channels,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) {
+    match deliver_with(store, transport, channels, cfg, now).await {
+        Ok(d) if d.attempted > 0 => tracing::info!(
+            sent = d.sent,
+            retrying = d.retrying,
+            failed = d.failed,
+            "outbox"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "outbox delivery failed"),
+    }
 }
 
 /// Mails claimed (and later marked sent) per transaction. Each transaction is an fsync on
@@ -453,7 +440,8 @@ struct Claimed {
     raw: Vec<u8>,
     created_at: i64,
     attempts: i64,
-    channel: String,
+    /// `None`: a channel this version does not know (the row fails, alone).
+    channel: Option<ChannelKind>,
     message_id: String,
     server_wait: bool,
 }
@@ -487,6 +475,7 @@ impl Claimed {
 pub async fn deliver_with(
     store: &Store,
     transport: &Transport,
+    channels: &Channels,
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Result<Delivery> {
@@ -498,7 +487,7 @@ pub async fn deliver_with(
     let mut total = Delivery::default();
     // Bounded: the second round finds no mail marked as waiting (the first cleared the marks).
     for _ in 0..3 {
-        let (d, again) = round(store, transport, cfg, now).await?;
+        let (d, again) = round(store, transport, channels, cfg, now).await?;
         total.attempted += d.attempted;
         total.sent += d.sent;
         total.retrying += d.retrying;
@@ -515,6 +504,7 @@ pub async fn deliver_with(
 async fn round(
     store: &Store,
     transport: &Transport,
+    channels: &Channels,
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Result<(Delivery, bool)> {
@@ -576,7 +566,7 @@ async fn round(
                     raw: r.get(2),
                     created_at: r.get(3),
                     attempts: r.get(4),
-                    channel: r.get(5),
+                    channel: ChannelKind::parse(&r.get::<String, _>(5)),
                     message_id: r.get(6),
                     server_wait: r.get::<i64, _>(7) != 0,
                 });
@@ -586,26 +576,37 @@ async fn round(
         let mut sent = Vec::with_capacity(claimed.len());
         let mut given_back = Vec::new();
         for c in claimed {
-            let is_mail = c.channel == "mail";
+            let is_mail = c.channel == Some(ChannelKind::Mail);
             if unreachable && is_mail {
                 // The server did not answer: give the rest back, to wait for it.
                 given_back.push(c.id);
                 continue;
             }
             d.attempted += 1;
-            let result = if is_mail {
-                match c.envelope() {
+            let result = match c.channel {
+                Some(ChannelKind::Mail) => match c.envelope() {
                     Ok(envelope) => sender.send_raw(&envelope, &c.raw).await.map(|()| None),
                     Err(e) => Err(e),
-                }
-            } else if c.channel == "matrix" {
-                crate::chat::matrix::send(store, cfg, &c.to, &c.message_id, &c.raw)
-                    .await
-                    .map(Some)
-            } else {
-                crate::chat::webhook::post(&c.to, &c.raw)
-                    .await
-                    .map(|()| None)
+                },
+                Some(kind) => match channels.get(kind) {
+                    Some(channel) => {
+                        let row = Outgoing {
+                            to: &c.to,
+                            message_id: &c.message_id,
+                            raw: &c.raw,
+                        };
+                        channel.send(store, row).await
+                    }
+                    // Configured when it was queued, not now.
+                    None => Err(SendError {
+                        permanent: true,
+                        message: format!("[chat.{kind}] is not configured"),
+                    }),
+                },
+                None => Err(SendError {
+                    permanent: true,
+                    message: "a channel this version does not know".into(),
+                }),
             };
             match result {
                 Ok(remote_id) => {
@@ -885,7 +886,7 @@ mod tests {
     fn a_chat_copy_maps_back_to_the_mails_message_id() {
         let cfg = Config::embedded();
         let mail = message_id(&cfg, "escalation.order-2-missing-start-2");
-        let chat = chat_message_id("matrix", &mail);
+        let chat = chat_message_id(ChannelKind::Matrix, &mail);
         assert_ne!(chat, mail);
         // What chat::matrix does with the Message-ID of the event a reply answers.
         assert_eq!(chat.replacen("zaitaku.matrix.", "zaitaku.", 1), mail);

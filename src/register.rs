@@ -13,7 +13,7 @@ use crate::csvin::Table;
 use crate::error::{Error, Result};
 use crate::ids::{Held, choose_id};
 use crate::mail::address::{not_an_address, parse_address};
-use crate::order::{OrderDraft, OrderFacts, WorkOrder, parse_leave};
+use crate::order::{OrderDraft, OrderFacts, OrderStatus, WorkOrder, parse_leave};
 use crate::store::{Application, Employee, Role, Store};
 
 /// Loads the configured departments (`init`).
@@ -561,7 +561,7 @@ pub async fn check_order(
 
 pub async fn cancel_order(store: &Store, employee: &str, date: NaiveDate, now: i64) -> Result<()> {
     match store.order(employee, date).await? {
-        Some(o) if o.status != "cancelled" => store.cancel_order(o.id, now).await,
+        Some(o) if o.status != OrderStatus::Cancelled => store.cancel_order(o.id, now).await,
         Some(_) => Err(Error::bad(
             "--date",
             format!("the order of {employee} for {date} is already cancelled"),
@@ -609,7 +609,7 @@ pub async fn record_contact(store: &Store, cfg: &Config, c: Contact, now: i64) -
         ));
     };
     let order = match store.order(&emp.employee_id, c.date).await? {
-        Some(o) if o.status == "approved" => o,
+        Some(o) if o.status == OrderStatus::Approved => o,
         _ => {
             return Err(Error::bad(
                 "--date",

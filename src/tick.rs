@@ -21,7 +21,8 @@ use crate::config::{Config, Recipient};
 use crate::error::{Error, Result};
 use crate::escalation::{Chain, ChainState, due_steps, step_key};
 use crate::mail::template::Templates;
-use crate::order::expected_hours;
+use crate::order::{OrderStatus, expected_hours};
+use crate::outbox::channel::{ChannelKind, Channels};
 use crate::outbox::{self, Delivery, Failed, OutMail, OutRow};
 use crate::store::escalations::{NewEscalation, claim_digest, insert_escalation, set_failed};
 use crate::store::{Employee, Role, Store};
@@ -53,16 +54,21 @@ impl fmt::Display for TickReport {
     }
 }
 
-pub async fn tick(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<TickReport> {
+pub async fn tick(
+    store: &Store,
+    cfg: &Config,
+    channels: &Channels,
+    now: DateTime<Utc>,
+) -> Result<TickReport> {
     let templates = Templates::new(&cfg.templates);
     let mut report = TickReport::default();
     // Mail a process of this host claimed before it died goes out now, not when its lease ends.
     outbox::release_dead_leases(store, now).await?;
     // Each part has its turn even when one before it failed (the database went away for a
     // moment): the first error is returned once all have run.
-    let escalated = escalate(store, cfg, &templates, now, &mut report).await;
-    let digested = digests(store, cfg, &templates, now, &mut report).await;
-    let delivered = outbox::deliver_due(store, cfg, now).await;
+    let escalated = escalate(store, cfg, channels, &templates, now, &mut report).await;
+    let digested = digests(store, cfg, channels, &templates, now, &mut report).await;
+    let delivered = outbox::deliver_due(store, cfg, channels, now).await;
     for (part, r) in [("escalations", &escalated), ("digests", &digested)] {
         if let Err(e) = r {
             tracing::error!(part, error = %e, "tick: part failed; the others went on");
@@ -86,7 +92,9 @@ fn item_error(e: Error) -> Result<String> {
 /// Whether the mail row is a mail nobody can receive (every recipient refused).
 fn all_refused(rows: &[OutRow]) -> Option<String> {
     rows.iter()
-        .find(|r| r.channel == "mail" && r.envelope_to.is_empty() && !r.refused.is_empty())
+        .find(|r| {
+            r.channel == ChannelKind::Mail && r.envelope_to.is_empty() && !r.refused.is_empty()
+        })
         .map(|r| {
             r.refused
                 .iter()
@@ -99,6 +107,7 @@ fn all_refused(rows: &[OutRow]) -> Option<String> {
 async fn escalate(
     store: &Store,
     cfg: &Config,
+    channels: &Channels,
     templates: &Templates,
     now: DateTime<Utc>,
     report: &mut TickReport,
@@ -135,7 +144,7 @@ async fn escalate(
                         .reported
                         .contains(&(o.id, chain.report_kind().to_string())),
                     resolved: facts.resolved.contains(&key),
-                    cancelled: o.status != "approved",
+                    cancelled: o.status != OrderStatus::Approved,
                     fired: facts.fired.get(&key).cloned().unwrap_or_default(),
                 };
                 let due = due_steps(steps, &st, cfg.timing.grace, now, today);
@@ -207,7 +216,7 @@ async fn escalate(
                                     "{}\n勤務命令 {}〜{} {}",
                                     r.subject, o.start, o.end, o.content
                                 );
-                                outbox::chat_rows(
+                                channels.department_rows(
                                     cfg,
                                     mid,
                                     &cause,
@@ -393,6 +402,7 @@ pub fn digest_slots(cfg: &Config, now: DateTime<Utc>) -> Vec<String> {
 async fn digests(
     store: &Store,
     cfg: &Config,
+    channels: &Channels,
     templates: &Templates,
     now: DateTime<Utc>,
     report: &mut TickReport,
@@ -465,7 +475,7 @@ async fn digests(
             let made: Result<Vec<OutRow>> = (|| {
                 let ctx = digest_context(&board, dept, today, slot, cfg.timezone);
                 let r = templates.render("digest.txt", &ctx)?;
-                let mut rows = outbox::chat_rows(
+                let mut rows = channels.department_rows(
                     cfg,
                     &mid,
                     &cause,

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{ChatMessage, Ingestor, ReplyVia};
 use crate::mail::transport::{SendError, Transport};
 use crate::outbox::OutRow;
+use crate::outbox::channel::{Channel, ChannelKind, Channels, Outgoing, ReplyTarget, Sent};
 use crate::store::Store;
 use crate::store::chat::save_chat_state;
 
@@ -47,7 +48,7 @@ fn row(cfg: &Config, cause: &str, room: &str, content: Value, now: DateTime<Utc>
     let text = content["body"].as_str().unwrap_or("").to_string();
     crate::outbox::chat_row(
         cfg,
-        "matrix",
+        ChannelKind::Matrix,
         cause,
         room,
         &text,
@@ -124,6 +125,59 @@ pub fn reply_row(
         },
     });
     row(cfg, cause, room, content, now)
+}
+
+/// The Matrix channel: rooms from `[chat.matrix.rooms]`, answers in the message's thread.
+pub struct Matrix(MatrixConfig);
+
+impl Matrix {
+    pub fn new(m: MatrixConfig) -> Matrix {
+        Matrix(m)
+    }
+}
+
+impl Channel for Matrix {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Matrix
+    }
+
+    fn department_row(
+        &self,
+        cfg: &Config,
+        cause: &str,
+        department: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Option<OutRow> {
+        room_row(cfg, cause, department, text, now)
+    }
+
+    fn reply_row(
+        &self,
+        cfg: &Config,
+        cause: &str,
+        target: &ReplyTarget,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Option<OutRow> {
+        Some(reply_row(
+            cfg,
+            cause,
+            &target.room,
+            &target.message,
+            &target.thread,
+            text,
+            now,
+        ))
+    }
+
+    fn send<'a>(&'a self, store: &'a Store, row: Outgoing<'a>) -> Sent<'a> {
+        Box::pin(async move {
+            send(store, &self.0, row.to, row.message_id, row.raw)
+                .await
+                .map(Some)
+        })
+    }
 }
 
 fn transient(message: String) -> SendError {
@@ -223,17 +277,11 @@ async fn call(
 /// Returns the event's ID.
 pub async fn send(
     store: &Store,
-    cfg: &Config,
+    m: &MatrixConfig,
     room: &str,
     txn: &str,
     content: &[u8],
 ) -> std::result::Result<String, SendError> {
-    let Some(m) = &cfg.chat.matrix else {
-        return Err(SendError {
-            permanent: true,
-            message: "[chat.matrix] is not configured".into(),
-        });
-    };
     let path = format!(
         "/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
         encode_segment(room),
@@ -412,11 +460,12 @@ fn message(m: &MatrixConfig, room: &str, ev: &Value) -> Option<ChatMessage> {
         text,
         at,
         in_reply_to: refs,
-        reply: ReplyVia::Matrix {
+        reply: ReplyVia::Chat(ReplyTarget {
+            channel: ChannelKind::Matrix,
             room: room.to_string(),
-            event: event.to_string(),
+            message: event.to_string(),
             thread: thread.to_string(),
-        },
+        }),
     })
 }
 
@@ -472,16 +521,15 @@ async fn sync(
     read_sync(m, &v).ok_or_else(|| transient("sync: no next_batch in the answer".into()))
 }
 
-/// Whether the Matrix connection works now (`/metrics`).
-pub static CONNECTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// The daemon's Matrix task: `/sync`, take the messages in, answer; until told to stop.
 pub async fn run(
     store: Store,
     cfg: Config,
     transport: Arc<Transport>,
+    channels: Channels,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
+    use crate::health::MATRIX_CONNECTED as CONNECTED;
     use std::sync::atomic::Ordering;
     let Some(m) = cfg.chat.matrix.clone() else {
         return Ok(());
@@ -532,7 +580,7 @@ pub async fn run(
             up = Some(true);
         }
         backoff = Duration::from_secs(1);
-        if let Err(e) = take_in(&store, &cfg, &m, since.is_some(), batch).await {
+        if let Err(e) = take_in(&store, &cfg, &channels, &m, since.is_some(), batch).await {
             // The position was not saved: the same events come again at the next /sync.
             tracing::error!(error = %e, "matrix: storing messages failed; will read them again");
             tokio::select! {
@@ -541,7 +589,7 @@ pub async fn run(
             }
             continue;
         }
-        crate::daemon::deliver_now(&store, &transport, &cfg).await;
+        crate::outbox::deliver_now(&store, &transport, &channels, &cfg, Utc::now()).await;
     }
 }
 
@@ -550,6 +598,7 @@ pub async fn run(
 async fn take_in(
     store: &Store,
     cfg: &Config,
+    channels: &Channels,
     m: &MatrixConfig,
     resumed: bool,
     mut batch: SyncBatch,
@@ -618,7 +667,7 @@ async fn take_in(
         }
     }
     let now = Utc::now();
-    let mut ing = Ingestor::new(store, cfg).await?;
+    let mut ing = Ingestor::new(store, cfg, channels).await?;
     let (mut tx, outcomes) = if batch.messages.is_empty() {
         (store.begin().await?, vec![])
     } else {
@@ -703,11 +752,12 @@ mod tests {
         let third = b.messages.iter().find(|m| m.key == "matrix:$3").unwrap();
         assert_eq!(
             third.reply,
-            ReplyVia::Matrix {
+            ReplyVia::Chat(ReplyTarget {
+                channel: ChannelKind::Matrix,
                 room: "!tw:test.local".into(),
-                event: "$3".into(),
+                message: "$3".into(),
                 thread: "$1".into()
-            }
+            })
         );
         assert_eq!(third.at.timestamp(), 1610407620);
         assert!(read_sync(&cfg(), &json!({})).is_none());
@@ -732,7 +782,10 @@ mod tests {
         assert_eq!(v["body"], "受け付けました");
         assert_eq!(v["format"], "org.matrix.custom.html");
         assert_eq!(v["formatted_body"], "受け付けました");
-        assert_eq!((r.channel, r.envelope_to.as_str()), ("matrix", "!r:x"));
+        assert_eq!(
+            (r.channel, r.envelope_to.as_str()),
+            (ChannelKind::Matrix, "!r:x")
+        );
         assert!(room_row(&c, "x", "情報管理課", "t", Utc::now()).is_none());
     }
 

@@ -3,7 +3,59 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
 use crate::mail::transport::SendError;
+use crate::outbox::OutRow;
+use crate::outbox::channel::{Channel, ChannelKind, Outgoing, ReplyTarget, Sent};
+use crate::store::Store;
+
+/// The incoming-webhook channel: a department's URL is in `[chat.webhook]`; a row carries its
+/// URL, so it needs no state of its own.
+pub struct Webhook;
+
+impl Channel for Webhook {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Webhook
+    }
+
+    fn department_row(
+        &self,
+        cfg: &Config,
+        cause: &str,
+        department: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Option<OutRow> {
+        let url = cfg.chat.webhooks.get(department)?;
+        Some(crate::outbox::chat_row(
+            cfg,
+            ChannelKind::Webhook,
+            cause,
+            url,
+            text,
+            payload(text),
+            now,
+        ))
+    }
+
+    /// An incoming webhook only posts: it has no conversation to answer in.
+    fn reply_row(
+        &self,
+        _: &Config,
+        _: &str,
+        _: &ReplyTarget,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Option<OutRow> {
+        None
+    }
+
+    fn send<'a>(&'a self, _: &'a Store, row: Outgoing<'a>) -> Sent<'a> {
+        Box::pin(async move { post(row.to, row.raw).await.map(|()| None) })
+    }
+}
 
 /// The JSON body of a message: `{"text": "…"}`, the text escaped for the chat's markup.
 pub fn payload(text: &str) -> Vec<u8> {

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::{Ingestor, Raw};
 use crate::mail::transport::Transport;
+use crate::outbox::channel::Channels;
 use crate::store::Store;
 use crate::store::mailbox::save_mailbox_state;
 
@@ -156,6 +157,7 @@ pub async fn run(
     store: Store,
     cfg: Config,
     transport: std::sync::Arc<Transport>,
+    channels: Channels,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let url = ImapUrl::parse(&cfg.mail.source)?;
@@ -165,7 +167,16 @@ pub async fn run(
         if *stop.borrow() {
             return Ok(());
         }
-        match session(&store, &cfg, &url, &transport, &mut stop, &mut connected).await {
+        match session(
+            &store,
+            &cfg,
+            &url,
+            (&transport, &channels),
+            &mut stop,
+            &mut connected,
+        )
+        .await
+        {
             Ok(()) => return Ok(()),
             Err(e) => {
                 if connected {
@@ -191,7 +202,7 @@ async fn session(
     store: &Store,
     cfg: &Config,
     url: &ImapUrl,
-    transport: &Transport,
+    out: (&Transport, &Channels),
     stop: &mut watch::Receiver<bool>,
     connected: &mut bool,
 ) -> Result<()> {
@@ -214,7 +225,7 @@ async fn session(
             .await
             .map_err(imap_err(url, "SELECT"))?;
         let validity = mb.uid_validity.unwrap_or(0);
-        fetch_new(store, cfg, url, &mut s, validity, transport, stop).await?;
+        fetch_new(store, cfg, url, &mut s, validity, out, stop).await?;
         if *stop.borrow() {
             let _ = s.logout().await;
             return Ok(());
@@ -269,7 +280,7 @@ async fn fetch_new(
     url: &ImapUrl,
     s: &mut ImapSession,
     validity: u32,
-    transport: &Transport,
+    (transport, channels): (&Transport, &Channels),
     stop: &watch::Receiver<bool>,
 ) -> Result<usize> {
     let key = url.display();
@@ -321,7 +332,7 @@ async fn fetch_new(
             v
         };
         let now = Utc::now();
-        let mut ing = Ingestor::new(store, cfg).await?;
+        let mut ing = Ingestor::new(store, cfg, channels).await?;
         let max_uid = fetched
             .iter()
             .map(|(u, _, _)| *u)
@@ -371,7 +382,7 @@ async fn fetch_new(
             }
         }
         // Answer this batch before fetching the next: a backlog must not delay the first acks.
-        let d = crate::outbox::deliver_with(store, transport, cfg, Utc::now()).await?;
+        let d = crate::outbox::deliver_with(store, transport, channels, cfg, Utc::now()).await?;
         tracing::info!(
             messages = fetched.len(),
             last_uid = max_uid,

@@ -495,7 +495,7 @@ impl Store {
     pub async fn upsert_orders(&self, list: &[crate::order::WorkOrder], now: i64) -> Result<()> {
         let mut tx = self.begin().await?;
         for o in list {
-            upsert_order(&mut tx, o, "approved", now).await?;
+            upsert_order(&mut tx, o, crate::order::OrderStatus::Approved, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -554,7 +554,7 @@ impl Store {
 pub(crate) async fn upsert_order(
     tx: &mut Tx<'_>,
     o: &crate::order::WorkOrder,
-    status: &str,
+    status: crate::order::OrderStatus,
     now: i64,
 ) -> Result<i64> {
     let leave = crate::order::format_leave(&o.leave);
@@ -577,7 +577,7 @@ pub(crate) async fn upsert_order(
     .bind(now)
     .bind(o.shifted as i64)
     .bind(leave)
-    .bind(status)
+    .bind(status.as_str())
     .bind(o.holiday_ok as i64)
     .fetch_one(&mut **tx)
     .await?;
@@ -741,7 +741,7 @@ pub struct OrderRow {
     pub approved_by: Option<String>,
     pub shifted: bool,
     pub leave: Vec<(Minutes, Minutes)>,
-    pub status: String,
+    pub status: crate::order::OrderStatus,
     pub employee_name: String,
     pub department: String,
     /// Approved for a day the city hall is closed (`orders import` column holiday_ok).
@@ -760,7 +760,7 @@ impl OrderRow {
             approved_by: r.get(6),
             shifted: r.get::<i64, _>(7) != 0,
             leave: crate::order::parse_leave(&r.get::<String, _>(8)).unwrap_or_default(),
-            status: r.get(9),
+            status: crate::order::OrderStatus::from_stored(&r.get::<String, _>(9)),
             employee_name: r.get(10),
             department: r.get(11),
             holiday_ok: r.get::<i64, _>(12) != 0,

@@ -193,7 +193,7 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
     let _ = writeln!(
         out,
         "zaitaku_matrix_connected {}",
-        u8::from(crate::chat::matrix::CONNECTED.load(Ordering::Relaxed))
+        u8::from(crate::health::MATRIX_CONNECTED.load(Ordering::Relaxed))
     );
     Ok((
         [(

@@ -72,7 +72,7 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
         in_reply_to: vec![],
         reply: ReplyVia::Inline,
     };
-    let mut ing = Ingestor::new(&app.store, &app.cfg).await?;
+    let mut ing = Ingestor::new(&app.store, &app.cfg, &app.channels).await?;
     let (tx, mut outcomes) = ing.store_chat(std::slice::from_ref(&msg), now).await?;
     let outcome = outcomes.remove(0);
     if outcome.reason == "duplicate" {

@@ -33,6 +33,7 @@ use serde::Serialize;
 use crate::board::Board;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::outbox::channel::Channels;
 use crate::store::Store;
 use crate::store::web::AuditRow;
 use roles::User;
@@ -80,6 +81,9 @@ type Boards = HashMap<NaiveDate, (Instant, u64, Arc<Board>)>;
 pub struct Inner {
     pub cfg: Config,
     pub store: Store,
+    /// The chat channels, registered where the server starts: a slash report's notices go to
+    /// the department's rooms through them.
+    pub channels: Channels,
     pub env: Environment<'static>,
     pub secure_cookie: bool,
     /// Held while a login is checked (see `auth::login`).
@@ -133,13 +137,14 @@ pub fn internal(e: Error) -> Response {
 }
 
 impl App {
-    pub fn new(cfg: Config, store: Store) -> App {
+    pub fn new(cfg: Config, store: Store, channels: Channels) -> App {
         let templates_dir = cfg.templates.join("web");
         let secure_cookie = cfg.web.as_ref().is_some_and(|w| w.secure_cookie);
         let env = environment(templates_dir.clone(), cfg.timezone);
         App(Arc::new(Inner {
             cfg,
             store,
+            channels,
             env,
             secure_cookie,
             login_lock: tokio::sync::Mutex::new(()),
@@ -151,8 +156,13 @@ impl App {
     }
 
     /// The same, with the clock started at `start` (`zaitaku web --now`).
-    pub fn with_clock(cfg: Config, store: Store, start: Option<DateTime<Utc>>) -> App {
-        let mut app = App::new(cfg, store);
+    pub fn with_clock(
+        cfg: Config,
+        store: Store,
+        channels: Channels,
+        start: Option<DateTime<Utc>>,
+    ) -> App {
+        let mut app = App::new(cfg, store, channels);
         if let (Some(start), Some(inner)) = (start, Arc::get_mut(&mut app.0)) {
             inner.clock_offset = start - Utc::now();
         }
@@ -398,12 +408,13 @@ pub fn router(app: App) -> Router {
 pub async fn serve(
     cfg: Config,
     store: Store,
+    channels: Channels,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     start: Option<DateTime<Utc>>,
 ) -> Result<()> {
     let addr = listener.local_addr().ok();
-    let app = App::with_clock(cfg, store, start);
+    let app = App::with_clock(cfg, store, channels, start);
     tracing::info!(addr = ?addr, "web register listening");
     let sweeper = tokio::spawn(sweep(app.clone()));
     let served = axum::serve(listener, router(app))

@@ -24,7 +24,7 @@ use super::roles::{
 use super::{App, WebResult};
 use crate::calendar::{Minutes, parse_date};
 use crate::error::Error;
-use crate::order::{OrderDraft, parse_leave};
+use crate::order::{OrderDraft, OrderStatus, parse_leave};
 use crate::store::Role;
 
 type Errors = BTreeMap<&'static str, String>;
@@ -274,7 +274,7 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
     }
     if errors.is_empty() {
         match app.store.order(&emp.employee_id, date).await? {
-            Some(o) if o.status == "approved" => {}
+            Some(o) if o.status == OrderStatus::Approved => {}
             _ => {
                 errors.insert(
                     "date",
@@ -492,7 +492,7 @@ async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult
             shifted => r.order.shifted,
             holiday_ok => r.order.holiday_ok,
             leave => crate::order::format_leave(&r.order.leave),
-            status => &r.order.status,
+            status => r.order.status.as_str(),
             approved_by => &r.order.approved_by,
             approver_name => name_of(&r.order.approved_by),
             approved_at => r.approved_at,
@@ -587,10 +587,10 @@ pub async fn create_order(
         Err(errors) => return invalid_order(&app, &s, date, f, errors).await,
     };
     if let Some(existing) = app.store.order(&emp.employee_id, draft.date).await?
-        && existing.status != "cancelled"
+        && existing.status != OrderStatus::Cancelled
     {
         let mut errors = Errors::new();
-        let what = if existing.status == "draft" {
+        let what = if existing.status == OrderStatus::Draft {
             "申請中の命令"
         } else {
             "命令"
@@ -609,7 +609,8 @@ pub async fn create_order(
         Ok(order) => {
             let now = app.now().timestamp();
             let mut tx = app.store.begin().await?;
-            let id = crate::store::upsert_order(&mut tx, &order, "approved", now).await?;
+            let id =
+                crate::store::upsert_order(&mut tx, &order, OrderStatus::Approved, now).await?;
             tx.commit().await.map_err(Error::from)?;
             app.changed();
             tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order created and approved on the web");
@@ -716,7 +717,7 @@ fn edit_page(
         employee_id => &r.order.employee_id,
         department => &r.order.department,
         date => r.order.date.to_string(),
-        status => &r.order.status,
+        status => r.order.status.as_str(),
         form => form.clipped(),
         errors => errors,
         workday_start => app.cfg.service.workday_start.to_string(),
@@ -762,7 +763,13 @@ pub async fn update_order(
         ),
         Ok(order) => {
             let mut tx = app.store.begin().await?;
-            crate::store::upsert_order(&mut tx, &order, "approved", app.now().timestamp()).await?;
+            crate::store::upsert_order(
+                &mut tx,
+                &order,
+                OrderStatus::Approved,
+                app.now().timestamp(),
+            )
+            .await?;
             tx.commit().await.map_err(Error::from)?;
             app.changed();
             tracing::info!(order = id, by = %s.user.employee_id, "order edited and approved on the web");
@@ -792,7 +799,7 @@ pub async fn approve_order(
             .await);
     };
     let back = url("/orders", &[("date", &r.order.date.to_string())]);
-    if r.order.status != "draft" {
+    if r.order.status != OrderStatus::Draft {
         return Ok(see_other(back));
     }
     let Some(emp) = app.store.employee(&r.order.employee_id).await? else {
@@ -820,7 +827,13 @@ pub async fn approve_order(
         }
         Ok(order) => {
             let mut tx = app.store.begin().await?;
-            crate::store::upsert_order(&mut tx, &order, "approved", app.now().timestamp()).await?;
+            crate::store::upsert_order(
+                &mut tx,
+                &order,
+                OrderStatus::Approved,
+                app.now().timestamp(),
+            )
+            .await?;
             tx.commit().await.map_err(Error::from)?;
             app.changed();
             tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order approved on the web");
@@ -842,7 +855,7 @@ pub async fn cancel_order(
     }
     // No such order is answered as another department's order is (403, the same page).
     let r = load_order(&app, id).await?.filter(|r| {
-        (r.order.status == "draft" && can_request_for(&s.user, &r.order.employee_id))
+        (r.order.status == OrderStatus::Draft && can_request_for(&s.user, &r.order.employee_id))
             || can_manage_department(&s.user, &r.order.department)
     });
     let Some(r) = r else {
@@ -850,8 +863,9 @@ pub async fn cancel_order(
             .deny(&s.user, "cancel_order", &format!("order={id}"))
             .await);
     };
-    let own_draft = r.order.status == "draft" && can_request_for(&s.user, &r.order.employee_id);
-    if r.order.status != "cancelled" {
+    let own_draft =
+        r.order.status == OrderStatus::Draft && can_request_for(&s.user, &r.order.employee_id);
+    if r.order.status != OrderStatus::Cancelled {
         app.store.cancel_order(id, app.now().timestamp()).await?;
         app.changed();
         tracing::info!(order = id, by = %s.user.employee_id, "order cancelled on the web");
@@ -893,7 +907,7 @@ async fn my_page(
                 content => &r.order.content,
                 shifted => r.order.shifted,
                 leave => crate::order::format_leave(&r.order.leave),
-                status => &r.order.status,
+                status => r.order.status.as_str(),
                 approved_by => &r.order.approved_by,
                 approved_at => r.approved_at,
             }

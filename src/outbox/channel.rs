@@ -1,0 +1,189 @@
+//! The outbound seam (issue 16): what a chat server is to the rest of zaitaku. Mail is the
+//! outbox's own channel; every other one (Matrix, an incoming webhook, …) is a `Channel`:
+//! it turns a notice for a department, or an answer in a conversation, into an outbox row,
+//! and it sends a row. The channels are registered once, where the daemon, the web and the
+//! CLI start (`chat::channels`), and handed down as a `Channels`: the intake, the tick and the
+//! outbox never name a chat server.
+//!
+//! To add a channel: write one file under `chat/` that implements `Channel`, add its config
+//! section, add a `ChannelKind`, and register it in `chat::channels`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::mail::transport::SendError;
+use crate::outbox::OutRow;
+use crate::store::Store;
+
+/// Which way an outbox row goes. The database keeps `as_str()`; the code converts once, at the
+/// store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChannelKind {
+    /// A mail through the configured transport (SMTP or a folder).
+    Mail,
+    /// A Matrix room (`PUT …/send/m.room.message/{txnId}`).
+    Matrix,
+    /// An incoming webhook (Slack, Mattermost, Rocket.Chat).
+    Webhook,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 3] =
+        [ChannelKind::Mail, ChannelKind::Matrix, ChannelKind::Webhook];
+
+    /// The name in the outbox's `channel` column and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Mail => "mail",
+            ChannelKind::Matrix => "matrix",
+            ChannelKind::Webhook => "webhook",
+        }
+    }
+
+    /// The kind a stored `channel` names; `None` for a name this version does not know (a row
+    /// written by a newer version, or by hand).
+    pub fn parse(s: &str) -> Option<ChannelKind> {
+        ChannelKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where in a chat a message was said, so the answer goes to the same place: the room (or
+/// conversation), the message, and the thread it belongs to (its root; the message itself
+/// when it starts one). What each part means is the channel's business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTarget {
+    pub channel: ChannelKind,
+    pub room: String,
+    pub message: String,
+    pub thread: String,
+}
+
+/// A row claimed for sending, as a channel sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// Where: a room ID, a webhook URL, …
+    pub to: &'a str,
+    /// The row's fixed Message-ID: a channel that can make a resend idempotent uses it
+    /// (Matrix: the transaction ID).
+    pub message_id: &'a str,
+    /// What the channel made of the notice when the row was queued.
+    pub raw: &'a [u8],
+}
+
+/// What `Channel::send` returns: the ID the chat server gave the message (kept, so an answer
+/// to it finds the row), or why it failed (permanent or worth a retry).
+pub type Sent<'a> = Pin<Box<dyn Future<Output = Result<Option<String>, SendError>> + Send + 'a>>;
+
+/// A chat server zaitaku posts to.
+pub trait Channel: Send + Sync {
+    fn kind(&self) -> ChannelKind;
+
+    /// The row that posts `text` to `department`'s room; `None` when the department has none
+    /// on this channel. `cause` makes it unique (queued once per channel).
+    fn department_row(
+        &self,
+        cfg: &Config,
+        cause: &str,
+        department: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Option<OutRow>;
+
+    /// The row that answers the message at `target` with `text`; `None` when this channel
+    /// cannot answer in place (an incoming webhook only posts).
+    fn reply_row(
+        &self,
+        cfg: &Config,
+        cause: &str,
+        target: &ReplyTarget,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Option<OutRow>;
+
+    /// Sends a row this channel made.
+    fn send<'a>(&'a self, store: &'a Store, row: Outgoing<'a>) -> Sent<'a>;
+}
+
+/// The channels registered where the process starts. Empty: mail only.
+#[derive(Clone, Default)]
+pub struct Channels(Vec<Arc<dyn Channel>>);
+
+impl fmt::Debug for Channels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|c| c.kind()))
+            .finish()
+    }
+}
+
+impl Channels {
+    pub fn new(list: Vec<Arc<dyn Channel>>) -> Channels {
+        Channels(list)
+    }
+
+    /// The channel that sends rows of `kind`.
+    pub fn get(&self, kind: ChannelKind) -> Option<&dyn Channel> {
+        self.0.iter().find(|c| c.kind() == kind).map(|c| &**c)
+    }
+
+    /// The chat messages for a department's rooms on every channel, queued like mail: the same
+    /// cause is queued once per channel. Their Message-IDs are the mail's `mail_id` with the
+    /// channel (`outbox::chat_message_id`), so an answer in the room finds what the mail
+    /// announced. Empty when the department has no room.
+    pub fn department_rows(
+        &self,
+        cfg: &Config,
+        mail_id: &str,
+        cause: &str,
+        department: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<OutRow> {
+        let mut rows: Vec<OutRow> = self
+            .0
+            .iter()
+            .filter_map(|c| c.department_row(cfg, cause, department, text, now))
+            .collect();
+        for r in &mut rows {
+            r.message_id = crate::outbox::chat_message_id(r.channel, mail_id);
+        }
+        rows
+    }
+
+    /// The answer to a chat message, on the channel it came from.
+    pub fn reply_row(
+        &self,
+        cfg: &Config,
+        cause: &str,
+        target: &ReplyTarget,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Option<OutRow> {
+        self.get(target.channel)?
+            .reply_row(cfg, cause, target, text, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_stored_name() {
+        for k in ChannelKind::ALL {
+            assert_eq!(ChannelKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(ChannelKind::parse("pigeon"), None);
+    }
+}
