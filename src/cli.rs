@@ -33,7 +33,7 @@ pub struct Cli {
 pub enum Command {
     /// Create or migrate the database and load the departments from the config
     Init,
-    /// Staff: import from CSV (employee_id,name,email,department,role[,chat_id]) or list
+    /// Staff: import from CSV (employee_id,name,email,department,role[,chat_id][,teams_id][,lineworks_id]) or list
     #[command(subcommand)]
     Employees(EmployeesCmd),
     /// Departments' telework applications (テレワーク申請書)

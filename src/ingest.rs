@@ -27,7 +27,7 @@ use crate::outbox::{self, OutMail};
 use crate::report::{Decision, Facts, Reason, decide_classified, kind_label};
 use crate::store::escalations::{NewEscalation, insert_escalations, resolve};
 use crate::store::reports::{NewReport, insert_report, insert_reports};
-use crate::store::{Employee, OrderRow, Role, Store, Tx};
+use crate::store::{ChatPlatform, Employee, OrderRow, Role, Store, Tx};
 use crate::text::{clean, clean_line, for_log};
 
 /// Messages per transaction: each commit waits for the disk (an fsync of the WAL), and a batch
@@ -98,8 +98,9 @@ pub struct Ingestor<'a> {
     channels: &'a Channels,
     templates: Templates,
     by_email: HashMap<String, Employee>,
-    /// Chat user ID (Matrix `@user:server`, Slack/Mattermost user ID) → employee.
-    by_chat: HashMap<String, Employee>,
+    /// (platform, chat user ID: Matrix `@user:server`, Slack user ID, Azure AD object ID, …)
+    /// → employee.
+    by_chat: HashMap<(ChatPlatform, String), Employee>,
     /// Department → its supervisors, by employee ID: the notices' recipients.
     supervisors: HashMap<String, Vec<Employee>>,
     /// Replies to chat messages answered in the request itself (slash commands), by message key.
@@ -129,7 +130,11 @@ impl<'a> Ingestor<'a> {
             .collect();
         let by_chat = by_id
             .values()
-            .filter_map(|e| Some((e.chat_id.clone()?, e.clone())))
+            .flat_map(|e| {
+                e.chat_ids
+                    .iter()
+                    .map(move |(p, id)| ((*p, id.clone()), e.clone()))
+            })
             .collect();
         let mut supervisors: HashMap<String, Vec<Employee>> = HashMap::new();
         for e in by_id.values().filter(|e| e.role == Role::Supervisor) {
@@ -160,8 +165,8 @@ impl<'a> Ingestor<'a> {
     }
 
     /// The employee with this chat user ID, if any.
-    pub fn employee_by_chat(&self, chat_id: &str) -> Option<&Employee> {
-        self.by_chat.get(chat_id)
+    pub fn employee_by_chat(&self, platform: ChatPlatform, chat_id: &str) -> Option<&Employee> {
+        self.by_chat.get(&(platform, chat_id.to_string()))
     }
 
     async fn order(&mut self, employee: &str, day: NaiveDate) -> Result<Option<OrderRow>> {
@@ -397,7 +402,10 @@ impl<'a> Ingestor<'a> {
         let mut prepared = Vec::with_capacity(msgs.len());
         let mut reasons = Vec::with_capacity(msgs.len());
         for msg in msgs {
-            let employee = self.by_chat.get(&msg.sender).cloned();
+            let employee = self
+                .by_chat
+                .get(&(msg.platform, msg.sender.clone()))
+                .cloned();
             let m = Incoming {
                 message_id: None,
                 key: msg.key.clone(),
@@ -1088,7 +1096,9 @@ pub struct ChatMessage {
     /// What makes it unique (`matrix:$event`, `slash:…`): processed once.
     pub key: String,
     pub source: &'static str,
-    /// The chat user ID, matched against the employees' `chat_id`.
+    /// Whose IDs `sender` is one of.
+    pub platform: ChatPlatform,
+    /// The chat user ID, matched against the employees' ID on `platform`.
     pub sender: String,
     pub text: String,
     /// The chat server's time for it.

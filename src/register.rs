@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ids::{Held, choose_id};
 use crate::mail::address::{not_an_address, parse_address};
 use crate::order::{OrderDraft, OrderFacts, OrderStatus, WorkOrder, parse_leave};
-use crate::store::{Application, Employee, Role, Store};
+use crate::store::{Application, ChatPlatform, Employee, Role, Store};
 
 /// Loads the configured departments (`init`).
 pub async fn init(store: &Store, cfg: &Config) -> Result<usize> {
@@ -46,7 +46,7 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
     let t = Table::read(
         path,
         &["employee_id", "name", "email", "department", "role"],
-        &["chat_id"],
+        &["chat_id", "teams_id", "lineworks_id"],
     )?;
     let depts = department_names(store).await?;
     if depts.is_empty() {
@@ -62,6 +62,15 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
             e.emails
                 .iter()
                 .map(|m| (m.to_lowercase(), e.employee_id.clone()))
+        })
+        .collect();
+    // A chat ID names one person: who holds each now, as for e-mail addresses.
+    let mut owner_of_chat_id: HashMap<(ChatPlatform, String), String> = existing
+        .values()
+        .flat_map(|e| {
+            e.chat_ids
+                .iter()
+                .map(|(p, c)| ((*p, c.clone()), e.employee_id.clone()))
         })
         .collect();
     let mut seen = HashSet::new();
@@ -128,26 +137,50 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
                 "expected at least one e-mail address, got nothing",
             ));
         }
-        let chat_id = t.get(row, "chat_id");
-        if chat_id.chars().any(char::is_control) {
-            return Err(t.err(
-                row,
-                "chat_id",
-                format!("{chat_id:?} holds a control character (expected a chat user ID such as @yamada:city.example)"),
-            ));
+        let mut chat_ids = std::collections::BTreeMap::new();
+        for p in ChatPlatform::ALL {
+            let column = p.column();
+            let written = t.get(row, column);
+            if written.chars().any(char::is_control) {
+                return Err(t.err(
+                    row,
+                    column,
+                    format!(
+                        "{written:?} holds a control character (expected {})",
+                        chat_id_example(p)
+                    ),
+                ));
+            }
+            if written.is_empty() {
+                continue;
+            }
+            let key = (p, written.to_string());
+            if let Some(other) = owner_of_chat_id.get(&key).filter(|o| o.as_str() != id) {
+                return Err(t.err(row, column, format!("{written} already belongs to {other}")));
+            }
+            owner_of_chat_id.insert(key, id.to_string());
+            chat_ids.insert(p, written.to_string());
         }
-        let chat_id = Some(chat_id.to_string()).filter(|c| !c.is_empty());
         list.push(Employee {
             employee_id: id.to_string(),
             name: name.to_string(),
             department: dept.name.clone(),
             role,
             emails,
-            chat_id,
+            chat_ids,
         });
     }
     store.upsert_employees(&list).await?;
     Ok(list.len())
+}
+
+/// What a chat ID looks like, for the line that refuses one.
+fn chat_id_example(p: ChatPlatform) -> &'static str {
+    match p {
+        ChatPlatform::Chat => "a chat user ID such as @yamada:city.example",
+        ChatPlatform::Teams => "an Azure AD object ID such as 29f1e9a2-6c7b-4d8e-9f00-1a2b3c4d5e6f",
+        ChatPlatform::LineWorks => "a LINE WORKS user ID",
+    }
 }
 
 pub struct ApplicationArgs {

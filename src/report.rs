@@ -210,7 +210,7 @@ mod tests {
             department: "情報管理課".into(),
             role: Role::Teleworker,
             emails: vec!["yamada@city.example.lg.jp".into()],
-            chat_id: None,
+            chat_ids: Default::default(),
         }
     }
 

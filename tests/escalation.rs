@@ -5,7 +5,7 @@
 mod helpers;
 
 use helpers::http::WebServer;
-use helpers::{Backend, Zt, backends, fixture};
+use helpers::{Backend, Zt, backends, fixture, sql_exec};
 use serde_json::Value;
 
 fn tick(zt: &Zt, now: &str) -> String {
@@ -215,20 +215,6 @@ fn message_id_of(sent: &[String], addr: &str) -> String {
         .and_then(|l| l.strip_suffix('>'))
         .expect("a Message-ID header")
         .to_string()
-}
-
-/// Runs SQL straight on the test's database, as an old version or a hand edit would have.
-fn sql(zt: &Zt, statement: &str) {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            use sqlx::Connection;
-            sqlx::any::install_default_drivers();
-            let mut c = sqlx::AnyConnection::connect(&zt.db).await.unwrap();
-            sqlx::Executor::execute(&mut c, statement).await.unwrap();
-        });
 }
 
 #[test]
@@ -501,7 +487,7 @@ fn broken_supervisor(b: Backend, orders: &str) -> Zt {
         &format!("employee_id,date,start,end,content,approved_by,shifted\n{orders}"),
     );
     zt.ok(&["orders", "import", p.to_str().unwrap()]);
-    sql(
+    sql_exec(
         &zt,
         "UPDATE employee_emails SET email = 'ito@city.example.lg.jp\r\nBcc: evil@example.com'
          WHERE employee_id = 'E2002'",

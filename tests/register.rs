@@ -4,7 +4,7 @@
 
 mod helpers;
 
-use helpers::{Zt, backends, fixture};
+use helpers::{Zt, backends, fixture, sql_exec, sql_i64};
 
 #[test]
 fn init_loads_the_46_departments_of_the_annex() {
@@ -537,6 +537,94 @@ fn an_address_with_a_line_break_or_tab_is_refused_at_import() {
         assert!(
             zt.ok(&["employees", "import", p.to_str().unwrap()])
                 .contains("2 employees imported")
+        );
+    }
+}
+
+/// Several chat identities per person (issue 16/17): `chat_id`, `teams_id` and `lineworks_id`
+/// columns, each ID one person's; a second owner or a control character is one line, exit 2,
+/// nothing stored.
+#[test]
+fn each_chat_id_belongs_to_one_person_on_its_platform() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff();
+        let header = "employee_id,name,email,department,role,chat_id,teams_id,lineworks_id\n";
+        let mori = "E5001,森,mori@city.example.lg.jp,こども課,teleworker,@mori:city.example,aad-mori,mori@works\n";
+        let p = zt.write("e.csv", &format!("{header}{mori}"));
+        zt.ok(&["employees", "import", p.to_str().unwrap()]);
+        let before = zt.ok(&["employees", "list"]);
+        for (row, fragments) in [
+            (
+                "E5002,林,hayashi@city.example.lg.jp,こども課,teleworker,,aad-mori,\n",
+                vec!["e2.csv:2: teams_id: ", "aad-mori already belongs to E5001"],
+            ),
+            (
+                "E5002,林,hayashi@city.example.lg.jp,こども課,teleworker,,,mori@works\n",
+                vec![
+                    "e2.csv:2: lineworks_id: ",
+                    "mori@works already belongs to E5001",
+                ],
+            ),
+            (
+                "E5002,林,hayashi@city.example.lg.jp,こども課,teleworker,,\"aad\nx\",\n",
+                vec!["e2.csv:2: teams_id: ", "control character"],
+            ),
+        ] {
+            let p = zt.write("e2.csv", &format!("{header}{row}"));
+            zt.run(&["employees", "import", p.to_str().unwrap()])
+                .expect_bad_input(&fragments);
+            assert_eq!(
+                zt.ok(&["employees", "list"]),
+                before,
+                "{b:?}: nothing stored"
+            );
+        }
+        // The same ID on another platform is another person's to have; and a person may
+        // change their own.
+        let p = zt.write(
+            "e3.csv",
+            &format!(
+                "{header}E5002,林,hayashi@city.example.lg.jp,こども課,teleworker,aad-mori,aad-hayashi,\n\
+                 E5001,森,mori@city.example.lg.jp,こども課,teleworker,@mori:city.example,aad-mori-2,mori@works\n"
+            ),
+        );
+        assert!(
+            zt.ok(&["employees", "import", p.to_str().unwrap()])
+                .contains("2 employees imported")
+        );
+    }
+}
+
+/// An upgrade keeps who each chat ID is: the `chat_id` an older version kept on the employee
+/// moves to the identities table, and a Matrix or slash report from it is still that person's.
+#[test]
+fn an_upgrade_moves_the_old_chat_id_column_into_the_identities() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff();
+        // The database as version 0012 left it: the ID on the employee's row, no table.
+        sql_exec(
+            &zt,
+            "DROP TABLE chat_identities;
+             DELETE FROM _sqlx_migrations WHERE version = 13;
+             UPDATE employees SET chat_id = '@sato:city.example' WHERE employee_id = 'E1001';
+             UPDATE employees SET chat_id = '' WHERE employee_id = 'E1002'",
+        );
+        zt.ok(&["employees", "list"]);
+        assert_eq!(
+            sql_i64(
+                &zt,
+                "SELECT COUNT(*) FROM chat_identities WHERE platform = 'chat'
+                 AND identity = '@sato:city.example' AND employee_id = 'E1001'"
+            ),
+            1,
+            "{b:?}"
+        );
+        assert_eq!(
+            sql_i64(&zt, "SELECT COUNT(*) FROM chat_identities"),
+            1,
+            "{b:?}: no empty ID"
         );
     }
 }

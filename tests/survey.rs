@@ -9,7 +9,7 @@ mod helpers;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
-use helpers::{Backend, Zt, backends, fixture};
+use helpers::{Backend, Zt, backends, fixture, sql};
 use serde_json::{Value, json};
 
 // ---- the fixture, read without the library ----
@@ -350,24 +350,6 @@ fn expected(wave: &str, from: &str, to: &str, escalations: Value) -> Value {
 }
 
 // ---- the register, built through the binary ----
-
-fn sql<T>(zt: &Zt, f: impl AsyncFnOnce(sqlx::AnyPool) -> T) -> T {
-    sqlx::any::install_default_drivers();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&zt.db)
-            .await
-            .unwrap();
-        let out = f(pool.clone()).await;
-        pool.close().await;
-        out
-    })
-}
 
 /// Escalation steps as `tick` records them (the chains have tests of their own), so that the
 /// figures are known. The no-order notice of 2021-01-12 is recorded by `ingest` itself.

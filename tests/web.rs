@@ -6,7 +6,7 @@
 mod helpers;
 
 use helpers::http::{Client, Response, WebServer};
-use helpers::{Backend, Zt, backends, fixture};
+use helpers::{Backend, Zt, backends, fixture, sql, sql_i64};
 
 const PW: &str = "correct horse battery";
 
@@ -989,9 +989,18 @@ fn it_manages_applications_and_the_id_pool_and_downloads_the_survey() {
         r.body
     );
     assert!(!zt.ok(&["employees", "list"]).contains("E5001"));
-    let r = it.post("/admin/employees", &[("csrf", &csrf), ("csv", "employee_id,name,email,department,role\nE5001,森,mori@city.example.lg.jp,こども課,teleworker\n")]);
+    let r = it.post("/admin/employees", &[("csrf", &csrf), ("csv", "employee_id,name,email,department,role,teams_id,lineworks_id\nE5001,森,mori@city.example.lg.jp,こども課,teleworker,29f1e9a2-6c7b-4d8e-9f00-1a2b3c4d5e6f,mori@works-city\n")]);
     r.expect(200);
     assert!(r.body.contains("職員 1 名を登録しました"), "{}", r.body);
+    // The employee list shows each chat ID under the CSV's name for it.
+    let admin = it.get("/admin");
+    assert!(
+        admin.body.contains(
+            "teams_id: 29f1e9a2-6c7b-4d8e-9f00-1a2b3c4d5e6f<br>lineworks_id: mori@works-city"
+        ),
+        "{}",
+        admin.body
+    );
     assert!(
         zt.ok(&["employees", "list"])
             .contains("E5001\t森\tこども課")
@@ -1160,36 +1169,6 @@ fn a_supervisor_resolves_an_escalation_on_the_web() {
 }
 
 // ---- issue 15: attacks on the login, the logs, the audit list, drafts and the 403s ----
-
-/// A query against the test's database (SQLite or PostgreSQL), outside the binary.
-fn sql<T>(zt: &Zt, f: impl AsyncFnOnce(sqlx::AnyPool) -> T) -> T {
-    sqlx::any::install_default_drivers();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&zt.db)
-            .await
-            .unwrap();
-        let out = f(pool.clone()).await;
-        pool.close().await;
-        out
-    })
-}
-
-/// One number from the test's database (`COUNT(*)`, a sum of lengths).
-fn sql_i64(zt: &Zt, query: &str) -> i64 {
-    let q = query.to_string();
-    sql(zt, async move |pool| {
-        sqlx::query_scalar::<_, i64>(&q)
-            .fetch_one(&pool)
-            .await
-            .unwrap_or_else(|e| panic!("{q}: {e}"))
-    })
-}
 
 /// Rows and stored bytes of the failed-login table.
 fn login_failures_size(zt: &Zt) -> (i64, i64) {

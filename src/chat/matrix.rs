@@ -24,8 +24,8 @@ use crate::ingest::{ChatMessage, Ingestor, ReplyVia};
 use crate::mail::transport::{SendError, Transport};
 use crate::outbox::OutRow;
 use crate::outbox::channel::{Channel, ChannelKind, Channels, Outgoing, ReplyTarget, Sent};
-use crate::store::Store;
 use crate::store::chat::save_chat_state;
+use crate::store::{ChatPlatform, Store};
 
 /// The device the bot logs in as with a password: the same device every time, so that the
 /// homeserver recognises a resent transaction ID.
@@ -359,7 +359,7 @@ async fn keep_encrypted(
     e: &Encrypted,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let employee = ing.employee_by_chat(&e.sender);
+    let employee = ing.employee_by_chat(ChatPlatform::Chat, &e.sender);
     let r = crate::store::reports::NewReport {
         message_key: format!("matrix:{}", e.event),
         source: "chat".into(),
@@ -456,6 +456,7 @@ fn message(m: &MatrixConfig, room: &str, ev: &Value) -> Option<ChatMessage> {
     Some(ChatMessage {
         key: format!("matrix:{event}"),
         source: "chat",
+        platform: ChatPlatform::Chat,
         sender: ev["sender"].as_str()?.to_string(),
         text,
         at,

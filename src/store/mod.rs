@@ -4,7 +4,7 @@
 //! decided here; this module only reads and writes what the rules decided.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -78,6 +78,7 @@ migrations![
     ("0010", "fewer_indexes"),
     ("0011", "answer_counts"),
     ("0012", "delivery"),
+    ("0013", "chat_identities"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
@@ -237,10 +238,9 @@ impl Store {
     // ---- employees ----
 
     pub async fn employees(&self) -> Result<HashMap<String, Employee>> {
-        let rows =
-            sqlx::query("SELECT employee_id, name, department, role, chat_id FROM employees")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query("SELECT employee_id, name, department, role FROM employees")
+            .fetch_all(&self.pool)
+            .await?;
         let mut map: HashMap<String, Employee> = rows
             .iter()
             .map(Employee::from_row)
@@ -255,14 +255,28 @@ impl Store {
                 e.emails.push(r.get(0));
             }
         }
+        let ids = sqlx::query("SELECT employee_id, platform, identity FROM chat_identities")
+            .fetch_all(&self.pool)
+            .await?;
+        for r in ids {
+            let id: String = r.get(0);
+            if let (Some(e), Some(p)) = (
+                map.get_mut(&id),
+                ChatPlatform::parse(&r.get::<String, _>(1)),
+            ) {
+                e.chat_ids.insert(p, r.get(2));
+            }
+        }
         Ok(map)
     }
 
     pub async fn employee(&self, id: &str) -> Result<Option<Employee>> {
-        let row = sqlx::query("SELECT employee_id, name, department, role, chat_id FROM employees WHERE employee_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT employee_id, name, department, role FROM employees WHERE employee_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let mut e = Employee::from_row(&row);
         e.emails = sqlx::query_scalar(
@@ -271,6 +285,16 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
+        let ids =
+            sqlx::query("SELECT platform, identity FROM chat_identities WHERE employee_id = $1")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        for r in ids {
+            if let Some(p) = ChatPlatform::parse(&r.get::<String, _>(0)) {
+                e.chat_ids.insert(p, r.get(1));
+            }
+        }
         Ok(Some(e))
     }
 
@@ -279,17 +303,33 @@ impl Store {
         let mut tx = self.begin().await?;
         for e in list {
             sqlx::query(
-                "INSERT INTO employees (employee_id, name, department, role, chat_id) VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO employees (employee_id, name, department, role) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (employee_id) DO UPDATE SET name = excluded.name, department = excluded.department,
-                 role = excluded.role, chat_id = excluded.chat_id",
+                 role = excluded.role",
             )
             .bind(&e.employee_id)
             .bind(&e.name)
             .bind(&e.department)
             .bind(e.role.as_str())
-            .bind(e.chat_id.clone())
             .execute(&mut *tx)
             .await?;
+            sqlx::query("DELETE FROM chat_identities WHERE employee_id = $1")
+                .bind(&e.employee_id)
+                .execute(&mut *tx)
+                .await?;
+            for (p, identity) in &e.chat_ids {
+                // An ID another employee had moves to this one (the import checked the file
+                // holds it once).
+                sqlx::query(
+                    "INSERT INTO chat_identities (platform, identity, employee_id) VALUES ($1, $2, $3)
+                     ON CONFLICT (platform, identity) DO UPDATE SET employee_id = excluded.employee_id",
+                )
+                .bind(p.as_str())
+                .bind(identity)
+                .bind(&e.employee_id)
+                .execute(&mut *tx)
+                .await?;
+            }
             sqlx::query("DELETE FROM employee_emails WHERE employee_id = $1")
                 .bind(&e.employee_id)
                 .execute(&mut *tx)
@@ -691,6 +731,48 @@ impl Role {
     }
 }
 
+/// A chat platform an employee has an identity on (table `chat_identities`; a CSV column each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChatPlatform {
+    /// The CSV's `chat_id`: a Matrix user ID (`@yamada:city.example`) or a Slack/Mattermost
+    /// user ID, for the Matrix bot and the slash command.
+    Chat,
+    /// `teams_id`: the Azure AD object ID Teams sends as `from.aadObjectId`.
+    Teams,
+    /// `lineworks_id`: the LINE WORKS user ID a bot callback names as `source.userId`.
+    LineWorks,
+}
+
+impl ChatPlatform {
+    pub const ALL: [ChatPlatform; 3] = [
+        ChatPlatform::Chat,
+        ChatPlatform::Teams,
+        ChatPlatform::LineWorks,
+    ];
+
+    /// The name stored in `chat_identities.platform`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatPlatform::Chat => "chat",
+            ChatPlatform::Teams => "teams",
+            ChatPlatform::LineWorks => "lineworks",
+        }
+    }
+
+    /// The employees CSV's column.
+    pub fn column(self) -> &'static str {
+        match self {
+            ChatPlatform::Chat => "chat_id",
+            ChatPlatform::Teams => "teams_id",
+            ChatPlatform::LineWorks => "lineworks_id",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChatPlatform> {
+        ChatPlatform::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Employee {
     pub employee_id: String,
@@ -698,7 +780,8 @@ pub struct Employee {
     pub department: String,
     pub role: Role,
     pub emails: Vec<String>,
-    pub chat_id: Option<String>,
+    /// The employee's ID on each chat platform they use (one each).
+    pub chat_ids: BTreeMap<ChatPlatform, String>,
 }
 
 impl Employee {
@@ -709,8 +792,13 @@ impl Employee {
             department: r.get(2),
             role: Role::parse(&r.get::<String, _>(3)).unwrap_or(Role::Teleworker),
             emails: Vec::new(),
-            chat_id: r.get(4),
+            chat_ids: BTreeMap::new(),
         }
+    }
+
+    /// The employee's ID on `platform`.
+    pub fn chat_id(&self, platform: ChatPlatform) -> Option<&str> {
+        self.chat_ids.get(&platform).map(String::as_str)
     }
 }
 

@@ -178,7 +178,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<(SessionRow, super::Employee)>> {
         let row = sqlx::query(
-            "SELECT e.employee_id, e.name, e.department, e.role, e.chat_id, s.csrf, s.expires_at
+            "SELECT e.employee_id, e.name, e.department, e.role, s.csrf, s.expires_at
              FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
@@ -190,8 +190,8 @@ impl Store {
             let e = super::Employee::from_row(&r);
             let s = SessionRow {
                 employee_id: e.employee_id.clone(),
-                csrf: r.get(5),
-                expires_at: r.get(6),
+                csrf: r.get(4),
+                expires_at: r.get(5),
             };
             (s, e)
         }))

@@ -66,6 +66,7 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
     let msg = ChatMessage {
         key,
         source: "chat",
+        platform: crate::store::ChatPlatform::Chat,
         sender: user.to_string(),
         text: text.to_string(),
         at: now,

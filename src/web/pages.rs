@@ -1109,7 +1109,15 @@ async fn admin_page(app: &App, s: &Session, v: AdminView) -> WebResult {
     employees.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
     let employees: Vec<Value> = employees
         .iter()
-        .map(|e| context! { employee_id => &e.employee_id, name => &e.name, department => &e.department, role => e.role.as_str(), emails => e.emails.join("; ") })
+        .map(|e| {
+            // The chat IDs as the CSV names them: `teams_id: …`, one per platform.
+            let chat: Vec<String> = e
+                .chat_ids
+                .iter()
+                .map(|(p, id)| format!("{}: {id}", p.column()))
+                .collect();
+            context! { employee_id => &e.employee_id, name => &e.name, department => &e.department, role => e.role.as_str(), emails => e.emails.join("; "), chat_ids => chat }
+        })
         .collect();
     let applications: Vec<Value> = app
         .store
@@ -1278,7 +1286,7 @@ pub async fn add_application(
 #[serde(default)]
 pub struct EmployeesForm {
     pub csrf: String,
-    /// The CSV of `zaitaku employees import`, pasted (employee_id,name,email,department,role[,chat_id]).
+    /// The CSV of `zaitaku employees import`, pasted (employee_id,name,email,department,role[,chat_id][,teams_id][,lineworks_id]).
     pub csv: String,
 }
 

@@ -325,3 +325,44 @@ impl Run {
         self
     }
 }
+
+/// A query against the test's database (SQLite or PostgreSQL), outside the binary.
+pub fn sql<T>(zt: &Zt, f: impl AsyncFnOnce(sqlx::AnyPool) -> T) -> T {
+    sqlx::any::install_default_drivers();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&zt.db)
+            .await
+            .unwrap();
+        let out = f(pool.clone()).await;
+        pool.close().await;
+        out
+    })
+}
+
+/// Runs SQL straight on the test's database, as an old version or a hand edit would have.
+pub fn sql_exec(zt: &Zt, statement: &str) {
+    let statement = statement.to_string();
+    sql(zt, async move |pool| {
+        sqlx::raw_sql(&statement)
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    })
+}
+
+/// One number from the test's database (`COUNT(*)`, a sum of lengths).
+pub fn sql_i64(zt: &Zt, query: &str) -> i64 {
+    let q = query.to_string();
+    sql(zt, async move |pool| {
+        sqlx::query_scalar::<_, i64>(&q)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+    })
+}
