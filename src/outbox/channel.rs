@@ -30,6 +30,10 @@ pub enum ChannelKind {
     Matrix,
     /// An incoming webhook (Slack, Mattermost, Rocket.Chat).
     Webhook,
+    /// Microsoft Teams: a Workflows webhook posting an Adaptive Card to a department's channel.
+    Teams,
+    /// LINE WORKS Bot API 2.0: a message to a channel or a user.
+    LineWorks,
 }
 
 impl ChannelKind {
@@ -42,6 +46,8 @@ impl ChannelKind {
             ChannelKind::Mail => "mail",
             ChannelKind::Matrix => "matrix",
             ChannelKind::Webhook => "webhook",
+            ChannelKind::Teams => "teams",
+            ChannelKind::LineWorks => "lineworks",
         }
     }
 
