@@ -9,6 +9,9 @@ use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+mod teams;
+pub use teams::TeamsConfig;
+
 use crate::calendar::{Minutes, Service};
 use crate::error::Error;
 use crate::holidays::{Calendar, DEFAULT_CLOSED, default_annual_name, parse_month_day};
@@ -220,6 +223,7 @@ struct RawChat {
     webhook: std::collections::BTreeMap<String, String>,
     slash: Option<RawSlash>,
     matrix: Option<RawMatrix>,
+    teams: Option<teams::RawTeams>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,6 +255,8 @@ pub struct ChatConfig {
     pub slash: Option<SlashConfig>,
     /// `[chat.matrix]`: the bot's Matrix account and the departments' rooms.
     pub matrix: Option<MatrixConfig>,
+    /// `[chat.teams]`: Microsoft Teams (outgoing webhook in, Workflows out).
+    pub teams: Option<TeamsConfig>,
 }
 
 /// `[chat.slash]`: Slack's signing secret (v0 HMAC-SHA256) and/or Mattermost's command token.
@@ -725,72 +731,84 @@ fn chat_config(
             Some(s)
         }
     };
-    let matrix = match raw.matrix {
-        None => None,
-        Some(m) => {
-            let field = |k: &str| format!("{file}: chat.matrix.{k}");
-            let homeserver = m
-                .homeserver
-                .unwrap_or_default()
-                .trim()
-                .trim_end_matches('/')
-                .to_string();
-            if !(homeserver.starts_with("https://") || homeserver.starts_with("http://")) {
-                return Err(Error::bad(
-                    field("homeserver"),
-                    format!("expected the homeserver's URL (https://…), got {homeserver:?}"),
-                ));
-            }
-            let user = m.user.unwrap_or_default().trim().to_string();
-            if !(user.starts_with('@') && user.contains(':')) {
-                return Err(Error::bad(
-                    field("user"),
-                    format!(
-                        "expected the bot's Matrix user ID like \"@zaitaku:city.example.lg.jp\", got {user:?}"
-                    ),
-                ));
-            }
-            if m.access_token.is_none() && m.password.is_none() {
-                return Err(Error::bad(
-                    field("access_token"),
-                    "expected access_token (or password) for the bot's account",
-                ));
-            }
-            let mut rooms = std::collections::BTreeMap::new();
-            for (dept, room) in m.rooms {
-                let name = split_note(&dept).0;
-                if !departments.iter().any(|d| d.name == name) {
-                    return Err(Error::bad(
-                        field("rooms"),
-                        format!("expected a department of departments.toml, got {dept:?}"),
-                    ));
-                }
-                if !room.starts_with('!') || room.len() < 2 {
-                    return Err(Error::bad(
-                        field(&format!("rooms.{dept}")),
-                        format!(
-                            "expected a room ID like \"!abcdef:city.example.lg.jp\", got {room:?}"
-                        ),
-                    ));
-                }
-                rooms.insert(name, room);
-            }
-            Some(MatrixConfig {
-                homeserver,
-                user,
-                access_token: m.access_token,
-                password: m.password,
-                rooms,
-                sync_timeout_seconds: m.sync_timeout_seconds.unwrap_or(30).clamp(1, 300),
-            })
-        }
-    };
+    let matrix = raw
+        .matrix
+        .map(|m| matrix_config(file, m, departments))
+        .transpose()?;
+    let teams = raw
+        .teams
+        .map(|t| teams::teams_config(file, t, departments))
+        .transpose()?;
     Ok(ChatConfig {
         webhooks,
         slash,
         matrix,
+        teams,
     })
 }
+
+fn matrix_config(
+    file: &str,
+    m: RawMatrix,
+    departments: &[DepartmentDef],
+) -> Result<MatrixConfig, Error> {
+    let field = |k: &str| format!("{file}: chat.matrix.{k}");
+    let homeserver = m
+        .homeserver
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    if !(homeserver.starts_with("https://") || homeserver.starts_with("http://")) {
+        return Err(Error::bad(
+            field("homeserver"),
+            format!("expected the homeserver's URL (https://…), got {homeserver:?}"),
+        ));
+    }
+    let user = m.user.unwrap_or_default().trim().to_string();
+    if !(user.starts_with('@') && user.contains(':')) {
+        return Err(Error::bad(
+            field("user"),
+            format!(
+                "expected the bot's Matrix user ID like \"@zaitaku:city.example.lg.jp\", got {user:?}"
+            ),
+        ));
+    }
+    if m.access_token.is_none() && m.password.is_none() {
+        return Err(Error::bad(
+            field("access_token"),
+            "expected access_token (or password) for the bot's account",
+        ));
+    }
+    let mut rooms = std::collections::BTreeMap::new();
+    for (dept, room) in m.rooms {
+        let name = split_note(&dept).0;
+        if !departments.iter().any(|d| d.name == name) {
+            return Err(Error::bad(
+                field("rooms"),
+                format!("expected a department of departments.toml, got {dept:?}"),
+            ));
+        }
+        if !room.starts_with('!') || room.len() < 2 {
+            return Err(Error::bad(
+                field(&format!("rooms.{dept}")),
+                format!(
+                    "expected a room ID like \"!abcdef:city.example.lg.jp\", got {room:?}"
+                ),
+            ));
+        }
+        rooms.insert(name, room);
+    }
+    Ok(MatrixConfig {
+        homeserver,
+        user,
+        access_token: m.access_token,
+        password: m.password,
+        rooms,
+        sync_timeout_seconds: m.sync_timeout_seconds.unwrap_or(30).clamp(1, 300),
+    })
+}
+
 
 /// 「こども課（出先機関除く）」 → (「こども課」, Some(「出先機関除く」)). Accepts ASCII parentheses too.
 pub fn split_note(name: &str) -> (String, Option<String>) {

@@ -9,6 +9,7 @@
 pub mod http;
 pub mod matrix;
 pub mod slash;
+pub mod teams;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -17,11 +18,14 @@ use crate::config::Config;
 use crate::outbox::channel::Channels;
 
 /// The chat channels of this configuration: incoming webhooks always (a row names its URL),
-/// Matrix when `[chat.matrix]` is set.
+/// Matrix when `[chat.matrix]` is set, Teams when `[chat.teams]` is.
 pub fn channels(cfg: &Config) -> Channels {
     let mut list: Vec<Arc<dyn crate::outbox::channel::Channel>> = vec![Arc::new(webhook::Webhook)];
     if let Some(m) = &cfg.chat.matrix {
         list.push(Arc::new(matrix::Matrix::new(m.clone())));
+    }
+    if cfg.chat.teams.is_some() {
+        list.push(Arc::new(teams::Teams));
     }
     Channels::new(list)
 }

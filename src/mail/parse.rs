@@ -8,7 +8,7 @@
 //! removed from the sender, subject and body, and Message-IDs that are not printable ASCII
 //! are dropped.
 
-mod html;
+pub mod html;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;

@@ -37,8 +37,13 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 3] =
-        [ChannelKind::Mail, ChannelKind::Matrix, ChannelKind::Webhook];
+    pub const ALL: [ChannelKind; 5] = [
+        ChannelKind::Mail,
+        ChannelKind::Matrix,
+        ChannelKind::Webhook,
+        ChannelKind::Teams,
+        ChannelKind::LineWorks,
+    ];
 
     /// The name in the outbox's `channel` column and in logs.
     pub fn as_str(self) -> &'static str {
@@ -187,9 +192,21 @@ mod tests {
 
     #[test]
     fn every_kind_reads_back_from_its_stored_name() {
-        for k in ChannelKind::ALL {
+        // Each kind exactly once: a kind missing here would make its rows fail as unknown.
+        let all = ChannelKind::ALL;
+        for k in all {
             assert_eq!(ChannelKind::parse(k.as_str()), Some(k));
+            // The match below has no wildcard: a new kind fails to build until it is in ALL.
+            let i = match k {
+                ChannelKind::Mail => 0,
+                ChannelKind::Matrix => 1,
+                ChannelKind::Webhook => 2,
+                ChannelKind::Teams => 3,
+                ChannelKind::LineWorks => 4,
+            };
+            assert_eq!(all[i], k);
         }
+        assert_eq!(all.len(), 5);
         assert_eq!(ChannelKind::parse("pigeon"), None);
     }
 }

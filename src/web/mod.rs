@@ -11,6 +11,7 @@ pub mod auth;
 pub mod chat;
 pub mod pages;
 pub mod roles;
+pub mod teams;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -398,6 +399,7 @@ pub fn router(app: App) -> Router {
         .route("/api/status", get(api::status))
         .route("/healthz", get(api::healthz))
         .route("/chat/slash", post(chat::slash))
+        .route("/chat/teams", post(teams::outgoing))
         .route("/metrics", get(api::metrics))
         .route("/static/{name}", get(asset))
         .layer(axum::middleware::from_fn(security_headers))
