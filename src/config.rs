@@ -792,9 +792,7 @@ fn matrix_config(
         if !room.starts_with('!') || room.len() < 2 {
             return Err(Error::bad(
                 field(&format!("rooms.{dept}")),
-                format!(
-                    "expected a room ID like \"!abcdef:city.example.lg.jp\", got {room:?}"
-                ),
+                format!("expected a room ID like \"!abcdef:city.example.lg.jp\", got {room:?}"),
             ));
         }
         rooms.insert(name, room);
@@ -808,7 +806,6 @@ fn matrix_config(
         sync_timeout_seconds: m.sync_timeout_seconds.unwrap_or(30).clamp(1, 300),
     })
 }
-
 
 /// 「こども課（出先機関除く）」 → (「こども課」, Some(「出先機関除く」)). Accepts ASCII parentheses too.
 pub fn split_note(name: &str) -> (String, Option<String>) {
