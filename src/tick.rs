@@ -15,7 +15,7 @@ use std::fmt;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::board::{Board, rfc3339};
+use crate::board::Board;
 use crate::calendar::local_date;
 use crate::config::{Config, Recipient};
 use crate::error::{Error, Result};
@@ -25,7 +25,7 @@ use crate::order::{OrderStatus, expected_hours};
 use crate::outbox::channel::{ChannelKind, Channels};
 use crate::outbox::{self, Delivery, Failed, OutMail, OutRow};
 use crate::store::escalations::{NewEscalation, claim_digest, insert_escalation, set_failed};
-use crate::store::{Employee, Role, Store};
+use crate::store::{Employee, OrderRow, Role, Store};
 
 /// How many days back a tick looks for unfired steps (to record them as expired).
 const LOOKBACK_DAYS: i64 = 7;
@@ -104,6 +104,39 @@ fn all_refused(rows: &[OutRow]) -> Option<String> {
         })
 }
 
+/// One escalation step that falls due now, with what it needs to be sent.
+struct DueStep<'a> {
+    order: &'a OrderRow,
+    employee: &'a Employee,
+    chain: Chain,
+    /// The chain's steps (for the time of the next one) and its state.
+    steps: &'a [crate::config::Step],
+    state: &'a ChainState,
+    due: crate::escalation::Due,
+    recipients: Vec<&'a Employee>,
+}
+
+impl DueStep<'_> {
+    fn key(&self) -> String {
+        step_key(self.order.id, self.chain, self.due.step)
+    }
+
+    fn cause(&self) -> String {
+        format!("escalation.{}", self.key())
+    }
+
+    fn purpose(&self) -> String {
+        format!("escalation_{}", self.due.to.as_str())
+    }
+
+    fn to(&self) -> Vec<String> {
+        self.recipients
+            .iter()
+            .filter_map(|e| e.emails.first().cloned())
+            .collect()
+    }
+}
+
 async fn escalate(
     store: &Store,
     cfg: &Config,
@@ -127,6 +160,9 @@ async fn escalate(
             if closed && !o.holiday_ok {
                 continue;
             }
+            let Some(employee) = staff.get(&o.employee_id) else {
+                continue;
+            };
             let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
             for (chain, expected, steps) in [
                 (
@@ -137,7 +173,7 @@ async fn escalate(
                 (Chain::MissingEnd, exp_end, &cfg.escalation.missing_end),
             ] {
                 let key = (o.id, chain.as_str().to_string());
-                let st = ChainState {
+                let state = ChainState {
                     date: o.date,
                     expected: expected.on(o.date, tz).with_timezone(&Utc),
                     reported: facts
@@ -147,188 +183,195 @@ async fn escalate(
                     cancelled: o.status != OrderStatus::Approved,
                     fired: facts.fired.get(&key).cloned().unwrap_or_default(),
                 };
-                let due = due_steps(steps, &st, cfg.timing.grace, now, today);
-                let Some(employee) = staff.get(&o.employee_id) else {
-                    continue;
-                };
-                for d in due {
-                    let recipients = recipients(&staff, employee, d.to);
-                    let ek = step_key(o.id, chain, d.step);
-                    let cause = format!("escalation.{ek}");
-                    // Made once: the escalation records it, the mail carries it, a reply names it.
-                    let message_id = (!d.expired).then(|| outbox::message_id(cfg, &cause));
-                    let to: Vec<String> = recipients
-                        .iter()
-                        .filter_map(|e| e.emails.first().cloned())
-                        .collect();
-                    // The mail is made before the step is recorded: a step whose mail cannot be
-                    // made is recorded as failed, with why, and the chain goes on to the next.
-                    let made: Result<Vec<OutRow>> = match &message_id {
-                        None => Ok(vec![]),
-                        Some(mid) => (|| {
-                            let next_at = steps
-                                .get(d.step as usize)
-                                .map(|s| {
-                                    let t = st.expected
-                                        + cfg.timing.grace
-                                        + Duration::minutes(s.after_minutes.into());
-                                    rfc3339(t.timestamp(), tz)
-                                        .get(11..16)
-                                        .unwrap_or("")
-                                        .to_string()
-                                })
-                                .unwrap_or_default();
-                            let word = if chain == Chain::MissingStart {
-                                "業務開始"
-                            } else {
-                                "業務終了"
-                            };
-                            let ctx = StepContext {
-                                step: d.step,
-                                to: d.to.as_str(),
-                                kind_label: word,
-                                word,
-                                report_kind: chain.report_kind(),
-                                name: employee.name.clone(),
-                                employee_id: employee.employee_id.clone(),
-                                department: employee.department.clone(),
-                                date: o.date.to_string(),
-                                order_start: o.start.to_string(),
-                                order_end: o.end.to_string(),
-                                content: o.content.clone(),
-                                deadline: hhmm(st.expected + cfg.timing.grace, tz),
-                                next_at,
-                                reminded: if st.fired.contains(&1) || d.step > 1 {
-                                    "送信済み"
-                                } else {
-                                    "未"
-                                },
-                            };
-                            let template = if d.to == Recipient::Teleworker {
-                                "escalation_teleworker.txt"
-                            } else {
-                                "escalation_supervisors.txt"
-                            };
-                            let r = templates.render(template, &ctx)?;
-                            // The supervisors' step goes to the department's chat room as well.
-                            let mut rows = if d.to == Recipient::Supervisors {
-                                let text = format!(
-                                    "{}\n勤務命令 {}〜{} {}",
-                                    r.subject, o.start, o.end, o.content
-                                );
-                                channels.department_rows(
-                                    cfg,
-                                    mid,
-                                    &cause,
-                                    &employee.department,
-                                    &text,
-                                    now,
-                                )
-                            } else {
-                                vec![]
-                            };
-                            let mail = OutMail::generated(
-                                format!("escalation_{}", d.to.as_str()),
-                                cause.clone(),
-                                to.clone(),
-                                r,
-                            );
-                            rows.extend(outbox::build_with_id(cfg, &mail, mid.clone(), now)?);
-                            Ok(rows)
-                        })(),
+                for due in due_steps(steps, &state, cfg.timing.grace, now, today) {
+                    let step = DueStep {
+                        order: &o,
+                        employee,
+                        chain,
+                        steps,
+                        state: &state,
+                        recipients: recipients(&staff, employee, due.to),
+                        due,
                     };
-                    let (rows, failure) = match made {
-                        Ok(rows) => {
-                            let failure = all_refused(&rows);
-                            (rows, failure.map(|f| (f, None)))
-                        }
-                        Err(e) => {
-                            let why = item_error(e)?;
-                            let failed = Failed {
-                                cause: cause.clone(),
-                                message_id: message_id.clone().unwrap_or_default(),
-                                purpose: format!("escalation_{}", d.to.as_str()),
-                                report_id: None,
-                                to: to.join(", "),
-                                subject: format!(
-                                    "{} {} {} 第{}段階",
-                                    crate::board::escalation_ja(chain.as_str()),
-                                    employee.name,
-                                    o.date,
-                                    d.step
-                                ),
-                                error: why.clone(),
-                                at: now.timestamp(),
-                            };
-                            (vec![], Some((why, Some(failed))))
-                        }
-                    };
-                    let mut tx = store.begin().await?;
-                    let e = NewEscalation {
-                        key: ek.clone(),
-                        order_id: Some(o.id),
-                        day: o.date.to_string(),
-                        kind: chain.as_str().into(),
-                        step: d.step.into(),
-                        due_at: d.at.timestamp(),
-                        fired_at: now.timestamp(),
-                        recipients: recipients.iter().map(|e| e.employee_id.clone()).collect(),
-                        status: if d.expired { "expired" } else { "sent" },
-                        message_id: message_id.clone(),
-                        ..NewEscalation::default()
-                    };
-                    let Some(id) = insert_escalation(&mut tx, &e).await? else {
-                        continue; // another tick or daemon recorded it: nothing more to do
-                    };
-                    if d.expired {
-                        report.steps_expired += 1;
-                        tracing::info!(
-                            order = o.id,
-                            chain = chain.as_str(),
-                            step = d.step,
-                            "overdue step of a past day recorded as expired"
-                        );
-                    } else {
-                        if to.is_empty() {
-                            tracing::warn!(
-                                order = o.id,
-                                step = d.step,
-                                to = d.to.as_str(),
-                                "escalation step has nobody with an e-mail address"
-                            );
-                        }
-                        outbox::insert_rows(&mut tx, &rows).await?;
-                        match failure {
-                            None => {
-                                report.steps_sent += 1;
-                                tracing::info!(
-                                    order = o.id,
-                                    chain = chain.as_str(),
-                                    step = d.step,
-                                    to = d.to.as_str(),
-                                    "escalation step fired"
-                                );
-                            }
-                            Some((why, failed)) => {
-                                set_failed(&mut tx, id, &why).await?;
-                                outbox::insert_failed(&mut tx, failed.as_slice()).await?;
-                                report.failed += 1;
-                                tracing::warn!(
-                                    order = o.id,
-                                    chain = chain.as_str(),
-                                    step = d.step,
-                                    error = %why,
-                                    "escalation step failed; set aside, the rest go on"
-                                );
-                            }
-                        }
-                    }
-                    tx.commit().await?;
+                    fire_step(store, cfg, channels, templates, &step, now, report).await?;
                 }
             }
         }
         day += Duration::days(1);
     }
+    Ok(())
+}
+
+/// The mail (and, for the supervisors, the department's chat rows) of a step, with the
+/// Message-ID its escalation records.
+fn step_rows(
+    cfg: &Config,
+    channels: &Channels,
+    templates: &Templates,
+    s: &DueStep<'_>,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutRow>> {
+    let (o, employee, d, tz) = (s.order, s.employee, &s.due, cfg.timezone);
+    let next_at = s
+        .steps
+        .get(d.step as usize)
+        .map(|next| {
+            hhmm(
+                s.state.expected + cfg.timing.grace + Duration::minutes(next.after_minutes.into()),
+                tz,
+            )
+        })
+        .unwrap_or_default();
+    let word = if s.chain == Chain::MissingStart {
+        "業務開始"
+    } else {
+        "業務終了"
+    };
+    let ctx = StepContext {
+        step: d.step,
+        to: d.to.as_str(),
+        kind_label: word,
+        word,
+        report_kind: s.chain.report_kind(),
+        name: employee.name.clone(),
+        employee_id: employee.employee_id.clone(),
+        department: employee.department.clone(),
+        date: o.date.to_string(),
+        order_start: o.start.to_string(),
+        order_end: o.end.to_string(),
+        content: o.content.clone(),
+        deadline: hhmm(s.state.expected + cfg.timing.grace, tz),
+        next_at,
+        reminded: if s.state.fired.contains(&1) || d.step > 1 {
+            "送信済み"
+        } else {
+            "未"
+        },
+    };
+    let template = if d.to == Recipient::Teleworker {
+        "escalation_teleworker.txt"
+    } else {
+        "escalation_supervisors.txt"
+    };
+    let r = templates.render(template, &ctx)?;
+    let cause = s.cause();
+    // The supervisors' step goes to the department's chat rooms as well.
+    let mut rows = if d.to == Recipient::Supervisors {
+        let text = format!(
+            "{}\n勤務命令 {}〜{} {}",
+            r.subject, o.start, o.end, o.content
+        );
+        channels.department_rows(cfg, message_id, &cause, &employee.department, &text, now)
+    } else {
+        vec![]
+    };
+    let mail = OutMail::generated(s.purpose(), cause, s.to(), r);
+    rows.extend(outbox::build_with_id(
+        cfg,
+        &mail,
+        message_id.to_string(),
+        now,
+    )?);
+    Ok(rows)
+}
+
+/// Records one due step and queues what it sends, in one transaction. The mail is made before
+/// the step is recorded: a step whose mail cannot be made is recorded as failed, with why, and
+/// the chain goes on to the next. A step another tick or daemon recorded first is left alone.
+async fn fire_step(
+    store: &Store,
+    cfg: &Config,
+    channels: &Channels,
+    templates: &Templates,
+    s: &DueStep<'_>,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<()> {
+    let (o, d) = (s.order, &s.due);
+    // Made once: the escalation records it, the mail carries it, a reply names it.
+    let message_id = (!d.expired).then(|| outbox::message_id(cfg, &s.cause()));
+    let made = match &message_id {
+        None => Ok(vec![]),
+        Some(mid) => step_rows(cfg, channels, templates, s, mid, now),
+    };
+    let (rows, failure) = match made {
+        Ok(rows) => {
+            let failure = all_refused(&rows);
+            (rows, failure.map(|f| (f, None)))
+        }
+        Err(e) => {
+            let why = item_error(e)?;
+            let failed = Failed {
+                cause: s.cause(),
+                message_id: message_id.clone().unwrap_or_default(),
+                purpose: s.purpose(),
+                report_id: None,
+                to: s.to().join(", "),
+                subject: format!(
+                    "{} {} {} 第{}段階",
+                    crate::board::escalation_ja(s.chain.as_str()),
+                    s.employee.name,
+                    o.date,
+                    d.step
+                ),
+                error: why.clone(),
+                at: now.timestamp(),
+            };
+            (vec![], Some((why, Some(failed))))
+        }
+    };
+    let mut tx = store.begin().await?;
+    let e = NewEscalation {
+        key: s.key(),
+        order_id: Some(o.id),
+        day: o.date.to_string(),
+        kind: s.chain.as_str().into(),
+        step: d.step.into(),
+        due_at: d.at.timestamp(),
+        fired_at: now.timestamp(),
+        recipients: s.recipients.iter().map(|e| e.employee_id.clone()).collect(),
+        status: if d.expired { "expired" } else { "sent" },
+        message_id,
+        ..NewEscalation::default()
+    };
+    let Some(id) = insert_escalation(&mut tx, &e).await? else {
+        return Ok(()); // another tick or daemon recorded it: nothing more to do
+    };
+    let (chain, step, to) = (s.chain.as_str(), d.step, d.to.as_str());
+    if d.expired {
+        report.steps_expired += 1;
+        tracing::info!(
+            order = o.id,
+            chain,
+            step,
+            "overdue step of a past day recorded as expired"
+        );
+    } else {
+        if s.to().is_empty() {
+            tracing::warn!(
+                order = o.id,
+                step,
+                to,
+                "escalation step has nobody with an e-mail address"
+            );
+        }
+        outbox::insert_rows(&mut tx, &rows).await?;
+        match failure {
+            None => {
+                report.steps_sent += 1;
+                tracing::info!(order = o.id, chain, step, to, "escalation step fired");
+            }
+            Some((why, failed)) => {
+                set_failed(&mut tx, id, &why).await?;
+                outbox::insert_failed(&mut tx, failed.as_slice()).await?;
+                report.failed += 1;
+                tracing::warn!(order = o.id, chain, step, error = %why,
+                    "escalation step failed; set aside, the rest go on");
+            }
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }
 
