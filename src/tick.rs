@@ -442,6 +442,92 @@ pub fn digest_slots(cfg: &Config, now: DateTime<Utc>) -> Vec<String> {
     slots.split_off(slots.len().saturating_sub(1))
 }
 
+/// One department's digest at one slot.
+struct Digest<'a> {
+    board: &'a Board,
+    department: &'a str,
+    today: NaiveDate,
+    slot: &'a str,
+    /// The department's supervisors' addresses.
+    to: Vec<String>,
+}
+
+/// Claims the digest's slot and queues it, in one transaction. A digest that cannot be made is
+/// recorded as failed (claimed: the next slot's digest says more anyway) and the other
+/// departments' go on; a slot another tick or daemon claimed first is left alone.
+async fn send_digest(
+    store: &Store,
+    cfg: &Config,
+    channels: &Channels,
+    templates: &Templates,
+    g: &Digest<'_>,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<()> {
+    let (dept, slot, today) = (g.department, g.slot, g.today);
+    let cause = format!(
+        "digest.{today}.{}.{}",
+        slot.replace(':', ""),
+        crate::mail::parse::fnv1a(dept.as_bytes())
+    );
+    let mid = outbox::message_id(cfg, &cause);
+    let mut tx = store.begin().await?;
+    if !claim_digest(
+        &mut tx,
+        &today.to_string(),
+        slot,
+        dept,
+        now.timestamp(),
+        &mid,
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let made: Result<Vec<OutRow>> = (|| {
+        let ctx = digest_context(g.board, dept, today, slot, cfg.timezone);
+        let r = templates.render("digest.txt", &ctx)?;
+        let text = format!("{}\n\n{}", r.subject, r.body);
+        let mut rows = channels.department_rows(cfg, &mid, &cause, dept, &text, now);
+        let mail = OutMail::generated("digest", cause.clone(), g.to.clone(), r);
+        rows.extend(outbox::build_with_id(cfg, &mail, mid.clone(), now)?);
+        Ok(rows)
+    })();
+    let failure = match made {
+        Ok(rows) => {
+            outbox::insert_rows(&mut tx, &rows).await?;
+            all_refused(&rows)
+        }
+        Err(e) => {
+            let why = item_error(e)?;
+            let failed = Failed {
+                cause: cause.clone(),
+                message_id: mid.clone(),
+                purpose: "digest".into(),
+                report_id: None,
+                to: g.to.join(", "),
+                subject: format!("在宅勤務 {dept} {today} {slot}"),
+                error: why.clone(),
+                at: now.timestamp(),
+            };
+            outbox::insert_failed(&mut tx, &[failed]).await?;
+            Some(why)
+        }
+    };
+    tx.commit().await?;
+    match failure {
+        None => {
+            report.digests += 1;
+            tracing::info!(department = %dept, slot = %slot, "digest queued");
+        }
+        Some(why) => {
+            report.failed += 1;
+            tracing::warn!(department = %dept, slot = %slot, error = %why, "digest failed; set aside, the rest go on");
+        }
+    }
+    Ok(())
+}
+
 async fn digests(
     store: &Store,
     cfg: &Config,
@@ -494,74 +580,14 @@ async fn digests(
                 tracing::warn!(department = %dept, "no supervisor with an e-mail address for the digest");
                 continue;
             }
-            let cause = format!(
-                "digest.{today}.{}.{}",
-                slot.replace(':', ""),
-                crate::mail::parse::fnv1a(dept.as_bytes())
-            );
-            let mid = outbox::message_id(cfg, &cause);
-            let mut tx = store.begin().await?;
-            if !claim_digest(
-                &mut tx,
-                &today.to_string(),
+            let digest = Digest {
+                board: &board,
+                department: dept,
+                today,
                 slot,
-                dept,
-                now.timestamp(),
-                &mid,
-            )
-            .await?
-            {
-                continue;
-            }
-            // A digest that cannot be made is recorded as failed (claimed: the next slot's
-            // digest says more anyway) and the other departments' go on.
-            let made: Result<Vec<OutRow>> = (|| {
-                let ctx = digest_context(&board, dept, today, slot, cfg.timezone);
-                let r = templates.render("digest.txt", &ctx)?;
-                let mut rows = channels.department_rows(
-                    cfg,
-                    &mid,
-                    &cause,
-                    dept,
-                    &format!("{}\n\n{}", r.subject, r.body),
-                    now,
-                );
-                let mail = OutMail::generated("digest", cause.clone(), to.clone(), r);
-                rows.extend(outbox::build_with_id(cfg, &mail, mid.clone(), now)?);
-                Ok(rows)
-            })();
-            let failure = match made {
-                Ok(rows) => {
-                    outbox::insert_rows(&mut tx, &rows).await?;
-                    all_refused(&rows)
-                }
-                Err(e) => {
-                    let why = item_error(e)?;
-                    let failed = Failed {
-                        cause: cause.clone(),
-                        message_id: mid.clone(),
-                        purpose: "digest".into(),
-                        report_id: None,
-                        to: to.join(", "),
-                        subject: format!("在宅勤務 {dept} {today} {slot}"),
-                        error: why.clone(),
-                        at: now.timestamp(),
-                    };
-                    outbox::insert_failed(&mut tx, &[failed]).await?;
-                    Some(why)
-                }
+                to,
             };
-            tx.commit().await?;
-            match failure {
-                None => {
-                    report.digests += 1;
-                    tracing::info!(department = %dept, slot = %slot, "digest queued");
-                }
-                Some(why) => {
-                    report.failed += 1;
-                    tracing::warn!(department = %dept, slot = %slot, error = %why, "digest failed; set aside, the rest go on");
-                }
-            }
+            send_digest(store, cfg, channels, templates, &digest, now, report).await?;
         }
     }
     Ok(())
@@ -583,19 +609,9 @@ fn is_last_slot_of_day(cfg: &Config, now: DateTime<Utc>) -> bool {
 /// unclassified and unusable mail — and mail that could not be delivered. Sent with the day's
 /// last digest, once, to the employees with role `it`; nothing when there is nothing to say.
 #[allow(clippy::too_many_arguments)]
-async fn it_summary(
-    store: &Store,
-    cfg: &Config,
-    templates: &Templates,
-    board: &Board,
-    staff: &HashMap<String, Employee>,
-    today: NaiveDate,
-    slot: &str,
-    now: DateTime<Utc>,
-    report: &mut TickReport,
-) -> Result<()> {
-    let (_, _, failed) = outbox::counts(store).await?;
-    // The loop breaker's mail is said once per address, with how many, not a line each.
+/// What IT's summary lists of the day's unusable mail: each message, but the loop breaker's,
+/// which is said once per address, with how many.
+fn it_rows(board: &Board) -> (Vec<ItRow>, Vec<LimitedRow>) {
     let mut limited: Vec<LimitedRow> = Vec::new();
     for u in board
         .unmatched
@@ -621,6 +637,22 @@ async fn it_summary(
             subject: u.subject.clone(),
         })
         .collect();
+    (unmatched, limited)
+}
+
+async fn it_summary(
+    store: &Store,
+    cfg: &Config,
+    templates: &Templates,
+    board: &Board,
+    staff: &HashMap<String, Employee>,
+    today: NaiveDate,
+    slot: &str,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<()> {
+    let (_, _, failed) = outbox::counts(store).await?;
+    let (unmatched, limited) = it_rows(board);
     if unmatched.is_empty() && limited.is_empty() && failed == 0 {
         return Ok(());
     }
