@@ -508,183 +508,47 @@ async fn round(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Result<(Delivery, bool)> {
-    let mail = &cfg.mail;
-    let mut d = Delivery::default();
-    let mut sender = transport.sender();
-    let now_s = now.timestamp();
-    let probe_at = now_s + PROBE_SECS.min(mail.retry_base_seconds as i64);
-    let owner = instance_id();
+    let mut r = Round {
+        store,
+        channels,
+        cfg,
+        now_s: now.timestamp(),
+        probe_at: now.timestamp() + PROBE_SECS.min(cfg.mail.retry_base_seconds as i64),
+        sender: transport.sender(),
+        d: Delivery::default(),
+        unreachable: false,
+        server_back: false,
+    };
     // The rows of this round are fixed first, so a failing mail is not retried within the round.
     let due: Vec<(i64, bool)> = sqlx::query(
         "SELECT id, channel FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
          AND (lease_until IS NULL OR lease_until < $1) ORDER BY id",
     )
-    .bind(now_s)
+    .bind(r.now_s)
     .fetch_all(store.pool())
     .await?
     .iter()
-    .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1) == "mail"))
+    .map(|row| (row.get::<i64, _>(0), row.get::<String, _>(1) == "mail"))
     .collect();
-    let mut unreachable = false;
-    let mut server_back = false;
     for chunk in due.chunks(CLAIM_CHUNK) {
         // Once the server is found away, only the chat rows of the round are still tried.
         let chunk: Vec<i64> = chunk
             .iter()
-            .filter(|(_, is_mail)| !(unreachable && *is_mail))
+            .filter(|(_, is_mail)| !(r.unreachable && *is_mail))
             .map(|(id, _)| *id)
             .collect();
-        if chunk.is_empty() {
-            continue;
-        }
-        let was_unreachable = unreachable;
-        // Claim with a conditional UPDATE: of two daemons, only the one whose UPDATE changed the
-        // row sends it. The lease test is repeated because the row may have changed since (and
-        // a mail the server's absence pushed back is no longer due). The lease outlives a
-        // chunk's conversations; it names this process, so that after a crash a daemon started
-        // again on this host takes the rows back at once (`release_dead_leases`).
-        let mut claimed = Vec::with_capacity(chunk.len());
-        let mut tx = store.begin().await?;
-        for &id in &chunk {
-            let row = sqlx::query(
-                "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, lease_owner = $2
-                 WHERE id = $3 AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $4
-                 AND (lease_until IS NULL OR lease_until < $4)
-                 RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel, message_id, server_wait",
-            )
-            .bind(now_s + mail.delivery_lease_seconds as i64)
-            .bind(owner)
-            .bind(id)
-            .bind(now_s)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(r) = row {
-                claimed.push(Claimed {
-                    id,
-                    from: r.get(0),
-                    to: r.get(1),
-                    raw: r.get(2),
-                    created_at: r.get(3),
-                    attempts: r.get(4),
-                    channel: ChannelKind::parse(&r.get::<String, _>(5)),
-                    message_id: r.get(6),
-                    server_wait: r.get::<i64, _>(7) != 0,
-                });
-            }
-        }
-        tx.commit().await?;
-        let mut sent = Vec::with_capacity(claimed.len());
-        let mut given_back = Vec::new();
-        for c in claimed {
-            let is_mail = c.channel == Some(ChannelKind::Mail);
-            if unreachable && is_mail {
-                // The server did not answer: give the rest back, to wait for it.
-                given_back.push(c.id);
-                continue;
-            }
-            d.attempted += 1;
-            let result = match c.channel {
-                Some(ChannelKind::Mail) => match c.envelope() {
-                    Ok(envelope) => sender.send_raw(&envelope, &c.raw).await.map(|()| None),
-                    Err(e) => Err(e),
-                },
-                Some(kind) => match channels.get(kind) {
-                    Some(channel) => {
-                        let row = Outgoing {
-                            to: &c.to,
-                            message_id: &c.message_id,
-                            raw: &c.raw,
-                        };
-                        channel.send(store, row).await
-                    }
-                    // Configured when it was queued, not now.
-                    None => Err(SendError {
-                        permanent: true,
-                        message: format!("[chat.{kind}] is not configured"),
-                    }),
-                },
-                None => Err(SendError {
-                    permanent: true,
-                    message: "a channel this version does not know".into(),
-                }),
-            };
-            match result {
-                Ok(remote_id) => {
-                    server_back |= is_mail && c.server_wait;
-                    sent.push((c.id, remote_id));
-                    d.sent += 1;
-                    tracing::debug!(outbox_id = c.id, "mail delivered");
-                }
-                Err(e) => {
-                    // The server is unreachable: the rest of this round would fail the same way.
-                    let down = is_mail && !e.permanent && !sender.connected();
-                    unreachable |= down;
-                    let give_up = e.permanent || now_s - c.created_at > GIVE_UP_SECS;
-                    let backoff = if down {
-                        probe_at - now_s
-                    } else {
-                        ((mail.retry_base_seconds as i64) << (c.attempts - 1).clamp(0, 7)).min(3600)
-                    };
-                    sqlx::query(
-                        "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, last_error = $1, next_attempt_at = $2,
-                         failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END, server_wait = $5 WHERE id = $6",
-                    )
-                    .bind(&e.message)
-                    .bind(now_s + backoff)
-                    .bind(give_up as i64)
-                    .bind(now_s)
-                    .bind(down as i64)
-                    .bind(c.id)
-                    .execute(store.pool())
-                    .await?;
-                    if give_up {
-                        d.failed += 1;
-                        tracing::error!(outbox_id = c.id, error = %e.message, "mail delivery failed for good");
-                    } else {
-                        d.retrying += 1;
-                        tracing::warn!(outbox_id = c.id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
-                    }
-                }
-            }
-        }
-        let mut tx = store.begin().await?;
-        for (id, remote_id) in sent {
-            sqlx::query(
-                "UPDATE outbox SET sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL,
-                 server_wait = 0, remote_id = $2 WHERE id = $3",
-            )
-            .bind(now_s)
-            .bind(remote_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for id in given_back {
-            sqlx::query(
-                "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, attempts = attempts - 1,
-                 next_attempt_at = $1, server_wait = 1 WHERE id = $2",
-            )
-            .bind(probe_at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        if unreachable && !was_unreachable {
-            // All mail waiting for the server waits for the next probe, not each for its own
-            // turn (and a delivery loop that wakes for the earliest due mail does not spin).
-            sqlx::query(
-                "UPDATE outbox SET server_wait = 1,
-                 next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END
-                 WHERE channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL
-                 AND (lease_until IS NULL OR lease_until < $2)",
-            )
-            .bind(probe_at)
-            .bind(now_s)
-            .execute(store.pool())
-            .await?;
+        if !chunk.is_empty() {
+            r.chunk(&chunk).await?;
         }
     }
+    let Round {
+        sender,
+        d,
+        unreachable,
+        server_back,
+        now_s,
+        ..
+    } = r;
     sender.close().await;
     let mut again = false;
     if server_back && !unreachable {
@@ -706,6 +570,197 @@ async fn round(
         }
     }
     Ok((d, again))
+}
+
+/// A delivery round in progress: the mail server's connection and what it has found so far.
+struct Round<'a> {
+    store: &'a Store,
+    channels: &'a Channels,
+    cfg: &'a Config,
+    now_s: i64,
+    /// When mail that waits for an absent server is tried again.
+    probe_at: i64,
+    sender: crate::mail::transport::Sender<'a>,
+    d: Delivery,
+    /// The mail server did not answer in this round.
+    unreachable: bool,
+    /// It accepted a mail that had waited for it.
+    server_back: bool,
+}
+
+impl Round<'_> {
+    /// Claims, sends and settles one chunk of rows.
+    async fn chunk(&mut self, ids: &[i64]) -> Result<()> {
+        let was_unreachable = self.unreachable;
+        let claimed = self.claim(ids).await?;
+        let mut sent = Vec::with_capacity(claimed.len());
+        let mut given_back = Vec::new();
+        for c in claimed {
+            let is_mail = c.channel == Some(ChannelKind::Mail);
+            if self.unreachable && is_mail {
+                // The server did not answer: give the rest back, to wait for it.
+                given_back.push(c.id);
+                continue;
+            }
+            self.d.attempted += 1;
+            match self.send(&c).await {
+                Ok(remote_id) => {
+                    self.server_back |= is_mail && c.server_wait;
+                    sent.push((c.id, remote_id));
+                    self.d.sent += 1;
+                    tracing::debug!(outbox_id = c.id, "mail delivered");
+                }
+                Err(e) => self.failed(&c, e).await?,
+            }
+        }
+        self.settle(sent, given_back).await?;
+        if self.unreachable && !was_unreachable {
+            // All mail waiting for the server waits for the next probe, not each for its own
+            // turn (and a delivery loop that wakes for the earliest due mail does not spin).
+            sqlx::query(
+                "UPDATE outbox SET server_wait = 1,
+                 next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END
+                 WHERE channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL
+                 AND (lease_until IS NULL OR lease_until < $2)",
+            )
+            .bind(self.probe_at)
+            .bind(self.now_s)
+            .execute(self.store.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Claims with a conditional UPDATE: of two daemons, only the one whose UPDATE changed the
+    /// row sends it. The lease test is repeated because the row may have changed since (and a
+    /// mail the server's absence pushed back is no longer due). The lease outlives a chunk's
+    /// conversations; it names this process, so that after a crash a daemon started again on
+    /// this host takes the rows back at once (`release_dead_leases`).
+    async fn claim(&self, ids: &[i64]) -> Result<Vec<Claimed>> {
+        let mut claimed = Vec::with_capacity(ids.len());
+        let mut tx = self.store.begin().await?;
+        for &id in ids {
+            let row = sqlx::query(
+                "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, lease_owner = $2
+                 WHERE id = $3 AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $4
+                 AND (lease_until IS NULL OR lease_until < $4)
+                 RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel, message_id, server_wait",
+            )
+            .bind(self.now_s + self.cfg.mail.delivery_lease_seconds as i64)
+            .bind(instance_id())
+            .bind(id)
+            .bind(self.now_s)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = row {
+                claimed.push(Claimed {
+                    id,
+                    from: r.get(0),
+                    to: r.get(1),
+                    raw: r.get(2),
+                    created_at: r.get(3),
+                    attempts: r.get(4),
+                    channel: ChannelKind::parse(&r.get::<String, _>(5)),
+                    message_id: r.get(6),
+                    server_wait: r.get::<i64, _>(7) != 0,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Sends one row: mail through the transport, any other kind through its channel.
+    async fn send(&mut self, c: &Claimed) -> std::result::Result<Option<String>, SendError> {
+        match c.channel {
+            Some(ChannelKind::Mail) => {
+                let envelope = c.envelope()?;
+                self.sender.send_raw(&envelope, &c.raw).await.map(|()| None)
+            }
+            Some(kind) => match self.channels.get(kind) {
+                Some(channel) => {
+                    let row = Outgoing {
+                        to: &c.to,
+                        message_id: &c.message_id,
+                        raw: &c.raw,
+                    };
+                    channel.send(self.store, row).await
+                }
+                // Configured when it was queued, not now.
+                None => Err(SendError {
+                    permanent: true,
+                    message: format!("[chat.{kind}] is not configured"),
+                }),
+            },
+            None => Err(SendError {
+                permanent: true,
+                message: "a channel this version does not know".into(),
+            }),
+        }
+    }
+
+    /// Records a failed attempt: a retry after the backoff, or failed for good.
+    async fn failed(&mut self, c: &Claimed, e: SendError) -> Result<()> {
+        let is_mail = c.channel == Some(ChannelKind::Mail);
+        // The server is unreachable: the rest of this round would fail the same way.
+        let down = is_mail && !e.permanent && !self.sender.connected();
+        self.unreachable |= down;
+        let give_up = e.permanent || self.now_s - c.created_at > GIVE_UP_SECS;
+        let backoff = if down {
+            self.probe_at - self.now_s
+        } else {
+            ((self.cfg.mail.retry_base_seconds as i64) << (c.attempts - 1).clamp(0, 7)).min(3600)
+        };
+        sqlx::query(
+            "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, last_error = $1, next_attempt_at = $2,
+             failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END, server_wait = $5 WHERE id = $6",
+        )
+        .bind(&e.message)
+        .bind(self.now_s + backoff)
+        .bind(give_up as i64)
+        .bind(self.now_s)
+        .bind(down as i64)
+        .bind(c.id)
+        .execute(self.store.pool())
+        .await?;
+        if give_up {
+            self.d.failed += 1;
+            tracing::error!(outbox_id = c.id, error = %e.message, "mail delivery failed for good");
+        } else {
+            self.d.retrying += 1;
+            tracing::warn!(outbox_id = c.id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
+        }
+        Ok(())
+    }
+
+    /// Marks the chunk's sent rows sent and gives back what waits for the server, in one
+    /// transaction.
+    async fn settle(&self, sent: Vec<(i64, Option<String>)>, given_back: Vec<i64>) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        for (id, remote_id) in sent {
+            sqlx::query(
+                "UPDATE outbox SET sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL,
+                 server_wait = 0, remote_id = $2 WHERE id = $3",
+            )
+            .bind(self.now_s)
+            .bind(remote_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for id in given_back {
+            sqlx::query(
+                "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, attempts = attempts - 1,
+                 next_attempt_at = $1, server_wait = 1 WHERE id = $2",
+            )
+            .bind(self.probe_at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// When the delivery loop has something to do next: the earliest time a waiting row is due
