@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::mail::maildir;
 use crate::mail::parse::{Incoming, Unparseable, parse};
 use crate::mail::template::Templates;
+use crate::notice::Notice;
 use crate::order::OrderStatus;
 use crate::outbox::channel::{Channels, ReplyTarget};
 use crate::outbox::{self, OutMail};
@@ -475,8 +476,9 @@ impl<'a> Ingestor<'a> {
             };
             tracing::info!(message_id = ?p.report.message_id, employee = %f.employee.employee_id,
                 kind = %p.report.kind, reason = %p.report.reason, "report recorded");
-            if let Some(template) = f.reply {
-                let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
+            if let Some(answer) = f.reply {
+                let template = answer.template();
+                let cause = format!("{}.{report_id}", answer.purpose());
                 match &p.reply_via {
                     ReplyVia::Mail => {
                         if drafts.reply.is_some() {
@@ -507,19 +509,15 @@ impl<'a> Ingestor<'a> {
                     }
                 }
             }
-            for (template, draft) in f.notify.iter().zip(drafts.notify) {
+            for (notice, draft) in f.notify.iter().zip(drafts.notify) {
                 let supervisors = self.supervisors(&f.employee.department);
                 if draft.is_none() {
                     tracing::warn!(department = %f.employee.department, "no supervisor with an e-mail address to notify");
                 }
                 // The notice is an escalation too (kind no_order or incident), recorded for the
                 // board and the survey, keyed by the report so it happens once.
-                let kind = if *template == "notify_no_order.txt" {
-                    "no_order"
-                } else {
-                    "incident"
-                };
-                let cause = format!("{}.{report_id}", template.trim_end_matches(".txt"));
+                let kind = notice.escalation_kind().unwrap_or("incident");
+                let cause = format!("{}.{report_id}", notice.purpose());
                 // One Message-ID for the notice's escalation, mail and chat rows: a reply to the
                 // mail is matched against the escalation's.
                 let mid = outbox::message_id(self.cfg, &cause);
@@ -942,19 +940,19 @@ impl<'a> Ingestor<'a> {
         for p in prepared {
             let mut d = Drafts::default();
             if let Some(f) = &p.follow {
-                if let (Some(template), ReplyVia::Mail) = (f.reply, &p.reply_via) {
+                if let (Some(answer), ReplyVia::Mail) = (f.reply, &p.reply_via) {
                     let to = vec![p.report.sender.clone()];
                     let answering = Some(&f.answering);
-                    d.reply = self.draft(template, &f.ctx, to, answering, "auto-replied", now)?;
+                    d.reply = self.draft(answer, &f.ctx, to, answering, "auto-replied", now)?;
                 }
-                for template in &f.notify {
+                for notice in &f.notify {
                     let to = self
                         .supervisors(&f.employee.department)
                         .iter()
                         .filter_map(|s| s.emails.first().cloned())
                         .collect();
                     d.notify
-                        .push(self.draft(template, &f.ctx, to, None, "auto-generated", now)?);
+                        .push(self.draft(*notice, &f.ctx, to, None, "auto-generated", now)?);
                 }
             }
             all.push(d);
@@ -965,16 +963,16 @@ impl<'a> Ingestor<'a> {
     /// Renders and formats one mail caused by a report, but for its Message-ID.
     fn draft(
         &self,
-        template: &str,
+        notice: Notice,
         ctx: &MailContext,
         to: Vec<String>,
         answering: Option<&(Option<String>, Vec<String>)>,
         auto_submitted: &'static str,
         now: DateTime<Utc>,
     ) -> Result<Option<outbox::Draft>> {
-        let rendered = self.templates.render(template, ctx)?;
+        let rendered = self.templates.render(notice.template(), ctx)?;
         let mail = OutMail {
-            purpose: template.trim_end_matches(".txt").to_string(),
+            purpose: notice.purpose().to_string(),
             // Set by `Draft::row` once the report is stored.
             report_id: None,
             cause: String::new(),
@@ -1120,8 +1118,8 @@ pub struct ChatOutcome {
 struct Follow {
     employee: Employee,
     ctx: MailContext,
-    reply: Option<&'static str>,
-    notify: Vec<&'static str>,
+    reply: Option<Notice>,
+    notify: Vec<Notice>,
     /// The answered message's Message-ID and References.
     answering: (Option<String>, Vec<String>),
 }

@@ -24,6 +24,7 @@ pub mod holidays;
 pub mod ids;
 pub mod ingest;
 pub mod mail;
+pub mod notice;
 pub mod order;
 pub mod outbox;
 pub mod register;

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use crate::classify::{Classification, Kind, classify, work_summary};
 use crate::config::Timing;
 use crate::mail::parse::Incoming;
+use crate::notice::Notice;
 use crate::order::expected_hours;
 use crate::store::{Employee, OrderRow};
 use crate::timing::{Status, end_status, start_status};
@@ -50,10 +51,10 @@ impl Reason {
 pub struct Decision {
     pub class: Classification,
     pub reason: Reason,
-    /// The template answering the sender, if any (never for automatic mail or strangers).
-    pub reply: Option<&'static str>,
-    /// Templates telling the department's supervisors at once.
-    pub notify: Vec<&'static str>,
+    /// The answer to the sender, if any (never for automatic mail or strangers).
+    pub reply: Option<Notice>,
+    /// What the department's supervisors are told at once.
+    pub notify: Vec<Notice>,
     /// Start or end timing at arrival, for the acknowledgement.
     pub status: Option<Status>,
     /// The day's work summary (日報) for end reports.
@@ -112,7 +113,7 @@ pub fn decide_classified(m: &Incoming, f: &Facts<'_>, class: Classification) -> 
         };
     }
     let incident = if class.incident {
-        vec!["notify_incident.txt"]
+        vec![Notice::IncidentAlert]
     } else {
         vec![]
     };
@@ -128,11 +129,11 @@ pub fn decide_classified(m: &Incoming, f: &Facts<'_>, class: Classification) -> 
                 ..base
             };
         }
-        let mut notify = vec!["notify_no_order.txt"];
+        let mut notify = vec![Notice::NoOrderAlert];
         notify.extend(incident);
         return Decision {
             reason: Reason::NoOrder,
-            reply: Some("no_order.txt"),
+            reply: Some(Notice::NoOrderAnswer),
             notify,
             ..base
         };
@@ -140,7 +141,7 @@ pub fn decide_classified(m: &Incoming, f: &Facts<'_>, class: Classification) -> 
     if class.kind == Kind::Unclassified {
         return Decision {
             reason: Reason::Unclassified,
-            reply: Some("unclassified.txt"),
+            reply: Some(Notice::Question),
             notify: incident,
             ..base
         };
@@ -163,7 +164,7 @@ pub fn decide_classified(m: &Incoming, f: &Facts<'_>, class: Classification) -> 
     };
     Decision {
         reason: Reason::Matched,
-        reply: Some("ack.txt"),
+        reply: Some(Notice::Ack),
         notify: incident,
         status,
         ..base
@@ -264,7 +265,7 @@ mod tests {
         let d = decide_with(&mail("業務開始", ""), Some(&e), Some(&o), at(8, 27));
         assert_eq!(
             (d.reason, d.reply, d.status),
-            (Reason::Matched, Some("ack.txt"), Some(Status::OnTime))
+            (Reason::Matched, Some(Notice::Ack), Some(Status::OnTime))
         );
     }
 
@@ -293,8 +294,11 @@ mod tests {
     fn no_order_answers_the_sender_and_tells_the_supervisors() {
         let e = emp();
         let d = decide_with(&mail("業務開始", ""), Some(&e), None, at(8, 27));
-        assert_eq!((d.reason, d.reply), (Reason::NoOrder, Some("no_order.txt")));
-        assert_eq!(d.notify, vec!["notify_no_order.txt"]);
+        assert_eq!(
+            (d.reason, d.reply),
+            (Reason::NoOrder, Some(Notice::NoOrderAnswer))
+        );
+        assert_eq!(d.notify, vec![Notice::NoOrderAlert]);
     }
 
     #[test]
@@ -316,7 +320,7 @@ mod tests {
         let d = decide_with(&mail("お疲れ様です", ""), Some(&e), Some(&o), at(10, 0));
         assert_eq!(
             (d.reason, d.reply),
-            (Reason::Unclassified, Some("unclassified.txt"))
+            (Reason::Unclassified, Some(Notice::Question))
         );
     }
 
@@ -331,10 +335,10 @@ mod tests {
             let d = decide_with(&mail(subject, ""), Some(&e), None, at(10, 0));
             assert_eq!(
                 (d.class.kind, d.reason, d.reply),
-                (kind, Reason::NoOrder, Some("no_order.txt")),
+                (kind, Reason::NoOrder, Some(Notice::NoOrderAnswer)),
                 "{subject}"
             );
-            assert_eq!(d.notify, vec!["notify_no_order.txt"], "{subject}");
+            assert_eq!(d.notify, vec![Notice::NoOrderAlert], "{subject}");
         }
         let d = decide_with(
             &mail("通勤中に事故に遭いました", ""),
@@ -344,9 +348,9 @@ mod tests {
         );
         assert_eq!(
             (d.class.kind, d.reason, d.reply),
-            (Kind::Incident, Reason::NoOrder, Some("no_order.txt"))
+            (Kind::Incident, Reason::NoOrder, Some(Notice::NoOrderAnswer))
         );
-        assert_eq!(d.notify, vec!["notify_no_order.txt", "notify_incident.txt"]);
+        assert_eq!(d.notify, vec![Notice::NoOrderAlert, Notice::IncidentAlert]);
     }
 
     #[test]
@@ -362,7 +366,7 @@ mod tests {
             (d.class.kind, d.reason, d.reply),
             (Kind::Unclassified, Reason::Unclassified, None)
         );
-        assert_eq!(d.notify, vec!["notify_incident.txt"]);
+        assert_eq!(d.notify, vec![Notice::IncidentAlert]);
     }
 
     #[test]
@@ -375,7 +379,7 @@ mod tests {
             at(8, 27),
         );
         assert_eq!(d.class.kind, Kind::Start);
-        assert_eq!(d.notify, vec!["notify_incident.txt"]);
+        assert_eq!(d.notify, vec![Notice::IncidentAlert]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::config::{Config, Recipient};
 use crate::error::{Error, Result};
 use crate::escalation::{Chain, ChainState, due_steps, step_key};
 use crate::mail::template::Templates;
+use crate::notice::Notice;
 use crate::order::{OrderStatus, expected_hours};
 use crate::outbox::channel::{ChannelKind, Channels};
 use crate::outbox::{self, Delivery, Failed, OutMail, OutRow};
@@ -125,8 +126,8 @@ impl DueStep<'_> {
         format!("escalation.{}", self.key())
     }
 
-    fn purpose(&self) -> String {
-        format!("escalation_{}", self.due.to.as_str())
+    fn notice(&self) -> Notice {
+        Notice::EscalationStep(self.due.to)
     }
 
     fn to(&self) -> Vec<String> {
@@ -249,12 +250,7 @@ fn step_rows(
             "未"
         },
     };
-    let template = if d.to == Recipient::Teleworker {
-        "escalation_teleworker.txt"
-    } else {
-        "escalation_supervisors.txt"
-    };
-    let r = templates.render(template, &ctx)?;
+    let r = templates.render(s.notice().template(), &ctx)?;
     let cause = s.cause();
     // The supervisors' step goes to the department's chat rooms as well.
     let mut rows = if d.to == Recipient::Supervisors {
@@ -266,7 +262,7 @@ fn step_rows(
     } else {
         vec![]
     };
-    let mail = OutMail::generated(s.purpose(), cause, s.to(), r);
+    let mail = OutMail::generated(s.notice().purpose(), cause, s.to(), r);
     rows.extend(outbox::build_with_id(
         cfg,
         &mail,
@@ -305,7 +301,7 @@ async fn fire_step(
             let failed = Failed {
                 cause: s.cause(),
                 message_id: message_id.clone().unwrap_or_default(),
-                purpose: s.purpose(),
+                purpose: s.notice().purpose().into(),
                 report_id: None,
                 to: s.to().join(", "),
                 subject: format!(
@@ -486,10 +482,10 @@ async fn send_digest(
     }
     let made: Result<Vec<OutRow>> = (|| {
         let ctx = digest_context(g.board, dept, today, slot, cfg.timezone);
-        let r = templates.render("digest.txt", &ctx)?;
+        let r = templates.render(Notice::Digest.template(), &ctx)?;
         let text = format!("{}\n\n{}", r.subject, r.body);
         let mut rows = channels.department_rows(cfg, &mid, &cause, dept, &text, now);
-        let mail = OutMail::generated("digest", cause.clone(), g.to.clone(), r);
+        let mail = OutMail::generated(Notice::Digest.purpose(), cause.clone(), g.to.clone(), r);
         rows.extend(outbox::build_with_id(cfg, &mail, mid.clone(), now)?);
         Ok(rows)
     })();
@@ -503,7 +499,7 @@ async fn send_digest(
             let failed = Failed {
                 cause: cause.clone(),
                 message_id: mid.clone(),
-                purpose: "digest".into(),
+                purpose: Notice::Digest.purpose().into(),
                 report_id: None,
                 to: g.to.join(", "),
                 subject: format!("在宅勤務 {dept} {today} {slot}"),
@@ -608,7 +604,6 @@ fn is_last_slot_of_day(cfg: &Config, now: DateTime<Utc>) -> bool {
 /// IT's daily summary (SPEC §4): the mail that matched no order — strangers, automatic mail,
 /// unclassified and unusable mail — and mail that could not be delivered. Sent with the day's
 /// last digest, once, to the employees with role `it`; nothing when there is nothing to say.
-#[allow(clippy::too_many_arguments)]
 /// What IT's summary lists of the day's unusable mail: each message, but the loop breaker's,
 /// which is said once per address, with how many.
 fn it_rows(board: &Board) -> (Vec<ItRow>, Vec<LimitedRow>) {
@@ -640,6 +635,7 @@ fn it_rows(board: &Board) -> (Vec<ItRow>, Vec<LimitedRow>) {
     (unmatched, limited)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn it_summary(
     store: &Store,
     cfg: &Config,
@@ -683,13 +679,13 @@ async fn it_summary(
     }
     let made: Result<Option<OutRow>> = (|| {
         let r = templates.render(
-            "it_summary.txt",
+            Notice::ItSummary.template(),
             minijinja::context! {
                 date => today.to_string(), unmatched => unmatched, failed => failed,
                 limited => limited, limit => cfg.mail.max_answers_per_address_per_day,
             },
         )?;
-        let mail = OutMail::generated("it_summary", cause.clone(), to.clone(), r);
+        let mail = OutMail::generated(Notice::ItSummary.purpose(), cause.clone(), to.clone(), r);
         outbox::build_with_id(cfg, &mail, mid.clone(), now)
     })();
     match made {
@@ -708,7 +704,7 @@ async fn it_summary(
             let failed = Failed {
                 cause: cause.clone(),
                 message_id: mid.clone(),
-                purpose: "it_summary".into(),
+                purpose: Notice::ItSummary.purpose().into(),
                 report_id: None,
                 to: to.join(", "),
                 subject: format!("IT summary {today}"),

@@ -24,6 +24,7 @@ const RULES: &[&str] = &[
     "holidays",
     "report",
     "text",
+    "notice",
 ];
 
 /// What a rule never references: the adapters, the use cases and the front ends.
