@@ -13,12 +13,13 @@ use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
 /// What a report mail says the teleworker is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Kind {
     Start,
     End,
     Leave,
     Incident,
+    #[default]
     Unclassified,
 }
 

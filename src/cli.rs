@@ -295,7 +295,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let c = register::Contact {
                 employee,
                 date: flag_date("--date", &date)?,
-                kind,
+                kind: register::ContactKind::parse(&kind)?,
                 at,
                 by,
                 note,

@@ -161,7 +161,7 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     let contact = register::Contact {
         employee: "E1004".into(),
         date: crate::calendar::parse_date("2021-01-12").expect("valid date"),
-        kind: "start".into(),
+        kind: register::ContactKind::Start,
         at: "09:35".into(),
         by: "E2001".into(),
         note: Some("自宅回線の不調で連絡が遅れた".into()),

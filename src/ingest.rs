@@ -364,8 +364,8 @@ impl<'a> Ingestor<'a> {
             received_at: a.at.timestamp(),
             day: local_date(a.at, self.cfg.timezone).to_string(),
             sender: clean_line(&a.from).chars().take(254).collect(),
-            kind: Kind::Unclassified.as_str().into(),
-            reason: Reason::Unparseable.as_str().into(),
+            kind: Kind::Unclassified,
+            reason: Reason::Unparseable,
             subject: if a.subject.is_empty() {
                 format!("({why})")
             } else {
@@ -603,8 +603,8 @@ impl<'a> Ingestor<'a> {
                     received_at: arrival.timestamp(),
                     day: day.to_string(),
                     sender: clean_line(&bad.from).into_owned(),
-                    kind: Kind::Unclassified.as_str().into(),
-                    reason: Reason::Unparseable.as_str().into(),
+                    kind: Kind::Unclassified,
+                    reason: Reason::Unparseable,
                     subject: if bad.subject.is_empty() {
                         format!("({})", bad.reason)
                     } else {
@@ -731,8 +731,8 @@ impl<'a> Ingestor<'a> {
             day: day.to_string(),
             sender: m.from.clone(),
             employee_id: employee.as_ref().map(|e| e.employee_id.clone()),
-            kind: d.class.kind.as_str().into(),
-            reason: d.reason.as_str().into(),
+            kind: d.class.kind,
+            reason: d.reason,
             order_id: order
                 .as_ref()
                 .filter(|_| d.reason == Reason::Matched)
@@ -863,8 +863,8 @@ impl<'a> Ingestor<'a> {
             day: day.to_string(),
             sender: m.from.clone(),
             employee_id: Some(sup.employee_id.clone()),
-            kind: Kind::Unclassified.as_str().into(),
-            reason: reason.as_str().into(),
+            kind: Kind::Unclassified,
+            reason,
             subject: m.subject.clone(),
             ..NewReport::default()
         };
@@ -912,7 +912,7 @@ impl<'a> Ingestor<'a> {
                 file: file.map(str::to_string),
                 message_id: r.message_id.clone(),
                 from: r.sender.clone(),
-                kind: Kind::parse(&r.kind).unwrap_or(Kind::Unclassified).as_str(),
+                kind: r.kind.as_str(),
                 reason: if id.is_some() {
                     reason.as_str()
                 } else {

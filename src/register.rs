@@ -606,10 +606,64 @@ pub async fn cancel_order(store: &Store, employee: &str, date: NaiveDate, now: i
     }
 }
 
+/// What a phone contact reports: the start or the end of the working day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactKind {
+    Start,
+    End,
+}
+
+impl ContactKind {
+    /// `start` or `end` (`zaitaku contact --kind`, the board's form); anything else is bad input.
+    pub fn parse(s: &str) -> Result<ContactKind> {
+        match s.trim() {
+            "start" => Ok(ContactKind::Start),
+            "end" => Ok(ContactKind::End),
+            other => Err(Error::bad(
+                "--kind",
+                format!("expected start or end, got {other:?}"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.report_kind().as_str()
+    }
+
+    /// The report it stands for.
+    pub fn report_kind(self) -> crate::classify::Kind {
+        match self {
+            ContactKind::Start => crate::classify::Kind::Start,
+            ContactKind::End => crate::classify::Kind::End,
+        }
+    }
+
+    /// The escalation chain it stops.
+    pub fn chain(self) -> crate::escalation::Chain {
+        match self {
+            ContactKind::Start => crate::escalation::Chain::MissingStart,
+            ContactKind::End => crate::escalation::Chain::MissingEnd,
+        }
+    }
+
+    fn label_ja(self) -> &'static str {
+        match self {
+            ContactKind::Start => "業務開始",
+            ContactKind::End => "業務終了",
+        }
+    }
+}
+
+impl std::fmt::Display for ContactKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 pub struct Contact {
     pub employee: String,
     pub date: NaiveDate,
-    pub kind: String,
+    pub kind: ContactKind,
     pub at: String,
     pub by: String,
     pub note: Option<String>,
@@ -619,16 +673,7 @@ pub struct Contact {
 /// chain like a mail would and resolves its open steps. Recording the same contact twice is a
 /// no-op; returns false then.
 pub async fn record_contact(store: &Store, cfg: &Config, c: Contact, now: i64) -> Result<bool> {
-    let chain = match c.kind.as_str() {
-        "start" => crate::escalation::Chain::MissingStart,
-        "end" => crate::escalation::Chain::MissingEnd,
-        other => {
-            return Err(Error::bad(
-                "--kind",
-                format!("expected start or end, got {other:?}"),
-            ));
-        }
-    };
+    let chain = c.kind.chain();
     let Some(at) = Minutes::parse(&c.at) else {
         return Err(Error::bad(
             "--at",
@@ -664,23 +709,16 @@ pub async fn record_contact(store: &Store, cfg: &Config, c: Contact, now: i64) -
     }
     let when = at.on(c.date, cfg.timezone);
     let report = crate::store::reports::NewReport {
-        message_key: format!("phone:{}:{}:{}", order.id, c.kind, at),
+        message_key: format!("phone:{}:{}:{}", order.id, c.kind.as_str(), at),
         source: "phone".into(),
         received_at: when.timestamp(),
         day: c.date.to_string(),
         sender: c.by.clone(),
         employee_id: Some(emp.employee_id.clone()),
-        kind: c.kind.clone(),
-        reason: "matched".into(),
+        kind: c.kind.report_kind(),
+        reason: crate::report::Reason::Matched,
         order_id: Some(order.id),
-        subject: format!(
-            "電話連絡（{}）",
-            if c.kind == "start" {
-                "業務開始"
-            } else {
-                "業務終了"
-            }
-        ),
+        subject: format!("電話連絡（{}）", c.kind.label_ja()),
         summary: c.note.clone().unwrap_or_default(),
         recorded_by: Some(c.by.clone()),
         ..Default::default()

@@ -13,13 +13,15 @@ use crate::order::expected_hours;
 use crate::store::{Employee, OrderRow};
 use crate::timing::{Status, end_status, start_status};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Reason {
     Matched,
     NoOrder,
     UnknownSender,
     Unclassified,
     AutoReply,
+    /// Mail (or a chat event) the intake cannot use: kept, shown to IT.
+    #[default]
     Unparseable,
     /// A supervisor's reply resolving an escalation (not a teleworker's report).
     Resolution,
@@ -43,6 +45,12 @@ impl Reason {
             Reason::Unauthenticated => "unauthenticated",
             Reason::RateLimited => "rate_limited",
         }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

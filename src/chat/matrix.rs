@@ -367,8 +367,8 @@ async fn keep_encrypted(
         day: crate::calendar::local_date(e.at, cfg.timezone).to_string(),
         sender: e.sender.clone(),
         employee_id: employee.map(|x| x.employee_id.clone()),
-        kind: crate::classify::Kind::Unclassified.as_str().into(),
-        reason: crate::report::Reason::Unparseable.as_str().into(),
+        kind: crate::classify::Kind::Unclassified,
+        reason: crate::report::Reason::Unparseable,
         subject: "(暗号化されたメッセージ)".into(),
         ..Default::default()
     };

@@ -20,8 +20,8 @@ pub struct NewReport {
     pub day: String,
     pub sender: String,
     pub employee_id: Option<String>,
-    pub kind: String,
-    pub reason: String,
+    pub kind: crate::classify::Kind,
+    pub reason: crate::report::Reason,
     pub order_id: Option<i64>,
     pub leave_noted: bool,
     pub incident: bool,
@@ -136,8 +136,8 @@ pub async fn insert_reports(
                 .bind(&r.day)
                 .bind(&r.sender)
                 .bind(r.employee_id.clone())
-                .bind(&r.kind)
-                .bind(&r.reason)
+                .bind(r.kind.as_str())
+                .bind(r.reason.as_str())
                 .bind(r.order_id)
                 .bind(r.leave_noted as i64)
                 .bind(r.incident as i64)
@@ -194,8 +194,8 @@ mod tests {
             source: "file".into(),
             day: "2021-01-12".into(),
             sender: "a@example.jp".into(),
-            kind: "start".into(),
-            reason: "unknown_sender".into(),
+            kind: crate::classify::Kind::Start,
+            reason: crate::report::Reason::UnknownSender,
             ..NewReport::default()
         }
     }

@@ -287,7 +287,7 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
         let c = crate::register::Contact {
             employee: emp.employee_id.clone(),
             date,
-            kind: f.kind.clone(),
+            kind: crate::register::ContactKind::parse(&f.kind)?,
             at: f.at.trim().to_string(),
             by: s.user.employee_id.clone(),
             note: Some(f.note.trim().to_string()).filter(|n| !n.is_empty()),
