@@ -634,6 +634,48 @@ impl<'a> Ingestor<'a> {
         .await
     }
 
+    /// What the city's mail server and the loop breaker leave of a decision on a mail: a
+    /// report the server did not vouch for (`require_authenticated_reports`) is recorded, not
+    /// answered; an address that had its day's answers gets no more (RFC 3834 §2), whatever
+    /// the mail looks like.
+    async fn hold_back(
+        &mut self,
+        m: &Incoming,
+        known: bool,
+        day: NaiveDate,
+        d: Decision,
+    ) -> Result<Decision> {
+        let silenced = |reason| Decision {
+            reason,
+            reply: None,
+            notify: vec![],
+            status: None,
+            ..d.clone()
+        };
+        if self.cfg.mail.require_authenticated_reports
+            && known
+            && !matches!(d.reason, Reason::AutoReply | Reason::UnknownSender)
+            && !self.vouched(m)
+        {
+            tracing::warn!(from = %for_log(&m.from, 100), "a report not vouched for by the city's mail server: recorded, not answered");
+            return Ok(silenced(Reason::Unauthenticated));
+        }
+        if d.reply.is_none() {
+            return Ok(d);
+        }
+        let key = (m.from.clone(), day.to_string());
+        let limit = self.cfg.mail.max_answers_per_address_per_day;
+        if self.answers_so_far(&key).await? >= limit {
+            if self.limited.insert(key.clone()) {
+                tracing::warn!(to = %for_log(&m.from, 100), day = %key.1, limit,
+                    "answers to this address stop for the day (loop breaker); later mail is recorded only");
+            }
+            return Ok(silenced(Reason::RateLimited));
+        }
+        *self.pending_answers.entry(key).or_default() += 1;
+        Ok(d)
+    }
+
     /// Decides one readable message (a mail, or a chat message put in the same shape).
     #[allow(clippy::too_many_arguments)]
     async fn prepare_incoming(
@@ -686,41 +728,8 @@ impl<'a> Ingestor<'a> {
             },
             class,
         );
-        let by_mail = reply_via == ReplyVia::Mail;
-        if by_mail
-            && self.cfg.mail.require_authenticated_reports
-            && employee.is_some()
-            && !matches!(d.reason, Reason::AutoReply | Reason::UnknownSender)
-            && !self.vouched(&m)
-        {
-            tracing::warn!(from = %for_log(&m.from, 100), "a report not vouched for by the city's mail server: recorded, not answered");
-            d = Decision {
-                reason: Reason::Unauthenticated,
-                reply: None,
-                notify: vec![],
-                status: None,
-                ..d
-            };
-        }
-        // The loop breaker, whatever the mail looks like (RFC 3834 §2).
-        if by_mail && d.reply.is_some() {
-            let key = (m.from.clone(), day.to_string());
-            if self.answers_so_far(&key).await? >= self.cfg.mail.max_answers_per_address_per_day {
-                if self.limited.insert(key.clone()) {
-                    tracing::warn!(to = %for_log(&m.from, 100), day = %key.1,
-                        limit = self.cfg.mail.max_answers_per_address_per_day,
-                        "answers to this address stop for the day (loop breaker); later mail is recorded only");
-                }
-                d = Decision {
-                    reason: Reason::RateLimited,
-                    reply: None,
-                    notify: vec![],
-                    status: None,
-                    ..d
-                };
-            } else {
-                *self.pending_answers.entry(key).or_default() += 1;
-            }
+        if reply_via == ReplyVia::Mail {
+            d = self.hold_back(&m, employee.is_some(), day, d).await?;
         }
         let report = NewReport {
             message_key: m.key.clone(),
@@ -747,49 +756,7 @@ impl<'a> Ingestor<'a> {
         let follow = employee
             .filter(|_| d.reply.is_some() || !d.notify.is_empty())
             .map(|e| Follow {
-                ctx: MailContext {
-                    subject: if !m.subject.is_empty() {
-                        m.subject.clone()
-                    } else if reply_via != ReplyVia::Mail {
-                        // A chat message has no subject: its first line stands for it.
-                        m.body
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                            .chars()
-                            .take(40)
-                            .collect()
-                    } else {
-                        "(件名なし)".into()
-                    },
-                    name: e.name.clone(),
-                    employee_id: e.employee_id.clone(),
-                    department: e.department.clone(),
-                    kind_label: kind_label(d.class.kind),
-                    at: rfc3339(arrival.timestamp(), tz)
-                        .get(11..16)
-                        .unwrap_or("")
-                        .to_string(),
-                    date: day.to_string(),
-                    order_start: order
-                        .as_ref()
-                        .map(|o| o.start.to_string())
-                        .unwrap_or_default(),
-                    order_end: order
-                        .as_ref()
-                        .map(|o| o.end.to_string())
-                        .unwrap_or_default(),
-                    status_label: d.status.map(|s| s.label_ja()).unwrap_or(""),
-                    leave: d.class.leave,
-                    incident: d.class.incident,
-                    chat: !matches!(reply_via, ReplyVia::Mail),
-                    // Only the incident notice quotes the body.
-                    body: if d.class.incident {
-                        crate::classify::work_summary(&m.body)
-                    } else {
-                        String::new()
-                    },
-                },
+                ctx: mail_context(&m, &e, &d, order.as_ref(), arrival, tz, &reply_via),
                 employee: e,
                 reply: d.reply,
                 notify: d.notify.clone(),
@@ -1040,6 +1007,53 @@ pub fn refused_by_message(e: &Error) -> bool {
         // fails on this message's values, a value the rules refuse.
         Error::Mail(_) | Error::Template { .. } | Error::Bad { .. } => true,
         _ => false,
+    }
+}
+
+/// What the answer and the notices to a report say of it.
+fn mail_context(
+    m: &Incoming,
+    e: &Employee,
+    d: &Decision,
+    order: Option<&OrderRow>,
+    arrival: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    reply_via: &ReplyVia,
+) -> MailContext {
+    let subject = if !m.subject.is_empty() {
+        m.subject.clone()
+    } else if *reply_via != ReplyVia::Mail {
+        // A chat message has no subject: its first line stands for it.
+        m.body
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(40)
+            .collect()
+    } else {
+        "(件名なし)".into()
+    };
+    MailContext {
+        subject,
+        name: e.name.clone(),
+        employee_id: e.employee_id.clone(),
+        department: e.department.clone(),
+        kind_label: kind_label(d.class.kind),
+        at: arrival.with_timezone(&tz).format("%H:%M").to_string(),
+        date: local_date(arrival, tz).to_string(),
+        order_start: order.map(|o| o.start.to_string()).unwrap_or_default(),
+        order_end: order.map(|o| o.end.to_string()).unwrap_or_default(),
+        status_label: d.status.map(|s| s.label_ja()).unwrap_or(""),
+        leave: d.class.leave,
+        incident: d.class.incident,
+        chat: !matches!(reply_via, ReplyVia::Mail),
+        // Only the incident notice quotes the body.
+        body: if d.class.incident {
+            crate::classify::work_summary(&m.body)
+        } else {
+            String::new()
+        },
     }
 }
 
