@@ -16,6 +16,9 @@ use crate::calendar::{Minutes, Service};
 use crate::error::Error;
 use crate::holidays::{Calendar, DEFAULT_CLOSED, default_annual_name, parse_month_day};
 
+mod lineworks;
+pub use lineworks::LineWorksConfig;
+
 /// The configuration shipped in `config/`, compiled in so that `demo` and a missing default
 /// directory still work.
 pub const EMBEDDED_ZAITAKU_TOML: &str = include_str!("../config/zaitaku.toml");
@@ -221,6 +224,7 @@ struct RawChat {
     /// Department name → incoming-webhook URL (Slack, Mattermost, Rocket.Chat).
     #[serde(default)]
     webhook: std::collections::BTreeMap<String, String>,
+    lineworks: Option<lineworks::RawLineWorks>,
     slash: Option<RawSlash>,
     matrix: Option<RawMatrix>,
     teams: Option<teams::RawTeams>,
@@ -251,6 +255,8 @@ struct RawMatrix {
 pub struct ChatConfig {
     /// Department name → incoming-webhook URL.
     pub webhooks: std::collections::BTreeMap<String, String>,
+    /// `[chat.lineworks]`: the LINE WORKS bot, its app's service account, the departments' rooms.
+    pub lineworks: Option<LineWorksConfig>,
     /// `[chat.slash]`: how `POST /chat/slash` tells a real Slack/Mattermost request.
     pub slash: Option<SlashConfig>,
     /// `[chat.matrix]`: the bot's Matrix account and the departments' rooms.
@@ -713,6 +719,10 @@ fn chat_config(
         }
         webhooks.insert(name, url);
     }
+    let lineworks = raw
+        .lineworks
+        .map(|l| lineworks::lineworks_config(file, l, departments))
+        .transpose()?;
     let slash = match raw.slash {
         None => None,
         Some(s) => {
@@ -741,6 +751,7 @@ fn chat_config(
         .transpose()?;
     Ok(ChatConfig {
         webhooks,
+        lineworks,
         slash,
         matrix,
         teams,

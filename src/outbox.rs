@@ -683,6 +683,8 @@ impl Round<'_> {
                         to: &c.to,
                         message_id: &c.message_id,
                         raw: &c.raw,
+                        // The round's clock; whole seconds, as every time the outbox keeps.
+                        now: DateTime::<Utc>::from_timestamp(self.now_s, 0).unwrap_or_default(),
                     };
                     channel.send(self.store, row).await
                 }

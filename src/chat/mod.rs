@@ -7,6 +7,7 @@
 //! where a process starts.
 
 pub mod http;
+pub mod lineworks;
 pub mod matrix;
 pub mod slash;
 pub mod teams;
@@ -21,6 +22,10 @@ use crate::outbox::channel::Channels;
 /// Matrix when `[chat.matrix]` is set, Teams when `[chat.teams]` is.
 pub fn channels(cfg: &Config) -> Channels {
     let mut list: Vec<Arc<dyn crate::outbox::channel::Channel>> = vec![Arc::new(webhook::Webhook)];
+    // LINE WORKS when `[chat.lineworks]` is set.
+    if let Some(lw) = &cfg.chat.lineworks {
+        list.push(Arc::new(lineworks::LineWorks::new(lw.clone())));
+    }
     if let Some(m) = &cfg.chat.matrix {
         list.push(Arc::new(matrix::Matrix::new(m.clone())));
     }

@@ -90,6 +90,9 @@ pub struct Outgoing<'a> {
     pub message_id: &'a str,
     /// What the channel made of the notice when the row was queued.
     pub raw: &'a [u8],
+    /// The delivery's clock (`tick --now`, or the daemon's): a channel that keeps credentials
+    /// with an expiry (LINE WORKS) judges them by it.
+    pub now: DateTime<Utc>,
 }
 
 /// What `Channel::send` returns: the ID the chat server gave the message (kept, so an answer

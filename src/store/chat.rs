@@ -1,5 +1,5 @@
 //! Chat positions and credentials (`chat_state`): the Matrix `/sync` token and a logged-in
-//! access token.
+//! access token, the LINE WORKS access token and the parts of a long message already posted.
 
 use super::{Store, Tx};
 use crate::error::Result;
@@ -12,6 +12,15 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?,
         )
+    }
+
+    /// Forgets a value (a token the server refused, a finished message's progress).
+    pub async fn forget_chat_state(&self, name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM chat_state WHERE name = $1")
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 }
 

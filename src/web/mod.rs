@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod chat;
+pub mod lineworks;
 pub mod pages;
 pub mod roles;
 pub mod teams;
@@ -398,6 +399,7 @@ pub fn router(app: App) -> Router {
         .route("/survey/{wave}", get(pages::survey))
         .route("/api/status", get(api::status))
         .route("/healthz", get(api::healthz))
+        .route("/chat/lineworks", post(lineworks::callback))
         .route("/chat/slash", post(chat::slash))
         .route("/chat/teams", post(teams::outgoing))
         .route("/metrics", get(api::metrics))
