@@ -137,6 +137,14 @@ pub fn rfc3339(epoch: i64, tz: Tz) -> String {
         .to_rfc3339()
 }
 
+/// The local clock time of a board time (`"2021-01-12T08:27:00+09:00"` → `"08:27"`), read as
+/// the RFC 3339 it is, in the offset it carries (the city's); `None` for anything else.
+pub fn clock_time(rfc3339: &str) -> Option<String> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.format("%H:%M").to_string())
+}
+
 pub struct BoardInput<'a> {
     pub date: NaiveDate,
     pub orders: &'a [OrderRow],
@@ -286,9 +294,8 @@ impl Board {
         }
         let hm = |s: &Option<String>| {
             s.as_deref()
-                .and_then(|s| s.get(11..16))
-                .unwrap_or("--:--")
-                .to_string()
+                .and_then(clock_time)
+                .unwrap_or_else(|| "--:--".into())
         };
         for t in &self.teleworkers {
             let hours = format!(
@@ -428,6 +435,17 @@ pub fn pad(s: &str, cols: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_board_time_shows_as_its_local_clock_time() {
+        assert_eq!(
+            clock_time("2021-01-12T08:27:00+09:00").as_deref(),
+            Some("08:27")
+        );
+        assert_eq!(clock_time("2021-01-12T23:59:59Z").as_deref(), Some("23:59"));
+        assert_eq!(clock_time(""), None);
+        assert_eq!(clock_time("08:27"), None);
+    }
     use crate::calendar::parse_date;
     use chrono::TimeZone;
 

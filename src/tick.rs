@@ -626,7 +626,7 @@ fn it_rows(board: &Board) -> (Vec<ItRow>, Vec<LimitedRow>) {
         .iter()
         .filter(|u| u.reason != "rate_limited")
         .map(|u| ItRow {
-            at: u.at.get(11..16).unwrap_or("").to_string(),
+            at: crate::board::clock_time(&u.at).unwrap_or_default(),
             reason: crate::board::reason_ja(&u.reason).to_string(),
             from: u.from.clone(),
             subject: u.subject.clone(),
@@ -784,7 +784,7 @@ fn digest_context(
     let label = |s: &crate::board::Slot| match &s.at {
         Some(at) => format!(
             "{} {}{}",
-            at.get(11..16).unwrap_or(""),
+            crate::board::clock_time(at).unwrap_or_default(),
             crate::board::status_ja(s.status),
             s.source
                 .as_deref()
@@ -819,7 +819,7 @@ fn digest_context(
                             "{} 第{}段階 {}（{}）",
                             crate::board::escalation_ja(&e.kind),
                             e.step,
-                            e.at.get(11..16).unwrap_or(""),
+                            crate::board::clock_time(&e.at).unwrap_or_default(),
                             e.status
                         ),
                     })

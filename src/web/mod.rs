@@ -294,9 +294,8 @@ fn environment(dir: PathBuf, tz: chrono_tz::Tz) -> Environment<'static> {
     // "2021-01-12T08:27:00+09:00" → "08:27"
     env.add_filter("hm", |s: Option<String>| {
         s.as_deref()
-            .and_then(|s| s.get(11..16))
-            .unwrap_or("--:--")
-            .to_string()
+            .and_then(crate::board::clock_time)
+            .unwrap_or_else(|| "--:--".into())
     });
     // epoch seconds → "2021-01-12 08:27" in the configured time zone
     env.add_filter("local", move |t: Option<i64>| {
