@@ -24,7 +24,7 @@ use crate::mail::template::Templates;
 use crate::notice::Notice;
 use crate::order::OrderStatus;
 use crate::outbox::channel::{Channels, ReplyTarget};
-use crate::outbox::{self, OutMail};
+use crate::outbox::{self, OutMail, OutRow};
 use crate::report::{Decision, Facts, Reason, decide_classified, kind_label};
 use crate::store::escalations::{NewEscalation, insert_escalations, resolve};
 use crate::store::reports::{NewReport, insert_report, insert_reports};
@@ -445,6 +445,68 @@ impl<'a> Ingestor<'a> {
             .collect())
     }
 
+    /// A notice to the department's supervisors about a stored report: an escalation too (kind
+    /// no_order or incident), recorded for the board and the survey and keyed by the report so
+    /// it happens once, with its mail and its rows for the department's chat rooms, all under
+    /// one Message-ID (a reply to the mail is matched against the escalation's).
+    fn alert(
+        &self,
+        report: &NewReport,
+        f: &Follow,
+        notice: Notice,
+        draft: Option<outbox::Draft>,
+        report_id: i64,
+        now: DateTime<Utc>,
+    ) -> (NewEscalation, Vec<OutRow>) {
+        if draft.is_none() {
+            tracing::warn!(department = %f.employee.department, "no supervisor with an e-mail address to notify");
+        }
+        let kind = notice.escalation_kind().unwrap_or("incident");
+        let cause = format!("{}.{report_id}", notice.purpose());
+        let mid = outbox::message_id(self.cfg, &cause);
+        let mut recipients: Vec<String> = self
+            .supervisors(&f.employee.department)
+            .iter()
+            .map(|s| s.employee_id.clone())
+            .collect();
+        recipients.sort();
+        let escalation = NewEscalation {
+            key: format!("report:{report_id}:{kind}"),
+            order_id: report.order_id,
+            report_id: Some(report_id),
+            day: report.day.clone(),
+            kind: kind.into(),
+            step: 1,
+            due_at: report.received_at,
+            fired_at: now.timestamp(),
+            recipients,
+            status: "sent",
+            message_id: Some(mid.clone()),
+        };
+        let c = &f.ctx;
+        let text = if notice == Notice::IncidentAlert {
+            format!(
+                "【至急】{} さんから事故・災害等の連絡（{} {}）\n件名: {}",
+                c.name, c.date, c.at, c.subject
+            )
+        } else {
+            format!(
+                "【要確認】{} さんから勤務命令のない日（{}）の連絡\n件名: {}",
+                c.name, c.date, c.subject
+            )
+        };
+        let mut rows = self.channels.department_rows(
+            self.cfg,
+            &mid,
+            &cause,
+            &f.employee.department,
+            &text,
+            now,
+        );
+        rows.extend(draft.map(|d| d.row_with_id(mid, &cause, Some(report_id))));
+        (escalation, rows)
+    }
+
     /// Stores decided messages with a few multi-row statements, and what they cause. Returns
     /// the keys of the messages stored now (the others were seen before).
     async fn store_prepared(
@@ -510,53 +572,9 @@ impl<'a> Ingestor<'a> {
                 }
             }
             for (notice, draft) in f.notify.iter().zip(drafts.notify) {
-                let supervisors = self.supervisors(&f.employee.department);
-                if draft.is_none() {
-                    tracing::warn!(department = %f.employee.department, "no supervisor with an e-mail address to notify");
-                }
-                // The notice is an escalation too (kind no_order or incident), recorded for the
-                // board and the survey, keyed by the report so it happens once.
-                let kind = notice.escalation_kind().unwrap_or("incident");
-                let cause = format!("{}.{report_id}", notice.purpose());
-                // One Message-ID for the notice's escalation, mail and chat rows: a reply to the
-                // mail is matched against the escalation's.
-                let mid = outbox::message_id(self.cfg, &cause);
-                let mut recipients: Vec<String> =
-                    supervisors.iter().map(|s| s.employee_id.clone()).collect();
-                recipients.sort();
-                notices.push(NewEscalation {
-                    key: format!("report:{report_id}:{kind}"),
-                    order_id: p.report.order_id,
-                    report_id: Some(report_id),
-                    day: p.report.day.clone(),
-                    kind: kind.into(),
-                    step: 1,
-                    due_at: p.report.received_at,
-                    fired_at: now.timestamp(),
-                    recipients,
-                    status: "sent",
-                    message_id: Some(mid.clone()),
-                });
-                let text = if kind == "incident" {
-                    format!(
-                        "【至急】{} さんから事故・災害等の連絡（{} {}）\n件名: {}",
-                        f.ctx.name, f.ctx.date, f.ctx.at, f.ctx.subject
-                    )
-                } else {
-                    format!(
-                        "【要確認】{} さんから勤務命令のない日（{}）の連絡\n件名: {}",
-                        f.ctx.name, f.ctx.date, f.ctx.subject
-                    )
-                };
-                mails.extend(self.channels.department_rows(
-                    self.cfg,
-                    &mid,
-                    &cause,
-                    &f.employee.department,
-                    &text,
-                    now,
-                ));
-                mails.extend(draft.map(|d| d.row_with_id(mid, &cause, Some(report_id))));
+                let (escalation, rows) = self.alert(&p.report, &f, *notice, draft, report_id, now);
+                notices.push(escalation);
+                mails.extend(rows);
             }
         }
         insert_escalations(tx, &notices).await?;
