@@ -111,25 +111,7 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
                 format!("expected teleworker, supervisor, it or hr, got {role_written:?}"),
             ));
         };
-        let mut emails = Vec::new();
-        let cell = t.get(row, "email");
-        // A line break or TAB inside a quoted cell would pass a split on separators in pieces
-        // and make a header of its own at the transport: the whole cell is named.
-        if cell.chars().any(char::is_control) {
-            return Err(t.err(row, "email", not_an_address(cell)));
-        }
-        for written in cell.split([';', ' ', '|']).filter(|m| !m.is_empty()) {
-            // The transport's own parser: what passes here is what it will take when queued.
-            if parse_address(written).is_none() {
-                return Err(t.err(row, "email", not_an_address(written)));
-            }
-            let m = written.to_lowercase();
-            if let Some(other) = owner_of_email.get(&m).filter(|o| o.as_str() != id) {
-                return Err(t.err(row, "email", format!("{m} already belongs to {other}")));
-            }
-            owner_of_email.insert(m.clone(), id.to_string());
-            emails.push(m);
-        }
+        let emails = row_emails(&t, row, id, &mut owner_of_email)?;
         if emails.is_empty() {
             return Err(t.err(
                 row,
@@ -137,30 +119,7 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
                 "expected at least one e-mail address, got nothing",
             ));
         }
-        let mut chat_ids = std::collections::BTreeMap::new();
-        for p in ChatPlatform::ALL {
-            let column = p.column();
-            let written = t.get(row, column);
-            if written.chars().any(char::is_control) {
-                return Err(t.err(
-                    row,
-                    column,
-                    format!(
-                        "{written:?} holds a control character (expected {})",
-                        chat_id_example(p)
-                    ),
-                ));
-            }
-            if written.is_empty() {
-                continue;
-            }
-            let key = (p, written.to_string());
-            if let Some(other) = owner_of_chat_id.get(&key).filter(|o| o.as_str() != id) {
-                return Err(t.err(row, column, format!("{written} already belongs to {other}")));
-            }
-            owner_of_chat_id.insert(key, id.to_string());
-            chat_ids.insert(p, written.to_string());
-        }
+        let chat_ids = row_chat_ids(&t, row, id, &mut owner_of_chat_id)?;
         list.push(Employee {
             employee_id: id.to_string(),
             name: name.to_string(),
@@ -172,6 +131,71 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
     }
     store.upsert_employees(&list).await?;
     Ok(list.len())
+}
+
+/// The row's e-mail addresses (`;`, space or `|` between them), each one the transport takes
+/// and nobody else's. `owners` holds who has each address so far.
+fn row_emails(
+    t: &Table,
+    row: &crate::csvin::Row,
+    id: &str,
+    owners: &mut HashMap<String, String>,
+) -> Result<Vec<String>> {
+    let mut emails = Vec::new();
+    let cell = t.get(row, "email");
+    // A line break or TAB inside a quoted cell would pass a split on separators in pieces
+    // and make a header of its own at the transport: the whole cell is named.
+    if cell.chars().any(char::is_control) {
+        return Err(t.err(row, "email", not_an_address(cell)));
+    }
+    for written in cell.split([';', ' ', '|']).filter(|m| !m.is_empty()) {
+        // The transport's own parser: what passes here is what it will take when queued.
+        if parse_address(written).is_none() {
+            return Err(t.err(row, "email", not_an_address(written)));
+        }
+        let m = written.to_lowercase();
+        if let Some(other) = owners.get(&m).filter(|o| o.as_str() != id) {
+            return Err(t.err(row, "email", format!("{m} already belongs to {other}")));
+        }
+        owners.insert(m.clone(), id.to_string());
+        emails.push(m);
+    }
+    Ok(emails)
+}
+
+/// The row's chat IDs (`chat_id`, `teams_id`, `lineworks_id`), each nobody else's on its
+/// platform. `owners` holds who has each ID so far.
+fn row_chat_ids(
+    t: &Table,
+    row: &crate::csvin::Row,
+    id: &str,
+    owners: &mut HashMap<(ChatPlatform, String), String>,
+) -> Result<std::collections::BTreeMap<ChatPlatform, String>> {
+    let mut chat_ids = std::collections::BTreeMap::new();
+    for p in ChatPlatform::ALL {
+        let column = p.column();
+        let written = t.get(row, column);
+        if written.chars().any(char::is_control) {
+            return Err(t.err(
+                row,
+                column,
+                format!(
+                    "{written:?} holds a control character (expected {})",
+                    chat_id_example(p)
+                ),
+            ));
+        }
+        if written.is_empty() {
+            continue;
+        }
+        let key = (p, written.to_string());
+        if let Some(other) = owners.get(&key).filter(|o| o.as_str() != id) {
+            return Err(t.err(row, column, format!("{written} already belongs to {other}")));
+        }
+        owners.insert(key, id.to_string());
+        chat_ids.insert(p, written.to_string());
+    }
+    Ok(chat_ids)
 }
 
 /// What a chat ID looks like, for the line that refuses one.
@@ -431,110 +455,14 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
     let mut seen = HashSet::new();
     let mut orders = Vec::new();
     for row in &t.rows {
-        let id = t.get(row, "employee_id");
-        let Some(emp) = employees.get(id) else {
-            return Err(t.err(
-                row,
-                "employee_id",
-                format!("expected a registered employee ID, got {id:?}"),
-            ));
-        };
-        let date_s = t.get(row, "date");
-        let Some(date) = parse_date(date_s) else {
-            return Err(t.err(
-                row,
-                "date",
-                format!("expected a date YYYY-MM-DD, got {date_s:?}"),
-            ));
-        };
-        if !seen.insert((id.to_string(), date)) {
-            return Err(t.err(
-                row,
-                "date",
-                format!("{id} has a second order for {date} in this file"),
-            ));
-        }
-        let time = |col: &str| -> Result<Option<Minutes>> {
-            let s = t.get(row, col);
-            if s.is_empty() {
-                return Ok(None);
-            }
-            Minutes::parse(s)
-                .map(Some)
-                .ok_or_else(|| t.err(row, col, format!("expected HH:MM, got {s:?}")))
-        };
-        let hours = match (time("start")?, time("end")?) {
-            (None, None) => None,
-            (Some(s), Some(e)) => Some((s, e)),
-            (Some(s), None) => Some((s, cfg.service.workday_end)),
-            (None, Some(e)) => Some((cfg.service.workday_start, e)),
-        };
-        let flag = |col: &str| -> Result<bool> {
-            match t.get(row, col).to_ascii_lowercase().as_str() {
-                "" | "false" | "no" | "0" => Ok(false),
-                "true" | "yes" | "1" => Ok(true),
-                other => Err(t.err(
-                    row,
-                    col,
-                    format!("expected true, false or empty, got {other:?}"),
-                )),
-            }
-        };
-        let shifted = flag("shifted")?;
-        let holiday_ok = flag("holiday_ok")?;
-        let leave_s = t.get(row, "leave");
-        let Some(leave) = parse_leave(leave_s) else {
-            return Err(t.err(
-                row,
-                "leave",
-                format!("expected spans like 13:00-15:00;16:00-17:15, got {leave_s:?}"),
-            ));
-        };
-        let approver = t.get(row, "approved_by");
-        let facts = order_facts(cfg, emp, employees.get(approver), &held, date);
-        if approver.is_empty() {
-            return Err(t.err(
-                row,
-                "approved_by",
-                "expected the employee ID of the approving supervisor (所属長)",
-            ));
-        }
-        if !employees.contains_key(approver) {
-            return Err(t.err(
-                row,
-                "approved_by",
-                format!("expected a registered employee ID, got {approver:?}"),
-            ));
-        }
-        let content = t.get(row, "content");
-        if content.chars().count() > crate::order::CONTENT_CHARS {
-            return Err(t.err(
-                row,
-                "content",
-                format!(
-                    "expected at most {} characters, got {} (it is shown to supervisors and in chat)",
-                    crate::order::CONTENT_CHARS,
-                    content.chars().count()
-                ),
-            ));
-        }
-        if content.chars().any(char::is_control) {
-            return Err(t.err(
-                row,
-                "content",
-                "expected one line of text without control characters",
-            ));
-        }
-        let draft = OrderDraft {
-            employee: id.to_string(),
-            date,
-            hours,
-            content: content.to_string(),
-            approved_by: approver.to_string(),
-            shifted,
-            leave,
-            holiday_ok,
-        };
+        let draft = order_draft(&t, row, cfg, &employees, &mut seen)?;
+        let facts = order_facts(
+            cfg,
+            &employees[&draft.employee],
+            employees.get(&draft.approved_by),
+            &held,
+            draft.date,
+        );
         let order = WorkOrder::new(draft, &cfg.service, facts).map_err(|e| {
             let field = e.field();
             t.err(row, field, e.to_string())
@@ -543,6 +471,127 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
     }
     store.upsert_orders(&orders, now).await?;
     Ok(orders.len())
+}
+
+/// One row of an orders file, read and checked cell by cell (the order rules come after, in
+/// `WorkOrder::new`). `seen` holds the (employee, date) pairs of the rows before it.
+fn order_draft(
+    t: &Table,
+    row: &crate::csvin::Row,
+    cfg: &Config,
+    employees: &HashMap<String, Employee>,
+    seen: &mut HashSet<(String, NaiveDate)>,
+) -> Result<OrderDraft> {
+    let id = t.get(row, "employee_id");
+    if !employees.contains_key(id) {
+        return Err(t.err(
+            row,
+            "employee_id",
+            format!("expected a registered employee ID, got {id:?}"),
+        ));
+    }
+    let date_s = t.get(row, "date");
+    let Some(date) = parse_date(date_s) else {
+        return Err(t.err(
+            row,
+            "date",
+            format!("expected a date YYYY-MM-DD, got {date_s:?}"),
+        ));
+    };
+    if !seen.insert((id.to_string(), date)) {
+        return Err(t.err(
+            row,
+            "date",
+            format!("{id} has a second order for {date} in this file"),
+        ));
+    }
+    let time = |col: &str| -> Result<Option<Minutes>> {
+        let s = t.get(row, col);
+        if s.is_empty() {
+            return Ok(None);
+        }
+        Minutes::parse(s)
+            .map(Some)
+            .ok_or_else(|| t.err(row, col, format!("expected HH:MM, got {s:?}")))
+    };
+    let hours = match (time("start")?, time("end")?) {
+        (None, None) => None,
+        (Some(s), Some(e)) => Some((s, e)),
+        (Some(s), None) => Some((s, cfg.service.workday_end)),
+        (None, Some(e)) => Some((cfg.service.workday_start, e)),
+    };
+    let shifted = flag(t, row, "shifted")?;
+    let holiday_ok = flag(t, row, "holiday_ok")?;
+    let leave_s = t.get(row, "leave");
+    let Some(leave) = parse_leave(leave_s) else {
+        return Err(t.err(
+            row,
+            "leave",
+            format!("expected spans like 13:00-15:00;16:00-17:15, got {leave_s:?}"),
+        ));
+    };
+    let approver = t.get(row, "approved_by");
+    if approver.is_empty() {
+        return Err(t.err(
+            row,
+            "approved_by",
+            "expected the employee ID of the approving supervisor (所属長)",
+        ));
+    }
+    if !employees.contains_key(approver) {
+        return Err(t.err(
+            row,
+            "approved_by",
+            format!("expected a registered employee ID, got {approver:?}"),
+        ));
+    }
+    Ok(OrderDraft {
+        employee: id.to_string(),
+        date,
+        hours,
+        content: order_content(t, row)?.to_string(),
+        approved_by: approver.to_string(),
+        shifted,
+        leave,
+        holiday_ok,
+    })
+}
+
+/// A yes/no cell: true, false or empty.
+fn flag(t: &Table, row: &crate::csvin::Row, col: &str) -> Result<bool> {
+    match t.get(row, col).to_ascii_lowercase().as_str() {
+        "" | "false" | "no" | "0" => Ok(false),
+        "true" | "yes" | "1" => Ok(true),
+        other => Err(t.err(
+            row,
+            col,
+            format!("expected true, false or empty, got {other:?}"),
+        )),
+    }
+}
+
+/// 勤務内容: one line, at most `order::CONTENT_CHARS` characters (what the web form allows).
+fn order_content<'r>(t: &Table, row: &'r crate::csvin::Row) -> Result<&'r str> {
+    let content = t.get(row, "content");
+    let n = content.chars().count();
+    if n > crate::order::CONTENT_CHARS {
+        return Err(t.err(
+            row,
+            "content",
+            format!(
+                "expected at most {} characters, got {n} (it is shown to supervisors and in chat)",
+                crate::order::CONTENT_CHARS,
+            ),
+        ));
+    }
+    if content.chars().any(char::is_control) {
+        return Err(t.err(
+            row,
+            "content",
+            "expected one line of text without control characters",
+        ));
+    }
+    Ok(content)
 }
 
 /// The facts `WorkOrder::new` needs about one employee's day, looked up the same way for
