@@ -1,10 +1,10 @@
-//! Property tests for the intakes a stranger can reach without a file system: IMAP and Matrix
-//! (issue 14: per-message isolation on every source, on SQLite and PostgreSQL). Each is the
-//! attack: batches of generated hostile messages (NULs, C0 and C1 controls, bidi marks, broken
-//! MIME, arbitrary bytes, very long and empty text), each batch followed by one good report
-//! from a registered teleworker, through the real servers and the real binary. What a user
-//! would notice is checked: the good report is answered exactly once, nothing hostile is
-//! answered twice or stops the intake, and every message is on the board.
+//! Property tests for the intakes a stranger can reach without a file system: IMAP, Matrix and
+//! the slash command (issue 14: per-message isolation on every source, on SQLite and
+//! PostgreSQL). Each is the attack: batches of generated hostile messages (NULs, C0 and C1
+//! controls, bidi marks, broken MIME, arbitrary bytes, very long and empty text), each batch
+//! followed by one good report from a registered teleworker, through the real servers and the
+//! real binary. What a user would notice is checked: the good report is answered exactly once,
+//! nothing hostile is answered twice or stops the intake, and every message is on the board.
 //!
 //! The cases come from a fixed seed (`helpers::hostile::SEED`); `PROPTEST_RNG_SEED=N` draws
 //! others.
@@ -13,7 +13,7 @@ mod helpers;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use helpers::hostile::{chat_text, draw, hostile, runner};
+use helpers::hostile::{chat_text, draw, field_bytes, form_bytes, hostile, runner};
 use helpers::{Zt, backends, fixture};
 use serde_json::Value;
 
@@ -321,6 +321,240 @@ mod matrix {
             let status = run.0.wait().unwrap();
             assert!(status.success(), "{b:?}: exit {status}\n{}", log());
             no_control_characters(&format!("{b:?}"), &zt.sent());
+        }
+    }
+}
+
+mod slash {
+    use super::*;
+    use helpers::http::{Client, Response, WebServer};
+    use proptest::prelude::*;
+    use zaitaku::chat::slash::slack_signature;
+
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const MM_TOKEN: &str = "mm-command-token-1234";
+    /// The server's clock: 2021-01-12 17:20 JST.
+    const NOW: &str = "2021-01-12T17:20:00+09:00";
+    const NOW_EPOCH: i64 = 1_610_439_600;
+
+    /// How a generated request proves where it comes from.
+    #[derive(Debug, Clone)]
+    enum Proof {
+        /// Mattermost's token in the form (or JSON): the text reaches the intake.
+        Token,
+        /// Slack's signature, made with the right secret: the text reaches the intake.
+        Signed,
+        /// Headers a forger writes: a timestamp and a signature of any shape.
+        Forged(String, String),
+        None,
+    }
+
+    /// A generated request: its proof, its content type and its fields, or a body of any
+    /// bytes.
+    #[derive(Debug, Clone)]
+    struct Request {
+        proof: Proof,
+        json: bool,
+        user: Vec<u8>,
+        text: Vec<u8>,
+        trigger: Vec<u8>,
+        extra: Vec<(String, Vec<u8>)>,
+        /// Instead of fields: a body of these bytes (as text), with this content type.
+        raw: Option<(String, String)>,
+    }
+
+    fn request() -> impl Strategy<Value = Request> {
+        let proof = prop_oneof![
+            4 => Just(Proof::Token),
+            2 => Just(Proof::Signed),
+            1 => ("[ -~]{0,20}", "[ -~]{0,70}").prop_map(|(t, s)| Proof::Forged(t, s)),
+            1 => Just(Proof::None),
+        ];
+        let user = prop_oneof![
+            Just(b"mm-yamada".to_vec()),
+            Just(b"mm-sato".to_vec()),
+            field_bytes(),
+        ];
+        (
+            proof,
+            any::<bool>(),
+            user,
+            field_bytes(),
+            field_bytes(),
+            proptest::collection::vec(("[a-z_]{1,12}", field_bytes()), 0..3),
+            proptest::option::weighted(
+                0.15,
+                (
+                    prop_oneof![
+                        Just("application/json".to_string()),
+                        Just("application/x-www-form-urlencoded".to_string()),
+                        "[ -~]{0,30}",
+                    ],
+                    prop_oneof![
+                        "(?s).{0,300}",
+                        Just(format!(
+                            "{{\"token\":\"{MM_TOKEN}\",\"user_id\":[1],\"text\":{{}}}}"
+                        )),
+                        Just(format!(
+                            "{{\"token\":\"{MM_TOKEN}\",\"user_id\":null,\"text\":\"開始\"}}"
+                        )),
+                        Just(format!(
+                            "token={MM_TOKEN}&user_id=mm-sato&text=%E9%96%8B%E5%A7%8B&text=%00"
+                        )),
+                    ],
+                ),
+            ),
+        )
+            .prop_map(|(proof, json, user, text, trigger, extra, raw)| Request {
+                proof,
+                json,
+                user,
+                text,
+                trigger,
+                extra,
+                raw,
+            })
+    }
+
+    fn send(c: &mut Client, r: &Request) -> Response {
+        let (content_type, body) = match &r.raw {
+            Some((ct, body)) => (ct.clone(), body.clone()),
+            None if r.json => {
+                let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let mut v = serde_json::json!({
+                    "user_id": s(&r.user), "text": s(&r.text), "message_id": s(&r.trigger),
+                });
+                for (k, val) in &r.extra {
+                    v[k] = s(val).into();
+                }
+                if matches!(r.proof, Proof::Token) {
+                    v["token"] = MM_TOKEN.into();
+                }
+                ("application/json".to_string(), v.to_string())
+            }
+            None => {
+                let mut fields: Vec<(&str, &[u8])> = vec![
+                    ("user_id", &r.user),
+                    ("command", b"/zaitaku"),
+                    ("text", &r.text),
+                    ("trigger_id", &r.trigger),
+                ];
+                if matches!(r.proof, Proof::Token) {
+                    fields.insert(0, ("token", MM_TOKEN.as_bytes()));
+                }
+                for (k, v) in &r.extra {
+                    fields.push((k, v));
+                }
+                (
+                    "application/x-www-form-urlencoded".to_string(),
+                    form_bytes(&fields),
+                )
+            }
+        };
+        c.headers = match &r.proof {
+            Proof::Signed => {
+                let ts = NOW_EPOCH.to_string();
+                let sig = slack_signature(SECRET, &ts, body.as_bytes());
+                vec![
+                    ("X-Slack-Request-Timestamp".into(), ts),
+                    ("X-Slack-Signature".into(), sig),
+                ]
+            }
+            Proof::Forged(ts, sig) => vec![
+                ("X-Slack-Request-Timestamp".into(), ts.clone()),
+                ("X-Slack-Signature".into(), sig.clone()),
+            ],
+            _ => vec![],
+        };
+        let resp = c.send("POST", "/chat/slash", Some(&content_type), body);
+        c.headers.clear();
+        resp
+    }
+
+    #[test]
+    fn property_hostile_slash_commands_get_a_well_formed_answer_and_the_next_one_is_answered() {
+        for b in backends() {
+            let zt = Zt::new(b);
+            let cfg = zt.path("config/zaitaku.toml");
+            let mut toml = std::fs::read_to_string(&cfg).unwrap();
+            toml.push_str(&format!(
+                "[chat.slash]\nsigning_secret = \"{SECRET}\"\ntoken = \"{MM_TOKEN}\"\n"
+            ));
+            std::fs::write(&cfg, toml).unwrap();
+            // The property is one answer per message; tests/isolation.rs tests the loop breaker.
+            zt.without_loop_breaker();
+            let staff = zt.staff_with_chat_ids(&[("E1001", "mm-yamada"), ("E1002", "mm-sato")]);
+            zt.with_staff_from(&staff).with_orders_0112();
+            let web = WebServer::start_with(&zt, &["--now", NOW]);
+            let mut c = web.client();
+            let mut runner = runner();
+            let batch = proptest::collection::vec(request(), 1..8);
+            let mut taken = 0;
+            for case in 0..12 {
+                let requests = draw(&batch, &mut runner);
+                for r in &requests {
+                    let resp = send(&mut c, r);
+                    assert!(
+                        matches!(resp.status, 200 | 400 | 401),
+                        "{b:?} case {case}: {r:?} got HTTP {}:\n{}\n{}",
+                        resp.status,
+                        resp.body,
+                        web.log()
+                    );
+                    let v: Value = serde_json::from_str(&resp.body).unwrap_or_else(|e| {
+                        panic!("{b:?} case {case}: {r:?}: not JSON ({e}): {}", resp.body)
+                    });
+                    if resp.status == 200 {
+                        let text = v["text"].as_str().unwrap_or_else(|| panic!("{v}"));
+                        assert!(!text.is_empty(), "{b:?} case {case}: {r:?}");
+                        // What the request brought is never said back with its controls: the
+                        // answer is shown in the teleworker's chat as it is.
+                        assert!(
+                            !text
+                                .chars()
+                                .any(|c| c.is_control() && !matches!(c, '\n' | '\t')),
+                            "{b:?} case {case}: a control character in the answer to {r:?}: {text:?}"
+                        );
+                        if !text.starts_with("使い方") {
+                            taken += 1;
+                        }
+                    }
+                }
+                let good = form_bytes(&[
+                    ("token", MM_TOKEN.as_bytes()),
+                    ("user_id", b"mm-sato"),
+                    ("command", b"/zaitaku"),
+                    ("text", "終了 本日の作業: 仕様書".as_bytes()),
+                    ("trigger_id", format!("good-{case}").as_bytes()),
+                ]);
+                let r = c.send(
+                    "POST",
+                    "/chat/slash",
+                    Some("application/x-www-form-urlencoded"),
+                    good,
+                );
+                r.expect(200);
+                taken += 1;
+                let text = r.json()["text"].as_str().unwrap().to_string();
+                assert!(
+                    text.contains("佐藤花子 さん")
+                        && text.contains("業務終了の連絡を受け付けました"),
+                    "{b:?} case {case}: after {requests:?}: {text}"
+                );
+                // Each request taken is on the board once; the refused ones nowhere.
+                let board = zt.status_json("2021-01-12", "2021-01-12T18:00:00+09:00");
+                assert_eq!(
+                    records(&board),
+                    taken,
+                    "{b:?} case {case}: {requests:?}\n{board:#}"
+                );
+                assert!(!board.to_string().contains("\\u0000"), "{b:?}: {board}");
+            }
+            assert!(
+                !web.log().contains("web request failed"),
+                "{b:?}: {}",
+                web.log()
+            );
         }
     }
 }
