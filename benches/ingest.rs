@@ -10,6 +10,11 @@
 //!
 //! Run as a test (`cargo test --all-targets`, without `--bench`) it does the same on 2,000
 //! messages, so that CI keeps it working without spending minutes on it.
+//!
+//! For counting instructions under callgrind (docs/benchmarks.md, "What the hardening costs"):
+//! `ZAITAKU_BENCH_MESSAGES=N` sets the backlog's size, and `ZAITAKU_BENCH_PHASES=setup` (the
+//! register and the backlog only) or `=parse` (and mail-parser alone) stops early, so that each
+//! phase's count is the difference between two runs.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -99,7 +104,11 @@ fn write_backlog(maildir: &Path, n: usize) -> Vec<PathBuf> {
 #[tokio::main]
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let n = if full { 100_000 } else { 2_000 };
+    let n = std::env::var("ZAITAKU_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full { 100_000 } else { 2_000 });
+    let phases = std::env::var("ZAITAKU_BENCH_PHASES").unwrap_or_default();
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path().display();
     let mut cfg = Config::embedded();
@@ -156,6 +165,11 @@ async fn main() {
         t.elapsed().as_secs_f64()
     );
 
+    if phases == "setup" {
+        store.close().await;
+        return;
+    }
+
     // 1. mail-parser alone, on the same files.
     let t = Instant::now();
     let mut chars = 0usize;
@@ -169,6 +183,10 @@ async fn main() {
     let parse_only = t.elapsed().as_secs_f64();
     std::hint::black_box(chars);
     let rss_before = peak_rss_kib();
+    if phases == "parse" {
+        store.close().await;
+        return;
+    }
 
     // 2. End to end.
     let now = chrono::Utc::now();

@@ -505,52 +505,9 @@ fn requiring_authentication_without_a_trusted_server_is_one_line_and_exit_2() {
     ]);
 }
 
-/// Hostile input for every file-like source: arbitrary bytes, and mail-shaped messages from a
-/// registered teleworker whose Message-ID, subject and body carry NULs, escapes and other
-/// control characters, as raw bytes and as encoded words.
-fn hostile() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
-    use proptest::prelude::*;
-    let ctl = proptest::collection::vec(prop_oneof![0u8..0x20, Just(0x7f_u8)], 0..4);
-    prop_oneof![
-        proptest::collection::vec(any::<u8>(), 0..600),
-        (
-            "[ -~]{0,30}",
-            ".{0,40}",
-            ".{0,200}",
-            ctl,
-            any::<bool>(),
-            "[a-z]{1,8}",
-        )
-            .prop_map(|(id, subject, body, ctl, encode, who)| {
-                let ctl = String::from_utf8(ctl).unwrap();
-                let subject = if encode {
-                    use base64::Engine;
-                    let text = format!("{subject}{ctl}業務開始");
-                    format!(
-                        "=?UTF-8?B?{}?=",
-                        base64::engine::general_purpose::STANDARD.encode(text)
-                    )
-                } else {
-                    format!("{subject}{ctl}")
-                };
-                let from = if who.len() % 2 == 0 {
-                    "yamada@city.example.lg.jp".to_string()
-                } else {
-                    format!("{who}@example.jp")
-                };
-                format!(
-                    "From: {from}\r\nMessage-ID: <{id}{ctl}@x>\r\nIn-Reply-To: <{ctl}{id}>\r\n\
-                     Subject: {subject}\r\n\r\n{body}{ctl}終了\0\r\n"
-                )
-                .into_bytes()
-            }),
-    ]
-}
-
 #[test]
 fn property_hostile_mail_on_any_file_source_never_keeps_a_later_report_from_its_one_answer() {
-    use proptest::strategy::{Strategy, ValueTree};
-    use proptest::test_runner::{Config, TestRunner};
+    use helpers::hostile::{draw, hostile, runner};
     for b in backends() {
         let zt = Zt::new(b);
         let cfg = zt.path("config/zaitaku.toml");
@@ -560,13 +517,10 @@ fn property_hostile_mail_on_any_file_source_never_keeps_a_later_report_from_its_
         );
         std::fs::write(&cfg, text).unwrap();
         zt.with_staff().with_orders_0112();
-        let mut runner = TestRunner::new(Config {
-            failure_persistence: None,
-            ..Config::default()
-        });
+        let mut runner = runner();
         let batch = proptest::collection::vec(hostile(), 1..6);
         for case in 0..12 {
-            let msgs = batch.new_tree(&mut runner).unwrap().current();
+            let msgs = draw(&batch, &mut runner);
             let id = format!("good-{case}@pc02");
             let good = mail(
                 "sato@city.example.lg.jp",

@@ -86,9 +86,11 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
     tracing::info!(user = %super::log_text(user), reason = outcome.reason, "slash command");
     Ok(answer(&match (outcome.reply, outcome.reason) {
         (Some(r), _) => r,
+        // The ID is said back as stored: without the control characters a request may carry.
         (None, "unknown_sender") => format!(
-            "このチャットのアカウント（{user}）は在宅勤務連絡システムに登録されていません。\
-             情報担当に chat_id の登録を依頼してください。"
+            "このチャットのアカウント（{}）は在宅勤務連絡システムに登録されていません。\
+             情報担当に chat_id の登録を依頼してください。",
+            crate::text::clean_line(user)
         ),
         (None, _) => "受け付けました。".to_string(),
     }))

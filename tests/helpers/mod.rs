@@ -3,6 +3,7 @@
 //! `zaitaku` binary run in it.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod http;
 pub mod servers;
 pub mod synapse;

@@ -181,6 +181,52 @@ protocol imap {{
         run_python(&script, b"");
     }
 
+    /// Appends each message over one connection, as a client would, and says which the server
+    /// took: one it refuses (`NO`, `BAD`) is not the daemon's to read. The bytes go through
+    /// files, so that any byte can be sent.
+    pub fn append_each(&self, messages: &[Vec<u8>], internal_date: &str) -> Vec<bool> {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let p = dir.path().join(format!("{i}.eml"));
+                std::fs::write(&p, m).unwrap();
+                p
+            })
+            .collect();
+        let list = files
+            .iter()
+            .map(|p| format!("{:?}", p.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let script = format!(
+            "import imaplib\ndef c():\n    m=imaplib.IMAP4('127.0.0.1',{})\n    m.login('{IMAP_USER}','{IMAP_PASS}')\n    return m\n\
+             m=c()\nfor f in [{list}]:\n    try:\n        t,d=m.append('INBOX',None,'\"{internal_date}\"',open(f,'rb').read())\n        print(1 if t=='OK' else 0)\n\
+             \x20   except Exception:\n        print(0)\n        m=c()\nm.logout()\n",
+            self.port
+        );
+        run_python(&script, b"")
+            .split_whitespace()
+            .map(|v| v == "1")
+            .collect()
+    }
+
+    /// Every message in INBOX, as the server hands it to an IMAP client (`BODY.PEEK[]`).
+    pub fn fetch_all(&self) -> Vec<Vec<u8>> {
+        let script = format!(
+            "import imaplib,base64\nm=imaplib.IMAP4('127.0.0.1',{})\nm.login('{IMAP_USER}','{IMAP_PASS}')\nm.select('INBOX',readonly=True)\n\
+             for u in m.uid('SEARCH',None,'ALL')[1][0].split():\n    t,d=m.uid('FETCH',u,'(BODY.PEEK[])')\n\
+             \x20   print(base64.b64encode(d[0][1]).decode())\nm.logout()\n",
+            self.port
+        );
+        use base64::Engine;
+        run_python(&script, b"")
+            .lines()
+            .map(|l| base64::engine::general_purpose::STANDARD.decode(l).unwrap())
+            .collect()
+    }
+
     /// Messages in INBOX and how many are flagged \Seen.
     pub fn counts(&self) -> (usize, usize) {
         let script = format!(
