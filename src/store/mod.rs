@@ -667,17 +667,25 @@ fn day(s: &str) -> NaiveDate {
     crate::calendar::parse_date(s).unwrap_or_default()
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password, for messages and logs: `postgres://zaitaku:***@db/zaitaku`.
+/// Text the `url` crate does not take for `scheme://…` (a bad port or host, a missing slash:
+/// the very URLs an error message shows), or that has an `@` after the host (a password with
+/// a `/` in it, not percent-encoded, ends the host early), keeps only its scheme and what
+/// follows its last `@`, so no password slips out.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
         }
-        _ => url.to_string(),
+        Ok(u) if u.has_authority() && !u[url::Position::BeforePath..].contains('@') => {
+            url.to_string()
+        }
+        _ => match (url.split_once("://"), url.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, after))) => format!("{scheme}://***@{after}"),
+            (None, Some((_, after))) => format!("***@{after}"),
+            (_, None) => url.to_string(),
+        },
     }
 }
 
@@ -904,5 +912,22 @@ mod tests {
             "postgres://zaitaku:***@127.0.0.1/db"
         );
         assert_eq!(redact("sqlite://data/z.db"), "sqlite://data/z.db");
+        assert_eq!(
+            redact("imaps://bot%40city:p@ss@[::1]:993/INBOX"),
+            "imaps://bot%40city:***@[::1]:993/INBOX"
+        );
+        assert_eq!(redact("smtp://relay:25"), "smtp://relay:25");
+        // Not a URL the parser takes (a bad port): nothing before the last `@` is shown.
+        assert_eq!(redact("smtp://bot:s3cret@h:x25"), "smtp://***@h:x25");
+        assert_eq!(redact("imap://bot:pa#ss@h/INBOX"), "imap://***@h/INBOX");
+        assert_eq!(redact("smtp:/bot:s3cret@h"), "***@h");
+        assert_eq!(
+            redact("imap://bot:2021/s3cret@h/INBOX"),
+            "imap://***@h/INBOX"
+        );
+        assert_eq!(
+            redact("maildir:/var/mail/telework"),
+            "maildir:/var/mail/telework"
+        );
     }
 }
