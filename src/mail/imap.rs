@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::{Ingestor, Raw};
+use crate::mail::server_url::{self, Refused, percent_decode};
 use crate::mail::transport::Transport;
 use crate::outbox::channel::Channels;
 use crate::store::Store;
@@ -55,37 +56,28 @@ impl ImapUrl {
                 format!("{msg}, got {:?}", crate::store::redact(s)),
             )
         };
-        let (tls, rest) = if let Some(r) = s.strip_prefix("imaps://") {
-            (true, r)
-        } else if let Some(r) = s.strip_prefix("imap://") {
-            (false, r)
-        } else {
-            return Err(bad("expected imap://user:pass@host:port/MAILBOX"));
+        let u = server_url::parse(s, ("imap", "imaps"), (143, 993)).map_err(|why| {
+            bad(match why {
+                Refused::Scheme => "expected imap://user:pass@host:port/MAILBOX",
+                Refused::Port => "expected a port number",
+                Refused::Host => "expected a host",
+            })
+        })?;
+        let Some(password) = u.password else {
+            return Err(bad(if u.user.is_empty() {
+                "expected user:pass@ before the host"
+            } else {
+                "expected user:pass"
+            }));
         };
-        let (auth, hostpart) = rest
-            .rsplit_once('@')
-            .ok_or_else(|| bad("expected user:pass@ before the host"))?;
-        let (user, password) = auth
-            .split_once(':')
-            .ok_or_else(|| bad("expected user:pass"))?;
-        let (hostport, mailbox) = hostpart.split_once('/').unwrap_or((hostpart, "INBOX"));
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| bad("expected a port number"))?,
-            ),
-            None => (hostport, if tls { 993 } else { 143 }),
-        };
-        if host.is_empty() {
-            return Err(bad("expected a host"));
-        }
+        // Everything after the host's `/`, `%XX` decoded: `INBOX`, `INBOX/受信`.
+        let mailbox = u.rest.strip_prefix('/').unwrap_or(&u.rest);
         Ok(ImapUrl {
-            tls,
-            host: host.to_string(),
-            port,
-            user: percent_decode(user),
-            password: percent_decode(password),
+            tls: u.tls,
+            host: u.host,
+            port: u.port,
+            user: u.user,
+            password,
             mailbox: if mailbox.is_empty() {
                 "INBOX".into()
             } else {
@@ -96,23 +88,20 @@ impl ImapUrl {
 
     /// The mailbox's identity in the database and in logs (no password).
     pub fn display(&self) -> String {
+        // An IPv6 address in brackets, as the URL writes it.
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         format!(
-            "{}://{}@{}:{}/{}",
+            "{}://{}@{host}:{}/{}",
             if self.tls { "imaps" } else { "imap" },
             self.user,
-            self.host,
             self.port,
             self.mailbox
         )
     }
-}
-
-/// `%XX` in a URL's user, password or mailbox, as the bytes they stand for (invalid UTF-8
-/// replaced); a `%` not followed by two hex digits is kept as it is.
-pub(crate) fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// Any stream the IMAP session can run on (plain TCP or TLS).
@@ -413,6 +402,40 @@ mod tests {
         assert_eq!((u.port, u.mailbox.as_str(), u.tls), (993, "INBOX", true));
         assert!(ImapUrl::parse("imap://host/INBOX").is_err());
         assert!(ImapUrl::parse("pop3://a:b@host").is_err());
+    }
+
+    #[test]
+    fn imap_urls_with_an_ipv6_host_keep_it_in_brackets_in_their_name() {
+        let u = ImapUrl::parse("imap://bot%40city:pw@[2001:db8::25]/INBOX").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("2001:db8::25", 143));
+        assert_eq!(u.display(), "imap://bot@city@[2001:db8::25]:143/INBOX");
+    }
+
+    #[test]
+    fn a_bad_imap_url_is_one_message_without_the_password() {
+        for (url, says) in [
+            ("imap://bot:s3cret@:143/INBOX", "expected a host"),
+            ("imap://bot:s3cret@/INBOX", "expected a host"),
+            ("imap://bot:s3cret@h:1x3/INBOX", "expected a port number"),
+            ("imap://bot@h/INBOX", "expected user:pass"),
+            ("imap://h/INBOX", "expected user:pass@ before the host"),
+            (
+                "pop3://bot:s3cret@h",
+                "expected imap://user:pass@host:port/MAILBOX",
+            ),
+        ] {
+            let e = ImapUrl::parse(url).unwrap_err();
+            let text = e.to_string();
+            assert!(e.is_bad_input(), "{url}: {text}");
+            assert!(
+                text.contains("mail.source") && text.contains(says),
+                "{url}: {text}"
+            );
+            assert!(
+                !text.contains("s3cret") && !text.contains('\n'),
+                "{url}: {text}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod format;
 pub mod imap;
 pub mod maildir;
 pub mod parse;
+pub mod server_url;
 pub mod template;
 pub mod tls;
 pub mod transport;

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::error::{Error, Result};
+use crate::mail::server_url::{self, Refused};
 
 pub enum Transport {
     File(AsyncFileTransport<Tokio1Executor>),
@@ -68,48 +69,30 @@ impl Transport {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             return Ok(Transport::File(AsyncFileTransport::new(dir)));
         }
-        let bad = |msg: String| Error::bad("mail.transport", msg);
-        let (implicit_tls, rest) = if let Some(r) = spec.strip_prefix("smtps://") {
-            (true, r)
-        } else if let Some(r) = spec.strip_prefix("smtp://") {
-            (false, r)
-        } else {
-            return Err(bad(format!(
-                "expected file:DIR, smtp://host:port or smtps://user:pass@host:port, got {:?}",
-                crate::store::redact(spec)
-            )));
-        };
-        let (creds, hostport) = match rest.rsplit_once('@') {
-            Some((c, h)) => (Some(c), h),
-            None => (None, rest),
-        };
-        let hostport = hostport.trim_end_matches('/');
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| bad(format!("expected a port number, got {p:?}")))?,
-            ),
-            None => (hostport, if implicit_tls { 465 } else { 25 }),
-        };
-        if host.is_empty() {
-            return Err(bad("expected a host name after smtp://".into()));
-        }
-        let credentials = creds.map(|c| {
-            let (user, pass) = c.split_once(':').unwrap_or((c, ""));
-            Credentials::new(
-                percent_encoding::percent_decode_str(user)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-                percent_encoding::percent_decode_str(pass)
-                    .decode_utf8_lossy()
-                    .into_owned(),
+        let bad = |msg: &str| {
+            Error::bad(
+                "mail.transport",
+                format!("{msg}, got {:?}", crate::store::redact(spec)),
             )
-        });
+        };
+        let u = server_url::parse(spec, ("smtp", "smtps"), (25, 465)).map_err(|why| {
+            bad(match why {
+                Refused::Scheme => {
+                    "expected file:DIR, smtp://host:port or smtps://user:pass@host:port"
+                }
+                Refused::Port => "expected a port number",
+                Refused::Host => "expected a host name after smtp://",
+            })
+        })?;
+        if !matches!(u.rest.as_str(), "" | "/") {
+            return Err(bad("expected nothing after smtp://host:port"));
+        }
+        let credentials = (!u.user.is_empty() || u.password.is_some())
+            .then(|| Credentials::new(u.user, u.password.unwrap_or_default()));
         Ok(Transport::Smtp(SmtpTarget {
-            host: host.to_string(),
-            port,
-            implicit_tls,
+            host: u.host,
+            port: u.port,
+            implicit_tls: u.tls,
             credentials,
         }))
     }
@@ -288,5 +271,41 @@ mod tests {
                 .unwrap_err()
                 .is_bad_input()
         );
+    }
+
+    #[test]
+    fn smtp_credentials_are_percent_decoded_and_an_ipv6_host_loses_its_brackets() {
+        let Transport::Smtp(t) =
+            Transport::from_config("smtp://bot%40city.example.lg.jp:p%3Aw@[::1]:587/").unwrap()
+        else {
+            panic!("smtp expected")
+        };
+        assert_eq!((t.host.as_str(), t.port), ("::1", 587));
+        let c = t.credentials.unwrap();
+        let expected = Credentials::new("bot@city.example.lg.jp".into(), "p:w".into());
+        assert_eq!(c, expected);
+        let Transport::Smtp(t) = Transport::from_config("smtp://relay").unwrap() else {
+            panic!("smtp expected")
+        };
+        assert_eq!((t.port, t.credentials.is_none()), (25, true));
+    }
+
+    #[test]
+    fn a_bad_smtp_url_is_one_message_without_the_password() {
+        for (url, says) in [
+            ("smtps://bot:s3cret@/", "expected a host name"),
+            ("smtps://bot:s3cret@h:465x", "expected a port number"),
+            ("smtp://bot:s3cret@h:25/relay", "expected nothing after"),
+            ("smtp:/bot:s3cret@h", "expected file:DIR, smtp://"),
+        ] {
+            let e = Transport::from_config(url).unwrap_err();
+            let text = e.to_string();
+            assert!(e.is_bad_input(), "{url}: {text}");
+            assert!(
+                text.contains("mail.transport") && text.contains(says),
+                "{url}: {text}"
+            );
+            assert!(!text.contains("s3cret"), "{url}: {text}");
+        }
     }
 }
