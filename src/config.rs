@@ -711,7 +711,7 @@ fn chat_config(
                 format!("expected a department of departments.toml, got {dept:?}"),
             ));
         }
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
+        if !is_http_url(&url) {
             return Err(Error::bad(
                 format!("{file}: chat.webhook.{dept}"),
                 format!("expected an incoming-webhook URL (https://…), got {url:?}"),
@@ -770,7 +770,7 @@ fn matrix_config(
         .trim()
         .trim_end_matches('/')
         .to_string();
-    if !(homeserver.starts_with("https://") || homeserver.starts_with("http://")) {
+    if !is_http_url(&homeserver) {
         return Err(Error::bad(
             field("homeserver"),
             format!("expected the homeserver's URL (https://…), got {homeserver:?}"),
@@ -815,6 +815,15 @@ fn matrix_config(
         password: m.password,
         rooms,
         sync_timeout_seconds: m.sync_timeout_seconds.unwrap_or(30).clamp(1, 300),
+    })
+}
+
+/// An `http://` or `https://` URL with a host, read by the `url` crate as `chat::http` reads
+/// it when it sends: a chat server's address that could never be reached is refused here, in
+/// one line, and not at each delivery.
+fn is_http_url(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
     })
 }
 
@@ -1306,5 +1315,31 @@ mod tests {
             ("市民課".into(), Some("出先機関除く".into()))
         );
         assert_eq!(split_note(" 財政課 "), ("財政課".into(), None));
+    }
+
+    #[test]
+    fn chat_server_addresses_are_http_urls_with_a_host() {
+        for good in [
+            "https://hooks.slack.com/services/T0/B0/x",
+            "http://127.0.0.1:8008",
+            "http://[::1]:8065/hooks/abc?x=1",
+        ] {
+            assert!(is_http_url(good), "{good}");
+        }
+        for bad in [
+            "matrix.city.example",
+            "ftp://h/",
+            "https://",
+            "http://:80/",
+            "https://h:99999/",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+        let hook = "[chat.webhook]\n\"情報管理課\" = \"https://:443/x\"\n";
+        let err = Config::from_strs(None, hook, EMBEDDED_DEPARTMENTS_TOML).unwrap_err();
+        assert!(
+            err.is_bad_input() && err.to_string().contains("chat.webhook.情報管理課"),
+            "{err}"
+        );
     }
 }

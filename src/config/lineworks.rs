@@ -16,7 +16,7 @@ use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 
-use super::{DepartmentDef, split_note};
+use super::{DepartmentDef, is_http_url, split_note};
 use crate::error::Error;
 
 pub const DEFAULT_API_BASE: &str = "https://www.worksapis.com";
@@ -209,12 +209,8 @@ fn base_url(at: &str, raw: Option<String>, default: &str) -> Result<String, Erro
     let url = raw
         .map(|u| u.trim().trim_end_matches('/').to_string())
         .unwrap_or_else(|| default.to_string());
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("");
-    if !host.is_empty() && !url.contains(char::is_whitespace) {
+    // No whitespace anywhere: the url crate would drop it, the paths appended here would not.
+    if is_http_url(&url) && !url.contains(char::is_whitespace) {
         Ok(url)
     } else {
         Err(Error::bad(

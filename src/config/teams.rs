@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::{DepartmentDef, split_note};
+use super::{DepartmentDef, is_http_url, split_note};
 use crate::error::Error;
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,7 +60,7 @@ pub(super) fn teams_config(
             ));
         }
         let url = url.trim().to_string();
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
+        if !is_http_url(&url) {
             return Err(Error::bad(
                 field(&format!("workflows.{dept}")),
                 format!(
