@@ -262,7 +262,9 @@ async fn session(
     }
 }
 
-/// Fetches and processes every message above the stored last UID. Returns how many.
+/// Fetches and processes every message above the stored last UID, a batch at a time: each
+/// batch is stored with the mailbox position in one transaction, then marked done on the
+/// server and answered before the next is fetched. Returns how many.
 async fn fetch_new(
     store: &Store,
     cfg: &Config,
@@ -273,16 +275,7 @@ async fn fetch_new(
     stop: &watch::Receiver<bool>,
 ) -> Result<usize> {
     let key = url.display();
-    let last = match store.mailbox_state(&key).await? {
-        Some((v, last)) if v == validity => last,
-        Some((v, _)) => {
-            // The server renumbered the mailbox: read it again from the start. Messages already
-            // processed are recognised by their Message-ID and skipped.
-            tracing::warn!(mailbox = %key, old = v, new = validity, "UIDVALIDITY changed; re-reading the mailbox");
-            0
-        }
-        None => 0,
-    };
+    let last = last_uid(store, &key, validity).await?;
     let found = s
         .uid_search(format!("UID {}:*", last + 1))
         .await
@@ -292,49 +285,22 @@ async fn fetch_new(
     let uids: Vec<u32> = uids.into_iter().collect();
     let mut done = 0;
     for chunk in uids.chunks(BATCH) {
-        let set = chunk
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let fetched: Vec<(u32, Option<DateTime<Utc>>, Vec<u8>)> = {
-            let stream = s
-                .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
-                .await
-                .map_err(imap_err(url, "UID FETCH"))?;
-            let items: Vec<_> = stream
-                .try_collect()
-                .await
-                .map_err(imap_err(url, "UID FETCH"))?;
-            let mut v: Vec<_> = items
-                .iter()
-                .filter_map(|f| {
-                    let uid = f.uid?;
-                    Some((
-                        uid,
-                        f.internal_date().map(|d| d.with_timezone(&Utc)),
-                        f.body().unwrap_or_default().to_vec(),
-                    ))
-                })
-                .collect();
-            v.sort_by_key(|(u, _, _)| *u);
-            v
-        };
+        let fetched = fetch_batch(s, url, chunk).await?;
         let now = Utc::now();
         let mut ing = Ingestor::new(store, cfg, channels).await?;
         let max_uid = fetched
             .iter()
-            .map(|(u, _, _)| *u)
+            .map(|f| f.uid)
             .max()
             .unwrap_or(last)
             .max(last);
         // INTERNALDATE, not Date: a wrong laptop clock must not make a late start on time.
         let raws: Vec<Raw> = fetched
             .iter()
-            .map(|(_, internal, bytes)| Raw {
-                bytes: bytes.clone(),
+            .map(|f| Raw {
+                bytes: f.bytes.clone(),
                 source: "imap",
-                received_at: *internal,
+                received_at: f.internal,
                 delivered_at: None,
                 file: None,
                 parsed: None,
@@ -347,29 +313,7 @@ async fn fetch_new(
         done += fetched.len();
         // Cosmetic after the commit: a crash here leaves the mail unflagged, never unprocessed
         // or processed twice.
-        let uid_set = fetched
-            .iter()
-            .map(|(u, _, _)| u.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        if !uid_set.is_empty() {
-            match &cfg.mail.processed_folder {
-                Some(folder) => s
-                    .uid_mv(&uid_set, folder)
-                    .await
-                    .map_err(imap_err(url, "UID MOVE"))?,
-                None => {
-                    let flagged = s
-                        .uid_store(&uid_set, "+FLAGS.SILENT (\\Seen)")
-                        .await
-                        .map_err(imap_err(url, "UID STORE"))?;
-                    let _: Vec<_> = flagged
-                        .try_collect()
-                        .await
-                        .map_err(imap_err(url, "UID STORE"))?;
-                }
-            }
-        }
+        mark_done(s, url, cfg, &fetched).await?;
         // Answer this batch before fetching the next: a backlog must not delay the first acks.
         let d = crate::outbox::deliver_with(store, transport, channels, cfg, Utc::now()).await?;
         tracing::info!(
@@ -383,6 +327,91 @@ async fn fetch_new(
         }
     }
     Ok(done)
+}
+
+/// The last UID processed in this mailbox, 0 when none was or the server renumbered it.
+async fn last_uid(store: &Store, key: &str, validity: u32) -> Result<u32> {
+    Ok(match store.mailbox_state(key).await? {
+        Some((v, last)) if v == validity => last,
+        Some((v, _)) => {
+            // The server renumbered the mailbox: read it again from the start. Messages already
+            // processed are recognised by their Message-ID and skipped.
+            tracing::warn!(mailbox = %key, old = v, new = validity, "UIDVALIDITY changed; re-reading the mailbox");
+            0
+        }
+        None => 0,
+    })
+}
+
+/// One message as the server gave it.
+struct Fetched {
+    uid: u32,
+    /// INTERNALDATE: when the server received it.
+    internal: Option<DateTime<Utc>>,
+    bytes: Vec<u8>,
+}
+
+/// The messages of `uids` (without setting \Seen), in UID order.
+async fn fetch_batch(s: &mut ImapSession, url: &ImapUrl, uids: &[u32]) -> Result<Vec<Fetched>> {
+    let set = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let stream = s
+        .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+        .await
+        .map_err(imap_err(url, "UID FETCH"))?;
+    let items: Vec<_> = stream
+        .try_collect()
+        .await
+        .map_err(imap_err(url, "UID FETCH"))?;
+    let mut v: Vec<Fetched> = items
+        .iter()
+        .filter_map(|f| {
+            Some(Fetched {
+                uid: f.uid?,
+                internal: f.internal_date().map(|d| d.with_timezone(&Utc)),
+                bytes: f.body().unwrap_or_default().to_vec(),
+            })
+        })
+        .collect();
+    v.sort_by_key(|f| f.uid);
+    Ok(v)
+}
+
+/// Marks the batch done on the server: moved to the processed folder, or flagged \Seen.
+async fn mark_done(
+    s: &mut ImapSession,
+    url: &ImapUrl,
+    cfg: &Config,
+    fetched: &[Fetched],
+) -> Result<()> {
+    let uid_set = fetched
+        .iter()
+        .map(|f| f.uid.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    if uid_set.is_empty() {
+        return Ok(());
+    }
+    match &cfg.mail.processed_folder {
+        Some(folder) => s
+            .uid_mv(&uid_set, folder)
+            .await
+            .map_err(imap_err(url, "UID MOVE"))?,
+        None => {
+            let flagged = s
+                .uid_store(&uid_set, "+FLAGS.SILENT (\\Seen)")
+                .await
+                .map_err(imap_err(url, "UID STORE"))?;
+            let _: Vec<_> = flagged
+                .try_collect()
+                .await
+                .map_err(imap_err(url, "UID STORE"))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
