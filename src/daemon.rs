@@ -93,6 +93,7 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
     tasks.spawn(scheduler(
         store.clone(),
         cfg.clone(),
+        transport.clone(),
         channels,
         stop.clone(),
     ));
@@ -234,11 +235,12 @@ async fn delivery_loop(
 async fn scheduler(
     store: Store,
     cfg: Config,
+    transport: Arc<Transport>,
     channels: Channels,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     // Catch up at once: overdue steps, a missed digest, mail left in the outbox.
-    run_tick(&store, &cfg, &channels).await;
+    run_tick(&store, &cfg, &transport, &channels).await;
     loop {
         let now = Utc::now().with_timezone(&cfg.timezone);
         let Some(next) = cfg.daemon.tick.1.after(&now).next() else {
@@ -252,14 +254,14 @@ async fn scheduler(
         if stopped_during(&mut stop, wait).await {
             return Ok(());
         }
-        run_tick(&store, &cfg, &channels).await;
+        run_tick(&store, &cfg, &transport, &channels).await;
     }
 }
 
-async fn run_tick(store: &Store, cfg: &Config, channels: &Channels) {
+async fn run_tick(store: &Store, cfg: &Config, transport: &Transport, channels: &Channels) {
     // A failing tick (database or mail server down) is logged and tried again at the next time;
     // it never stops the daemon.
-    match crate::tick::tick(store, cfg, channels, Utc::now()).await {
+    match crate::tick::tick(store, cfg, transport, channels, Utc::now()).await {
         Ok(r) => {
             if r.steps_sent + r.steps_expired + r.digests + r.delivery.attempted > 0 {
                 tracing::info!(report = %r, "tick");

@@ -135,6 +135,7 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
 
     prepare_register(dir, cfg, store).await?;
     let channels = &crate::chat::channels(cfg);
+    let transport = &crate::mail::transport::Transport::from_config(&cfg.mail.transport)?;
 
     heading("2. 2021-01-12 朝: 開始連絡が届く (zaitaku ingest --maildir)");
     deliver(&inbox, MORNING)?;
@@ -148,12 +149,26 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     )
     .await?;
     println!("  {s}");
-    let t = tick::tick(store, cfg, channels, at("2021-01-12T08:40:00+09:00")?).await?;
+    let t = tick::tick(
+        store,
+        cfg,
+        transport,
+        channels,
+        at("2021-01-12T08:40:00+09:00")?,
+    )
+    .await?;
     println!("  {t}  → {}", dir.join("outbox").display());
     board(store, cfg, "2021-01-12T08:40:00+09:00").await?;
 
     heading("3. 09:30 連絡のない職員への督促 (zaitaku tick: 本人へ確認 → 所属長へ → 人事課へ)");
-    let t = tick::tick(store, cfg, channels, at("2021-01-12T09:30:00+09:00")?).await?;
+    let t = tick::tick(
+        store,
+        cfg,
+        transport,
+        channels,
+        at("2021-01-12T09:30:00+09:00")?,
+    )
+    .await?;
     println!("  {t}");
     board(store, cfg, "2021-01-12T09:30:00+09:00").await?;
 
@@ -169,7 +184,14 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     let when = at("2021-01-12T09:40:00+09:00")?;
     register::record_contact(store, cfg, contact, when.timestamp()).await?;
     println!("  電話連絡を記録しました: 小林直子 業務開始 09:35（記録: 鈴木一郎）");
-    let t = tick::tick(store, cfg, channels, at("2021-01-12T10:00:00+09:00")?).await?;
+    let t = tick::tick(
+        store,
+        cfg,
+        transport,
+        channels,
+        at("2021-01-12T10:00:00+09:00")?,
+    )
+    .await?;
     println!("  10:00 の tick: {t}");
     println!("  （10:00 は所属長あての在宅勤務状況メール（ダイジェスト）の時刻です）");
 
@@ -178,7 +200,14 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     let evening = at("2021-01-12T17:30:00+09:00")?;
     let s = ingest::ingest_maildir(store, cfg, channels, &inbox, evening, false).await?;
     println!("  {s}");
-    let t = tick::tick(store, cfg, channels, at("2021-01-12T18:00:00+09:00")?).await?;
+    let t = tick::tick(
+        store,
+        cfg,
+        transport,
+        channels,
+        at("2021-01-12T18:00:00+09:00")?,
+    )
+    .await?;
     println!("  {t}");
     board(store, cfg, "2021-01-12T18:00:00+09:00").await?;
 

@@ -21,6 +21,7 @@ use crate::config::{Config, Recipient};
 use crate::error::{Error, Result};
 use crate::escalation::{Chain, ChainState, due_steps, step_key};
 use crate::mail::template::Templates;
+use crate::mail::transport::Transport;
 use crate::notice::Notice;
 use crate::order::{OrderStatus, expected_hours};
 use crate::outbox::channel::{ChannelKind, Channels};
@@ -55,9 +56,12 @@ impl fmt::Display for TickReport {
     }
 }
 
+/// One tick at `now`: the escalation steps that fall due, the digests of the slot, then
+/// delivery (through `transport` and `channels`, the ones the process built at its start).
 pub async fn tick(
     store: &Store,
     cfg: &Config,
+    transport: &Transport,
     channels: &Channels,
     now: DateTime<Utc>,
 ) -> Result<TickReport> {
@@ -69,7 +73,7 @@ pub async fn tick(
     // moment): the first error is returned once all have run.
     let escalated = escalate(store, cfg, channels, &templates, now, &mut report).await;
     let digested = digests(store, cfg, channels, &templates, now, &mut report).await;
-    let delivered = outbox::deliver_due(store, cfg, channels, now).await;
+    let delivered = outbox::deliver_with(store, transport, channels, cfg, now).await;
     for (part, r) in [("escalations", &escalated), ("digests", &digested)] {
         if let Err(e) = r {
             tracing::error!(part, error = %e, "tick: part failed; the others went on");
