@@ -102,6 +102,8 @@ pub struct Ingestor<'a> {
     /// (platform, chat user ID: Matrix `@user:server`, Slack user ID, Azure AD object ID, …)
     /// → employee.
     by_chat: HashMap<(ChatPlatform, String), Employee>,
+    /// Employee ID → employee: a signed-in web user.
+    by_id: HashMap<String, Employee>,
     /// Department → its supervisors, by employee ID: the notices' recipients.
     supervisors: HashMap<String, Vec<Employee>>,
     /// Replies to chat messages answered in the request itself (slash commands), by message key.
@@ -151,6 +153,7 @@ impl<'a> Ingestor<'a> {
             store,
             cfg,
             channels,
+            by_id,
             templates: Templates::new(&cfg.templates),
             by_email,
             by_chat,
@@ -403,10 +406,13 @@ impl<'a> Ingestor<'a> {
         let mut prepared = Vec::with_capacity(msgs.len());
         let mut reasons = Vec::with_capacity(msgs.len());
         for msg in msgs {
-            let employee = self
-                .by_chat
-                .get(&(msg.platform, msg.sender.clone()))
-                .cloned();
+            let employee = if msg.signed_in {
+                self.by_id.get(&msg.sender).cloned()
+            } else {
+                self.by_chat
+                    .get(&(msg.platform, msg.sender.clone()))
+                    .cloned()
+            };
             let m = Incoming {
                 message_id: None,
                 key: msg.key.clone(),
@@ -415,8 +421,16 @@ impl<'a> Ingestor<'a> {
                     .as_ref()
                     .and_then(|e| e.emails.first().map(|a| a.to_lowercase()))
                     .unwrap_or_else(|| msg.sender.clone()),
-                subject: String::new(),
-                body: clean(&msg.text).into_owned(),
+                subject: match (msg.signed_in, msg.text.split_once('\n')) {
+                    (true, Some((first, _))) => first.to_string(),
+                    (true, None) => msg.text.clone(),
+                    (false, _) => String::new(),
+                },
+                body: match (msg.signed_in, msg.text.split_once('\n')) {
+                    (true, Some((_, rest))) => clean(rest).into_owned(),
+                    (true, None) => String::new(),
+                    (false, _) => clean(&msg.text).into_owned(),
+                },
                 date_header: None,
                 received: Some(msg.at),
                 auto_reply: None,
@@ -1128,6 +1142,11 @@ pub struct ChatMessage {
     pub source: &'static str,
     /// Whose IDs `sender` is one of.
     pub platform: ChatPlatform,
+    /// The employee, when the sender is already known for certain (a signed-in web user or a
+    /// bearer token: `sender` is their employee ID), not looked up by a chat ID. Its text's
+    /// first line is then the subject (the button pressed: 業務開始, 業務終了) and the rest the
+    /// body (the 日報), as in a mail.
+    pub signed_in: bool,
     /// The chat user ID, matched against the employees' ID on `platform`.
     pub sender: String,
     pub text: String,

@@ -1807,3 +1807,91 @@ fn web_now_stamps_orders_approvals_sessions_and_the_audit_with_its_own_clock() {
         assert!(page.body.contains("2021-01-12 08:3"), "{}", page.body);
     }
 }
+
+/// Issue 20: the teleworker's 業務開始 / 業務終了 buttons and `POST /api/reports` go through the
+/// same rules as mail (source `web`), are answered on the page or in the response and never by
+/// mail, recognise a second press, and say so on a day without an order.
+#[test]
+fn a_teleworker_reports_from_the_browser_and_a_script_through_the_api() {
+    for b in backends() {
+        let zt = register(b);
+        zt.with_orders_0112();
+        let web = WebServer::start_with(&zt, &["--now", "2021-01-12T08:27:00+09:00"]);
+        let mut c = logged_in(&web, "E1001");
+        let my = c.get("/my");
+        my.expect(200);
+        assert!(my.body.contains("action=\"/my/report\""), "{}", my.body);
+        let csrf = c.session_csrf();
+        // Without the session's CSRF token: refused, nothing recorded.
+        c.post("/my/report", &[("csrf", "forged"), ("kind", "start")])
+            .expect(403);
+        let r = c.post("/my/report", &[("csrf", &csrf), ("kind", "start")]);
+        r.expect(200);
+        assert!(
+            r.body.contains("業務開始の連絡を受け付けました"),
+            "{b:?}: {}",
+            r.body
+        );
+        // Pressed again: recognised, not a second report.
+        let r = c.post("/my/report", &[("csrf", &csrf), ("kind", "start")]);
+        assert!(r.body.contains("すでに受け付けています"), "{}", r.body);
+        let board = zt.status_json("2021-01-12", "2021-01-12T09:00:00+09:00");
+        let yamada = &board["teleworkers"][0];
+        assert_eq!(yamada["employee_id"], "E1001");
+        assert_eq!(yamada["start"]["status"], "on_time", "{b:?}: {yamada}");
+        assert_eq!(yamada["start"]["source"], "web", "{b:?}: {yamada}");
+        assert_eq!(yamada["reports"].as_array().unwrap().len(), 1, "{yamada}");
+        assert!(
+            zt.sent().is_empty(),
+            "{b:?}: answered on the page, not by mail"
+        );
+
+        // A kiosk script with 佐藤's token: the end of her day, with her 日報.
+        let token = zt
+            .ok(&[
+                "tokens",
+                "create",
+                "--employee",
+                "E1002",
+                "--label",
+                "kiosk",
+            ])
+            .trim()
+            .to_string();
+        let mut k = web.client();
+        k.bearer = Some(token);
+        let body = serde_json::json!({"kind": "end", "summary": "本日の作業: 仕様書の第3章"});
+        k.json(
+            "POST",
+            "/api/reports",
+            &serde_json::json!({"kind": "lunch"}),
+        )
+        .expect(400);
+        let r = k.json("POST", "/api/reports", &body);
+        r.expect(200);
+        assert_eq!(r.json()["reason"], "matched", "{}", r.body);
+        assert!(r.json()["answer"].as_str().unwrap().contains("業務終了"));
+        k.json("POST", "/api/reports", &body).expect(409);
+        let mut anon = web.client();
+        anon.json("POST", "/api/reports", &body).expect(401);
+        let board = zt.status_json("2021-01-12", "2021-01-12T20:00:00+09:00");
+        let sato = &board["teleworkers"][1];
+        assert_eq!(sato["end"]["source"], "web", "{b:?}: {sato}");
+        assert_eq!(sato["summary"], "本日の作業: 仕様書の第3章", "{sato}");
+
+        // 田中 has no order that day: the page says so, and his supervisors' notice is queued.
+        let mut t = logged_in(&web, "E1003");
+        let csrf = t.session_csrf();
+        let r = t.post("/my/report", &[("csrf", &csrf), ("kind", "start")]);
+        r.expect(200);
+        assert!(r.body.contains("勤務命令"), "{b:?}: {}", r.body);
+        assert_eq!(
+            sql_i64(
+                &zt,
+                "SELECT COUNT(*) FROM outbox WHERE purpose = 'notify_no_order'"
+            ),
+            1,
+            "{b:?}"
+        );
+    }
+}

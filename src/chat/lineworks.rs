@@ -480,6 +480,7 @@ pub fn read_callback(lw: &LineWorksConfig, body: &[u8], now: DateTime<Utc>) -> O
         key: key.clone(),
         source: "chat",
         platform: ChatPlatform::LineWorks,
+        signed_in: false,
         sender: user.to_string(),
         text: text.to_string(),
         at,

@@ -457,6 +457,7 @@ fn message(m: &MatrixConfig, room: &str, ev: &Value) -> Option<ChatMessage> {
         key: format!("matrix:{event}"),
         source: "chat",
         platform: ChatPlatform::Chat,
+        signed_in: false,
         sender: ev["sender"].as_str()?.to_string(),
         text,
         at,

@@ -67,6 +67,7 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
         key,
         source: "chat",
         platform: crate::store::ChatPlatform::Chat,
+        signed_in: false,
         sender: user.to_string(),
         text: text.to_string(),
         at: now,

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod chat;
 pub mod lineworks;
 pub mod pages;
+pub mod report;
 pub mod roles;
 pub mod teams;
 
@@ -387,6 +388,7 @@ pub fn router(app: App) -> Router {
         .route("/orders/{id}/approve", post(pages::approve_order))
         .route("/orders/{id}/cancel", post(pages::cancel_order))
         .route("/my", get(pages::my))
+        .route("/my/report", post(report::my_report))
         .route("/requests", post(pages::request_order))
         .route("/escalations", get(pages::escalations))
         .route("/escalations/resolve", post(pages::resolve_escalation))
@@ -397,6 +399,7 @@ pub fn router(app: App) -> Router {
         .route("/admin/ids/release", post(pages::release_id))
         .route("/survey/{wave}", get(pages::survey))
         .route("/api/status", get(api::status))
+        .route("/api/reports", post(report::api_report))
         .route("/healthz", get(api::healthz))
         .route("/chat/lineworks", post(lineworks::callback))
         .route("/chat/slash", post(chat::slash))

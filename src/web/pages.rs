@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::order::{OrderDraft, OrderStatus, parse_leave};
 use crate::store::Role;
 
-type Errors = BTreeMap<&'static str, String>;
+pub(super) type Errors = BTreeMap<&'static str, String>;
 
 /// 勤務内容: at most this many characters (it is shown on the board and in the register).
 pub const CONTENT_CHARS: usize = crate::order::CONTENT_CHARS;
@@ -888,6 +888,18 @@ async fn my_page(
     form: Option<OrderForm>,
     errors: Errors,
 ) -> WebResult {
+    my_page_with(app, s, date, form, errors, None).await
+}
+
+/// 自分の在宅勤務, with the answer to a report just made from its buttons (`report_answer`).
+pub(super) async fn my_page_with(
+    app: &App,
+    s: &Session,
+    date: NaiveDate,
+    form: Option<OrderForm>,
+    errors: Errors,
+    report_answer: Option<String>,
+) -> WebResult {
     let u = &s.user;
     let svc = &app.cfg.service;
     let orders = app
@@ -926,6 +938,7 @@ async fn my_page(
         errors => errors,
         workday_start => svc.workday_start.to_string(),
         workday_end => svc.workday_end.to_string(),
+        report_answer => report_answer,
         ..base(s)
     };
     Ok(app.render("my.html", ctx))

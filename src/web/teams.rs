@@ -52,6 +52,7 @@ pub async fn outgoing(State(app): State<App>, headers: HeaderMap, body: Bytes) -
         key: format!("teams:{}", a.id),
         source: "chat",
         platform: ChatPlatform::Teams,
+        signed_in: false,
         sender: a.aad_object_id.clone(),
         text: a.text,
         at: a.at.unwrap_or(now),
