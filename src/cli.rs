@@ -33,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Create or migrate the database and load the departments from the config
     Init,
+    /// The register's audit trail (SPEC §11)
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Staff: import from CSV (employee_id,name,email,department,role[,chat_id][,teams_id][,lineworks_id]) or list
     #[command(subcommand)]
     Employees(EmployeesCmd),
@@ -120,6 +123,43 @@ pub enum UsersCmd {
         #[arg(long)]
         employee: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// The audit trail: when, who, from where, entity and ID, action, before, after
+    List {
+        /// From this day on (YYYY-MM-DD, the city's time)
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to and including this day
+        #[arg(long)]
+        to: Option<String>,
+        /// Changes by this employee, or to them and their orders
+        #[arg(long)]
+        employee: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// employee, order, contact, …
+        #[arg(long)]
+        entity: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The same as CSV (UTF-8 with BOM by default)
+    Export {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// utf-8 or shift_jis
+        #[arg(long, default_value = "utf-8")]
+        encoding: String,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Exit 0 when the hash chain is intact; exit 1 naming the first entry that breaks it
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,7 +319,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let n = register::init(store, cfg).await?;
             say(out, format!("database ready; {n} departments loaded"))
         }
-        Command::Employees(c) => employees(store, c, out).await,
+        Command::Employees(c) => employees(store, c, now, out).await,
         Command::Applications(c) => applications(store, cfg, c, now, out).await,
         Command::Ids(c) => ids(store, cfg, c, out).await,
         Command::Orders(c) => orders(store, cfg, c, now, out).await,
@@ -309,6 +349,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             say(out, format!("password set for {employee}"))
         }
         Command::Tokens(c) => tokens(store, cfg, c, now, out).await,
+        Command::Audit(c) => audit(store, cfg, c, out).await,
         Command::Web { listen, now: start } => web(store, cfg, listen, start, out).await,
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;
@@ -329,10 +370,16 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
 }
 
 /// `zaitaku employees import FILE | list`.
-async fn employees(store: &Store, c: EmployeesCmd, out: &mut impl Write) -> Result<()> {
+async fn employees(
+    store: &Store,
+    c: EmployeesCmd,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
     match c {
         EmployeesCmd::Import { file } => {
-            let n = register::import_employees(store, &file).await?;
+            let actor = crate::store::audit::Actor::cli();
+            let n = register::import_employees_as(store, &file, now.timestamp(), &actor).await?;
             say(out, format!("{n} employees imported"))
         }
         EmployeesCmd::List => {
@@ -353,6 +400,70 @@ async fn employees(store: &Store, c: EmployeesCmd, out: &mut impl Write) -> Resu
             }
             Ok(())
         }
+    }
+}
+
+/// `zaitaku audit list | export | verify`.
+async fn audit(store: &Store, cfg: &Config, c: AuditCmd, out: &mut impl Write) -> Result<()> {
+    let tz = cfg.timezone;
+    let day = |flag: &str, d: &Option<String>| d.as_deref().map(|d| flag_date(flag, d)).transpose();
+    match c {
+        AuditCmd::List {
+            from,
+            to,
+            employee,
+            department,
+            entity,
+            json,
+        } => {
+            let f = crate::audit::filter(
+                tz,
+                day("--from", &from)?,
+                day("--to", &to)?,
+                employee,
+                department,
+                entity,
+            );
+            let entries = store.audit_entries(&f).await?;
+            if json {
+                let v: Vec<_> = entries
+                    .iter()
+                    .map(|e| crate::audit::to_json(e, tz))
+                    .collect();
+                return say(out, serde_json::Value::Array(v).to_string());
+            }
+            for e in &entries {
+                say(out, crate::audit::to_line(e, tz))?;
+            }
+            Ok(())
+        }
+        AuditCmd::Export {
+            from,
+            to,
+            encoding,
+            output,
+        } => {
+            let f = crate::audit::filter(
+                tz,
+                Some(flag_date("--from", &from)?),
+                Some(flag_date("--to", &to)?),
+                None,
+                None,
+                None,
+            );
+            let entries = store.audit_entries(&f).await?;
+            let bytes = crate::audit::to_csv(&entries, tz, &encoding)?;
+            match output {
+                Some(p) => std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e)),
+                None => out
+                    .write_all(&bytes)
+                    .map_err(|e| Error::io(Path::new("stdout"), e)),
+            }
+        }
+        AuditCmd::Verify => match store.audit_verify().await? {
+            None => say(out, "audit trail intact"),
+            Some((id, why)) => Err(Error::AuditBroken { id, why }),
+        },
     }
 }
 
@@ -465,7 +576,14 @@ async fn orders(
         }
         OrdersCmd::Cancel { employee, date } => {
             let date = flag_date("--date", &date)?;
-            register::cancel_order(store, &employee, date, now.timestamp()).await?;
+            register::cancel_order(
+                store,
+                &employee,
+                date,
+                now.timestamp(),
+                &crate::store::audit::Actor::cli(),
+            )
+            .await?;
             say(out, format!("order of {employee} for {date} cancelled"))
         }
     }
@@ -538,7 +656,8 @@ async fn contact(
     out: &mut impl Write,
 ) -> Result<()> {
     let shown = format!("{} {} at {} on {}", c.employee, c.kind, c.at, c.date);
-    if register::record_contact(store, cfg, c, now.timestamp()).await? {
+    let actor = crate::store::audit::Actor::cli();
+    if register::record_contact(store, cfg, c, now.timestamp(), &actor).await? {
         say(out, format!("phone contact recorded: {shown}"))
     } else {
         say(out, format!("this contact was recorded before: {shown}"))

@@ -182,7 +182,8 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
         note: Some("自宅回線の不調で連絡が遅れた".into()),
     };
     let when = at("2021-01-12T09:40:00+09:00")?;
-    register::record_contact(store, cfg, contact, when.timestamp()).await?;
+    let actor = crate::store::audit::Actor::web("E2001", None);
+    register::record_contact(store, cfg, contact, when.timestamp(), &actor).await?;
     println!("  電話連絡を記録しました: 小林直子 業務開始 09:35（記録: 鈴木一郎）");
     let t = tick::tick(
         store,

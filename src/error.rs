@@ -21,6 +21,9 @@ pub enum Error {
     Template { name: String, msg: String },
     #[error("mail: {0}")]
     Mail(String),
+    /// `audit verify` found the hash chain broken: exit 1, naming the entry.
+    #[error("audit trail broken at entry {id}: {why}")]
+    AuditBroken { id: i64, why: String },
 }
 
 impl Error {

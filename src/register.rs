@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::ids::{Held, choose_id};
 use crate::mail::address::{not_an_address, parse_address};
 use crate::order::{OrderDraft, OrderFacts, OrderStatus, WorkOrder, parse_leave};
+use crate::store::audit::Actor;
 use crate::store::{Application, ChatPlatform, Employee, Role, Store};
 
 /// Loads the configured departments (`init`).
@@ -42,7 +43,19 @@ fn lookup_department<'a>(
         .or_else(|| map.get(&split_note(written).0))
 }
 
+/// `zaitaku employees import`: as the CLI's user (the audit trail's actor).
 pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
+    let now = chrono::Utc::now().timestamp();
+    import_employees_as(store, path, now, &Actor::cli()).await
+}
+
+/// Imports a staff file, all rows or none, each change recorded for `actor`.
+pub async fn import_employees_as(
+    store: &Store,
+    path: &Path,
+    now: i64,
+    actor: &Actor,
+) -> Result<usize> {
     let t = Table::read(
         path,
         &["employee_id", "name", "email", "department", "role"],
@@ -129,7 +142,7 @@ pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
             chat_ids,
         });
     }
-    store.upsert_employees(&list).await?;
+    store.upsert_employees(&list, now, actor).await?;
     Ok(list.len())
 }
 
@@ -431,7 +444,19 @@ pub async fn release_id(store: &Store, employee: &str, on: NaiveDate) -> Result<
     Ok(first.held.clone())
 }
 
+/// `zaitaku orders import`: as the CLI's user (the audit trail's actor).
 pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -> Result<usize> {
+    import_orders_as(store, cfg, path, now, &Actor::cli()).await
+}
+
+/// Imports an orders file, all rows or none, each change recorded for `actor`.
+pub async fn import_orders_as(
+    store: &Store,
+    cfg: &Config,
+    path: &Path,
+    now: i64,
+    actor: &Actor,
+) -> Result<usize> {
     let t = Table::read(
         path,
         &[
@@ -469,7 +494,7 @@ pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -
         })?;
         orders.push(order);
     }
-    store.upsert_orders(&orders, now).await?;
+    store.upsert_orders(&orders, now, actor).await?;
     Ok(orders.len())
 }
 
@@ -641,9 +666,15 @@ pub async fn check_order(
     Ok(WorkOrder::new(draft, &cfg.service, facts))
 }
 
-pub async fn cancel_order(store: &Store, employee: &str, date: NaiveDate, now: i64) -> Result<()> {
+pub async fn cancel_order(
+    store: &Store,
+    employee: &str,
+    date: NaiveDate,
+    now: i64,
+    actor: &Actor,
+) -> Result<()> {
     match store.order(employee, date).await? {
-        Some(o) if o.status != OrderStatus::Cancelled => store.cancel_order(o.id, now).await,
+        Some(o) if o.status != OrderStatus::Cancelled => store.cancel_order(o.id, now, actor).await,
         Some(_) => Err(Error::bad(
             "--date",
             format!("the order of {employee} for {date} is already cancelled"),
@@ -721,7 +752,13 @@ pub struct Contact {
 /// A phone contact recorded by a supervisor: a report with source `phone`, which stops the
 /// chain like a mail would and resolves its open steps. Recording the same contact twice is a
 /// no-op; returns false then.
-pub async fn record_contact(store: &Store, cfg: &Config, c: Contact, now: i64) -> Result<bool> {
+pub async fn record_contact(
+    store: &Store,
+    cfg: &Config,
+    c: Contact,
+    now: i64,
+    actor: &Actor,
+) -> Result<bool> {
     let chain = c.kind.chain();
     let Some(at) = Minutes::parse(&c.at) else {
         return Err(Error::bad(
@@ -779,6 +816,17 @@ pub async fn record_contact(store: &Store, cfg: &Config, c: Contact, now: i64) -
     if inserted {
         crate::store::escalations::resolve(&mut tx, order.id, chain.as_str(), &c.by, "phone", now)
             .await?;
+        let change = crate::store::audit::Change {
+            entity: "contact",
+            entity_id: format!("{}:{}:{}", emp.employee_id, c.date, c.kind.as_str()),
+            department: Some(emp.department.clone()),
+            action: "record",
+            before: None,
+            after: Some(serde_json::json!({
+                "at": at.to_string(), "by": c.by, "note": c.note, "kind": c.kind.as_str(),
+            })),
+        };
+        crate::store::audit::append(&mut tx, actor, now, &[change]).await?;
     }
     tx.commit().await?;
     Ok(inserted)

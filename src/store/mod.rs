@@ -16,6 +16,7 @@ use crate::config::DepartmentDef;
 use crate::error::{Error, Result};
 use crate::ids::Held;
 
+pub mod audit;
 pub mod chat;
 pub mod escalations;
 pub mod mailbox;
@@ -79,6 +80,7 @@ migrations![
     ("0011", "answer_counts"),
     ("0012", "delivery"),
     ("0013", "chat_identities"),
+    ("0014", "audit"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
@@ -299,8 +301,30 @@ impl Store {
     }
 
     /// Replaces each listed employee (and their addresses) in one transaction.
-    pub async fn upsert_employees(&self, list: &[Employee]) -> Result<()> {
+    pub async fn upsert_employees(
+        &self,
+        list: &[Employee],
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<()> {
+        let existing = self.employees().await?;
+        let changes: Vec<audit::Change> = list
+            .iter()
+            .filter_map(|e| {
+                let before = existing.get(&e.employee_id).map(Employee::audit_json);
+                let after = e.audit_json();
+                (before.as_ref() != Some(&after)).then(|| audit::Change {
+                    entity: "employee",
+                    entity_id: e.employee_id.clone(),
+                    department: Some(e.department.clone()),
+                    action: if before.is_some() { "update" } else { "create" },
+                    before,
+                    after: Some(after),
+                })
+            })
+            .collect();
         let mut tx = self.begin().await?;
+        audit::append(&mut tx, actor, now, &changes).await?;
         for e in list {
             sqlx::query(
                 "INSERT INTO employees (employee_id, name, department, role) VALUES ($1, $2, $3, $4)
@@ -532,10 +556,15 @@ impl Store {
 
     // ---- orders ----
 
-    pub async fn upsert_orders(&self, list: &[crate::order::WorkOrder], now: i64) -> Result<()> {
+    pub async fn upsert_orders(
+        &self,
+        list: &[crate::order::WorkOrder],
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         for o in list {
-            upsert_order(&mut tx, o, crate::order::OrderStatus::Approved, now).await?;
+            upsert_order(&mut tx, o, crate::order::OrderStatus::Approved, now, actor).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -581,14 +610,96 @@ impl Store {
         Ok(rows.iter().map(OrderRow::from_row).collect())
     }
 
-    pub async fn cancel_order(&self, id: i64, now: i64) -> Result<()> {
+    pub async fn cancel_order(&self, id: i64, now: i64, actor: &audit::Actor) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let key = sqlx::query("SELECT employee_id, date FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(k) = key {
+            let (employee, date): (String, String) = (k.get(0), k.get(1));
+            let date = day(&date);
+            let (before, department) = order_before(&mut tx, &employee, date).await?;
+            let mut after = before.clone();
+            if let Some(a) = after.as_mut() {
+                a["status"] = "cancelled".into();
+            }
+            let change = audit::Change {
+                entity: "order",
+                entity_id: order_entity_id(&employee, date),
+                department,
+                action: "cancel",
+                before,
+                after,
+            };
+            audit::append(&mut tx, actor, now, &[change]).await?;
+        }
         sqlx::query("UPDATE orders SET status = 'cancelled', cancelled_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// An order's fields as the audit trail shows them before and after a change.
+#[derive(serde::Serialize)]
+struct OrderFields<'a> {
+    start: String,
+    end: String,
+    content: &'a str,
+    approved_by: Option<&'a str>,
+    shifted: bool,
+    leave: &'a str,
+    status: &'a str,
+    holiday_ok: bool,
+}
+
+impl OrderFields<'_> {
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// The order of (employee, date) as it stands in the transaction, for the audit trail, and the
+/// employee's department.
+async fn order_before(
+    tx: &mut Tx<'_>,
+    employee: &str,
+    date: NaiveDate,
+) -> Result<(Option<serde_json::Value>, Option<String>)> {
+    let r = sqlx::query(
+        "SELECT e.department, o.start_min, o.end_min, o.content, o.approved_by, o.shifted, o.leave_spans,
+                o.status, o.holiday_ok
+         FROM employees e LEFT JOIN orders o ON o.employee_id = e.employee_id AND o.date = $2
+         WHERE e.employee_id = $1",
+    )
+    .bind(employee)
+    .bind(date.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(r) = r else { return Ok((None, None)) };
+    let before = r.get::<Option<i64>, _>(1).map(|start| {
+        OrderFields {
+            start: Minutes(start as u32).to_string(),
+            end: Minutes(r.get::<i64, _>(2) as u32).to_string(),
+            content: &r.get::<String, _>(3),
+            approved_by: r.get::<Option<String>, _>(4).as_deref(),
+            shifted: r.get::<i64, _>(5) != 0,
+            leave: &r.get::<String, _>(6),
+            status: &r.get::<String, _>(7),
+            holiday_ok: r.get::<i64, _>(8) != 0,
+        }
+        .json()
+    });
+    Ok((before, Some(r.get(0))))
+}
+
+/// The audit trail's ID of an order: its employee and day (`E1001:2021-01-12`).
+pub fn order_entity_id(employee: &str, date: NaiveDate) -> String {
+    format!("{employee}:{date}")
 }
 
 pub(crate) async fn upsert_order(
@@ -596,8 +707,37 @@ pub(crate) async fn upsert_order(
     o: &crate::order::WorkOrder,
     status: crate::order::OrderStatus,
     now: i64,
+    actor: &audit::Actor,
 ) -> Result<i64> {
     let leave = crate::order::format_leave(&o.leave);
+    let (before, department) = order_before(tx, &o.employee, o.date).await?;
+    let after = OrderFields {
+        start: o.start.to_string(),
+        end: o.end.to_string(),
+        content: &o.content,
+        approved_by: Some(&o.approved_by),
+        shifted: o.shifted,
+        leave: &leave,
+        status: status.as_str(),
+        holiday_ok: o.holiday_ok,
+    }
+    .json();
+    let action = match (&before, status) {
+        (None, _) => "create",
+        (Some(b), crate::order::OrderStatus::Approved) if b["status"] == "draft" => "approve",
+        _ => "update",
+    };
+    if before.as_ref() != Some(&after) {
+        let change = audit::Change {
+            entity: "order",
+            entity_id: order_entity_id(&o.employee, o.date),
+            department,
+            action,
+            before,
+            after: Some(after),
+        };
+        audit::append(tx, actor, now, &[change]).await?;
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
                              leave_spans, status, cancelled_at, holiday_ok)
@@ -802,6 +942,19 @@ impl Employee {
             emails: Vec::new(),
             chat_ids: BTreeMap::new(),
         }
+    }
+
+    /// The fields the audit trail shows before and after a change.
+    pub fn audit_json(&self) -> serde_json::Value {
+        let chat: std::collections::BTreeMap<&str, &str> = self
+            .chat_ids
+            .iter()
+            .map(|(p, id)| (p.column(), id.as_str()))
+            .collect();
+        serde_json::json!({
+            "name": self.name, "department": self.department, "role": self.role.as_str(),
+            "emails": self.emails, "chat_ids": chat,
+        })
     }
 
     /// The employee's ID on `platform`.

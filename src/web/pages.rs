@@ -26,6 +26,7 @@ use crate::calendar::{Minutes, parse_date};
 use crate::error::Error;
 use crate::order::{OrderDraft, OrderStatus, parse_leave};
 use crate::store::Role;
+use crate::store::audit::Actor;
 
 pub(super) type Errors = BTreeMap<&'static str, String>;
 
@@ -292,7 +293,15 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
             by: s.user.employee_id.clone(),
             note: Some(f.note.trim().to_string()).filter(|n| !n.is_empty()),
         };
-        match crate::register::record_contact(&app.store, &app.cfg, c, app.now().timestamp()).await
+        let actor = Actor::web(&s.user.employee_id, None);
+        match crate::register::record_contact(
+            &app.store,
+            &app.cfg,
+            c,
+            app.now().timestamp(),
+            &actor,
+        )
+        .await
         {
             Ok(_) => {
                 app.changed();
@@ -609,8 +618,10 @@ pub async fn create_order(
         Ok(order) => {
             let now = app.now().timestamp();
             let mut tx = app.store.begin().await?;
+            let actor = Actor::web(&s.user.employee_id, None);
             let id =
-                crate::store::upsert_order(&mut tx, &order, OrderStatus::Approved, now).await?;
+                crate::store::upsert_order(&mut tx, &order, OrderStatus::Approved, now, &actor)
+                    .await?;
             tx.commit().await.map_err(Error::from)?;
             app.changed();
             tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order created and approved on the web");
@@ -768,6 +779,7 @@ pub async fn update_order(
                 &order,
                 OrderStatus::Approved,
                 app.now().timestamp(),
+                &Actor::web(&s.user.employee_id, None),
             )
             .await?;
             tx.commit().await.map_err(Error::from)?;
@@ -832,6 +844,7 @@ pub async fn approve_order(
                 &order,
                 OrderStatus::Approved,
                 app.now().timestamp(),
+                &Actor::web(&s.user.employee_id, None),
             )
             .await?;
             tx.commit().await.map_err(Error::from)?;
@@ -866,7 +879,10 @@ pub async fn cancel_order(
     let own_draft =
         r.order.status == OrderStatus::Draft && can_request_for(&s.user, &r.order.employee_id);
     if r.order.status != OrderStatus::Cancelled {
-        app.store.cancel_order(id, app.now().timestamp()).await?;
+        let actor = Actor::web(&s.user.employee_id, None);
+        app.store
+            .cancel_order(id, app.now().timestamp(), &actor)
+            .await?;
         app.changed();
         tracing::info!(order = id, by = %s.user.employee_id, "order cancelled on the web");
     }
@@ -1318,7 +1334,9 @@ pub async fn import_employees(
     // The import reads a file (BOM, Shift_JIS and line numbers as for the command line).
     let path = std::env::temp_dir().join(format!("zaitaku-web-{}.csv", super::auth::random_hex(8)));
     std::fs::write(&path, f.csv.as_bytes()).map_err(|e| Error::io(&path, e))?;
-    let r = crate::register::import_employees(&app.store, &path).await;
+    let actor = Actor::web(&s.user.employee_id, None);
+    let r = crate::register::import_employees_as(&app.store, &path, app.now().timestamp(), &actor)
+        .await;
     let _ = std::fs::remove_file(&path);
     let file = path.display().to_string();
     let r = r.map_err(|e| match e {

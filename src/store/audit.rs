@@ -1,0 +1,275 @@
+//! The audit trail (SPEC §11, issue 18): who changed what in the register, when and from
+//! where, with the fields before and after. An entry is written in the transaction of the
+//! change it records, so there is never a change without its entry nor an entry without its
+//! change. Entries are hash-chained: each one's hash covers its fields and the hash of the one
+//! before, and `audit_head` keeps the last, so a row changed, removed or slipped in by hand is
+//! found by `verify`. Nothing in zaitaku updates or deletes an entry.
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{Store, Tx};
+use crate::error::Result;
+
+/// Who made a change, and through what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// An employee ID (the web), `cli:USER` (the OS user of the CLI), `mail:ADDRESS` or
+    /// `chat:ID` (the bot acting on a message).
+    pub who: String,
+    /// `web`, `cli` or `daemon`.
+    pub via: &'static str,
+    /// The web client's address, when known.
+    pub client: Option<String>,
+}
+
+impl Actor {
+    /// The CLI, as the operating system's user who runs it.
+    pub fn cli() -> Actor {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        Actor {
+            who: format!("cli:{}", crate::text::clean_line(&user)),
+            via: "cli",
+            client: None,
+        }
+    }
+
+    /// A signed-in web user.
+    pub fn web(employee_id: &str, client: Option<String>) -> Actor {
+        Actor {
+            who: employee_id.to_string(),
+            via: "web",
+            client,
+        }
+    }
+}
+
+/// One change to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// `employee`, `order`, `contact`, `application`, `id`, `password`, `token`, `escalation`.
+    pub entity: &'static str,
+    pub entity_id: String,
+    /// The department the entity belongs to (a supervisor reads their own department's).
+    pub department: Option<String>,
+    /// `create`, `update`, `approve`, `cancel`, `import`, `record`, `set`, `revoke`, …
+    pub action: &'static str,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// An entry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    /// Seconds since the epoch (`at` in RFC 3339 when printed).
+    #[serde(skip)]
+    pub at_epoch: i64,
+    pub actor: String,
+    pub via: String,
+    pub client: Option<String>,
+    pub entity: String,
+    pub entity_id: String,
+    pub department: Option<String>,
+    pub action: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    #[serde(skip)]
+    before_json: Option<String>,
+    #[serde(skip)]
+    after_json: Option<String>,
+    #[serde(skip)]
+    prev_hash: String,
+    pub hash: String,
+}
+
+/// The hash of an entry: SHA-256 over the previous entry's hash and every field, as one JSON
+/// array (unambiguous however the fields are written).
+#[allow(clippy::too_many_arguments)]
+fn hash(
+    prev: &str,
+    at: i64,
+    actor: &str,
+    via: &str,
+    client: Option<&str>,
+    entity: &str,
+    entity_id: &str,
+    department: Option<&str>,
+    action: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> String {
+    let fields = serde_json::json!([
+        prev, at, actor, via, client, entity, entity_id, department, action, before, after
+    ]);
+    hex::encode(Sha256::digest(fields.to_string().as_bytes()))
+}
+
+/// Appends `changes` inside the caller's transaction. The head row is updated first, which
+/// takes its lock: two transactions append one after the other, never both after the same
+/// entry.
+pub async fn append(tx: &mut Tx<'_>, actor: &Actor, at: i64, changes: &[Change]) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE audit_head SET last_id = last_id WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    let head = sqlx::query("SELECT last_id, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    let (mut last_id, mut prev): (i64, String) = (head.get(0), head.get(1));
+    for c in changes {
+        let before = c.before.as_ref().map(Value::to_string);
+        let after = c.after.as_ref().map(Value::to_string);
+        let h = hash(
+            &prev,
+            at,
+            &actor.who,
+            actor.via,
+            actor.client.as_deref(),
+            c.entity,
+            &c.entity_id,
+            c.department.as_deref(),
+            c.action,
+            before.as_deref(),
+            after.as_deref(),
+        );
+        last_id = sqlx::query_scalar(
+            "INSERT INTO audit_log (at, actor, via, client, entity, entity_id, department, action,
+                                    before_json, after_json, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(at)
+        .bind(&actor.who)
+        .bind(actor.via)
+        .bind(actor.client.clone())
+        .bind(c.entity)
+        .bind(&c.entity_id)
+        .bind(c.department.clone())
+        .bind(c.action)
+        .bind(before)
+        .bind(after)
+        .bind(&prev)
+        .bind(&h)
+        .fetch_one(&mut **tx)
+        .await?;
+        prev = h;
+    }
+    sqlx::query("UPDATE audit_head SET last_id = $1, hash = $2 WHERE id = 1")
+        .bind(last_id)
+        .bind(&prev)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// What `audit list` and `audit export` select.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Inclusive, seconds since the epoch.
+    pub from: Option<i64>,
+    /// Exclusive.
+    pub to: Option<i64>,
+    /// The actor, or the entity when it is an employee or an order of that employee.
+    pub employee: Option<String>,
+    pub department: Option<String>,
+    pub entity: Option<String>,
+}
+
+const SELECT: &str = "SELECT id, at, actor, via, client, entity, entity_id, department, action,
+    before_json, after_json, prev_hash, hash FROM audit_log";
+
+fn entry(r: &sqlx::any::AnyRow) -> Entry {
+    let before_json: Option<String> = r.get(9);
+    let after_json: Option<String> = r.get(10);
+    let parse = |s: &Option<String>| s.as_deref().and_then(|s| serde_json::from_str(s).ok());
+    Entry {
+        id: r.get(0),
+        at_epoch: r.get(1),
+        actor: r.get(2),
+        via: r.get(3),
+        client: r.get(4),
+        entity: r.get(5),
+        entity_id: r.get(6),
+        department: r.get(7),
+        action: r.get(8),
+        before: parse(&before_json),
+        after: parse(&after_json),
+        before_json,
+        after_json,
+        prev_hash: r.get(11),
+        hash: r.get(12),
+    }
+}
+
+impl Store {
+    /// The entries `f` selects, oldest first.
+    pub async fn audit_entries(&self, f: &Filter) -> Result<Vec<Entry>> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE ($1 = -1 OR at >= $1) AND ($2 = -1 OR at < $2)
+             AND ($3 = '' OR actor = $3 OR (entity_id = $3 AND entity = 'employee')
+                  OR entity_id LIKE $3 || ':%')
+             AND ($4 = '' OR department = $4) AND ($5 = '' OR entity = $5) ORDER BY id"
+        ))
+        .bind(f.from.unwrap_or(-1))
+        .bind(f.to.unwrap_or(-1))
+        .bind(f.employee.clone().unwrap_or_default())
+        .bind(f.department.clone().unwrap_or_default())
+        .bind(f.entity.clone().unwrap_or_default())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(entry).collect())
+    }
+
+    /// Walks the chain. `None` when it is intact; else the first entry that breaks it and why.
+    pub async fn audit_verify(&self) -> Result<Option<(i64, String)>> {
+        let rows = sqlx::query(&format!("{SELECT} ORDER BY id"))
+            .fetch_all(self.pool())
+            .await?;
+        let mut prev = String::new();
+        let mut last = 0;
+        for r in &rows {
+            let e = entry(r);
+            if e.prev_hash != prev {
+                return Ok(Some((
+                    e.id,
+                    "the entry before it was changed or removed (its link does not match)".into(),
+                )));
+            }
+            let h = hash(
+                &e.prev_hash,
+                e.at_epoch,
+                &e.actor,
+                &e.via,
+                e.client.as_deref(),
+                &e.entity,
+                &e.entity_id,
+                e.department.as_deref(),
+                &e.action,
+                e.before_json.as_deref(),
+                e.after_json.as_deref(),
+            );
+            if h != e.hash {
+                return Ok(Some((e.id, "its content was changed".into())));
+            }
+            prev = e.hash;
+            last = e.id;
+        }
+        let head = sqlx::query("SELECT last_id, hash FROM audit_head WHERE id = 1")
+            .fetch_one(self.pool())
+            .await?;
+        let (head_id, head_hash): (i64, String) = (head.get(0), head.get(1));
+        if head_id != last || head_hash != prev {
+            return Ok(Some((
+                head_id,
+                format!("the last entries were removed (the chain ends at entry {last})"),
+            )));
+        }
+        Ok(None)
+    }
+}
