@@ -688,7 +688,10 @@ async fn tokens(
             Ok(())
         }
         TokensCmd::Revoke { employee, label } => {
-            let n = store.revoke_api_tokens(&employee, label.as_deref()).await?;
+            let actor = crate::store::audit::Actor::cli();
+            let n = store
+                .revoke_api_tokens(&employee, label.as_deref(), now.timestamp(), &actor)
+                .await?;
             say(out, format!("{n} token(s) of {employee} revoked"))
         }
     }

@@ -50,7 +50,40 @@ fn every_change_is_one_chained_entry_and_verify_names_the_one_an_sql_edit_broke(
             "--by",
             "E2001",
         ]);
+        zt.run_stdin(
+            &["users", "set-password", "--employee", "E2001"],
+            b"correct horse battery staple\n",
+        )
+        .expect_code(0);
+        let token = zt.ok(&[
+            "tokens",
+            "create",
+            "--employee",
+            "E9001",
+            "--label",
+            "dashboard",
+        ]);
+        zt.ok(&["tokens", "revoke", "--employee", "E9001"]);
         let all = list(&zt, &[]);
+        // Accounts: that a password or a token changed, never the secret itself.
+        let accounts: Vec<(&str, &str)> = all
+            .iter()
+            .filter(|e| e["entity"] == "password" || e["entity"] == "token")
+            .map(|e| (e["entity"].as_str().unwrap(), e["action"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            accounts,
+            [
+                ("password", "set"),
+                ("token", "create"),
+                ("token", "revoke")
+            ],
+            "{b:?}"
+        );
+        let dump = serde_json::to_string(&all).unwrap();
+        assert!(
+            !dump.contains(token.trim()) && !dump.contains("argon2") && !dump.contains("battery")
+        );
         let order_entries: Vec<&Value> = all.iter().filter(|e| e["entity"] == "order").collect();
         assert_eq!(order_entries.len(), 3, "{b:?}: {all:#?}");
         let first = order_entries[0];

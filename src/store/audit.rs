@@ -168,6 +168,33 @@ pub async fn append(tx: &mut Tx<'_>, actor: &Actor, at: i64, changes: &[Change])
     Ok(())
 }
 
+/// One change about an employee's account (a password, a token): the employee's department
+/// is read in the transaction. `after` names what changed, never a secret.
+pub async fn append_account(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    at: i64,
+    entity: &'static str,
+    employee_id: &str,
+    action: &'static str,
+    after: Option<Value>,
+) -> Result<()> {
+    let department: Option<String> =
+        sqlx::query_scalar("SELECT department FROM employees WHERE employee_id = $1")
+            .bind(employee_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let change = Change {
+        entity,
+        entity_id: employee_id.to_string(),
+        department,
+        action,
+        before: None,
+        after,
+    };
+    append(tx, actor, at, &[change]).await
+}
+
 /// What `audit list` and `audit export` select.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

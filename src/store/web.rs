@@ -85,7 +85,17 @@ impl Store {
 
     // ---- accounts ----
 
-    pub async fn set_password_hash(&self, employee_id: &str, hash: &str, now: i64) -> Result<()> {
+    pub async fn set_password_hash(
+        &self,
+        employee_id: &str,
+        hash: &str,
+        now: i64,
+        actor: &super::audit::Actor,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        // The audit trail says a password was set, never which.
+        super::audit::append_account(&mut tx, actor, now, "password", employee_id, "set", None)
+            .await?;
         sqlx::query(
             "INSERT INTO users (employee_id, password_hash, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (employee_id) DO UPDATE SET password_hash = excluded.password_hash,
@@ -94,13 +104,14 @@ impl Store {
         .bind(employee_id)
         .bind(hash)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
         // A new password ends every session opened with the old one.
         sqlx::query("DELETE FROM sessions WHERE employee_id = $1")
             .bind(employee_id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -233,7 +244,20 @@ impl Store {
         employee_id: &str,
         label: &str,
         now: i64,
+        actor: &super::audit::Actor,
     ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let after = serde_json::json!({ "label": label });
+        super::audit::append_account(
+            &mut tx,
+            actor,
+            now,
+            "token",
+            employee_id,
+            "create",
+            Some(after),
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO api_tokens (token_hash, employee_id, label, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -241,8 +265,9 @@ impl Store {
         .bind(employee_id)
         .bind(label)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -272,17 +297,37 @@ impl Store {
     }
 
     /// Deletes an employee's tokens (those with `label` only, when given); how many went.
-    pub async fn revoke_api_tokens(&self, employee_id: &str, label: Option<&str>) -> Result<u64> {
-        Ok(
-            sqlx::query(
-                "DELETE FROM api_tokens WHERE employee_id = $1 AND ($2 = '' OR label = $2)",
-            )
-            .bind(employee_id)
-            .bind(label.unwrap_or(""))
-            .execute(self.pool())
-            .await?
-            .rows_affected(),
+    pub async fn revoke_api_tokens(
+        &self,
+        employee_id: &str,
+        label: Option<&str>,
+        now: i64,
+        actor: &super::audit::Actor,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "DELETE FROM api_tokens WHERE employee_id = $1 AND ($2 = '' OR label = $2)",
         )
+        .bind(employee_id)
+        .bind(label.unwrap_or(""))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            let after = serde_json::json!({ "label": label, "revoked": n });
+            super::audit::append_account(
+                &mut tx,
+                actor,
+                now,
+                "token",
+                employee_id,
+                "revoke",
+                Some(after),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     // ---- failed logins ----

@@ -53,7 +53,10 @@ pub async fn set_password(
     };
     check_new_password(pw).map_err(|m| Error::bad("password", m))?;
     let hash = hash_password(pw)?;
-    store.set_password_hash(&e.employee_id, &hash, now).await
+    let actor = crate::store::audit::Actor::cli();
+    store
+        .set_password_hash(&e.employee_id, &hash, now, &actor)
+        .await
 }
 
 /// A new API token for an employee; only its hash is kept, so this is the one time it is seen.
@@ -71,7 +74,13 @@ pub async fn create_api_token(
     };
     let token = new_api_token();
     store
-        .insert_api_token(&token_hash(&token), &e.employee_id, label, now)
+        .insert_api_token(
+            &token_hash(&token),
+            &e.employee_id,
+            label,
+            now,
+            &crate::store::audit::Actor::cli(),
+        )
         .await?;
     Ok(token)
 }
