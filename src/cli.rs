@@ -36,6 +36,9 @@ pub enum Command {
     /// The register's audit trail (SPEC §11)
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Attendance for payroll and the 庶務事務システム (SPEC §11)
+    #[command(subcommand)]
+    Attendance(AttendanceCmd),
     /// Staff: import from CSV (employee_id,name,email,department,role[,chat_id][,teams_id][,lineworks_id]) or list
     #[command(subcommand)]
     Employees(EmployeesCmd),
@@ -122,6 +125,29 @@ pub enum UsersCmd {
     SetPassword {
         #[arg(long)]
         employee: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttendanceCmd {
+    /// Per employee per day with an order: order, reported start and end, timing, hourly leave,
+    /// escalations (layouts in config/exports.toml)
+    Export {
+        /// YYYY-MM
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long, default_value = "default")]
+        layout: String,
+        /// utf-8 (with a BOM) or shift_jis
+        #[arg(long, default_value = "utf-8")]
+        encoding: String,
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Judge pending vs missing at this moment (RFC 3339; default now)
+        #[arg(long)]
+        now: Option<String>,
     },
 }
 
@@ -350,6 +376,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         }
         Command::Tokens(c) => tokens(store, cfg, c, now, out).await,
         Command::Audit(c) => audit(store, cfg, c, out).await,
+        Command::Attendance(c) => attendance(store, cfg, c, out).await,
         Command::Web { listen, now: start } => web(store, cfg, listen, start, out).await,
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;
@@ -400,6 +427,44 @@ async fn employees(
             }
             Ok(())
         }
+    }
+}
+
+/// `zaitaku attendance export`.
+async fn attendance(
+    store: &Store,
+    cfg: &Config,
+    c: AttendanceCmd,
+    out: &mut impl Write,
+) -> Result<()> {
+    let AttendanceCmd::Export {
+        month,
+        department,
+        layout,
+        encoding,
+        output,
+        now: at,
+    } = c;
+    let enc = crate::survey::Encoding::parse(&encoding).ok_or_else(|| {
+        Error::bad(
+            "--encoding",
+            format!("expected utf-8 or shift_jis, got {encoding:?}"),
+        )
+    })?;
+    let month = crate::attendance::month(&month)?;
+    let layout = crate::attendance::layout(cfg.dir.as_deref(), &layout)?;
+    let at = now_or("--now", &at)?;
+    let text =
+        crate::attendance::export(store, cfg, month, department.as_deref(), &layout, at).await?;
+    let bytes = match enc {
+        crate::survey::Encoding::Utf8 => [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat(),
+        sjis => sjis.encode(&text),
+    };
+    match output {
+        Some(p) => std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e)),
+        None => out
+            .write_all(&bytes)
+            .map_err(|e| Error::io(Path::new("stdout"), e)),
     }
 }
 

@@ -8,6 +8,7 @@
 //! adapters (`store`, `mail`, `chat`, `web`, `outbox`) do the I/O; the front ends (`cli`,
 //! `daemon`, `demo`, and `main`) only parse, read the clock once, call and print.
 
+pub mod attendance;
 pub mod audit;
 pub mod board;
 pub mod calendar;
