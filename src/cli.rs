@@ -39,6 +39,18 @@ pub enum Command {
     /// Attendance for payroll and the 庶務事務システム (SPEC §11)
     #[command(subcommand)]
     Attendance(AttendanceCmd),
+    /// Blank mail bodies and 日報 text older than DATE (never of the current fiscal year)
+    Purge {
+        /// YYYY-MM-DD: days before it
+        #[arg(long)]
+        before: String,
+        /// Only say what would be blanked
+        #[arg(long)]
+        dry_run: bool,
+        /// The moment it runs (RFC 3339; default now): decides the current fiscal year
+        #[arg(long)]
+        now: Option<String>,
+    },
     /// Staff: import from CSV (employee_id,name,email,department,role[,chat_id][,teams_id][,lineworks_id]) or list
     #[command(subcommand)]
     Employees(EmployeesCmd),
@@ -377,6 +389,11 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         Command::Tokens(c) => tokens(store, cfg, c, now, out).await,
         Command::Audit(c) => audit(store, cfg, c, out).await,
         Command::Attendance(c) => attendance(store, cfg, c, out).await,
+        Command::Purge {
+            before,
+            dry_run,
+            now: at,
+        } => purge(store, cfg, &before, dry_run, now_or("--now", &at)?, out).await,
         Command::Web { listen, now: start } => web(store, cfg, listen, start, out).await,
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;
@@ -428,6 +445,46 @@ async fn employees(
             Ok(())
         }
     }
+}
+
+/// `zaitaku purge --before DATE [--dry-run]`. A date in the current fiscal year is refused:
+/// a survey wave of the year may still need what its reports say.
+async fn purge(
+    store: &Store,
+    cfg: &Config,
+    before: &str,
+    dry_run: bool,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let day = flag_date("--before", before)?;
+    let today = crate::calendar::local_date(now, cfg.timezone);
+    let (fy_start, _) = crate::calendar::fiscal_year_bounds(crate::calendar::fiscal_year(today));
+    if day > fy_start {
+        return Err(Error::bad(
+            "--before",
+            format!(
+                "expected a date on or before {fy_start} (the current fiscal year's start: its survey waves may still need it), got {day}"
+            ),
+        ));
+    }
+    let cutoff = day
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(cfg.timezone).earliest())
+        .map(|t| t.timestamp())
+        .unwrap_or_default();
+    let actor = crate::store::audit::Actor::cli();
+    let p = store
+        .purge_bodies(day, cutoff, dry_run, &actor, now.timestamp())
+        .await?;
+    let verb = if dry_run { "would blank" } else { "blanked" };
+    say(
+        out,
+        format!(
+            "{verb} the 日報 and mail text of {} report(s) and the bodies of {} sent mail(s) before {day}",
+            p.reports, p.mails
+        ),
+    )
 }
 
 /// `zaitaku attendance export`.

@@ -224,3 +224,55 @@ fn the_export_is_csv_with_a_bom_or_shift_jis() {
         .expect_bad_input(&["--encoding", "expected utf-8 or shift_jis"]);
     }
 }
+
+/// `purge --before DATE`: the 日報 and mail text of older days are blanked (the audit trail
+/// says so), `--dry-run` only counts, and a date inside the current fiscal year is refused.
+#[test]
+fn purge_blanks_old_text_only_outside_the_current_fiscal_year() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff().with_orders_0112();
+        zt.ok(&[
+            "ingest",
+            helpers::fixture("mail/02-end-nippo-sjis-8bit.eml")
+                .to_str()
+                .unwrap(),
+        ]);
+        let summary = |zt: &Zt| {
+            zt.status_json("2021-01-12", "2021-01-12T20:00:00+09:00")["teleworkers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|t| t["summary"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(summary(&zt).len(), 1, "{b:?}: a 日報 to purge");
+        let later = "2021-06-01T09:00:00+09:00";
+        zt.run(&["purge", "--before", "2021-05-01", "--now", later])
+            .expect_bad_input(&["--before", "2021-04-01"]);
+        let dry = zt.ok(&[
+            "purge",
+            "--before",
+            "2021-02-01",
+            "--now",
+            later,
+            "--dry-run",
+        ]);
+        assert!(
+            dry.contains("would blank") && dry.contains("1 report(s)"),
+            "{dry}"
+        );
+        assert_eq!(summary(&zt).len(), 1, "{b:?}: a dry run changes nothing");
+        let done = zt.ok(&["purge", "--before", "2021-02-01", "--now", later]);
+        assert!(done.starts_with("blanked"), "{done}");
+        assert!(
+            summary(&zt).iter().all(String::is_empty),
+            "{b:?}: {:?}",
+            summary(&zt)
+        );
+        let entries = list(&zt, &["--entity", "retention"]);
+        assert_eq!(entries.len(), 1, "{entries:#?}");
+        assert_eq!(entries[0]["after"]["reports_blanked"], 1);
+        zt.run(&["audit", "verify"]).expect_code(0);
+    }
+}

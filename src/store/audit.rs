@@ -300,3 +300,73 @@ impl Store {
         Ok(None)
     }
 }
+
+/// What a purge blanks (or would): reports whose 日報 or kept mail goes, and sent mail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub reports: u64,
+    pub mails: u64,
+}
+
+impl Store {
+    /// Blanks the 日報 text and kept mail of reports of days before `before`, and the bodies
+    /// of mail sent (or failed for good) before its first second `cutoff`, recorded in the
+    /// audit trail; with `dry_run`, only counts. What is still to be sent is never touched.
+    pub async fn purge_bodies(
+        &self,
+        before: chrono::NaiveDate,
+        cutoff: i64,
+        dry_run: bool,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Purged> {
+        let mut tx = self.begin().await?;
+        let day = before.to_string();
+        let reports = "FROM reports WHERE day < $1 AND (summary <> '' OR raw IS NOT NULL)";
+        let mails =
+            "FROM outbox WHERE created_at < $1 AND (sent_at IS NOT NULL OR failed_at IS NOT NULL)
+                     AND length(raw) > 0";
+        let count = |sql: &str| format!("SELECT COUNT(*) {sql}");
+        let r: i64 = sqlx::query_scalar(&count(reports))
+            .bind(&day)
+            .fetch_one(&mut *tx)
+            .await?;
+        let m: i64 = sqlx::query_scalar(&count(mails))
+            .bind(cutoff)
+            .fetch_one(&mut *tx)
+            .await?;
+        let purged = Purged {
+            reports: r as u64,
+            mails: m as u64,
+        };
+        if dry_run {
+            return Ok(purged);
+        }
+        sqlx::query(&format!(
+            "UPDATE reports SET summary = '', raw = NULL WHERE id IN (SELECT id {reports})"
+        ))
+        .bind(&day)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE outbox SET raw = $2 WHERE id IN (SELECT id {mails})"
+        ))
+        .bind(cutoff)
+        .bind(Vec::<u8>::new())
+        .execute(&mut *tx)
+        .await?;
+        let change = Change {
+            entity: "retention",
+            entity_id: day.clone(),
+            department: None,
+            action: "purge",
+            before: None,
+            after: Some(serde_json::json!({
+                "before": day, "reports_blanked": purged.reports, "mails_blanked": purged.mails,
+            })),
+        };
+        append(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+}
