@@ -509,11 +509,13 @@ impl<'a> Ingestor<'a> {
                 c.name, c.date, c.subject
             )
         };
+        let supervisors: Vec<&Employee> = self.supervisors(&f.employee.department).iter().collect();
         let mut rows = self.channels.department_rows(
             self.cfg,
             &mid,
             &cause,
             &f.employee.department,
+            &supervisors,
             &text,
             now,
         );

@@ -262,7 +262,15 @@ fn step_rows(
             "{}\n勤務命令 {}〜{} {}",
             r.subject, o.start, o.end, o.content
         );
-        channels.department_rows(cfg, message_id, &cause, &employee.department, &text, now)
+        channels.department_rows(
+            cfg,
+            message_id,
+            &cause,
+            &employee.department,
+            &s.recipients,
+            &text,
+            now,
+        )
     } else {
         vec![]
     };
@@ -450,6 +458,8 @@ struct Digest<'a> {
     slot: &'a str,
     /// The department's supervisors' addresses.
     to: Vec<String>,
+    /// The department's supervisors, for a chat channel that reaches them one by one.
+    supervisors: Vec<&'a Employee>,
 }
 
 /// Claims the digest's slot and queues it, in one transaction. A digest that cannot be made is
@@ -488,7 +498,8 @@ async fn send_digest(
         let ctx = digest_context(g.board, dept, today, slot, cfg.timezone);
         let r = templates.render(Notice::Digest.template(), &ctx)?;
         let text = format!("{}\n\n{}", r.subject, r.body);
-        let mut rows = channels.department_rows(cfg, &mid, &cause, dept, &text, now);
+        let mut rows =
+            channels.department_rows(cfg, &mid, &cause, dept, &g.supervisors, &text, now);
         let mail = OutMail::generated(Notice::Digest.purpose(), cause.clone(), g.to.clone(), r);
         rows.extend(outbox::build_with_id(cfg, &mail, mid.clone(), now)?);
         Ok(rows)
@@ -580,12 +591,17 @@ async fn digests(
                 tracing::warn!(department = %dept, "no supervisor with an e-mail address for the digest");
                 continue;
             }
+            let supervisors: Vec<&Employee> = staff
+                .values()
+                .filter(|e| e.role == Role::Supervisor && e.department == *dept)
+                .collect();
             let digest = Digest {
                 board: &board,
                 department: dept,
                 today,
                 slot,
                 to,
+                supervisors,
             };
             send_digest(store, cfg, channels, templates, &digest, now, report).await?;
         }

@@ -769,6 +769,39 @@ fn the_departments_room_gets_steps_and_digests_and_the_token_is_renewed_when_it_
     }
 }
 
+/// A department without a LINE WORKS room: its supervisors who have a `lineworks_id` get the
+/// escalation step as the bot's message to them, once each.
+#[test]
+fn without_a_room_the_supervisors_get_the_step_one_by_one() {
+    for b in backends() {
+        let (zt, works) = world(b);
+        // The same settings without [chat.lineworks.channels].
+        let cfg = zt.path("config/zaitaku.toml");
+        let toml = std::fs::read_to_string(&cfg).unwrap();
+        let without = toml
+            .split("[chat.lineworks.channels]")
+            .next()
+            .unwrap()
+            .to_string();
+        std::fs::write(&cfg, without).unwrap();
+        zt.ok(&[
+            "ingest",
+            fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+        ]);
+        zt.ok(&["tick", "--now", "2021-01-12T09:00:00+09:00"]);
+        zt.ok(&["tick", "--now", "2021-01-12T09:00:30+09:00"]);
+        let got = works.posted();
+        assert_eq!(got.len(), 1, "{b:?}: {got:#?} {:#?}", works.refused());
+        assert_eq!(got[0].to, format!("users/{SUZUKI}"), "{b:?}");
+        assert!(
+            got[0].text.contains("【督促 第2段階】佐藤花子"),
+            "{}",
+            got[0].text
+        );
+        assert!(works.refused().is_empty(), "{b:?}: {:#?}", works.refused());
+    }
+}
+
 #[test]
 fn lineworks_settings_that_cannot_work_are_refused_in_one_line() {
     let zt = Zt::new(Backend::Sqlite);

@@ -77,6 +77,26 @@ impl Channel for LineWorks {
         row(cfg, cause, &format!("channel:{channel}"), text, now)
     }
 
+    /// A department without a LINE WORKS room: each supervisor with a `lineworks_id` gets the
+    /// message as the bot's direct message (cause per person, so each is queued once).
+    fn supervisor_rows(
+        &self,
+        cfg: &Config,
+        cause: &str,
+        supervisors: &[&crate::store::Employee],
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<OutRow> {
+        supervisors
+            .iter()
+            .filter_map(|e| {
+                let user = e.chat_id(ChatPlatform::LineWorks)?;
+                let cause = format!("{cause}.{}", e.employee_id);
+                row(cfg, &cause, &format!("user:{user}"), text, now)
+            })
+            .collect()
+    }
+
     /// `target.room` is where the report was written: `channel:{channelId}` when it came from
     /// a message room, else `user:{userId}` (see `read_callback`). LINE WORKS has neither
     /// threads nor replies to a message, so the answer is a new message there; `target.message`

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::mail::transport::SendError;
 use crate::outbox::OutRow;
-use crate::store::Store;
+use crate::store::{Employee, Store};
 
 /// Which way an outbox row goes. The database keeps `as_str()`; the code converts once, at the
 /// store.
@@ -114,6 +114,20 @@ pub trait Channel: Send + Sync {
         now: DateTime<Utc>,
     ) -> Option<OutRow>;
 
+    /// When the department has no room on this channel (`department_row` gave none): a row
+    /// for each of its supervisors this channel can reach directly (LINE WORKS: a message to
+    /// the user). Default: none.
+    fn supervisor_rows(
+        &self,
+        _cfg: &Config,
+        _cause: &str,
+        _supervisors: &[&Employee],
+        _text: &str,
+        _now: DateTime<Utc>,
+    ) -> Vec<OutRow> {
+        Vec::new()
+    }
+
     /// The row that answers the message at `target` with `text`; `None` when this channel
     /// cannot answer in place (an incoming webhook only posts).
     fn reply_row(
@@ -151,26 +165,40 @@ impl Channels {
         self.0.iter().find(|c| c.kind() == kind).map(|c| &**c)
     }
 
-    /// The chat messages for a department's rooms on every channel, queued like mail: the same
-    /// cause is queued once per channel. Their Message-IDs are the mail's `mail_id` with the
-    /// channel (`outbox::chat_message_id`), so an answer in the room finds what the mail
-    /// announced. Empty when the department has no room.
+    /// The chat messages for a department on every channel — its room, or where it has none,
+    /// its `supervisors` one by one on a channel that reaches people directly — queued like
+    /// mail: the same cause is queued once per channel and person. Their Message-IDs are the
+    /// mail's `mail_id` with the channel (`outbox::chat_message_id`), so an answer in the room
+    /// finds what the mail announced; a second row of a channel gets `.2`, `.3`, … Empty when
+    /// the department has no room and no supervisor is reachable.
+    #[allow(clippy::too_many_arguments)]
     pub fn department_rows(
         &self,
         cfg: &Config,
         mail_id: &str,
         cause: &str,
         department: &str,
+        supervisors: &[&Employee],
         text: &str,
         now: DateTime<Utc>,
     ) -> Vec<OutRow> {
-        let mut rows: Vec<OutRow> = self
-            .0
-            .iter()
-            .filter_map(|c| c.department_row(cfg, cause, department, text, now))
-            .collect();
+        let mut rows = Vec::new();
+        for c in &self.0 {
+            match c.department_row(cfg, cause, department, text, now) {
+                Some(r) => rows.push(r),
+                None => rows.extend(c.supervisor_rows(cfg, cause, supervisors, text, now)),
+            }
+        }
+        let mut seen: std::collections::HashMap<ChannelKind, usize> = Default::default();
         for r in &mut rows {
-            r.message_id = crate::outbox::chat_message_id(r.channel, mail_id);
+            let id = crate::outbox::chat_message_id(r.channel, mail_id);
+            let n = seen.entry(r.channel).or_default();
+            *n += 1;
+            r.message_id = match (*n, id.split_once('@')) {
+                (1, _) => id,
+                (n, Some((local, domain))) => format!("{local}.{n}@{domain}"),
+                (n, None) => format!("{id}.{n}"),
+            };
         }
         rows
     }
