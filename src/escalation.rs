@@ -8,6 +8,29 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::config::{Recipient, Step};
 
+/// Where a recorded escalation step stands. The database keeps `as_str()`; a resolution is
+/// kept apart (`resolved_at`, how), so it is not a status here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StepStatus {
+    /// Its mail and chat rows are queued.
+    #[default]
+    Sent,
+    /// Due on a past day: recorded, not sent (nobody is chased for yesterday).
+    Expired,
+    /// Its mail could not be made or nobody can receive it; the reason is kept.
+    Failed,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Sent => "sent",
+            StepStatus::Expired => "expired",
+            StepStatus::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Chain {
     MissingStart,

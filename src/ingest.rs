@@ -494,7 +494,7 @@ impl<'a> Ingestor<'a> {
             due_at: report.received_at,
             fired_at: now.timestamp(),
             recipients,
-            status: "sent",
+            status: crate::escalation::StepStatus::Sent,
             message_id: Some(mid.clone()),
         };
         let c = &f.ctx;

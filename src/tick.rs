@@ -19,7 +19,7 @@ use crate::board::Board;
 use crate::calendar::local_date;
 use crate::config::{Config, Recipient};
 use crate::error::{Error, Result};
-use crate::escalation::{Chain, ChainState, due_steps, step_key};
+use crate::escalation::{Chain, ChainState, StepStatus, due_steps, step_key};
 use crate::mail::template::Templates;
 use crate::mail::transport::Transport;
 use crate::notice::Notice;
@@ -339,7 +339,11 @@ async fn fire_step(
         due_at: d.at.timestamp(),
         fired_at: now.timestamp(),
         recipients: s.recipients.iter().map(|e| e.employee_id.clone()).collect(),
-        status: if d.expired { "expired" } else { "sent" },
+        status: if d.expired {
+            StepStatus::Expired
+        } else {
+            StepStatus::Sent
+        },
         message_id,
         ..NewEscalation::default()
     };

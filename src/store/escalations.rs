@@ -20,7 +20,7 @@ pub struct NewEscalation {
     pub due_at: i64,
     pub fired_at: i64,
     pub recipients: Vec<String>,
-    pub status: &'static str,
+    pub status: crate::escalation::StepStatus,
     pub message_id: Option<String>,
 }
 
@@ -146,9 +146,10 @@ pub async fn insert_escalation(tx: &mut Tx<'_>, e: &NewEscalation) -> Result<Opt
 /// Marks a step just recorded as failed, with why (its mail could not be made): the board
 /// shows it, and the chain goes on to its next step at that one's time.
 pub async fn set_failed(tx: &mut Tx<'_>, id: i64, error: &str) -> Result<()> {
-    sqlx::query("UPDATE escalations SET status = 'failed', error = $1 WHERE id = $2")
+    sqlx::query("UPDATE escalations SET status = $3, error = $1 WHERE id = $2")
         .bind(error)
         .bind(id)
+        .bind(crate::escalation::StepStatus::Failed.as_str())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -224,7 +225,7 @@ pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Resu
                 .bind(e.due_at)
                 .bind(e.fired_at)
                 .bind(e.recipients.join(","))
-                .bind(e.status)
+                .bind(e.status.as_str())
                 .bind(e.message_id.clone());
         }
         ids.extend(q.fetch_all(&mut **tx).await?);
