@@ -2,6 +2,8 @@
 // 1. The day's board refreshes itself: the server-rendered table is fetched again every
 //    data-interval seconds (short polling) and swapped in. A failed fetch keeps the last board.
 // 2. Forms with data-confirm ask before they are sent (cancelling an order, turning a request down).
+// 3. A page that answers a form puts the focus on the first field in error (its message is
+//    read with it, aria-describedby) or on the answer (data-focus), so nobody has to hunt for it.
 (function () {
   "use strict";
   var board = document.getElementById("board");
@@ -21,4 +23,6 @@
     var msg = e.target.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) { e.preventDefault(); }
   });
+  var first = document.querySelector("[aria-invalid=\"true\"], [data-focus]");
+  if (first) { first.focus(); }
 })();
