@@ -1,8 +1,9 @@
 //! The web register in a real browser: headless Debian Chromium driven through chromedriver
 //! (the W3C WebDriver protocol, spoken with the tests' small HTTP client: no new dependency).
 //! What only a browser shows: the login form and the cookie working together, the board
-//! refreshing itself without a reload (the page's script under its Content-Security-Policy),
-//! a stamp given with a click, a rule violation shown next to the field.
+//! refreshing itself without a reload (the page's script under its Content-Security-Policy)
+//! and saying so to a screen reader, a stamp given with a click, a rule violation shown next to
+//! the field.
 //!
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them); without chromedriver on
 //! the PATH, or with ZAITAKU_TEST_BROWSER=skip, the test says so and passes.
@@ -275,8 +276,19 @@ fn a_supervisor_logs_in_watches_the_board_refresh_and_stamps_a_request() {
         board.contains("山田太郎") && board.contains("佐藤花子"),
         "{board}"
     );
-    // A phone contact recorded elsewhere (the command line) appears without a reload.
-    b.run("window.zaitakuMarker = 'same page'; return null;");
+    // A phone contact recorded elsewhere (the command line) appears without a reload, is
+    // announced to a screen reader through the live region, and the focus stays where it was
+    // (here: in the date field someone is about to change).
+    b.run(
+        "window.zaitakuMarker = 'same page';
+         document.querySelector('form.filters input[name=date]').focus();
+         return null;",
+    );
+    assert_eq!(
+        b.text("#board-live"),
+        "",
+        "nothing announced before a change"
+    );
     zt.ok(&[
         "contact",
         "--employee",
@@ -296,6 +308,17 @@ fn a_supervisor_logs_in_watches_the_board_refresh_and_stamps_a_request() {
         b.run("return window.zaitakuMarker;"),
         json!("same page"),
         "refreshed in place, not reloaded"
+    );
+    let said = b.wait_text("#board-live", "更新しました", Duration::from_secs(5));
+    assert_eq!(said, "更新しました: 2 名中 未着 2 名・遅れ 0 名");
+    assert_eq!(
+        b.run("return document.activeElement.name;"),
+        json!("date"),
+        "the refresh must not move the focus"
+    );
+    assert_eq!(
+        b.run("return document.getElementById('board-live').getAttribute('aria-live');"),
+        json!("polite")
     );
 
     // A teleworker's request, stamped with a click.
