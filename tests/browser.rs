@@ -4,12 +4,14 @@
 //! refreshing itself without a reload (the page's script under its Content-Security-Policy)
 //! and saying so to a screen reader, a stamp given with a click, a rule violation shown next to
 //! the field; and issue 20's accessibility: axe-core finds no WCAG 2.1 A/AA violation on any
-//! page for any role (light and dark).
+//! page for any role (light and dark), and every page fits a 360–414 px phone without sideways
+//! scrolling with 44 px touch targets.
 //!
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them); without chromedriver on
 //! the PATH, or with ZAITAKU_TEST_BROWSER=skip, the tests say so and pass. The accessibility
 //! test also needs axe-core from the npm registry in `target/axe` (`.ci/run` installs it; or
 //! ZAITAKU_AXE=path/to/axe.min.js): without it that test fails and says how to install it.
+//! ZAITAKU_SCREENSHOTS=docs writes the phone screenshots of README and docs/ into docs/.
 
 mod helpers;
 
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use helpers::http::{Client, WebServer};
 use helpers::{Backend, Zt, fixture};
 use serde_json::{Value, json};
@@ -27,6 +30,13 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// The rule tags axe-core runs: WCAG 2.0 and 2.1, levels A and AA (JIS X 8341-3:2016 is
 /// WCAG 2.0; 2.1 adds reflow, contrast of controls, text spacing…).
 const AXE_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+/// What a thumb needs (WCAG 2.5.5, Apple's and Google's guidelines): 44 CSS px each way.
+const TOUCH_PX: f64 = 44.0;
+/// Everything on a page that is tapped: buttons, fields, the menu, action links. (A checkbox
+/// is tapped through its label, which is the target.)
+const TARGETS: &str = "button, select, textarea, input:not([type=hidden]):not([type=checkbox]), \
+                       label.check, header a, a.action";
+
 fn chromedriver() -> Option<String> {
     if std::env::var("ZAITAKU_TEST_BROWSER").is_ok_and(|v| v == "skip") {
         return None;
@@ -255,6 +265,15 @@ impl Browser {
         }
     }
 
+    /// The window's outer size, as a person resizes it (or a phone has it).
+    fn resize(&mut self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            json!({ "width": width, "height": height }),
+        );
+    }
+
     /// A Chrome DevTools command through chromedriver (emulating `prefers-color-scheme`).
     fn cdp(&mut self, cmd: &str, params: Value) -> Value {
         self.cmd(
@@ -262,6 +281,14 @@ impl Browser {
             "/goog/cdp/execute",
             json!({ "cmd": cmd, "params": params }),
         )
+    }
+
+    /// The visible part of the page as PNG.
+    fn screenshot(&mut self) -> Vec<u8> {
+        let b64 = self.cmd("GET", "/screenshot", json!({}));
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().expect("base64 PNG"))
+            .expect("a PNG")
     }
 
     /// Logs in through the form (and waits for the page it leads to).
@@ -318,6 +345,38 @@ impl Browser {
                 .collect(),
             violations: r["violations"].as_array().unwrap().clone(),
         }
+    }
+
+    /// Sideways scrolling of the page, and the controls smaller than a thumb.
+    fn phone_problems(&mut self) -> Vec<String> {
+        let v = self.run_with(
+            "const out = [];
+             const doc = document.documentElement;
+             if (doc.scrollWidth > window.innerWidth) {
+               out.push('the page scrolls sideways: ' + doc.scrollWidth + ' px wide in ' + window.innerWidth);
+               for (const e of document.querySelectorAll('body *')) {
+                 const r = e.getBoundingClientRect();
+                 if (r.right > window.innerWidth + 1) {
+                   out.push('  sticks out: ' + e.outerHTML.slice(0, 120));
+                   if (out.length > 6) break;
+                 }
+               }
+             }
+             for (const e of document.querySelectorAll(arguments[0])) {
+               const r = e.getBoundingClientRect();
+               if (r.width === 0 && r.height === 0) continue; // not shown
+               if (r.height < arguments[1] - 0.5 || r.width < arguments[1] - 0.5) {
+                 out.push('small target ' + Math.round(r.width) + '×' + Math.round(r.height) + ': ' + e.outerHTML.slice(0, 100));
+               }
+             }
+             return out;",
+            json!([TARGETS, TOUCH_PX]),
+        );
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -775,4 +834,120 @@ fn every_page_for_every_role_passes_axe_core_in_light_and_dark() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The screenshot of the page in view, into ZAITAKU_SCREENSHOTS (a folder of the project, e.g.
+/// `docs`) when that is set.
+fn save_screenshot(b: &mut Browser, name: &str) {
+    let Some(dir) = std::env::var_os("ZAITAKU_SCREENSHOTS") else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    b.run("window.scrollTo(0, 0); return null;");
+    std::fs::write(dir.join(name), b.screenshot()).unwrap();
+}
+
+#[test]
+fn every_page_fits_a_phone_with_targets_a_thumb_can_hit() {
+    let Some(driver) = chromedriver() else {
+        eprintln!("chromedriver not found (or ZAITAKU_TEST_BROWSER=skip): browser test not run");
+        return;
+    };
+    let (_zt, web) = a_full_day();
+    let base = format!("http://{}", web.addr);
+    let mut b = Browser::start(&driver);
+    b.resize(390, 844);
+    assert_eq!(b.run("return window.innerWidth;"), json!(390));
+
+    // The teleworker's page and the supervisor's board, at 390 px (an iPhone 12–15).
+    let mut problems = Vec::new();
+    b.sign_in(&base, "E1001");
+    b.go(&format!("{base}/my"));
+    assert!(
+        b.run("return document.documentElement.scrollWidth <= window.innerWidth;") == json!(true),
+        "/my scrolls sideways at 390 px"
+    );
+    let heights = b.run(
+        "return [...document.querySelectorAll('#report button')].map(e => e.getBoundingClientRect().height);",
+    );
+    let heights: Vec<f64> = heights
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_f64().unwrap())
+        .collect();
+    assert_eq!(heights.len(), 2, "業務開始 and 業務終了");
+    assert!(
+        heights.iter().all(|h| *h >= TOUCH_PX),
+        "report buttons {heights:?} px tall"
+    );
+    problems.extend(
+        b.phone_problems()
+            .into_iter()
+            .map(|p| format!("/my at 390 px: {p}")),
+    );
+    save_screenshot(&mut b, "phone-my.png");
+    b.sign_out();
+    b.sign_in(&base, "E2001");
+    b.go(&format!("{base}/board?date=2021-01-12"));
+    assert!(
+        b.run("return document.documentElement.scrollWidth <= window.innerWidth;") == json!(true),
+        "/board scrolls sideways at 390 px"
+    );
+    problems.extend(
+        b.phone_problems()
+            .into_iter()
+            .map(|p| format!("/board at 390 px: {p}")),
+    );
+    save_screenshot(&mut b, "phone-board.png");
+
+    // Every page, for every role, at the narrowest and the widest common phone.
+    for (round, width) in [360u32, 414].into_iter().enumerate() {
+        b.resize(width, 800);
+        tour(&mut b, &base, round, &mut |b, page, role| {
+            for p in b.phone_problems() {
+                problems.push(format!("{page} ({role}) at {width} px: {p}"));
+            }
+        });
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_larger_text_size_set_in_the_browser_is_followed() {
+    let Some(driver) = chromedriver() else {
+        eprintln!("chromedriver not found (or ZAITAKU_TEST_BROWSER=skip): browser test not run");
+        return;
+    };
+    let (_zt, web) = a_full_day();
+    let base = format!("http://{}", web.addr);
+    // 「文字サイズ: 特大」: Chromium's default text size at 24 px instead of 16.
+    let mut b = Browser::start_with(&driver, json!({ "webkit.webprefs.default_font_size": 24 }));
+    b.resize(390, 844);
+    let mut problems = Vec::new();
+    for (who, page) in [("E1001", "/my"), ("E2001", "/board?date=2021-01-12")] {
+        b.sign_out();
+        b.sign_in(&base, who);
+        b.go(&format!("{base}{page}"));
+        let size = b.run(
+            "return [getComputedStyle(document.body).fontSize, getComputedStyle(document.querySelector('main button')).fontSize];",
+        );
+        assert_eq!(
+            size[0],
+            json!("24px"),
+            "{page}: the page ignores the browser's text size"
+        );
+        assert_ne!(
+            size[1],
+            json!("13.3333px"),
+            "{page}: buttons keep the small default text"
+        );
+        problems.extend(
+            b.phone_problems()
+                .into_iter()
+                .map(|p| format!("{page}: {p}")),
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
