@@ -4,8 +4,8 @@
 //! refreshing itself without a reload (the page's script under its Content-Security-Policy)
 //! and saying so to a screen reader, a stamp given with a click, a rule violation shown next to
 //! the field; and issue 20's accessibility: axe-core finds no WCAG 2.1 A/AA violation on any
-//! page for any role (light and dark), and every page fits a 360–414 px phone without sideways
-//! scrolling with 44 px touch targets.
+//! page for any role (light and dark), every page fits a 360–414 px phone without sideways
+//! scrolling with 44 px touch targets, and a supervisor's day works with the keyboard alone.
 //!
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them); without chromedriver on
 //! the PATH, or with ZAITAKU_TEST_BROWSER=skip, the tests say so and pass. The accessibility
@@ -27,6 +27,9 @@ use serde_json::{Value, json};
 
 const PW: &str = "correct horse battery";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// WebDriver's key codes.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
 /// The rule tags axe-core runs: WCAG 2.0 and 2.1, levels A and AA (JIS X 8341-3:2016 is
 /// WCAG 2.0; 2.1 adds reflow, contrast of controls, text spacing…).
 const AXE_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
@@ -281,6 +284,46 @@ impl Browser {
             "/goog/cdp/execute",
             json!({ "cmd": cmd, "params": params }),
         )
+    }
+
+    /// Key presses, as a keyboard sends them to whatever has the focus.
+    fn keys(&mut self, keys: &str) {
+        let mut actions = Vec::new();
+        for c in keys.chars() {
+            actions.push(json!({ "type": "keyDown", "value": c.to_string() }));
+            actions.push(json!({ "type": "keyUp", "value": c.to_string() }));
+        }
+        self.cmd(
+            "POST",
+            "/actions",
+            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
+        );
+        self.cmd("DELETE", "/actions", json!({}));
+    }
+
+    /// Presses Tab until the focus is on `css` (at most 80 times), and checks that the focus
+    /// can be seen there (WCAG 2.4.7).
+    fn tab_to(&mut self, css: &str) {
+        for _ in 0..80 {
+            let here = self.run_with(
+                "const a = document.activeElement;
+                 if (!a || !a.matches(arguments[0])) { return null; }
+                 const s = getComputedStyle(a);
+                 return { outline: s.outlineStyle + ' ' + s.outlineWidth, shadow: s.boxShadow };",
+                json!([css]),
+            );
+            if !here.is_null() {
+                assert!(
+                    !here["outline"].as_str().unwrap_or("").starts_with("none")
+                        || here["shadow"].as_str().is_some_and(|s| s != "none"),
+                    "the keyboard focus on {css} cannot be seen: {here}"
+                );
+                return;
+            }
+            self.keys(TAB);
+        }
+        let at = self.run("return document.activeElement && document.activeElement.outerHTML;");
+        panic!("Tab never reached {css}; the focus is on {at}");
     }
 
     /// The visible part of the page as PNG.
@@ -950,4 +993,68 @@ fn a_larger_text_size_set_in_the_browser_is_followed() {
         );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_supervisor_approves_and_records_a_contact_with_the_keyboard_alone() {
+    let Some(driver) = chromedriver() else {
+        eprintln!("chromedriver not found (or ZAITAKU_TEST_BROWSER=skip): browser test not run");
+        return;
+    };
+    let (zt, web) = a_full_day();
+    let base = format!("http://{}", web.addr);
+    let mut b = Browser::start(&driver);
+    // Only the address is given to the browser; from there on, keys.
+    b.go(&format!("{base}/login"));
+    b.tab_to("input[name=login]");
+    b.keys("E2001");
+    b.keys(TAB);
+    b.tab_to("input[name=password]");
+    b.keys(PW);
+    b.keys(ENTER);
+    b.wait_url("/board");
+
+    // 佐藤's request for the 13th, stamped.
+    b.tab_to("header nav a[href='/orders']");
+    b.keys(ENTER);
+    b.wait_url("/orders");
+    b.tab_to("#drafts button.stamp");
+    b.keys(ENTER);
+    let orders = b.wait_text("#orders", "承認", WAIT);
+    assert!(
+        orders.contains("佐藤花子") && orders.contains("鈴木一郎"),
+        "{orders}"
+    );
+    assert!(b.url().ends_with("date=2021-01-13"), "{}", b.url());
+
+    // 小林 rang at 09:05: the phone contact, recorded on the board.
+    b.tab_to("header nav a[href='/board']");
+    b.keys(ENTER);
+    b.wait_url("/board");
+    b.tab_to("select[name=employee_id]");
+    b.keys("E1004");
+    assert_eq!(
+        b.run("return document.activeElement.value;"),
+        json!("E1004")
+    );
+    b.tab_to("input[name=at]");
+    // Hours, minutes (and AM, where the browser's locale shows a 12-hour clock).
+    b.keys("0905A");
+    assert_eq!(
+        b.run("return document.activeElement.value;"),
+        json!("09:05")
+    );
+    b.tab_to("input[name=note]");
+    b.keys("本人から電話");
+    b.keys(ENTER);
+    let row = b.wait_text("#tw-E1004", "09:05", WAIT);
+    assert!(row.contains("（電話）"), "{row}");
+    let board = zt.status_json("2021-01-12", "2021-01-12T10:00:00+09:00");
+    let kobayashi = board["teleworkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["employee_id"] == "E1004")
+        .unwrap();
+    assert_eq!(kobayashi["start"]["source"], "phone", "{kobayashi}");
 }
