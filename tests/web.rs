@@ -1895,3 +1895,154 @@ fn a_teleworker_reports_from_the_browser_and_a_script_through_the_api() {
         );
     }
 }
+
+/// The field errors of a refused form's page, each with whether a field points at it: an
+/// `<span class="error" id="error-…">` (an alert, with no field of its own, is not one).
+fn untied_errors(body: &str) -> Vec<String> {
+    let mut untied = Vec::new();
+    for (at, _) in body.match_indices("<span class=\"error\" id=\"") {
+        let rest = &body[at + 24..];
+        let id = &rest[..rest.find('"').unwrap()];
+        let tied = body.contains(&format!("aria-invalid=\"true\" aria-describedby=\"{id}\""))
+            || body.contains(&format!("aria-invalid=\"true\" aria-describedby=\"{id} "));
+        if !tied {
+            untied.push(id.to_string());
+        }
+    }
+    untied
+}
+
+/// A form sent with something wrong: who sends it, where, which fields, the error it must show.
+type Refused<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// Issue 20: in every form, a refused field says so (`aria-invalid`) and points at its message
+/// (`aria-describedby`), so a screen reader reads the two together.
+#[test]
+fn every_refused_forms_error_is_tied_to_its_field() {
+    let zt = register(Backend::Sqlite);
+    zt.with_orders_0112();
+    let web = WebServer::start_with(&zt, &["--now", "2021-01-12T10:00:00+09:00"]);
+    let order = {
+        let mut sup = logged_in(&web, "E2001");
+        let page = sup.get("/orders?date=2021-01-12");
+        id_after(&page.body, "id=\"order-")
+    };
+    let long = "長".repeat(2001);
+    let edit = format!("/orders/{order}");
+    let cases: &[Refused] = &[
+        (
+            "E1001",
+            "/requests",
+            &[("date", "2021-02-11"), ("content", "文書作成")],
+            "error-date",
+        ),
+        (
+            "E1001",
+            "/requests",
+            &[("date", "2021-01-13"), ("content", ""), ("start", "9時")],
+            "error-start",
+        ),
+        (
+            "E1001",
+            "/my/report",
+            &[("kind", "end"), ("summary", &long)],
+            "error-summary",
+        ),
+        (
+            "E2001",
+            "/contact",
+            &[
+                ("employee_id", "E1001"),
+                ("date", "2021-01-12"),
+                ("kind", "start"),
+                ("at", "朝"),
+            ],
+            "error-at",
+        ),
+        (
+            "E2001",
+            "/orders",
+            &[
+                ("employee_id", "E1002"),
+                ("date", "2021-02-11"),
+                ("content", "文書作成"),
+            ],
+            "error-date",
+        ),
+        (
+            "E2001",
+            &edit,
+            &[("content", ""), ("leave", "昼休み")],
+            "error-leave",
+        ),
+        (
+            "E9001",
+            "/admin/applications",
+            &[
+                ("department", "情報管理課"),
+                ("fiscal_year", "令和2"),
+                ("pc", "X"),
+                ("users", "E1001"),
+            ],
+            "error-fiscal_year",
+        ),
+        (
+            "E9001",
+            "/admin/ids/assign",
+            &[("employee_id", "E1001"), ("from", "4月1日")],
+            "error-from",
+        ),
+        (
+            "E9001",
+            "/admin/ids/release",
+            &[("employee_id", "E1001"), ("on", "きょう")],
+            "error-release-on",
+        ),
+        (
+            "E9001",
+            "/admin/employees",
+            &[("csv", "employee_id,name\nE5001,森\n")],
+            "error-employees",
+        ),
+    ];
+    let mut who = String::new();
+    let mut c = web.client();
+    let mut csrf = String::new();
+    for (login, path, fields, expected) in cases {
+        if who != *login {
+            c = logged_in(&web, login);
+            csrf = c.session_csrf();
+            who = login.to_string();
+        }
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let r = c.post(path, &form);
+        assert!(
+            r.body.contains(&format!("id=\"{expected}\"")),
+            "{path} {fields:?}: no {expected} ({}):\n{}",
+            r.status,
+            r.body
+        );
+        assert_eq!(
+            untied_errors(&r.body),
+            Vec::<String>::new(),
+            "{path}:\n{}",
+            r.body
+        );
+        assert!(
+            r.body.contains("<title>入力エラー: "),
+            "{path}: the title should say the form was refused"
+        );
+    }
+    // A refused login: both fields point at the message.
+    let mut anon = web.client();
+    let r = anon.login("E1001", "wrong password");
+    assert!(
+        r.body
+            .matches("aria-invalid=\"true\" aria-describedby=\"login-error\"")
+            .count()
+            == 2,
+        "{}",
+        r.body
+    );
+}

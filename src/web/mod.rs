@@ -134,7 +134,14 @@ pub fn internal(e: Error) -> Response {
     tracing::error!(error = %log_text(&e.to_string()), "web request failed");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        Html("<!doctype html><meta charset=\"utf-8\"><title>エラー</title><p>サーバーでエラーが発生しました。時間をおいてもう一度お試しください。</p>"),
+        // Written out here, not from a template: a broken template is one cause of this page.
+        Html(
+            "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>エラー — 在宅勤務命令簿</title><main><h1>エラー</h1>\
+             <p>サーバーでエラーが発生しました。時間をおいてもう一度お試しください。</p>\
+             <p><a href=\"/\">トップへ戻る</a></p></main></html>",
+        ),
     )
         .into_response()
 }

@@ -1123,6 +1123,8 @@ pub async fn resolve_escalation(
 struct AdminView {
     errors: Errors,
     notice: Option<String>,
+    /// The form that was sent (`applications`, `assign`, `release`, `employees`): its errors are
+    /// shown at its own fields, so the two forms with an 職員番号 field never share one.
     section: &'static str,
 }
 
@@ -1384,7 +1386,7 @@ pub async fn assign_id(State(app): State<App>, s: Session, Form(f): Form<IdForm>
         crate::register::assign_id(&app.store, &app.cfg, f.employee_id.trim(), from, to).await
     }
     .await;
-    admin_outcome(&app, &s, "ids", r, |h| {
+    admin_outcome(&app, &s, "assign", r, |h| {
         format!(
             "テレワーク用ID {} を {} に割り当てました（{}〜{}）",
             h.id_no, h.employee, h.from, h.to
@@ -1413,7 +1415,7 @@ pub async fn release_id(State(app): State<App>, s: Session, Form(f): Form<IdForm
             .map(|h| (h, on))
     }
     .await;
-    admin_outcome(&app, &s, "ids", r, |(h, on)| {
+    admin_outcome(&app, &s, "release", r, |(h, on)| {
         format!(
             "{} のテレワーク用ID {} を {} から返却しました",
             h.employee, h.id_no, on
