@@ -27,7 +27,8 @@
 //!      the bench may empty (it drops and re-creates its `public` schema), Maildir on ext4;
 //!    - `python`: `benches/city_python.py` (`email` + `sqlite3`, no delivery) on ext4.
 //!
-//!    `ZAITAKU_BENCH_CITY_CASES=ext4,pg` picks cases; `ZAITAKU_BENCH_BIN` times another build.
+//!    `ZAITAKU_BENCH_CITY_CASES=ext4,pg` picks cases; `ZAITAKU_BENCH_BIN` times another build;
+//!    `ZAITAKU_BENCH_PERF=FILE` runs zaitaku under `perf record -g -o FILE`.
 //!    Wall, user and system time and the peak resident memory are the child's (`wait4`).
 //!
 //! Run as a test (`cargo test --all-targets`, without `--bench`) it does the same on 2,000
@@ -414,7 +415,17 @@ async fn run_case(w: &World, c: &Case<'_>) -> Row {
                 .arg(&maildir),
         )
     } else {
-        let mut cmd = Command::new(zaitaku_bin());
+        // `ZAITAKU_BENCH_PERF=FILE`: the run under `perf record -g` (its times then include
+        // perf's own work).
+        let mut cmd = match std::env::var_os("ZAITAKU_BENCH_PERF") {
+            Some(out) => {
+                let mut c = Command::new("perf");
+                c.args(["record", "-g", "-o"]).arg(out).arg("--");
+                c.arg(zaitaku_bin());
+                c
+            }
+            None => Command::new(zaitaku_bin()),
+        };
         cmd.arg("--config")
             .arg(&cfg_dir)
             .arg("--db")
