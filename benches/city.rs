@@ -301,6 +301,8 @@ fn mail_parser_alone(files: &[PathBuf]) -> Cost {
 }
 
 /// Runs a child to its end; its own wall, user, system time and peak RSS (`wait4`).
+// The child is reaped by `libc::wait4` (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run_child(cmd: &mut Command) -> (Cost, String) {
     let out = tempfile::NamedTempFile::new().expect("stdout file");
     let t = Instant::now();
