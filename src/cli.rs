@@ -223,8 +223,19 @@ pub enum TokensCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum EmployeesCmd {
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+    },
     List,
+    /// Bring the register's staff in line with the city's directory ([ldap], SPEC §12)
+    Sync {
+        /// Read the staff from the directory of [ldap]
+        #[arg(long)]
+        ldap: bool,
+        /// Show the differences, change nothing
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,7 +368,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let n = register::init(store, cfg).await?;
             say(out, format!("database ready; {n} departments loaded"))
         }
-        Command::Employees(c) => employees(store, c, now, out).await,
+        Command::Employees(c) => employees(store, cfg, c, now, out).await,
         Command::Applications(c) => applications(store, cfg, c, now, out).await,
         Command::Ids(c) => ids(store, cfg, c, out).await,
         Command::Orders(c) => orders(store, cfg, c, now, out).await,
@@ -416,6 +427,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
 /// `zaitaku employees import FILE | list`.
 async fn employees(
     store: &Store,
+    cfg: &Config,
     c: EmployeesCmd,
     now: DateTime<Utc>,
     out: &mut impl Write,
@@ -433,16 +445,42 @@ async fn employees(
                 say(
                     out,
                     format!(
-                        "{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}{}",
                         e.employee_id,
                         e.name,
                         e.department,
                         e.role.as_str(),
-                        e.emails.join(";")
+                        e.emails.join(";"),
+                        if e.active { "" } else { "\tinactive" }
                     ),
                 )?;
             }
             Ok(())
+        }
+        EmployeesCmd::Sync { ldap, dry_run } => {
+            if !ldap {
+                return Err(Error::bad(
+                    "employees sync",
+                    "expected --ldap (the only source to sync from)",
+                ));
+            }
+            let actor = crate::store::audit::Actor::cli();
+            let plan = crate::directory::sync(store, cfg, dry_run, now.timestamp(), &actor).await?;
+            for line in plan.lines() {
+                say(out, line)?;
+            }
+            let verb = if dry_run { "would change" } else { "changed" };
+            say(
+                out,
+                format!(
+                    "{} new, {} changed, {} gone, {} skipped: {verb} {}",
+                    plan.new.len(),
+                    plan.changed.len(),
+                    plan.gone.len(),
+                    plan.skipped.len(),
+                    plan.new.len() + plan.changed.len() + plan.gone.len()
+                ),
+            )
         }
     }
 }

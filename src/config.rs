@@ -16,6 +16,8 @@ use crate::calendar::{Minutes, Service};
 use crate::error::Error;
 use crate::holidays::{Calendar, DEFAULT_CLOSED, default_annual_name, parse_month_day};
 
+mod ldap;
+pub use ldap::{LdapAttributes, LdapConfig, LdapTls, dn_key};
 mod lineworks;
 pub use lineworks::LineWorksConfig;
 
@@ -46,6 +48,9 @@ pub struct Config {
     pub calendar: Calendar,
     /// `[web]`: the register and board over HTTP. `None`: `zaitaku run` opens no port.
     pub web: Option<WebConfig>,
+    /// `[ldap]` (SPEC §12): logins and staff from the city's directory. `None`: local
+    /// passwords only.
+    pub ldap: Option<LdapConfig>,
 }
 
 /// `[web]` (SPEC §9).
@@ -55,6 +60,10 @@ pub struct WebConfig {
     pub listen: std::net::SocketAddr,
     /// Mark the session cookie `Secure` (served behind an HTTPS reverse proxy).
     pub secure_cookie: bool,
+    /// Single sign-on behind the city's reverse proxy: the header naming the signed-in
+    /// employee (`X-Remote-User`), believed only from `trusted_proxies`.
+    pub trusted_header: Option<axum::http::HeaderName>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:8080";
@@ -216,6 +225,7 @@ struct RawConfig {
     web: Option<RawWeb>,
     #[serde(default)]
     chat: RawChat,
+    ldap: Option<ldap::RawLdap>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -292,6 +302,9 @@ pub struct MatrixConfig {
 struct RawWeb {
     listen: Option<String>,
     secure_cookie: Option<bool>,
+    trusted_header: Option<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -394,7 +407,7 @@ impl Config {
         )
     }
 
-    fn from_strs(dir: Option<&Path>, main: &str, depts: &str) -> Result<Config, Error> {
+    pub fn from_strs(dir: Option<&Path>, main: &str, depts: &str) -> Result<Config, Error> {
         Self::from_parts(dir, main, depts, None)
     }
 
@@ -448,6 +461,7 @@ impl Config {
             chat: chat_config(file, raw.chat, &departments)?,
             departments,
             web,
+            ldap: raw.ldap.map(|l| ldap::ldap_config(file, l)).transpose()?,
         })
     }
 }
@@ -657,6 +671,33 @@ fn digest(file: &str, raw: RawDigest) -> Result<DigestConfig, Error> {
 /// `[web]`, when the file has the section.
 fn web(file: &str, raw: RawWeb) -> Result<WebConfig, Error> {
     let listen = raw.listen.unwrap_or_else(|| DEFAULT_WEB_LISTEN.into());
+    let trusted_header = match raw.trusted_header.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(h) => Some(axum::http::HeaderName::try_from(h).map_err(|_| {
+            field(
+                file,
+                "web.trusted_header",
+                format!("expected a header name like \"X-Remote-User\", got {h:?}"),
+            )
+        })?),
+    };
+    let mut trusted_proxies = Vec::new();
+    for p in &raw.trusted_proxies {
+        trusted_proxies.push(p.trim().parse().map_err(|_| {
+            field(
+                file,
+                "web.trusted_proxies",
+                format!("expected the reverse proxy's IP address like \"127.0.0.1\", got {p:?}"),
+            )
+        })?);
+    }
+    if trusted_header.is_some() && trusted_proxies.is_empty() {
+        return Err(field(
+            file,
+            "web.trusted_proxies",
+            "expected the address of the reverse proxy that sets web.trusted_header (a header believed from anywhere would let anyone log in as anyone)",
+        ));
+    }
     Ok(WebConfig {
         listen: listen.trim().parse().map_err(|_| {
             field(
@@ -666,6 +707,8 @@ fn web(file: &str, raw: RawWeb) -> Result<WebConfig, Error> {
             )
         })?,
         secure_cookie: raw.secure_cookie.unwrap_or(false),
+        trusted_header,
+        trusted_proxies,
     })
 }
 

@@ -220,6 +220,7 @@ mod tests {
             role: Role::Teleworker,
             emails: vec!["yamada@city.example.lg.jp".into()],
             chat_ids: Default::default(),
+            active: true,
         }
     }
 

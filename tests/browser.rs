@@ -1058,3 +1058,38 @@ fn a_supervisor_approves_and_records_a_contact_with_the_keyboard_alone() {
         .unwrap();
     assert_eq!(kobayashi["start"]["source"], "phone", "{kobayashi}");
 }
+
+/// Issue 19: single sign-on behind the city's reverse proxy. The browser goes through a proxy
+/// (`helpers::proxy`) that names the person in `X-Remote-User`; zaitaku believes the header
+/// from the proxy's address only and opens the page as that person, with no login form.
+#[test]
+fn the_reverse_proxys_sign_on_header_opens_the_register_without_a_login_form() {
+    let Some(driver) = chromedriver() else {
+        eprintln!("chromedriver not found (or ZAITAKU_TEST_BROWSER=skip): browser test not run");
+        return;
+    };
+    let zt = Zt::new(Backend::Sqlite);
+    zt.with_staff().with_orders_0112();
+    let cfg = zt.path("config/zaitaku.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[web]\ntrusted_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.1\"]\n");
+    std::fs::write(&cfg, text).unwrap();
+    let web = WebServer::start_with(&zt, &["--now", "2021-01-12T10:00:00+09:00"]);
+    let proxy = helpers::proxy::start(&web.addr, "X-Remote-User", "E2001");
+    let mut b = Browser::start(&driver);
+    let base = format!("http://{}", proxy.addr);
+    b.go(&format!("{base}/board?date=2021-01-12"));
+    b.wait_text("body", "鈴木一郎", Duration::from_secs(10));
+    assert!(b.url().contains("/board"), "{}", b.url());
+    assert!(!b.url().ends_with("/login"));
+    // The session works for forms too: the supervisor's register page, with its CSRF token.
+    b.go(&format!("{base}/orders?date=2021-01-12"));
+    let page = b.text("body");
+    assert!(page.contains("山田太郎"), "{page}");
+    // Straight to the server, past the proxy, the same browser has its cookie but no header:
+    // the session still stands (it was made by the proxy's sign-on), and a new browser
+    // without it gets the login form.
+    b.sign_out();
+    b.go(&format!("http://{}/board", web.addr));
+    b.wait_url("/login");
+}

@@ -81,6 +81,7 @@ migrations![
     ("0012", "delivery"),
     ("0013", "chat_identities"),
     ("0014", "audit"),
+    ("0015", "directory"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
@@ -240,7 +241,7 @@ impl Store {
     // ---- employees ----
 
     pub async fn employees(&self) -> Result<HashMap<String, Employee>> {
-        let rows = sqlx::query("SELECT employee_id, name, department, role FROM employees")
+        let rows = sqlx::query("SELECT employee_id, name, department, role, active FROM employees")
             .fetch_all(&self.pool)
             .await?;
         let mut map: HashMap<String, Employee> = rows
@@ -274,7 +275,7 @@ impl Store {
 
     pub async fn employee(&self, id: &str) -> Result<Option<Employee>> {
         let row = sqlx::query(
-            "SELECT employee_id, name, department, role FROM employees WHERE employee_id = $1",
+            "SELECT employee_id, name, department, role, active FROM employees WHERE employee_id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -307,17 +308,58 @@ impl Store {
         now: i64,
         actor: &audit::Actor,
     ) -> Result<()> {
+        self.write_employees(list, &BTreeMap::new(), now, actor)
+            .await
+    }
+
+    /// The directory's view of the listed employees (`employees sync --ldap`, a login
+    /// checked by the directory), in one transaction: each is stored with the DN `dns` gives
+    /// it, a leaver (`active: false`) stays with their history.
+    pub async fn sync_employees(
+        &self,
+        list: &[Employee],
+        dns: &BTreeMap<String, String>,
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<()> {
+        self.write_employees(list, dns, now, actor).await
+    }
+
+    /// Employee ID → the directory entry it was last read from, for those that came from one.
+    pub async fn directory_dns(&self) -> Result<BTreeMap<String, String>> {
+        let rows = sqlx::query(
+            "SELECT employee_id, directory_dn FROM employees WHERE directory_dn IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn write_employees(
+        &self,
+        list: &[Employee],
+        dns: &BTreeMap<String, String>,
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<()> {
         let existing = self.employees().await?;
         let changes: Vec<audit::Change> = list
             .iter()
             .filter_map(|e| {
-                let before = existing.get(&e.employee_id).map(Employee::audit_json);
+                let old = existing.get(&e.employee_id);
+                let before = old.map(Employee::audit_json);
                 let after = e.audit_json();
+                let action = match old {
+                    None => "create",
+                    Some(o) if o.active && !e.active => "deactivate",
+                    Some(o) if !o.active && e.active => "reactivate",
+                    Some(_) => "update",
+                };
                 (before.as_ref() != Some(&after)).then(|| audit::Change {
                     entity: "employee",
                     entity_id: e.employee_id.clone(),
                     department: Some(e.department.clone()),
-                    action: if before.is_some() { "update" } else { "create" },
+                    action,
                     before,
                     after: Some(after),
                 })
@@ -327,16 +369,24 @@ impl Store {
         audit::append(&mut tx, actor, now, &changes).await?;
         for e in list {
             sqlx::query(
-                "INSERT INTO employees (employee_id, name, department, role) VALUES ($1, $2, $3, $4)
+                "INSERT INTO employees (employee_id, name, department, role, active) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (employee_id) DO UPDATE SET name = excluded.name, department = excluded.department,
-                 role = excluded.role",
+                 role = excluded.role, active = excluded.active",
             )
             .bind(&e.employee_id)
             .bind(&e.name)
             .bind(&e.department)
             .bind(e.role.as_str())
+            .bind(i64::from(e.active))
             .execute(&mut *tx)
             .await?;
+            if let Some(dn) = dns.get(&e.employee_id) {
+                sqlx::query("UPDATE employees SET directory_dn = $1 WHERE employee_id = $2")
+                    .bind(dn)
+                    .bind(&e.employee_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query("DELETE FROM chat_identities WHERE employee_id = $1")
                 .bind(&e.employee_id)
                 .execute(&mut *tx)
@@ -384,7 +434,7 @@ impl Store {
 
     pub async fn supervisors_of(&self, department: &str) -> Result<Vec<Employee>> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT employee_id FROM employees WHERE department = $1 AND role = 'supervisor' ORDER BY employee_id",
+            "SELECT employee_id FROM employees WHERE department = $1 AND role = 'supervisor' AND active = 1 ORDER BY employee_id",
         )
         .bind(department)
         .fetch_all(&self.pool)
@@ -1003,6 +1053,9 @@ pub struct Employee {
     pub emails: Vec<String>,
     /// The employee's ID on each chat platform they use (one each).
     pub chat_ids: BTreeMap<ChatPlatform, String>,
+    /// `false`: left (the directory no longer has them). Kept with their history; cannot log
+    /// in, is given no new order and is sent no notice.
+    pub active: bool,
 }
 
 impl Employee {
@@ -1014,6 +1067,7 @@ impl Employee {
             role: Role::parse(&r.get::<String, _>(3)).unwrap_or(Role::Teleworker),
             emails: Vec::new(),
             chat_ids: BTreeMap::new(),
+            active: r.get::<i64, _>(4) != 0,
         }
     }
 
@@ -1024,10 +1078,15 @@ impl Employee {
             .iter()
             .map(|(p, id)| (p.column(), id.as_str()))
             .collect();
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "name": self.name, "department": self.department, "role": self.role.as_str(),
             "emails": self.emails, "chat_ids": chat,
-        })
+        });
+        // Written only for a leaver, so that the entries of everyone else read as before.
+        if !self.active {
+            v["active"] = false.into();
+        }
+        v
     }
 
     /// The employee's ID on `platform`.

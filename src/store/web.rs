@@ -130,9 +130,10 @@ impl Store {
         let login = login.trim();
         Ok(sqlx::query_scalar(
             "SELECT employee_id FROM (
-                 SELECT employee_id, 0 AS pref FROM employees WHERE employee_id = $1
+                 SELECT employee_id, 0 AS pref FROM employees WHERE employee_id = $1 AND active = 1
                  UNION ALL
-                 SELECT employee_id, 1 AS pref FROM employee_emails WHERE email = $2
+                 SELECT m.employee_id, 1 AS pref FROM employee_emails m
+                 JOIN employees e ON e.employee_id = m.employee_id WHERE m.email = $2 AND e.active = 1
              ) found ORDER BY pref LIMIT 1",
         )
         .bind(login)
@@ -189,9 +190,9 @@ impl Store {
         now: i64,
     ) -> Result<Option<(SessionRow, super::Employee)>> {
         let row = sqlx::query(
-            "SELECT e.employee_id, e.name, e.department, e.role, s.csrf, s.expires_at
+            "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at
              FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1",
         )
         .bind(token_hash)
         .bind(now)
@@ -201,8 +202,8 @@ impl Store {
             let e = super::Employee::from_row(&r);
             let s = SessionRow {
                 employee_id: e.employee_id.clone(),
-                csrf: r.get(4),
-                expires_at: r.get(5),
+                csrf: r.get(5),
+                expires_at: r.get(6),
             };
             (s, e)
         }))
@@ -212,7 +213,7 @@ impl Store {
     pub async fn department_emails(&self, department: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT m.email FROM employee_emails m JOIN employees e ON e.employee_id = m.employee_id
-             WHERE e.department = $1",
+             WHERE e.department = $1 AND e.active = 1",
         )
         .bind(department)
         .fetch_all(self.pool())

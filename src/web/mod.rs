@@ -13,6 +13,7 @@ pub mod lineworks;
 pub mod pages;
 pub mod report;
 pub mod roles;
+pub mod sso;
 pub mod teams;
 
 use std::collections::HashMap;
@@ -99,6 +100,11 @@ pub struct Inner {
     /// `zaitaku web --now T`: the server's clock started at T and runs on (rehearsals, tests).
     clock_offset: chrono::TimeDelta,
 }
+
+/// The address a request came from (the TCP peer, never a header): the audit's client, and
+/// what `sso` checks against the trusted proxies. Every request has one (set by `sso::layer`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub Option<std::net::IpAddr>);
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -413,6 +419,10 @@ pub fn router(app: App) -> Router {
         .route("/chat/teams", post(teams::outgoing))
         .route("/metrics", get(api::metrics))
         .route("/static/{name}", get(asset))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            sso::layer,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }
@@ -430,7 +440,9 @@ pub async fn serve(
     let app = App::with_clock(cfg, store, channels, start);
     tracing::info!(addr = ?addr, "web register listening");
     let sweeper = tokio::spawn(sweep(app.clone()));
-    let served = axum::serve(listener, router(app))
+    // The peer's address (`ConnectInfo`): the audit's client, and the trusted proxies' test.
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::Io {

@@ -585,9 +585,11 @@ pub async fn create_order(
         errors.insert("employee_id", "職員を選んでください".into());
         return invalid_order(&app, &s, date, f, errors).await;
     }
-    // No such employee is answered as another department's employee is (403, the same page).
+    // No such employee, or one who has left, is answered as another department's employee
+    // is (403, the same page).
     let emp = app.store.employee(f.employee_id.trim()).await?;
-    let Some(emp) = emp.filter(|e| can_manage_department(&s.user, &e.department)) else {
+    let Some(emp) = emp.filter(|e| e.active && can_manage_department(&s.user, &e.department))
+    else {
         let target = format!("employee={} date={}", f.employee_id, f.date);
         return Ok(app.deny(&s.user, "create_order", &target).await);
     };
