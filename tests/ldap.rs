@@ -406,3 +406,46 @@ fn the_sso_header_is_believed_only_from_a_trusted_proxy() {
         assert!(my.body.contains("山田太郎"), "{}", my.body);
     }
 }
+
+#[test]
+fn the_daemon_syncs_staff_on_the_ldap_schedule() {
+    for b in backends() {
+        let (zt, slapd) = setup(b, Slapd::ldaps_url);
+        let cfg = zt.path("config/zaitaku.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap().replace(
+            "timeout_seconds = 3\n",
+            "timeout_seconds = 3\nsync = \"* * * * * *\"\n",
+        );
+        std::fs::write(&cfg, text).unwrap();
+        slapd.set_department("tanaka", "情報管理課");
+        let (mut child, log) = zt.start_run(Some("info"));
+        let t = std::time::Instant::now();
+        let moved = loop {
+            let list = zt.ok(&["employees", "list"]);
+            if list.contains("E1003\t田中次郎\t情報管理課") {
+                break true;
+            }
+            if t.elapsed() > std::time::Duration::from_secs(20) {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            moved,
+            "the daemon never synced the transfer ({b:?}):\n{log}"
+        );
+        assert!(status.success(), "{log}");
+        assert!(log.contains("staff synced from the directory"), "{log}");
+        // The daemon's changes are its own in the audit trail.
+        let audit = zt.ok(&["audit", "list", "--entity", "employee", "--json"]);
+        assert!(
+            audit.contains("\"actor\": \"directory\"") || audit.contains("\"actor\":\"directory\""),
+            "{audit}"
+        );
+    }
+}

@@ -1149,7 +1149,7 @@ async fn admin_page(app: &App, s: &Session, v: AdminView) -> WebResult {
                 .iter()
                 .map(|(p, id)| format!("{}: {id}", p.column()))
                 .collect();
-            context! { employee_id => &e.employee_id, name => &e.name, department => &e.department, role => e.role.as_str(), emails => e.emails.join("; "), chat_ids => chat }
+            context! { employee_id => &e.employee_id, name => &e.name, department => &e.department, role => e.role.as_str(), emails => e.emails.join("; "), chat_ids => chat, active => e.active }
         })
         .collect();
     let applications: Vec<Value> = app
