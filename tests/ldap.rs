@@ -173,6 +173,16 @@ fn a_group_change_in_the_directory_counts_at_the_next_login() {
             .filter_map(|e| e["after"]["role"].as_str())
             .collect();
         assert_eq!(roles, ["supervisor", "it"], "{audit}");
+        // From where: the browser's address, as the server saw the connection.
+        assert!(
+            entries
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["actor"] == "E1002")
+                .all(|e| e["via"] == "web" && e["client"] == "127.0.0.1"),
+            "{audit}"
+        );
     }
 }
 

@@ -223,9 +223,17 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -
 pub struct Session {
     pub user: User,
     pub csrf: String,
+    /// The address the request came from (`Peer`), for the audit trail.
+    pub client: Option<String>,
 }
 
 impl Session {
+    /// Who the audit trail names for what this request changes: the employee, on the web,
+    /// from the request's address.
+    pub fn actor(&self) -> crate::store::audit::Actor {
+        crate::store::audit::Actor::web(&self.user.employee_id, self.client.clone())
+    }
+
     pub fn csrf_ok(&self, sent: &str) -> bool {
         ct_eq(&self.csrf, sent)
     }
@@ -248,6 +256,7 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
     Ok(found.map(|(s, e)| Session {
         user: e.into(),
         csrf: s.csrf,
+        client: None,
     }))
 }
 
@@ -259,7 +268,14 @@ impl FromRequestParts<App> for Session {
         app: &App,
     ) -> std::result::Result<Self, Response> {
         match session_from(app, &parts.headers).await {
-            Ok(Some(s)) => Ok(s),
+            Ok(Some(mut s)) => {
+                s.client = parts
+                    .extensions
+                    .get::<super::Peer>()
+                    .and_then(|p| p.0)
+                    .map(|a| a.to_string());
+                Ok(s)
+            }
             Ok(None) => Err(Redirect::to("/login").into_response()),
             Err(e) => Err(super::internal(e)),
         }

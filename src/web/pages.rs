@@ -26,7 +26,6 @@ use crate::calendar::{Minutes, parse_date};
 use crate::error::Error;
 use crate::order::{OrderDraft, OrderStatus, parse_leave};
 use crate::store::Role;
-use crate::store::audit::Actor;
 
 pub(super) type Errors = BTreeMap<&'static str, String>;
 
@@ -293,7 +292,7 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
             by: s.user.employee_id.clone(),
             note: Some(f.note.trim().to_string()).filter(|n| !n.is_empty()),
         };
-        let actor = Actor::web(&s.user.employee_id, None);
+        let actor = s.actor();
         match crate::register::record_contact(
             &app.store,
             &app.cfg,
@@ -620,7 +619,7 @@ pub async fn create_order(
         Ok(order) => {
             let now = app.now().timestamp();
             let mut tx = app.store.begin().await?;
-            let actor = Actor::web(&s.user.employee_id, None);
+            let actor = s.actor();
             let id =
                 crate::store::upsert_order(&mut tx, &order, OrderStatus::Approved, now, &actor)
                     .await?;
@@ -781,7 +780,7 @@ pub async fn update_order(
                 &order,
                 OrderStatus::Approved,
                 app.now().timestamp(),
-                &Actor::web(&s.user.employee_id, None),
+                &s.actor(),
             )
             .await?;
             tx.commit().await.map_err(Error::from)?;
@@ -846,7 +845,7 @@ pub async fn approve_order(
                 &order,
                 OrderStatus::Approved,
                 app.now().timestamp(),
-                &Actor::web(&s.user.employee_id, None),
+                &s.actor(),
             )
             .await?;
             tx.commit().await.map_err(Error::from)?;
@@ -881,7 +880,7 @@ pub async fn cancel_order(
     let own_draft =
         r.order.status == OrderStatus::Draft && can_request_for(&s.user, &r.order.employee_id);
     if r.order.status != OrderStatus::Cancelled {
-        let actor = Actor::web(&s.user.employee_id, None);
+        let actor = s.actor();
         app.store
             .cancel_order(id, app.now().timestamp(), &actor)
             .await?;
@@ -1338,7 +1337,7 @@ pub async fn import_employees(
     // The import reads a file (BOM, Shift_JIS and line numbers as for the command line).
     let path = std::env::temp_dir().join(format!("zaitaku-web-{}.csv", super::auth::random_hex(8)));
     std::fs::write(&path, f.csv.as_bytes()).map_err(|e| Error::io(&path, e))?;
-    let actor = Actor::web(&s.user.employee_id, None);
+    let actor = s.actor();
     let r = crate::register::import_employees_as(&app.store, &path, app.now().timestamp(), &actor)
         .await;
     let _ = std::fs::remove_file(&path);
