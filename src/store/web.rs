@@ -17,12 +17,23 @@ pub struct RegisterRow {
     pub approved_at: Option<i64>,
     pub requested_by: Option<String>,
     pub requested_at: Option<i64>,
+    /// 差戻し: why, by whom and when (while the order is sent back).
+    pub sent_back_reason: Option<String>,
+    pub sent_back_by: Option<String>,
+    pub sent_back_at: Option<i64>,
+    /// 代決: the supervisor `approved_by` stood in for.
+    pub deputy_by: Option<String>,
+    /// The second step's stamp (部長), when `[approval] steps` has one.
+    pub division_by: Option<String>,
+    pub division_at: Option<i64>,
+    pub division_deputy: Option<String>,
 }
 
 const REGISTER_SELECT: &str =
     "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
     o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok,
-    o.approved_at, o.requested_by, o.requested_at
+    o.approved_at, o.requested_by, o.requested_at, o.sent_back_reason, o.sent_back_by,
+    o.sent_back_at, o.deputy_by, o.division_by, o.division_at, o.division_deputy
     FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
 
 impl RegisterRow {
@@ -32,6 +43,13 @@ impl RegisterRow {
             approved_at: r.get(13),
             requested_by: r.get(14),
             requested_at: r.get(15),
+            sent_back_reason: r.get(16),
+            sent_back_by: r.get(17),
+            sent_back_at: r.get(18),
+            deputy_by: r.get(19),
+            division_by: r.get(20),
+            division_at: r.get(21),
+            division_deputy: r.get(22),
         }
     }
 }
@@ -438,6 +456,21 @@ impl Store {
         ))
         .bind(date.to_string())
         .bind(department.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(RegisterRow::from_row).collect())
+    }
+
+    /// The register's orders that meet `condition` (SQL, `$1` the first day), by day.
+    pub(crate) async fn register_where(
+        &self,
+        condition: &str,
+        from: NaiveDate,
+    ) -> Result<Vec<RegisterRow>> {
+        let rows = sqlx::query(&format!(
+            "{REGISTER_SELECT} WHERE {condition} ORDER BY o.date, e.department, o.employee_id"
+        ))
+        .bind(from.to_string())
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(RegisterRow::from_row).collect())
