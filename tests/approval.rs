@@ -337,6 +337,13 @@ fn a_deputy_approves_for_the_supervisor_in_range_and_the_stamp_names_both() {
         let mut tw = logged_in(&web, "E1001");
         request(&mut tw, "2021-01-14", "議事録作成");
         let mut dep = logged_in(&web, "E1004");
+        let my = dep.get("/my");
+        assert!(
+            my.body
+                .contains("鈴木一郎 さんの代決者です（2021-01-12〜2021-01-15）"),
+            "{}",
+            my.body
+        );
         let page = dep.get("/orders?date=2021-01-14");
         page.expect(200);
         let id = id_after(&page.body, "id=\"draft-");
@@ -715,5 +722,86 @@ fn a_repeating_step_is_sent_once_per_repeat_until_acknowledged_or_its_maximum() 
             "{subjects:?}"
         );
         assert_eq!(subjects.iter().filter(|s| s.contains("再通知")).count(), 2);
+    }
+}
+
+#[test]
+fn a_supervisors_reply_to_a_repeat_stops_the_repeats() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff().with_orders_0112();
+        // 山田 reports; 佐藤 does not.
+        zt.ok(&[
+            "ingest",
+            helpers::fixture("mail/01-start-iso2022jp.eml")
+                .to_str()
+                .unwrap(),
+        ]);
+        set_config(
+            &zt,
+            "[escalation]\nmissing_start = [\n  { after_minutes = 0, to = \"teleworker\" },\n  \
+             { after_minutes = 15, to = \"supervisors\", repeat_minutes = 15, max_repeats = 3 },\n]\n",
+        );
+        tick(&zt, "2021-01-12T09:00:00+09:00");
+        let out = tick(&zt, "2021-01-12T09:15:00+09:00");
+        assert!(out.contains("escalations: 1 sent"), "{out}");
+        let to_suzuki = reminders_to(&zt, "suzuki@city.example.lg.jp");
+        let subjects: Vec<String> = to_suzuki
+            .iter()
+            .map(|m| {
+                mail_parser::MessageParser::default()
+                    .parse(m.as_bytes())
+                    .unwrap()
+                    .subject()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(to_suzuki.len(), 2, "{subjects:#?}");
+        // The supervisor answers the repeat (確認済), naming its Message-ID.
+        let repeat = to_suzuki
+            .iter()
+            .find(|m| {
+                mail_parser::MessageParser::default()
+                    .parse(m.as_bytes())
+                    .unwrap()
+                    .subject()
+                    .unwrap_or_default()
+                    .contains("再通知 1")
+            })
+            .expect("the repeat's subject says so");
+        let id = repeat
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: <"))
+            .and_then(|l| l.strip_suffix('>'))
+            .unwrap();
+        let text = std::fs::read_to_string(helpers::fixture("escalation/reply-kakuninzumi.eml"))
+            .unwrap()
+            .replace(
+                "zaitaku.escalation.order-2-missing-start-2@city.example.lg.jp",
+                id,
+            );
+        let reply = zt.write("reply.eml", &text);
+        let v: Value =
+            serde_json::from_str(&zt.ok(&["ingest", "--json", reply.to_str().unwrap()])).unwrap();
+        assert_eq!(v["messages"][0]["reason"], "resolution", "{v}");
+        let out = tick(&zt, "2021-01-12T09:30:00+09:00");
+        assert!(out.contains("escalations: 0 sent"), "{out}");
+        // (10:00 brings the day's digest, not another 督促.)
+        tick(&zt, "2021-01-12T10:30:00+09:00");
+        let chased = reminders_to(&zt, "suzuki@city.example.lg.jp")
+            .iter()
+            .filter(|m| {
+                mail_parser::MessageParser::default()
+                    .parse(m.as_bytes())
+                    .unwrap()
+                    .subject()
+                    .unwrap_or_default()
+                    .contains("督促")
+            })
+            .count();
+        assert_eq!(chased, 2);
+        let repeats = sql_i64(&zt, "SELECT COUNT(*) FROM escalations WHERE repeat_no > 0");
+        assert_eq!(repeats, 1);
     }
 }

@@ -711,6 +711,19 @@ fn tour(b: &mut Browser, base: &str, round: usize, look: &mut dyn FnMut(&mut Bro
                 send_refused(b, "#edit", &[("content", "")]);
                 b.wait_text("#error-content", "勤務内容", WAIT);
                 look(b, "命令の編集（入力エラー）", role);
+                b.go(&format!("{base}/deputies"));
+                look(b, "代決者", role);
+                send_refused(
+                    b,
+                    "#add-deputy",
+                    &[
+                        ("deputy", "E1004"),
+                        ("from", "2021-01-20"),
+                        ("to", "2021-01-19"),
+                    ],
+                );
+                b.wait_text("#error-to", "終了日", WAIT);
+                look(b, "代決者（入力エラー）", role);
             }
         }
         b.go(&format!("{base}/escalations?date=2021-01-12"));
@@ -1087,8 +1100,15 @@ fn a_supervisor_sends_a_request_back_and_the_teleworker_resubmits_it() {
     b.go(&format!("{base}/my?date=2021-01-13"));
     let mine = b.text("#my-orders");
     assert!(mine.contains("理由: 午前のみにしてください"), "{mine}");
+    let axe = axe_source();
+    let violations = |b: &mut Browser, page: &str| {
+        let found = b.axe(&axe).violations;
+        assert!(found.is_empty(), "{page}: {found:#?}");
+    };
+    violations(&mut b, "自分の在宅勤務（差戻し）");
     b.click("#my-orders a[href^='/my/orders/']");
     b.wait_text("#reason", "午前のみにしてください", WAIT);
+    violations(&mut b, "申請の修正と再申請");
     b.run(
         "const f = document.getElementById('resubmit');
          f.querySelector('[name=end]').value = '12:00';

@@ -1095,8 +1095,18 @@ pub(super) async fn my_page_with(
         date: date.to_string(),
         ..Default::default()
     });
+    // 代決: whom this person stands in for today, so a deputy without a register in the menu
+    // finds the drafts to stamp.
+    let deputy_for: Vec<Value> = app
+        .store
+        .deputyships(&u.employee_id, today(app))
+        .await?
+        .iter()
+        .map(|d| context! { name => &d.supervisor_name, from => d.from.to_string(), to => d.to.to_string() })
+        .collect();
     let ctx = context! {
         title => "自分の在宅勤務",
+        deputy_for => deputy_for,
         date => date.to_string(),
         orders => rows,
         board => board,
