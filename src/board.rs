@@ -84,6 +84,16 @@ pub struct Teleworker {
     /// The end report's text: the day's work summary (日報).
     pub summary: Option<String>,
     pub incident: bool,
+    /// Who stamped the order (SPEC §11): the supervisor, the deputy who stamped for them
+    /// (代決), the division head of the second step.
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Approval {
+    pub approved_by: Option<String>,
+    pub deputy: Option<String>,
+    pub division_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -232,6 +242,11 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
     let mut sorted = mine.clone();
     sorted.sort_by_key(|r| (r.received_at, r.id));
     Teleworker {
+        approval: Approval {
+            approved_by: o.approved_by.clone(),
+            deputy: o.deputy_by.clone(),
+            division_by: o.division_by.clone(),
+        },
         employee_id: o.employee_id.clone(),
         name: o.employee_name.clone(),
         department: o.department.clone(),
@@ -464,6 +479,8 @@ mod tests {
             employee_name: "山田太郎".into(),
             department: "情報管理課".into(),
             holiday_ok: false,
+            deputy_by: None,
+            division_by: None,
         }
     }
 

@@ -353,6 +353,14 @@ fn a_deputy_approves_for_the_supervisor_in_range_and_the_stamp_names_both() {
             .expect(303);
         let board = zt.status_json("2021-01-14", "2021-01-14T12:00:00+09:00");
         assert_eq!(board["teleworkers"][0]["employee_id"], "E1001", "{board}");
+        assert_eq!(
+            board["teleworkers"][0]["approval"]["approved_by"], "E2001",
+            "{board}"
+        );
+        assert_eq!(
+            board["teleworkers"][0]["approval"]["deputy"], "E1004",
+            "{board}"
+        );
         let mut sup = logged_in(&web, "E2001");
         let page = sup.get("/orders?date=2021-01-14");
         let row = &page.body[page.body.find(&format!("id=\"order-{id}\"")).unwrap()..];
@@ -532,6 +540,9 @@ fn with_a_second_step_an_order_is_chased_only_once_the_division_head_approves() 
         assert_eq!(approved[0]["after"]["division_by"], "E4001");
         let board = zt.status_json("2021-01-12", "2021-01-12T09:00:00+09:00");
         assert_eq!(board["teleworkers"][0]["employee_id"], "E1001", "{board}");
+        assert_eq!(board["teleworkers"][0]["approval"]["approved_by"], "E2001");
+        assert_eq!(board["teleworkers"][0]["approval"]["division_by"], "E4001");
+        assert_eq!(board["teleworkers"][0]["approval"]["deputy"], Value::Null);
         let out = zt.ok(&["tick", "--now", "2021-01-12T08:47:00+09:00"]);
         assert!(out.contains("escalations: 1 sent"), "{out}");
         let page = sup.get("/orders?date=2021-01-12");

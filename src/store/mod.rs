@@ -884,7 +884,8 @@ async fn upsert_order_audited(
 
 const ORDER_SELECT: &str =
     "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
-    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok
+    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok, o.deputy_by,
+    o.division_by
     FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
 
 /// `INSERT … VALUES (…), (…) tail` for `rows` rows of `cols` values: one statement for a
@@ -1118,6 +1119,10 @@ pub struct OrderRow {
     pub department: String,
     /// Approved for a day the city hall is closed (`orders import` column holiday_ok).
     pub holiday_ok: bool,
+    /// 代決: who stamped for `approved_by`.
+    pub deputy_by: Option<String>,
+    /// The second step's stamp (部長), when `[approval] steps` has it.
+    pub division_by: Option<String>,
 }
 
 impl OrderRow {
@@ -1136,6 +1141,8 @@ impl OrderRow {
             employee_name: r.get(10),
             department: r.get(11),
             holiday_ok: r.get::<i64, _>(12) != 0,
+            deputy_by: r.get(13),
+            division_by: r.get(14),
         }
     }
 }

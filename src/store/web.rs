@@ -31,25 +31,25 @@ pub struct RegisterRow {
 
 const REGISTER_SELECT: &str =
     "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
-    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok,
-    o.approved_at, o.requested_by, o.requested_at, o.sent_back_reason, o.sent_back_by,
-    o.sent_back_at, o.deputy_by, o.division_by, o.division_at, o.division_deputy
+    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok, o.deputy_by,
+    o.division_by, o.approved_at, o.requested_by, o.requested_at, o.sent_back_reason,
+    o.sent_back_by, o.sent_back_at, o.deputy_by, o.division_by, o.division_at, o.division_deputy
     FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
 
 impl RegisterRow {
     fn from_row(r: &AnyRow) -> Self {
         RegisterRow {
             order: OrderRow::from_row(r),
-            approved_at: r.get(13),
-            requested_by: r.get(14),
-            requested_at: r.get(15),
-            sent_back_reason: r.get(16),
-            sent_back_by: r.get(17),
-            sent_back_at: r.get(18),
-            deputy_by: r.get(19),
-            division_by: r.get(20),
-            division_at: r.get(21),
-            division_deputy: r.get(22),
+            approved_at: r.get(15),
+            requested_by: r.get(16),
+            requested_at: r.get(17),
+            sent_back_reason: r.get(18),
+            sent_back_by: r.get(19),
+            sent_back_at: r.get(20),
+            deputy_by: r.get(21),
+            division_by: r.get(22),
+            division_at: r.get(23),
+            division_deputy: r.get(24),
         }
     }
 }

@@ -181,6 +181,7 @@ mod tests {
             escalations: vec![],
             summary: None,
             incident: false,
+            approval: Default::default(),
         };
         let stray = |from: &str| Unmatched {
             from: from.into(),
