@@ -453,7 +453,7 @@ fn with_division_heads(zt: &Zt) {
         ),
     );
     zt.with_staff_from(&csv);
-    for e in ["E1001", "E2001", "E4001", "E4002"] {
+    for e in ["E1001", "E2001", "E2002", "E4001", "E4002"] {
         zt.run_stdin(
             &["users", "set-password", "--employee", e],
             format!("{PW}\n").as_bytes(),
@@ -552,6 +552,56 @@ fn with_a_second_step_an_order_is_chased_only_once_the_division_head_approves() 
             row.contains("鈴木一郎") && row.contains("高橋部長"),
             "{row}"
         );
+
+        // The division head's deputy (財政課's supervisor, of another 部) gives the second
+        // stamp for them, as 代決; a request waiting for it cannot be asked over.
+        zt.ok(&[
+            "deputies",
+            "add",
+            "--supervisor",
+            "E4001",
+            "--deputy",
+            "E2002",
+            "--from",
+            "2021-01-11",
+            "--to",
+            "2021-01-11",
+        ]);
+        request(&mut tw, "2021-01-13", "議事録作成");
+        let page = sup.get("/orders?date=2021-01-13");
+        let second = id_after(&page.body, "id=\"draft-");
+        let csrf = page.csrf();
+        sup.post(&format!("/orders/{second}/approve"), &[("csrf", &csrf)])
+            .expect(303);
+        let csrf = tw.session_csrf();
+        tw.post(
+            "/requests",
+            &[
+                ("csrf", &csrf),
+                ("date", "2021-01-13"),
+                ("content", "上書き"),
+            ],
+        )
+        .expect(422);
+        let mut ito = logged_in(&web, "E2002");
+        let page = ito.get("/orders?date=2021-01-13");
+        assert!(
+            page.body.contains(&format!("id=\"draft-{second}\"")),
+            "{}",
+            page.body
+        );
+        let csrf = page.csrf();
+        ito.post(&format!("/orders/{second}/approve"), &[("csrf", &csrf)])
+            .expect(303);
+        let approved = audit(&zt, "approve");
+        assert_eq!(approved.len(), 2, "{approved:#?}");
+        assert_eq!(approved[1]["actor"], "E2002");
+        assert_eq!(approved[1]["after"]["division_by"], "E4001");
+        assert_eq!(approved[1]["after"]["deputy"], "E2002");
+        let page = sup.get("/orders?date=2021-01-13");
+        let row = &page.body[page.body.find(&format!("id=\"order-{second}\"")).unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(row.contains("伊藤美咲（決裁者 高橋部長）"), "{row}");
         zt.ok(&["audit", "verify"]);
     }
 }

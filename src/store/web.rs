@@ -555,8 +555,9 @@ pub async fn save_draft(
              content = excluded.content, approved_by = NULL, approved_at = NULL, shifted = excluded.shifted,
              leave_spans = excluded.leave_spans, status = 'draft', cancelled_at = NULL,
              holiday_ok = excluded.holiday_ok, requested_by = excluded.requested_by,
-             requested_at = excluded.requested_at
-         WHERE orders.status <> 'approved'",
+             requested_at = excluded.requested_at, sent_back_reason = NULL, sent_back_by = NULL,
+             sent_back_at = NULL
+         WHERE orders.status NOT IN ('approved', 'reviewed')",
     )
     .bind(&o.employee)
     .bind(o.date.to_string())
