@@ -38,6 +38,8 @@ pub struct EscalationRow {
     pub to: Vec<String>,
     pub at: i64,
     pub status: String,
+    /// 0 for a step's first sending, n for its n-th repeat.
+    pub repeat: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -129,6 +131,8 @@ pub struct EscalationRef {
     pub to: Vec<String>,
     pub at: String,
     pub status: String,
+    /// An added field (SPEC §11): 0 for the step's first sending, n for its n-th repeat.
+    pub repeat: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -284,6 +288,7 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
                 to: e.to.clone(),
                 at: rfc3339(e.at, tz),
                 status: e.status.clone(),
+                repeat: e.repeat,
             })
             .collect(),
         summary: last_end

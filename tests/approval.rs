@@ -767,6 +767,20 @@ fn a_repeating_step_is_sent_once_per_repeat_until_acknowledged_or_its_maximum() 
             "SELECT COUNT(*) FROM escalations WHERE repeat_no > 0 AND key LIKE '%:r%'",
         );
         assert_eq!(repeats, 3, "佐藤's two repeats and 山田's one");
+        let board = zt.status_json("2021-01-12", "2021-01-12T11:00:00+09:00");
+        let sato_steps: Vec<(i64, i64)> = board["teleworkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["employee_id"] == "E1002")
+            .unwrap()["escalations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "missing_start")
+            .map(|e| (e["step"].as_i64().unwrap(), e["repeat"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(sato_steps, [(1, 0), (1, 1), (1, 2)], "{board}");
         let subjects: Vec<String> = sato
             .iter()
             .map(|m| {

@@ -86,8 +86,8 @@ impl Store {
 
     pub async fn escalations_on(&self, date: NaiveDate) -> Result<Vec<EscalationRow>> {
         let rows = sqlx::query(
-            "SELECT order_id, kind, step, recipients, fired_at, status, resolved_at, resolution FROM escalations
-             WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id",
+            "SELECT order_id, kind, step, recipients, fired_at, status, resolved_at, resolution, repeat_no
+             FROM escalations WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id",
         )
         .bind(date.to_string())
         .fetch_all(self.pool())
@@ -112,6 +112,7 @@ impl Store {
                         (Some(_), Some(h)) => format!("resolved_{h}"),
                         _ => r.get(5),
                     },
+                    repeat: r.get(8),
                 }
             })
             .collect())
