@@ -63,6 +63,9 @@ pub enum Command {
     /// Work-from-home orders (在宅勤務命令簿)
     #[command(subcommand)]
     Orders(OrdersCmd),
+    /// Deputies (代決者): who may approve a supervisor's department's orders, and when
+    #[command(subcommand)]
+    Deputies(DeputiesCmd),
     /// Process report mails from files, stdin (-) or a Maildir
     Ingest(IngestArgs),
     /// Record a supervisor's phone contact with a teleworker (stops that chain of reminders)
@@ -291,6 +294,30 @@ pub enum OrdersCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DeputiesCmd {
+    /// Name a deputy for a supervisor from one day to another (both included)
+    Add {
+        /// The supervisor's employee ID
+        #[arg(long)]
+        supervisor: String,
+        /// The deputy's employee ID
+        #[arg(long)]
+        deputy: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        from: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        to: String,
+    },
+    /// Every deputy named: id, supervisor, deputy, department, from, to
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// The server's receipt time for every message given, RFC 3339
@@ -372,6 +399,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         Command::Applications(c) => applications(store, cfg, c, now, out).await,
         Command::Ids(c) => ids(store, cfg, c, out).await,
         Command::Orders(c) => orders(store, cfg, c, now, out).await,
+        Command::Deputies(c) => deputies(store, c, now, out).await,
         Command::Ingest(args) => ingest(store, cfg, args, now, out).await,
         Command::Contact {
             employee,
@@ -714,6 +742,60 @@ async fn ids(store: &Store, cfg: &Config, c: IdsCmd, out: &mut impl Write) -> Re
                 say(
                     out,
                     format!("{:>3}\t{}\t{}\t{}", h.id_no, h.employee, h.from, h.to),
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `zaitaku deputies add | list` (代決者).
+async fn deputies(
+    store: &Store,
+    c: DeputiesCmd,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    match c {
+        DeputiesCmd::Add {
+            supervisor,
+            deputy,
+            from,
+            to,
+        } => {
+            let (from, to) = (flag_date("--from", &from)?, flag_date("--to", &to)?);
+            let d = crate::usecase::approval::add_deputy(
+                store,
+                &supervisor,
+                &deputy,
+                from,
+                to,
+                now.timestamp(),
+                &crate::store::audit::Actor::cli(),
+            )
+            .await?;
+            say(
+                out,
+                format!(
+                    "{} deputises for {} ({}) from {} to {}",
+                    d.deputy, d.supervisor, d.department, d.from, d.to
+                ),
+            )
+        }
+        DeputiesCmd::List { json } => {
+            let list = store.deputies().await?;
+            if json {
+                let text = serde_json::to_string_pretty(&list)
+                    .map_err(|e| Error::bad("--json", e.to_string()))?;
+                return say(out, text);
+            }
+            for d in list {
+                say(
+                    out,
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        d.id, d.supervisor, d.deputy, d.department, d.from, d.to
+                    ),
                 )?;
             }
             Ok(())

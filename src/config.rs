@@ -51,6 +51,43 @@ pub struct Config {
     /// `[ldap]` (SPEC §12): logins and staff from the city's directory. `None`: local
     /// passwords only.
     pub ldap: Option<LdapConfig>,
+    /// `[approval]`: the approval route of an order (SPEC §11).
+    pub approval: Approval,
+}
+
+/// `[approval] steps`: who stamps an order, in turn. The supervisor (所属長) always; then, when
+/// configured, the division head (部長) of the department's division. An order is approved
+/// (and chased) only after the last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Approval {
+    /// `steps = ["supervisor", "division_head"]`.
+    pub division_head: bool,
+}
+
+fn approval(file: &str, raw: RawApproval) -> Result<Approval, Error> {
+    let steps = raw.steps.unwrap_or_else(|| vec!["supervisor".into()]);
+    let words: Vec<&str> = steps.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["supervisor"] => Ok(Approval {
+            division_head: false,
+        }),
+        ["supervisor", "division_head"] => Ok(Approval {
+            division_head: true,
+        }),
+        _ => Err(field(
+            file,
+            "approval.steps",
+            format!(
+                "expected [\"supervisor\"] or [\"supervisor\", \"division_head\"], got {steps:?}"
+            ),
+        )),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    steps: Option<Vec<String>>,
 }
 
 /// `[web]` (SPEC §9).
@@ -93,6 +130,12 @@ impl Recipient {
 pub struct Step {
     pub after_minutes: u32,
     pub to: Recipient,
+    /// Sent again every this many minutes until someone acknowledges (the report arrives, a
+    /// reply, a web or chat resolution, a phone contact), at most `max_repeats` times. 0: once.
+    #[serde(default)]
+    pub repeat_minutes: u32,
+    #[serde(default)]
+    pub max_repeats: u32,
 }
 
 /// The chains for a missing start and a missing end report (SPEC §5).
@@ -108,14 +151,20 @@ impl Default for Escalation {
             Step {
                 after_minutes: 0,
                 to: Recipient::Teleworker,
+                repeat_minutes: 0,
+                max_repeats: 0,
             },
             Step {
                 after_minutes: 15,
                 to: Recipient::Supervisors,
+                repeat_minutes: 0,
+                max_repeats: 0,
             },
             Step {
                 after_minutes: 120,
                 to: Recipient::Hr,
+                repeat_minutes: 0,
+                max_repeats: 0,
             },
         ];
         Escalation {
@@ -226,6 +275,8 @@ struct RawConfig {
     #[serde(default)]
     chat: RawChat,
     ldap: Option<ldap::RawLdap>,
+    #[serde(default)]
+    approval: RawApproval,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -441,6 +492,7 @@ impl Config {
         let calendar = calendar(file, dir, raw.calendar, holidays, period)?;
         let web = raw.web.map(|w| web(file, w)).transpose()?;
         let departments = departments(&dept_name, raw_depts.department)?;
+        let approval = approval(file, raw.approval)?;
 
         Ok(Config {
             dir: dir.map(Path::to_path_buf),
@@ -462,6 +514,7 @@ impl Config {
             departments,
             web,
             ldap: raw.ldap.map(|l| ldap::ldap_config(file, l)).transpose()?,
+            approval,
         })
     }
 }
@@ -645,6 +698,15 @@ fn escalation(file: &str, raw: RawEscalation) -> Result<Escalation, Error> {
             .any(|w| w[1].after_minutes < w[0].after_minutes)
         {
             return Err(field(file, key, "expected steps in order of after_minutes"));
+        }
+        for (i, step) in chain.iter().enumerate() {
+            if (step.repeat_minutes == 0) != (step.max_repeats == 0) {
+                return Err(field(
+                    file,
+                    &format!("{key}[{i}]"),
+                    "expected repeat_minutes and max_repeats together, both above 0",
+                ));
+            }
         }
     }
     Ok(escalation)
@@ -1182,7 +1244,9 @@ mod tests {
             c.escalation.missing_start,
             vec![Step {
                 after_minutes: 5,
-                to: Recipient::Supervisors
+                to: Recipient::Supervisors,
+                repeat_minutes: 0,
+                max_repeats: 0,
             }]
         );
         let err = Config::from_strs(

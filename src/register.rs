@@ -123,7 +123,9 @@ pub async fn import_employees_as(
             return Err(t.err(
                 row,
                 "role",
-                format!("expected teleworker, supervisor, it or hr, got {role_written:?}"),
+                format!(
+                    "expected teleworker, supervisor, it or hr (or division_head), got {role_written:?}"
+                ),
             ));
         };
         let emails = row_emails(&t, row, id, &mut owner_of_email)?;

@@ -239,6 +239,8 @@ mod tests {
             employee_name: "山田太郎".into(),
             department: "情報管理課".into(),
             holiday_ok: false,
+            deputy_by: None,
+            division_by: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! do what through `roles`. This module maps HTTP to those calls and back.
 
 pub mod api;
+pub mod approval;
 pub mod auth;
 pub mod chat;
 pub mod lineworks;
@@ -72,6 +73,8 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "order_form.html",
     "order_edit.html",
     "my.html",
+    "my_resubmit.html",
+    "deputies.html",
     "escalations.html",
     "admin.html",
     "error.html",
@@ -400,6 +403,16 @@ pub fn router(app: App) -> Router {
         .route("/orders/{id}/edit", get(pages::edit_order))
         .route("/orders/{id}/approve", post(pages::approve_order))
         .route("/orders/{id}/cancel", post(pages::cancel_order))
+        .route("/orders/{id}/send-back", post(approval::send_back))
+        .route("/orders/approve-week", post(approval::approve_week))
+        .route(
+            "/deputies",
+            get(approval::deputies).post(approval::add_deputy),
+        )
+        .route(
+            "/my/orders/{id}",
+            get(approval::edit_sent_back).post(approval::resubmit),
+        )
         .route("/my", get(pages::my))
         .route("/my/report", post(report::my_report))
         .route("/requests", post(pages::request_order))
