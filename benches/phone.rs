@@ -472,6 +472,8 @@ fn main() {
         (92, 10, 3, DAY)
     };
     let dir = tempfile::tempdir().unwrap();
+    // ZAITAKU_BENCH_KEEP=1 keeps the register for a look afterwards (its path is printed).
+    let kept = std::env::var_os("ZAITAKU_BENCH_KEEP").map(|_| dir.path().to_path_buf());
     let d = dir.path();
     std::fs::create_dir_all(d.join("config")).unwrap();
     std::fs::write(
@@ -560,6 +562,12 @@ fn main() {
         "/my p99 is {:.1}× the yardstick's p99",
         p99.as_secs_f64() / percentile(&css, 0.99).as_secs_f64()
     );
+    if let Some(k) = kept {
+        drop(web);
+        std::mem::forget(dir);
+        println!("register kept in {}", k.display());
+        return;
+    }
     if full && p99 > TARGET_P99 {
         println!("p99 {p99:.1?} misses the target of {TARGET_P99:?}");
         drop(web);

@@ -227,6 +227,16 @@ impl Store {
         }))
     }
 
+    /// One employee's e-mail addresses.
+    pub async fn emails_of(&self, employee_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT email FROM employee_emails WHERE employee_id = $1 ORDER BY email",
+        )
+        .bind(employee_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// The e-mail addresses of a department's staff.
     pub async fn department_emails(&self, department: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(

@@ -55,21 +55,20 @@ pub async fn scoped_board(
     now: Option<chrono::DateTime<Utc>>,
     sc: &Scope,
 ) -> Result<crate::board::Board> {
-    let b = match now {
-        Some(now) => crate::usecase::board::load(&app.store, &app.cfg, date, now).await?,
-        None => (*app.board_at_clock(date).await?).clone(),
-    };
     let emails: Vec<String> = match sc {
         Scope::All => vec![],
         Scope::Department(d) => app.store.department_emails(d).await?,
-        Scope::Own(id) => app
-            .store
-            .employee(id)
-            .await?
-            .map(|e| e.emails)
-            .unwrap_or_default(),
+        Scope::Own(id) => app.store.emails_of(id).await?,
     };
-    Ok(filter_board(b, sc, &emails))
+    Ok(match now {
+        Some(now) => filter_board(
+            crate::usecase::board::load(&app.store, &app.cfg, date, now).await?,
+            sc,
+            &emails,
+        ),
+        // The shared board of the clock: only the part this person reads is copied.
+        None => crate::web::roles::scoped(&*app.board_at_clock(date).await?, sc, &emails),
+    })
 }
 
 pub async fn status(

@@ -82,8 +82,17 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "app.css",
 );
 
-/// Day → (built when, `changes` then, the board).
-type Boards = HashMap<NaiveDate, (Instant, u64, Arc<Board>)>;
+/// A day's board as built, shared by every request within `BOARD_TTL`.
+struct BoardEntry {
+    built: Instant,
+    /// `changes` when it was built.
+    generation: u64,
+    board: Arc<Board>,
+    /// A request is building its successor: others take this one meanwhile.
+    rebuilding: bool,
+}
+
+type Boards = HashMap<NaiveDate, BoardEntry>;
 
 pub struct Inner {
     pub cfg: Config,
@@ -97,6 +106,8 @@ pub struct Inner {
     pub login_lock: tokio::sync::Mutex<()>,
     /// The day's board at the clock, built once for everyone who asks within `BOARD_TTL`.
     boards: tokio::sync::Mutex<Boards>,
+    /// Held while a board is built (see `board_at_clock`).
+    board_build: tokio::sync::Mutex<()>,
     /// Bumped by every change made through this server, so the next board is built afresh.
     changes: AtomicU64,
     templates_dir: PathBuf,
@@ -168,6 +179,7 @@ impl App {
             secure_cookie,
             login_lock: tokio::sync::Mutex::new(()),
             boards: tokio::sync::Mutex::new(HashMap::new()),
+            board_build: tokio::sync::Mutex::new(()),
             changes: AtomicU64::new(0),
             templates_dir,
             clock_offset: chrono::TimeDelta::zero(),
@@ -197,23 +209,67 @@ impl App {
     }
 
     /// The board of a day judged at the clock. Fifty supervisors polling the same day cost one
-    /// build every `BOARD_TTL`, not fifty: the build is shared (one at a time, the others wait
-    /// for it), and reused until it is older than that or this server changed something (a
-    /// contact, an approval…). Changes made elsewhere (mail read by `zaitaku run`) show within
-    /// `BOARD_TTL`; the page polls every 30 s anyway.
+    /// build every `BOARD_TTL`, not fifty: the build is shared, and reused until it is older
+    /// than that or this server changed something (a contact, an approval…). Changes made
+    /// elsewhere (mail read by `zaitaku run`) show within `BOARD_TTL`; the page polls every
+    /// 30 s anyway.
+    ///
+    /// When a board is only older than `BOARD_TTL`, one request rebuilds it and everyone else
+    /// is answered from the one before meanwhile (at most one build older), so a city's board
+    /// (a thousand rows, tens of milliseconds to build) never holds up the 08:30 rush every two
+    /// seconds. After a change made through this server, everyone waits for the new one: a
+    /// supervisor who just stamped an order sees the stamp.
     pub async fn board_at_clock(&self, date: NaiveDate) -> Result<Arc<Board>> {
-        let mut boards = self.boards.lock().await;
         let generation = self.changes.load(Ordering::Acquire);
-        if let Some((built, g, b)) = boards.get(&date)
-            && *g == generation
-            && built.elapsed() < BOARD_TTL
         {
-            return Ok(b.clone());
+            let mut boards = self.boards.lock().await;
+            match boards.get_mut(&date) {
+                Some(e) if e.generation == generation && e.built.elapsed() < BOARD_TTL => {
+                    return Ok(e.board.clone());
+                }
+                // (A rebuild that has taken ten times the TTL was given up: its request went.)
+                Some(e)
+                    if e.generation == generation
+                        && e.rebuilding
+                        && e.built.elapsed() < BOARD_TTL * 10 =>
+                {
+                    return Ok(e.board.clone());
+                }
+                Some(e) if e.generation == generation => e.rebuilding = true,
+                _ => {}
+            }
         }
-        let b =
-            Arc::new(crate::usecase::board::load(&self.store, &self.cfg, date, self.now()).await?);
-        boards.retain(|_, (built, _, _)| built.elapsed() < BOARD_TTL);
-        boards.insert(date, (Instant::now(), generation, b.clone()));
+        // One build at a time per server: the first board of a day, a board after a change,
+        // or the one request that renews a stale board.
+        let _turn = self.board_build.lock().await;
+        let generation = self.changes.load(Ordering::Acquire);
+        if let Some(e) = self.boards.lock().await.get(&date)
+            && e.generation == generation
+            && e.built.elapsed() < BOARD_TTL
+        {
+            return Ok(e.board.clone());
+        }
+        let built = crate::usecase::board::load(&self.store, &self.cfg, date, self.now()).await;
+        let mut boards = self.boards.lock().await;
+        let b = match built {
+            Ok(b) => Arc::new(b),
+            Err(e) => {
+                if let Some(entry) = boards.get_mut(&date) {
+                    entry.rebuilding = false;
+                }
+                return Err(e);
+            }
+        };
+        boards.retain(|_, e| e.built.elapsed() < BOARD_TTL * 30);
+        boards.insert(
+            date,
+            BoardEntry {
+                built: Instant::now(),
+                generation,
+                board: b.clone(),
+                rebuilding: false,
+            },
+        );
         Ok(b)
     }
 

@@ -94,19 +94,38 @@ pub fn can_see_employee(u: &User, employee_id: &str, department: &str) -> bool {
 /// The part of a board a scope may read. `emails` are the addresses of the department's staff
 /// (or the person's own): mail that matched no order is shown to a supervisor only when it came
 /// from one of their staff, and mail from strangers only to IT and HR.
-pub fn filter_board(mut b: Board, scope: &Scope, emails: &[String]) -> Board {
+pub fn filter_board(b: Board, scope: &Scope, emails: &[String]) -> Board {
     match scope {
-        Scope::All => {}
-        Scope::Department(d) => b.teleworkers.retain(|t| &t.department == d),
-        Scope::Own(e) => b.teleworkers.retain(|t| &t.employee_id == e),
+        Scope::All => b,
+        _ => scoped(&b, scope, emails),
     }
-    if *scope != Scope::All {
-        b.unmatched
-            .retain(|u| emails.iter().any(|m| m.eq_ignore_ascii_case(&u.from)));
+}
+
+/// The part of a shared board a person may read, copying only that part: a teleworker's
+/// page takes one row of a city's board (a thousand rows), not a copy of all of it.
+pub fn scoped(b: &Board, scope: &Scope, emails: &[String]) -> Board {
+    let keep = |t: &&crate::board::Teleworker| match scope {
+        Scope::All => true,
+        Scope::Department(d) => &t.department == d,
+        Scope::Own(e) => &t.employee_id == e,
+    };
+    let all = *scope == Scope::All;
+    Board {
+        date: b.date.clone(),
+        teleworkers: b.teleworkers.iter().filter(keep).cloned().collect(),
+        unmatched: b
+            .unmatched
+            .iter()
+            .filter(|u| all || emails.iter().any(|m| m.eq_ignore_ascii_case(&u.from)))
+            .cloned()
+            .collect(),
         // Undeliverable mail of every department (addresses, subjects) is for IT and HR.
-        b.outbox = Default::default();
+        outbox: if all {
+            b.outbox.clone()
+        } else {
+            Default::default()
+        },
     }
-    b
 }
 
 #[cfg(test)]
