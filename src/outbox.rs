@@ -261,7 +261,7 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
             // Either key: the cause (queued before) or, never in practice, the Message-ID.
             "ON CONFLICT DO NOTHING",
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(crate::store::keep_prepared(chunk.len(), 500));
         for r in chunk {
             q = q
                 .bind(&r.message_id)
@@ -428,10 +428,11 @@ pub async fn deliver_now(
     }
 }
 
-/// Mails claimed (and later marked sent) per transaction. Each transaction is an fsync on
+/// Mails claimed (and later marked sent) per transaction over SMTP
+/// (`Transport::claim_chunk`, 500 for the `file:` transport). Each transaction is an fsync on
 /// SQLite; one per mail would make delivery the bottleneck of a backlog. The cost: after a
 /// crash, up to this many mails the server had accepted may go once more (same Message-ID).
-const CLAIM_CHUNK: usize = 50;
+pub const CLAIM_CHUNK: usize = 50;
 
 struct Claimed {
     id: i64,
@@ -518,6 +519,7 @@ async fn round(
         d: Delivery::default(),
         unreachable: false,
         server_back: false,
+        chunk: transport.claim_chunk(),
     };
     // The rows of this round are fixed first, so a failing mail is not retried within the round.
     let due: Vec<(i64, bool)> = sqlx::query(
@@ -530,7 +532,7 @@ async fn round(
     .iter()
     .map(|row| (row.get::<i64, _>(0), row.get::<String, _>(1) == "mail"))
     .collect();
-    for chunk in due.chunks(CLAIM_CHUNK) {
+    for chunk in due.chunks(transport.claim_chunk()) {
         // Once the server is found away, only the chat rows of the round are still tried.
         let chunk: Vec<i64> = chunk
             .iter()
@@ -586,6 +588,8 @@ struct Round<'a> {
     unreachable: bool,
     /// It accepted a mail that had waited for it.
     server_back: bool,
+    /// Rows claimed per transaction (`Transport::claim_chunk`).
+    chunk: usize,
 }
 
 impl Round<'_> {
@@ -646,6 +650,7 @@ impl Round<'_> {
             crate::store::in_list(4, ids.len())
         );
         let mut q = sqlx::query(&sql)
+            .persistent(crate::store::keep_prepared(ids.len(), self.chunk))
             .bind(self.now_s + self.cfg.mail.delivery_lease_seconds as i64)
             .bind(instance_id())
             .bind(self.now_s);
@@ -751,7 +756,9 @@ impl Round<'_> {
                  server_wait = 0, remote_id = NULL WHERE id IN ({})",
                 crate::store::in_list(2, plain.len())
             );
-            let mut q = sqlx::query(&sql).bind(self.now_s);
+            let mut q = sqlx::query(&sql)
+                .persistent(crate::store::keep_prepared(plain.len(), self.chunk))
+                .bind(self.now_s);
             for (id, _) in &plain {
                 q = q.bind(*id);
             }
@@ -774,7 +781,7 @@ impl Round<'_> {
                  next_attempt_at = $1, server_wait = 1 WHERE id IN ({})",
                 crate::store::in_list(2, given_back.len())
             );
-            let mut q = sqlx::query(&sql).bind(self.probe_at);
+            let mut q = sqlx::query(&sql).persistent(false).bind(self.probe_at);
             for id in &given_back {
                 q = q.bind(*id);
             }

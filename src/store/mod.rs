@@ -596,7 +596,9 @@ impl Store {
                 "{ORDER_SELECT} WHERE o.date = $1 AND o.employee_id IN ({})",
                 in_list(2, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(date.to_string());
+            let mut q = sqlx::query(&sql)
+                .persistent(keep_prepared(chunk.len(), 500))
+                .bind(date.to_string());
             for e in chunk {
                 q = q.bind(*e);
             }
@@ -872,6 +874,15 @@ const ORDER_SELECT: &str =
 pub fn multi_row_insert(tx: &Tx<'_>, head: &str, cols: usize, rows: usize, tail: &str) -> String {
     let numbered = tx.backend_name() != "SQLite";
     multi_row_sql(numbered, head, cols, rows, tail)
+}
+
+/// Whether a statement of `rows` rows (or values) is kept prepared in the connection's cache:
+/// only the full chunks, whose text comes back batch after batch. A shorter one (the rest of
+/// a batch) has a text of its own nearly every time; cached, each would keep its prepared
+/// form (up to a megabyte for 500 rows) until the cache's 100 places were full, so memory
+/// would grow with the backlog.
+pub fn keep_prepared(rows: usize, full: usize) -> bool {
+    rows == full
 }
 
 /// The placeholders of `IN (…)` for `n` values, numbered from `first`: `$first, …`. Numbered

@@ -95,7 +95,9 @@ pub async fn answers_on(
             "SELECT address, answers FROM answer_counts WHERE day = $1 AND address IN ({})",
             super::in_list(2, chunk.len())
         );
-        let mut q = sqlx::query(&sql).bind(day);
+        let mut q = sqlx::query(&sql)
+            .persistent(super::keep_prepared(chunk.len(), 500))
+            .bind(day);
         for a in chunk {
             q = q.bind(*a);
         }
@@ -118,7 +120,7 @@ pub async fn add_answers(tx: &mut Tx<'_>, counts: &[((String, String), u32)]) ->
             chunk.len(),
             "ON CONFLICT (address, day) DO UPDATE SET answers = answer_counts.answers + excluded.answers",
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(super::keep_prepared(chunk.len(), 500));
         for ((address, day), n) in chunk {
             q = q.bind(address).bind(day).bind(i64::from(*n));
         }
@@ -154,7 +156,7 @@ pub async fn insert_reports(
                 "ON CONFLICT (message_key) DO NOTHING RETURNING id, message_key"
             },
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(super::keep_prepared(chunk.len(), 500));
         for r in chunk {
             q = q
                 .bind(&r.message_key)
