@@ -187,6 +187,68 @@ impl<'a> Ingestor<'a> {
         Ok(o)
     }
 
+    /// Looks up, for a batch of parsed messages, the orders and the loop breaker's counts of
+    /// their senders on their days: one statement per day for each, instead of two per
+    /// message. What the cache holds of other days is dropped, so that it does not grow with a
+    /// backlog (the counts added since were committed with their batch).
+    async fn look_up(&mut self, raws: &[Raw], now: DateTime<Utc>) -> Result<()> {
+        let tz = self.cfg.timezone;
+        // day → (employee IDs whose order is not cached, addresses whose count is not cached)
+        let mut wanted: BTreeMap<NaiveDate, (HashSet<&str>, HashSet<String>)> = BTreeMap::new();
+        for raw in raws {
+            let Some(Ok(m)) = &raw.parsed else {
+                continue;
+            };
+            let from = clean_line(&m.from);
+            let Some(e) = self.by_email.get(from.as_ref()) else {
+                continue;
+            };
+            let day = local_date(arrival(raw, m.received, now), tz);
+            let w = wanted.entry(day).or_default();
+            if !self.orders.contains_key(&(e.employee_id.clone(), day)) {
+                w.0.insert(&e.employee_id);
+            }
+            w.1.insert(from.into_owned());
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let days: HashSet<String> = wanted.keys().map(|d| d.to_string()).collect();
+        self.orders.retain(|(_, d), _| wanted.contains_key(d));
+        self.answers.retain(|(_, d), _| days.contains(d));
+        self.limited.retain(|(_, d)| days.contains(d));
+        for (day, (employees, addresses)) in wanted {
+            if !employees.is_empty() {
+                let employees: Vec<&str> = employees.into_iter().collect();
+                let found = self.store.orders_for(day, &employees).await?;
+                for e in employees {
+                    self.orders.insert((e.to_string(), day), None);
+                }
+                for o in found {
+                    let key = (o.employee_id.clone(), day);
+                    self.orders
+                        .insert(key, Some(o).filter(|o| o.status == OrderStatus::Approved));
+                }
+            }
+            let d = day.to_string();
+            let addresses: Vec<String> = addresses
+                .into_iter()
+                .filter(|a| !self.answers.contains_key(&(a.clone(), d.clone())))
+                .collect();
+            if !addresses.is_empty() {
+                let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+                let found = crate::store::reports::answers_on(self.store, &d, &refs).await?;
+                for a in addresses {
+                    self.answers.insert((a, d.clone()), 0);
+                }
+                for (a, n) in found {
+                    self.answers.insert((a, d.clone()), n);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Processes one message inside `tx`.
     pub async fn process(&mut self, tx: &mut Tx<'_>, raw: &Raw, now: DateTime<Utc>) -> Result<()> {
         self.process_batch(tx, std::slice::from_ref(raw), now).await
@@ -201,6 +263,7 @@ impl<'a> Ingestor<'a> {
         raws: &[Raw],
         now: DateTime<Utc>,
     ) -> Result<()> {
+        self.look_up(raws, now).await?;
         let mut prepared = Vec::with_capacity(raws.len());
         for raw in raws {
             if let Some(p) = self.prepare(tx, raw, now).await? {
@@ -1288,6 +1351,67 @@ fn read_chunk(chunk: Vec<maildir::Entry>, keep_details: bool) -> Chunk {
     (raws, done, unreadable)
 }
 
+/// Names of `new/` listed in one pass over the folder: a backlog is taken a slice at a time,
+/// so that memory stays flat whatever its length (20,000 names are about 3 MB).
+const LISTED: usize = 10 * BATCH;
+
+/// A Maildir's `new/` in name order (the delivery order), listed a slice at a time: each pass
+/// keeps the `LISTED` first names after the last one listed, and the next pass runs on a
+/// blocking thread while the slice before is being taken in. A message delivered meanwhile
+/// with a later name is taken in this run too; one with an earlier name, at the next.
+struct Listing {
+    dir: PathBuf,
+    queue: std::collections::VecDeque<maildir::Entry>,
+    /// The last name listed so far: the next pass starts after it.
+    last: Option<String>,
+    pass: Option<tokio::task::JoinHandle<Result<Vec<maildir::Entry>>>>,
+    /// A pass found fewer names than it could keep: the folder has been listed to its end.
+    done: bool,
+}
+
+impl Listing {
+    fn new(dir: &Path) -> Listing {
+        Listing {
+            dir: dir.to_path_buf(),
+            queue: std::collections::VecDeque::new(),
+            last: None,
+            pass: None,
+            done: false,
+        }
+    }
+
+    fn start_pass(&mut self) {
+        if self.pass.is_some() || self.done {
+            return;
+        }
+        let (dir, after) = (self.dir.clone(), self.last.clone());
+        self.pass = Some(tokio::task::spawn_blocking(move || {
+            maildir::list_after(&dir, after.as_deref(), LISTED)
+        }));
+    }
+
+    /// The next at most `BATCH` messages, in name order; empty at the end.
+    async fn next_batch(&mut self) -> Result<Vec<maildir::Entry>> {
+        if self.queue.len() < LISTED / 2 {
+            self.start_pass();
+        }
+        if self.queue.len() < BATCH
+            && let Some(h) = self.pass.take()
+        {
+            let more = h
+                .await
+                .map_err(|e| Error::Mail(format!("listing the maildir: {e}")))??;
+            self.done = more.len() < LISTED;
+            if let Some(e) = more.last() {
+                self.last = Some(e.name.clone());
+            }
+            self.queue.extend(more);
+        }
+        let n = self.queue.len().min(BATCH);
+        Ok(self.queue.drain(..n).collect())
+    }
+}
+
 /// `zaitaku ingest --maildir DIR`: the new messages, moved to `cur/` once committed.
 pub async fn ingest_maildir(
     store: &Store,
@@ -1297,23 +1421,32 @@ pub async fn ingest_maildir(
     now: DateTime<Utc>,
     keep_details: bool,
 ) -> Result<Summary> {
-    let entries = maildir::new_messages(dir)?;
+    maildir::check(dir)?;
+    let mut listing = Listing::new(dir);
     let mut ing = Ingestor::new(store, cfg, channels).await?;
     ing.keep_details = keep_details;
     // Three stages overlap on the machine's cores: the next batch's files are read while this
     // batch is decided and committed, and the last batch's files move to cur/ meanwhile.
-    let mut chunks = entries.chunks(BATCH).map(<[maildir::Entry]>::to_vec);
     let read = |chunk: Vec<maildir::Entry>| {
         tokio::task::spawn_blocking(move || read_chunk(chunk, keep_details))
     };
     // Two batches are read ahead, so that a slow one does not leave the database waiting.
-    let mut reading: std::collections::VecDeque<_> = chunks.by_ref().take(2).map(read).collect();
+    let mut reading = std::collections::VecDeque::new();
+    for _ in 0..2 {
+        let chunk = listing.next_batch().await?;
+        if !chunk.is_empty() {
+            reading.push_back(read(chunk));
+        }
+    }
     let mut moving: Option<tokio::task::JoinHandle<Result<()>>> = None;
     while let Some(h) = reading.pop_front() {
         let (raws, done, unreadable) = h
             .await
             .map_err(|e| Error::Mail(format!("reading the maildir: {e}")))?;
-        reading.extend(chunks.next().map(read));
+        let chunk = listing.next_batch().await?;
+        if !chunk.is_empty() {
+            reading.push_back(read(chunk));
+        }
         // Recorded first, then moved: a crash between finds the record and only moves it.
         for (e, why) in unreadable {
             let at = maildir::delivery_time(&e).unwrap_or(now);

@@ -261,7 +261,7 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
             // Either key: the cause (queued before) or, never in practice, the Message-ID.
             "ON CONFLICT DO NOTHING",
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(crate::store::keep_prepared(chunk.len(), 500));
         for r in chunk {
             q = q
                 .bind(&r.message_id)
@@ -428,10 +428,11 @@ pub async fn deliver_now(
     }
 }
 
-/// Mails claimed (and later marked sent) per transaction. Each transaction is an fsync on
+/// Mails claimed (and later marked sent) per transaction over SMTP
+/// (`Transport::claim_chunk`, 500 for the `file:` transport). Each transaction is an fsync on
 /// SQLite; one per mail would make delivery the bottleneck of a backlog. The cost: after a
 /// crash, up to this many mails the server had accepted may go once more (same Message-ID).
-const CLAIM_CHUNK: usize = 50;
+pub const CLAIM_CHUNK: usize = 50;
 
 struct Claimed {
     id: i64,
@@ -518,6 +519,7 @@ async fn round(
         d: Delivery::default(),
         unreachable: false,
         server_back: false,
+        chunk: transport.claim_chunk(),
     };
     // The rows of this round are fixed first, so a failing mail is not retried within the round.
     let due: Vec<(i64, bool)> = sqlx::query(
@@ -530,7 +532,7 @@ async fn round(
     .iter()
     .map(|row| (row.get::<i64, _>(0), row.get::<String, _>(1) == "mail"))
     .collect();
-    for chunk in due.chunks(CLAIM_CHUNK) {
+    for chunk in due.chunks(transport.claim_chunk()) {
         // Once the server is found away, only the chat rows of the round are still tried.
         let chunk: Vec<i64> = chunk
             .iter()
@@ -586,6 +588,8 @@ struct Round<'a> {
     unreachable: bool,
     /// It accepted a mail that had waited for it.
     server_back: bool,
+    /// Rows claimed per transaction (`Transport::claim_chunk`).
+    chunk: usize,
 }
 
 impl Round<'_> {
@@ -637,36 +641,41 @@ impl Round<'_> {
     /// conversations; it names this process, so that after a crash a daemon started again on
     /// this host takes the rows back at once (`release_dead_leases`).
     async fn claim(&self, ids: &[i64]) -> Result<Vec<Claimed>> {
-        let mut claimed = Vec::with_capacity(ids.len());
-        let mut tx = self.store.begin().await?;
-        for &id in ids {
-            let row = sqlx::query(
-                "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, lease_owner = $2
-                 WHERE id = $3 AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $4
-                 AND (lease_until IS NULL OR lease_until < $4)
-                 RETURNING envelope_from, envelope_to, raw, created_at, attempts, channel, message_id, server_wait",
-            )
+        // One statement for the chunk: each is a round trip to the database thread.
+        let sql = format!(
+            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, lease_owner = $2
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3
+             AND (lease_until IS NULL OR lease_until < $3) AND id IN ({})
+             RETURNING id, envelope_from, envelope_to, raw, created_at, attempts, channel, message_id, server_wait",
+            crate::store::in_list(4, ids.len())
+        );
+        let mut q = sqlx::query(&sql)
+            .persistent(crate::store::keep_prepared(ids.len(), self.chunk))
             .bind(self.now_s + self.cfg.mail.delivery_lease_seconds as i64)
             .bind(instance_id())
-            .bind(id)
-            .bind(self.now_s)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(r) = row {
-                claimed.push(Claimed {
-                    id,
-                    from: r.get(0),
-                    to: r.get(1),
-                    raw: r.get(2),
-                    created_at: r.get(3),
-                    attempts: r.get(4),
-                    channel: ChannelKind::parse(&r.get::<String, _>(5)),
-                    message_id: r.get(6),
-                    server_wait: r.get::<i64, _>(7) != 0,
-                });
-            }
+            .bind(self.now_s);
+        for &id in ids {
+            q = q.bind(id);
         }
+        let mut tx = self.store.begin().await?;
+        let rows = q.fetch_all(&mut *tx).await?;
         tx.commit().await?;
+        let mut claimed: Vec<Claimed> = rows
+            .iter()
+            .map(|r| Claimed {
+                id: r.get(0),
+                from: r.get(1),
+                to: r.get(2),
+                raw: r.get(3),
+                created_at: r.get(4),
+                attempts: r.get(5),
+                channel: ChannelKind::parse(&r.get::<String, _>(6)),
+                message_id: r.get(7),
+                server_wait: r.get::<i64, _>(8) != 0,
+            })
+            .collect();
+        // In the order they were queued, as before (RETURNING's order is the database's).
+        claimed.sort_by_key(|c| c.id);
         Ok(claimed)
     }
 
@@ -739,7 +748,23 @@ impl Round<'_> {
     /// transaction.
     async fn settle(&self, sent: Vec<(i64, Option<String>)>, given_back: Vec<i64>) -> Result<()> {
         let mut tx = self.store.begin().await?;
-        for (id, remote_id) in sent {
+        // Mail has no remote ID: its rows are marked in one statement.
+        let (plain, remote): (Vec<_>, Vec<_>) = sent.into_iter().partition(|(_, r)| r.is_none());
+        if !plain.is_empty() {
+            let sql = format!(
+                "UPDATE outbox SET sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL,
+                 server_wait = 0, remote_id = NULL WHERE id IN ({})",
+                crate::store::in_list(2, plain.len())
+            );
+            let mut q = sqlx::query(&sql)
+                .persistent(crate::store::keep_prepared(plain.len(), self.chunk))
+                .bind(self.now_s);
+            for (id, _) in &plain {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for (id, remote_id) in remote {
             sqlx::query(
                 "UPDATE outbox SET sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL,
                  server_wait = 0, remote_id = $2 WHERE id = $3",
@@ -750,15 +775,17 @@ impl Round<'_> {
             .execute(&mut *tx)
             .await?;
         }
-        for id in given_back {
-            sqlx::query(
+        if !given_back.is_empty() {
+            let sql = format!(
                 "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, attempts = attempts - 1,
-                 next_attempt_at = $1, server_wait = 1 WHERE id = $2",
-            )
-            .bind(self.probe_at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+                 next_attempt_at = $1, server_wait = 1 WHERE id IN ({})",
+                crate::store::in_list(2, given_back.len())
+            );
+            let mut q = sqlx::query(&sql).persistent(false).bind(self.probe_at);
+            for id in &given_back {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

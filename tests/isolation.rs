@@ -246,6 +246,44 @@ fn a_file_in_new_that_cannot_be_read_is_quarantined_and_reported_and_the_rest_go
     }
 }
 
+/// A Maildir backlog longer than one batch (2,000): the loop breaker's counts, looked up for a
+/// whole batch at once and kept only for the batch's days, still hold across batches, and a
+/// good report of the second batch is matched to its order (issue 22).
+#[test]
+fn the_loop_breaker_holds_across_the_batches_of_a_long_backlog() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff().with_orders_0112();
+        for i in 0..2010 {
+            let at = format!("08:{:02}", 10 + i % 40);
+            let m = mail(
+                "yamada@city.example.lg.jp",
+                &format!("backlog-{i}@responder"),
+                "Re: 業務開始",
+                "業務開始",
+                &at,
+            );
+            deliver(&zt, &format!("{}.M{i:05}P1.mail", 1610406000 + i), &m);
+        }
+        // After the first batch: a good report, in the second.
+        deliver(&zt, "1610409000.M99999P1.mail", &good_start());
+        zt.ok(&["ingest", "--maildir", zt.path("inbox").to_str().unwrap()]);
+        let sent = zt.sent();
+        assert_eq!(
+            acks_to(&sent, "yamada@city.example.lg.jp").len(),
+            10,
+            "{b:?}: at most [mail] max_answers_per_address_per_day answers over both batches"
+        );
+        assert_eq!(acks_to(&sent, "sato@city.example.lg.jp").len(), 1, "{b:?}");
+        let board = zt.status_json("2021-01-12", "2021-01-12T18:00:00+09:00");
+        let limited = unmatched(&board)
+            .iter()
+            .filter(|(r, _)| r == "rate_limited")
+            .count();
+        assert_eq!(limited, 2000, "{b:?}");
+    }
+}
+
 #[test]
 fn the_loop_breaker_answers_one_address_ten_times_a_day_whatever_the_mail_looks_like() {
     for b in backends() {

@@ -24,33 +24,60 @@ pub fn ensure(dir: &Path) -> Result<()> {
 
 /// The messages waiting in `new/`, oldest name first (names start with the delivery time).
 pub fn new_messages(dir: &Path) -> Result<Vec<Entry>> {
-    let new = dir.join("new");
-    if !dir.join("cur").is_dir() || !new.is_dir() {
+    check(dir)?;
+    list_after(dir, None, usize::MAX)
+}
+
+/// Whether `dir` is a Maildir: bad input otherwise.
+pub fn check(dir: &Path) -> Result<()> {
+    if !dir.join("cur").is_dir() || !dir.join("new").is_dir() {
         return Err(Error::bad(
             dir.display().to_string(),
             "expected a Maildir (folders new/, cur/, tmp/)",
         ));
     }
-    let mut out = Vec::new();
+    Ok(())
+}
+
+/// The first `max` messages of `new/` by name whose name sorts after `after`, oldest first.
+/// A backlog is taken a slice at a time this way: one pass over the folder keeps at most
+/// `max` names (the largest kept is dropped for a smaller one), so memory does not grow with
+/// the number of files waiting.
+pub fn list_after(dir: &Path, after: Option<&str>, max: usize) -> Result<Vec<Entry>> {
+    let new = dir.join("new");
+    let mut kept: std::collections::BinaryHeap<String> = std::collections::BinaryHeap::new();
     for e in std::fs::read_dir(&new).map_err(|e| Error::io(&new, e))? {
         let e = e.map_err(|e| Error::io(&new, e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || after.is_some_and(|a| *name <= *a) {
+            continue;
+        }
+        if kept.len() >= max && kept.peek().is_some_and(|top| **top <= *name) {
+            continue;
+        }
         // Files, and links (to a file, else they are set aside as unreadable); never a
         // folder, a pipe or a socket, whose reading would fail or block.
         let listed = e
             .file_type()
             .map(|t| t.is_file() || t.is_symlink())
             .unwrap_or(false);
-        if name.starts_with('.') || !listed {
+        if !listed {
             continue;
         }
-        out.push(Entry {
-            path: e.path(),
-            name,
-        });
+        kept.push(name.into_owned());
+        if kept.len() > max {
+            kept.pop();
+        }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok(kept
+        .into_sorted_vec()
+        .into_iter()
+        .map(|name| Entry {
+            path: new.join(&name),
+            name,
+        })
+        .collect())
 }
 
 /// The delivery time in a Maildir unique name (`1610407661.M…P….host`), else the file's mtime.
@@ -110,5 +137,32 @@ mod tests {
         mark_done(dir.path(), &list[0]).unwrap();
         assert!(new_messages(dir.path()).unwrap().is_empty());
         assert!(dir.path().join("cur/1610407661.M1P2.mail:2,S").exists());
+    }
+
+    #[test]
+    fn a_backlog_is_listed_a_slice_at_a_time_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // Written out of order: the directory's order is not the names'.
+        for i in [7, 3, 9, 1, 5, 8, 2, 6, 4, 0] {
+            deliver(dir.path(), &format!("16104076{i:02}.M1P2.mail"), b"x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("new/1610407600.a-folder")).unwrap();
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let slice = list_after(dir.path(), after.as_deref(), 3).unwrap();
+            assert!(slice.len() <= 3);
+            let Some(last) = slice.last() else { break };
+            after = Some(last.name.clone());
+            seen.extend(slice.into_iter().map(|e| e.name));
+        }
+        let all: Vec<String> = new_messages(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(seen, all);
+        assert_eq!(all.len(), 10);
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
     }
 }

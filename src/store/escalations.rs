@@ -229,7 +229,8 @@ pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Resu
             chunk.len(),
             "ON CONFLICT (key) DO NOTHING RETURNING id",
         );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        let mut q =
+            sqlx::query_scalar::<_, i64>(&sql).persistent(super::keep_prepared(chunk.len(), 500));
         for e in chunk {
             q = q
                 .bind(&e.key)

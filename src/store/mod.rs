@@ -644,6 +644,31 @@ impl Store {
         Ok(row.as_ref().map(OrderRow::from_row))
     }
 
+    /// The orders of some employees on one day, whatever their status, in one statement per
+    /// 500 employees (the ingest looks a batch's orders up at once, not message by message).
+    pub async fn orders_for(&self, date: NaiveDate, employees: &[&str]) -> Result<Vec<OrderRow>> {
+        let mut out = Vec::with_capacity(employees.len());
+        for chunk in employees.chunks(500) {
+            let sql = format!(
+                "{ORDER_SELECT} WHERE o.date = $1 AND o.employee_id IN ({})",
+                in_list(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql)
+                .persistent(keep_prepared(chunk.len(), 500))
+                .bind(date.to_string());
+            for e in chunk {
+                q = q.bind(*e);
+            }
+            out.extend(
+                q.fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(OrderRow::from_row),
+            );
+        }
+        Ok(out)
+    }
+
     pub async fn orders_on(&self, date: NaiveDate) -> Result<Vec<OrderRow>> {
         let rows = sqlx::query(&format!(
             "{ORDER_SELECT} WHERE o.date = $1 AND o.status = 'approved' ORDER BY e.department, o.employee_id"
@@ -945,6 +970,25 @@ const ORDER_SELECT: &str =
 pub fn multi_row_insert(tx: &Tx<'_>, head: &str, cols: usize, rows: usize, tail: &str) -> String {
     let numbered = tx.backend_name() != "SQLite";
     multi_row_sql(numbered, head, cols, rows, tail)
+}
+
+/// Whether a statement of `rows` rows (or values) is kept prepared in the connection's cache:
+/// only the full chunks, whose text comes back batch after batch. A shorter one (the rest of
+/// a batch) has a text of its own nearly every time; cached, each would keep its prepared
+/// form (up to a megabyte for 500 rows) until the cache's 100 places were full, so memory
+/// would grow with the backlog.
+pub fn keep_prepared(rows: usize, full: usize) -> bool {
+    rows == full
+}
+
+/// The placeholders of `IN (…)` for `n` values, numbered from `first`: `$first, …`. Numbered
+/// on SQLite too, because sqlx binds an anonymous `?` by its own count, not after the `$N`
+/// before it (a few hundred names are cheap for SQLite to look up).
+pub fn in_list(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn multi_row_sql(numbered: bool, head: &str, cols: usize, rows: usize, tail: &str) -> String {

@@ -82,18 +82,49 @@ pub async fn answers_sent(store: &Store, address: &str, day: &str) -> Result<u32
     Ok(n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32)
 }
 
-/// Adds answers queued in this transaction to the loop breaker's counts.
+/// The loop breaker's counts of some addresses on one day, in one statement per 500
+/// addresses; an address without answers is left out.
+pub async fn answers_on(
+    store: &Store,
+    day: &str,
+    addresses: &[&str],
+) -> Result<Vec<(String, u32)>> {
+    let mut out = Vec::new();
+    for chunk in addresses.chunks(500) {
+        let sql = format!(
+            "SELECT address, answers FROM answer_counts WHERE day = $1 AND address IN ({})",
+            super::in_list(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql)
+            .persistent(super::keep_prepared(chunk.len(), 500))
+            .bind(day);
+        for a in chunk {
+            q = q.bind(*a);
+        }
+        for row in q.fetch_all(store.pool()).await? {
+            let n = row.get::<i64, _>(1).clamp(0, i64::from(u32::MAX)) as u32;
+            out.push((row.get::<String, _>(0), n));
+        }
+    }
+    Ok(out)
+}
+
+/// Adds answers queued in this transaction to the loop breaker's counts, 500 (address, day)
+/// a statement; each appears once in `counts`.
 pub async fn add_answers(tx: &mut Tx<'_>, counts: &[((String, String), u32)]) -> Result<()> {
-    for ((address, day), n) in counts {
-        sqlx::query(
-            "INSERT INTO answer_counts (address, day, answers) VALUES ($1, $2, $3)
-             ON CONFLICT (address, day) DO UPDATE SET answers = answer_counts.answers + excluded.answers",
-        )
-        .bind(address)
-        .bind(day)
-        .bind(i64::from(*n))
-        .execute(&mut **tx)
-        .await?;
+    for chunk in counts.chunks(500) {
+        let sql = super::multi_row_insert(
+            tx,
+            "INSERT INTO answer_counts (address, day, answers)",
+            3,
+            chunk.len(),
+            "ON CONFLICT (address, day) DO UPDATE SET answers = answer_counts.answers + excluded.answers",
+        );
+        let mut q = sqlx::query(&sql).persistent(super::keep_prepared(chunk.len(), 500));
+        for ((address, day), n) in chunk {
+            q = q.bind(address).bind(day).bind(i64::from(*n));
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -125,7 +156,7 @@ pub async fn insert_reports(
                 "ON CONFLICT (message_key) DO NOTHING RETURNING id, message_key"
             },
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(super::keep_prepared(chunk.len(), 500));
         for r in chunk {
             q = q
                 .bind(&r.message_key)
