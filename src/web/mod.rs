@@ -7,6 +7,8 @@
 //! do what through `roles`. This module maps HTTP to those calls and back.
 
 pub mod api;
+pub mod attendance;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod lineworks;
@@ -73,6 +75,9 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "my.html",
     "escalations.html",
     "admin.html",
+    "audit.html",
+    "attendance.html",
+    "my_month.html",
     "error.html",
     "app.js",
     "app.css",
@@ -399,6 +404,9 @@ pub fn router(app: App) -> Router {
         .route("/requests", post(pages::request_order))
         .route("/escalations", get(pages::escalations))
         .route("/escalations/resolve", post(pages::resolve_escalation))
+        .route("/audit", get(audit::audit))
+        .route("/attendance", get(attendance::page))
+        .route("/attendance/export", get(attendance::export))
         .route("/admin", get(pages::admin))
         .route("/admin/applications", post(pages::add_application))
         .route("/admin/employees", post(pages::import_employees))
