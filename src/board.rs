@@ -38,6 +38,8 @@ pub struct EscalationRow {
     pub to: Vec<String>,
     pub at: i64,
     pub status: String,
+    /// 0 for a step's first sending, n for its n-th repeat.
+    pub repeat: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -84,6 +86,16 @@ pub struct Teleworker {
     /// The end report's text: the day's work summary (日報).
     pub summary: Option<String>,
     pub incident: bool,
+    /// Who stamped the order (SPEC §11): the supervisor, the deputy who stamped for them
+    /// (代決), the division head of the second step.
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Approval {
+    pub approved_by: Option<String>,
+    pub deputy: Option<String>,
+    pub division_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -119,6 +131,8 @@ pub struct EscalationRef {
     pub to: Vec<String>,
     pub at: String,
     pub status: String,
+    /// An added field (SPEC §11): 0 for the step's first sending, n for its n-th repeat.
+    pub repeat: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -232,6 +246,11 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
     let mut sorted = mine.clone();
     sorted.sort_by_key(|r| (r.received_at, r.id));
     Teleworker {
+        approval: Approval {
+            approved_by: o.approved_by.clone(),
+            deputy: o.deputy_by.clone(),
+            division_by: o.division_by.clone(),
+        },
         employee_id: o.employee_id.clone(),
         name: o.employee_name.clone(),
         department: o.department.clone(),
@@ -269,6 +288,7 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
                 to: e.to.clone(),
                 at: rfc3339(e.at, tz),
                 status: e.status.clone(),
+                repeat: e.repeat,
             })
             .collect(),
         summary: last_end
@@ -464,6 +484,8 @@ mod tests {
             employee_name: "山田太郎".into(),
             department: "情報管理課".into(),
             holiday_ok: false,
+            deputy_by: None,
+            division_by: None,
         }
     }
 

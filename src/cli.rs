@@ -63,6 +63,9 @@ pub enum Command {
     /// Work-from-home orders (在宅勤務命令簿)
     #[command(subcommand)]
     Orders(OrdersCmd),
+    /// Deputies (代決者): who may approve a supervisor's department's orders, and when
+    #[command(subcommand)]
+    Deputies(DeputiesCmd),
     /// Process report mails from files, stdin (-) or a Maildir
     Ingest(IngestArgs),
     /// Record a supervisor's phone contact with a teleworker (stops that chain of reminders)
@@ -223,8 +226,19 @@ pub enum TokensCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum EmployeesCmd {
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+    },
     List,
+    /// Bring the register's staff in line with the city's directory ([ldap], SPEC §12)
+    Sync {
+        /// Read the staff from the directory of [ldap]
+        #[arg(long)]
+        ldap: bool,
+        /// Show the differences, change nothing
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +291,30 @@ pub enum OrdersCmd {
         employee: String,
         #[arg(long)]
         date: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeputiesCmd {
+    /// Name a deputy for a supervisor from one day to another (both included)
+    Add {
+        /// The supervisor's employee ID
+        #[arg(long)]
+        supervisor: String,
+        /// The deputy's employee ID
+        #[arg(long)]
+        deputy: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        from: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        to: String,
+    },
+    /// Every deputy named: id, supervisor, deputy, department, from, to
+    List {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -357,10 +395,11 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             let n = register::init(store, cfg).await?;
             say(out, format!("database ready; {n} departments loaded"))
         }
-        Command::Employees(c) => employees(store, c, now, out).await,
+        Command::Employees(c) => employees(store, cfg, c, now, out).await,
         Command::Applications(c) => applications(store, cfg, c, now, out).await,
         Command::Ids(c) => ids(store, cfg, c, out).await,
         Command::Orders(c) => orders(store, cfg, c, now, out).await,
+        Command::Deputies(c) => deputies(store, c, now, out).await,
         Command::Ingest(args) => ingest(store, cfg, args, now, out).await,
         Command::Contact {
             employee,
@@ -416,6 +455,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
 /// `zaitaku employees import FILE | list`.
 async fn employees(
     store: &Store,
+    cfg: &Config,
     c: EmployeesCmd,
     now: DateTime<Utc>,
     out: &mut impl Write,
@@ -433,16 +473,42 @@ async fn employees(
                 say(
                     out,
                     format!(
-                        "{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}{}",
                         e.employee_id,
                         e.name,
                         e.department,
                         e.role.as_str(),
-                        e.emails.join(";")
+                        e.emails.join(";"),
+                        if e.active { "" } else { "\tinactive" }
                     ),
                 )?;
             }
             Ok(())
+        }
+        EmployeesCmd::Sync { ldap, dry_run } => {
+            if !ldap {
+                return Err(Error::bad(
+                    "employees sync",
+                    "expected --ldap (the only source to sync from)",
+                ));
+            }
+            let actor = crate::store::audit::Actor::cli();
+            let plan = crate::directory::sync(store, cfg, dry_run, now.timestamp(), &actor).await?;
+            for line in plan.lines() {
+                say(out, line)?;
+            }
+            let verb = if dry_run { "would change" } else { "changed" };
+            say(
+                out,
+                format!(
+                    "{} new, {} changed, {} gone, {} skipped: {verb} {}",
+                    plan.new.len(),
+                    plan.changed.len(),
+                    plan.gone.len(),
+                    plan.skipped.len(),
+                    plan.new.len() + plan.changed.len() + plan.gone.len()
+                ),
+            )
         }
     }
 }
@@ -676,6 +742,60 @@ async fn ids(store: &Store, cfg: &Config, c: IdsCmd, out: &mut impl Write) -> Re
                 say(
                     out,
                     format!("{:>3}\t{}\t{}\t{}", h.id_no, h.employee, h.from, h.to),
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `zaitaku deputies add | list` (代決者).
+async fn deputies(
+    store: &Store,
+    c: DeputiesCmd,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    match c {
+        DeputiesCmd::Add {
+            supervisor,
+            deputy,
+            from,
+            to,
+        } => {
+            let (from, to) = (flag_date("--from", &from)?, flag_date("--to", &to)?);
+            let d = crate::usecase::approval::add_deputy(
+                store,
+                &supervisor,
+                &deputy,
+                from,
+                to,
+                now.timestamp(),
+                &crate::store::audit::Actor::cli(),
+            )
+            .await?;
+            say(
+                out,
+                format!(
+                    "{} deputises for {} ({}) from {} to {}",
+                    d.deputy, d.supervisor, d.department, d.from, d.to
+                ),
+            )
+        }
+        DeputiesCmd::List { json } => {
+            let list = store.deputies().await?;
+            if json {
+                let text = serde_json::to_string_pretty(&list)
+                    .map_err(|e| Error::bad("--json", e.to_string()))?;
+                return say(out, text);
+            }
+            for d in list {
+                say(
+                    out,
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        d.id, d.supervisor, d.deputy, d.department, d.from, d.to
+                    ),
                 )?;
             }
             Ok(())

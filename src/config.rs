@@ -16,6 +16,8 @@ use crate::calendar::{Minutes, Service};
 use crate::error::Error;
 use crate::holidays::{Calendar, DEFAULT_CLOSED, default_annual_name, parse_month_day};
 
+mod ldap;
+pub use ldap::{LdapAttributes, LdapConfig, LdapTls, dn_key};
 mod lineworks;
 pub use lineworks::LineWorksConfig;
 
@@ -49,6 +51,46 @@ pub struct Config {
     pub calendar: Calendar,
     /// `[web]`: the register and board over HTTP. `None`: `zaitaku run` opens no port.
     pub web: Option<WebConfig>,
+    /// `[ldap]` (SPEC §12): logins and staff from the city's directory. `None`: local
+    /// passwords only.
+    pub ldap: Option<LdapConfig>,
+    /// `[approval]`: the approval route of an order (SPEC §11).
+    pub approval: Approval,
+}
+
+/// `[approval] steps`: who stamps an order, in turn. The supervisor (所属長) always; then, when
+/// configured, the division head (部長) of the department's division. An order is approved
+/// (and chased) only after the last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Approval {
+    /// `steps = ["supervisor", "division_head"]`.
+    pub division_head: bool,
+}
+
+fn approval(file: &str, raw: RawApproval) -> Result<Approval, Error> {
+    let steps = raw.steps.unwrap_or_else(|| vec!["supervisor".into()]);
+    let words: Vec<&str> = steps.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["supervisor"] => Ok(Approval {
+            division_head: false,
+        }),
+        ["supervisor", "division_head"] => Ok(Approval {
+            division_head: true,
+        }),
+        _ => Err(field(
+            file,
+            "approval.steps",
+            format!(
+                "expected [\"supervisor\"] or [\"supervisor\", \"division_head\"], got {steps:?}"
+            ),
+        )),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    steps: Option<Vec<String>>,
 }
 
 /// `[web]` (SPEC §9).
@@ -58,6 +100,10 @@ pub struct WebConfig {
     pub listen: std::net::SocketAddr,
     /// Mark the session cookie `Secure` (served behind an HTTPS reverse proxy).
     pub secure_cookie: bool,
+    /// Single sign-on behind the city's reverse proxy: the header naming the signed-in
+    /// employee (`X-Remote-User`), believed only from `trusted_proxies`.
+    pub trusted_header: Option<axum::http::HeaderName>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:8080";
@@ -87,6 +133,12 @@ impl Recipient {
 pub struct Step {
     pub after_minutes: u32,
     pub to: Recipient,
+    /// Sent again every this many minutes until someone acknowledges (the report arrives, a
+    /// reply, a web or chat resolution, a phone contact), at most `max_repeats` times. 0: once.
+    #[serde(default)]
+    pub repeat_minutes: u32,
+    #[serde(default)]
+    pub max_repeats: u32,
 }
 
 /// The chains for a missing start and a missing end report (SPEC §5).
@@ -102,14 +154,20 @@ impl Default for Escalation {
             Step {
                 after_minutes: 0,
                 to: Recipient::Teleworker,
+                repeat_minutes: 0,
+                max_repeats: 0,
             },
             Step {
                 after_minutes: 15,
                 to: Recipient::Supervisors,
+                repeat_minutes: 0,
+                max_repeats: 0,
             },
             Step {
                 after_minutes: 120,
                 to: Recipient::Hr,
+                repeat_minutes: 0,
+                max_repeats: 0,
             },
         ];
         Escalation {
@@ -221,6 +279,9 @@ struct RawConfig {
     web: Option<RawWeb>,
     #[serde(default)]
     chat: RawChat,
+    ldap: Option<ldap::RawLdap>,
+    #[serde(default)]
+    approval: RawApproval,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -297,6 +358,9 @@ pub struct MatrixConfig {
 struct RawWeb {
     listen: Option<String>,
     secure_cookie: Option<bool>,
+    trusted_header: Option<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -405,7 +469,7 @@ impl Config {
         )
     }
 
-    fn from_strs(dir: Option<&Path>, main: &str, depts: &str) -> Result<Config, Error> {
+    pub fn from_strs(dir: Option<&Path>, main: &str, depts: &str) -> Result<Config, Error> {
         Self::from_parts(dir, main, depts, None)
     }
 
@@ -440,6 +504,7 @@ impl Config {
         let calendar = calendar(file, dir, raw.calendar, holidays, period)?;
         let web = raw.web.map(|w| web(file, w)).transpose()?;
         let departments = departments(&dept_name, raw_depts.department)?;
+        let approval = approval(file, raw.approval)?;
 
         Ok(Config {
             dir: dir.map(Path::to_path_buf),
@@ -461,6 +526,8 @@ impl Config {
             chat: chat_config(file, raw.chat, &departments)?,
             departments,
             web,
+            ldap: raw.ldap.map(|l| ldap::ldap_config(file, l)).transpose()?,
+            approval,
         })
     }
 }
@@ -661,6 +728,15 @@ fn escalation(file: &str, raw: RawEscalation) -> Result<Escalation, Error> {
         {
             return Err(field(file, key, "expected steps in order of after_minutes"));
         }
+        for (i, step) in chain.iter().enumerate() {
+            if (step.repeat_minutes == 0) != (step.max_repeats == 0) {
+                return Err(field(
+                    file,
+                    &format!("{key}[{i}]"),
+                    "expected repeat_minutes and max_repeats together, both above 0",
+                ));
+            }
+        }
     }
     Ok(escalation)
 }
@@ -686,6 +762,33 @@ fn digest(file: &str, raw: RawDigest) -> Result<DigestConfig, Error> {
 /// `[web]`, when the file has the section.
 fn web(file: &str, raw: RawWeb) -> Result<WebConfig, Error> {
     let listen = raw.listen.unwrap_or_else(|| DEFAULT_WEB_LISTEN.into());
+    let trusted_header = match raw.trusted_header.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(h) => Some(axum::http::HeaderName::try_from(h).map_err(|_| {
+            field(
+                file,
+                "web.trusted_header",
+                format!("expected a header name like \"X-Remote-User\", got {h:?}"),
+            )
+        })?),
+    };
+    let mut trusted_proxies = Vec::new();
+    for p in &raw.trusted_proxies {
+        trusted_proxies.push(p.trim().parse().map_err(|_| {
+            field(
+                file,
+                "web.trusted_proxies",
+                format!("expected the reverse proxy's IP address like \"127.0.0.1\", got {p:?}"),
+            )
+        })?);
+    }
+    if trusted_header.is_some() && trusted_proxies.is_empty() {
+        return Err(field(
+            file,
+            "web.trusted_proxies",
+            "expected the address of the reverse proxy that sets web.trusted_header (a header believed from anywhere would let anyone log in as anyone)",
+        ));
+    }
     Ok(WebConfig {
         listen: listen.trim().parse().map_err(|_| {
             field(
@@ -695,6 +798,8 @@ fn web(file: &str, raw: RawWeb) -> Result<WebConfig, Error> {
             )
         })?,
         secure_cookie: raw.secure_cookie.unwrap_or(false),
+        trusted_header,
+        trusted_proxies,
     })
 }
 
@@ -1187,7 +1292,9 @@ mod tests {
             c.escalation.missing_start,
             vec![Step {
                 after_minutes: 5,
-                to: Recipient::Supervisors
+                to: Recipient::Supervisors,
+                repeat_minutes: 0,
+                max_repeats: 0,
             }]
         );
         let err = Config::from_strs(

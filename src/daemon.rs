@@ -94,6 +94,15 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         channels.clone(),
         stop.clone(),
     ));
+    if let Some((expr, schedule)) = cfg.ldap.as_ref().and_then(|l| l.sync.clone()) {
+        tasks.spawn(directory_sync_loop(
+            store.clone(),
+            cfg.clone(),
+            expr,
+            schedule,
+            stop.clone(),
+        ));
+    }
     tasks.spawn(scheduler(
         store.clone(),
         cfg.clone(),
@@ -259,6 +268,49 @@ async fn scheduler(
             return Ok(());
         }
         run_tick(&store, &cfg, &transport, &channels).await;
+    }
+}
+
+/// `[ldap] sync`: `employees sync --ldap` at the configured times. A failed sync (the
+/// directory away) is logged and tried again at the next time; it never stops the daemon, and
+/// being one transaction it changes nothing when it fails.
+async fn directory_sync_loop(
+    store: Store,
+    cfg: Config,
+    expr: String,
+    schedule: cron::Schedule,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let actor = crate::store::audit::Actor {
+        who: "directory".into(),
+        via: "daemon",
+        client: None,
+    };
+    loop {
+        let now = Utc::now().with_timezone(&cfg.timezone);
+        let Some(next) = schedule.after(&now).next() else {
+            tracing::warn!(sync = %expr, "the directory sync schedule has no future time; syncing no more");
+            let _ = stop.changed().await;
+            return Ok(());
+        };
+        let wait = (next.with_timezone(&Utc) - Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        if stopped_during(&mut stop, wait).await {
+            return Ok(());
+        }
+        match crate::directory::sync(&store, &cfg, false, Utc::now().timestamp(), &actor).await {
+            Ok(plan) => tracing::info!(
+                new = plan.new.len(),
+                changed = plan.changed.len(),
+                gone = plan.gone.len(),
+                skipped = plan.skipped.len(),
+                "staff synced from the directory"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "directory sync failed; will try again at the next time")
+            }
+        }
     }
 }
 

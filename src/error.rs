@@ -21,6 +21,10 @@ pub enum Error {
     Template { name: String, msg: String },
     #[error("mail: {0}")]
     Mail(String),
+    /// The directory (`[ldap]`) could not be asked: down, TLS refused, the search account
+    /// refused. Not the person's fault: a login page says the directory is unreachable.
+    #[error("directory: {0}")]
+    Directory(String),
     /// `audit verify` found the hash chain broken: exit 1, naming the entry.
     #[error("audit trail broken at entry {id}: {why}")]
     AuditBroken { id: i64, why: String },

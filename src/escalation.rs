@@ -2,7 +2,7 @@
 //! `now`, and whether each is to be sent or only recorded as expired. Pure: the store says what
 //! was reported, fired and resolved; this decides.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -75,6 +75,8 @@ pub struct ChainState {
     pub cancelled: bool,
     /// Step numbers (1-based) already recorded, sent or expired.
     pub fired: HashSet<u32>,
+    /// Step number → the last of its repeats recorded (`repeat_minutes`).
+    pub repeated: HashMap<u32, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +87,8 @@ pub struct Due {
     pub to: Recipient,
     /// The order's day has passed: record the step, send nothing.
     pub expired: bool,
+    /// 0: the step's first sending; n: its n-th repeat.
+    pub repeat: u32,
 }
 
 /// The steps to record now, in order. `today` is the local date of `now`.
@@ -106,15 +110,33 @@ pub fn due_steps(
             break; // steps are in order: none after this one is due either
         }
         let n = i as u32 + 1;
-        if st.fired.contains(&n) {
+        let expired = st.date < today;
+        if !st.fired.contains(&n) {
+            out.push(Due {
+                step: n,
+                at,
+                to: step.to,
+                expired,
+                repeat: 0,
+            });
             continue;
         }
-        out.push(Due {
-            step: n,
-            at,
-            to: step.to,
-            expired: st.date < today,
-        });
+        // Sent and not acknowledged: the latest repeat due, once (a tick that comes late sends
+        // one reminder, not every one it missed); none for a past day.
+        if step.repeat_minutes == 0 || expired {
+            continue;
+        }
+        let every = i64::from(step.repeat_minutes);
+        let r = ((now - at).num_minutes() / every).min(step.max_repeats.into()) as u32;
+        if r > st.repeated.get(&n).copied().unwrap_or(0) {
+            out.push(Due {
+                step: n,
+                at: at + Duration::minutes(every * i64::from(r)),
+                to: step.to,
+                expired,
+                repeat: r,
+            });
+        }
     }
     out
 }
@@ -122,6 +144,15 @@ pub fn due_steps(
 /// The key that makes a step fire once, across ticks, restarts and rival daemons.
 pub fn step_key(order_id: i64, chain: Chain, step: u32) -> String {
     format!("order:{order_id}:{}:{step}", chain.as_str())
+}
+
+/// The key of a step's sending: its first is `step_key`; its n-th repeat adds `:rN`, so each
+/// repeat fires once too.
+pub fn sending_key(order_id: i64, chain: Chain, due: &Due) -> String {
+    match due.repeat {
+        0 => step_key(order_id, chain, due.step),
+        r => format!("{}:r{r}", step_key(order_id, chain, due.step)),
+    }
 }
 
 #[cfg(test)]
@@ -149,7 +180,57 @@ mod tests {
             resolved: false,
             cancelled: false,
             fired: HashSet::new(),
+            repeated: HashMap::new(),
         }
+    }
+
+    #[test]
+    fn a_step_with_repeats_is_sent_again_every_n_minutes_until_acknowledged_or_the_maximum() {
+        let chain = vec![Step {
+            after_minutes: 0,
+            to: Recipient::Teleworker,
+            repeat_minutes: 10,
+            max_repeats: 2,
+        }];
+        let grace = Duration::minutes(15);
+        let mut st = state();
+        // 08:45 is the deadline: the first sending, not a repeat.
+        let due = due_steps(&chain, &st, grace, at(12, 8, 54), day(12));
+        assert_eq!((due[0].step, due[0].repeat), (1, 0));
+        st.fired.insert(1);
+        assert!(due_steps(&chain, &st, grace, at(12, 8, 54), day(12)).is_empty());
+        let due = due_steps(&chain, &st, grace, at(12, 8, 55), day(12));
+        assert_eq!((due[0].repeat, due[0].at), (1, at(12, 8, 55)));
+        st.repeated.insert(1, 1);
+        assert!(due_steps(&chain, &st, grace, at(12, 9, 4), day(12)).is_empty());
+        // A late tick sends the latest repeat once, never past the maximum.
+        let due = due_steps(&chain, &st, grace, at(12, 11, 0), day(12));
+        assert_eq!((due.len(), due[0].repeat), (1, 2));
+        st.repeated.insert(1, 2);
+        assert!(due_steps(&chain, &st, grace, at(12, 12, 0), day(12)).is_empty());
+        // Acknowledged (a reply, a web or chat resolution): no more.
+        let mut st = state();
+        st.fired.insert(1);
+        st.resolved = true;
+        assert!(due_steps(&chain, &st, grace, at(12, 9, 30), day(12)).is_empty());
+        // A past day: nothing repeats.
+        let mut st = state();
+        st.fired.insert(1);
+        assert!(due_steps(&chain, &st, grace, at(13, 9, 30), day(13)).is_empty());
+        assert_eq!(
+            sending_key(
+                7,
+                Chain::MissingStart,
+                &Due {
+                    step: 1,
+                    at: at(12, 8, 55),
+                    to: Recipient::Teleworker,
+                    expired: false,
+                    repeat: 2
+                }
+            ),
+            "order:7:missing_start:1:r2"
+        );
     }
 
     fn steps_at(st: &ChainState, now: DateTime<Utc>) -> Vec<u32> {

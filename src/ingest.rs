@@ -513,6 +513,7 @@ impl<'a> Ingestor<'a> {
             recipients,
             status: crate::escalation::StepStatus::Sent,
             message_id: Some(mid.clone()),
+            repeat_no: 0,
         };
         let c = &f.ctx;
         let text = if notice == Notice::IncidentAlert {

@@ -25,6 +25,8 @@ pub enum Notice {
     Digest,
     /// IT's daily summary of mail that could not be used.
     ItSummary,
+    /// 差戻し: a request sent back to the teleworker with the supervisor's reason.
+    SentBack,
 }
 
 impl Notice {
@@ -40,6 +42,7 @@ impl Notice {
             Notice::EscalationStep(_) => "escalation_supervisors.txt",
             Notice::Digest => "digest.txt",
             Notice::ItSummary => "it_summary.txt",
+            Notice::SentBack => "sent_back.txt",
         }
     }
 
@@ -106,6 +109,7 @@ mod tests {
             Notice::EscalationStep(Recipient::Supervisors),
             Notice::Digest,
             Notice::ItSummary,
+            Notice::SentBack,
         ] {
             assert!(dir.join(n.template()).is_file(), "{}", n.template());
         }

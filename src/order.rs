@@ -15,7 +15,7 @@ pub const CONTENT_CHARS: usize = 200;
 
 /// Where an order stands. The database keeps `as_str()`; the store converts once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Asked for by a teleworker (申請中), waiting for a supervisor.
     Draft,
@@ -23,6 +23,12 @@ pub enum OrderStatus {
     Approved,
     /// Taken back (取消): nobody is chased for it.
     Cancelled,
+    /// Stamped by the supervisor, waiting for the division head (部長決裁待ち) when
+    /// `[approval] steps` has a second step. Not yet an order: nobody is chased for it.
+    Reviewed,
+    /// Sent back to the teleworker (差戻し) with a reason: they edit and resubmit it, and it is
+    /// a draft again. Not an order: nobody is chased for it.
+    SentBack,
 }
 
 impl OrderStatus {
@@ -31,6 +37,8 @@ impl OrderStatus {
             OrderStatus::Draft => "draft",
             OrderStatus::Approved => "approved",
             OrderStatus::Cancelled => "cancelled",
+            OrderStatus::SentBack => "sent_back",
+            OrderStatus::Reviewed => "reviewed",
         }
     }
 
@@ -41,6 +49,8 @@ impl OrderStatus {
         match s {
             "draft" => OrderStatus::Draft,
             "approved" => OrderStatus::Approved,
+            "sent_back" => OrderStatus::SentBack,
+            "reviewed" => OrderStatus::Reviewed,
             _ => OrderStatus::Cancelled,
         }
     }

@@ -23,7 +23,9 @@ pub async fn init(store: &Store, cfg: &Config) -> Result<usize> {
 }
 
 /// Resolves a department as written by a person: with or without the annex's note.
-async fn department_names(store: &Store) -> Result<HashMap<String, crate::store::Department>> {
+pub(crate) async fn department_names(
+    store: &Store,
+) -> Result<HashMap<String, crate::store::Department>> {
     let mut map = HashMap::new();
     for d in store.departments().await? {
         if let Some(n) = &d.note {
@@ -35,7 +37,7 @@ async fn department_names(store: &Store) -> Result<HashMap<String, crate::store:
     Ok(map)
 }
 
-fn lookup_department<'a>(
+pub(crate) fn lookup_department<'a>(
     map: &'a HashMap<String, crate::store::Department>,
     written: &str,
 ) -> Option<&'a crate::store::Department> {
@@ -121,7 +123,9 @@ pub async fn import_employees_as(
             return Err(t.err(
                 row,
                 "role",
-                format!("expected teleworker, supervisor, it or hr, got {role_written:?}"),
+                format!(
+                    "expected teleworker, supervisor, it or hr (or division_head), got {role_written:?}"
+                ),
             ));
         };
         let emails = row_emails(&t, row, id, &mut owner_of_email)?;
@@ -140,6 +144,7 @@ pub async fn import_employees_as(
             role,
             emails,
             chat_ids,
+            active: true,
         });
     }
     store.upsert_employees(&list, now, actor).await?;
@@ -547,11 +552,18 @@ fn order_draft(
     seen: &mut HashSet<(String, NaiveDate)>,
 ) -> Result<OrderDraft> {
     let id = t.get(row, "employee_id");
-    if !employees.contains_key(id) {
+    let Some(emp) = employees.get(id) else {
         return Err(t.err(
             row,
             "employee_id",
             format!("expected a registered employee ID, got {id:?}"),
+        ));
+    };
+    if !emp.active {
+        return Err(t.err(
+            row,
+            "employee_id",
+            format!("expected a current employee, but {id} has left (inactive since a directory sync): no new order"),
         ));
     }
     let date_s = t.get(row, "date");

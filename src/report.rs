@@ -220,6 +220,7 @@ mod tests {
             role: Role::Teleworker,
             emails: vec!["yamada@city.example.lg.jp".into()],
             chat_ids: Default::default(),
+            active: true,
         }
     }
 
@@ -238,6 +239,8 @@ mod tests {
             employee_name: "山田太郎".into(),
             department: "情報管理課".into(),
             holiday_ok: false,
+            deputy_by: None,
+            division_by: None,
         }
     }
 

@@ -19,7 +19,7 @@ use crate::board::Board;
 use crate::calendar::local_date;
 use crate::config::{Config, Recipient};
 use crate::error::{Error, Result};
-use crate::escalation::{Chain, ChainState, StepStatus, due_steps, step_key};
+use crate::escalation::{Chain, ChainState, StepStatus, due_steps};
 use crate::mail::template::Templates;
 use crate::mail::transport::Transport;
 use crate::notice::Notice;
@@ -171,7 +171,7 @@ struct DueStep<'a> {
 
 impl DueStep<'_> {
     fn key(&self) -> String {
-        step_key(self.order.id, self.chain, self.due.step)
+        crate::escalation::sending_key(self.order.id, self.chain, &self.due)
     }
 
     fn cause(&self) -> String {
@@ -235,6 +235,7 @@ async fn escalate(
                     resolved: facts.resolved.contains(&key),
                     cancelled: o.status != OrderStatus::Approved,
                     fired: facts.fired.get(&key).cloned().unwrap_or_default(),
+                    repeated: facts.repeated.get(&key).cloned().unwrap_or_default(),
                 };
                 for due in due_steps(steps, &state, cfg.timing.grace, now, today) {
                     let step = DueStep {
@@ -301,6 +302,7 @@ fn step_rows(
         } else {
             "未"
         },
+        repeat: d.repeat,
     };
     let r = templates.render(s.notice().template(), &ctx)?;
     let cause = s.cause();
@@ -393,6 +395,7 @@ async fn fire_step(
             StepStatus::Sent
         },
         message_id,
+        repeat_no: d.repeat.into(),
         ..NewEscalation::default()
     };
     let Some(id) = insert_escalation(&mut tx, &e).await? else {
@@ -473,6 +476,8 @@ struct StepContext {
     deadline: String,
     next_at: String,
     reminded: &'static str,
+    /// 0 for the step's first mail; n for its n-th repeat (`repeat_minutes`).
+    repeat: u32,
 }
 
 /// The latest digest time of `today` that is not after `now` (a tick that runs late catches up

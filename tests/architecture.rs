@@ -29,8 +29,22 @@ const RULES: &[&str] = &[
 
 /// What a rule never references: the adapters, the use cases and the front ends.
 const ABOVE_THE_RULES: &[&str] = &[
-    "store", "mail", "chat", "web", "outbox", "ingest", "tick", "register", "survey", "usecase",
-    "health", "cli", "demo", "daemon",
+    "store",
+    "mail",
+    "chat",
+    "web",
+    "outbox",
+    "ingest",
+    "tick",
+    "register",
+    "survey",
+    "usecase",
+    "health",
+    "cli",
+    "demo",
+    "daemon",
+    "ldap",
+    "directory",
 ];
 
 /// Crates of I/O a rule never uses.

@@ -711,6 +711,19 @@ fn tour(b: &mut Browser, base: &str, round: usize, look: &mut dyn FnMut(&mut Bro
                 send_refused(b, "#edit", &[("content", "")]);
                 b.wait_text("#error-content", "勤務内容", WAIT);
                 look(b, "命令の編集（入力エラー）", role);
+                b.go(&format!("{base}/deputies"));
+                look(b, "代決者", role);
+                send_refused(
+                    b,
+                    "#add-deputy",
+                    &[
+                        ("deputy", "E1004"),
+                        ("from", "2021-01-20"),
+                        ("to", "2021-01-19"),
+                    ],
+                );
+                b.wait_text("#error-to", "終了日", WAIT);
+                look(b, "代決者（入力エラー）", role);
             }
         }
         b.go(&format!("{base}/escalations?date=2021-01-12"));
@@ -1075,4 +1088,103 @@ fn a_supervisor_approves_and_records_a_contact_with_the_keyboard_alone() {
         .find(|t| t["employee_id"] == "E1004")
         .unwrap();
     assert_eq!(kobayashi["start"]["source"], "phone", "{kobayashi}");
+}
+
+/// Issue 19: single sign-on behind the city's reverse proxy. The browser goes through a proxy
+/// (`helpers::proxy`) that names the person in `X-Remote-User`; zaitaku believes the header
+/// from the proxy's address only and opens the page as that person, with no login form.
+#[test]
+fn the_reverse_proxys_sign_on_header_opens_the_register_without_a_login_form() {
+    let Some(driver) = chromedriver() else {
+        eprintln!("chromedriver not found (or ZAITAKU_TEST_BROWSER=skip): browser test not run");
+        return;
+    };
+    let zt = Zt::new(Backend::Sqlite);
+    zt.with_staff().with_orders_0112();
+    let cfg = zt.path("config/zaitaku.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[web]\ntrusted_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.1\"]\n");
+    std::fs::write(&cfg, text).unwrap();
+    let web = WebServer::start_with(&zt, &["--now", "2021-01-12T10:00:00+09:00"]);
+    let proxy = helpers::proxy::start(&web.addr, "X-Remote-User", "E2001");
+    let mut b = Browser::start(&driver);
+    let base = format!("http://{}", proxy.addr);
+    b.go(&format!("{base}/board?date=2021-01-12"));
+    b.wait_text("body", "鈴木一郎", Duration::from_secs(10));
+    assert!(b.url().contains("/board"), "{}", b.url());
+    assert!(!b.url().ends_with("/login"));
+    // The session works for forms too: the supervisor's register page, with its CSRF token.
+    b.go(&format!("{base}/orders?date=2021-01-12"));
+    let page = b.text("body");
+    assert!(page.contains("山田太郎"), "{page}");
+    // Straight to the server, past the proxy, the same browser has its cookie but no header:
+    // the session still stands (it was made by the proxy's sign-on), and a new browser
+    // without it gets the login form.
+    b.sign_out();
+    b.go(&format!("http://{}/board", web.addr));
+    b.wait_url("/login");
+}
+
+#[test]
+fn a_supervisor_sends_a_request_back_and_the_teleworker_resubmits_it() {
+    let Some(driver) = chromedriver() else {
+        eprintln!("chromedriver not found (or ZAITAKU_TEST_BROWSER=skip): browser test not run");
+        return;
+    };
+    let (zt, web) = a_full_day();
+    let base = format!("http://{}", web.addr);
+    let mut b = Browser::start(&driver);
+    // 佐藤's request for the 13th, sent back with a reason typed on the register.
+    b.sign_in(&base, "E2001");
+    b.go(&format!("{base}/orders?date=2021-01-13"));
+    assert!(b.text("#drafts").contains("佐藤花子"));
+    b.type_into(
+        "#drafts form.send-back input[name=reason]",
+        "午前のみにしてください",
+    );
+    b.click("#drafts form.send-back button");
+    let orders = b.wait_text("#orders", "差戻し", WAIT);
+    assert!(orders.contains("午前のみにしてください"), "{orders}");
+    assert!(b.text("main").contains("承認待ちの申請（0 件）"));
+    b.sign_out();
+
+    // 佐藤 reads the reason on 自分の在宅勤務, edits the hours and resubmits.
+    b.sign_in(&base, "E1002");
+    b.go(&format!("{base}/my?date=2021-01-13"));
+    let mine = b.text("#my-orders");
+    assert!(mine.contains("理由: 午前のみにしてください"), "{mine}");
+    let axe = axe_source();
+    let violations = |b: &mut Browser, page: &str| {
+        let found = b.axe(&axe).violations;
+        assert!(found.is_empty(), "{page}: {found:#?}");
+    };
+    violations(&mut b, "自分の在宅勤務（差戻し）");
+    b.click("#my-orders a[href^='/my/orders/']");
+    b.wait_text("#reason", "午前のみにしてください", WAIT);
+    violations(&mut b, "申請の修正と再申請");
+    b.run(
+        "const f = document.getElementById('resubmit');
+         f.querySelector('[name=end]').value = '12:00';
+         f.querySelector('[name=content]').value = '議事録作成（午前）';
+         return null;",
+    );
+    b.click("#resubmit button");
+    b.wait_url("/my?date=2021-01-13");
+    let mine = b.wait_text("#my-orders", "申請中", WAIT);
+    assert!(
+        mine.contains("議事録作成（午前）") && mine.contains("08:30〜12:00"),
+        "{mine}"
+    );
+    b.sign_out();
+
+    // Waiting for the supervisor again, as any request.
+    b.sign_in(&base, "E2001");
+    b.go(&format!("{base}/orders?date=2021-01-13"));
+    let drafts = b.text("#drafts");
+    assert!(drafts.contains("議事録作成（午前）"), "{drafts}");
+    b.click("#drafts button.stamp");
+    let orders = b.wait_text("#orders", "承認", WAIT);
+    assert!(orders.contains("鈴木一郎"), "{orders}");
+    let board = zt.status_json("2021-01-13", "2021-01-13T12:00:00+09:00");
+    assert_eq!(board["teleworkers"][0]["order"]["end"], "12:00", "{board}");
 }

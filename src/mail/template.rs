@@ -26,6 +26,7 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "escalation_supervisors.txt",
     "digest.txt",
     "it_summary.txt",
+    "sent_back.txt",
 );
 
 pub struct Templates {

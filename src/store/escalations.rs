@@ -22,6 +22,8 @@ pub struct NewEscalation {
     pub recipients: Vec<String>,
     pub status: crate::escalation::StepStatus,
     pub message_id: Option<String>,
+    /// 0 for a step's first sending; 1, 2, … for its repeats (`repeat_minutes`).
+    pub repeat_no: i64,
 }
 
 /// What the chains need to know about the orders of some days.
@@ -31,6 +33,8 @@ pub struct ChainFacts {
     pub reported: HashSet<(i64, String)>,
     /// (order id, chain kind) → steps recorded.
     pub fired: HashMap<(i64, String), HashSet<u32>>,
+    /// (order id, chain kind) → step → its last repeat recorded.
+    pub repeated: HashMap<(i64, String), HashMap<u32, u32>>,
     /// (order id, chain kind) resolved by a supervisor.
     pub resolved: HashSet<(i64, String)>,
 }
@@ -50,7 +54,7 @@ impl Store {
             f.reported.insert((r.get(0), r.get(1)));
         }
         let rows = sqlx::query(
-            "SELECT order_id, kind, step, resolved_at FROM escalations
+            "SELECT order_id, kind, step, resolved_at, repeat_no FROM escalations
              WHERE day >= $1 AND day <= $2 AND order_id IS NOT NULL",
         )
         .bind(from.to_string())
@@ -63,6 +67,16 @@ impl Store {
                 .entry(key.clone())
                 .or_default()
                 .insert(r.get::<i64, _>(2) as u32);
+            let repeat = r.get::<i64, _>(4) as u32;
+            if repeat > 0 {
+                let last = f
+                    .repeated
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(r.get::<i64, _>(2) as u32)
+                    .or_default();
+                *last = (*last).max(repeat);
+            }
             if r.get::<Option<i64>, _>(3).is_some() {
                 f.resolved.insert(key);
             }
@@ -72,8 +86,8 @@ impl Store {
 
     pub async fn escalations_on(&self, date: NaiveDate) -> Result<Vec<EscalationRow>> {
         let rows = sqlx::query(
-            "SELECT order_id, kind, step, recipients, fired_at, status, resolved_at, resolution FROM escalations
-             WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id",
+            "SELECT order_id, kind, step, recipients, fired_at, status, resolved_at, resolution, repeat_no
+             FROM escalations WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id",
         )
         .bind(date.to_string())
         .fetch_all(self.pool())
@@ -98,6 +112,7 @@ impl Store {
                         (Some(_), Some(h)) => format!("resolved_{h}"),
                         _ => r.get(5),
                     },
+                    repeat: r.get(8),
                 }
             })
             .collect())
@@ -256,8 +271,9 @@ pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Resu
     for chunk in list.chunks(500) {
         let sql = super::multi_row_insert(
             tx,
-            "INSERT INTO escalations (key, order_id, report_id, day, kind, step, due_at, fired_at, recipients, status, message_id)",
-            11,
+            "INSERT INTO escalations (key, order_id, report_id, day, kind, step, due_at, fired_at, recipients, status, message_id,
+                                      repeat_no)",
+            12,
             chunk.len(),
             "ON CONFLICT (key) DO NOTHING RETURNING id",
         );
@@ -274,7 +290,8 @@ pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Resu
                 .bind(e.fired_at)
                 .bind(e.recipients.join(","))
                 .bind(e.status.as_str())
-                .bind(e.message_id.clone());
+                .bind(e.message_id.clone())
+                .bind(e.repeat_no);
         }
         ids.extend(q.fetch_all(&mut **tx).await?);
     }

@@ -16,6 +16,7 @@ use crate::config::DepartmentDef;
 use crate::error::{Error, Result};
 use crate::ids::Held;
 
+pub mod approval;
 pub mod audit;
 pub mod chat;
 pub mod escalations;
@@ -81,6 +82,8 @@ migrations![
     ("0012", "delivery"),
     ("0013", "chat_identities"),
     ("0014", "audit"),
+    ("0015", "directory"),
+    ("0016", "approval"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
@@ -240,7 +243,7 @@ impl Store {
     // ---- employees ----
 
     pub async fn employees(&self) -> Result<HashMap<String, Employee>> {
-        let rows = sqlx::query("SELECT employee_id, name, department, role FROM employees")
+        let rows = sqlx::query("SELECT employee_id, name, department, role, active FROM employees")
             .fetch_all(&self.pool)
             .await?;
         let mut map: HashMap<String, Employee> = rows
@@ -274,7 +277,7 @@ impl Store {
 
     pub async fn employee(&self, id: &str) -> Result<Option<Employee>> {
         let row = sqlx::query(
-            "SELECT employee_id, name, department, role FROM employees WHERE employee_id = $1",
+            "SELECT employee_id, name, department, role, active FROM employees WHERE employee_id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -307,17 +310,58 @@ impl Store {
         now: i64,
         actor: &audit::Actor,
     ) -> Result<()> {
+        self.write_employees(list, &BTreeMap::new(), now, actor)
+            .await
+    }
+
+    /// The directory's view of the listed employees (`employees sync --ldap`, a login
+    /// checked by the directory), in one transaction: each is stored with the DN `dns` gives
+    /// it, a leaver (`active: false`) stays with their history.
+    pub async fn sync_employees(
+        &self,
+        list: &[Employee],
+        dns: &BTreeMap<String, String>,
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<()> {
+        self.write_employees(list, dns, now, actor).await
+    }
+
+    /// Employee ID → the directory entry it was last read from, for those that came from one.
+    pub async fn directory_dns(&self) -> Result<BTreeMap<String, String>> {
+        let rows = sqlx::query(
+            "SELECT employee_id, directory_dn FROM employees WHERE directory_dn IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn write_employees(
+        &self,
+        list: &[Employee],
+        dns: &BTreeMap<String, String>,
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<()> {
         let existing = self.employees().await?;
         let changes: Vec<audit::Change> = list
             .iter()
             .filter_map(|e| {
-                let before = existing.get(&e.employee_id).map(Employee::audit_json);
+                let old = existing.get(&e.employee_id);
+                let before = old.map(Employee::audit_json);
                 let after = e.audit_json();
+                let action = match old {
+                    None => "create",
+                    Some(o) if o.active && !e.active => "deactivate",
+                    Some(o) if !o.active && e.active => "reactivate",
+                    Some(_) => "update",
+                };
                 (before.as_ref() != Some(&after)).then(|| audit::Change {
                     entity: "employee",
                     entity_id: e.employee_id.clone(),
                     department: Some(e.department.clone()),
-                    action: if before.is_some() { "update" } else { "create" },
+                    action,
                     before,
                     after: Some(after),
                 })
@@ -327,16 +371,24 @@ impl Store {
         audit::append(&mut tx, actor, now, &changes).await?;
         for e in list {
             sqlx::query(
-                "INSERT INTO employees (employee_id, name, department, role) VALUES ($1, $2, $3, $4)
+                "INSERT INTO employees (employee_id, name, department, role, active) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (employee_id) DO UPDATE SET name = excluded.name, department = excluded.department,
-                 role = excluded.role",
+                 role = excluded.role, active = excluded.active",
             )
             .bind(&e.employee_id)
             .bind(&e.name)
             .bind(&e.department)
             .bind(e.role.as_str())
+            .bind(i64::from(e.active))
             .execute(&mut *tx)
             .await?;
+            if let Some(dn) = dns.get(&e.employee_id) {
+                sqlx::query("UPDATE employees SET directory_dn = $1 WHERE employee_id = $2")
+                    .bind(dn)
+                    .bind(&e.employee_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query("DELETE FROM chat_identities WHERE employee_id = $1")
                 .bind(&e.employee_id)
                 .execute(&mut *tx)
@@ -384,7 +436,7 @@ impl Store {
 
     pub async fn supervisors_of(&self, department: &str) -> Result<Vec<Employee>> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT employee_id FROM employees WHERE department = $1 AND role = 'supervisor' ORDER BY employee_id",
+            "SELECT employee_id FROM employees WHERE department = $1 AND role = 'supervisor' AND active = 1 ORDER BY employee_id",
         )
         .bind(department)
         .fetch_all(&self.pool)
@@ -618,8 +670,8 @@ impl Store {
             let (b, department) = before
                 .remove(&(o.employee.clone(), o.date))
                 .unwrap_or_default();
-            changes.extend(order_change(o, status, b, department));
-            upsert_order_row(&mut tx, o, status, now).await?;
+            changes.extend(order_change(o, status, b, department, None));
+            upsert_order_row(&mut tx, o, status, now, None).await?;
         }
         // The file's entries in one append: a few statements, not one a row.
         audit::append(&mut tx, actor, now, &changes).await?;
@@ -722,7 +774,7 @@ impl OrderFields<'_> {
 
 /// The order of (employee, date) as it stands in the transaction, for the audit trail, and the
 /// employee's department.
-async fn order_before(
+pub(crate) async fn order_before(
     tx: &mut Tx<'_>,
     employee: &str,
     date: NaiveDate,
@@ -846,8 +898,35 @@ pub(crate) async fn upsert_order(
     now: i64,
     actor: &audit::Actor,
 ) -> Result<i64> {
+    upsert_order_by(tx, o, status, now, actor, None).await
+}
+
+/// `upsert_order`, stamped by `deputy` (代決) for `o.approved_by` when given: the audit entry's
+/// `after` names the deputy, and the register shows both.
+pub(crate) async fn upsert_order_by(
+    tx: &mut Tx<'_>,
+    o: &crate::order::WorkOrder,
+    status: crate::order::OrderStatus,
+    now: i64,
+    actor: &audit::Actor,
+    deputy: Option<&str>,
+) -> Result<i64> {
     let (before, department) = order_before(tx, &o.employee, o.date).await?;
-    upsert_order_audited(tx, o, status, now, actor, before, department).await
+    let stamp = Stamp {
+        before,
+        department,
+        deputy,
+    };
+    upsert_order_audited(tx, o, status, now, actor, stamp).await
+}
+
+/// What `upsert_order_audited` needs besides the order: the order before the change, its
+/// department, and the deputy who stamped it (代決), if one did.
+#[derive(Default)]
+struct Stamp<'a> {
+    before: Option<serde_json::Value>,
+    department: Option<String>,
+    deputy: Option<&'a str>,
 }
 
 /// `upsert_order` with the order before the change (and the department) already read.
@@ -857,24 +936,30 @@ async fn upsert_order_audited(
     status: crate::order::OrderStatus,
     now: i64,
     actor: &audit::Actor,
-    before: Option<serde_json::Value>,
-    department: Option<String>,
+    stamp: Stamp<'_>,
 ) -> Result<i64> {
-    if let Some(change) = order_change(o, status, before, department) {
+    let Stamp {
+        before,
+        department,
+        deputy,
+    } = stamp;
+    if let Some(change) = order_change(o, status, before, department, deputy) {
         audit::append(tx, actor, now, &[change]).await?;
     }
-    upsert_order_row(tx, o, status, now).await
+    upsert_order_row(tx, o, status, now, deputy).await
 }
 
-/// The audit entry of writing `o` with `status` over `before`; none when nothing changes.
+/// The audit entry of writing `o` with `status` over `before` (stamped by `deputy`, 代決, if
+/// one did); none when nothing changes.
 fn order_change(
     o: &crate::order::WorkOrder,
     status: crate::order::OrderStatus,
     before: Option<serde_json::Value>,
     department: Option<String>,
+    deputy: Option<&str>,
 ) -> Option<audit::Change> {
     let leave = crate::order::format_leave(&o.leave);
-    let after = OrderFields {
+    let mut after = OrderFields {
         start: o.start.to_string(),
         end: o.end.to_string(),
         content: &o.content,
@@ -885,9 +970,14 @@ fn order_change(
         holiday_ok: o.holiday_ok,
     }
     .json();
+    if let Some(d) = deputy {
+        after["deputy"] = d.into();
+    }
     let action = match (&before, status) {
         (None, _) => "create",
         (Some(b), crate::order::OrderStatus::Approved) if b["status"] == "draft" => "approve",
+        // The supervisor's stamp when a division head's step follows.
+        (Some(b), crate::order::OrderStatus::Reviewed) if b["status"] == "draft" => "approve_step",
         _ => "update",
     };
     (before.as_ref() != Some(&after)).then(|| audit::Change {
@@ -906,16 +996,18 @@ async fn upsert_order_row(
     o: &crate::order::WorkOrder,
     status: crate::order::OrderStatus,
     now: i64,
+    deputy: Option<&str>,
 ) -> Result<i64> {
     let leave = crate::order::format_leave(&o.leave);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
-                             leave_spans, status, cancelled_at, holiday_ok)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)
+                             leave_spans, status, cancelled_at, holiday_ok, deputy_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)
          ON CONFLICT (employee_id, date) DO UPDATE SET start_min = excluded.start_min, end_min = excluded.end_min,
              content = excluded.content, approved_by = excluded.approved_by, approved_at = excluded.approved_at,
              shifted = excluded.shifted, leave_spans = excluded.leave_spans, status = excluded.status,
-             cancelled_at = NULL, holiday_ok = excluded.holiday_ok
+             cancelled_at = NULL, holiday_ok = excluded.holiday_ok, deputy_by = excluded.deputy_by,
+             sent_back_reason = NULL, sent_back_by = NULL, sent_back_at = NULL
          RETURNING id",
     )
     .bind(&o.employee)
@@ -929,6 +1021,7 @@ async fn upsert_order_row(
     .bind(leave)
     .bind(status.as_str())
     .bind(o.holiday_ok as i64)
+    .bind(deputy)
     .fetch_one(&mut **tx)
     .await?;
     Ok(id)
@@ -936,7 +1029,8 @@ async fn upsert_order_row(
 
 const ORDER_SELECT: &str =
     "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
-    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok
+    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok, o.deputy_by,
+    o.division_by
     FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
 
 /// `INSERT … VALUES (…), (…) tail` for `rows` rows of `cols` values: one statement for a
@@ -1026,6 +1120,9 @@ pub enum Role {
     Supervisor,
     It,
     Hr,
+    /// 部長: the second approval step for every department of their division, when
+    /// `[approval] steps` has it.
+    DivisionHead,
 }
 
 impl Role {
@@ -1035,6 +1132,7 @@ impl Role {
             "supervisor" => Some(Role::Supervisor),
             "it" => Some(Role::It),
             "hr" => Some(Role::Hr),
+            "division_head" => Some(Role::DivisionHead),
             _ => None,
         }
     }
@@ -1045,6 +1143,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::It => "it",
             Role::Hr => "hr",
+            Role::DivisionHead => "division_head",
         }
     }
 }
@@ -1100,6 +1199,9 @@ pub struct Employee {
     pub emails: Vec<String>,
     /// The employee's ID on each chat platform they use (one each).
     pub chat_ids: BTreeMap<ChatPlatform, String>,
+    /// `false`: left (the directory no longer has them). Kept with their history; cannot log
+    /// in, is given no new order and is sent no notice.
+    pub active: bool,
 }
 
 impl Employee {
@@ -1111,6 +1213,7 @@ impl Employee {
             role: Role::parse(&r.get::<String, _>(3)).unwrap_or(Role::Teleworker),
             emails: Vec::new(),
             chat_ids: BTreeMap::new(),
+            active: r.get::<i64, _>(4) != 0,
         }
     }
 
@@ -1121,10 +1224,15 @@ impl Employee {
             .iter()
             .map(|(p, id)| (p.column(), id.as_str()))
             .collect();
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "name": self.name, "department": self.department, "role": self.role.as_str(),
             "emails": self.emails, "chat_ids": chat,
-        })
+        });
+        // Written only for a leaver, so that the entries of everyone else read as before.
+        if !self.active {
+            v["active"] = false.into();
+        }
+        v
     }
 
     /// The employee's ID on `platform`.
@@ -1165,6 +1273,10 @@ pub struct OrderRow {
     pub department: String,
     /// Approved for a day the city hall is closed (`orders import` column holiday_ok).
     pub holiday_ok: bool,
+    /// 代決: who stamped for `approved_by`.
+    pub deputy_by: Option<String>,
+    /// The second step's stamp (部長), when `[approval] steps` has it.
+    pub division_by: Option<String>,
 }
 
 impl OrderRow {
@@ -1183,6 +1295,8 @@ impl OrderRow {
             employee_name: r.get(10),
             department: r.get(11),
             holiday_ok: r.get::<i64, _>(12) != 0,
+            deputy_by: r.get(13),
+            division_by: r.get(14),
         }
     }
 }
@@ -1223,8 +1337,10 @@ mod tests {
                 .map(|(v, name, _)| format!("{v:04}_{name}.sql"))
                 .collect();
             assert_eq!(listed, files, "{dialect}");
+            // Increasing, not necessarily contiguous: branches worked on side by side are given
+            // numbers ahead of time (issue 18's approval routes took 0016 while 0015 was another's).
             let versions: Vec<i64> = list.iter().map(|m| m.0).collect();
-            assert_eq!(versions, (1..=list.len() as i64).collect::<Vec<_>>());
+            assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
         }
     }
 

@@ -17,21 +17,39 @@ pub struct RegisterRow {
     pub approved_at: Option<i64>,
     pub requested_by: Option<String>,
     pub requested_at: Option<i64>,
+    /// 差戻し: why, by whom and when (while the order is sent back).
+    pub sent_back_reason: Option<String>,
+    pub sent_back_by: Option<String>,
+    pub sent_back_at: Option<i64>,
+    /// 代決: the supervisor `approved_by` stood in for.
+    pub deputy_by: Option<String>,
+    /// The second step's stamp (部長), when `[approval] steps` has one.
+    pub division_by: Option<String>,
+    pub division_at: Option<i64>,
+    pub division_deputy: Option<String>,
 }
 
 const REGISTER_SELECT: &str =
     "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
-    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok,
-    o.approved_at, o.requested_by, o.requested_at
+    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok, o.deputy_by,
+    o.division_by, o.approved_at, o.requested_by, o.requested_at, o.sent_back_reason,
+    o.sent_back_by, o.sent_back_at, o.deputy_by, o.division_by, o.division_at, o.division_deputy
     FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
 
 impl RegisterRow {
     fn from_row(r: &AnyRow) -> Self {
         RegisterRow {
             order: OrderRow::from_row(r),
-            approved_at: r.get(13),
-            requested_by: r.get(14),
-            requested_at: r.get(15),
+            approved_at: r.get(15),
+            requested_by: r.get(16),
+            requested_at: r.get(17),
+            sent_back_reason: r.get(18),
+            sent_back_by: r.get(19),
+            sent_back_at: r.get(20),
+            deputy_by: r.get(21),
+            division_by: r.get(22),
+            division_at: r.get(23),
+            division_deputy: r.get(24),
         }
     }
 }
@@ -130,9 +148,10 @@ impl Store {
         let login = login.trim();
         Ok(sqlx::query_scalar(
             "SELECT employee_id FROM (
-                 SELECT employee_id, 0 AS pref FROM employees WHERE employee_id = $1
+                 SELECT employee_id, 0 AS pref FROM employees WHERE employee_id = $1 AND active = 1
                  UNION ALL
-                 SELECT employee_id, 1 AS pref FROM employee_emails WHERE email = $2
+                 SELECT m.employee_id, 1 AS pref FROM employee_emails m
+                 JOIN employees e ON e.employee_id = m.employee_id WHERE m.email = $2 AND e.active = 1
              ) found ORDER BY pref LIMIT 1",
         )
         .bind(login)
@@ -189,9 +208,9 @@ impl Store {
         now: i64,
     ) -> Result<Option<(SessionRow, super::Employee)>> {
         let row = sqlx::query(
-            "SELECT e.employee_id, e.name, e.department, e.role, s.csrf, s.expires_at
+            "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at
              FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1",
         )
         .bind(token_hash)
         .bind(now)
@@ -201,8 +220,8 @@ impl Store {
             let e = super::Employee::from_row(&r);
             let s = SessionRow {
                 employee_id: e.employee_id.clone(),
-                csrf: r.get(4),
-                expires_at: r.get(5),
+                csrf: r.get(5),
+                expires_at: r.get(6),
             };
             (s, e)
         }))
@@ -212,7 +231,7 @@ impl Store {
     pub async fn department_emails(&self, department: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT m.email FROM employee_emails m JOIN employees e ON e.employee_id = m.employee_id
-             WHERE e.department = $1",
+             WHERE e.department = $1 AND e.active = 1",
         )
         .bind(department)
         .fetch_all(self.pool())
@@ -443,6 +462,21 @@ impl Store {
         Ok(rows.iter().map(RegisterRow::from_row).collect())
     }
 
+    /// The register's orders that meet `condition` (SQL, `$1` the first day), by day.
+    pub(crate) async fn register_where(
+        &self,
+        condition: &str,
+        from: NaiveDate,
+    ) -> Result<Vec<RegisterRow>> {
+        let rows = sqlx::query(&format!(
+            "{REGISTER_SELECT} WHERE {condition} ORDER BY o.date, e.department, o.employee_id"
+        ))
+        .bind(from.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(RegisterRow::from_row).collect())
+    }
+
     /// Drafts waiting for approval, of one department or all, from a day on.
     pub async fn drafts(
         &self,
@@ -522,8 +556,9 @@ pub async fn save_draft(
              content = excluded.content, approved_by = NULL, approved_at = NULL, shifted = excluded.shifted,
              leave_spans = excluded.leave_spans, status = 'draft', cancelled_at = NULL,
              holiday_ok = excluded.holiday_ok, requested_by = excluded.requested_by,
-             requested_at = excluded.requested_at
-         WHERE orders.status <> 'approved'",
+             requested_at = excluded.requested_at, sent_back_reason = NULL, sent_back_by = NULL,
+             sent_back_at = NULL
+         WHERE orders.status NOT IN ('approved', 'reviewed')",
     )
     .bind(&o.employee)
     .bind(o.date.to_string())

@@ -5,4 +5,5 @@
 //! Most use cases are still top-level modules (`register`, `ingest`, `tick`, `survey`); this
 //! folder is where they move as the layering of issue 16 goes on (see docs/architecture.md).
 
+pub mod approval;
 pub mod board;

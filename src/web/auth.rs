@@ -6,16 +6,17 @@ use std::sync::OnceLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::Form;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::roles::User;
 use super::{App, WebResult};
+use crate::directory::Login;
 use crate::error::{Error, Result};
 
 pub const SESSION_COOKIE: &str = "zaitaku_session";
@@ -222,9 +223,17 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -
 pub struct Session {
     pub user: User,
     pub csrf: String,
+    /// The address the request came from (`Peer`), for the audit trail.
+    pub client: Option<String>,
 }
 
 impl Session {
+    /// Who the audit trail names for what this request changes: the employee, on the web,
+    /// from the request's address.
+    pub fn actor(&self) -> crate::store::audit::Actor {
+        crate::store::audit::Actor::web(&self.user.employee_id, self.client.clone())
+    }
+
     pub fn csrf_ok(&self, sent: &str) -> bool {
         ct_eq(&self.csrf, sent)
     }
@@ -247,6 +256,7 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
     Ok(found.map(|(s, e)| Session {
         user: e.into(),
         csrf: s.csrf,
+        client: None,
     }))
 }
 
@@ -258,7 +268,14 @@ impl FromRequestParts<App> for Session {
         app: &App,
     ) -> std::result::Result<Self, Response> {
         match session_from(app, &parts.headers).await {
-            Ok(Some(s)) => Ok(s),
+            Ok(Some(mut s)) => {
+                s.client = parts
+                    .extensions
+                    .get::<super::Peer>()
+                    .and_then(|p| p.0)
+                    .map(|a| a.to_string());
+                Ok(s)
+            }
             Ok(None) => Err(Redirect::to("/login").into_response()),
             Err(e) => Err(super::internal(e)),
         }
@@ -284,7 +301,11 @@ impl FromRequestParts<App> for ApiUser {
             .map(str::trim);
         let user = match bearer {
             Some(token) => match app.store.api_token_employee(&token_hash(token)).await {
-                Ok(Some(id)) => app.store.employee(&id).await.map(|e| e.map(User::from)),
+                Ok(Some(id)) => app
+                    .store
+                    .employee(&id)
+                    .await
+                    .map(|e| e.filter(|e| e.active).map(User::from)),
                 Ok(None) => Ok(None),
                 Err(e) => Err(e),
             },
@@ -343,9 +364,11 @@ pub struct LoginForm {
 
 pub async fn login(
     State(app): State<App>,
+    Extension(peer): Extension<super::Peer>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> WebResult {
+    let client = peer.0.map(|a| a.to_string());
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
     if expected.is_empty() || !ct_eq(expected, &f.csrf) {
         tracing::warn!(action = "login", "csrf token missing or wrong: refused");
@@ -391,12 +414,62 @@ pub async fn login(
         .await?;
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
-    let password = f.password;
+    let password = f.password.clone();
+    let f_password = f.password;
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false)
         && known;
-    let (Some(employee_id), true) = (employee, ok) else {
+    let employee = match (employee, ok) {
+        (Some(id), true) => Some(id),
+        // Not a local password: the city's directory, when there is one. Local passwords
+        // (IT's break-glass account) still work when the directory is away.
+        _ => match &app.cfg.ldap {
+            None => None,
+            Some(ldap) => {
+                let now = app.now().timestamp();
+                match crate::directory::login(
+                    &app.store,
+                    ldap,
+                    &login,
+                    &f_password,
+                    now,
+                    client.clone(),
+                )
+                .await
+                {
+                    Ok(Login::Staff(e)) => Some(e.employee_id),
+                    Ok(Login::Refused) => None,
+                    Ok(Login::NotStaff(why)) => {
+                        tracing::warn!(login = %shown, why = %super::log_text(&why), "directory login of someone who is not staff of the register: refused");
+                        return Ok(login_form(
+                            &app,
+                            StatusCode::FORBIDDEN,
+                            &login,
+                            Some(
+                                "ディレクトリのアカウントは確認できましたが、在宅勤務命令簿の対象者として登録できません（所属・職員番号・メールアドレスを情報管理課に確認してください）。",
+                            ),
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::error!(login = %shown, error = %super::log_text(&e.to_string()), "directory unreachable at login");
+                        let mut r = login_form(
+                            &app,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            &login,
+                            Some(
+                                "庁内ディレクトリ（Active Directory）に接続できないため、ログインできませんでした。しばらくしてからもう一度お試しください。解決しない場合は情報管理課へ連絡してください。",
+                            ),
+                        );
+                        r.headers_mut()
+                            .insert(header::RETRY_AFTER, HeaderValue::from(30));
+                        return Ok(r);
+                    }
+                }
+            }
+        },
+    };
+    let Some(employee_id) = employee else {
         let at = app.now().timestamp_millis();
         app.store
             .record_login_failure(&key, at, at - FAILURE_WINDOW_MS)
@@ -416,9 +489,8 @@ pub async fn login(
     start_session(&app, &employee_id).await
 }
 
-/// A new session for someone whose password was right: its cookie, and the login form's
-/// cookie cleared; on to the home page.
-async fn start_session(app: &App, employee_id: &str) -> WebResult {
+/// A new session for `employee_id`: stored, and the `Set-Cookie` that hands it over.
+pub(super) async fn new_session(app: &App, employee_id: &str) -> Result<HeaderValue> {
     let now = app.now().timestamp();
     let token = random_hex(32);
     let csrf = random_hex(32);
@@ -432,18 +504,29 @@ async fn start_session(app: &App, employee_id: &str) -> WebResult {
         )
         .await?;
     tracing::info!(employee = %employee_id, "logged in");
+    Ok(set_cookie(
+        SESSION_COOKIE,
+        &token,
+        "/",
+        SESSION_SECONDS,
+        app.secure_cookie,
+    ))
+}
+
+/// The employee of the request's session, if it has a live one.
+pub(super) async fn session_employee_id(app: &App, headers: &HeaderMap) -> Result<Option<String>> {
+    Ok(session_from(app, headers)
+        .await?
+        .map(|s| s.user.employee_id))
+}
+
+/// A new session for someone whose password was right: its cookie, and the login form's
+/// cookie cleared; on to the home page.
+async fn start_session(app: &App, employee_id: &str) -> WebResult {
+    let cookie = new_session(app, employee_id).await?;
     let mut resp = Redirect::to("/").into_response();
     let h = resp.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        set_cookie(
-            SESSION_COOKIE,
-            &token,
-            "/",
-            SESSION_SECONDS,
-            app.secure_cookie,
-        ),
-    );
+    h.append(header::SET_COOKIE, cookie);
     h.append(
         header::SET_COOKIE,
         set_cookie(LOGIN_COOKIE, "", "/login", 0, app.secure_cookie),

@@ -7,6 +7,7 @@
 //! do what through `roles`. This module maps HTTP to those calls and back.
 
 pub mod api;
+pub mod approval;
 pub mod attendance;
 pub mod audit;
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod lineworks;
 pub mod pages;
 pub mod report;
 pub mod roles;
+pub mod sso;
 pub mod teams;
 
 use std::collections::HashMap;
@@ -73,6 +75,8 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "order_form.html",
     "order_edit.html",
     "my.html",
+    "my_resubmit.html",
+    "deputies.html",
     "escalations.html",
     "admin.html",
     "audit.html",
@@ -104,6 +108,11 @@ pub struct Inner {
     /// `zaitaku web --now T`: the server's clock started at T and runs on (rehearsals, tests).
     clock_offset: chrono::TimeDelta,
 }
+
+/// The address a request came from (the TCP peer, never a header): the audit's client, and
+/// what `sso` checks against the trusted proxies. Every request has one (set by `sso::layer`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub Option<std::net::IpAddr>);
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -399,6 +408,16 @@ pub fn router(app: App) -> Router {
         .route("/orders/{id}/edit", get(pages::edit_order))
         .route("/orders/{id}/approve", post(pages::approve_order))
         .route("/orders/{id}/cancel", post(pages::cancel_order))
+        .route("/orders/{id}/send-back", post(approval::send_back))
+        .route("/orders/approve-week", post(approval::approve_week))
+        .route(
+            "/deputies",
+            get(approval::deputies).post(approval::add_deputy),
+        )
+        .route(
+            "/my/orders/{id}",
+            get(approval::edit_sent_back).post(approval::resubmit),
+        )
         .route("/my", get(pages::my))
         .route("/my/report", post(report::my_report))
         .route("/requests", post(pages::request_order))
@@ -421,6 +440,10 @@ pub fn router(app: App) -> Router {
         .route("/chat/teams", post(teams::outgoing))
         .route("/metrics", get(api::metrics))
         .route("/static/{name}", get(asset))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            sso::layer,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }
@@ -438,7 +461,9 @@ pub async fn serve(
     let app = App::with_clock(cfg, store, channels, start);
     tracing::info!(addr = ?addr, "web register listening");
     let sweeper = tokio::spawn(sweep(app.clone()));
-    let served = axum::serve(listener, router(app))
+    // The peer's address (`ConnectInfo`): the audit's client, and the trusted proxies' test.
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::Io {

@@ -26,7 +26,6 @@ use crate::calendar::{Minutes, parse_date};
 use crate::error::Error;
 use crate::order::{OrderDraft, OrderStatus, parse_leave};
 use crate::store::Role;
-use crate::store::audit::Actor;
 
 pub(super) type Errors = BTreeMap<&'static str, String>;
 
@@ -61,7 +60,8 @@ pub(super) fn base(s: &Session) -> Value {
         csrf => &s.csrf,
         is_admin => can_administer(u),
         is_supervisor => u.role == Role::Supervisor,
-        reads_boards => u.role != Role::Teleworker,
+        reads_boards => u.role != Role::Teleworker && u.role != Role::DivisionHead,
+        is_division_head => u.role == Role::DivisionHead,
         reads_audit => super::roles::audit_scope(u).is_some(),
         reads_attendance => super::roles::can_export_attendance(u),
     }
@@ -72,7 +72,7 @@ pub(super) fn with_status(mut r: Response, status: StatusCode) -> Response {
     r
 }
 
-fn see_other(url: String) -> Response {
+pub(super) fn see_other(url: String) -> Response {
     Redirect::to(&url).into_response()
 }
 
@@ -128,6 +128,8 @@ impl DayQuery {
 pub async fn home(s: Session) -> Response {
     if s.user.role == Role::Teleworker {
         see_other("/my".into())
+    } else if s.user.role == Role::DivisionHead {
+        see_other("/orders".into())
     } else {
         see_other("/board".into())
     }
@@ -297,7 +299,7 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
             by: s.user.employee_id.clone(),
             note: Some(f.note.trim().to_string()).filter(|n| !n.is_empty()),
         };
-        let actor = Actor::web(&s.user.employee_id, None);
+        let actor = s.actor();
         match crate::register::record_contact(
             &app.store,
             &app.cfg,
@@ -361,7 +363,7 @@ pub struct OrderForm {
 
 impl OrderForm {
     /// The form as it is shown again after a refusal: every field cut near its limit.
-    fn clipped(mut self) -> OrderForm {
+    pub(super) fn clipped(mut self) -> OrderForm {
         clip(&mut self.content, CONTENT_CHARS);
         for f in [
             &mut self.employee_id,
@@ -375,7 +377,7 @@ impl OrderForm {
         self
     }
 
-    fn from_row(o: &crate::store::OrderRow) -> OrderForm {
+    pub(super) fn from_row(o: &crate::store::OrderRow) -> OrderForm {
         OrderForm {
             csrf: String::new(),
             employee_id: o.employee_id.clone(),
@@ -391,7 +393,12 @@ impl OrderForm {
 
     /// The draft the form describes, or what is wrong with its fields (in Japanese). The rules
     /// themselves are `WorkOrder::new`'s; this only reads the fields.
-    fn draft(&self, app: &App, employee: &str, approved_by: &str) -> Result<OrderDraft, Errors> {
+    pub(super) fn draft(
+        &self,
+        app: &App,
+        employee: &str,
+        approved_by: &str,
+    ) -> Result<OrderDraft, Errors> {
         let mut errors = Errors::new();
         let date = parse_date(&self.date);
         if date.is_none() {
@@ -446,7 +453,7 @@ impl OrderForm {
 }
 
 /// Shows a rule violation next to its field, in Japanese.
-fn rule_errors(e: &crate::order::OrderError) -> Errors {
+pub(super) fn rule_errors(e: &crate::order::OrderError) -> Errors {
     let mut errors = Errors::new();
     errors.insert(e.field(), e.message_ja());
     errors
@@ -465,26 +472,50 @@ fn draft_from_row(o: &crate::store::OrderRow, approved_by: &str) -> OrderDraft {
     }
 }
 
-struct RegisterView<'a> {
-    date: NaiveDate,
-    department: Option<&'a str>,
-    form: Option<OrderForm>,
-    errors: Errors,
-    notice: Option<String>,
+pub(super) struct RegisterView<'a> {
+    pub(super) date: NaiveDate,
+    pub(super) department: Option<&'a str>,
+    pub(super) form: Option<OrderForm>,
+    pub(super) errors: Errors,
+    pub(super) notice: Option<String>,
 }
 
-async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult {
+pub(super) async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult {
     let u = &s.user;
-    // A supervisor's register is their department's; IT and HR read any or all.
+    let approval = register_approvals(app, u).await?;
+    let (deputised, division) = (&approval.deputised, &approval.division);
+    // A supervisor's register is their department's; a deputy's the one they stand in for; a
+    // division head's their division's; IT and HR read any or all.
     let dept: Option<String> = match u.role {
         Role::Supervisor => Some(u.department.clone()),
+        Role::Teleworker => deputised.first().cloned(),
+        Role::DivisionHead => None,
         _ => v.department.map(str::to_string),
     };
-    let rows = app.store.register_day(v.date, dept.as_deref()).await?;
-    let drafts = app
-        .store
-        .drafts(dept.as_deref(), app.cfg.service.from)
-        .await?;
+    // Teleworkers and division heads see only what they approve.
+    let approves_only = matches!(u.role, Role::Teleworker | Role::DivisionHead);
+    let mut rows = app.store.register_day(v.date, dept.as_deref()).await?;
+    let mut drafts = if approves_only {
+        vec![]
+    } else {
+        app.store
+            .drafts(dept.as_deref(), app.cfg.service.from)
+            .await?
+    };
+    if approves_only {
+        rows.retain(|r| {
+            division.contains(&r.order.department) || deputised.contains(&r.order.department)
+        });
+    }
+    let own = if approves_only { None } else { dept.as_ref() };
+    for d in deputised.iter().filter(|d| Some(*d) != own) {
+        drafts.extend(app.store.drafts(Some(d), app.cfg.service.from).await?);
+    }
+    if !division.is_empty() {
+        let mut waiting = app.store.awaiting_division(app.cfg.service.from).await?;
+        waiting.retain(|r| division.contains(&r.order.department));
+        drafts.extend(waiting);
+    }
     let employees = app.store.employees().await?;
     let name_of = |id: &Option<String>| {
         id.as_ref()
@@ -511,7 +542,24 @@ async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult
             approved_at => r.approved_at,
             requested_by => &r.requested_by,
             requested_at => r.requested_at,
+            sent_back_reason => &r.sent_back_reason,
+            sent_back_by => &r.sent_back_by,
+            sent_back_by_name => name_of(&r.sent_back_by),
+            sent_back_at => r.sent_back_at,
+            deputy_by => &r.deputy_by,
+            deputy_by_name => name_of(&r.deputy_by),
+            division_by => &r.division_by,
+            division_by_name => name_of(&r.division_by),
+            division_at => r.division_at,
+            division_deputy => &r.division_deputy,
+            division_deputy_name => name_of(&r.division_deputy),
             can_manage => can_manage_department(u, &r.order.department),
+            can_approve => match r.order.status {
+                OrderStatus::Draft => can_manage_department(u, &r.order.department)
+                    || deputised.contains(&r.order.department),
+                OrderStatus::Reviewed => division.contains(&r.order.department),
+                _ => false,
+            },
         }
     };
     let mut staff: Vec<_> = employees
@@ -545,6 +593,9 @@ async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult
         rows => rows.iter().map(view).collect::<Vec<_>>(),
         drafts => drafts.iter().map(view).collect::<Vec<_>>(),
         can_create => u.role == Role::Supervisor,
+        can_bulk => u.role == Role::Supervisor || !deputised.is_empty(),
+        week_from => week_of(v.date).0.to_string(),
+        week_to => week_of(v.date).1.to_string(),
         staff => staff,
         form => form,
         errors => v.errors,
@@ -556,10 +607,52 @@ async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -> WebResult
     Ok(app.render("orders.html", ctx))
 }
 
+/// Monday and Sunday of the week of `day` (一括承認).
+pub(super) fn week_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    use chrono::Datelike;
+    let monday = day - chrono::Duration::days(day.weekday().num_days_from_monday().into());
+    (monday, monday + chrono::Duration::days(6))
+}
+
+/// Whose approvals this person gives today besides their own department's: the departments
+/// whose drafts they stamp as a deputy (代決), and those whose supervisor-stamped orders they
+/// approve as division head (部長), or as a division head's deputy.
+#[derive(Default)]
+struct RegisterApprovals {
+    deputised: Vec<String>,
+    division: Vec<String>,
+}
+
+async fn register_approvals(
+    app: &App,
+    u: &super::roles::User,
+) -> Result<RegisterApprovals, super::WebError> {
+    let mut a = RegisterApprovals::default();
+    let Some(me) = app.store.employee(&u.employee_id).await? else {
+        return Ok(a);
+    };
+    a.division = crate::usecase::approval::division_departments(&app.store, &me).await?;
+    for d in app.store.deputyships(&u.employee_id, today(app)).await? {
+        if d.supervisor_role == Role::DivisionHead.as_str() {
+            if let Some(head) = app.store.employee(&d.supervisor).await? {
+                a.division.extend(
+                    crate::usecase::approval::division_departments(&app.store, &head).await?,
+                );
+            }
+        } else {
+            a.deputised.push(d.department);
+        }
+    }
+    Ok(a)
+}
+
 pub async fn orders(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
     let date = q.day(&app);
     if s.user.role == Role::Teleworker {
-        return Ok(see_other("/my".into()));
+        let a = register_approvals(&app, &s.user).await?;
+        if a.deputised.is_empty() && a.division.is_empty() {
+            return Ok(see_other("/my".into()));
+        }
     }
     if let Some(r) = check_department(&app, &s, q.department(), "orders", date).await {
         return Ok(r);
@@ -589,9 +682,11 @@ pub async fn create_order(
         errors.insert("employee_id", "職員を選んでください".into());
         return invalid_order(&app, &s, date, f, errors).await;
     }
-    // No such employee is answered as another department's employee is (403, the same page).
+    // No such employee, or one who has left, is answered as another department's employee
+    // is (403, the same page).
     let emp = app.store.employee(f.employee_id.trim()).await?;
-    let Some(emp) = emp.filter(|e| can_manage_department(&s.user, &e.department)) else {
+    let Some(emp) = emp.filter(|e| e.active && can_manage_department(&s.user, &e.department))
+    else {
         let target = format!("employee={} date={}", f.employee_id, f.date);
         return Ok(app.deny(&s.user, "create_order", &target).await);
     };
@@ -622,10 +717,9 @@ pub async fn create_order(
         Ok(order) => {
             let now = app.now().timestamp();
             let mut tx = app.store.begin().await?;
-            let actor = Actor::web(&s.user.employee_id, None);
-            let id =
-                crate::store::upsert_order(&mut tx, &order, OrderStatus::Approved, now, &actor)
-                    .await?;
+            let actor = s.actor();
+            let status = crate::usecase::approval::after_supervisor(&app.cfg);
+            let id = crate::store::upsert_order(&mut tx, &order, status, now, &actor).await?;
             tx.commit().await.map_err(Error::from)?;
             app.changed();
             tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order created and approved on the web");
@@ -671,7 +765,7 @@ async fn invalid_request(
     ))
 }
 
-async fn load_order(
+pub(super) async fn load_order(
     app: &App,
     id: i64,
 ) -> Result<Option<crate::store::web::RegisterRow>, super::WebError> {
@@ -681,7 +775,7 @@ async fn load_order(
 /// The order, when this person manages its department; `None` both when it is another
 /// department's and when there is no such order, so the caller answers both with the same 403
 /// and the answer does not tell which order IDs exist.
-async fn managed_order(
+pub(super) async fn managed_order(
     app: &App,
     s: &Session,
     id: i64,
@@ -691,7 +785,7 @@ async fn managed_order(
         .filter(|r| can_manage_department(&s.user, &r.order.department)))
 }
 
-fn not_found(app: &App, s: &Session) -> Response {
+pub(super) fn not_found(app: &App, s: &Session) -> Response {
     with_status(
         app.render(
             "error.html",
@@ -781,9 +875,9 @@ pub async fn update_order(
             crate::store::upsert_order(
                 &mut tx,
                 &order,
-                OrderStatus::Approved,
+                crate::usecase::approval::after_supervisor(&app.cfg),
                 app.now().timestamp(),
-                &Actor::web(&s.user.employee_id, None),
+                &s.actor(),
             )
             .await?;
             tx.commit().await.map_err(Error::from)?;
@@ -809,7 +903,42 @@ pub async fn approve_order(
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "approve_order").await);
     }
-    let Some(r) = managed_order(&app, &s, id).await? else {
+    // The department's supervisor stamps as themselves; a deputy named for today as 代決 for
+    // the supervisor who named them. An order the supervisor stamped waits for the division
+    // head (or their deputy) when `[approval] steps` has that step.
+    let r = load_order(&app, id).await?;
+    let me = app.store.employee(&s.user.employee_id).await?;
+    if let (Some(r), Some(me)) = (&r, &me)
+        && r.order.status == OrderStatus::Reviewed
+    {
+        let back = url("/orders", &[("date", &r.order.date.to_string())]);
+        let stamp = crate::usecase::approval::division_stamp_for(
+            &app.store,
+            me,
+            &r.order.department,
+            today(&app),
+        )
+        .await?;
+        let Some(stamp) = stamp else {
+            return Ok(app
+                .deny(&s.user, "approve_order", &format!("order={id}"))
+                .await);
+        };
+        let now = app.now().timestamp();
+        let actor = s.actor();
+        crate::usecase::approval::approve_division(&app.store, id, &stamp, now, &actor).await?;
+        app.changed();
+        tracing::info!(order = id, by = %s.user.employee_id, deputy = stamp.deputy.is_some(), "order approved by the division head on the web");
+        return Ok(see_other(back));
+    }
+    let stamp = match (&r, &me) {
+        (Some(r), Some(me)) => {
+            crate::usecase::approval::stamp_for(&app.store, me, &r.order.department, today(&app))
+                .await?
+        }
+        _ => None,
+    };
+    let (Some(r), Some(stamp)) = (r, stamp) else {
         return Ok(app
             .deny(&s.user, "approve_order", &format!("order={id}"))
             .await);
@@ -818,43 +947,62 @@ pub async fn approve_order(
     if r.order.status != OrderStatus::Draft {
         return Ok(see_other(back));
     }
-    let Some(emp) = app.store.employee(&r.order.employee_id).await? else {
-        return Ok(not_found(&app, &s));
-    };
-    let draft = draft_from_row(&r.order, &s.user.employee_id);
-    match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
-        Err(e) => {
+    match stamp_draft(&app, &s.actor(), &r, &stamp).await? {
+        None => Ok(see_other(back)),
+        Some(refused) => {
             let v = RegisterView {
                 date: r.order.date,
                 department: None,
                 form: None,
                 errors: Errors::new(),
-                notice: Some(format!(
-                    "{} さんの {} の申請は承認できません: {}",
-                    emp.name,
-                    r.order.date,
-                    e.message_ja()
-                )),
+                notice: Some(refused),
             };
             Ok(with_status(
                 register_page(&app, &s, v).await?,
                 StatusCode::UNPROCESSABLE_ENTITY,
             ))
         }
+    }
+}
+
+/// The digital stamp on one draft, checked again with the stamp's approver (the ID may have
+/// been released, the day closed, since it was asked for) and saved with who and when, and its
+/// own audit entry. `Some(why)` (in Japanese) when a rule refuses it; nothing is saved then.
+pub(super) async fn stamp_draft(
+    app: &App,
+    actor: &crate::store::audit::Actor,
+    r: &crate::store::web::RegisterRow,
+    stamp: &crate::usecase::approval::Stamp,
+) -> Result<Option<String>, super::WebError> {
+    let Some(emp) = app.store.employee(&r.order.employee_id).await? else {
+        return Ok(Some(format!(
+            "{} は登録されていません",
+            r.order.employee_id
+        )));
+    };
+    let draft = draft_from_row(&r.order, &stamp.approver);
+    match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
+        Err(e) => Ok(Some(format!(
+            "{} さんの {} の申請は承認できません: {}",
+            emp.name,
+            r.order.date,
+            e.message_ja()
+        ))),
         Ok(order) => {
             let mut tx = app.store.begin().await?;
-            crate::store::upsert_order(
+            crate::store::upsert_order_by(
                 &mut tx,
                 &order,
-                OrderStatus::Approved,
+                crate::usecase::approval::after_supervisor(&app.cfg),
                 app.now().timestamp(),
-                &Actor::web(&s.user.employee_id, None),
+                actor,
+                stamp.deputy.as_deref(),
             )
             .await?;
             tx.commit().await.map_err(Error::from)?;
             app.changed();
-            tracing::info!(order = id, employee = %order.employee, date = %order.date, by = %s.user.employee_id, "order approved on the web");
-            Ok(see_other(back))
+            tracing::info!(order = r.order.id, employee = %order.employee, date = %order.date, by = %actor.who, deputy = stamp.deputy.is_some(), "order approved on the web");
+            Ok(None)
         }
     }
 }
@@ -883,7 +1031,7 @@ pub async fn cancel_order(
     let own_draft =
         r.order.status == OrderStatus::Draft && can_request_for(&s.user, &r.order.employee_id);
     if r.order.status != OrderStatus::Cancelled {
-        let actor = Actor::web(&s.user.employee_id, None);
+        let actor = s.actor();
         app.store
             .cancel_order(id, app.now().timestamp(), &actor)
             .await?;
@@ -963,6 +1111,9 @@ async fn my_page_in(
                 status => r.order.status.as_str(),
                 approved_by => &r.order.approved_by,
                 approved_at => r.approved_at,
+                deputy_by => &r.deputy_by,
+                sent_back_reason => &r.sent_back_reason,
+                sent_back_at => r.sent_back_at,
             }
         })
         .collect();
@@ -970,8 +1121,18 @@ async fn my_page_in(
         date: date.to_string(),
         ..Default::default()
     });
+    // 代決: whom this person stands in for today, so a deputy without a register in the menu
+    // finds the drafts to stamp.
+    let deputy_for: Vec<Value> = app
+        .store
+        .deputyships(&u.employee_id, today(app))
+        .await?
+        .iter()
+        .map(|d| context! { name => &d.supervisor_name, from => d.from.to_string(), to => d.to.to_string() })
+        .collect();
     let ctx = context! {
         title => "自分の在宅勤務",
+        deputy_for => deputy_for,
         date => date.to_string(),
         orders => rows,
         board => board,
@@ -1132,7 +1293,7 @@ pub async fn resolve_escalation(
         &f.kind,
         (&s.user.employee_id, "web"),
         app.now().timestamp(),
-        &Actor::web(&s.user.employee_id, None),
+        &s.actor(),
     )
     .await?;
     tx.commit().await.map_err(Error::from)?;
@@ -1174,7 +1335,7 @@ async fn admin_page(app: &App, s: &Session, v: AdminView) -> WebResult {
                 .iter()
                 .map(|(p, id)| format!("{}: {id}", p.column()))
                 .collect();
-            context! { employee_id => &e.employee_id, name => &e.name, department => &e.department, role => e.role.as_str(), emails => e.emails.join("; "), chat_ids => chat }
+            context! { employee_id => &e.employee_id, name => &e.name, department => &e.department, role => e.role.as_str(), emails => e.emails.join("; "), chat_ids => chat, active => e.active }
         })
         .collect();
     let applications: Vec<Value> = app
@@ -1323,7 +1484,7 @@ pub async fn add_application(
                     .collect(),
                 emergency: f.emergency.is_some(),
             };
-            let actor = Actor::web(&s.user.employee_id, None);
+            let actor = s.actor();
             let now = app.now().timestamp();
             crate::register::add_application_as(&app.store, &app.cfg, args, now, &actor).await
         }
@@ -1364,7 +1525,7 @@ pub async fn import_employees(
     // The import reads a file (BOM, Shift_JIS and line numbers as for the command line).
     let path = std::env::temp_dir().join(format!("zaitaku-web-{}.csv", super::auth::random_hex(8)));
     std::fs::write(&path, f.csv.as_bytes()).map_err(|e| Error::io(&path, e))?;
-    let actor = Actor::web(&s.user.employee_id, None);
+    let actor = s.actor();
     let r = crate::register::import_employees_as(&app.store, &path, app.now().timestamp(), &actor)
         .await;
     let _ = std::fs::remove_file(&path);
@@ -1411,7 +1572,7 @@ pub async fn assign_id(State(app): State<App>, s: Session, Form(f): Form<IdForm>
             "" => None,
             t => Some(form_date("--to", t)?),
         };
-        let actor = Actor::web(&s.user.employee_id, None);
+        let actor = s.actor();
         let (store, cfg, now) = (&app.store, &app.cfg, app.now().timestamp());
         crate::register::assign_id_as(store, cfg, f.employee_id.trim(), from, to, now, &actor).await
     }
@@ -1440,7 +1601,7 @@ pub async fn release_id(State(app): State<App>, s: Session, Form(f): Form<IdForm
     }
     let r = async {
         let on = form_date("--on", &f.on)?;
-        let actor = Actor::web(&s.user.employee_id, None);
+        let actor = s.actor();
         let now = app.now().timestamp();
         crate::register::release_id_as(&app.store, f.employee_id.trim(), on, now, &actor)
             .await

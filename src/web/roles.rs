@@ -39,6 +39,7 @@ pub fn role_ja(r: Role) -> &'static str {
         Role::Supervisor => "所属長",
         Role::It => "情報管理課",
         Role::Hr => "人事課",
+        Role::DivisionHead => "部長",
     }
 }
 
@@ -54,7 +55,9 @@ pub fn scope(u: &User) -> Scope {
     match u.role {
         Role::It | Role::Hr => Scope::All,
         Role::Supervisor => Scope::Department(u.department.clone()),
-        Role::Teleworker => Scope::Own(u.employee_id.clone()),
+        // A division head's register is the drafts of their division (web::pages); their board
+        // is their own.
+        Role::Teleworker | Role::DivisionHead => Scope::Own(u.employee_id.clone()),
     }
 }
 
@@ -63,7 +66,7 @@ pub fn can_see_department(u: &User, department: &str) -> bool {
     match u.role {
         Role::It | Role::Hr => true,
         Role::Supervisor => u.department == department,
-        Role::Teleworker => false,
+        Role::Teleworker | Role::DivisionHead => false,
     }
 }
 
@@ -214,6 +217,7 @@ mod tests {
             escalations: vec![],
             summary: None,
             incident: false,
+            approval: Default::default(),
         };
         let stray = |from: &str| Unmatched {
             from: from.into(),

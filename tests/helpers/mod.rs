@@ -5,7 +5,9 @@
 
 pub mod hostile;
 pub mod http;
+pub mod proxy;
 pub mod servers;
+pub mod slapd;
 pub mod synapse;
 
 use std::path::{Path, PathBuf};

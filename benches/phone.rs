@@ -1,0 +1,568 @@
+//! Issue 20's target for the teleworker's page: 自分の在宅勤務 (`GET /my`) answers in under
+//! 50 ms at p99 with 200 concurrent clients — the morning rush of a large city's teleworkers
+//! opening it at 08:30 — on a city-sized register.
+//!
+//! `cargo bench --bench phone` builds, through the library's own register commands and the
+//! release binary's `ingest` (not timed): 2,000 teleworkers over the 46 departments (two
+//! supervisors each, `licensed_ids = 2000`), about 56,000 orders over the working days of
+//! January to March 2021 (45 % of the staff on a day), the start and end mails of every order
+//! before the measured day and the start mails of two thirds of that day's (about 110,000
+//! mails, each a distinct text with a 日報 at the end), on SQLite. It starts `zaitaku web
+//! --now 2021-03-31T08:30+09:00` (release build), signs in 200 of the day's teleworkers, each
+//! from a browser session of their own, and has 200 threads fetch `/my` 10 times each over a
+//! kept-alive connection, timing every answer. The yardstick, in the same run, on the same
+//! server, clients and connections: the page's stylesheet (`/static/app.css`), which touches
+//! neither the session nor the database — what this machine and the HTTP stack cost alone.
+//! It prints p50/p90/p99/max of both and exits 1 when `/my`'s p99 misses 50 ms.
+//! `ZAITAKU_BENCH_CLIENTS=N` changes the 200.
+//!
+//! Run as a test (`cargo test --all-targets`, without `--bench`) it does the same with 92
+//! teleworkers over two weeks and 10 clients, and checks every answer is the right person's page.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zaitaku::calendar::parse_date;
+use zaitaku::config::Config;
+use zaitaku::register;
+use zaitaku::store::{Role, Store};
+
+const PW: &str = "bench password";
+const TARGET_P99: Duration = Duration::from_millis(50);
+const FISCAL_YEAR: i32 = 2020;
+const FIRST_DAY: &str = "2021-01-04";
+const DAY: &str = "2021-03-31";
+
+const SURNAMES: &[&str] = &[
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+    "佐々木",
+    "山口",
+    "松本",
+    "井上",
+    "木村",
+    "林",
+    "斎藤",
+    "清水",
+    "山崎",
+    "森",
+    "池田",
+    "橋本",
+    "阿部",
+    "石川",
+    "山下",
+    "中島",
+    "石井",
+    "小川",
+    "前田",
+    "岡田",
+    "長谷川",
+    "藤田",
+    "後藤",
+    "近藤",
+];
+const GIVEN: &[&str] = &[
+    "誠",
+    "由美",
+    "健一",
+    "恵子",
+    "翔太",
+    "美咲",
+    "大輔",
+    "陽子",
+    "拓也",
+    "直子",
+    "浩",
+    "綾",
+    "修",
+    "真理子",
+    "亮",
+    "智子",
+    "聡",
+    "裕子",
+    "剛",
+    "千尋",
+    "悠斗",
+    "彩花",
+    "隆",
+    "久美子",
+];
+const WORK: &[&str] = &[
+    "問い合わせ回答案の作成",
+    "窓口マニュアルの改訂",
+    "予算要求資料の作成",
+    "議会答弁資料の下書き",
+    "統計データの集計と分析",
+    "補助金申請書類の審査",
+    "庁内研修資料の作成",
+    "条例改正案の検討",
+];
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn zaitaku_bin() -> PathBuf {
+    std::env::var_os("ZAITAKU_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_zaitaku").into())
+}
+
+/// A deterministic stream of numbers (xorshift): the same register every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+struct Staff {
+    id: String,
+    name: String,
+    email: String,
+    department: String,
+    supervisor: String,
+}
+
+/// `employees.csv` and `orders.csv` in `dir`, and the mail of the reports in `maildir/new`.
+/// Returns the teleworkers and the IDs ordered on DAY.
+fn write_data(
+    dir: &Path,
+    cfg: &Config,
+    teleworkers: usize,
+    last: &str,
+) -> (Vec<Staff>, Vec<String>) {
+    let mut rng = Rng(0x2020_0331);
+    let depts: Vec<&str> = cfg.departments.iter().map(|d| d.name.as_str()).collect();
+    let mut csv = String::from("employee_id,name,email,department,role\n");
+    let mut staff = Vec::new();
+    for (i, d) in depts.iter().enumerate() {
+        for k in 0..2 {
+            csv += &format!(
+                "S{i:02}{k},{}{},s{i:02}{k}@city.example.lg.jp,{d},supervisor\n",
+                SURNAMES[rng.below(SURNAMES.len())],
+                GIVEN[rng.below(GIVEN.len())]
+            );
+        }
+    }
+    for n in 0..teleworkers {
+        let d = n % depts.len();
+        let id = format!("T{n:05}");
+        let email = format!("t{n:05}@city.example.lg.jp");
+        let name = format!(
+            "{}{}",
+            SURNAMES[rng.below(SURNAMES.len())],
+            GIVEN[rng.below(GIVEN.len())]
+        );
+        csv += &format!("{id},{name},{email},{},teleworker\n", depts[d]);
+        staff.push(Staff {
+            id,
+            name,
+            email,
+            department: depts[d].to_string(),
+            supervisor: format!("S{d:02}0"),
+        });
+    }
+    std::fs::write(dir.join("employees.csv"), csv).unwrap();
+
+    let first = parse_date(FIRST_DAY).unwrap();
+    let last = parse_date(last).unwrap();
+    let day = parse_date(DAY).unwrap();
+    let mut orders = String::from("employee_id,date,start,end,content,approved_by,shifted,leave\n");
+    let new = dir.join("maildir/new");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.join("maildir").join(sub)).unwrap();
+    }
+    let mut today = Vec::new();
+    let mut mails = 0usize;
+    for date in first.iter_days().take_while(|d| *d <= last) {
+        if !cfg.calendar.is_working_day(date) {
+            continue;
+        }
+        for s in &staff {
+            if rng.below(100) >= 45 {
+                continue;
+            }
+            let leave = if rng.below(10) == 0 {
+                "13:00-15:00"
+            } else {
+                ""
+            };
+            let work = WORK[rng.below(WORK.len())];
+            orders += &format!("{},{date},,,{work},{},,{leave}\n", s.id, s.supervisor);
+            let mut mail = |kind: &str, hour: u32, minute: usize, body: String| {
+                let text = format!(
+                    "Received: from mx.city.example.lg.jp by zaitaku; {} {hour:02}:{minute:02}:00 +0900\r\n\
+                     From: {}\r\nTo: telework@city.example.lg.jp\r\nSubject: {kind}\r\n\
+                     Message-ID: <{}.{date}.{kind}@city.example.lg.jp>\r\nDate: {} {hour:02}:{minute:02}:00 +0900\r\n\
+                     MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+                    date.format("%a, %d %b %Y"),
+                    s.email,
+                    s.id,
+                    date.format("%a, %d %b %Y"),
+                );
+                mails += 1;
+                std::fs::write(new.join(format!("{mails}.bench:2,")), text).unwrap();
+            };
+            if date < day {
+                mail(
+                    "業務開始",
+                    8,
+                    20 + rng.below(15),
+                    "本日の業務を開始します。".into(),
+                );
+                mail(
+                    "業務終了",
+                    17,
+                    15 + rng.below(20),
+                    format!(
+                        "本日の業務を終了します。\r\n\r\n本日の作業: {work}（進捗 {} 割）",
+                        1 + rng.below(9)
+                    ),
+                );
+            } else if date == day {
+                today.push(s.id.clone());
+                if rng.below(3) < 2 {
+                    mail(
+                        "業務開始",
+                        8,
+                        20 + rng.below(10),
+                        "本日の業務を開始します。".into(),
+                    );
+                }
+            }
+        }
+    }
+    std::fs::write(dir.join("orders.csv"), orders).unwrap();
+    (staff, today)
+}
+
+async fn build(dir: &Path, cfg: &Config, url: &str, staff: &[Staff], logins: &[String]) {
+    let store = Store::open(url).await.expect("open the database");
+    register::init(&store, cfg).await.expect("init");
+    register::import_employees(&store, &dir.join("employees.csv"))
+        .await
+        .expect("employees");
+    for (i, d) in cfg.departments.iter().enumerate() {
+        let users: Vec<String> = staff
+            .iter()
+            .filter(|s| s.department == d.name)
+            .map(|s| s.id.clone())
+            .collect();
+        let app = register::ApplicationArgs {
+            department: d.name.clone(),
+            fiscal_year: FISCAL_YEAR,
+            pc: format!("PC-{:02}", i + 1),
+            users,
+            emergency: false,
+        };
+        register::add_application(&store, cfg, app, 0)
+            .await
+            .expect("application");
+    }
+    let from = parse_date(FIRST_DAY).unwrap();
+    for s in staff {
+        register::assign_id(&store, cfg, &s.id, from, None)
+            .await
+            .expect("telework ID");
+    }
+    register::import_orders(&store, cfg, &dir.join("orders.csv"), 0)
+        .await
+        .expect("orders");
+    for id in logins {
+        zaitaku::web::auth::set_password(&store, id, PW, 0)
+            .await
+            .expect("password");
+    }
+    let n = store
+        .employees()
+        .await
+        .expect("staff")
+        .values()
+        .filter(|e| e.role == Role::Teleworker)
+        .count();
+    assert_eq!(n, staff.len());
+    store.close().await;
+}
+
+/// An HTTP/1.1 connection kept alive, as a browser keeps one.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    addr: String,
+    cookie: String,
+}
+
+impl Conn {
+    fn open(addr: &str, cookie: &str) -> Conn {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        Conn {
+            reader: BufReader::new(s),
+            addr: addr.into(),
+            cookie: cookie.into(),
+        }
+    }
+
+    /// (status, headers, body)
+    fn send(&mut self, method: &str, path: &str, body: &str) -> (u16, Vec<String>, String) {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        if !self.cookie.is_empty() {
+            req += &format!("Cookie: {}\r\n", self.cookie);
+        }
+        if method == "POST" {
+            req += &format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+        }
+        req += "\r\n";
+        req += body;
+        self.reader.get_mut().write_all(req.as_bytes()).unwrap();
+        let mut status = String::new();
+        self.reader.read_line(&mut status).unwrap();
+        let code = status
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut headers = Vec::new();
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            let line = line.trim_end().to_string();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            headers.push(line);
+        }
+        let mut buf = vec![0u8; len];
+        self.reader.read_exact(&mut buf).unwrap();
+        (code, headers, String::from_utf8_lossy(&buf).into_owned())
+    }
+}
+
+fn cookie_of(headers: &[String], name: &str) -> Option<String> {
+    headers.iter().find_map(|h| {
+        h.strip_prefix("set-cookie: ")
+            .filter(|v| v.starts_with(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string)
+    })
+}
+
+/// A session of `who`, through the login form.
+fn login(addr: &str, who: &str) -> String {
+    let mut c = Conn::open(addr, "");
+    let (_, headers, body) = c.send("GET", "/login", "");
+    c.cookie = cookie_of(&headers, "zaitaku_login").expect("login cookie");
+    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = body[at..at + 64].to_string();
+    let form = format!("login={who}&password=bench+password&csrf={csrf}");
+    let (code, headers, _) = c.send("POST", "/login", &form);
+    assert_eq!(code, 303, "login of {who}: {headers:?}");
+    cookie_of(&headers, "zaitaku_session").expect("session cookie")
+}
+
+struct Web(Child);
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// Every client fetches `path` `rounds` times at once; every answer's time, sorted, and the
+/// requests per second.
+fn hammer(
+    addr: &str,
+    sessions: &[(String, String)],
+    path: &'static str,
+    rounds: usize,
+    their_page: bool,
+) -> (Vec<Duration>, f64) {
+    let started = Instant::now();
+    let threads: Vec<_> = sessions
+        .iter()
+        .cloned()
+        .map(|(name, cookie)| {
+            let addr = addr.to_string();
+            std::thread::spawn(move || {
+                let mut c = Conn::open(&addr, &cookie);
+                let mut times = Vec::with_capacity(rounds);
+                for _ in 0..rounds {
+                    let t = Instant::now();
+                    let (code, _, body) = c.send("GET", path, "");
+                    times.push(t.elapsed());
+                    assert_eq!(code, 200, "{name} {path}");
+                    let heading = format!("<h1>{name} さんの在宅勤務</h1>");
+                    assert!(
+                        !their_page || body.contains(&heading),
+                        "{name} {path}: not their page"
+                    );
+                }
+                times
+            })
+        })
+        .collect();
+    let mut all: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let wall = started.elapsed();
+    all.sort();
+    let rate = all.len() as f64 / wall.as_secs_f64();
+    (all, rate)
+}
+
+fn line(what: &str, all: &[Duration], rate: f64) -> String {
+    format!(
+        "{what:<32} {:>6} requests {rate:>7.0}/s  p50 {:>8.1?}  p90 {:>8.1?}  p99 {:>8.1?}  max {:>8.1?}",
+        all.len(),
+        percentile(all, 0.50),
+        percentile(all, 0.90),
+        percentile(all, 0.99),
+        all.last().unwrap()
+    )
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (teleworkers, clients, rounds, last) = if full {
+        let clients = std::env::var("ZAITAKU_BENCH_CLIENTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
+        (2000, clients, 10, DAY)
+    } else {
+        (92, 10, 3, DAY)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("config")).unwrap();
+    std::fs::write(
+        d.join("config/zaitaku.toml"),
+        format!(
+            "database = \"sqlite://{db}/z.db\"\ntemplates = {:?}\n[mail]\nsource = \"maildir:{db}/maildir\"\ntransport = \"file:{db}/sent\"\n[service]\nlicensed_ids = {teleworkers}\n",
+            manifest_dir().join("templates").display().to_string(),
+            db = d.display()
+        ),
+    )
+    .unwrap();
+    let cfg = Config::load(&d.join("config")).expect("the bench's config");
+    let t = Instant::now();
+    let (staff, today) = write_data(d, &cfg, teleworkers, last);
+    let mut logins: Vec<String> = today.iter().take(clients).cloned().collect();
+    logins.sort();
+    assert_eq!(logins.len(), clients, "enough teleworkers ordered on {DAY}");
+    let url = format!("sqlite://{}/z.db", d.display());
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(build(d, &cfg, &url, &staff, &logins));
+    let ingest = Command::new(zaitaku_bin())
+        .current_dir(d)
+        .arg("--config")
+        .arg(d.join("config"))
+        .args(["ingest", "--no-send", "--maildir"])
+        .arg(d.join("maildir"))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ingest.success(), "ingest of the reports");
+    let orders = std::fs::read_to_string(d.join("orders.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    println!(
+        "register of {} teleworkers, {orders} orders, {} report mails built in {:.1?}",
+        staff.len(),
+        std::fs::read_dir(d.join("maildir/cur")).unwrap().count(),
+        t.elapsed()
+    );
+
+    let mut child = Command::new(zaitaku_bin())
+        .current_dir(d)
+        .arg("--config")
+        .arg(d.join("config"))
+        .args([
+            "web",
+            "--listen",
+            "127.0.0.1:0",
+            "--now",
+            "2021-03-31T08:30:00+09:00",
+        ])
+        .env("ZAITAKU_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let web = Web(child);
+    let addr = first
+        .trim()
+        .trim_start_matches("listening on http://")
+        .trim_end_matches('/')
+        .to_string();
+    let t = Instant::now();
+    let name_of = |id: &String| staff.iter().find(|s| &s.id == id).unwrap().name.clone();
+    let sessions: Vec<(String, String)> = logins
+        .iter()
+        .map(|w| (name_of(w), login(&addr, w)))
+        .collect();
+    println!("{clients} teleworkers signed in in {:.1?}", t.elapsed());
+
+    // The yardstick first, then the page: the same clients and connections.
+    let (css, css_rate) = hammer(&addr, &sessions, "/static/app.css", rounds, false);
+    let (my, my_rate) = hammer(&addr, &sessions, "/my", rounds, true);
+    println!("{}", line("yardstick: GET /static/app.css", &css, css_rate));
+    println!("{}", line("GET /my (自分の在宅勤務)", &my, my_rate));
+    let p99 = percentile(&my, 0.99);
+    println!(
+        "/my p99 is {:.1}× the yardstick's p99",
+        p99.as_secs_f64() / percentile(&css, 0.99).as_secs_f64()
+    );
+    if full && p99 > TARGET_P99 {
+        println!("p99 {p99:.1?} misses the target of {TARGET_P99:?}");
+        drop(web);
+        std::process::exit(1);
+    }
+}
