@@ -15,6 +15,12 @@
 //! `ZAITAKU_BENCH_MESSAGES=N` sets the backlog's size, and `ZAITAKU_BENCH_PHASES=setup` (the
 //! register and the backlog only) or `=parse` (and mail-parser alone) stops early, so that each
 //! phase's count is the difference between two runs.
+//!
+//! `ZAITAKU_BENCH_ORDERS=N` times `orders import` of N rows instead (issue 18: what the audit
+//! trail costs an import): a register of ⌈N / 58⌉ teleworkers over the 46 departments, each
+//! with an ID (`licensed_ids` as many), ordered on every working day of January to March 2021,
+//! one file of N rows, imported into an empty register of orders. `ZAITAKU_BENCH_PHASES=setup`
+//! stops before the import, so that the import's count is the difference.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -101,8 +107,125 @@ fn write_backlog(maildir: &Path, n: usize) -> Vec<PathBuf> {
         .collect()
 }
 
+/// `ZAITAKU_BENCH_ORDERS=N`: the import of N order rows, timed (see the module's comment).
+async fn orders_bench(n: usize, phases: &str) {
+    use zaitaku::store::audit::Actor;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().display();
+    let mut cfg = Config::embedded();
+    cfg.database = format!("sqlite://{d}/bench.db");
+    let first = zaitaku::calendar::parse_date("2021-01-04").expect("date");
+    let last = zaitaku::calendar::parse_date("2021-03-31").expect("date");
+    let days: Vec<_> = first
+        .iter_days()
+        .take_while(|day| *day <= last)
+        .filter(|day| cfg.calendar.closed_reason(*day).is_none())
+        .collect();
+    let people = n.div_ceil(days.len());
+    cfg.service.licensed_ids = people as u32;
+    let store = Store::open(&cfg.database).await.expect("open the database");
+    register::init(&store, &cfg).await.expect("init");
+    let depts: Vec<String> = cfg.departments.iter().map(|d| d.name.clone()).collect();
+    let mut staff = String::from("employee_id,name,email,department,role\n");
+    for (i, dept) in depts.iter().enumerate() {
+        staff.push_str(&format!(
+            "S{i:03},所属長{i},s{i}@city.example.lg.jp,{dept},supervisor\n"
+        ));
+    }
+    for t in 0..people {
+        let dept = &depts[t % depts.len()];
+        staff.push_str(&format!(
+            "T{t:05},職員{t},t{t}@city.example.lg.jp,{dept},teleworker\n"
+        ));
+    }
+    let staff_csv = dir.path().join("staff.csv");
+    std::fs::write(&staff_csv, staff).expect("staff");
+    register::import_employees(&store, &staff_csv)
+        .await
+        .expect("employees");
+    for (i, dept) in depts.iter().enumerate() {
+        let users: Vec<String> = (0..people)
+            .filter(|t| t % depts.len() == i)
+            .map(|t| format!("T{t:05}"))
+            .collect();
+        if users.is_empty() {
+            continue;
+        }
+        let app = register::ApplicationArgs {
+            department: dept.clone(),
+            fiscal_year: 2020,
+            pc: format!("PC{i:03}"),
+            users,
+            emergency: false,
+        };
+        register::add_application(&store, &cfg, app, 0)
+            .await
+            .expect("application");
+    }
+    // Each its own ID, without `ids assign` choosing among all held (quadratic in people).
+    let actor = Actor::cli();
+    for t in 0..people {
+        let h = zaitaku::ids::Held {
+            id_no: t as u32 + 1,
+            employee: format!("T{t:05}"),
+            from: first,
+            to: last,
+        };
+        assert!(
+            store
+                .insert_assignment(&h, 2020, 0, &actor)
+                .await
+                .expect("id")
+        );
+    }
+    let mut csv = String::from("employee_id,date,start,end,content,approved_by,shifted\n");
+    let mut rows = 0;
+    'rows: for day in &days {
+        for t in 0..people {
+            if rows == n {
+                break 'rows;
+            }
+            let sup = t % depts.len();
+            csv.push_str(&format!("T{t:05},{day},,,資料作成,S{sup:03},\n"));
+            rows += 1;
+        }
+    }
+    let orders = dir.path().join("orders.csv");
+    std::fs::write(&orders, csv).expect("orders");
+    println!(
+        "register: {people} teleworkers, {} days, {n} order rows",
+        days.len()
+    );
+    if phases == "setup" {
+        store.close().await;
+        return;
+    }
+    let t = Instant::now();
+    let imported = register::import_orders(&store, &cfg, &orders, 0)
+        .await
+        .expect("orders import");
+    let secs = t.elapsed().as_secs_f64();
+    let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE entity = 'order'")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(imported, n);
+    println!(
+        "orders import: {n} rows in {secs:.2} s ({:.0} rows/s), {entries} audit entries",
+        n as f64 / secs
+    );
+    store.close().await;
+}
+
 #[tokio::main]
 async fn main() {
+    if let Some(n) = std::env::var("ZAITAKU_BENCH_ORDERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let phases = std::env::var("ZAITAKU_BENCH_PHASES").unwrap_or_default();
+        return orders_bench(n, &phases).await;
+    }
     let full = std::env::args().any(|a| a == "--bench");
     let n = std::env::var("ZAITAKU_BENCH_MESSAGES")
         .ok()

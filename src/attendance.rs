@@ -141,6 +141,32 @@ pub fn layout(config_dir: Option<&Path>, name: &str) -> Result<Layout> {
     })
 }
 
+/// The layouts one may name: `default` and those of `exports.toml` in the config folder
+/// (the web's export form lists them).
+pub fn layout_names(config_dir: Option<&Path>) -> Result<Vec<String>> {
+    let mut names = vec!["default".to_string()];
+    if let Some(f) = config_dir
+        .map(|d| d.join("exports.toml"))
+        .filter(|f| f.exists())
+    {
+        let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
+        let raw = toml::from_str::<RawFile>(&text)
+            .map_err(|e| Error::bad(f.display().to_string(), e.message().to_string()))?;
+        names.extend(raw.layouts.into_keys().filter(|n| n != "default"));
+    }
+    Ok(names)
+}
+
+/// The months before and after the one starting on `first` (`YYYY-MM`).
+pub fn neighbours(first: NaiveDate) -> (String, String) {
+    let prev = first - Duration::days(1);
+    let next = first + Duration::days(32);
+    (
+        prev.format("%Y-%m").to_string(),
+        next.format("%Y-%m").to_string(),
+    )
+}
+
 /// `YYYY-MM` → the month's first and last day.
 pub fn month(s: &str) -> Result<(NaiveDate, NaiveDate)> {
     let first = NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d")
@@ -211,27 +237,123 @@ pub async fn export(
     let mut w = csv::Writer::from_writer(Vec::new());
     let bad = |e: csv::Error| Error::bad("attendance export", e.to_string());
     w.write_record(&layout.headers).map_err(bad)?;
-    let mut day = first;
-    while day <= last {
-        let board = crate::usecase::board::load(store, cfg, day, now).await?;
-        for t in board
-            .teleworkers
+    let keep = |t: &Teleworker| department.is_none_or(|d| t.department == d);
+    for (day, t) in rows(store, cfg, days(first, last), keep, now).await? {
+        let row: Vec<String> = layout
+            .columns
             .iter()
-            .filter(|t| department.is_none_or(|d| t.department == d))
-        {
-            let row: Vec<String> = layout
-                .columns
-                .iter()
-                .map(|c| cell(t, day, c, layout))
-                .collect();
-            w.write_record(&row).map_err(bad)?;
-        }
-        day += Duration::days(1);
+            .map(|c| cell(&t, day, c, layout))
+            .collect();
+        w.write_record(&row).map_err(bad)?;
     }
     let bytes = w
         .into_inner()
         .map_err(|e| Error::bad("attendance export", e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| Error::bad("attendance export", e.to_string()))
+}
+
+/// Every day from `first` to `last`.
+pub fn days(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+    first.iter_days().take_while(|d| *d <= last).collect()
+}
+
+/// The rows of the attendance record on `days`: each day's board judged at `now`, the
+/// teleworkers `keep` keeps (a department's, one person's), in the board's order.
+pub async fn rows(
+    store: &Store,
+    cfg: &Config,
+    days: Vec<NaiveDate>,
+    keep: impl Fn(&Teleworker) -> bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<(NaiveDate, Teleworker)>> {
+    let mut out = Vec::new();
+    for day in days {
+        let board = crate::usecase::board::load(store, cfg, day, now).await?;
+        out.extend(
+            board
+                .teleworkers
+                .into_iter()
+                .filter(|t| keep(t))
+                .map(|t| (day, t)),
+        );
+    }
+    Ok(out)
+}
+
+/// One day of a person's month (自分の在宅勤務).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryDay {
+    pub date: String,
+    pub order: crate::board::Hours,
+    pub start: crate::board::Slot,
+    pub end: crate::board::Slot,
+    /// Hourly leave, `13:00〜15:00、16:00〜17:15`.
+    pub leave: String,
+    pub escalations: usize,
+}
+
+/// A person's month: a row per day with an approved order (the order, the start and end as
+/// reported or by phone and their timing, hourly leave, escalations), and the months before
+/// and after (`YYYY-MM`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct History {
+    pub month: String,
+    /// `2021年1月`.
+    pub label: String,
+    pub rows: Vec<HistoryDay>,
+    pub prev: String,
+    pub next: String,
+}
+
+/// `employee`'s attendance in `month` (the first and last day), by default the month of
+/// `date`; judged at `now`. Only the days they were ordered are built: a month is a few
+/// boards, not thirty.
+pub async fn history(
+    store: &Store,
+    cfg: &Config,
+    employee: &str,
+    month: Option<(NaiveDate, NaiveDate)>,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<History> {
+    let (first, last) = month.unwrap_or_else(|| {
+        let first = date.with_day(1).unwrap_or(date);
+        let last = (first + Duration::days(32))
+            .with_day(1)
+            .map_or(first, |n| n - Duration::days(1));
+        (first, last)
+    });
+    let days: Vec<NaiveDate> = store
+        .orders_of(employee, first, last)
+        .await?
+        .iter()
+        .filter(|r| r.order.status == crate::order::OrderStatus::Approved)
+        .map(|r| r.order.date)
+        .collect();
+    let rows = rows(store, cfg, days, |t| t.employee_id == employee, now).await?;
+    let (prev, next) = neighbours(first);
+    Ok(History {
+        month: first.format("%Y-%m").to_string(),
+        label: format!("{}年{}月", first.year(), first.month()),
+        rows: rows
+            .into_iter()
+            .map(|(day, t)| HistoryDay {
+                date: day.to_string(),
+                order: t.order,
+                start: t.start,
+                end: t.end,
+                leave: t
+                    .leave
+                    .iter()
+                    .map(|l| format!("{}〜{}", l.from, l.to))
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                escalations: t.escalations.len(),
+            })
+            .collect(),
+        prev,
+        next,
+    })
 }
 
 #[cfg(test)]
@@ -246,6 +368,11 @@ mod tests {
         assert_eq!(month("2021-12").unwrap(), (d(2021, 12, 1), d(2021, 12, 31)));
         assert!(month("2021-13").is_err());
         assert!(month("01-2021").is_err());
+        assert_eq!(
+            neighbours(d(2021, 1, 1)),
+            ("2020-12".to_string(), "2021-02".to_string())
+        );
+        assert_eq!(days(d(2021, 2, 27), d(2021, 3, 1)).len(), 3);
     }
 
     #[test]
@@ -261,6 +388,10 @@ mod tests {
              [layouts.short]\ncolumns = [\"date\", \"name\"]\nheaders = [\"日付\"]\n",
         )
         .unwrap();
+        assert_eq!(
+            layout_names(Some(&dir)).unwrap(),
+            ["default", "bad", "kyuyo", "short"]
+        );
         let k = layout(Some(&dir), "kyuyo").unwrap();
         assert_eq!(k.headers, ["職員番号", "日付", "開始"]);
         assert_eq!(k.date_format, "%Y/%m/%d");

@@ -6,7 +6,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
+use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::store::Store;
 use crate::store::audit::{Entry, Filter};
 use crate::survey::Encoding;
 
@@ -127,9 +129,147 @@ pub fn to_csv(entries: &[Entry], tz: Tz, encoding: &str) -> Result<Vec<u8>> {
     })
 }
 
+/// Keys of `zaitaku.toml` whose values are secrets (`password`, `access_token`,
+/// `bot_secret`, `signing_secret`, `outgoing_token`, `private_key_file`, …): left out of the
+/// configuration's fingerprint, as are the passwords in URLs (`database`, `mail.source`).
+fn secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "token", "private_key"]
+        .iter()
+        .any(|w| k.contains(w))
+}
+
+fn redact_toml(v: &mut toml::Value) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, x) in t.iter_mut() {
+                if secret_key(k) {
+                    *x = toml::Value::String("***".into());
+                } else {
+                    redact_toml(x);
+                }
+            }
+        }
+        toml::Value::Array(a) => a.iter_mut().for_each(redact_toml),
+        toml::Value::String(s) if s.contains("://") => *s = crate::store::redact(s),
+        _ => {}
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The fingerprint of `zaitaku.toml`: its values without the secrets, in a canonical form (so
+/// a comment or the order of keys changes nothing, a changed value does, and a changed
+/// password alone does not: its hash could be tried against guesses).
+fn main_file_hash(text: &str) -> String {
+    match toml::from_str::<toml::Value>(text) {
+        Ok(mut v) => {
+            redact_toml(&mut v);
+            sha256(toml::to_string(&v).unwrap_or_default().as_bytes())
+        }
+        Err(_) => sha256(b""),
+    }
+}
+
+/// What the audit trail keeps of the configuration a process loaded: a SHA-256 of each file
+/// (`zaitaku.toml` without its secrets), and a few values a reader of the trail asks about.
+/// Never a secret.
+pub fn config_summary(cfg: &Config) -> Value {
+    let mut files = serde_json::Map::new();
+    match cfg.dir.as_deref() {
+        Some(dir) => {
+            for name in [
+                "zaitaku.toml",
+                "departments.toml",
+                "holidays.csv",
+                "exports.toml",
+            ] {
+                let Ok(bytes) = std::fs::read(dir.join(name)) else {
+                    continue;
+                };
+                let hash = if name == "zaitaku.toml" {
+                    main_file_hash(&String::from_utf8_lossy(&bytes))
+                } else {
+                    sha256(&bytes)
+                };
+                files.insert(name.into(), hash.into());
+            }
+        }
+        None => {
+            let main = main_file_hash(crate::config::EMBEDDED_ZAITAKU_TOML);
+            let depts = sha256(crate::config::EMBEDDED_DEPARTMENTS_TOML.as_bytes());
+            files.insert("zaitaku.toml".into(), main.into());
+            files.insert("departments.toml".into(), depts.into());
+        }
+    }
+    json!({
+        "files": files,
+        "departments": cfg.departments.len(),
+        "timezone": cfg.timezone.name(),
+        "service": {
+            "from": cfg.service.from.to_string(), "to": cfg.service.to.to_string(),
+            "licensed_ids": cfg.service.licensed_ids,
+        },
+        "retention_bodies_days": cfg.retention_days,
+        "web": cfg.web.is_some(),
+    })
+}
+
+/// The audit trail's ID of a configuration: the folder it was read from.
+pub fn config_entity_id(cfg: &Config) -> String {
+    cfg.dir
+        .as_deref()
+        .map_or_else(|| "(built-in)".into(), |d| d.display().to_string())
+}
+
+/// At the start of `zaitaku run` and `zaitaku web`: one entry (entity `config`, action
+/// `load`) when the configuration differs from the one the last entry for its folder
+/// recorded, the earlier one as `before`; none when it is the same. True when one was written.
+pub async fn record_config(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<bool> {
+    let change = crate::store::audit::Change {
+        entity: "config",
+        entity_id: config_entity_id(cfg),
+        department: None,
+        action: "load",
+        before: None,
+        after: Some(config_summary(cfg)),
+    };
+    let actor = crate::store::audit::Actor::process();
+    store
+        .append_if_changed(&actor, now.timestamp(), change)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_configurations_fingerprint_keeps_no_secret_and_follows_values_not_comments() {
+        let with = |extra: &str| {
+            format!(
+                "database = \"postgres://zaitaku:hunter2@db/zaitaku\"\n{extra}\n\
+                 [chat.slash]\nsigning_secret = \"s3cr3t-value\"\n"
+            )
+        };
+        let a = main_file_hash(&with(""));
+        assert_eq!(a, main_file_hash(&with("# a comment")));
+        assert_ne!(a, main_file_hash(&with("bot_address = \"b@x.jp\"")));
+        // Only the secret changed: the same fingerprint (it could be tried against guesses).
+        let other_secret = with("")
+            .replace("s3cr3t-value", "another")
+            .replace("hunter2", "pw");
+        assert_eq!(a, main_file_hash(&other_secret));
+        let cfg = Config::embedded();
+        let text = config_summary(&cfg).to_string();
+        assert!(
+            text.contains("zaitaku.toml") && text.contains("\"departments\":46"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn days_are_the_citys_days() {

@@ -965,6 +965,7 @@ async fn web(
         }),
     };
     let listener = crate::web::bind(addr).await?;
+    crate::audit::record_config(store, cfg, start.unwrap_or_else(Utc::now)).await?;
     let bound = listener
         .local_addr()
         .map_err(|e| Error::io(Path::new("web listener"), e))?;

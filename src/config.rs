@@ -42,6 +42,9 @@ pub struct Config {
     pub escalation: Escalation,
     pub digest: DigestConfig,
     pub daemon: DaemonConfig,
+    /// `[retention] bodies_days`: mail bodies and 日報 text older than this many days are
+    /// blanked by the daemon once a day (`None`: kept).
+    pub retention_days: Option<u32>,
     pub chat: ChatConfig,
     pub departments: Vec<DepartmentDef>,
     /// Closed days: weekends, national holidays (`holidays.csv`), 年末年始, the city's own.
@@ -271,6 +274,8 @@ struct RawConfig {
     calendar: RawCalendar,
     #[serde(default)]
     daemon: RawDaemon,
+    #[serde(default)]
+    retention: RawRetention,
     web: Option<RawWeb>,
     #[serde(default)]
     chat: RawChat,
@@ -393,6 +398,12 @@ struct RawDaemon {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawRetention {
+    bodies_days: Option<toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawService {
     from: Option<String>,
     to: Option<String>,
@@ -482,6 +493,7 @@ impl Config {
         let mail = mail(file, raw.mail)?;
         let bot_address = bot_address(file, raw.bot_address)?;
         let daemon = daemon(file, raw.daemon)?;
+        let retention_days = retention(file, raw.retention)?;
         let timing = Timing {
             early: chrono::Duration::minutes(raw.timing.early_minutes.unwrap_or(30).into()),
             grace: chrono::Duration::minutes(raw.timing.grace_minutes.unwrap_or(15).into()),
@@ -510,6 +522,7 @@ impl Config {
             digest,
             calendar,
             daemon,
+            retention_days,
             chat: chat_config(file, raw.chat, &departments)?,
             departments,
             web,
@@ -680,6 +693,22 @@ fn daemon(file: &str, raw: RawDaemon) -> Result<DaemonConfig, Error> {
     Ok(DaemonConfig {
         tick: (tick_expr, schedule),
     })
+}
+
+/// `[retention]`: `bodies_days`, a whole number of days, 1 or more (a value TOML reads as
+/// anything else is named with what it was).
+fn retention(file: &str, raw: RawRetention) -> Result<Option<u32>, Error> {
+    let Some(v) = raw.bodies_days else {
+        return Ok(None);
+    };
+    match v.as_integer() {
+        Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => Ok(Some(n as u32)),
+        _ => Err(field(
+            file,
+            "retention.bodies_days",
+            format!("expected a number of days, 1 or more, got {v}"),
+        )),
+    }
 }
 
 /// `[escalation]`: the chains, each in order of its steps.
@@ -1207,6 +1236,25 @@ mod tests {
         assert!(msg.contains("licenced_ids"), "{msg}");
         assert!(msg.contains(":2"), "line number expected: {msg}");
         assert!(err.is_bad_input());
+    }
+
+    #[test]
+    fn retention_days_are_a_whole_number_of_one_or_more() {
+        assert_eq!(Config::embedded().retention_days, None);
+        let c = Config::from_strs(None, "[retention]\nbodies_days = 400\n", "").unwrap();
+        assert_eq!(c.retention_days, Some(400));
+        for bad in ["0", "-3", "\"30\"", "1.5"] {
+            let err = Config::from_strs(None, &format!("[retention]\nbodies_days = {bad}\n"), "")
+                .unwrap_err();
+            assert!(err.is_bad_input());
+            assert!(
+                err.to_string()
+                    .contains("retention.bodies_days: expected a number of days, 1 or more"),
+                "{err}"
+            );
+        }
+        let err = Config::from_strs(None, "[retention]\nbody_days = 3\n", "").unwrap_err();
+        assert!(err.to_string().contains("body_days"), "{err}");
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
             "took back mail a killed process had claimed; it goes out now"
         );
     }
+    // The configuration this run works by, in the audit trail when it changed (SPEC §11).
+    if crate::audit::record_config(&store, &cfg, Utc::now()).await? {
+        tracing::info!("configuration changed since the last start: recorded in the audit trail");
+    }
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
     MAILBOX_WATCHED.store(true, Ordering::Relaxed);

@@ -26,7 +26,8 @@ use crate::order::OrderStatus;
 use crate::outbox::channel::{Channels, ReplyTarget};
 use crate::outbox::{self, OutMail, OutRow};
 use crate::report::{Decision, Facts, Reason, decide_classified, kind_label};
-use crate::store::escalations::{NewEscalation, insert_escalations, resolve};
+use crate::store::audit::Actor;
+use crate::store::escalations::{NewEscalation, insert_escalations, resolve_audited};
 use crate::store::reports::{NewReport, insert_report, insert_reports};
 use crate::store::{ChatPlatform, Employee, OrderRow, Role, Store, Tx};
 use crate::text::{clean, clean_line, for_log};
@@ -501,8 +502,24 @@ impl<'a> Ingestor<'a> {
                 references: vec![],
                 auth_results: vec![],
             };
+            // What the message changes in the register is the chat user's doing (the audit
+            // trail's actor), or the signed-in employee's.
+            let actor = if msg.signed_in {
+                Actor::web(&msg.sender, None)
+            } else {
+                Actor::bot(format!("chat:{}", msg.sender))
+            };
             let p = self
-                .prepare_incoming(tx, m, None, msg.source, msg.at, None, msg.reply.clone())
+                .prepare_incoming(
+                    tx,
+                    m,
+                    None,
+                    msg.source,
+                    msg.at,
+                    None,
+                    msg.reply.clone(),
+                    Some(actor),
+                )
                 .await?;
             reasons.push(p.as_ref().map(|p| p.reason));
             prepared.extend(p);
@@ -728,6 +745,7 @@ impl<'a> Ingestor<'a> {
             arrival,
             file,
             ReplyVia::Mail,
+            None,
         )
         .await
     }
@@ -785,6 +803,7 @@ impl<'a> Ingestor<'a> {
         arrival: DateTime<Utc>,
         file: Option<String>,
         reply_via: ReplyVia,
+        actor: Option<Actor>,
     ) -> Result<Option<Prepared>> {
         let m = cleaned(m);
         let tz = self.cfg.timezone;
@@ -796,12 +815,14 @@ impl<'a> Ingestor<'a> {
             && let Some(id) = self.answered_escalation(e, &m).await?
         {
             let vouched = reply_via != ReplyVia::Mail || self.vouched(&m);
+            // A mail's sender is its actor in the audit trail, as the bot acted on it.
+            let actor = actor.unwrap_or_else(|| Actor::bot(format!("mail:{}", m.from)));
             self.record_resolution(
                 tx,
                 source,
                 file.as_deref(),
                 &m,
-                e,
+                (e, &actor),
                 id,
                 arrival,
                 day,
@@ -900,7 +921,7 @@ impl<'a> Ingestor<'a> {
         source: &str,
         file: Option<&str>,
         m: &Incoming,
-        sup: &Employee,
+        (sup, actor): (&Employee, &Actor),
         (order_id, kind): (i64, String),
         arrival: DateTime<Utc>,
         day: NaiveDate,
@@ -935,13 +956,13 @@ impl<'a> Ingestor<'a> {
         };
         let id = self.record(tx, &r, reason, file).await?;
         if id.is_some() && resolves {
-            let n = resolve(
+            let n = resolve_audited(
                 tx,
                 order_id,
                 &kind,
-                &sup.employee_id,
-                "reply",
+                (&sup.employee_id, "reply"),
                 arrival.timestamp(),
+                actor,
             )
             .await?;
             tracing::info!(order = order_id, kind = %kind, supervisor = %sup.employee_id, steps = n, "escalation resolved by reply");

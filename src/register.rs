@@ -233,11 +233,23 @@ pub struct ApplicationArgs {
     pub emergency: bool,
 }
 
+/// `zaitaku applications add`: as the CLI's user (the audit trail's actor).
 pub async fn add_application(
     store: &Store,
     cfg: &Config,
     a: ApplicationArgs,
     now: i64,
+) -> Result<Application> {
+    add_application_as(store, cfg, a, now, &Actor::cli()).await
+}
+
+/// Records a department's application after every check, audited for `actor`.
+pub async fn add_application_as(
+    store: &Store,
+    cfg: &Config,
+    a: ApplicationArgs,
+    now: i64,
+    actor: &Actor,
 ) -> Result<Application> {
     let depts = department_names(store).await?;
     let Some(dept) = lookup_department(&depts, &a.department) else {
@@ -313,16 +325,32 @@ pub async fn add_application(
         emergency: a.emergency,
         users,
     };
-    app.id = store.insert_application(&app, now).await?;
+    app.id = store.insert_application(&app, now, actor).await?;
     Ok(app)
 }
 
+/// `zaitaku ids assign`: as the CLI's user (the audit trail's actor).
 pub async fn assign_id(
     store: &Store,
     cfg: &Config,
     employee: &str,
     from: NaiveDate,
     to: Option<NaiveDate>,
+) -> Result<Held> {
+    let now = chrono::Utc::now().timestamp();
+    assign_id_as(store, cfg, employee, from, to, now, &Actor::cli()).await
+}
+
+/// Gives `employee` an ID of the pool from `from` (to the end of that fiscal year when `to`
+/// is left out), audited for `actor`.
+pub async fn assign_id_as(
+    store: &Store,
+    cfg: &Config,
+    employee: &str,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+    now: i64,
+    actor: &Actor,
 ) -> Result<Held> {
     let Some(e) = store.employee(employee).await? else {
         return Err(Error::bad(
@@ -403,7 +431,7 @@ pub async fn assign_id(
             from,
             to,
         };
-        if store.insert_assignment(&h, fy).await? {
+        if store.insert_assignment(&h, fy, now, actor).await? {
             return Ok(h);
         }
     }
@@ -413,7 +441,20 @@ pub async fn assign_id(
     ))
 }
 
+/// `zaitaku ids release`: as the CLI's user (the audit trail's actor).
 pub async fn release_id(store: &Store, employee: &str, on: NaiveDate) -> Result<Held> {
+    let now = chrono::Utc::now().timestamp();
+    release_id_as(store, employee, on, now, &Actor::cli()).await
+}
+
+/// Takes `employee`'s ID back from `on` (held until the day before), audited for `actor`.
+pub async fn release_id_as(
+    store: &Store,
+    employee: &str,
+    on: NaiveDate,
+    now: i64,
+    actor: &Actor,
+) -> Result<Held> {
     if store.employee(employee).await?.is_none() {
         return Err(Error::bad(
             "--employee",
@@ -443,9 +484,7 @@ pub async fn release_id(store: &Store, employee: &str, on: NaiveDate) -> Result<
             ),
         ));
     }
-    for r in &mine {
-        store.release_assignment(r.row_id, &r.held, on).await?;
-    }
+    store.release_assignments(&mine, on, now, actor).await?;
     Ok(first.held.clone())
 }
 
@@ -826,8 +865,15 @@ pub async fn record_contact(
         .await?
         .is_some();
     if inserted {
-        crate::store::escalations::resolve(&mut tx, order.id, chain.as_str(), &c.by, "phone", now)
-            .await?;
+        crate::store::escalations::resolve_audited(
+            &mut tx,
+            order.id,
+            chain.as_str(),
+            (&c.by, "phone"),
+            now,
+            actor,
+        )
+        .await?;
         let change = crate::store::audit::Change {
             entity: "contact",
             entity_id: format!("{}:{}:{}", emp.employee_id, c.date, c.kind.as_str()),

@@ -40,6 +40,8 @@ pub struct TickReport {
     /// Steps and digests whose mail could not be made (recorded as failed, shown on the board).
     pub failed: usize,
     pub delivery: Delivery,
+    /// `[retention]`: what today's run blanked (`None`: not configured, or run before today).
+    pub retention: Option<crate::store::audit::Purged>,
 }
 
 impl fmt::Display for TickReport {
@@ -51,6 +53,13 @@ impl fmt::Display for TickReport {
         )?;
         if self.failed > 0 {
             write!(f, "; {} failed (see the board)", self.failed)?;
+        }
+        if let Some(p) = self.retention.filter(|p| p.reports + p.mails > 0) {
+            write!(
+                f,
+                "; retention: the text of {} report(s) and {} mail(s) blanked",
+                p.reports, p.mails
+            )?;
         }
         Ok(())
     }
@@ -74,15 +83,54 @@ pub async fn tick(
     let escalated = escalate(store, cfg, channels, &templates, now, &mut report).await;
     let digested = digests(store, cfg, channels, &templates, now, &mut report).await;
     let delivered = outbox::deliver_with(store, transport, channels, cfg, now).await;
+    let retained = retention(store, cfg, now).await;
     for (part, r) in [("escalations", &escalated), ("digests", &digested)] {
         if let Err(e) = r {
             tracing::error!(part, error = %e, "tick: part failed; the others went on");
         }
     }
+    if let Err(e) = &retained {
+        tracing::error!(part = "retention", error = %e, "tick: part failed; the others went on");
+    }
     escalated?;
     digested?;
     report.delivery = delivered?;
+    report.retention = retained?;
     Ok(report)
+}
+
+/// `[retention] bodies_days`, once a day (the first tick of the day in the city's time
+/// zone): the mail bodies and 日報 text of days more than that many days ago are blanked, as
+/// `zaitaku purge` does, but never after the current fiscal year's first day (its survey
+/// waves may still need them). The audit entry says what was blanked, with the process's user
+/// as the actor and `daemon` as the way.
+pub async fn retention(
+    store: &Store,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::store::audit::Purged>> {
+    let Some(days) = cfg.retention_days else {
+        return Ok(None);
+    };
+    let tz = cfg.timezone;
+    let today = local_date(now, tz);
+    let fy_start = crate::calendar::fiscal_year_bounds(crate::calendar::fiscal_year(today)).0;
+    let before = (today - Duration::days(i64::from(days))).min(fy_start);
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(tz).earliest())
+            .map(|t| t.timestamp())
+            .unwrap_or_default()
+    };
+    let day = (start(today), start(today + Duration::days(1)));
+    let actor = crate::store::audit::Actor::process();
+    let r = store
+        .expire_bodies(before, start(before), day, days, &actor, now.timestamp())
+        .await?;
+    if let Some(p) = r.filter(|p| p.reports + p.mails > 0) {
+        tracing::info!(before = %before, reports = p.reports, mails = p.mails, "retention: old text blanked");
+    }
+    Ok(r)
 }
 
 /// Whether an error is the item's own (set it aside, go on) rather than the database's (stop:

@@ -728,6 +728,22 @@ fn tour(b: &mut Browser, base: &str, round: usize, look: &mut dyn FnMut(&mut Bro
         }
         b.go(&format!("{base}/escalations?date=2021-01-12"));
         look(b, "督促", role);
+        if role != "職員" {
+            // 監査ログ (issue 18): a supervisor's department's orders, everything for IT and HR;
+            // with a refused date next to its field.
+            b.go(&format!("{base}/audit"));
+            look(b, "監査ログ", role);
+            b.go(&format!("{base}/audit?from=2021-13-01"));
+            b.wait_text("#error-from", "日付", WAIT);
+            look(b, "監査ログ（入力エラー）", role);
+        }
+        if role == "情報管理課" || role == "人事課" {
+            b.go(&format!("{base}/attendance"));
+            look(b, "勤務実績の出力", role);
+            b.go(&format!("{base}/attendance/export?month=2021-13"));
+            b.wait_text("#error-month", "月", WAIT);
+            look(b, "勤務実績の出力（入力エラー）", role);
+        }
         b.go(&format!("{base}/my"));
         look(b, "自分の在宅勤務", role);
         if role == "職員" {
@@ -788,6 +804,8 @@ fn markdown_table(
             "命令簿",
             "命令の編集",
             "督促",
+            "監査ログ",
+            "勤務実績の出力",
             "自分の在宅勤務",
             "管理",
         ];

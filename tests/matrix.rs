@@ -361,6 +361,15 @@ fn an_escalation_step_and_the_digest_reach_the_department_room_once() {
     );
     let log = stop(run);
     assert!(log.contains("escalation resolved by reply"), "{log}");
+    // The audit trail (issue 18): one entry, the bot's doing on the supervisor's chat message.
+    let out = zt.ok(&["audit", "list", "--entity", "escalation", "--json"]);
+    let entries: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(entries.len(), 1, "{out}");
+    assert_eq!(entries[0]["actor"], format!("chat:{}", w.boss.user_id));
+    assert_eq!(entries[0]["via"], "daemon");
+    assert_eq!(entries[0]["entity_id"], "E1002:2021-01-12:missing_start");
+    assert_eq!(entries[0]["after"]["resolution"], "reply");
+    assert_eq!(entries[0]["after"]["resolved_by"], "E2001");
     // Nothing is said back in the room: a resolution is not answered.
     assert_eq!(from_bot(&w, &w.sup, &w.boss).len(), 2);
 }

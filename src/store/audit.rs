@@ -38,6 +38,24 @@ impl Actor {
         }
     }
 
+    /// The bot, acting on a message: `mail:ADDRESS` or `chat:ID`.
+    pub fn bot(who: String) -> Actor {
+        Actor {
+            who: crate::text::clean_line(&who).into_owned(),
+            via: "daemon",
+            client: None,
+        }
+    }
+
+    /// A long-running process (`zaitaku run`, `zaitaku web`, the tick's retention) as the
+    /// operating system's user who started it.
+    pub fn process() -> Actor {
+        Actor {
+            via: "daemon",
+            ..Actor::cli()
+        }
+    }
+
     /// A signed-in web user.
     pub fn web(employee_id: &str, client: Option<String>) -> Actor {
         Actor {
@@ -87,8 +105,23 @@ pub struct Entry {
     pub hash: String,
 }
 
+/// Feeds what is written into a SHA-256.
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The hash of an entry: SHA-256 over the previous entry's hash and every field, as one JSON
-/// array (unambiguous however the fields are written).
+/// array (unambiguous however the fields are written). The array is written straight into the
+/// hash (the same bytes as `json!([…]).to_string()`, without building them first).
 #[allow(clippy::too_many_arguments)]
 fn hash(
     prev: &str,
@@ -103,15 +136,23 @@ fn hash(
     before: Option<&str>,
     after: Option<&str>,
 ) -> String {
-    let fields = serde_json::json!([
-        prev, at, actor, via, client, entity, entity_id, department, action, before, after
-    ]);
-    hex::encode(Sha256::digest(fields.to_string().as_bytes()))
+    let fields = (
+        prev, at, actor, via, client, entity, entity_id, department, action, before, after,
+    );
+    let mut h = Hashing(Sha256::new());
+    // Writing into a hash cannot fail, nor can serialising strings and numbers.
+    let _ = serde_json::to_writer(&mut h, &fields);
+    hex::encode(h.0.finalize())
 }
+
+/// Entries per INSERT statement: an import of 100,000 orders is 200 statements for its
+/// trail, not 100,000 (each statement is a round trip to the database's thread).
+const APPEND_CHUNK: usize = 500;
 
 /// Appends `changes` inside the caller's transaction. The head row is updated first, which
 /// takes its lock: two transactions append one after the other, never both after the same
-/// entry.
+/// entry. The chain is computed here and the entries inserted several to a statement, in
+/// order (so their IDs follow the chain).
 pub async fn append(tx: &mut Tx<'_>, actor: &Actor, at: i64, changes: &[Change]) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
@@ -123,6 +164,8 @@ pub async fn append(tx: &mut Tx<'_>, actor: &Actor, at: i64, changes: &[Change])
         .fetch_one(&mut **tx)
         .await?;
     let (mut last_id, mut prev): (i64, String) = (head.get(0), head.get(1));
+    // (change, before, after, prev_hash, hash)
+    let mut rows = Vec::with_capacity(changes.len());
     for c in changes {
         let before = c.before.as_ref().map(Value::to_string);
         let after = c.after.as_ref().map(Value::to_string);
@@ -139,26 +182,38 @@ pub async fn append(tx: &mut Tx<'_>, actor: &Actor, at: i64, changes: &[Change])
             before.as_deref(),
             after.as_deref(),
         );
-        last_id = sqlx::query_scalar(
+        let linked = std::mem::replace(&mut prev, h.clone());
+        rows.push((c, before, after, linked, h));
+    }
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(APPEND_CHUNK).collect();
+        let sql = super::multi_row_insert(
+            tx,
             "INSERT INTO audit_log (at, actor, via, client, entity, entity_id, department, action,
-                                    before_json, after_json, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-        )
-        .bind(at)
-        .bind(&actor.who)
-        .bind(actor.via)
-        .bind(actor.client.clone())
-        .bind(c.entity)
-        .bind(&c.entity_id)
-        .bind(c.department.clone())
-        .bind(c.action)
-        .bind(before)
-        .bind(after)
-        .bind(&prev)
-        .bind(&h)
-        .fetch_one(&mut **tx)
-        .await?;
-        prev = h;
+                                    before_json, after_json, prev_hash, hash)",
+            12,
+            chunk.len(),
+            "RETURNING id",
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        for (c, before, after, linked, h) in chunk {
+            q = q
+                .bind(at)
+                .bind(&actor.who)
+                .bind(actor.via)
+                .bind(actor.client.as_deref())
+                .bind(c.entity)
+                .bind(&c.entity_id)
+                .bind(c.department.as_deref())
+                .bind(c.action)
+                .bind(before)
+                .bind(after)
+                .bind(linked)
+                .bind(h);
+        }
+        let ids = q.fetch_all(&mut **tx).await?;
+        last_id = ids.into_iter().max().unwrap_or(last_id);
     }
     sqlx::query("UPDATE audit_head SET last_id = $1, hash = $2 WHERE id = 1")
         .bind(last_id)
@@ -193,6 +248,39 @@ pub async fn append_account(
         after,
     };
     append(tx, actor, at, &[change]).await
+}
+
+impl Store {
+    /// Appends `change` unless the last entry of its entity and ID already says the same
+    /// (`after`); that entry's `after` becomes this one's `before`. The head's lock is taken
+    /// first, so two processes starting together write one entry. True when one was written.
+    pub async fn append_if_changed(
+        &self,
+        actor: &Actor,
+        at: i64,
+        mut change: Change,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE audit_head SET last_id = last_id WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let last: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT after_json FROM audit_log WHERE entity = $1 AND entity_id = $2
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(change.entity)
+        .bind(&change.entity_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let last: Option<Value> = last.flatten().and_then(|s| serde_json::from_str(&s).ok());
+        if last.is_some() && last == change.after {
+            return Ok(false);
+        }
+        change.before = last;
+        append(&mut tx, actor, at, &[change]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }
 
 /// What `audit list` and `audit export` select.
@@ -234,23 +322,53 @@ fn entry(r: &sqlx::any::AnyRow) -> Entry {
     }
 }
 
-impl Store {
-    /// The entries `f` selects, oldest first.
-    pub async fn audit_entries(&self, f: &Filter) -> Result<Vec<Entry>> {
-        let rows = sqlx::query(&format!(
-            "{SELECT} WHERE ($1 = -1 OR at >= $1) AND ($2 = -1 OR at < $2)
-             AND ($3 = '' OR actor = $3 OR (entity_id = $3 AND entity = 'employee')
-                  OR entity_id LIKE $3 || ':%')
-             AND ($4 = '' OR department = $4) AND ($5 = '' OR entity = $5) ORDER BY id"
-        ))
-        .bind(f.from.unwrap_or(-1))
+/// What `Filter` selects, its values bound as `$1`…`$5` by `bind_filter`.
+const WHERE: &str = "WHERE ($1 = -1 OR at >= $1) AND ($2 = -1 OR at < $2)
+     AND ($3 = '' OR actor = $3 OR (entity_id = $3 AND entity = 'employee')
+          OR entity_id LIKE $3 || ':%')
+     AND ($4 = '' OR department = $4) AND ($5 = '' OR entity = $5)";
+
+fn bind_filter<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    f: &Filter,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(f.from.unwrap_or(-1))
         .bind(f.to.unwrap_or(-1))
         .bind(f.employee.clone().unwrap_or_default())
         .bind(f.department.clone().unwrap_or_default())
         .bind(f.entity.clone().unwrap_or_default())
-        .fetch_all(self.pool())
-        .await?;
+}
+
+impl Store {
+    /// The entries `f` selects, oldest first.
+    pub async fn audit_entries(&self, f: &Filter) -> Result<Vec<Entry>> {
+        let sql = format!("{SELECT} {WHERE} ORDER BY id");
+        let rows = bind_filter(sqlx::query(&sql), f)
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.iter().map(entry).collect())
+    }
+
+    /// A page of the entries `f` selects, newest first (`limit` from the `offset`th), and how
+    /// many it selects in all (the 監査ログ page).
+    pub async fn audit_page(
+        &self,
+        f: &Filter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Entry>, i64)> {
+        let count = format!("SELECT COUNT(*) FROM audit_log {WHERE}");
+        let total: i64 = bind_filter(sqlx::query(&count), f)
+            .fetch_one(self.pool())
+            .await?
+            .get(0);
+        let sql = format!("{SELECT} {WHERE} ORDER BY id DESC LIMIT $6 OFFSET $7");
+        let rows = bind_filter(sqlx::query(&sql), f)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        Ok((rows.iter().map(entry).collect(), total))
     }
 
     /// Walks the chain. `None` when it is intact; else the first entry that breaks it and why.
@@ -321,52 +439,166 @@ impl Store {
         now: i64,
     ) -> Result<Purged> {
         let mut tx = self.begin().await?;
-        let day = before.to_string();
-        let reports = "FROM reports WHERE day < $1 AND (summary <> '' OR raw IS NOT NULL)";
-        let mails =
-            "FROM outbox WHERE created_at < $1 AND (sent_at IS NOT NULL OR failed_at IS NOT NULL)
-                     AND length(raw) > 0";
-        let count = |sql: &str| format!("SELECT COUNT(*) {sql}");
-        let r: i64 = sqlx::query_scalar(&count(reports))
-            .bind(&day)
-            .fetch_one(&mut *tx)
-            .await?;
-        let m: i64 = sqlx::query_scalar(&count(mails))
-            .bind(cutoff)
-            .fetch_one(&mut *tx)
-            .await?;
-        let purged = Purged {
-            reports: r as u64,
-            mails: m as u64,
-        };
+        let purged = blank_bodies(&mut tx, before, cutoff, dry_run).await?;
         if dry_run {
             return Ok(purged);
         }
-        sqlx::query(&format!(
-            "UPDATE reports SET summary = '', raw = NULL WHERE id IN (SELECT id {reports})"
-        ))
-        .bind(&day)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&format!(
-            "UPDATE outbox SET raw = $2 WHERE id IN (SELECT id {mails})"
-        ))
-        .bind(cutoff)
-        .bind(Vec::<u8>::new())
-        .execute(&mut *tx)
-        .await?;
         let change = Change {
             entity: "retention",
-            entity_id: day.clone(),
+            entity_id: before.to_string(),
             department: None,
             action: "purge",
             before: None,
             after: Some(serde_json::json!({
-                "before": day, "reports_blanked": purged.reports, "mails_blanked": purged.mails,
+                "before": before.to_string(), "reports_blanked": purged.reports,
+                "mails_blanked": purged.mails,
             })),
         };
         append(&mut tx, actor, now, &[change]).await?;
         tx.commit().await?;
         Ok(purged)
+    }
+
+    /// `[retention] bodies_days` (the daemon's tick): `purge_bodies` once a day, whichever
+    /// process ticks first. The day is claimed by the entry itself, written even when nothing
+    /// was left to blank (the trail shows that the rule ran): the head's lock, taken first,
+    /// makes a rival process wait and then find today's entry. `None` when today's was there.
+    pub async fn expire_bodies(
+        &self,
+        before: chrono::NaiveDate,
+        cutoff: i64,
+        (today, tomorrow): (i64, i64),
+        bodies_days: u32,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Option<Purged>> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE audit_head SET last_id = last_id WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let done: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE at >= $1 AND at < $2
+             AND entity = 'retention' AND action = 'expire'",
+        )
+        .bind(today)
+        .bind(tomorrow)
+        .fetch_one(&mut *tx)
+        .await?;
+        if done > 0 {
+            return Ok(None);
+        }
+        let purged = blank_bodies(&mut tx, before, cutoff, false).await?;
+        let change = Change {
+            entity: "retention",
+            entity_id: before.to_string(),
+            department: None,
+            action: "expire",
+            before: None,
+            after: Some(serde_json::json!({
+                "before": before.to_string(), "bodies_days": bodies_days,
+                "reports_blanked": purged.reports, "mails_blanked": purged.mails,
+            })),
+        };
+        append(&mut tx, actor, now, &[change]).await?;
+        tx.commit().await?;
+        Ok(Some(purged))
+    }
+}
+
+/// Counts, and unless `dry_run` blanks, in the caller's transaction: the 日報 text and kept
+/// mail of reports of days before `before`, and the bodies of mail sent (or failed for good)
+/// before `cutoff`. What is still to be sent is never touched.
+async fn blank_bodies(
+    tx: &mut Tx<'_>,
+    before: chrono::NaiveDate,
+    cutoff: i64,
+    dry_run: bool,
+) -> Result<Purged> {
+    let day = before.to_string();
+    let reports = "FROM reports WHERE day < $1 AND (summary <> '' OR raw IS NOT NULL)";
+    let mails =
+        "FROM outbox WHERE created_at < $1 AND (sent_at IS NOT NULL OR failed_at IS NOT NULL)
+                 AND length(raw) > 0";
+    let count = |sql: &str| format!("SELECT COUNT(*) {sql}");
+    let r: i64 = sqlx::query_scalar(&count(reports))
+        .bind(&day)
+        .fetch_one(&mut **tx)
+        .await?;
+    let m: i64 = sqlx::query_scalar(&count(mails))
+        .bind(cutoff)
+        .fetch_one(&mut **tx)
+        .await?;
+    let purged = Purged {
+        reports: r as u64,
+        mails: m as u64,
+    };
+    if dry_run || (r == 0 && m == 0) {
+        return Ok(purged);
+    }
+    sqlx::query(&format!(
+        "UPDATE reports SET summary = '', raw = NULL WHERE id IN (SELECT id {reports})"
+    ))
+    .bind(&day)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE outbox SET raw = $2 WHERE id IN (SELECT id {mails})"
+    ))
+    .bind(cutoff)
+    .bind(Vec::<u8>::new())
+    .execute(&mut **tx)
+    .await?;
+    Ok(purged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Entries written before the hash was streamed are verified the same: the bytes hashed
+    /// are those of `json!([…]).to_string()`.
+    #[test]
+    fn the_hash_is_over_the_same_bytes_as_the_json_array() {
+        let old = |f: &[Option<&str>; 9], at: i64| {
+            let v = serde_json::json!([
+                f[0],
+                at,
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5],
+                f[6],
+                f[7],
+                f[8],
+                None::<&str>
+            ]);
+            hex::encode(Sha256::digest(v.to_string().as_bytes()))
+        };
+        let f = [
+            Some("ab12"),
+            Some("cli:山田"),
+            Some("cli"),
+            None,
+            Some("order"),
+            Some("E1001:2021-01-12"),
+            Some("情報管理課"),
+            Some("update"),
+            Some(r#"{"content":"手順書 \"改訂\"\n","start":"08:30"}"#),
+        ];
+        let new = hash(
+            f[0].unwrap(),
+            1_610_400_000,
+            f[1].unwrap(),
+            f[2].unwrap(),
+            f[3],
+            f[4].unwrap(),
+            f[5].unwrap(),
+            f[6],
+            f[7].unwrap(),
+            f[8],
+            None,
+        );
+        assert_eq!(new, old(&f, 1_610_400_000));
     }
 }

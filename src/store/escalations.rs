@@ -193,6 +193,54 @@ pub async fn resolve(
     .rows_affected())
 }
 
+/// `resolve`, and when it resolved a step, the audit entry (entity `escalation`, ID
+/// `E1001:2021-01-12:missing_start`: the order's employee and day, and the chain) in the same
+/// transaction. `by` and `how` are the supervisor and the way (`reply`, `phone`, `web`); the
+/// actor is whoever made the change (the web user, the CLI's user, the sender of a mail or a
+/// chat message the bot acted on).
+pub async fn resolve_audited(
+    tx: &mut Tx<'_>,
+    order_id: i64,
+    kind: &str,
+    (by, how): (&str, &str),
+    at: i64,
+    actor: &super::audit::Actor,
+) -> Result<u64> {
+    let n = resolve(tx, order_id, kind, by, how, at).await?;
+    if n == 0 {
+        return Ok(0);
+    }
+    let order = sqlx::query(
+        "SELECT o.employee_id, o.date, e.department FROM orders o
+         JOIN employees e ON e.employee_id = o.employee_id WHERE o.id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (entity_id, department) = match order {
+        Some(r) => (
+            format!(
+                "{}:{kind}",
+                super::order_entity_id(&r.get::<String, _>(0), super::day(&r.get::<String, _>(1)))
+            ),
+            r.get(2),
+        ),
+        None => (format!("{order_id}:{kind}"), None),
+    };
+    let change = super::audit::Change {
+        entity: "escalation",
+        entity_id,
+        department,
+        action: "resolve",
+        before: Some(serde_json::json!({"status": "open", "steps": n})),
+        after: Some(serde_json::json!({
+            "status": "resolved", "steps": n, "resolved_by": by, "resolution": how,
+        })),
+    };
+    super::audit::append(tx, actor, at, &[change]).await?;
+    Ok(n)
+}
+
 /// Claims a digest slot for a department; false when it was sent before.
 pub async fn claim_digest(
     tx: &mut Tx<'_>,

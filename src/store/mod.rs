@@ -498,8 +498,25 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn insert_application(&self, a: &Application, now: i64) -> Result<i64> {
+    /// Records an application, and its audit entry in the same transaction.
+    pub async fn insert_application(
+        &self,
+        a: &Application,
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<i64> {
         let mut tx = self.begin().await?;
+        let change = audit::Change {
+            entity: "application",
+            entity_id: format!("{}:{}", a.department, a.fiscal_year),
+            department: Some(a.department.clone()),
+            action: "create",
+            before: None,
+            after: Some(serde_json::json!({
+                "pc_name": a.pc_name, "emergency": a.emergency, "users": a.users,
+            })),
+        };
+        audit::append(&mut tx, actor, now, &[change]).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO applications (department, fiscal_year, pc_name, emergency, created_at)
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -548,7 +565,13 @@ impl Store {
 
     /// Inserts an assignment unless, inside the same transaction, the chosen ID turned out to be
     /// taken meanwhile (another process): returns false then, and the caller chooses again.
-    pub async fn insert_assignment(&self, h: &Held, fiscal_year: i32) -> Result<bool> {
+    pub async fn insert_assignment(
+        &self,
+        h: &Held,
+        fiscal_year: i32,
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<bool> {
         // Serialise pool changes across processes: the overlap check below and the insert must
         // not interleave with another assignment. SQLite takes the write lock at BEGIN (a
         // deferred transaction that reads first could not upgrade while another one writes).
@@ -584,25 +607,49 @@ impl Store {
         .bind(i64::from(fiscal_year))
         .execute(&mut *tx)
         .await?;
+        let change = assignment_change(&mut tx, h, "assign", None, Some(h)).await?;
+        audit::append(&mut tx, actor, now, &[change]).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Ends an assignment the day before `on`; one starting on `on` or later is removed.
-    pub async fn release_assignment(&self, row_id: i64, held: &Held, on: NaiveDate) -> Result<()> {
-        if on <= held.from {
-            sqlx::query("DELETE FROM id_assignments WHERE id = $1")
-                .bind(row_id)
-                .execute(&self.pool)
-                .await?;
-        } else {
-            let last = on.pred_opt().unwrap_or(on);
-            sqlx::query("UPDATE id_assignments SET to_date = $1 WHERE id = $2")
-                .bind(last.to_string())
-                .bind(row_id)
-                .execute(&self.pool)
-                .await?;
+    /// Ends each assignment the day before `on`; one starting on `on` or later is removed. One
+    /// transaction, each change with its audit entry.
+    pub async fn release_assignments(
+        &self,
+        rows: &[&HeldRow],
+        on: NaiveDate,
+        now: i64,
+        actor: &audit::Actor,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut changes = Vec::with_capacity(rows.len());
+        for r in rows {
+            let held = &r.held;
+            let after = if on <= held.from {
+                sqlx::query("DELETE FROM id_assignments WHERE id = $1")
+                    .bind(r.row_id)
+                    .execute(&mut *tx)
+                    .await?;
+                None
+            } else {
+                let last = on.pred_opt().unwrap_or(on);
+                sqlx::query("UPDATE id_assignments SET to_date = $1 WHERE id = $2")
+                    .bind(last.to_string())
+                    .bind(r.row_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Some(Held {
+                    to: last,
+                    ..held.clone()
+                })
+            };
+            changes.push(
+                assignment_change(&mut tx, held, "release", Some(held), after.as_ref()).await?,
+            );
         }
+        audit::append(&mut tx, actor, now, &changes).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -617,18 +664,17 @@ impl Store {
         let mut tx = self.begin().await?;
         // What the audit trail needs of the orders before: one query for the file, not one a row.
         let mut before = orders_before(&mut tx, list).await?;
+        let status = crate::order::OrderStatus::Approved;
+        let mut changes = Vec::with_capacity(list.len());
         for o in list {
             let (b, department) = before
                 .remove(&(o.employee.clone(), o.date))
                 .unwrap_or_default();
-            let status = crate::order::OrderStatus::Approved;
-            let stamp = Stamp {
-                before: b,
-                department,
-                deputy: None,
-            };
-            upsert_order_audited(&mut tx, o, status, now, actor, stamp).await?;
+            changes.extend(order_change(o, status, b, department, None));
+            upsert_order_row(&mut tx, o, status, now, None).await?;
         }
+        // The file's entries in one append: a few statements, not one a row.
+        audit::append(&mut tx, actor, now, &changes).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -839,6 +885,32 @@ async fn orders_before(
     Ok(out)
 }
 
+/// The audit entry of a telework-ID assignment (entity `id`, ID `E1001:2021-01-04`: the
+/// holder and the first day, as an order's is the employee and the day); the holder's
+/// department is read in the transaction.
+async fn assignment_change(
+    tx: &mut Tx<'_>,
+    key: &Held,
+    action: &'static str,
+    before: Option<&Held>,
+    after: Option<&Held>,
+) -> Result<audit::Change> {
+    let department: Option<String> =
+        sqlx::query_scalar("SELECT department FROM employees WHERE employee_id = $1")
+            .bind(&key.employee)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let json = |h: &Held| serde_json::json!({"id_no": h.id_no, "from": h.from.to_string(), "to": h.to.to_string()});
+    Ok(audit::Change {
+        entity: "id",
+        entity_id: format!("{}:{}", key.employee, key.from),
+        department,
+        action,
+        before: before.map(json),
+        after: after.map(json),
+    })
+}
+
 /// The audit trail's ID of an order: its employee and day (`E1001:2021-01-12`).
 pub fn order_entity_id(employee: &str, date: NaiveDate) -> String {
     format!("{employee}:{date}")
@@ -896,6 +968,21 @@ async fn upsert_order_audited(
         department,
         deputy,
     } = stamp;
+    if let Some(change) = order_change(o, status, before, department, deputy) {
+        audit::append(tx, actor, now, &[change]).await?;
+    }
+    upsert_order_row(tx, o, status, now, deputy).await
+}
+
+/// The audit entry of writing `o` with `status` over `before` (stamped by `deputy`, 代決, if
+/// one did); none when nothing changes.
+fn order_change(
+    o: &crate::order::WorkOrder,
+    status: crate::order::OrderStatus,
+    before: Option<serde_json::Value>,
+    department: Option<String>,
+    deputy: Option<&str>,
+) -> Option<audit::Change> {
     let leave = crate::order::format_leave(&o.leave);
     let mut after = OrderFields {
         start: o.start.to_string(),
@@ -918,17 +1005,25 @@ async fn upsert_order_audited(
         (Some(b), crate::order::OrderStatus::Reviewed) if b["status"] == "draft" => "approve_step",
         _ => "update",
     };
-    if before.as_ref() != Some(&after) {
-        let change = audit::Change {
-            entity: "order",
-            entity_id: order_entity_id(&o.employee, o.date),
-            department,
-            action,
-            before,
-            after: Some(after),
-        };
-        audit::append(tx, actor, now, &[change]).await?;
-    }
+    (before.as_ref() != Some(&after)).then(|| audit::Change {
+        entity: "order",
+        entity_id: order_entity_id(&o.employee, o.date),
+        department,
+        action,
+        before,
+        after: Some(after),
+    })
+}
+
+/// Inserts or replaces the order of `o`'s employee and day.
+async fn upsert_order_row(
+    tx: &mut Tx<'_>,
+    o: &crate::order::WorkOrder,
+    status: crate::order::OrderStatus,
+    now: i64,
+    deputy: Option<&str>,
+) -> Result<i64> {
+    let leave = crate::order::format_leave(&o.leave);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
                              leave_spans, status, cancelled_at, holiday_ok, deputy_by)

@@ -8,6 +8,8 @@
 
 pub mod api;
 pub mod approval;
+pub mod attendance;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod lineworks;
@@ -77,6 +79,9 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "deputies.html",
     "escalations.html",
     "admin.html",
+    "audit.html",
+    "attendance.html",
+    "my_month.html",
     "error.html",
     "app.js",
     "app.css",
@@ -474,6 +479,9 @@ pub fn router(app: App) -> Router {
         .route("/requests", post(pages::request_order))
         .route("/escalations", get(pages::escalations))
         .route("/escalations/resolve", post(pages::resolve_escalation))
+        .route("/audit", get(audit::audit))
+        .route("/attendance", get(attendance::page))
+        .route("/attendance/export", get(attendance::export))
         .route("/admin", get(pages::admin))
         .route("/admin/applications", post(pages::add_application))
         .route("/admin/employees", post(pages::import_employees))

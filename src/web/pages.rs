@@ -62,6 +62,8 @@ pub(super) fn base(s: &Session) -> Value {
         is_supervisor => u.role == Role::Supervisor,
         reads_boards => u.role != Role::Teleworker && u.role != Role::DivisionHead,
         is_division_head => u.role == Role::DivisionHead,
+        reads_audit => super::roles::audit_scope(u).is_some(),
+        reads_attendance => super::roles::can_export_attendance(u),
     }
 }
 
@@ -103,6 +105,8 @@ fn encode(s: &str) -> String {
 pub struct DayQuery {
     pub date: Option<String>,
     pub department: Option<String>,
+    /// 自分の在宅勤務's month of attendance (`YYYY-MM`).
+    pub month: Option<String>,
 }
 
 impl DayQuery {
@@ -1064,8 +1068,29 @@ pub(super) async fn my_page_with(
     errors: Errors,
     report_answer: Option<String>,
 ) -> WebResult {
+    my_page_in(app, s, (date, None), form, errors, report_answer).await
+}
+
+/// 自分の在宅勤務 with the attendance of `month` (`YYYY-MM`; by default `date`'s).
+async fn my_page_in(
+    app: &App,
+    s: &Session,
+    (date, month): (NaiveDate, Option<&str>),
+    form: Option<OrderForm>,
+    errors: Errors,
+    report_answer: Option<String>,
+) -> WebResult {
     let u = &s.user;
     let svc = &app.cfg.service;
+    let history = crate::attendance::history(
+        &app.store,
+        &app.cfg,
+        &u.employee_id,
+        month.and_then(|m| crate::attendance::month(m).ok()),
+        date,
+        app.now(),
+    )
+    .await?;
     let orders = app
         .store
         .orders_of(&u.employee_id, svc.from, svc.to)
@@ -1116,6 +1141,7 @@ pub(super) async fn my_page_with(
         workday_start => svc.workday_start.to_string(),
         workday_end => svc.workday_end.to_string(),
         report_answer => report_answer,
+        history => history,
         ..base(s)
     };
     Ok(app.render("my.html", ctx))
@@ -1123,7 +1149,8 @@ pub(super) async fn my_page_with(
 
 pub async fn my(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
     let date = q.day(&app);
-    my_page(&app, &s, date, None, Errors::new()).await
+    let month = q.month.as_deref();
+    my_page_in(&app, &s, (date, month), None, Errors::new(), None).await
 }
 
 /// A teleworker asks for an order: a draft, checked against every rule but the approver's.
@@ -1260,13 +1287,13 @@ pub async fn resolve_escalation(
             .await);
     };
     let mut tx = app.store.begin().await?;
-    crate::store::escalations::resolve(
+    crate::store::escalations::resolve_audited(
         &mut tx,
         f.order_id,
         &f.kind,
-        &s.user.employee_id,
-        "web",
+        (&s.user.employee_id, "web"),
         app.now().timestamp(),
+        &s.actor(),
     )
     .await?;
     tx.commit().await.map_err(Error::from)?;
@@ -1457,8 +1484,9 @@ pub async fn add_application(
                     .collect(),
                 emergency: f.emergency.is_some(),
             };
-            crate::register::add_application(&app.store, &app.cfg, args, app.now().timestamp())
-                .await
+            let actor = s.actor();
+            let now = app.now().timestamp();
+            crate::register::add_application_as(&app.store, &app.cfg, args, now, &actor).await
         }
         (None, Err(_)) => Err(Error::bad(
             "--fiscal-year",
@@ -1544,7 +1572,9 @@ pub async fn assign_id(State(app): State<App>, s: Session, Form(f): Form<IdForm>
             "" => None,
             t => Some(form_date("--to", t)?),
         };
-        crate::register::assign_id(&app.store, &app.cfg, f.employee_id.trim(), from, to).await
+        let actor = s.actor();
+        let (store, cfg, now) = (&app.store, &app.cfg, app.now().timestamp());
+        crate::register::assign_id_as(store, cfg, f.employee_id.trim(), from, to, now, &actor).await
     }
     .await;
     admin_outcome(&app, &s, "assign", r, |h| {
@@ -1571,7 +1601,9 @@ pub async fn release_id(State(app): State<App>, s: Session, Form(f): Form<IdForm
     }
     let r = async {
         let on = form_date("--on", &f.on)?;
-        crate::register::release_id(&app.store, f.employee_id.trim(), on)
+        let actor = s.actor();
+        let now = app.now().timestamp();
+        crate::register::release_id_as(&app.store, f.employee_id.trim(), on, now, &actor)
             .await
             .map(|h| (h, on))
     }

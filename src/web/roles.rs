@@ -86,6 +86,28 @@ pub fn can_administer(u: &User) -> bool {
     u.role == Role::It
 }
 
+/// What a person may read of the audit trail (監査ログ).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditScope {
+    All,
+    /// A supervisor: the orders of this department.
+    Orders(String),
+}
+
+/// IT and HR read the whole trail; a supervisor their department's orders; nobody else any.
+pub fn audit_scope(u: &User) -> Option<AuditScope> {
+    match u.role {
+        Role::It | Role::Hr => Some(AuditScope::All),
+        Role::Supervisor => Some(AuditScope::Orders(u.department.clone())),
+        _ => None,
+    }
+}
+
+/// Who downloads everyone's attendance record of a month: IT and HR.
+pub fn can_export_attendance(u: &User) -> bool {
+    matches!(u.role, Role::It | Role::Hr)
+}
+
 /// A person's own orders and reports.
 pub fn can_see_employee(u: &User, employee_id: &str, department: &str) -> bool {
     u.employee_id == employee_id || can_see_department(u, department)
@@ -160,6 +182,20 @@ mod tests {
         }
         assert!(can_administer(&user("E9001", "情報管理課", Role::It)));
         assert!(!can_administer(&user("E3001", "人事課", Role::Hr)));
+    }
+
+    #[test]
+    fn it_and_hr_read_the_whole_trail_a_supervisor_their_orders_a_teleworker_nothing() {
+        let it = user("E9001", "情報管理課", Role::It);
+        let hr = user("E3001", "人事課", Role::Hr);
+        let sup = user("E2002", "財政課", Role::Supervisor);
+        let tw = user("E1001", "情報管理課", Role::Teleworker);
+        assert_eq!(audit_scope(&it), Some(AuditScope::All));
+        assert_eq!(audit_scope(&hr), Some(AuditScope::All));
+        assert_eq!(audit_scope(&sup), Some(AuditScope::Orders("財政課".into())));
+        assert_eq!(audit_scope(&tw), None);
+        assert!(can_export_attendance(&it) && can_export_attendance(&hr));
+        assert!(!can_export_attendance(&sup) && !can_export_attendance(&tw));
     }
 
     #[test]
