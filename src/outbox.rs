@@ -432,7 +432,7 @@ pub async fn deliver_now(
 /// (`Transport::claim_chunk`, 500 for the `file:` transport). Each transaction is an fsync on
 /// SQLite; one per mail would make delivery the bottleneck of a backlog. The cost: after a
 /// crash, up to this many mails the server had accepted may go once more (same Message-ID).
-pub const CLAIM_CHUNK: usize = 50;
+pub const CLAIM_CHUNK: usize = crate::mail::transport::SMTP_CLAIM_CHUNK;
 
 struct Claimed {
     id: i64,

@@ -85,6 +85,10 @@ fn write_file(dir: &std::path::Path, raw: &[u8]) -> std::io::Result<()> {
     std::fs::write(dir.join(name), raw)
 }
 
+/// Mails claimed (and later marked sent) per transaction over SMTP (`outbox::CLAIM_CHUNK`).
+/// Defined here, with the transports, so that the outbox reads it from below (no import cycle).
+pub const SMTP_CLAIM_CHUNK: usize = 50;
+
 impl Transport {
     /// Mails claimed per transaction (`outbox::deliver_with`). The cost of a larger chunk:
     /// after a crash, up to this many mails already handed over may go once more, with the
@@ -94,7 +98,7 @@ impl Transport {
     pub fn claim_chunk(&self) -> usize {
         match self {
             Transport::File(_) => 500,
-            Transport::Smtp(_) => crate::outbox::CLAIM_CHUNK,
+            Transport::Smtp(_) => SMTP_CLAIM_CHUNK,
         }
     }
 
