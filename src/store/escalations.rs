@@ -39,6 +39,32 @@ pub struct ChainFacts {
     pub resolved: HashSet<(i64, String)>,
 }
 
+const BOARD_ESCALATIONS: &str =
+    "SELECT order_id, kind, step, recipients, fired_at, status, resolved_at, resolution,
+    repeat_no FROM escalations";
+
+fn board_escalation(r: &sqlx::any::AnyRow) -> EscalationRow {
+    let resolved: Option<i64> = r.get(6);
+    let how: Option<String> = r.get(7);
+    EscalationRow {
+        order_id: r.get(0),
+        kind: r.get(1),
+        step: r.get(2),
+        to: r
+            .get::<String, _>(3)
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        at: r.get(4),
+        status: match (resolved, how) {
+            (Some(_), Some(h)) => format!("resolved_{h}"),
+            _ => r.get(5),
+        },
+        repeat: r.get(8),
+    }
+}
+
 impl Store {
     pub async fn chain_facts(&self, from: NaiveDate, to: NaiveDate) -> Result<ChainFacts> {
         let mut f = ChainFacts::default();
@@ -85,37 +111,31 @@ impl Store {
     }
 
     pub async fn escalations_on(&self, date: NaiveDate) -> Result<Vec<EscalationRow>> {
-        let rows = sqlx::query(
-            "SELECT order_id, kind, step, recipients, fired_at, status, resolved_at, resolution, repeat_no
-             FROM escalations WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id",
-        )
+        let rows = sqlx::query(&format!(
+            "{BOARD_ESCALATIONS} WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id"
+        ))
         .bind(date.to_string())
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let resolved: Option<i64> = r.get(6);
-                let how: Option<String> = r.get(7);
-                EscalationRow {
-                    order_id: r.get(0),
-                    kind: r.get(1),
-                    step: r.get(2),
-                    to: r
-                        .get::<String, _>(3)
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                    at: r.get(4),
-                    status: match (resolved, how) {
-                        (Some(_), Some(h)) => format!("resolved_{h}"),
-                        _ => r.get(5),
-                    },
-                    repeat: r.get(8),
-                }
-            })
-            .collect())
+        Ok(rows.iter().map(board_escalation).collect())
+    }
+
+    /// The steps of some orders (a person's month).
+    pub async fn escalations_of_orders(&self, orders: &[i64]) -> Result<Vec<EscalationRow>> {
+        let mut out = Vec::new();
+        for chunk in orders.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "{BOARD_ESCALATIONS} WHERE order_id IN ({}) ORDER BY fired_at, id",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?.iter().map(board_escalation));
+        }
+        Ok(out)
     }
 
     /// Steps recorded as failed (their mail could not be made), by chain kind.

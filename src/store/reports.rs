@@ -33,32 +33,67 @@ pub struct NewReport {
     pub recorded_by: Option<String>,
 }
 
+const BOARD_REPORTS: &str =
+    "SELECT id, order_id, employee_id, sender, kind, reason, source, received_at, leave_noted,
+    incident, summary, subject FROM reports";
+
+fn board_report(r: &sqlx::any::AnyRow) -> ReportRow {
+    ReportRow {
+        id: r.get(0),
+        order_id: r.get(1),
+        employee_id: r.get(2),
+        sender: r.get(3),
+        kind: r.get(4),
+        reason: r.get(5),
+        source: r.get(6),
+        received_at: r.get(7),
+        leave_noted: r.get::<i64, _>(8) != 0,
+        incident: r.get::<i64, _>(9) != 0,
+        summary: r.get(10),
+        subject: r.get(11),
+    }
+}
+
 impl Store {
     pub async fn reports_on(&self, date: NaiveDate) -> Result<Vec<ReportRow>> {
-        let rows = sqlx::query(
-            "SELECT id, order_id, employee_id, sender, kind, reason, source, received_at, leave_noted, incident,
-                    summary, subject
-             FROM reports WHERE day = $1 ORDER BY received_at, id",
-        )
-        .bind(date.to_string())
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
+        self.board_reports("day = $1", &[date.to_string()]).await
+    }
+
+    /// The reports of some orders (a person's month: a few orders, not a city's days).
+    pub async fn reports_of_orders(&self, orders: &[i64]) -> Result<Vec<ReportRow>> {
+        let mut out = Vec::new();
+        for chunk in orders.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let filter = format!("order_id IN ({})", marks.join(", "));
+            out.extend(self.board_reports_by_ids(&filter, chunk).await?);
+        }
+        out.sort_by_key(|r| (r.received_at, r.id));
+        Ok(out)
+    }
+
+    async fn board_reports(&self, filter: &str, binds: &[String]) -> Result<Vec<ReportRow>> {
+        let sql = format!("{BOARD_REPORTS} WHERE {filter} ORDER BY received_at, id");
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = q.bind(b);
+        }
+        Ok(q.fetch_all(self.pool())
+            .await?
             .iter()
-            .map(|r| ReportRow {
-                id: r.get(0),
-                order_id: r.get(1),
-                employee_id: r.get(2),
-                sender: r.get(3),
-                kind: r.get(4),
-                reason: r.get(5),
-                source: r.get(6),
-                received_at: r.get(7),
-                leave_noted: r.get::<i64, _>(8) != 0,
-                incident: r.get::<i64, _>(9) != 0,
-                summary: r.get(10),
-                subject: r.get(11),
-            })
+            .map(board_report)
+            .collect())
+    }
+
+    async fn board_reports_by_ids(&self, filter: &str, ids: &[i64]) -> Result<Vec<ReportRow>> {
+        let sql = format!("{BOARD_REPORTS} WHERE {filter}");
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(board_report)
             .collect())
     }
 
