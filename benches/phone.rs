@@ -19,11 +19,14 @@
 //! Run as a test (`cargo test --all-targets`, without `--bench`) it does the same with 92
 //! teleworkers over two weeks and 10 clients, and checks every answer is the right person's page.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/http.rs"]
+mod http;
+use http::{Conn, Web, percentile};
 
 use zaitaku::calendar::parse_date;
 use zaitaku::config::Config;
@@ -306,106 +309,6 @@ async fn build(dir: &Path, cfg: &Config, url: &str, staff: &[Staff], logins: &[S
     store.close().await;
 }
 
-/// An HTTP/1.1 connection kept alive, as a browser keeps one.
-struct Conn {
-    reader: BufReader<TcpStream>,
-    addr: String,
-    cookie: String,
-}
-
-impl Conn {
-    fn open(addr: &str, cookie: &str) -> Conn {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_nodelay(true).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        Conn {
-            reader: BufReader::new(s),
-            addr: addr.into(),
-            cookie: cookie.into(),
-        }
-    }
-
-    /// (status, headers, body)
-    fn send(&mut self, method: &str, path: &str, body: &str) -> (u16, Vec<String>, String) {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
-        if !self.cookie.is_empty() {
-            req += &format!("Cookie: {}\r\n", self.cookie);
-        }
-        if method == "POST" {
-            req += &format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-        }
-        req += "\r\n";
-        req += body;
-        self.reader.get_mut().write_all(req.as_bytes()).unwrap();
-        let mut status = String::new();
-        self.reader.read_line(&mut status).unwrap();
-        let code = status
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut headers = Vec::new();
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            let line = line.trim_end().to_string();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap();
-            }
-            headers.push(line);
-        }
-        let mut buf = vec![0u8; len];
-        self.reader.read_exact(&mut buf).unwrap();
-        (code, headers, String::from_utf8_lossy(&buf).into_owned())
-    }
-}
-
-fn cookie_of(headers: &[String], name: &str) -> Option<String> {
-    headers.iter().find_map(|h| {
-        h.strip_prefix("set-cookie: ")
-            .filter(|v| v.starts_with(&format!("{name}=")))
-            .and_then(|v| v.split(';').next())
-            .map(str::to_string)
-    })
-}
-
-/// A session of `who`, through the login form.
-fn login(addr: &str, who: &str) -> String {
-    let mut c = Conn::open(addr, "");
-    let (_, headers, body) = c.send("GET", "/login", "");
-    c.cookie = cookie_of(&headers, "zaitaku_login").expect("login cookie");
-    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = body[at..at + 64].to_string();
-    let form = format!("login={who}&password=bench+password&csrf={csrf}");
-    let (code, headers, _) = c.send("POST", "/login", &form);
-    assert_eq!(code, 303, "login of {who}: {headers:?}");
-    cookie_of(&headers, "zaitaku_session").expect("session cookie")
-}
-
-struct Web(Child);
-
-impl Drop for Web {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
-}
-
 /// Every client fetches `path` `rounds` times at once; every answer's time, sorted, and the
 /// requests per second.
 fn hammer(
@@ -426,7 +329,7 @@ fn hammer(
                 let mut times = Vec::with_capacity(rounds);
                 for _ in 0..rounds {
                     let t = Instant::now();
-                    let (code, _, body) = c.send("GET", path, "");
+                    let (code, _, body) = c.send("GET", path, "", false);
                     times.push(t.elapsed());
                     assert_eq!(code, 200, "{name} {path}");
                     let heading = format!("<h1>{name} さんの在宅勤務</h1>");
@@ -548,7 +451,7 @@ fn main() {
     let name_of = |id: &String| staff.iter().find(|s| &s.id == id).unwrap().name.clone();
     let sessions: Vec<(String, String)> = logins
         .iter()
-        .map(|w| (name_of(w), login(&addr, w)))
+        .map(|w| (name_of(w), http::login(&addr, w, PW)))
         .collect();
     println!("{clients} teleworkers signed in in {:.1?}", t.elapsed());
 

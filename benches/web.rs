@@ -11,11 +11,14 @@
 //! (`cargo test --all-targets`, without `--bench`) it does the same with 5 teleworkers and 5
 //! clients and checks only that every answer is right.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/http.rs"]
+mod http;
+use http::{Conn, Web, percentile};
 
 const DAY: &str = "2021-01-12";
 const PW: &str = "bench password";
@@ -146,132 +149,6 @@ fn build_register(dir: &Path, n: usize) {
     );
 }
 
-/// An HTTP/1.1 connection kept alive, as a browser keeps one.
-struct Conn {
-    reader: BufReader<TcpStream>,
-    addr: String,
-    cookie: String,
-}
-
-impl Conn {
-    fn open(addr: &str, cookie: &str) -> Conn {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_nodelay(true).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Conn {
-            reader: BufReader::new(s),
-            addr: addr.into(),
-            cookie: cookie.into(),
-        }
-    }
-
-    /// (status, headers, body)
-    fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: &str,
-        close: bool,
-    ) -> (u16, Vec<String>, String) {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
-        if !self.cookie.is_empty() {
-            req += &format!("Cookie: {}\r\n", self.cookie);
-        }
-        if method == "POST" {
-            req += &format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-        }
-        if close {
-            req += "Connection: close\r\n";
-        }
-        req += "\r\n";
-        req += body;
-        self.reader.get_mut().write_all(req.as_bytes()).unwrap();
-        let mut status = String::new();
-        self.reader.read_line(&mut status).unwrap();
-        let code: u16 = status
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut headers = Vec::new();
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            let line = line.trim_end().to_string();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap();
-            }
-            headers.push(line);
-        }
-        let mut buf = vec![0u8; len];
-        self.reader.read_exact(&mut buf).unwrap();
-        (code, headers, String::from_utf8_lossy(&buf).into_owned())
-    }
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A session cookie for the supervisor, through the login form.
-fn login(addr: &str) -> String {
-    let mut c = Conn::open(addr, "");
-    let (_, headers, body) = c.send("GET", "/login", "", false);
-    let login_cookie = headers
-        .iter()
-        .find_map(|h| {
-            h.strip_prefix("set-cookie: ")
-                .filter(|v| v.starts_with("zaitaku_login="))
-        })
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string();
-    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = &body[at..at + 64];
-    c.cookie = login_cookie;
-    let form = format!("login=S001&password={}&csrf={csrf}", enc(PW));
-    let (code, headers, _) = c.send("POST", "/login", &form, true);
-    assert_eq!(code, 303, "login: {headers:?}");
-    headers
-        .iter()
-        .find_map(|h| {
-            h.strip_prefix("set-cookie: ")
-                .filter(|v| v.starts_with("zaitaku_session="))
-        })
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string()
-}
-
-struct Web(Child);
-
-impl Drop for Web {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
-}
-
 fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` does not.
     let full = std::env::args().any(|a| a == "--bench");
@@ -305,7 +182,9 @@ fn main() {
         .trim_start_matches("listening on http://")
         .trim_end_matches('/')
         .to_string();
-    let cookies: Vec<String> = (0..clients).map(|_| login(&addr)).collect();
+    let cookies: Vec<String> = (0..clients)
+        .map(|_| http::login(&addr, "S001", PW))
+        .collect();
 
     let started = Instant::now();
     let threads: Vec<_> = cookies
