@@ -56,7 +56,13 @@ fn board_report(r: &sqlx::any::AnyRow) -> ReportRow {
 
 impl Store {
     pub async fn reports_on(&self, date: NaiveDate) -> Result<Vec<ReportRow>> {
-        self.board_reports("day = $1", &[date.to_string()]).await
+        let rows = sqlx::query(&format!(
+            "{BOARD_REPORTS} WHERE day = $1 ORDER BY received_at, id"
+        ))
+        .bind(date.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(board_report).collect())
     }
 
     /// The reports of some orders (a person's month: a few orders, not a city's days).
@@ -64,37 +70,15 @@ impl Store {
         let mut out = Vec::new();
         for chunk in orders.chunks(500) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let filter = format!("order_id IN ({})", marks.join(", "));
-            out.extend(self.board_reports_by_ids(&filter, chunk).await?);
+            let sql = format!("{BOARD_REPORTS} WHERE order_id IN ({})", marks.join(", "));
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?.iter().map(board_report));
         }
         out.sort_by_key(|r| (r.received_at, r.id));
         Ok(out)
-    }
-
-    async fn board_reports(&self, filter: &str, binds: &[String]) -> Result<Vec<ReportRow>> {
-        let sql = format!("{BOARD_REPORTS} WHERE {filter} ORDER BY received_at, id");
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = q.bind(b);
-        }
-        Ok(q.fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(board_report)
-            .collect())
-    }
-
-    async fn board_reports_by_ids(&self, filter: &str, ids: &[i64]) -> Result<Vec<ReportRow>> {
-        let sql = format!("{BOARD_REPORTS} WHERE {filter}");
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(board_report)
-            .collect())
     }
 
     pub async fn seen_message(&self, key: &str) -> Result<bool> {
