@@ -254,21 +254,10 @@ async fn scheduler(
 ) -> Result<()> {
     // Catch up at once: overdue steps, a missed digest, mail left in the outbox.
     run_tick(&store, &cfg, &transport, &channels).await;
-    loop {
-        let now = Utc::now().with_timezone(&cfg.timezone);
-        let Some(next) = cfg.daemon.tick.1.after(&now).next() else {
-            tracing::warn!(tick = %cfg.daemon.tick.0, "the tick schedule has no future time; ticking no more");
-            let _ = stop.changed().await;
-            return Ok(());
-        };
-        let wait = (next.with_timezone(&Utc) - Utc::now())
-            .to_std()
-            .unwrap_or_default();
-        if stopped_during(&mut stop, wait).await {
-            return Ok(());
-        }
+    while next_time(&cfg.daemon.tick, &cfg, &mut stop).await {
         run_tick(&store, &cfg, &transport, &channels).await;
     }
+    Ok(())
 }
 
 /// `[ldap] sync`: `employees sync --ldap` at the configured times. A failed sync (the
@@ -286,19 +275,8 @@ async fn directory_sync_loop(
         via: "daemon",
         client: None,
     };
-    loop {
-        let now = Utc::now().with_timezone(&cfg.timezone);
-        let Some(next) = schedule.after(&now).next() else {
-            tracing::warn!(sync = %expr, "the directory sync schedule has no future time; syncing no more");
-            let _ = stop.changed().await;
-            return Ok(());
-        };
-        let wait = (next.with_timezone(&Utc) - Utc::now())
-            .to_std()
-            .unwrap_or_default();
-        if stopped_during(&mut stop, wait).await {
-            return Ok(());
-        }
+    let schedule = (expr, schedule);
+    while next_time(&schedule, &cfg, &mut stop).await {
         match crate::directory::sync(&store, &cfg, false, Utc::now().timestamp(), &actor).await {
             Ok(plan) => tracing::info!(
                 new = plan.new.len(),
@@ -312,6 +290,26 @@ async fn directory_sync_loop(
             }
         }
     }
+    Ok(())
+}
+
+/// Sleeps until the schedule's next time in the city's time zone: true then, false when told
+/// to stop first, or at once (saying so) when the schedule has no future time.
+async fn next_time(
+    (expr, schedule): &(String, cron::Schedule),
+    cfg: &Config,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let now = Utc::now().with_timezone(&cfg.timezone);
+    let Some(next) = schedule.after(&now).next() else {
+        tracing::warn!(schedule = %expr, "the schedule has no future time; nothing more runs on it");
+        let _ = stop.changed().await;
+        return false;
+    };
+    let wait = (next.with_timezone(&Utc) - Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    !stopped_during(stop, wait).await
 }
 
 async fn run_tick(store: &Store, cfg: &Config, transport: &Transport, channels: &Channels) {
