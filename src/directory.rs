@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::ldap::Person;
 use crate::register::{department_names, lookup_department};
 use crate::store::audit::Actor;
-use crate::store::{Employee, Role, Store};
+use crate::store::{Department, Employee, Role, Store};
 
 /// The role the person's groups give: the highest of them (IT, HR, 部長, 所属長), or
 /// teleworker when no group of `[ldap.roles]` is theirs. A role zaitaku does not know (yet)
@@ -65,8 +65,27 @@ fn skip_reason(cfg: &LdapConfig, p: &Person, known_dept: bool) -> Option<String>
     None
 }
 
-/// An entry, as the register's employee: `existing` keeps the chat IDs, which the directory
-/// does not hold.
+/// An entry as the register's employee, or why it is not staff of the register. `depts` are
+/// the register's departments; `existing` (the employee as the register has them) keeps the
+/// chat IDs, which the directory does not hold.
+fn staff_of(
+    cfg: &LdapConfig,
+    depts: &HashMap<String, Department>,
+    p: &Person,
+    existing: impl FnOnce(&str) -> Option<Employee>,
+) -> std::result::Result<Employee, String> {
+    let dept = p
+        .department
+        .as_deref()
+        .and_then(|d| lookup_department(depts, d));
+    if let Some(why) = skip_reason(cfg, p, dept.is_some()) {
+        return Err(why);
+    }
+    let dept = dept.expect("checked by skip_reason");
+    let before = existing(p.employee_id.as_deref().unwrap_or_default());
+    Ok(employee_of(cfg, p, &dept.name, before.as_ref()))
+}
+
 fn employee_of(
     cfg: &LdapConfig,
     p: &Person,
@@ -167,16 +186,14 @@ pub async fn plan(store: &Store, ldap: &LdapConfig, people: &[Person]) -> Result
     let mut seen_ids = HashSet::new();
     let mut owner_of_email: HashMap<String, String> = HashMap::new();
     for p in people {
-        let dept = p
-            .department
-            .as_deref()
-            .and_then(|d| lookup_department(&depts, d));
-        if let Some(why) = skip_reason(ldap, p, dept.is_some()) {
-            plan.skipped.push((p.dn.clone(), why));
-            continue;
-        }
-        let dept = dept.expect("checked by skip_reason");
-        let id = p.employee_id.clone().unwrap_or_default();
+        let after = match staff_of(ldap, &depts, p, |id| existing.get(id).cloned()) {
+            Ok(e) => e,
+            Err(why) => {
+                plan.skipped.push((p.dn.clone(), why));
+                continue;
+            }
+        };
+        let id = after.employee_id.clone();
         if !seen_ids.insert(id.clone()) {
             plan.skipped.push((
                 p.dn.clone(),
@@ -185,7 +202,6 @@ pub async fn plan(store: &Store, ldap: &LdapConfig, people: &[Person]) -> Result
             continue;
         }
         let before = existing.get(&id);
-        let after = employee_of(ldap, p, &dept.name, before);
         if let Some(m) = after
             .emails
             .iter()
@@ -292,20 +308,16 @@ pub async fn login(
         return Ok(Login::Refused);
     };
     let depts = department_names(store).await?;
-    let dept = p
-        .department
-        .as_deref()
-        .and_then(|d| lookup_department(&depts, d));
-    if let Some(why) = skip_reason(ldap, &p, dept.is_some()) {
-        return Ok(Login::NotStaff(why));
-    }
     let id = p.employee_id.clone().unwrap_or_default();
     let before = store.employee(&id).await?;
-    let after = employee_of(ldap, &p, &dept.expect("checked").name, before.as_ref());
+    let after = match staff_of(ldap, &depts, &p, |_| before.clone()) {
+        Ok(e) => e,
+        Err(why) => return Ok(Login::NotStaff(why)),
+    };
     let unchanged = before
         .as_ref()
         .is_some_and(|b| b.audit_json() == after.audit_json())
-        && store.directory_dns().await?.get(&id) == Some(&p.dn);
+        && store.directory_dn(&id).await?.as_deref() == Some(p.dn.as_str());
     if !unchanged {
         let dns = BTreeMap::from([(id.clone(), p.dn.clone())]);
         let actor = Actor {

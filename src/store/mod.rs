@@ -337,6 +337,17 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    /// The directory entry one employee was last read from, if they came from one.
+    pub async fn directory_dn(&self, employee_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT directory_dn FROM employees WHERE employee_id = $1")
+                .bind(employee_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+
     async fn write_employees(
         &self,
         list: &[Employee],
