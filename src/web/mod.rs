@@ -307,9 +307,15 @@ impl App {
     pub async fn record_denial(&self, u: &User, action: &str, target: &str) {
         tracing::warn!(employee = %log_text(&u.employee_id), role = u.role.as_str(),
             department = %log_text(&u.department), action, target = %log_text(target), "access denied");
+        self.record_refused(&u.employee_id, action, target).await;
+    }
+
+    /// A refused attempt in the table of refused web actions IT reads, by `who` (an employee
+    /// ID, or what a sign-on header named: `sso:…`). A failure to record it is logged.
+    pub async fn record_refused(&self, who: &str, action: &str, target: &str) {
         let row = AuditRow {
             at: self.now().timestamp(),
-            employee_id: u.employee_id.clone(),
+            employee_id: who.to_string(),
             action: action.into(),
             target: target.into(),
             outcome: "denied".into(),

@@ -9,13 +9,12 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::auth::{cut_login, new_session, session_employee_id};
 use super::{App, Peer};
-use crate::store::web::AuditRow;
 
 /// Every request: notes its peer, and applies the trusted header when one is configured.
 pub async fn layer(State(app): State<App>, mut req: Request, next: Next) -> Response {
@@ -40,7 +39,12 @@ pub async fn layer(State(app): State<App>, mut req: Request, next: Next) -> Resp
     if !peer.is_some_and(|p| web.trusted_proxies.contains(&p)) {
         tracing::warn!(header = %name, login = %shown, peer = ?peer,
             "the single sign-on header came from an address that is not a trusted proxy: refused");
-        record(&app, &login, "sso_untrusted", &format!("peer={peer:?}")).await;
+        app.record_refused(
+            &format!("sso:{login}"),
+            "sso_untrusted",
+            &format!("peer={peer:?}"),
+        )
+        .await;
         return super::forbidden(
             &app,
             None,
@@ -53,7 +57,8 @@ pub async fn layer(State(app): State<App>, mut req: Request, next: Next) -> Resp
     };
     let Some(employee) = employee else {
         tracing::warn!(header = %name, login = %shown, "single sign-on named nobody of the register: refused");
-        record(&app, &login, "sso_unknown", "").await;
+        app.record_refused(&format!("sso:{login}"), "sso_unknown", "")
+            .await;
         return super::forbidden(
             &app,
             None,
@@ -80,23 +85,10 @@ pub async fn layer(State(app): State<App>, mut req: Request, next: Next) -> Resp
     } else {
         "/".into()
     };
+    // (`Redirect::to` is a 303 See Other.)
     let mut resp = Redirect::to(&to).into_response();
-    *resp.status_mut() = StatusCode::SEE_OTHER;
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
-}
-
-async fn record(app: &App, login: &str, action: &str, target: &str) {
-    let row = AuditRow {
-        at: app.now().timestamp(),
-        employee_id: format!("sso:{login}"),
-        action: action.into(),
-        target: target.into(),
-        outcome: "denied".into(),
-    };
-    if let Err(e) = app.store.audit(&row).await {
-        tracing::error!(error = %super::log_text(&e.to_string()), "cannot record the refused attempt");
-    }
 }
