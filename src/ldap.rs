@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use ldap3::adapters::{EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
+use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use crate::config::{LdapConfig, LdapTls};
 use crate::error::{Error, Result};
@@ -38,9 +38,7 @@ pub struct Person {
 }
 
 fn tls_config(cfg: &LdapConfig) -> Result<Arc<ClientConfig>> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+    let mut roots = crate::mail::tls::public_roots();
     if let Some(path) = &cfg.ca_file {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .and_then(|it| it.collect::<std::result::Result<_, _>>())
@@ -62,13 +60,7 @@ fn tls_config(cfg: &LdapConfig) -> Result<Arc<ClientConfig>> {
                 .map_err(|e| Error::bad("ldap.ca_file", format!("{}: {e}", path.display())))?;
         }
     }
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let tls = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(tls))
+    Ok(crate::mail::tls::client_config(roots))
 }
 
 fn unreachable(cfg: &LdapConfig, what: &str, e: impl std::fmt::Display) -> Error {
