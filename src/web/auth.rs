@@ -414,8 +414,9 @@ pub async fn login(
         .await?;
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
-    let password = f.password.clone();
-    let f_password = f.password;
+    // Kept for the directory, should the local hash not match.
+    let typed = f.password;
+    let password = typed.clone();
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false)
@@ -428,15 +429,8 @@ pub async fn login(
             None => None,
             Some(ldap) => {
                 let now = app.now().timestamp();
-                match crate::directory::login(
-                    &app.store,
-                    ldap,
-                    &login,
-                    &f_password,
-                    now,
-                    client.clone(),
-                )
-                .await
+                match crate::directory::login(&app.store, ldap, &login, &typed, now, client.clone())
+                    .await
                 {
                     Ok(Login::Staff(e)) => Some(e.employee_id),
                     Ok(Login::Refused) => None,
