@@ -538,7 +538,9 @@ pub async fn import_orders_as(
         })?;
         orders.push(order);
     }
-    store.upsert_orders(&orders, now, actor).await?;
+    store
+        .upsert_orders(&orders, &path.display().to_string(), now, actor)
+        .await?;
     Ok(orders.len())
 }
 

@@ -87,7 +87,9 @@ fn every_change_is_one_chained_entry_and_verify_names_the_one_an_sql_edit_broke(
         let order_entries: Vec<&Value> = all.iter().filter(|e| e["entity"] == "order").collect();
         assert_eq!(order_entries.len(), 3, "{b:?}: {all:#?}");
         let first = order_entries[0];
-        assert_eq!(first["action"], "create");
+        // An import is one entry per employee it creates orders for, each order's fields by
+        // date (and the file); a change to an order already there is one entry of its own.
+        assert_eq!(first["action"], "import");
         assert_eq!(first["via"], "cli");
         assert!(
             first["actor"].as_str().unwrap().starts_with("cli:"),
@@ -96,7 +98,18 @@ fn every_change_is_one_chained_entry_and_verify_names_the_one_an_sql_edit_broke(
         assert_eq!(first["entity_id"], "E1001:2021-01-12");
         assert_eq!(first["department"], "情報管理課");
         assert!(first["before"].is_null());
-        assert_eq!(first["after"]["content"], "手順書作成");
+        assert_eq!(
+            first["after"]["orders"]["2021-01-12"]["content"],
+            "手順書作成"
+        );
+        assert!(
+            first["after"]["file"]
+                .as_str()
+                .unwrap()
+                .ends_with("orders.csv"),
+            "{first}"
+        );
+        assert_eq!(order_entries[1]["entity_id"], "E1002:2021-01-12");
         let edit = order_entries[2];
         assert_eq!(edit["action"], "update");
         assert_eq!(edit["before"]["content"], "手順書作成");
@@ -646,6 +659,13 @@ fn web_register(b: helpers::Backend) -> Zt {
         day = day.succ_opt().unwrap();
     }
     let p = zt.write("orders-q4.csv", &csv);
+    zt.ok(&["orders", "import", p.to_str().unwrap()]);
+    // The same orders with their content revised: one entry per order changed.
+    let p = zt.write(
+        "orders-q4-revised.csv",
+        &csv.replace("資料作成", "資料の改訂")
+            .replace("予算資料", "予算資料の改訂"),
+    );
     zt.ok(&["orders", "import", p.to_str().unwrap()]);
     zt
 }

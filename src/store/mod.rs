@@ -666,9 +666,15 @@ impl Store {
 
     // ---- orders ----
 
+    /// Writes an imported file's orders (`file` names it in the trail), all or none. The trail
+    /// of a file is one `import` entry per employee whose orders it creates, with each created
+    /// order's fields by date, and one entry per order it changes (before and after, as an edit
+    /// on the web): an import is one act of one person, and an entry a row cost as much again
+    /// as the import itself (docs/benchmarks.md, "What the audit trail costs").
     pub async fn upsert_orders(
         &self,
         list: &[crate::order::WorkOrder],
+        file: &str,
         now: i64,
         actor: &audit::Actor,
     ) -> Result<()> {
@@ -676,13 +682,41 @@ impl Store {
         // What the audit trail needs of the orders before: one query for the file, not one a row.
         let mut before = orders_before(&mut tx, list).await?;
         let status = crate::order::OrderStatus::Approved;
-        let mut changes = Vec::with_capacity(list.len());
+        let mut changes = Vec::new();
+        let mut created: BTreeMap<
+            &str,
+            (Option<String>, serde_json::Map<String, serde_json::Value>),
+        > = BTreeMap::new();
         for o in list {
             let (b, department) = before
                 .remove(&(o.employee.clone(), o.date))
                 .unwrap_or_default();
-            changes.extend(order_change(o, status, b, department, None));
+            if b.is_none() {
+                let slot = created
+                    .entry(o.employee.as_str())
+                    .or_insert_with(|| (department, serde_json::Map::new()));
+                slot.1
+                    .insert(o.date.to_string(), order_fields(o, status).json());
+            } else {
+                changes.extend(order_change(o, status, b, department, None));
+            }
             upsert_order_row(&mut tx, o, status, now, None).await?;
+        }
+        for (employee, (department, orders)) in created {
+            let dates = (orders.keys().next(), orders.keys().next_back());
+            let entity_id = match dates {
+                (Some(first), Some(last)) if first != last => format!("{employee}:{first}..{last}"),
+                (Some(first), _) => format!("{employee}:{first}"),
+                _ => continue,
+            };
+            changes.push(audit::Change {
+                entity: "order",
+                entity_id,
+                department,
+                action: "import",
+                before: None,
+                after: Some(serde_json::json!({ "file": file, "orders": orders })),
+            });
         }
         // The file's entries in one append: a few statements, not one a row.
         audit::append(&mut tx, actor, now, &changes).await?;
@@ -797,7 +831,7 @@ struct OrderFields<'a> {
     content: &'a str,
     approved_by: Option<&'a str>,
     shifted: bool,
-    leave: &'a str,
+    leave: String,
     status: &'a str,
     holiday_ok: bool,
 }
@@ -833,7 +867,7 @@ pub(crate) async fn order_before(
             content: &r.get::<String, _>(3),
             approved_by: r.get::<Option<String>, _>(4).as_deref(),
             shifted: r.get::<i64, _>(5) != 0,
-            leave: &r.get::<String, _>(6),
+            leave: r.get::<String, _>(6),
             status: &r.get::<String, _>(7),
             holiday_ok: r.get::<i64, _>(8) != 0,
         }
@@ -885,7 +919,7 @@ async fn orders_before(
                     content: &r.get::<String, _>(4),
                     approved_by: r.get::<Option<String>, _>(5).as_deref(),
                     shifted: r.get::<i64, _>(6) != 0,
-                    leave: &r.get::<String, _>(7),
+                    leave: r.get::<String, _>(7),
                     status: &r.get::<String, _>(8),
                     holiday_ok: r.get::<i64, _>(9) != 0,
                 }
@@ -985,6 +1019,20 @@ async fn upsert_order_audited(
     upsert_order_row(tx, o, status, now, deputy).await
 }
 
+/// The fields of `o` with `status` as the audit trail keeps them.
+fn order_fields(o: &crate::order::WorkOrder, status: crate::order::OrderStatus) -> OrderFields<'_> {
+    OrderFields {
+        start: o.start.to_string(),
+        end: o.end.to_string(),
+        content: &o.content,
+        approved_by: Some(&o.approved_by),
+        shifted: o.shifted,
+        leave: crate::order::format_leave(&o.leave),
+        status: status.as_str(),
+        holiday_ok: o.holiday_ok,
+    }
+}
+
 /// The audit entry of writing `o` with `status` over `before` (stamped by `deputy`, 代決, if
 /// one did); none when nothing changes.
 fn order_change(
@@ -994,18 +1042,7 @@ fn order_change(
     department: Option<String>,
     deputy: Option<&str>,
 ) -> Option<audit::Change> {
-    let leave = crate::order::format_leave(&o.leave);
-    let mut after = OrderFields {
-        start: o.start.to_string(),
-        end: o.end.to_string(),
-        content: &o.content,
-        approved_by: Some(&o.approved_by),
-        shifted: o.shifted,
-        leave: &leave,
-        status: status.as_str(),
-        holiday_ok: o.holiday_ok,
-    }
-    .json();
+    let mut after = order_fields(o, status).json();
     if let Some(d) = deputy {
         after["deputy"] = d.into();
     }
