@@ -55,6 +55,17 @@ fn audit(zt: &Zt, action: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The order's status as stored.
+fn sql_status(zt: &Zt, id: &str) -> String {
+    let q = format!("SELECT status FROM orders WHERE id = {id}");
+    helpers::sql(zt, async move |pool| {
+        sqlx::query_scalar::<_, String>(&q)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    })
+}
+
 fn status_of(zt: &Zt, id: &str) -> String {
     let n = sql_i64(
         zt,
@@ -336,6 +347,15 @@ fn a_deputy_approves_for_the_supervisor_in_range_and_the_stamp_names_both() {
         let web = WebServer::start_with(&zt, &["--now", "2021-01-13T09:00:00+09:00"]);
         let mut tw = logged_in(&web, "E1001");
         request(&mut tw, "2021-01-14", "議事録作成");
+        // The request is on the record as the teleworker's own, via the web.
+        let requested = audit(&zt, "request");
+        assert_eq!(requested.len(), 1, "{b:?}: {requested:#?}");
+        assert_eq!(requested[0]["actor"], "E1001");
+        assert_eq!(requested[0]["via"], "web");
+        assert_eq!(requested[0]["entity_id"], "E1001:2021-01-14");
+        assert!(requested[0]["before"].is_null());
+        assert_eq!(requested[0]["after"]["status"], "draft");
+        assert_eq!(requested[0]["after"]["content"], "議事録作成");
         let mut dep = logged_in(&web, "E1004");
         let my = dep.get("/my");
         assert!(
@@ -602,6 +622,107 @@ fn with_a_second_step_an_order_is_chased_only_once_the_division_head_approves() 
         let row = &page.body[page.body.find(&format!("id=\"order-{second}\"")).unwrap()..];
         let row = &row[..row.find("</tr>").unwrap()];
         assert!(row.contains("伊藤美咲（決裁者 高橋部長）"), "{row}");
+        zt.ok(&["audit", "verify"]);
+    }
+}
+
+/// With a second step, the division head sends back an order their supervisor stamped: the
+/// stamp is void, the teleworker resubmits, and the order needs both stamps again. The
+/// supervisor cannot send back what waits for the division head, nor another division's head.
+#[test]
+fn the_division_head_sends_back_a_stamped_order_and_it_needs_both_stamps_again() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        with_division_heads(&zt);
+        set_config(
+            &zt,
+            "[approval]\nsteps = [\"supervisor\", \"division_head\"]\n",
+        );
+        let web = WebServer::start_with(&zt, &["--now", "2021-01-11T17:00:00+09:00"]);
+        let mut tw = logged_in(&web, "E1001");
+        request(&mut tw, "2021-01-12", "手順書作成");
+        let mut sup = logged_in(&web, "E2001");
+        let page = sup.get("/orders?date=2021-01-12");
+        let id = id_after(&page.body, "id=\"draft-");
+        let csrf = page.csrf();
+        sup.post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
+            .expect(303);
+        assert_eq!(sql_status(&zt, &id), "reviewed");
+
+        // Waiting for the division head: not the supervisor's to send back any more, nor
+        // another division's head's.
+        let csrf = sup.session_csrf();
+        sup.post(
+            &format!("/orders/{id}/send-back"),
+            &[("csrf", &csrf), ("reason", "取り消したい")],
+        )
+        .expect(403);
+        let mut other = logged_in(&web, "E4002");
+        let csrf = other.session_csrf();
+        other
+            .post(
+                &format!("/orders/{id}/send-back"),
+                &[("csrf", &csrf), ("reason", "x")],
+            )
+            .expect(403);
+        assert_eq!(sql_status(&zt, &id), "reviewed");
+
+        let mut head = logged_in(&web, "E4001");
+        let page = head.get("/orders?date=2021-01-12");
+        assert!(
+            page.body
+                .contains(&format!("action=\"/orders/{id}/send-back\"")),
+            "the division head is offered 差戻し: {}",
+            page.body
+        );
+        let csrf = page.csrf();
+        head.post(
+            &format!("/orders/{id}/send-back"),
+            &[("csrf", &csrf), ("reason", "業務内容を具体的に")],
+        )
+        .expect(303);
+        assert_eq!(sql_status(&zt, &id), "sent_back");
+        let back = audit(&zt, "send_back");
+        assert_eq!(back.len(), 1, "{back:#?}");
+        assert_eq!(back[0]["actor"], "E4001");
+        assert_eq!(back[0]["before"]["status"], "reviewed");
+        assert_eq!(back[0]["before"]["approved_by"], "E2001");
+        assert_eq!(
+            back[0]["after"]["approved_by"],
+            Value::Null,
+            "the stamp is void"
+        );
+        assert_eq!(back[0]["after"]["reason"], "業務内容を具体的に");
+        let my = tw.get("/my?date=2021-01-12");
+        assert!(my.body.contains("理由: 業務内容を具体的に"), "{}", my.body);
+
+        // Resubmitted, it is a draft: the supervisor stamps it, then the division head.
+        let csrf = tw.session_csrf();
+        tw.post(
+            &format!("/my/orders/{id}"),
+            &[
+                ("csrf", &csrf),
+                ("start", ""),
+                ("end", ""),
+                ("content", "手順書作成（第2章）"),
+                ("leave", ""),
+            ],
+        )
+        .expect(303);
+        assert_eq!(sql_status(&zt, &id), "draft");
+        let board = zt.status_json("2021-01-12", "2021-01-12T09:00:00+09:00");
+        assert!(
+            board["teleworkers"].as_array().unwrap().is_empty(),
+            "not an order yet: {board}"
+        );
+        let csrf = sup.session_csrf();
+        sup.post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
+            .expect(303);
+        assert_eq!(sql_status(&zt, &id), "reviewed");
+        let csrf = head.session_csrf();
+        head.post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
+            .expect(303);
+        assert_eq!(sql_status(&zt, &id), "approved");
         zt.ok(&["audit", "verify"]);
     }
 }

@@ -9,38 +9,48 @@ use sqlx::Row;
 use super::audit::{self, Actor, Change};
 use super::{Tx, day, order_before, order_entity_id};
 use crate::error::Result;
-use crate::order::WorkOrder;
+use crate::order::{OrderStatus, WorkOrder};
 
-/// Sends the draft `id` back with `reason`. Returns the order's (employee, date) when it was a
-/// draft and is now sent back; `None` when it was not a draft (approved, cancelled, already
-/// sent back by someone else), and then nothing changed.
+/// Sends the order `id` back with `reason` when its status is still `from`: a draft (the
+/// supervisor's send-back) or one the supervisor stamped (the division head's, whose send-back
+/// voids that stamp: the order is stamped again after it is resubmitted). Returns the order's
+/// (employee, date) when it is now sent back; `None` when its status had moved on (approved,
+/// cancelled, sent back by someone else), and then nothing changed.
 pub async fn send_back(
     tx: &mut Tx<'_>,
     id: i64,
+    from: OrderStatus,
     reason: &str,
     by: &str,
     now: i64,
     actor: &Actor,
 ) -> Result<Option<(String, NaiveDate)>> {
-    let key = sqlx::query(
+    let key = sqlx::query("SELECT employee_id, date FROM orders WHERE id = $1 AND status = $2")
+        .bind(id)
+        .bind(from.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(k) = key else { return Ok(None) };
+    let (employee, date): (String, String) = (k.get(0), k.get(1));
+    let date = day(&date);
+    let (before, department) = order_before(tx, &employee, date).await?;
+    let n = sqlx::query(
         "UPDATE orders SET status = 'sent_back', sent_back_reason = $1, sent_back_by = $2,
-             sent_back_at = $3
-         WHERE id = $4 AND status = 'draft' RETURNING employee_id, date",
+             sent_back_at = $3, approved_by = NULL, approved_at = NULL, deputy_by = NULL
+         WHERE id = $4 AND status = $5",
     )
     .bind(reason)
     .bind(by)
     .bind(now)
     .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(k) = key else { return Ok(None) };
-    let (employee, date): (String, String) = (k.get(0), k.get(1));
-    let date = day(&date);
-    let (after, department) = order_before(tx, &employee, date).await?;
-    let before = after.clone().map(|mut b| {
-        b["status"] = "draft".into();
-        b
-    });
+    .bind(from.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n != 1 {
+        return Ok(None);
+    }
+    let (after, _) = order_before(tx, &employee, date).await?;
     let after = after.map(|mut a| {
         a["reason"] = reason.into();
         a

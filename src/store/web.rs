@@ -556,7 +556,9 @@ pub async fn save_draft(
     o: &WorkOrder,
     requested_by: &str,
     now: i64,
+    actor: &super::audit::Actor,
 ) -> Result<bool> {
+    let (before, department) = super::order_before(tx, &o.employee, o.date).await?;
     let leave = crate::order::format_leave(&o.leave);
     let n = sqlx::query(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
@@ -583,7 +585,23 @@ pub async fn save_draft(
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    Ok(n == 1)
+    if n != 1 {
+        return Ok(false);
+    }
+    // The request is on the record as the teleworker's, like the supervisor's stamp after it.
+    let (after, _) = super::order_before(tx, &o.employee, o.date).await?;
+    if after != before {
+        let change = super::audit::Change {
+            entity: "order",
+            entity_id: super::order_entity_id(&o.employee, o.date),
+            department,
+            action: "request",
+            before,
+            after,
+        };
+        super::audit::append(tx, actor, now, &[change]).await?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

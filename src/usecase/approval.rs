@@ -42,8 +42,9 @@ pub fn check_reason(reason: &str) -> Result<String> {
     Ok(r)
 }
 
-/// Sends the draft `r` back to its teleworker with `reason` (already `check_reason`ed), and
-/// queues the mail that tells them, in one transaction. False when it was no longer a draft.
+/// Sends `r` (a draft, or an order waiting for the division head) back to its teleworker with
+/// `reason` (already `check_reason`ed), and queues the mail that tells them, in one
+/// transaction. False when its status had changed since `r` was read.
 pub async fn send_back(
     store: &Store,
     cfg: &Config,
@@ -70,6 +71,7 @@ pub async fn send_back(
     let sent = crate::store::approval::send_back(
         &mut tx,
         r.order.id,
+        r.order.status,
         reason,
         &by.employee_id,
         now.timestamp(),

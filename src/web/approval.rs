@@ -9,12 +9,13 @@ use axum::http::StatusCode;
 use minijinja::context;
 use serde::Deserialize;
 
+use super::api::today;
 use super::auth::Session;
 use super::pages::{
-    Errors, OrderForm, RegisterView, base, load_order, managed_order, not_found, register_page,
-    rule_errors, see_other, url, with_status,
+    Errors, OrderForm, RegisterView, base, load_order, not_found, register_page, rule_errors,
+    see_other, url, with_status,
 };
-use super::roles::can_request_for;
+use super::roles::{can_manage_department, can_request_for};
 use super::{App, WebResult};
 use crate::order::OrderStatus;
 use crate::usecase::approval;
@@ -36,11 +37,27 @@ pub async fn send_back(
     if !s.csrf_ok(&f.csrf) {
         return Ok(app.csrf_refused(&s.user, "send_back").await);
     }
-    let Some(r) = managed_order(&app, &s, id).await? else {
+    // A draft is its department's supervisor's to send back; an order the supervisor stamped
+    // is the division head's (or their deputy's) while it waits for the second stamp.
+    let me = app.store.employee(&s.user.employee_id).await?;
+    let r = load_order(&app, id).await?;
+    let allowed = match (&r, &me) {
+        (Some(r), _) if r.order.status == OrderStatus::Draft => {
+            can_manage_department(&s.user, &r.order.department)
+        }
+        (Some(r), Some(me)) if r.order.status == OrderStatus::Reviewed => {
+            approval::division_stamp_for(&app.store, me, &r.order.department, today(&app))
+                .await?
+                .is_some()
+        }
+        (Some(r), _) => can_manage_department(&s.user, &r.order.department),
+        (None, _) => false,
+    };
+    let (Some(r), Some(me), true) = (r, me, allowed) else {
         return Ok(app.deny(&s.user, "send_back", &format!("order={id}")).await);
     };
     let back = url("/orders", &[("date", &r.order.date.to_string())]);
-    if r.order.status != OrderStatus::Draft {
+    if !matches!(r.order.status, OrderStatus::Draft | OrderStatus::Reviewed) {
         return Ok(see_other(back));
     }
     let reason = match approval::check_reason(&f.reason) {
@@ -70,9 +87,6 @@ pub async fn send_back(
                 StatusCode::UNPROCESSABLE_ENTITY,
             ));
         }
-    };
-    let Some(me) = app.store.employee(&s.user.employee_id).await? else {
-        return Ok(not_found(&app, &s));
     };
     let actor = s.actor();
     approval::send_back(&app.store, &app.cfg, &r, &reason, &me, app.now(), &actor).await?;

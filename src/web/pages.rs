@@ -554,6 +554,11 @@ pub(super) async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -
             division_deputy => &r.division_deputy,
             division_deputy_name => name_of(&r.division_deputy),
             can_manage => can_manage_department(u, &r.order.department),
+            can_send_back => match r.order.status {
+                OrderStatus::Draft => can_manage_department(u, &r.order.department),
+                OrderStatus::Reviewed => division.contains(&r.order.department),
+                _ => false,
+            },
             can_approve => match r.order.status {
                 OrderStatus::Draft => can_manage_department(u, &r.order.department)
                     || deputised.contains(&r.order.department),
@@ -1197,7 +1202,8 @@ pub async fn request_order(
         Ok(order) => {
             let now = app.now().timestamp();
             let mut tx = app.store.begin().await?;
-            let saved = crate::store::web::save_draft(&mut tx, &order, &me, now).await?;
+            let saved =
+                crate::store::web::save_draft(&mut tx, &order, &me, now, &s.actor()).await?;
             tx.commit().await.map_err(Error::from)?;
             if !saved {
                 let mut errors = Errors::new();
