@@ -7,8 +7,10 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::calendar::Minutes;
+use crate::classify::Kind;
 use crate::config::Timing;
 use crate::order::expected_hours;
+use crate::report::Reason;
 use crate::store::OrderRow;
 use crate::timing::{end_status, start_status};
 
@@ -19,8 +21,8 @@ pub struct ReportRow {
     pub order_id: Option<i64>,
     pub employee_id: Option<String>,
     pub sender: String,
-    pub kind: String,
-    pub reason: String,
+    pub kind: Kind,
+    pub reason: Reason,
     pub source: String,
     pub received_at: i64,
     pub leave_noted: bool,
@@ -113,7 +115,7 @@ pub struct Slot {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ReportRef {
-    pub kind: String,
+    pub kind: Kind,
     pub at: String,
     pub source: String,
 }
@@ -138,8 +140,8 @@ pub struct EscalationRef {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Unmatched {
     pub from: String,
-    pub kind: String,
-    pub reason: String,
+    pub kind: Kind,
+    pub reason: Reason,
     pub at: String,
     pub subject: String,
 }
@@ -176,7 +178,7 @@ pub fn build(input: BoardInput<'_>) -> Board {
     } = input;
     let unmatched = reports
         .iter()
-        .filter(|r| r.reason != "matched" && r.reason != "resolution")
+        .filter(|r| !matches!(r.reason, Reason::Matched | Reason::Resolution))
         .map(|r| Unmatched {
             from: r.sender.clone(),
             kind: r.kind.clone(),
@@ -209,15 +211,15 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
     let time_of = |epoch: i64| DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default();
     let mine: Vec<&ReportRow> = reports
         .iter()
-        .filter(|r| r.order_id == Some(o.id) && r.reason == "matched")
+        .filter(|r| r.order_id == Some(o.id) && r.reason == Reason::Matched)
         .collect();
     let first_start = mine
         .iter()
-        .filter(|r| r.kind == "start")
+        .filter(|r| r.kind == Kind::Start)
         .min_by_key(|r| r.received_at);
     let last_end = mine
         .iter()
-        .filter(|r| r.kind == "end")
+        .filter(|r| r.kind == Kind::End)
         .max_by_key(|r| r.received_at);
     let (exp_start, exp_end) = expected_hours(o.start, o.end, &o.leave);
     let slot = |r: Option<&&ReportRow>, status: crate::timing::Status| Slot {
@@ -385,7 +387,7 @@ impl Board {
                     out,
                     "  {} {} {} {}",
                     hm(&Some(u.at.clone())),
-                    pad(reason_ja(&u.reason), 14),
+                    pad(u.reason.ja(), 14),
                     pad(&u.from, 28),
                     u.subject
                 );
@@ -405,18 +407,9 @@ pub fn status_ja(s: &str) -> &'static str {
     }
 }
 
+/// The Japanese name of a stored reason (`no_order` → 勤務命令なし), for the templates.
 pub fn reason_ja(s: &str) -> &'static str {
-    match s {
-        "matched" => "照合済",
-        "no_order" => "勤務命令なし",
-        "unknown_sender" => "未登録の差出人",
-        "unclassified" => "判別不能",
-        "auto_reply" => "自動応答",
-        "unparseable" => "解析不能",
-        "unauthenticated" => "送信元未確認",
-        "rate_limited" => "返信上限超過",
-        _ => "その他",
-    }
+    Reason::parse(s).map_or("その他", Reason::ja)
 }
 
 pub fn escalation_ja(s: &str) -> &'static str {
@@ -502,8 +495,8 @@ mod tests {
             order_id: Some(1),
             employee_id: Some("E1001".into()),
             sender: "yamada@city.example.lg.jp".into(),
-            kind: kind.into(),
-            reason: "matched".into(),
+            kind: Kind::parse(kind).unwrap(),
+            reason: Reason::Matched,
             source: "maildir".into(),
             received_at: tokyo(h, m).timestamp(),
             leave_noted: false,

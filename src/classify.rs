@@ -59,6 +59,13 @@ impl fmt::Display for Kind {
     }
 }
 
+/// Written as its stored name (`"start"`), as the JSON contract has it.
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// The outcome of [`classify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification {

@@ -54,13 +54,43 @@ pub struct Processed {
     pub file: Option<String>,
     pub message_id: Option<String>,
     pub from: String,
-    pub kind: &'static str,
+    pub kind: Kind,
     /// `matched`, `no_order`, `unknown_sender`, `unclassified`, `auto_reply`, `unparseable`, or `duplicate`.
-    pub reason: &'static str,
+    pub reason: Disposition,
     pub employee_id: Option<String>,
     pub at: String,
     pub leave: bool,
     pub incident: bool,
+}
+
+/// What the intake did with a message: stored, for its reason, or skipped as one taken before
+/// (the same Message-ID, file or chat event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Stored(Reason),
+    Duplicate,
+}
+
+impl Disposition {
+    /// The reason as `ingest --json` writes it, or `duplicate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Stored(r) => r.as_str(),
+            Disposition::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl fmt::Display for Disposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Disposition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl fmt::Display for Summary {
@@ -373,7 +403,7 @@ impl<'a> Ingestor<'a> {
                     };
                     self.set_aside(aside).await?;
                     outcomes.push(ChatOutcome {
-                        reason: Reason::Unparseable.as_str(),
+                        reason: Disposition::Stored(Reason::Unparseable),
                         reply: None,
                     });
                 }
@@ -530,9 +560,9 @@ impl<'a> Ingestor<'a> {
             .zip(reasons)
             .map(|(msg, reason)| ChatOutcome {
                 reason: match reason {
-                    Some(r) if stored.contains(&msg.key) => r.as_str(),
-                    Some(_) => "duplicate",
-                    None => "resolution",
+                    Some(r) if stored.contains(&msg.key) => Disposition::Stored(r),
+                    Some(_) => Disposition::Duplicate,
+                    None => Disposition::Stored(Reason::Resolution),
                 },
                 reply: self.inline.remove(&msg.key),
             })
@@ -998,11 +1028,11 @@ impl<'a> Ingestor<'a> {
                 file: file.map(str::to_string),
                 message_id: r.message_id.clone(),
                 from: r.sender.clone(),
-                kind: r.kind.as_str(),
+                kind: r.kind,
                 reason: if id.is_some() {
-                    reason.as_str()
+                    Disposition::Stored(reason)
                 } else {
-                    "duplicate"
+                    Disposition::Duplicate
                 },
                 employee_id: r.employee_id.clone(),
                 at: rfc3339(r.received_at, self.cfg.timezone),
@@ -1248,7 +1278,7 @@ pub struct ChatMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatOutcome {
     /// As `ingest --json`'s reason, or `duplicate`.
-    pub reason: &'static str,
+    pub reason: Disposition,
     /// The answer, when it is given inline.
     pub reply: Option<String>,
 }

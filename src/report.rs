@@ -33,6 +33,38 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 9] = [
+        Reason::Matched,
+        Reason::NoOrder,
+        Reason::UnknownSender,
+        Reason::Unclassified,
+        Reason::AutoReply,
+        Reason::Unparseable,
+        Reason::Resolution,
+        Reason::Unauthenticated,
+        Reason::RateLimited,
+    ];
+
+    /// Inverse of [`Reason::as_str`] (the name stored in the database).
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The name on the board and in the IT summary.
+    pub fn ja(self) -> &'static str {
+        match self {
+            Reason::Matched => "照合済",
+            Reason::NoOrder => "勤務命令なし",
+            Reason::UnknownSender => "未登録の差出人",
+            Reason::Unclassified => "判別不能",
+            Reason::AutoReply => "自動応答",
+            Reason::Unparseable => "解析不能",
+            Reason::Unauthenticated => "送信元未確認",
+            Reason::RateLimited => "返信上限超過",
+            Reason::Resolution => "その他",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Matched => "matched",
@@ -51,6 +83,13 @@ impl Reason {
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Written as its stored name (`"no_order"`), as the JSON contract has it.
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

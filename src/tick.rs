@@ -688,7 +688,7 @@ fn it_rows(board: &Board) -> (Vec<ItRow>, Vec<LimitedRow>) {
     for u in board
         .unmatched
         .iter()
-        .filter(|u| u.reason == "rate_limited")
+        .filter(|u| u.reason == crate::report::Reason::RateLimited)
     {
         match limited.iter_mut().find(|l| l.from == u.from) {
             Some(l) => l.count += 1,
@@ -701,10 +701,10 @@ fn it_rows(board: &Board) -> (Vec<ItRow>, Vec<LimitedRow>) {
     let unmatched: Vec<ItRow> = board
         .unmatched
         .iter()
-        .filter(|u| u.reason != "rate_limited")
+        .filter(|u| u.reason != crate::report::Reason::RateLimited)
         .map(|u| ItRow {
             at: crate::board::clock_time(&u.at).unwrap_or_default(),
-            reason: crate::board::reason_ja(&u.reason).to_string(),
+            reason: u.reason.ja().to_string(),
             from: u.from.clone(),
             subject: u.subject.clone(),
         })

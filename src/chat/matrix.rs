@@ -681,7 +681,7 @@ async fn take_in(
     save_chat_state(&mut tx, &since_key(m), &batch.next_batch, now.timestamp()).await?;
     tx.commit().await?;
     for (msg, o) in batch.messages.iter().zip(&outcomes) {
-        tracing::info!(key = %crate::text::for_log(&msg.key, 254), sender = %crate::text::for_log(&msg.sender, 254), reason = o.reason, "matrix message");
+        tracing::info!(key = %crate::text::for_log(&msg.key, 254), sender = %crate::text::for_log(&msg.sender, 254), reason = o.reason.as_str(), "matrix message");
     }
     Ok(())
 }

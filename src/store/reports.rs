@@ -43,8 +43,10 @@ fn board_report(r: &sqlx::any::AnyRow) -> ReportRow {
         order_id: r.get(1),
         employee_id: r.get(2),
         sender: r.get(3),
-        kind: r.get(4),
-        reason: r.get(5),
+        // Stored by `as_str`; a name this version does not know reads as the defaults
+        // (unclassified, unparseable): shown to IT, never taken as a report.
+        kind: crate::classify::Kind::parse(&r.get::<String, _>(4)).unwrap_or_default(),
+        reason: crate::report::Reason::parse(&r.get::<String, _>(5)).unwrap_or_default(),
         source: r.get(6),
         received_at: r.get(7),
         leave_noted: r.get::<i64, _>(8) != 0,

@@ -13,7 +13,8 @@ use serde_json::json;
 
 use super::{App, WebResult};
 use crate::chat::slash::{Credentials, fields, verify};
-use crate::ingest::{ChatMessage, Ingestor, ReplyVia};
+use crate::ingest::{ChatMessage, Disposition, Ingestor, ReplyVia};
+use crate::report::Reason;
 
 const USAGE: &str = "使い方: /zaitaku 開始 （業務開始の連絡）、/zaitaku 終了 本日の作業… （業務終了と日報）。\
 時間休は「時間休」、事故・災害は「事故」と書いてください。";
@@ -77,18 +78,18 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
     let mut ing = Ingestor::new(&app.store, &app.cfg, &app.channels).await?;
     let (tx, mut outcomes) = ing.store_chat(std::slice::from_ref(&msg), now).await?;
     let outcome = outcomes.remove(0);
-    if outcome.reason == "duplicate" {
+    if outcome.reason == Disposition::Duplicate {
         tx.rollback().await.map_err(crate::error::Error::from)?;
         tracing::warn!(user = %super::log_text(user), "slash command replayed: refused");
         return Ok(refused("this request was taken before (replay)"));
     }
     tx.commit().await.map_err(crate::error::Error::from)?;
     app.changed();
-    tracing::info!(user = %super::log_text(user), reason = outcome.reason, "slash command");
+    tracing::info!(user = %super::log_text(user), reason = outcome.reason.as_str(), "slash command");
     Ok(answer(&match (outcome.reply, outcome.reason) {
         (Some(r), _) => r,
         // The ID is said back as stored: without the control characters a request may carry.
-        (None, "unknown_sender") => format!(
+        (None, Disposition::Stored(Reason::UnknownSender)) => format!(
             "このチャットのアカウント（{}）は在宅勤務連絡システムに登録されていません。\
              情報担当に chat_id の登録を依頼してください。",
             crate::text::clean_line(user)

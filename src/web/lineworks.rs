@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{App, WebResult, log_text};
 use crate::chat::lineworks::{read_callback, verify};
 use crate::error::Error;
-use crate::ingest::Ingestor;
+use crate::ingest::{Disposition, Ingestor};
 
 fn refused(why: &str) -> Response {
     (StatusCode::UNAUTHORIZED, Json(json!({ "error": why }))).into_response()
@@ -45,14 +45,14 @@ pub async fn callback(State(app): State<App>, headers: HeaderMap, body: Bytes) -
     let mut ing = Ingestor::new(&app.store, &app.cfg, &app.channels).await?;
     let (tx, mut outcomes) = ing.store_chat(std::slice::from_ref(&msg), now).await?;
     let outcome = outcomes.remove(0);
-    if outcome.reason == "duplicate" {
+    if outcome.reason == Disposition::Duplicate {
         tx.rollback().await.map_err(Error::from)?;
         tracing::warn!(user = %log_text(&msg.sender), "lineworks callback replayed: refused");
         return Ok(refused("this message was taken before (replay)"));
     }
     tx.commit().await.map_err(Error::from)?;
     app.changed();
-    tracing::info!(user = %log_text(&msg.sender), reason = outcome.reason, "lineworks message");
+    tracing::info!(user = %log_text(&msg.sender), reason = outcome.reason.as_str(), "lineworks message");
     tokio::spawn(deliver(app.clone(), now));
     Ok(StatusCode::OK.into_response())
 }

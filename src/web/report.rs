@@ -15,7 +15,7 @@ use serde_json::json;
 use super::auth::{ApiUser, Session};
 use super::{App, WebResult};
 use crate::error::{Error, Result};
-use crate::ingest::{ChatMessage, Ingestor, ReplyVia};
+use crate::ingest::{ChatMessage, Disposition, Ingestor, ReplyVia};
 use crate::register::ContactKind;
 use crate::store::ChatPlatform;
 
@@ -33,7 +33,7 @@ pub struct ReportForm {
 /// What became of a report from the web.
 pub struct Taken {
     /// As `ingest --json`'s reason, or `duplicate` for a second press.
-    pub reason: &'static str,
+    pub reason: Disposition,
     /// What the page (or the API's caller) is told.
     pub answer: String,
 }
@@ -62,20 +62,20 @@ pub async fn take(app: &App, employee: &str, kind: ContactKind, summary: &str) -
     let mut ing = Ingestor::new(&app.store, &app.cfg, &app.channels).await?;
     let (tx, mut outcomes) = ing.store_chat(std::slice::from_ref(&msg), now).await?;
     let outcome = outcomes.remove(0);
-    if outcome.reason == "duplicate" {
+    if outcome.reason == Disposition::Duplicate {
         tx.rollback().await.map_err(Error::from)?;
         let what = match kind {
             ContactKind::Start => "業務開始",
             ContactKind::End => "業務終了",
         };
         return Ok(Taken {
-            reason: "duplicate",
+            reason: Disposition::Duplicate,
             answer: format!("{day} の{what}の連絡はすでに受け付けています。"),
         });
     }
     tx.commit().await.map_err(Error::from)?;
     app.changed();
-    tracing::info!(employee = %employee, kind = kind.as_str(), reason = outcome.reason, "report from the web");
+    tracing::info!(employee = %employee, kind = kind.as_str(), reason = outcome.reason.as_str(), "report from the web");
     Ok(Taken {
         reason: outcome.reason,
         answer: outcome
@@ -135,14 +135,14 @@ pub async fn api_report(
         return bad("summary: too long");
     }
     let taken = take(&app, &u.employee_id, kind, &r.summary).await?;
-    let status = if taken.reason == "duplicate" {
+    let status = if taken.reason == Disposition::Duplicate {
         StatusCode::CONFLICT
     } else {
         StatusCode::OK
     };
     Ok((
         status,
-        Json(json!({ "reason": taken.reason, "answer": taken.answer })),
+        Json(json!({ "reason": taken.reason.as_str(), "answer": taken.answer })),
     )
         .into_response())
 }

@@ -240,8 +240,8 @@ mod tests {
         };
         let stray = |from: &str| Unmatched {
             from: from.into(),
-            kind: "start".into(),
-            reason: "no_order".into(),
+            kind: crate::classify::Kind::Start,
+            reason: crate::report::Reason::NoOrder,
             at: String::new(),
             subject: String::new(),
         };

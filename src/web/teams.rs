@@ -16,7 +16,8 @@ use serde_json::json;
 
 use super::{App, WebResult};
 use crate::chat::teams::{read_activity, verify};
-use crate::ingest::{ChatMessage, Ingestor, ReplyVia};
+use crate::ingest::{ChatMessage, Disposition, Ingestor, ReplyVia};
+use crate::report::Reason;
 use crate::store::ChatPlatform;
 
 fn refused(why: &str) -> Response {
@@ -62,18 +63,18 @@ pub async fn outgoing(State(app): State<App>, headers: HeaderMap, body: Bytes) -
     let mut ing = Ingestor::new(&app.store, &app.cfg, &app.channels).await?;
     let (tx, mut outcomes) = ing.store_chat(std::slice::from_ref(&msg), now).await?;
     let outcome = outcomes.remove(0);
-    if outcome.reason == "duplicate" {
+    if outcome.reason == Disposition::Duplicate {
         tx.rollback().await.map_err(crate::error::Error::from)?;
         tracing::warn!(activity = %super::log_text(&a.id), "teams request replayed: refused");
         return Ok(refused("this message was taken before (replay)"));
     }
     tx.commit().await.map_err(crate::error::Error::from)?;
     app.changed();
-    tracing::info!(sender = %super::log_text(&a.aad_object_id), reason = outcome.reason, "teams message");
+    tracing::info!(sender = %super::log_text(&a.aad_object_id), reason = outcome.reason.as_str(), "teams message");
     Ok(match (outcome.reply, outcome.reason) {
         (Some(r), _) => message(&r),
         // Never answered: an unknown sender learns nothing, and nothing is posted.
-        (None, "unknown_sender") => StatusCode::OK.into_response(),
+        (None, Disposition::Stored(Reason::UnknownSender)) => StatusCode::OK.into_response(),
         (None, _) => message("受け付けました。"),
     })
 }
