@@ -501,8 +501,12 @@ pub async fn import_orders_as(
     now: i64,
     actor: &Actor,
 ) -> Result<usize> {
-    let t = Table::read(
-        path,
+    // Read once: the rows imported and the hash the audit trail keeps are of the same bytes.
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::store::ImportedFile::new(path, &bytes);
+    let t = Table::parse(
+        &file.name,
+        &bytes,
         &[
             "employee_id",
             "date",
@@ -538,9 +542,7 @@ pub async fn import_orders_as(
         })?;
         orders.push(order);
     }
-    store
-        .upsert_orders(&orders, &path.display().to_string(), now, actor)
-        .await?;
+    store.upsert_orders(&orders, &file, now, actor).await?;
     Ok(orders.len())
 }
 

@@ -87,8 +87,8 @@ fn every_change_is_one_chained_entry_and_verify_names_the_one_an_sql_edit_broke(
         let order_entries: Vec<&Value> = all.iter().filter(|e| e["entity"] == "order").collect();
         assert_eq!(order_entries.len(), 3, "{b:?}: {all:#?}");
         let first = order_entries[0];
-        // An import is one entry per employee it creates orders for, each order's fields by
-        // date (and the file); a change to an order already there is one entry of its own.
+        // An import is one entry per employee it creates orders for: the days, and the file
+        // with its SHA-256; a change to an order already there is one entry of its own.
         assert_eq!(first["action"], "import");
         assert_eq!(first["via"], "cli");
         assert!(
@@ -98,10 +98,8 @@ fn every_change_is_one_chained_entry_and_verify_names_the_one_an_sql_edit_broke(
         assert_eq!(first["entity_id"], "E1001:2021-01-12");
         assert_eq!(first["department"], "情報管理課");
         assert!(first["before"].is_null());
-        assert_eq!(
-            first["after"]["orders"]["2021-01-12"]["content"],
-            "手順書作成"
-        );
+        assert_eq!(first["after"]["dates"], serde_json::json!(["2021-01-12"]));
+        assert_eq!(first["after"]["status"], "approved");
         assert!(
             first["after"]["file"]
                 .as_str()
@@ -109,6 +107,18 @@ fn every_change_is_one_chained_entry_and_verify_names_the_one_an_sql_edit_broke(
                 .ends_with("orders.csv"),
             "{first}"
         );
+        {
+            use sha2::Digest;
+            // The file as it was imported first (the third import wrote it again).
+            let first_csv = std::fs::read_to_string(zt.path("orders.csv"))
+                .unwrap()
+                .replace("手順書の改訂", "手順書作成");
+            assert_eq!(
+                first["after"]["sha256"],
+                hex::encode(sha2::Sha256::digest(first_csv.as_bytes())),
+                "the hash of the imported file"
+            );
+        }
         assert_eq!(order_entries[1]["entity_id"], "E1002:2021-01-12");
         let edit = order_entries[2];
         assert_eq!(edit["action"], "update");
@@ -207,7 +217,7 @@ fn the_export_is_csv_with_a_bom_or_shift_jis() {
         assert!(text.starts_with(
             "id,at,actor,via,client,entity,entity_id,department,action,before,after,hash"
         ));
-        assert!(text.contains("手順書作成"), "{text}");
+        assert!(text.contains("山田太郎"), "{text}");
         let sjis = zt.path("audit-sjis.csv");
         zt.ok(&[
             "audit",
@@ -223,7 +233,7 @@ fn the_export_is_csv_with_a_bom_or_shift_jis() {
         ]);
         let raw = std::fs::read(&sjis).unwrap();
         let (back, _, bad) = encoding_rs::SHIFT_JIS.decode(&raw);
-        assert!(!bad && back.contains("手順書作成"));
+        assert!(!bad && back.contains("山田太郎"));
         zt.run(&[
             "audit",
             "export",

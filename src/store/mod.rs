@@ -33,6 +33,26 @@ pub enum Backend {
     Postgres,
 }
 
+/// A file imported into the register, as the audit trail names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedFile {
+    /// The path as given on the command line.
+    pub name: String,
+    /// The SHA-256 of its bytes, in hex: the file an entry was made from can be proved later.
+    pub sha256: String,
+}
+
+impl ImportedFile {
+    /// The file at `path` whose content is `bytes` (as read once, for the import itself).
+    pub fn new(path: &std::path::Path, bytes: &[u8]) -> ImportedFile {
+        use sha2::Digest;
+        ImportedFile {
+            name: path.display().to_string(),
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -666,15 +686,16 @@ impl Store {
 
     // ---- orders ----
 
-    /// Writes an imported file's orders (`file` names it in the trail), all or none. The trail
-    /// of a file is one `import` entry per employee whose orders it creates, with each created
-    /// order's fields by date, and one entry per order it changes (before and after, as an edit
-    /// on the web): an import is one act of one person, and an entry a row cost as much again
+    /// Writes an imported file's orders, all or none. The trail of a file is one `import` entry
+    /// per employee whose orders it creates: the file's name and SHA-256 and the days created
+    /// (the file is the fields' record, and its hash proves which file it was); and one entry
+    /// per order it changes, with the fields before and after, as an edit on the web. An entry
+    /// with the fields of every created row cost a third of the import again, one a row as much
     /// as the import itself (docs/benchmarks.md, "What the audit trail costs").
     pub async fn upsert_orders(
         &self,
         list: &[crate::order::WorkOrder],
-        file: &str,
+        file: &ImportedFile,
         now: i64,
         actor: &audit::Actor,
     ) -> Result<()> {
@@ -683,39 +704,42 @@ impl Store {
         let mut before = orders_before(&mut tx, list).await?;
         let status = crate::order::OrderStatus::Approved;
         let mut changes = Vec::new();
-        let mut created: BTreeMap<
-            &str,
-            (Option<String>, serde_json::Map<String, serde_json::Value>),
-        > = BTreeMap::new();
+        let mut created: BTreeMap<&str, (Option<String>, Vec<NaiveDate>)> = BTreeMap::new();
         for o in list {
             let (b, department) = before
                 .remove(&(o.employee.clone(), o.date))
                 .unwrap_or_default();
             if b.is_none() {
-                let slot = created
+                created
                     .entry(o.employee.as_str())
-                    .or_insert_with(|| (department, serde_json::Map::new()));
-                slot.1
-                    .insert(o.date.to_string(), order_fields(o, status).json());
+                    .or_insert_with(|| (department, Vec::new()))
+                    .1
+                    .push(o.date);
             } else {
                 changes.extend(order_change(o, status, b, department, None));
             }
             upsert_order_row(&mut tx, o, status, now, None).await?;
         }
-        for (employee, (department, orders)) in created {
-            let dates = (orders.keys().next(), orders.keys().next_back());
-            let entity_id = match dates {
+        for (employee, (department, mut dates)) in created {
+            dates.sort_unstable();
+            let entity_id = match (dates.first(), dates.last()) {
                 (Some(first), Some(last)) if first != last => format!("{employee}:{first}..{last}"),
                 (Some(first), _) => format!("{employee}:{first}"),
                 _ => continue,
             };
+            let days: Vec<String> = dates.iter().map(NaiveDate::to_string).collect();
             changes.push(audit::Change {
                 entity: "order",
                 entity_id,
                 department,
                 action: "import",
                 before: None,
-                after: Some(serde_json::json!({ "file": file, "orders": orders })),
+                after: Some(serde_json::json!({
+                    "file": file.name,
+                    "sha256": file.sha256,
+                    "status": status.as_str(),
+                    "dates": days,
+                })),
             });
         }
         // The file's entries in one append: a few statements, not one a row.
