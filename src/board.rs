@@ -245,8 +245,6 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
             timing,
         ),
     );
-    let mut sorted = mine.clone();
-    sorted.sort_by_key(|r| (r.received_at, r.id));
     Teleworker {
         approval: Approval {
             approved_by: o.approved_by.clone(),
@@ -265,14 +263,7 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
         holiday_ok: o.holiday_ok,
         start,
         end,
-        reports: sorted
-            .iter()
-            .map(|r| ReportRef {
-                kind: r.kind.clone(),
-                at: rfc3339(r.received_at, tz),
-                source: r.source.clone(),
-            })
-            .collect(),
+        reports: report_refs(&mine, tz),
         leave: o
             .leave
             .iter()
@@ -281,23 +272,42 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
                 to: t.to_string(),
             })
             .collect(),
-        escalations: escalations
-            .iter()
-            .filter(|e| e.order_id == o.id)
-            .map(|e| EscalationRef {
-                kind: e.kind.clone(),
-                step: e.step,
-                to: e.to.clone(),
-                at: rfc3339(e.at, tz),
-                status: e.status.clone(),
-                repeat: e.repeat,
-            })
-            .collect(),
+        escalations: escalation_refs(escalations, o.id, tz),
         summary: last_end
             .map(|r| r.summary.clone())
             .filter(|s| !s.is_empty()),
         incident: mine.iter().any(|r| r.incident),
     }
+}
+
+/// An order's matched reports in the order they came.
+fn report_refs(mine: &[&ReportRow], tz: Tz) -> Vec<ReportRef> {
+    let mut sorted = mine.to_vec();
+    sorted.sort_by_key(|r| (r.received_at, r.id));
+    sorted
+        .iter()
+        .map(|r| ReportRef {
+            kind: r.kind,
+            at: rfc3339(r.received_at, tz),
+            source: r.source.clone(),
+        })
+        .collect()
+}
+
+/// The escalation steps of order `order_id`.
+fn escalation_refs(escalations: &[EscalationRow], order_id: i64, tz: Tz) -> Vec<EscalationRef> {
+    escalations
+        .iter()
+        .filter(|e| e.order_id == order_id)
+        .map(|e| EscalationRef {
+            kind: e.kind.clone(),
+            step: e.step,
+            to: e.to.clone(),
+            at: rfc3339(e.at, tz),
+            status: e.status.clone(),
+            repeat: e.repeat,
+        })
+        .collect()
 }
 
 impl Board {

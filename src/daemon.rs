@@ -45,8 +45,40 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         tracing::info!("configuration changed since the last start: recorded in the audit trail");
     }
     let (stop_tx, stop) = watch::channel(false);
-    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
     MAILBOX_WATCHED.store(true, Ordering::Relaxed);
+    let mut tasks = spawn_tasks(&cfg, &store, &transport, channels, web, &stop);
+    tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
+        tick = %cfg.daemon.tick.0, "zaitaku running");
+    let mut early: Option<Result<()>> = None;
+    tokio::select! {
+        _ = shutdown => tracing::info!("shutting down: finishing the message in hand"),
+        Some(done) = tasks.join_next() => {
+            // A loop ended on its own: that is an error (they only return when told to stop).
+            early = Some(done.map_err(|e| Error::Mail(format!("a task failed: {e}"))).and_then(|r| r));
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| Error::Mail(format!("a task failed: {e}")))??;
+    }
+    match early {
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Starts the daemon's tasks: the web (when configured), the mailbox, Matrix (when
+/// configured), delivery, the directory sync (when scheduled) and the scheduler. Each stops
+/// when `stop` turns true.
+fn spawn_tasks(
+    cfg: &Config,
+    store: &Store,
+    transport: &Arc<Transport>,
+    channels: crate::outbox::channel::Channels,
+    web: Option<tokio::net::TcpListener>,
+    stop: &watch::Receiver<bool>,
+) -> JoinSet<Result<()>> {
+    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
     if let Some(listener) = web {
         let mut stop = stop.clone();
         let stopped = async move {
@@ -110,24 +142,7 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         channels,
         stop.clone(),
     ));
-    tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
-        tick = %cfg.daemon.tick.0, "zaitaku running");
-    let mut early: Option<Result<()>> = None;
-    tokio::select! {
-        _ = shutdown => tracing::info!("shutting down: finishing the message in hand"),
-        Some(done) = tasks.join_next() => {
-            // A loop ended on its own: that is an error (they only return when told to stop).
-            early = Some(done.map_err(|e| Error::Mail(format!("a task failed: {e}"))).and_then(|r| r));
-        }
-    }
-    let _ = stop_tx.send(true);
-    while let Some(done) = tasks.join_next().await {
-        done.map_err(|e| Error::Mail(format!("a task failed: {e}")))??;
-    }
-    match early {
-        Some(Err(e)) => Err(e),
-        _ => Ok(()),
-    }
+    tasks
 }
 
 /// Sleeps, or returns true early when told to stop.

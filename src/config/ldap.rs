@@ -116,46 +116,18 @@ pub fn dn_key(dn: &str) -> String {
 }
 
 pub(super) fn ldap_config(file: &str, raw: RawLdap) -> Result<LdapConfig, Error> {
-    let field = |k: &str| format!("{file}: ldap.{k}");
     let required = |k: &str, v: Option<String>, example: &str| {
         v.map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::bad(field(k), format!("expected {example}, got nothing")))
+            .ok_or_else(|| Error::bad(field(file, k), format!("expected {example}, got nothing")))
     };
     let url = required(
         "url",
         raw.url,
         "the directory's URL like \"ldaps://ad.city.example.lg.jp\"",
     )?;
-    let parsed = url::Url::parse(&url).ok();
-    let tls = match parsed
-        .as_ref()
-        .map(|u| (u.scheme(), u.host_str().unwrap_or("")))
-    {
-        Some(("ldaps", h)) if !h.is_empty() => LdapTls::Ldaps,
-        Some(("ldap", h)) if !h.is_empty() => LdapTls::StartTls,
-        _ => {
-            return Err(Error::bad(
-                field("url"),
-                format!(
-                    "expected ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS), got {url:?}"
-                ),
-            ));
-        }
-    };
-    let ca_file = match raw.ca_file.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(p) => {
-            let path = PathBuf::from(p);
-            if !path.is_file() {
-                return Err(Error::bad(
-                    field("ca_file"),
-                    format!("expected a PEM file of CA certificates, but {p:?} is not a file"),
-                ));
-            }
-            Some(path)
-        }
-    };
+    let tls = tls_of(file, &url)?;
+    let ca_file = ca_file_of(file, raw.ca_file.as_deref())?;
     let bind_dn = required(
         "bind_dn",
         raw.bind_dn,
@@ -163,7 +135,7 @@ pub(super) fn ldap_config(file: &str, raw: RawLdap) -> Result<LdapConfig, Error>
     )?;
     let bind_password = raw.bind_password.filter(|p| !p.is_empty()).ok_or_else(|| {
         Error::bad(
-            field("bind_password"),
+            field(file, "bind_password"),
             "expected the search account's password, got nothing",
         )
     })?;
@@ -172,8 +144,70 @@ pub(super) fn ldap_config(file: &str, raw: RawLdap) -> Result<LdapConfig, Error>
         raw.base_dn,
         "where staff are, like \"OU=Staff,DC=city,DC=example\"",
     )?;
+    let timeout = match raw.timeout_seconds {
+        Some(0) => {
+            return Err(Error::bad(
+                field(file, "timeout_seconds"),
+                "expected a number of seconds above 0, got 0",
+            ));
+        }
+        Some(n) => n,
+        None => DEFAULT_TIMEOUT_SECONDS,
+    };
+    Ok(LdapConfig {
+        url,
+        tls,
+        ca_file,
+        bind_dn,
+        bind_password,
+        base_dn,
+        user_filter: user_filter_of(file, raw.user_filter)?,
+        sync: sync_of(file, raw.sync.as_deref())?,
+        timeout: std::time::Duration::from_secs(timeout),
+        attributes: attributes_of(file, raw.attributes)?,
+        roles: roles_of(file, raw.roles)?,
+    })
+}
+
+/// The name of key `k` of the `[ldap]` table of `file`, for an error line.
+fn field(file: &str, k: &str) -> String {
+    format!("{file}: ldap.{k}")
+}
+
+/// `ldaps://` or StartTLS on `ldap://`: there is no unencrypted mode.
+fn tls_of(file: &str, url: &str) -> Result<LdapTls, Error> {
+    let parsed = url::Url::parse(url).ok();
+    match parsed
+        .as_ref()
+        .map(|u| (u.scheme(), u.host_str().unwrap_or("")))
+    {
+        Some(("ldaps", h)) if !h.is_empty() => Ok(LdapTls::Ldaps),
+        Some(("ldap", h)) if !h.is_empty() => Ok(LdapTls::StartTls),
+        _ => Err(Error::bad(
+            field(file, "url"),
+            format!("expected ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS), got {url:?}"),
+        )),
+    }
+}
+
+fn ca_file_of(file: &str, raw: Option<&str>) -> Result<Option<PathBuf>, Error> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(p) => {
+            let path = PathBuf::from(p);
+            if !path.is_file() {
+                return Err(Error::bad(
+                    field(file, "ca_file"),
+                    format!("expected a PEM file of CA certificates, but {p:?} is not a file"),
+                ));
+            }
+            Ok(Some(path))
+        }
+    }
+}
+
+fn user_filter_of(file: &str, raw: Option<String>) -> Result<String, Error> {
     let user_filter = raw
-        .user_filter
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| DEFAULT_USER_FILTER.into());
     if !(user_filter.starts_with('(')
@@ -181,32 +215,28 @@ pub(super) fn ldap_config(file: &str, raw: RawLdap) -> Result<LdapConfig, Error>
         && user_filter.contains("{login}"))
     {
         return Err(Error::bad(
-            field("user_filter"),
+            field(file, "user_filter"),
             format!(
                 "expected an LDAP filter with {{login}} where the typed login goes, like \"(sAMAccountName={{login}})\", got {user_filter:?}"
             ),
         ));
     }
-    let sync = match raw.sync.as_deref().map(str::trim) {
-        None | Some("") => None,
+    Ok(user_filter)
+}
+
+fn sync_of(file: &str, raw: Option<&str>) -> Result<Option<(String, cron::Schedule)>, Error> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
         Some(e) => {
             let s = e.parse::<cron::Schedule>().map_err(|err| {
-                Error::bad(field("sync"), format!("expected a cron expression with seconds like \"0 0 6 * * *\", got {e:?} ({err})"))
+                Error::bad(field(file, "sync"), format!("expected a cron expression with seconds like \"0 0 6 * * *\", got {e:?} ({err})"))
             })?;
-            Some((e.to_string(), s))
+            Ok(Some((e.to_string(), s)))
         }
-    };
-    let timeout = match raw.timeout_seconds {
-        Some(0) => {
-            return Err(Error::bad(
-                field("timeout_seconds"),
-                "expected a number of seconds above 0, got 0",
-            ));
-        }
-        Some(n) => n,
-        None => DEFAULT_TIMEOUT_SECONDS,
-    };
-    let a = raw.attributes;
+    }
+}
+
+fn attributes_of(file: &str, a: RawAttributes) -> Result<LdapAttributes, Error> {
     let attr = |k: &str, v: Option<String>, default: &str| -> Result<String, Error> {
         let v = v.unwrap_or_else(|| default.into()).trim().to_string();
         if v.is_empty()
@@ -215,24 +245,28 @@ pub(super) fn ldap_config(file: &str, raw: RawLdap) -> Result<LdapConfig, Error>
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';')
         {
             return Err(Error::bad(
-                field(&format!("attributes.{k}")),
+                field(file, &format!("attributes.{k}")),
                 format!("expected an attribute name like \"{default}\", got {v:?}"),
             ));
         }
         Ok(v)
     };
-    let attributes = LdapAttributes {
+    Ok(LdapAttributes {
         employee_id: attr("employee_id", a.employee_id, "employeeID")?,
         name: attr("name", a.name, "displayName")?,
         email: attr("email", a.email, "mail")?,
         department: attr("department", a.department, "department")?,
-    };
+    })
+}
+
+/// `[ldap.roles]`: a group's DN (by `dn_key`, so case and spaces do not matter) to a role.
+fn roles_of(file: &str, raw: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Error> {
     let mut roles = BTreeMap::new();
-    for (group, role) in raw.roles {
+    for (group, role) in raw {
         let r = role.trim().to_ascii_lowercase();
         if !ROLES.contains(&r.as_str()) {
             return Err(Error::bad(
-                field("roles"),
+                field(file, "roles"),
                 format!(
                     "expected supervisor, it, hr or division_head for group {group:?}, got {role:?}"
                 ),
@@ -240,7 +274,7 @@ pub(super) fn ldap_config(file: &str, raw: RawLdap) -> Result<LdapConfig, Error>
         }
         if !group.contains('=') {
             return Err(Error::bad(
-                field("roles"),
+                field(file, "roles"),
                 format!(
                     "expected a group's DN like \"CN=所属長,OU=Groups,DC=city,DC=example\", got {group:?}"
                 ),
@@ -248,19 +282,7 @@ pub(super) fn ldap_config(file: &str, raw: RawLdap) -> Result<LdapConfig, Error>
         }
         roles.insert(dn_key(&group), r);
     }
-    Ok(LdapConfig {
-        url,
-        tls,
-        ca_file,
-        bind_dn,
-        bind_password,
-        base_dn,
-        user_filter,
-        sync,
-        timeout: std::time::Duration::from_secs(timeout),
-        attributes,
-        roles,
-    })
+    Ok(roles)
 }
 
 #[cfg(test)]

@@ -427,40 +427,10 @@ pub async fn login(
         // (IT's break-glass account) still work when the directory is away.
         _ => match &app.cfg.ldap {
             None => None,
-            Some(ldap) => {
-                let now = app.now().timestamp();
-                match crate::directory::login(&app.store, ldap, &login, &typed, now, client.clone())
-                    .await
-                {
-                    Ok(Login::Staff(e)) => Some(e.employee_id),
-                    Ok(Login::Refused) => None,
-                    Ok(Login::NotStaff(why)) => {
-                        tracing::warn!(login = %shown, why = %super::log_text(&why), "directory login of someone who is not staff of the register: refused");
-                        return Ok(login_form(
-                            &app,
-                            StatusCode::FORBIDDEN,
-                            &login,
-                            Some(
-                                "ディレクトリのアカウントは確認できましたが、在宅勤務命令簿の対象者として登録できません（所属・職員番号・メールアドレスを情報管理課に確認してください）。",
-                            ),
-                        ));
-                    }
-                    Err(e) => {
-                        tracing::error!(login = %shown, error = %super::log_text(&e.to_string()), "directory unreachable at login");
-                        let mut r = login_form(
-                            &app,
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            &login,
-                            Some(
-                                "庁内ディレクトリ（Active Directory）に接続できないため、ログインできませんでした。しばらくしてからもう一度お試しください。解決しない場合は情報管理課へ連絡してください。",
-                            ),
-                        );
-                        r.headers_mut()
-                            .insert(header::RETRY_AFTER, HeaderValue::from(30));
-                        return Ok(r);
-                    }
-                }
-            }
+            Some(ldap) => match directory_login(&app, ldap, &login, &typed, client).await? {
+                Ok(found) => found,
+                Err(answer) => return Ok(answer),
+            },
         },
     };
     let Some(employee_id) = employee else {
@@ -481,6 +451,49 @@ pub async fn login(
         .await?;
     drop(_turn);
     start_session(&app, &employee_id).await
+}
+
+/// The login checked against the city's directory (the local password did not match): the
+/// employee when the directory knows them as staff, `None` when it refuses the password, or
+/// the page to answer with (not staff of the register; the directory unreachable).
+async fn directory_login(
+    app: &App,
+    ldap: &crate::config::LdapConfig,
+    login: &str,
+    typed: &str,
+    client: Option<String>,
+) -> Result<std::result::Result<Option<String>, Response>> {
+    let shown = super::log_text(login);
+    let now = app.now().timestamp();
+    match crate::directory::login(&app.store, ldap, login, typed, now, client).await {
+        Ok(Login::Staff(e)) => Ok(Ok(Some(e.employee_id))),
+        Ok(Login::Refused) => Ok(Ok(None)),
+        Ok(Login::NotStaff(why)) => {
+            tracing::warn!(login = %shown, why = %super::log_text(&why), "directory login of someone who is not staff of the register: refused");
+            Ok(Err(login_form(
+                app,
+                StatusCode::FORBIDDEN,
+                login,
+                Some(
+                    "ディレクトリのアカウントは確認できましたが、在宅勤務命令簿の対象者として登録できません（所属・職員番号・メールアドレスを情報管理課に確認してください）。",
+                ),
+            )))
+        }
+        Err(e) => {
+            tracing::error!(login = %shown, error = %super::log_text(&e.to_string()), "directory unreachable at login");
+            let mut r = login_form(
+                app,
+                StatusCode::SERVICE_UNAVAILABLE,
+                login,
+                Some(
+                    "庁内ディレクトリ（Active Directory）に接続できないため、ログインできませんでした。しばらくしてからもう一度お試しください。解決しない場合は情報管理課へ連絡してください。",
+                ),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(30));
+            Ok(Err(r))
+        }
+    }
 }
 
 /// A new session for `employee_id`: stored, and the `Set-Cookie` that hands it over.

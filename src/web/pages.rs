@@ -517,56 +517,7 @@ pub(super) async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -
         drafts.extend(waiting);
     }
     let employees = app.store.employees().await?;
-    let name_of = |id: &Option<String>| {
-        id.as_ref()
-            .and_then(|i| employees.get(i))
-            .map(|e| e.name.clone())
-            .unwrap_or_default()
-    };
-    let view = |r: &crate::store::web::RegisterRow| {
-        context! {
-            id => r.order.id,
-            employee_id => &r.order.employee_id,
-            name => &r.order.employee_name,
-            department => &r.order.department,
-            date => r.order.date.to_string(),
-            start => r.order.start.to_string(),
-            end => r.order.end.to_string(),
-            content => &r.order.content,
-            shifted => r.order.shifted,
-            holiday_ok => r.order.holiday_ok,
-            leave => crate::order::format_leave(&r.order.leave),
-            status => r.order.status.as_str(),
-            approved_by => &r.order.approved_by,
-            approver_name => name_of(&r.order.approved_by),
-            approved_at => r.approved_at,
-            requested_by => &r.requested_by,
-            requested_at => r.requested_at,
-            sent_back_reason => &r.sent_back_reason,
-            sent_back_by => &r.sent_back_by,
-            sent_back_by_name => name_of(&r.sent_back_by),
-            sent_back_at => r.sent_back_at,
-            deputy_by => &r.deputy_by,
-            deputy_by_name => name_of(&r.deputy_by),
-            division_by => &r.division_by,
-            division_by_name => name_of(&r.division_by),
-            division_at => r.division_at,
-            division_deputy => &r.division_deputy,
-            division_deputy_name => name_of(&r.division_deputy),
-            can_manage => can_manage_department(u, &r.order.department),
-            can_send_back => match r.order.status {
-                OrderStatus::Draft => can_manage_department(u, &r.order.department),
-                OrderStatus::Reviewed => division.contains(&r.order.department),
-                _ => false,
-            },
-            can_approve => match r.order.status {
-                OrderStatus::Draft => can_manage_department(u, &r.order.department)
-                    || deputised.contains(&r.order.department),
-                OrderStatus::Reviewed => division.contains(&r.order.department),
-                _ => false,
-            },
-        }
-    };
+    let view = |r: &crate::store::web::RegisterRow| register_row(r, u, &approval, &employees);
     let mut staff: Vec<_> = employees
         .values()
         .filter(|e| u.role == Role::Supervisor && e.department == u.department)
@@ -610,6 +561,64 @@ pub(super) async fn register_page(app: &App, s: &Session, v: RegisterView<'_>) -
         ..base(s)
     };
     Ok(app.render("orders.html", ctx))
+}
+
+/// One order of the register as the page shows it, with what `u` may do with it.
+fn register_row(
+    r: &crate::store::web::RegisterRow,
+    u: &super::roles::User,
+    approval: &RegisterApprovals,
+    employees: &std::collections::HashMap<String, crate::store::Employee>,
+) -> Value {
+    let (deputised, division) = (&approval.deputised, &approval.division);
+    let name_of = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|i| employees.get(i))
+            .map(|e| e.name.clone())
+            .unwrap_or_default()
+    };
+    context! {
+        id => r.order.id,
+        employee_id => &r.order.employee_id,
+        name => &r.order.employee_name,
+        department => &r.order.department,
+        date => r.order.date.to_string(),
+        start => r.order.start.to_string(),
+        end => r.order.end.to_string(),
+        content => &r.order.content,
+        shifted => r.order.shifted,
+        holiday_ok => r.order.holiday_ok,
+        leave => crate::order::format_leave(&r.order.leave),
+        status => r.order.status.as_str(),
+        approved_by => &r.order.approved_by,
+        approver_name => name_of(&r.order.approved_by),
+        approved_at => r.approved_at,
+        requested_by => &r.requested_by,
+        requested_at => r.requested_at,
+        sent_back_reason => &r.sent_back_reason,
+        sent_back_by => &r.sent_back_by,
+        sent_back_by_name => name_of(&r.sent_back_by),
+        sent_back_at => r.sent_back_at,
+        deputy_by => &r.deputy_by,
+        deputy_by_name => name_of(&r.deputy_by),
+        division_by => &r.division_by,
+        division_by_name => name_of(&r.division_by),
+        division_at => r.division_at,
+        division_deputy => &r.division_deputy,
+        division_deputy_name => name_of(&r.division_deputy),
+        can_manage => can_manage_department(u, &r.order.department),
+        can_send_back => match r.order.status {
+            OrderStatus::Draft => can_manage_department(u, &r.order.department),
+            OrderStatus::Reviewed => division.contains(&r.order.department),
+            _ => false,
+        },
+        can_approve => match r.order.status {
+            OrderStatus::Draft => can_manage_department(u, &r.order.department)
+                || deputised.contains(&r.order.department),
+            OrderStatus::Reviewed => division.contains(&r.order.department),
+            _ => false,
+        },
+    }
 }
 
 /// Monday and Sunday of the week of `day` (一括承認).
