@@ -181,8 +181,8 @@ pub fn build(input: BoardInput<'_>) -> Board {
         .filter(|r| !matches!(r.reason, Reason::Matched | Reason::Resolution))
         .map(|r| Unmatched {
             from: r.sender.clone(),
-            kind: r.kind.clone(),
-            reason: r.reason.clone(),
+            kind: r.kind,
+            reason: r.reason,
             at: rfc3339(r.received_at, tz),
             subject: r.subject.clone(),
         })
