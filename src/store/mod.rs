@@ -724,26 +724,35 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         // What the audit trail needs of the orders before: one query for the file, not one a row.
-        let mut before = orders_before(&mut tx, list).await?;
+        let Known {
+            orders: mut before,
+            departments,
+        } = orders_before(&mut tx, list).await?;
         let status = crate::order::OrderStatus::Approved;
         let mut changes = Vec::new();
-        let mut created: BTreeMap<&str, (Option<String>, Vec<NaiveDate>)> = BTreeMap::new();
+        let mut created: HashMap<&str, Vec<NaiveDate>> = HashMap::new();
         for o in list {
-            let (b, department) = before
-                .remove(&(o.employee.clone(), o.date))
-                .unwrap_or_default();
-            if b.is_none() {
-                created
-                    .entry(o.employee.as_str())
-                    .or_insert_with(|| (department, Vec::new()))
-                    .1
-                    .push(o.date);
+            // A new quarter's file finds nothing there: no key to build for each of its rows.
+            let b = if before.is_empty() {
+                None
             } else {
-                changes.extend(order_change(o, status, b, department, None));
+                before.remove(&(o.employee.clone(), o.date))
+            };
+            match b {
+                None => created.entry(o.employee.as_str()).or_default().push(o.date),
+                Some(b) => changes.extend(order_change(
+                    o,
+                    status,
+                    Some(b),
+                    departments.get(&o.employee).cloned(),
+                    None,
+                )),
             }
             upsert_order_row(&mut tx, o, status, now, None).await?;
         }
-        for (employee, (department, mut dates)) in created {
+        let mut created: Vec<_> = created.into_iter().collect();
+        created.sort_unstable_by_key(|(employee, _)| *employee);
+        for (employee, mut dates) in created {
             dates.sort_unstable();
             let entity_id = match (dates.first(), dates.last()) {
                 (Some(first), Some(last)) if first != last => format!("{employee}:{first}..{last}"),
@@ -753,7 +762,7 @@ impl Store {
             changes.push(audit::Change {
                 entity: "order",
                 entity_id,
-                department,
+                department: departments.get(employee).cloned(),
                 action: "import",
                 before: None,
                 after: Some(serde_json::json!({
@@ -922,20 +931,17 @@ pub(crate) async fn order_before(
     Ok((before, Some(r.get(0))))
 }
 
-type Before = (Option<serde_json::Value>, Option<String>);
+/// What the audit trail of an import needs to know before it writes.
+struct Known {
+    /// The fields of the orders already there on the file's days, by (employee, day).
+    orders: HashMap<(String, NaiveDate), serde_json::Value>,
+    /// Every employee's department.
+    departments: HashMap<String, String>,
+}
 
-/// `order_before` for every order of `list`, in one query over their days.
-async fn orders_before(
-    tx: &mut Tx<'_>,
-    list: &[crate::order::WorkOrder],
-) -> Result<HashMap<(String, NaiveDate), Before>> {
-    let mut out: HashMap<(String, NaiveDate), Before> = HashMap::new();
-    let (Some(from), Some(to)) = (
-        list.iter().map(|o| o.date).min(),
-        list.iter().map(|o| o.date).max(),
-    ) else {
-        return Ok(out);
-    };
+/// `order_before` for the orders of `list`, in one query over their days (a new quarter's
+/// file finds none), and the departments, in one more.
+async fn orders_before(tx: &mut Tx<'_>, list: &[crate::order::WorkOrder]) -> Result<Known> {
     let departments: HashMap<String, String> =
         sqlx::query("SELECT employee_id, department FROM employees")
             .fetch_all(&mut **tx)
@@ -943,10 +949,16 @@ async fn orders_before(
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-    for o in list {
-        let dept = departments.get(&o.employee).cloned();
-        out.insert((o.employee.clone(), o.date), (None, dept));
-    }
+    let mut orders = HashMap::new();
+    let (Some(from), Some(to)) = (
+        list.iter().map(|o| o.date).min(),
+        list.iter().map(|o| o.date).max(),
+    ) else {
+        return Ok(Known {
+            orders,
+            departments,
+        });
+    };
     let rows = sqlx::query(
         "SELECT employee_id, date, start_min, end_min, content, approved_by, shifted, leave_spans,
                 status, holiday_ok FROM orders WHERE date >= $1 AND date <= $2",
@@ -957,23 +969,23 @@ async fn orders_before(
     .await?;
     for r in rows {
         let key = (r.get::<String, _>(0), day(&r.get::<String, _>(1)));
-        if let Some(slot) = out.get_mut(&key) {
-            slot.0 = Some(
-                OrderFields {
-                    start: Minutes(r.get::<i64, _>(2) as u32).to_string(),
-                    end: Minutes(r.get::<i64, _>(3) as u32).to_string(),
-                    content: &r.get::<String, _>(4),
-                    approved_by: r.get::<Option<String>, _>(5).as_deref(),
-                    shifted: r.get::<i64, _>(6) != 0,
-                    leave: r.get::<String, _>(7),
-                    status: &r.get::<String, _>(8),
-                    holiday_ok: r.get::<i64, _>(9) != 0,
-                }
-                .json(),
-            );
+        let fields = OrderFields {
+            start: Minutes(r.get::<i64, _>(2) as u32).to_string(),
+            end: Minutes(r.get::<i64, _>(3) as u32).to_string(),
+            content: &r.get::<String, _>(4),
+            approved_by: r.get::<Option<String>, _>(5).as_deref(),
+            shifted: r.get::<i64, _>(6) != 0,
+            leave: r.get::<String, _>(7),
+            status: &r.get::<String, _>(8),
+            holiday_ok: r.get::<i64, _>(9) != 0,
         }
+        .json();
+        orders.insert(key, fields);
     }
-    Ok(out)
+    Ok(Known {
+        orders,
+        departments,
+    })
 }
 
 /// The audit entry of a telework-ID assignment (entity `id`, ID `E1001:2021-01-04`: the
