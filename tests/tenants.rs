@@ -390,3 +390,84 @@ fn a_single_city_database_upgrades_in_place_and_is_adopted_as_its_code() {
     ok(&zt, B, &["init"]);
     ok(&zt, B, &["audit", "verify"]);
 }
+
+#[test]
+fn every_web_page_of_one_city_shows_nothing_of_the_other_and_its_sessions_open_nothing_there() {
+    use helpers::http::WebServer;
+    const PW: &str = "correct horse battery";
+    let Some(zt) = two_cities() else { return };
+    for code in [A, B] {
+        zt.run_stdin(
+            &[
+                "--tenant",
+                code,
+                "users",
+                "set-password",
+                "--employee",
+                "E9001",
+            ],
+            format!("{PW}\n").as_bytes(),
+        )
+        .expect_code(0);
+    }
+    let now = "2021-01-12T18:00:00+09:00";
+    let wa = WebServer::start_with(&zt, &["--tenant", A, "--now", now]);
+    let wb = WebServer::start_with(&zt, &["--tenant", B, "--now", now]);
+    // The same employee ID logs in to each city's server with that city's password.
+    let mut ca = wa.client();
+    ca.login("E9001", PW).expect(303);
+    let mut cb = wb.client();
+    cb.login("E9001", PW).expect(303);
+    let pages = [
+        "/",
+        "/board?date=2021-01-12",
+        "/board/table?date=2021-01-12",
+        "/orders?date=2021-01-12",
+        "/requests",
+        "/deputies",
+        "/escalations",
+        "/audit",
+        "/attendance",
+        "/attendance/export?month=2021-01",
+        "/admin",
+        "/survey/2021-02",
+        "/api/status?date=2021-01-12",
+        "/my",
+    ];
+    for (client, own, other) in [(&mut ca, "千代田", "大阪"), (&mut cb, "大阪", "千代田")]
+    {
+        let mut own_seen = Vec::new();
+        for path in pages {
+            let r = client.get(path);
+            assert!(
+                r.status < 500,
+                "{own}: GET {path} → {}:\n{}",
+                r.status,
+                r.body
+            );
+            assert!(
+                !r.body.contains(other),
+                "{own}: GET {path} shows {other}'s data:\n{}",
+                r.body
+            );
+            if r.body.contains(own) {
+                own_seen.push(path);
+            }
+        }
+        assert!(
+            own_seen.contains(&"/orders?date=2021-01-12") && own_seen.contains(&"/admin"),
+            "{own}: its own data on {own_seen:?} only"
+        );
+    }
+    // A session of 大阪市 (the same employee ID) opens nothing at 千代田区's server.
+    let mut stolen = wa.client();
+    stolen.cookies = cb.cookies.clone();
+    let r = stolen.get("/admin");
+    assert!(
+        r.status == 303 || r.status == 401 || r.status == 403,
+        "{}: {}",
+        r.status,
+        r.body
+    );
+    assert!(!r.body.contains("大阪"));
+}
