@@ -428,6 +428,18 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
     let url = cli.db.clone().unwrap_or_else(|| cfg.database.clone());
     let store = Store::open_as(&url, tenant.as_ref()).await?;
+    if tenant.is_none()
+        && !matches!(cli.command, Command::Tenants(_))
+        && let Some(n) = store.tenant_forgotten().await?
+    {
+        store.close().await;
+        return Err(Error::bad(
+            "--tenant",
+            format!(
+                "this database holds tenants ({n}, see `zaitaku tenants list`) and no city of its own: say which with --tenant CODE"
+            ),
+        ));
+    }
     let result = dispatch(cli.command, &cfg, &store).await;
     store.close().await;
     result

@@ -71,6 +71,24 @@ impl Store {
             .collect())
     }
 
+    /// How many municipalities the database holds when a command without `--tenant` would
+    /// act for tenant '' and that holds nothing (a database that has tenants and no city of
+    /// its own, or whose own city was adopted): such a command most likely forgot `--tenant`.
+    /// `None` on SQLite, on a database without tenants, and while tenant '' has departments.
+    pub async fn tenant_forgotten(&self) -> Result<Option<i64>> {
+        if self.backend == Backend::Sqlite {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM tenants),
+                    EXISTS (SELECT 1 FROM departments WHERE tenant = '')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let (n, own): (i64, bool) = (row.get(0), row.get(1));
+        Ok((n > 0 && !own).then_some(n))
+    }
+
     pub(super) async fn tenant_exists(&self, code: &TenantCode) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE code = $1")
             .bind(code.as_str())
