@@ -158,6 +158,12 @@ fn two_cities() -> Option<Zt> {
             zt.dir.path().display()
         ),
     );
+    // …and its own acknowledgement, over the shared template.
+    std::fs::create_dir_all(zt.path(&format!("config/tenants/{B}/templates"))).unwrap();
+    zt.write(
+        &format!("config/tenants/{B}/templates/ack.txt"),
+        "Subject: OSAKA ACK\n{{ name }} さん\n\n大阪市の在宅勤務連絡を受け付けました。\n",
+    );
     zt.ok(&["tenants", "add", "--code", A, "--name", "千代田区"]);
     zt.ok(&["tenants", "add", "--code", B, "--name", "大阪市"]);
     load_city(&zt, A, "千代田");
@@ -241,9 +247,21 @@ fn every_command_of_one_city_shows_nothing_of_the_other() {
             .iter()
             .all(|m| m.contains("telework@city.osaka.lg.jp"))
     );
+    // Both of 大阪市's reports were acknowledged with its own template.
+    assert_eq!(
+        osaka
+            .iter()
+            .filter(|m| m.contains("Subject: OSAKA ACK"))
+            .count(),
+        2
+    );
     let shared = zt.sent();
     assert!(!shared.is_empty());
-    assert!(shared.iter().all(|m| !m.contains("city.osaka.lg.jp")));
+    assert!(
+        shared
+            .iter()
+            .all(|m| !m.contains("city.osaka.lg.jp") && !m.contains("OSAKA ACK"))
+    );
 }
 
 #[test]
