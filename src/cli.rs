@@ -10,6 +10,7 @@ use crate::calendar::{parse_date, parse_instant};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::tenant::TenantCode;
 use crate::{board, ingest, outbox, register};
 
 #[derive(Debug, Parser)]
@@ -25,6 +26,9 @@ pub struct Cli {
     /// Database URL: sqlite://PATH or postgres://… [default: from the config]
     #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
+    /// The municipality to act for, by its 全国地方公共団体コード (PostgreSQL databases holding several; SPEC §13)
+    #[arg(long, global = true, value_name = "CODE")]
+    pub tenant: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -123,6 +127,9 @@ pub enum Command {
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
     },
+    /// The municipalities of a PostgreSQL database (SPEC §13)
+    #[command(subcommand)]
+    Tenants(TenantsCmd),
     /// A self-contained tour on the built-in defaults
     Demo {
         /// Folder for the demo's database, Maildir and sent mail
@@ -131,6 +138,27 @@ pub enum Command {
         /// Then serve the web register on the demo's day, until Ctrl-C [default address: 127.0.0.1:8080]
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::config::DEFAULT_WEB_LISTEN)]
         web: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCmd {
+    /// Record a municipality; `--tenant CODE` then acts for it
+    Add {
+        /// The 6-digit 全国地方公共団体コード with its check digit, e.g. 131016
+        #[arg(long)]
+        code: String,
+        /// The municipality's name, e.g. 千代田区
+        #[arg(long)]
+        name: String,
+        /// Give this municipality the rows the database held before it had tenants (tenant '')
+        #[arg(long)]
+        adopt: bool,
+    },
+    /// The municipalities: code, name, when added
+    List {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -348,10 +376,19 @@ fn now_or(flag: &str, s: &Option<String>) -> Result<DateTime<Utc>> {
 }
 
 pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
-    match explicit {
-        Some(dir) => Config::load(dir),
-        None if Path::new("config").is_dir() => Config::load(Path::new("config")),
-        None => Ok(Config::embedded()),
+    load_config_for(explicit, None)
+}
+
+/// The configuration, with a municipality's `tenants/CODE/` over it under `--tenant`.
+pub fn load_config_for(explicit: Option<&Path>, tenant: Option<&TenantCode>) -> Result<Config> {
+    let dir = match explicit {
+        Some(dir) => dir,
+        None if Path::new("config").is_dir() => Path::new("config"),
+        None => return Ok(Config::embedded()),
+    };
+    match tenant {
+        Some(t) => Config::load_tenant(dir, t.as_str()),
+        None => Config::load(dir),
     }
 }
 
@@ -368,7 +405,18 @@ pub async fn run(cli: Cli) -> Result<()> {
         };
         return crate::demo::run(dir, web, shutdown_signal()).await;
     }
-    let mut cfg = load_config(cli.config.as_deref())?;
+    let tenant = cli
+        .tenant
+        .as_deref()
+        .map(|t| TenantCode::parse(t).map_err(|m| Error::bad("--tenant", m)))
+        .transpose()?;
+    if tenant.is_some() && matches!(cli.command, Command::Tenants(_)) {
+        return Err(Error::bad(
+            "--tenant",
+            "`tenants add` and `tenants list` act on the whole database: leave --tenant out",
+        ));
+    }
+    let mut cfg = load_config_for(cli.config.as_deref(), tenant.as_ref())?;
     if let Command::Calendar(a) = &cli.command {
         cfg.calendar.fill_from_law(a.year); // a year past the table is computed, and warned
     }
@@ -379,7 +427,19 @@ pub async fn run(cli: Cli) -> Result<()> {
         return calendar(&cfg, a, &mut std::io::stdout().lock()); // needs no database
     }
     let url = cli.db.clone().unwrap_or_else(|| cfg.database.clone());
-    let store = Store::open(&url).await?;
+    let store = Store::open_as(&url, tenant.as_ref()).await?;
+    if tenant.is_none()
+        && !matches!(cli.command, Command::Tenants(_))
+        && let Some(n) = store.tenant_forgotten().await?
+    {
+        store.close().await;
+        return Err(Error::bad(
+            "--tenant",
+            format!(
+                "this database holds tenants ({n}, see `zaitaku tenants list`) and no city of its own: say which with --tenant CODE"
+            ),
+        ));
+    }
     let result = dispatch(cli.command, &cfg, &store).await;
     store.close().await;
     result
@@ -447,8 +507,53 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             now: at,
         } => status(store, cfg, &date, json, &at, out).await,
         Command::Survey(args) => survey(store, cfg, args, out).await,
+        Command::Tenants(c) => tenants(store, c, now, out).await,
         Command::Demo { .. } => unreachable!("handled before the config is loaded"),
         Command::Calendar(_) => unreachable!("handled before the database is opened"),
+    }
+}
+
+/// `zaitaku tenants add --code CODE --name NAME [--adopt] | list [--json]`.
+async fn tenants(
+    store: &Store,
+    c: TenantsCmd,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
+    match c {
+        TenantsCmd::Add { code, name, adopt } => {
+            let code = TenantCode::parse(&code).map_err(|m| Error::bad("--code", m))?;
+            store
+                .add_tenant(&code, &name, now.timestamp(), adopt)
+                .await?;
+            let how = if adopt {
+                " (with the rows the database held before it had tenants)"
+            } else {
+                ""
+            };
+            say(out, format!("tenant {code} {} added{how}", name.trim()))
+        }
+        TenantsCmd::List { json } => {
+            let list = store.tenants().await?;
+            if json {
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "code": t.code,
+                            "name": t.name,
+                            "created_at": DateTime::from_timestamp(t.created_at, 0)
+                                .map(|d| d.to_rfc3339()),
+                        })
+                    })
+                    .collect();
+                return say(out, serde_json::Value::Array(rows).to_string());
+            }
+            for t in list {
+                say(out, format!("{}\t{}", t.code, t.name))?;
+            }
+            Ok(())
+        }
     }
 }
 

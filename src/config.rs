@@ -34,6 +34,8 @@ pub struct Config {
     pub database: String,
     pub bot_address: String,
     pub templates: PathBuf,
+    /// `config/tenants/CODE/templates` under `--tenant CODE`: its files win over `templates`.
+    pub template_overrides: Option<PathBuf>,
     pub mail: MailConfig,
     pub service: Service,
     pub timing: Timing,
@@ -469,6 +471,89 @@ impl Config {
         )
     }
 
+    /// The configuration of one municipality (SPEC §13): `DIR/tenants/CODE/` over `DIR`.
+    /// The tenant's `zaitaku.toml` may set any key but `database` (the tenants of a database
+    /// share it) and wins key by key, table by table; its `departments.toml` and `holidays.csv`
+    /// replace the shared ones; files in its `templates/` win over the shared templates. A
+    /// tenant without a folder runs on the shared configuration. Each file is checked on its
+    /// own first, so that an error names the file and line it is in.
+    pub fn load_tenant(dir: &Path, code: &str) -> Result<Config, Error> {
+        let shared = Self::load(dir)?;
+        let tdir = dir.join("tenants").join(code);
+        if !tdir.is_dir() {
+            return Ok(shared);
+        }
+        let main = read_optional(&dir.join("zaitaku.toml"))?.unwrap_or_default();
+        let tmain = read_optional(&tdir.join("zaitaku.toml"))?.unwrap_or_default();
+        let tname = name_in(Some(&tdir), "zaitaku.toml");
+        #[derive(Deserialize)]
+        struct DatabaseKey {
+            database: Option<toml::Spanned<toml::Value>>,
+        }
+        let db: DatabaseKey = toml::from_str(&tmain).map_err(|e| toml_error(&tname, &tmain, &e))?;
+        if let Some(d) = db.database {
+            let line = tmain.as_bytes()[..d.span().start.min(tmain.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            return Err(Error::bad(
+                format!("{tname}:{line}: database"),
+                "expected no database key: the municipalities of one database share it (the shared zaitaku.toml, or --db)",
+            ));
+        }
+        let depts = match read_optional(&tdir.join("departments.toml"))? {
+            Some(d) => (Some(tdir.as_path()), d),
+            None => match read_optional(&dir.join("departments.toml"))? {
+                Some(d) => (Some(dir), d),
+                None => (None, EMBEDDED_DEPARTMENTS_TOML.to_string()),
+            },
+        };
+        let holidays = match std::fs::read(tdir.join("holidays.csv")) {
+            Ok(b) => Some((tdir.as_path(), b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::read(dir.join("holidays.csv")) {
+                    Ok(b) => Some((dir, b)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(Error::io(&dir.join("holidays.csv"), e)),
+                }
+            }
+            Err(e) => return Err(Error::io(&tdir.join("holidays.csv"), e)),
+        };
+        // The tenant's file alone over the defaults: its unknown keys and bad values, by line.
+        Self::from_parts(
+            Some(&tdir),
+            &tmain,
+            &depts.1,
+            holidays.as_ref().map(|h| h.1.as_slice()),
+        )?;
+        let mut merged: toml::Table = toml::from_str(&main)
+            .map_err(|e| toml_error(&name_in(Some(dir), "zaitaku.toml"), &main, &e))?;
+        let over: toml::Table =
+            toml::from_str(&tmain).map_err(|e| toml_error(&tname, &tmain, &e))?;
+        merge_tables(&mut merged, over);
+        let text =
+            toml::to_string(&merged).map_err(|e| Error::bad(tname.clone(), e.to_string()))?;
+        let mut cfg = Self::from_parts(
+            Some(holidays.as_ref().map_or(dir, |h| h.0)),
+            &text,
+            &depts.1,
+            holidays.as_ref().map(|h| h.1.as_slice()),
+        )?;
+        cfg.dir = shared.dir;
+        cfg.template_overrides = Some(tdir.join("templates"));
+        Ok(cfg)
+    }
+
+    /// The folders templates are looked up in, the first that has a file winning.
+    pub fn template_dirs(&self) -> Vec<PathBuf> {
+        self.template_overrides
+            .iter()
+            .cloned()
+            .chain(std::iter::once(self.templates.clone()))
+            .collect()
+    }
+
     pub fn from_strs(dir: Option<&Path>, main: &str, depts: &str) -> Result<Config, Error> {
         Self::from_parts(dir, main, depts, None)
     }
@@ -514,6 +599,7 @@ impl Config {
                 .unwrap_or_else(|| "sqlite://data/zaitaku.db".into()),
             bot_address,
             templates: PathBuf::from(raw.templates.unwrap_or_else(|| "templates".into())),
+            template_overrides: None,
             mail,
             service,
             timing,
@@ -976,6 +1062,18 @@ pub fn split_note(name: &str) -> (String, Option<String>) {
         }
     }
     (name.to_string(), None)
+}
+
+/// `over` on top of `base`: a table merges key by key, anything else replaces.
+fn merge_tables(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 fn name_in(dir: Option<&Path>, file: &str) -> String {

@@ -185,7 +185,7 @@ impl<'a> Ingestor<'a> {
             cfg,
             channels,
             by_id,
-            templates: Templates::new(&cfg.templates),
+            templates: Templates::layered(cfg.template_dirs()),
             by_email,
             by_chat,
             supervisors,

@@ -35,6 +35,7 @@ pub mod register;
 pub mod report;
 pub mod store;
 pub mod survey;
+pub mod tenant;
 pub mod text;
 pub mod tick;
 pub mod timing;

@@ -74,7 +74,7 @@ pub async fn tick(
     channels: &Channels,
     now: DateTime<Utc>,
 ) -> Result<TickReport> {
-    let templates = Templates::new(&cfg.templates);
+    let templates = Templates::layered(cfg.template_dirs());
     let mut report = TickReport::default();
     // Mail a process of this host claimed before it died goes out now, not when its lease ends.
     outbox::release_dead_leases(store, now).await?;

@@ -25,6 +25,7 @@ const RULES: &[&str] = &[
     "report",
     "text",
     "notice",
+    "tenant",
 ];
 
 /// What a rule never references: the adapters, the use cases and the front ends.

@@ -40,22 +40,32 @@ pub struct Rendered {
 
 impl Templates {
     pub fn new(dir: &Path) -> Templates {
-        let dir: PathBuf = dir.to_path_buf();
+        Self::layered(vec![dir.to_path_buf()])
+    }
+
+    /// Templates looked up in `dirs` in turn (a municipality's own folder before the shared
+    /// one, `Config::template_dirs`), then among the built-in ones.
+    pub fn layered(dirs: Vec<PathBuf>) -> Templates {
         let mut env = Environment::new();
         env.set_keep_trailing_newline(true);
         env.set_loader(move |name| {
-            let path = dir.join(name);
-            match std::fs::read_to_string(&path) {
-                Ok(s) => Ok(Some(s)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BUILT_IN
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, s)| s.to_string())),
-                Err(e) => Err(minijinja::Error::new(
-                    minijinja::ErrorKind::InvalidOperation,
-                    format!("{}: {e}", path.display()),
-                )),
+            for dir in &dirs {
+                let path = dir.join(name);
+                match std::fs::read_to_string(&path) {
+                    Ok(s) => return Ok(Some(s)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(minijinja::Error::new(
+                            minijinja::ErrorKind::InvalidOperation,
+                            format!("{}: {e}", path.display()),
+                        ));
+                    }
+                }
             }
+            Ok(BUILT_IN
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| s.to_string()))
         });
         Templates { env }
     }

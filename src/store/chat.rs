@@ -29,7 +29,7 @@ impl Store {
 pub async fn save_chat_state(tx: &mut Tx<'_>, name: &str, value: &str, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO chat_state (name, value, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+         ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
     .bind(name)
     .bind(value)

@@ -272,7 +272,7 @@ pub async fn claim_digest(
 ) -> Result<bool> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO digests (day, slot, department, sent_at, message_id) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (day, slot, department) DO NOTHING RETURNING id",
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(day)
     .bind(slot)
@@ -295,7 +295,7 @@ pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Resu
                                       repeat_no)",
             12,
             chunk.len(),
-            "ON CONFLICT (key) DO NOTHING RETURNING id",
+            "ON CONFLICT DO NOTHING RETURNING id",
         );
         let mut q =
             sqlx::query_scalar::<_, i64>(&sql).persistent(super::keep_prepared(chunk.len(), 500));

@@ -27,7 +27,7 @@ pub async fn save_mailbox_state(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid,
+         ON CONFLICT (tenant, mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid,
          updated_at = excluded.updated_at",
     )
     .bind(mailbox)

@@ -23,7 +23,10 @@ pub mod escalations;
 pub mod mailbox;
 pub mod reports;
 pub mod survey;
+pub mod tenants;
 pub mod web;
+
+pub use crate::tenant::TenantCode;
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
@@ -127,6 +130,7 @@ migrations![
     ("0014", "audit"),
     ("0015", "directory"),
     ("0016", "approval"),
+    ("0017", "tenants"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
@@ -148,8 +152,17 @@ const fn version(n: &str) -> i64 {
 
 impl Store {
     /// Connects and brings the schema up to date. `sqlite://PATH` creates the file (and its
-    /// folder) when missing; `postgres://…` expects the database to exist.
+    /// folder) when missing; `postgres://…` expects the database to exist. On PostgreSQL the
+    /// connections are those of tenant '' (the database's own city, SPEC §13).
     pub async fn open(url: &str) -> Result<Store> {
+        Self::open_as(url, None).await
+    }
+
+    /// [`Store::open`] for one municipality of a PostgreSQL database (`--tenant CODE`): every
+    /// connection of the pool sets `zaitaku.tenant` to the code before it is used, and the
+    /// row-level security policies of migration 0017 then show and accept that tenant's rows
+    /// only. The code must be one `tenants add` recorded; SQLite has no tenants.
+    pub async fn open_as(url: &str, tenant: Option<&TenantCode>) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (url, backend) = if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -176,6 +189,12 @@ impl Store {
             } else {
                 format!("sqlite://{path}?mode=rwc")
             };
+            if tenant.is_some() {
+                return Err(Error::bad(
+                    "--tenant",
+                    "a SQLite database is single-tenant; several municipalities need PostgreSQL (--db postgres://…)",
+                ));
+            }
             (url, Backend::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (url.to_string(), Backend::Postgres)
@@ -188,10 +207,20 @@ impl Store {
                 ),
             ));
         };
+        let setting = tenant.map_or(String::new(), |t| t.as_str().to_string());
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .after_connect(move |conn, _| {
+                let setting = setting.clone();
                 Box::pin(async move {
+                    if backend == Backend::Postgres {
+                        // For the session, before anything else runs on it: the tenant the
+                        // row-level security policies and the `tenant` columns' default read.
+                        sqlx::query("SELECT set_config('zaitaku.tenant', $1, false)")
+                            .bind(setting)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     if backend == Backend::Sqlite {
                         // WAL lets the CLI read and write while the daemon runs; the busy timeout
                         // makes a writer wait for the other instead of failing at once.
@@ -211,7 +240,21 @@ impl Store {
             .connect(&url)
             .await?;
         let store = Store { pool, backend };
-        store.migrate().await?;
+        if let Some(code) = tenant {
+            store.check_not_bypassing().await?;
+            store.migrate().await?;
+            if !store.tenant_exists(code).await? {
+                store.close().await;
+                return Err(Error::bad(
+                    "--tenant",
+                    format!(
+                        "no tenant {code} in this database (see `zaitaku tenants list`; add it with `zaitaku tenants add --code {code} --name NAME`)"
+                    ),
+                ));
+            }
+        } else {
+            store.migrate().await?;
+        }
         Ok(store)
     }
 
@@ -259,7 +302,7 @@ impl Store {
         for d in defs {
             sqlx::query(
                 "INSERT INTO departments (name, division, note, target, no) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (name) DO UPDATE SET division = excluded.division, note = excluded.note,
+                 ON CONFLICT (tenant, name) DO UPDATE SET division = excluded.division, note = excluded.note,
                  target = excluded.target, no = excluded.no",
             )
             .bind(&d.name)
@@ -426,7 +469,7 @@ impl Store {
         for e in list {
             sqlx::query(
                 "INSERT INTO employees (employee_id, name, department, role, active) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (employee_id) DO UPDATE SET name = excluded.name, department = excluded.department,
+                 ON CONFLICT (tenant, employee_id) DO UPDATE SET name = excluded.name, department = excluded.department,
                  role = excluded.role, active = excluded.active",
             )
             .bind(&e.employee_id)
@@ -452,7 +495,7 @@ impl Store {
                 // holds it once).
                 sqlx::query(
                     "INSERT INTO chat_identities (platform, identity, employee_id) VALUES ($1, $2, $3)
-                     ON CONFLICT (platform, identity) DO UPDATE SET employee_id = excluded.employee_id",
+                     ON CONFLICT (tenant, platform, identity) DO UPDATE SET employee_id = excluded.employee_id",
                 )
                 .bind(p.as_str())
                 .bind(identity)
@@ -467,7 +510,7 @@ impl Store {
             for m in &e.emails {
                 sqlx::query(
                     "INSERT INTO employee_emails (email, employee_id) VALUES ($1, $2)
-                     ON CONFLICT (email) DO UPDATE SET employee_id = excluded.employee_id",
+                     ON CONFLICT (tenant, email) DO UPDATE SET employee_id = excluded.employee_id",
                 )
                 .bind(m.to_lowercase())
                 .bind(&e.employee_id)
@@ -1134,7 +1177,7 @@ async fn upsert_order_row(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
                              leave_spans, status, cancelled_at, holiday_ok, deputy_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)
-         ON CONFLICT (employee_id, date) DO UPDATE SET start_min = excluded.start_min, end_min = excluded.end_min,
+         ON CONFLICT (tenant, employee_id, date) DO UPDATE SET start_min = excluded.start_min, end_min = excluded.end_min,
              content = excluded.content, approved_by = excluded.approved_by, approved_at = excluded.approved_at,
              shifted = excluded.shifted, leave_spans = excluded.leave_spans, status = excluded.status,
              cancelled_at = NULL, holiday_ok = excluded.holiday_ok, deputy_by = excluded.deputy_by,

@@ -139,7 +139,7 @@ pub async fn add_answers(tx: &mut Tx<'_>, counts: &[((String, String), u32)]) ->
             "INSERT INTO answer_counts (address, day, answers)",
             3,
             chunk.len(),
-            "ON CONFLICT (address, day) DO UPDATE SET answers = answer_counts.answers + excluded.answers",
+            "ON CONFLICT (tenant, address, day) DO UPDATE SET answers = answer_counts.answers + excluded.answers",
         );
         let mut q = sqlx::query(&sql).persistent(super::keep_prepared(chunk.len(), 500));
         for ((address, day), n) in chunk {
@@ -172,9 +172,9 @@ pub async fn insert_reports(
             17,
             chunk.len(),
             if sqlite {
-                "ON CONFLICT (message_key) DO NOTHING"
+                "ON CONFLICT DO NOTHING"
             } else {
-                "ON CONFLICT (message_key) DO NOTHING RETURNING id, message_key"
+                "ON CONFLICT DO NOTHING RETURNING id, message_key"
             },
         );
         let mut q = sqlx::query(&sql).persistent(super::keep_prepared(chunk.len(), 500));

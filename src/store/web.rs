@@ -116,7 +116,7 @@ impl Store {
             .await?;
         sqlx::query(
             "INSERT INTO users (employee_id, password_hash, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (employee_id) DO UPDATE SET password_hash = excluded.password_hash,
+             ON CONFLICT (tenant, employee_id) DO UPDATE SET password_hash = excluded.password_hash,
              updated_at = excluded.updated_at",
         )
         .bind(employee_id)
@@ -564,7 +564,7 @@ pub async fn save_draft(
         "INSERT INTO orders (employee_id, date, start_min, end_min, content, approved_by, approved_at, shifted,
                              leave_spans, status, cancelled_at, holiday_ok, requested_by, requested_at)
          VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $7, 'draft', NULL, $8, $9, $10)
-         ON CONFLICT (employee_id, date) DO UPDATE SET start_min = excluded.start_min, end_min = excluded.end_min,
+         ON CONFLICT (tenant, employee_id, date) DO UPDATE SET start_min = excluded.start_min, end_min = excluded.end_min,
              content = excluded.content, approved_by = NULL, approved_at = NULL, shifted = excluded.shifted,
              leave_spans = excluded.leave_spans, status = 'draft', cancelled_at = NULL,
              holiday_ok = excluded.holiday_ok, requested_by = excluded.requested_by,

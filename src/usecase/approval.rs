@@ -66,7 +66,7 @@ pub async fn send_back(
         reason => reason,
         by_name => &by.name,
     };
-    let text = Templates::new(&cfg.templates).render(Notice::SentBack.template(), ctx)?;
+    let text = Templates::layered(cfg.template_dirs()).render(Notice::SentBack.template(), ctx)?;
     let mut tx = store.begin().await?;
     let sent = crate::store::approval::send_back(
         &mut tx,

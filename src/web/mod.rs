@@ -115,7 +115,8 @@ pub struct Inner {
     board_build: tokio::sync::Mutex<()>,
     /// Bumped by every change made through this server, so the next board is built afresh.
     changes: AtomicU64,
-    templates_dir: PathBuf,
+    /// `templates/web` of the municipality (under `--tenant`), then the shared one.
+    template_dirs: Vec<PathBuf>,
     /// `zaitaku web --now T`: the server's clock started at T and runs on (rehearsals, tests).
     clock_offset: chrono::TimeDelta,
 }
@@ -173,9 +174,10 @@ pub fn internal(e: Error) -> Response {
 
 impl App {
     pub fn new(cfg: Config, store: Store, channels: Channels) -> App {
-        let templates_dir = cfg.templates.join("web");
+        let template_dirs: Vec<PathBuf> =
+            cfg.template_dirs().iter().map(|d| d.join("web")).collect();
         let secure_cookie = cfg.web.as_ref().is_some_and(|w| w.secure_cookie);
-        let env = environment(templates_dir.clone(), cfg.timezone);
+        let env = environment(template_dirs.clone(), cfg.timezone);
         App(Arc::new(Inner {
             cfg,
             store,
@@ -186,7 +188,7 @@ impl App {
             boards: tokio::sync::Mutex::new(HashMap::new()),
             board_build: tokio::sync::Mutex::new(()),
             changes: AtomicU64::new(0),
-            templates_dir,
+            template_dirs,
             clock_offset: chrono::TimeDelta::zero(),
         }))
     }
@@ -357,9 +359,9 @@ pub fn forbidden(app: &App, u: Option<&User>, msg: &str) -> Response {
 
 /// The template environment: files from `templates/web/` of the configured templates folder,
 /// else the built-in copy; HTML is escaped (minijinja does so for `.html`).
-fn environment(dir: PathBuf, tz: chrono_tz::Tz) -> Environment<'static> {
+fn environment(dirs: Vec<PathBuf>, tz: chrono_tz::Tz) -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_loader(move |name| load(&dir, name));
+    env.set_loader(move |name| load(&dirs, name));
     env.add_filter("status_ja", |s: String| {
         crate::board::status_ja(&s).to_string()
     });
@@ -390,25 +392,28 @@ fn environment(dir: PathBuf, tz: chrono_tz::Tz) -> Environment<'static> {
     env
 }
 
-fn load(
-    dir: &std::path::Path,
-    name: &str,
-) -> std::result::Result<Option<String>, minijinja::Error> {
+/// The first of `dirs` that has the file wins, else the built-in one.
+fn load(dirs: &[PathBuf], name: &str) -> std::result::Result<Option<String>, minijinja::Error> {
     if name.contains("..") {
         return Ok(None);
     }
-    let path = dir.join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BUILT_IN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, s)| s.to_string())),
-        Err(e) => Err(minijinja::Error::new(
-            minijinja::ErrorKind::InvalidOperation,
-            format!("{}: {e}", path.display()),
-        )),
+    for dir in dirs {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(s) => return Ok(Some(s)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("{}: {e}", path.display()),
+                ));
+            }
+        }
     }
+    Ok(BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s.to_string()))
 }
 
 /// `/static/app.js`, `/static/app.css`: from the templates folder, else built in.
@@ -421,7 +426,7 @@ async fn asset(
         "app.css" => "text/css; charset=utf-8",
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    match load(&app.templates_dir, &name) {
+    match load(&app.template_dirs, &name) {
         Ok(Some(body)) => ([(header::CONTENT_TYPE, kind)], body).into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }

@@ -69,6 +69,96 @@ pub fn fresh_pg_database() -> String {
     format!("{base}/{name}")
 }
 
+/// A fresh PostgreSQL database owned by a fresh role that is neither a superuser nor BYPASSRLS
+/// (so that row-level security binds it, SPEC §13), and the URL to connect as that role.
+pub fn fresh_pg_database_as_app_role() -> String {
+    let admin = pg_admin_url().expect("PostgreSQL wanted");
+    let name = format!(
+        "zt_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at {admin}: {e}\n(start it, e.g. with .ci/run, or set ZAITAKU_TEST_PG=skip)")
+        });
+        for stmt in [
+            format!("CREATE ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
+            format!("CREATE DATABASE {name} OWNER {name}"),
+        ] {
+            sqlx::Executor::execute(&mut c, stmt.as_str()).await.unwrap();
+        }
+    });
+    let url = url::Url::parse(&admin).expect("ZAITAKU_TEST_PG is a URL");
+    let host = url.host_str().unwrap_or("127.0.0.1");
+    let port = url.port().unwrap_or(5432);
+    format!("postgres://{name}@{host}:{port}/{name}")
+}
+
+/// Brings the PostgreSQL database at `db` to migration `upto` and no further, as a version of
+/// zaitaku from that time would have left it: the files of `migrations/postgres` run in turn
+/// and recorded with the checksums the current binary expects, so that it applies the rest.
+pub fn pg_migrate_to(db: &str, upto: i64) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(db).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
+             installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL,
+             checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        for f in files {
+            let stem = f.file_stem().unwrap().to_str().unwrap().to_string();
+            let (n, name) = stem.split_once('_').unwrap();
+            let version: i64 = n.parse().unwrap();
+            if version > upto {
+                break;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            sqlx::raw_sql(&text).execute(&mut c).await.unwrap();
+            let m = sqlx::migrate::Migration::new(
+                version,
+                name.to_string().into(),
+                sqlx::migrate::MigrationType::Simple,
+                text.into(),
+                false,
+            );
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES ($1, $2, true, $3, 0)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(m.checksum.to_vec())
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+    });
+}
+
 pub struct Zt {
     pub dir: tempfile::TempDir,
     pub backend: Backend,
@@ -78,10 +168,20 @@ pub struct Zt {
 impl Zt {
     /// A directory with `config/zaitaku.toml` whose database, inbox and outbox live inside it.
     pub fn new(backend: Backend) -> Zt {
-        let dir = tempfile::tempdir().unwrap();
         let db = match backend {
-            Backend::Sqlite => format!("sqlite://{}/zaitaku.db", dir.path().display()),
+            Backend::Sqlite => String::new(),
             Backend::Postgres => fresh_pg_database(),
+        };
+        Zt::with_db(backend, db)
+    }
+
+    /// The same on a database made elsewhere (`db`; empty: SQLite in the directory).
+    pub fn with_db(backend: Backend, db: String) -> Zt {
+        let dir = tempfile::tempdir().unwrap();
+        let db = if db.is_empty() {
+            format!("sqlite://{}/zaitaku.db", dir.path().display())
+        } else {
+            db
         };
         let cfg = dir.path().join("config");
         std::fs::create_dir_all(&cfg).unwrap();
@@ -329,16 +429,29 @@ impl Run {
     }
 }
 
-/// A query against the test's database (SQLite or PostgreSQL), outside the binary.
+/// A query against the test's database (SQLite or PostgreSQL), outside the binary. On
+/// PostgreSQL the connection is the database's own city's (tenant '', as zaitaku's without
+/// `--tenant`): a row inserted without a tenant is refused (migration 0017).
 pub fn sql<T>(zt: &Zt, f: impl AsyncFnOnce(sqlx::AnyPool) -> T) -> T {
     sqlx::any::install_default_drivers();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let pg = zt.backend == Backend::Postgres;
     rt.block_on(async {
         let pool = sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if pg {
+                        sqlx::query("SELECT set_config('zaitaku.tenant', '', false)")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&zt.db)
             .await
             .unwrap();

@@ -1,0 +1,495 @@
+//! Several municipalities on one PostgreSQL database (SPEC §13, issue 21), each test written as
+//! the attack: two cities with the same employee IDs, the same e-mail addresses, even the same
+//! mail (one Message-ID) sent to both bots; every command of one city run against the database
+//! holding both finds nothing of the other, and a connection that forgets to say which city it
+//! is finds nothing at all. The database is reached as a role that is neither a superuser nor
+//! BYPASSRLS, as the application's must be. PostgreSQL only: SQLite is single-tenant (its half
+//! here checks that it says so).
+
+mod helpers;
+
+use helpers::{Backend, Zt, fixture, fresh_pg_database_as_app_role, pg_admin_url};
+use serde_json::Value;
+
+const A: &str = "131016"; // 千代田区
+const B: &str = "271004"; // 大阪市
+
+/// `zaitaku --tenant CODE ARGS…`, insisting on exit 0.
+fn ok(zt: &Zt, code: &str, args: &[&str]) -> String {
+    let mut all = vec!["--tenant", code];
+    all.extend_from_slice(args);
+    zt.ok(&all)
+}
+
+/// One city's register: the fixture's staff (names marked with `mark`, IDs and addresses the
+/// same in both cities), applications, IDs, and two orders for 2021-01-12 whose work content
+/// carries the mark.
+fn load_city(zt: &Zt, code: &str, mark: &str) {
+    ok(zt, code, &["init"]);
+    let staff = std::fs::read_to_string(fixture("register/employees.csv")).unwrap();
+    let mut csv = String::new();
+    for (i, line) in staff.lines().enumerate() {
+        let mut cols: Vec<String> = line.split(',').map(str::to_string).collect();
+        if i > 0 {
+            cols[1] = format!("{}{mark}", cols[1]);
+        }
+        csv.push_str(&cols.join(","));
+        csv.push('\n');
+    }
+    let staff = zt.write(&format!("staff-{code}.csv"), &csv);
+    ok(zt, code, &["employees", "import", staff.to_str().unwrap()]);
+    ok(
+        zt,
+        code,
+        &[
+            "applications",
+            "add",
+            "--department",
+            "情報管理課",
+            "--fiscal-year",
+            "2020",
+            "--pc",
+            &format!("PC-{mark}"),
+            "--users",
+            "E1001,E1002",
+        ],
+    );
+    for e in ["E1001", "E1002"] {
+        ok(
+            zt,
+            code,
+            &["ids", "assign", "--employee", e, "--from", "2021-01-04"],
+        );
+    }
+    let orders = zt.write(
+        &format!("orders-{code}.csv"),
+        &format!(
+            "employee_id,date,start,end,content,approved_by,shifted\n\
+             E1001,2021-01-12,,,{mark}手順書作成,E2001,\n\
+             E1002,2021-01-12,,,{mark}仕様書作成,E2001,\n"
+        ),
+    );
+    ok(zt, code, &["orders", "import", orders.to_str().unwrap()]);
+}
+
+fn ingest(zt: &Zt, code: &str, mails: &[&str]) {
+    for m in mails {
+        let p = fixture(&format!("mail/{m}"));
+        ok(zt, code, &["ingest", p.to_str().unwrap()]);
+    }
+}
+
+/// What each command shows one city, as text.
+fn every_view(zt: &Zt, code: &str) -> Vec<(String, String)> {
+    let views: &[&[&str]] = &[
+        &["employees", "list"],
+        &["applications", "list"],
+        &["ids", "list"],
+        &["deputies", "list", "--json"],
+        &["tokens", "list"],
+        &[
+            "status",
+            "--date",
+            "2021-01-12",
+            "--json",
+            "--now",
+            "2021-01-12T18:00:00+09:00",
+        ],
+        &["audit", "list", "--json"],
+        &["audit", "verify"],
+        &["survey", "2021-02", "--format", "json"],
+        &[
+            "attendance",
+            "export",
+            "--month",
+            "2021-01",
+            "--now",
+            "2021-01-31T00:00:00+09:00",
+        ],
+    ];
+    views
+        .iter()
+        .map(|v| (v.join(" "), ok(zt, code, v)))
+        .collect()
+}
+
+fn status(zt: &Zt, code: &str) -> Value {
+    let out = ok(
+        zt,
+        code,
+        &[
+            "status",
+            "--date",
+            "2021-01-12",
+            "--json",
+            "--now",
+            "2021-01-12T18:00:00+09:00",
+        ],
+    );
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Employee ID → (start status, end status) on the board.
+fn board(v: &Value) -> Vec<(String, String, String)> {
+    v["teleworkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["employee_id"].as_str().unwrap().to_string(),
+                t["start"]["status"].as_str().unwrap().to_string(),
+                t["end"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Two cities on one database, each told apart by PostgreSQL and by nothing else.
+fn two_cities() -> Option<Zt> {
+    pg_admin_url()?;
+    let zt = Zt::with_db(Backend::Postgres, fresh_pg_database_as_app_role());
+    // 大阪市's own configuration: its bot address and where its mail goes, nothing else.
+    std::fs::create_dir_all(zt.path(&format!("config/tenants/{B}"))).unwrap();
+    zt.write(
+        &format!("config/tenants/{B}/zaitaku.toml"),
+        &format!(
+            "bot_address = \"telework@city.osaka.lg.jp\"\n[mail]\ntransport = \"file:{}/sent-osaka\"\n",
+            zt.dir.path().display()
+        ),
+    );
+    // …and its own acknowledgement, over the shared template.
+    std::fs::create_dir_all(zt.path(&format!("config/tenants/{B}/templates"))).unwrap();
+    zt.write(
+        &format!("config/tenants/{B}/templates/ack.txt"),
+        "Subject: OSAKA ACK\n{{ name }} さん\n\n大阪市の在宅勤務連絡を受け付けました。\n",
+    );
+    zt.ok(&["tenants", "add", "--code", A, "--name", "千代田区"]);
+    zt.ok(&["tenants", "add", "--code", B, "--name", "大阪市"]);
+    load_city(&zt, A, "千代田");
+    load_city(&zt, B, "大阪");
+    // The same start mail (one Message-ID) reaches both cities' bots; 千代田区 also gets
+    // 山田's end report, 大阪市 佐藤's start.
+    ingest(
+        &zt,
+        A,
+        &["01-start-iso2022jp.eml", "02-end-nippo-sjis-8bit.eml"],
+    );
+    ingest(
+        &zt,
+        B,
+        &["01-start-iso2022jp.eml", "03-start-utf8-base64.eml"],
+    );
+    ok(&zt, A, &["tick", "--now", "2021-01-12T09:00:00+09:00"]);
+    ok(&zt, B, &["tick", "--now", "2021-01-12T09:00:00+09:00"]);
+    Some(zt)
+}
+
+#[test]
+fn every_command_of_one_city_shows_nothing_of_the_other() {
+    let Some(zt) = two_cities() else { return };
+    let a = every_view(&zt, A);
+    let b = every_view(&zt, B);
+    for (views, own, other) in [(&a, "千代田", "大阪"), (&b, "大阪", "千代田")] {
+        for (cmd, out) in views.iter() {
+            assert!(
+                !out.contains(other),
+                "`{cmd}` of {own} shows {other}'s data:\n{out}"
+            );
+        }
+        // Not vacuous: the commands that list people or orders show the city's own.
+        for (cmd, out) in views.iter().filter(|(c, _)| {
+            [
+                "employees list",
+                "applications list",
+                "audit list --json",
+                "attendance export",
+            ]
+            .iter()
+            .any(|p| c.starts_with(p))
+        }) {
+            assert!(
+                out.contains(own),
+                "`{cmd}` of {own} shows nothing of its own:\n{out}"
+            );
+        }
+    }
+    // The board: each city's reports and nobody else's. The mail both bots received counts in
+    // both (the same Message-ID is a different message in another city).
+    let sa = board(&status(&zt, A));
+    let sb = board(&status(&zt, B));
+    assert_eq!(
+        sa,
+        [
+            ("E1001".into(), "on_time".into(), "on_time".into()),
+            ("E1002".into(), "missing".into(), "missing".into())
+        ]
+    );
+    assert_eq!(
+        sb,
+        [
+            ("E1001".into(), "on_time".into(), "missing".into()),
+            ("E1002".into(), "on_time".into(), "missing".into())
+        ]
+    );
+    // The survey counts each city's own orders.
+    let survey: Value =
+        serde_json::from_str(&ok(&zt, A, &["survey", "2021-02", "--format", "json"])).unwrap();
+    assert_eq!(survey["order_days"], 2, "{survey}");
+    // Each city's mail left from its own address, into its own transport.
+    let osaka: Vec<String> = std::fs::read_dir(zt.path("sent-osaka"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(!osaka.is_empty());
+    assert!(
+        osaka
+            .iter()
+            .all(|m| m.contains("telework@city.osaka.lg.jp"))
+    );
+    // Both of 大阪市's reports were acknowledged with its own template.
+    assert_eq!(
+        osaka
+            .iter()
+            .filter(|m| m.contains("Subject: OSAKA ACK"))
+            .count(),
+        2
+    );
+    let shared = zt.sent();
+    assert!(!shared.is_empty());
+    assert!(
+        shared
+            .iter()
+            .all(|m| !m.contains("city.osaka.lg.jp") && !m.contains("OSAKA ACK"))
+    );
+}
+
+#[test]
+fn a_connection_that_forgets_the_tenant_sees_no_city_and_without_rls_it_would_see_both() {
+    let Some(zt) = two_cities() else { return };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::{Connection, Executor, Row};
+        let mut c = sqlx::PgConnection::connect(&zt.db).await.unwrap();
+        let count = async |c: &mut sqlx::PgConnection, t: &str| -> i64 {
+            c.fetch_one(format!("SELECT COUNT(*) FROM {t}").as_str())
+                .await
+                .unwrap()
+                .get(0)
+        };
+        // No tenant set: the queries that forget it return nothing, whatever the table.
+        for t in [
+            "employees",
+            "employee_emails",
+            "orders",
+            "reports",
+            "outbox",
+            "audit_log",
+        ] {
+            assert_eq!(count(&mut c, t).await, 0, "{t} without a tenant");
+        }
+        // An insert without a tenant is refused, not filed under nobody.
+        assert!(
+            c.execute("INSERT INTO login_failures (login, at) VALUES ('x', 0)")
+                .await
+                .is_err()
+        );
+        // Each city sees its own nine people.
+        c.execute(format!("SELECT set_config('zaitaku.tenant', '{A}', false)").as_str())
+            .await
+            .unwrap();
+        assert_eq!(count(&mut c, "employees").await, 9);
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM employees")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        assert!(names.iter().all(|n| n.ends_with("千代田")), "{names:?}");
+        // Writing a row of the other city from this one is refused by the policy.
+        let e = c
+            .execute(
+                format!("UPDATE employees SET tenant = '{B}' WHERE employee_id = 'E1001'").as_str(),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("row-level security"), "{e}");
+        // The attack the policies stop: the same query without them (what a forgotten
+        // `WHERE tenant = …` would do in an application that relied on its own clauses) shows
+        // both cities' staff. Rolled back.
+        let mut tx = c.begin().await.unwrap();
+        tx.execute("ALTER TABLE employees NO FORCE ROW LEVEL SECURITY")
+            .await
+            .unwrap();
+        let all: i64 = tx
+            .fetch_one("SELECT COUNT(*) FROM employees")
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(all, 18, "both cities' staff are in the table");
+        tx.rollback().await.unwrap();
+        assert_eq!(count(&mut c, "employees").await, 9);
+    });
+}
+
+#[test]
+fn bad_codes_unknown_tenants_sqlite_and_a_superuser_are_refused_with_exit_2() {
+    let sqlite = Zt::new(Backend::Sqlite);
+    sqlite
+        .run(&["--tenant", A, "init"])
+        .expect_bad_input(&["--tenant", "single-tenant"]);
+    sqlite
+        .run(&["tenants", "add", "--code", A, "--name", "千代田区"])
+        .expect_bad_input(&["single-tenant"]);
+    sqlite
+        .run(&["--tenant", "131017", "init"])
+        .expect_bad_input(&["--tenant", "check digit of 13101 is 6"]);
+    if pg_admin_url().is_none() {
+        return;
+    }
+    let zt = Zt::with_db(Backend::Postgres, fresh_pg_database_as_app_role());
+    for bad in ["13101", "131017", "1310166", "48100x"] {
+        zt.run(&["tenants", "add", "--code", bad, "--name", "x"])
+            .expect_bad_input(&["--code"]);
+    }
+    zt.ok(&["tenants", "add", "--code", A, "--name", "千代田区"]);
+    zt.run(&["tenants", "add", "--code", A, "--name", "千代田区"])
+        .expect_bad_input(&["--code", "exists already"]);
+    zt.run(&["--tenant", B, "init"])
+        .expect_bad_input(&["--tenant", "no tenant 271004"]);
+    zt.run(&["--tenant", A, "tenants", "list"])
+        .expect_bad_input(&["--tenant"]);
+    let list: Value = serde_json::from_str(&zt.ok(&["tenants", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["code"], A);
+    assert_eq!(list[0]["name"], "千代田区");
+    assert_eq!(zt.ok(&["tenants", "list"]), format!("{A}\t千代田区\n"));
+    // A superuser passes through every policy: refused before anything is read.
+    let su = Zt::with_db(Backend::Postgres, helpers::fresh_pg_database());
+    su.ok(&["tenants", "add", "--code", A, "--name", "千代田区"]);
+    su.run(&["--tenant", A, "init"])
+        .expect_bad_input(&["--tenant", "superuser or has BYPASSRLS"]);
+    // A tenant's configuration may not name a database of its own.
+    std::fs::create_dir_all(zt.path(&format!("config/tenants/{A}"))).unwrap();
+    zt.write(
+        &format!("config/tenants/{A}/zaitaku.toml"),
+        "timezone = \"Asia/Tokyo\"\ndatabase = \"postgres://elsewhere/x\"\n",
+    );
+    zt.run(&["--tenant", A, "init"])
+        .expect_bad_input(&[&format!("tenants/{A}/zaitaku.toml:2: database")]);
+}
+
+#[test]
+fn a_single_city_database_upgrades_in_place_and_is_adopted_as_its_code() {
+    if pg_admin_url().is_none() {
+        return;
+    }
+    let zt = Zt::with_db(Backend::Postgres, fresh_pg_database_as_app_role());
+    // The city as it ran before tenants: no --tenant anywhere.
+    zt.with_staff().with_orders_0112();
+    let before = zt.ok(&["employees", "list"]);
+    assert!(before.contains("山田太郎"));
+    zt.ok(&[
+        "tenants",
+        "add",
+        "--code",
+        A,
+        "--name",
+        "千代田区",
+        "--adopt",
+    ]);
+    assert_eq!(ok(&zt, A, &["employees", "list"]), before);
+    assert_eq!(board(&status(&zt, A)).len(), 2);
+    ok(&zt, A, &["audit", "verify"]);
+    // The database has no city of its own any more: a command without --tenant most likely
+    // forgot it, and is refused rather than run on an empty register.
+    zt.run(&["employees", "list"])
+        .expect_bad_input(&["--tenant", "holds tenants (1"]);
+    zt.run(&["init"]).expect_bad_input(&["--tenant"]);
+    // A second city starts empty.
+    zt.ok(&["tenants", "add", "--code", B, "--name", "大阪市"]);
+    assert_eq!(ok(&zt, B, &["employees", "list"]), "");
+    ok(&zt, B, &["init"]);
+    ok(&zt, B, &["audit", "verify"]);
+}
+
+#[test]
+fn every_web_page_of_one_city_shows_nothing_of_the_other_and_its_sessions_open_nothing_there() {
+    use helpers::http::WebServer;
+    const PW: &str = "correct horse battery";
+    let Some(zt) = two_cities() else { return };
+    for code in [A, B] {
+        zt.run_stdin(
+            &[
+                "--tenant",
+                code,
+                "users",
+                "set-password",
+                "--employee",
+                "E9001",
+            ],
+            format!("{PW}\n").as_bytes(),
+        )
+        .expect_code(0);
+    }
+    let now = "2021-01-12T18:00:00+09:00";
+    let wa = WebServer::start_with(&zt, &["--tenant", A, "--now", now]);
+    let wb = WebServer::start_with(&zt, &["--tenant", B, "--now", now]);
+    // The same employee ID logs in to each city's server with that city's password.
+    let mut ca = wa.client();
+    ca.login("E9001", PW).expect(303);
+    let mut cb = wb.client();
+    cb.login("E9001", PW).expect(303);
+    let pages = [
+        "/",
+        "/board?date=2021-01-12",
+        "/board/table?date=2021-01-12",
+        "/orders?date=2021-01-12",
+        "/requests",
+        "/deputies",
+        "/escalations",
+        "/audit",
+        "/attendance",
+        "/attendance/export?month=2021-01",
+        "/admin",
+        "/survey/2021-02",
+        "/api/status?date=2021-01-12",
+        "/my",
+    ];
+    for (client, own, other) in [(&mut ca, "千代田", "大阪"), (&mut cb, "大阪", "千代田")]
+    {
+        let mut own_seen = Vec::new();
+        for path in pages {
+            let r = client.get(path);
+            assert!(
+                r.status < 500,
+                "{own}: GET {path} → {}:\n{}",
+                r.status,
+                r.body
+            );
+            assert!(
+                !r.body.contains(other),
+                "{own}: GET {path} shows {other}'s data:\n{}",
+                r.body
+            );
+            if r.body.contains(own) {
+                own_seen.push(path);
+            }
+        }
+        assert!(
+            own_seen.contains(&"/orders?date=2021-01-12") && own_seen.contains(&"/admin"),
+            "{own}: its own data on {own_seen:?} only"
+        );
+    }
+    // A session of 大阪市 (the same employee ID) opens nothing at 千代田区's server.
+    let mut stolen = wa.client();
+    stolen.cookies = cb.cookies.clone();
+    let r = stolen.get("/admin");
+    assert!(
+        r.status == 303 || r.status == 401 || r.status == 403,
+        "{}: {}",
+        r.status,
+        r.body
+    );
+    assert!(!r.body.contains("大阪"));
+}
