@@ -29,6 +29,33 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "sent_back.txt",
 );
 
+/// A template's text from the first of `dirs` that has the file (a municipality's own folder
+/// before the shared one), else from `built_in`; `None` when neither has it. Shared by the
+/// mail templates and the web's pages.
+pub fn layered_load(
+    dirs: &[PathBuf],
+    built_in: &[(&str, &str)],
+    name: &str,
+) -> std::result::Result<Option<String>, minijinja::Error> {
+    for dir in dirs {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(s) => return Ok(Some(s)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("{}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    Ok(built_in
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s.to_string()))
+}
+
 pub struct Templates {
     env: Environment<'static>,
 }
@@ -48,25 +75,7 @@ impl Templates {
     pub fn layered(dirs: Vec<PathBuf>) -> Templates {
         let mut env = Environment::new();
         env.set_keep_trailing_newline(true);
-        env.set_loader(move |name| {
-            for dir in &dirs {
-                let path = dir.join(name);
-                match std::fs::read_to_string(&path) {
-                    Ok(s) => return Ok(Some(s)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(minijinja::Error::new(
-                            minijinja::ErrorKind::InvalidOperation,
-                            format!("{}: {e}", path.display()),
-                        ));
-                    }
-                }
-            }
-            Ok(BUILT_IN
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, s)| s.to_string()))
-        });
+        env.set_loader(move |name| layered_load(&dirs, BUILT_IN, name));
         Templates { env }
     }
 

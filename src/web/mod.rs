@@ -397,23 +397,7 @@ fn load(dirs: &[PathBuf], name: &str) -> std::result::Result<Option<String>, min
     if name.contains("..") {
         return Ok(None);
     }
-    for dir in dirs {
-        let path = dir.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(s) => return Ok(Some(s)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(minijinja::Error::new(
-                    minijinja::ErrorKind::InvalidOperation,
-                    format!("{}: {e}", path.display()),
-                ));
-            }
-        }
-    }
-    Ok(BUILT_IN
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, s)| s.to_string()))
+    crate::mail::template::layered_load(dirs, BUILT_IN, name)
 }
 
 /// `/static/app.js`, `/static/app.css`: from the templates folder, else built in.

@@ -226,6 +226,8 @@ fn read_response(s: &mut TcpStream) -> Vec<u8> {
         match s.read(&mut buf) {
             Ok(0) => return raw,
             Ok(n) => raw.extend_from_slice(&buf[..n]),
+            // A signal (a child process of the test ending) interrupted the read: read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => panic!(
                 "reading the response: {e}; got so far:\n{}",
                 String::from_utf8_lossy(&raw)

@@ -44,27 +44,7 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh PostgreSQL database; fails loudly when the server is not there.
 pub fn fresh_pg_database() -> String {
-    let admin = pg_admin_url().expect("PostgreSQL wanted");
-    let name = format!(
-        "zt_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!("cannot reach PostgreSQL at {admin}: {e}\n(start it, e.g. with .ci/run, or set ZAITAKU_TEST_PG=skip)")
-        });
-        sqlx::Executor::execute(&mut c, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    });
+    let (admin, name) = pg_admin_run(|name| vec![format!("CREATE DATABASE {name}")]);
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     format!("{base}/{name}")
 }
@@ -72,6 +52,21 @@ pub fn fresh_pg_database() -> String {
 /// A fresh PostgreSQL database owned by a fresh role that is neither a superuser nor BYPASSRLS
 /// (so that row-level security binds it, SPEC §13), and the URL to connect as that role.
 pub fn fresh_pg_database_as_app_role() -> String {
+    let (admin, name) = pg_admin_run(|name| {
+        vec![
+            format!("CREATE ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
+            format!("CREATE DATABASE {name} OWNER {name}"),
+        ]
+    });
+    let url = url::Url::parse(&admin).expect("ZAITAKU_TEST_PG is a URL");
+    let host = url.host_str().unwrap_or("127.0.0.1");
+    let port = url.port().unwrap_or(5432);
+    format!("postgres://{name}@{host}:{port}/{name}")
+}
+
+/// A name of its own for this test's database (and role), and `statements(name)` run as the
+/// server's administrator: the admin URL and the name.
+fn pg_admin_run(statements: impl FnOnce(&str) -> Vec<String>) -> (String, String) {
     let admin = pg_admin_url().expect("PostgreSQL wanted");
     let name = format!(
         "zt_{}_{}_{}",
@@ -91,17 +86,11 @@ pub fn fresh_pg_database_as_app_role() -> String {
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
             panic!("cannot reach PostgreSQL at {admin}: {e}\n(start it, e.g. with .ci/run, or set ZAITAKU_TEST_PG=skip)")
         });
-        for stmt in [
-            format!("CREATE ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
-            format!("CREATE DATABASE {name} OWNER {name}"),
-        ] {
+        for stmt in statements(&name) {
             sqlx::Executor::execute(&mut c, stmt.as_str()).await.unwrap();
         }
     });
-    let url = url::Url::parse(&admin).expect("ZAITAKU_TEST_PG is a URL");
-    let host = url.host_str().unwrap_or("127.0.0.1");
-    let port = url.port().unwrap_or(5432);
-    format!("postgres://{name}@{host}:{port}/{name}")
+    (admin, name)
 }
 
 /// Brings the PostgreSQL database at `db` to migration `upto` and no further, as a version of
