@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod lineworks;
+pub mod my_cache;
 pub mod pages;
 pub mod report;
 pub mod roles;
@@ -115,6 +116,8 @@ pub struct Inner {
     board_build: tokio::sync::Mutex<()>,
     /// Bumped by every change made through this server, so the next board is built afresh.
     changes: AtomicU64,
+    /// 自分の在宅勤務's rows, kept while the register's change counter stands still.
+    pub my_cache: my_cache::MyCache,
     templates_dir: PathBuf,
     /// `zaitaku web --now T`: the server's clock started at T and runs on (rehearsals, tests).
     clock_offset: chrono::TimeDelta,
@@ -186,6 +189,7 @@ impl App {
             boards: tokio::sync::Mutex::new(HashMap::new()),
             board_build: tokio::sync::Mutex::new(()),
             changes: AtomicU64::new(0),
+            my_cache: my_cache::MyCache::default(),
             templates_dir,
             clock_offset: chrono::TimeDelta::zero(),
         }))
@@ -285,13 +289,21 @@ impl App {
 
     /// A page; a template error is a 500 (logged), never a half page.
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Response {
-        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+        match self.render_html(name, ctx) {
             Ok(html) => Html(html).into_response(),
-            Err(e) => internal(Error::Template {
+            Err(e) => internal(e),
+        }
+    }
+
+    /// A page's HTML (`render`, for a page kept to be sent again).
+    pub fn render_html(&self, name: &str, ctx: impl Serialize) -> Result<String> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| Error::Template {
                 name: format!("web/{name}"),
                 msg: format!("{e:#}"),
-            }),
-        }
+            })
     }
 
     /// A refused attempt on another department's data (or anything the role does not allow):
