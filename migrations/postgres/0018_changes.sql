@@ -1,10 +1,15 @@
--- A counter of changes to what a teleworker's page shows (issue 20): every write to orders,
--- reports, escalations, employees, their e-mail addresses or deputies bumps it, in the writer's
--- own transaction, whichever process writes (the daemon, the CLI, the web). The web keeps a
--- person's page data while the counter has not moved (src/web/my_cache.rs says why a counter
--- and not a sequence). Once per statement, not per row: an ingest batch of a thousand reports
--- bumps it once. The row's lock is held to the writer's commit, so writers of these tables in
--- several instances take turns from their first such statement to their commit.
+-- A counter of changes to what a teleworker's page shows (issue 20): every transaction that
+-- writes orders, reports, escalations, employees, their e-mail addresses or deputies bumps it,
+-- in that transaction, whichever process writes (the daemon, the CLI, the web). The web keeps
+-- a person's page data while the counter has not moved (src/web/my_cache.rs says why a counter
+-- and not a sequence).
+--
+-- Once per transaction, not per row or statement: an import of 56,000 orders in one
+-- transaction that updated this row 56,000 times would leave 56,000 versions of it, which
+-- each later update walks (the audit trail's head row did that; docs/benchmarks.md). A
+-- transaction-local setting remembers the bump; it is undone with a rolled-back savepoint, so
+-- the next statement bumps again. The row's lock is held to the writer's commit, so writers of
+-- these tables in several instances take turns from their first such statement to commit.
 CREATE TABLE changes (
     topic TEXT PRIMARY KEY,
     n BIGINT NOT NULL
@@ -13,7 +18,10 @@ INSERT INTO changes (topic, n) VALUES ('register', 0);
 
 CREATE FUNCTION register_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE changes SET n = n + 1 WHERE topic = 'register';
+    IF current_setting('zaitaku.register_changed', true) IS DISTINCT FROM 'yes' THEN
+        UPDATE changes SET n = n + 1 WHERE topic = 'register';
+        PERFORM set_config('zaitaku.register_changed', 'yes', true);
+    END IF;
     RETURN NULL;
 END;
 $$;
