@@ -11,15 +11,15 @@
 -- the next statement bumps again. The row's lock is held to the writer's commit, so writers of
 -- these tables in several instances take turns from their first such statement to commit.
 CREATE TABLE changes (
-    topic TEXT PRIMARY KEY,
+    id BIGINT PRIMARY KEY CHECK (id = 1),
     n BIGINT NOT NULL
 );
-INSERT INTO changes (topic, n) VALUES ('register', 0);
+INSERT INTO changes (id, n) VALUES (1, 0);
 
 CREATE FUNCTION register_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF current_setting('zaitaku.register_changed', true) IS DISTINCT FROM 'yes' THEN
-        UPDATE changes SET n = n + 1 WHERE topic = 'register';
+        UPDATE changes SET n = n + 1 WHERE id = 1;
         PERFORM set_config('zaitaku.register_changed', 'yes', true);
     END IF;
     RETURN NULL;

@@ -211,7 +211,7 @@ impl Store {
     ) -> Result<Option<(SessionRow, super::Employee, Option<i64>)>> {
         let row = sqlx::query(
             "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at,
-                 (SELECT n FROM changes WHERE topic = 'register')
+                 (SELECT n FROM changes WHERE id = 1)
              FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1",
         )
