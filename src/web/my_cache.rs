@@ -37,8 +37,10 @@ use crate::attendance::History;
 use crate::board::Board;
 use crate::usecase::my_page::{Person, Want};
 
-/// At most this many people's pages are kept (a few tens of KiB each).
-pub const MAX_KEPT: usize = 4096;
+/// At most this many people's pages are kept: about 45 KiB each on the bench's register (the
+/// year's orders, the month's reports, 19 KiB of HTML), so about 90 MiB when full. When full,
+/// all are dropped and the next loads read afresh.
+pub const MAX_KEPT: usize = 2048;
 
 /// A rendered page and what it was rendered from, besides the rows.
 #[derive(Debug)]
