@@ -294,8 +294,26 @@ async fn person_rows(
     let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
     let reports = store.reports_of_orders(&ids).await?;
     let escalations = store.escalations_of_orders(&ids).await?;
-    let mut out = Vec::with_capacity(orders.len());
-    for o in &orders {
+    Ok(judge_orders(
+        cfg,
+        orders.iter(),
+        &reports,
+        &escalations,
+        now,
+    ))
+}
+
+/// The rows of some approved orders of one person, each judged at `now` as its day's board
+/// judges it, from the orders' own reports (`reports`, by arrival) and steps.
+pub fn judge_orders<'a>(
+    cfg: &Config,
+    orders: impl Iterator<Item = &'a crate::store::OrderRow>,
+    reports: &[crate::board::ReportRow],
+    escalations: &[crate::board::EscalationRow],
+    now: DateTime<Utc>,
+) -> Vec<(NaiveDate, Teleworker)> {
+    let mut out = Vec::new();
+    for o in orders {
         let reports: Vec<_> = reports
             .iter()
             .filter(|r| r.order_id == Some(o.id))
@@ -317,11 +335,11 @@ async fn person_rows(
         });
         out.extend(board.teleworkers.into_iter().map(|t| (o.date, t)));
     }
-    Ok(out)
+    out
 }
 
 /// One day of a person's month (自分の在宅勤務).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HistoryDay {
     pub date: String,
     pub order: crate::board::Hours,
@@ -335,7 +353,7 @@ pub struct HistoryDay {
 /// A person's month: a row per day with an approved order (the order, the start and end as
 /// reported or by phone and their timing, hourly leave, escalations), and the months before
 /// and after (`YYYY-MM`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct History {
     pub month: String,
     /// `2021年1月`.
@@ -343,6 +361,17 @@ pub struct History {
     pub rows: Vec<HistoryDay>,
     pub prev: String,
     pub next: String,
+}
+
+/// The month shown: `month` (its first and last day), by default the month of `date`.
+pub fn month_or(month: Option<(NaiveDate, NaiveDate)>, date: NaiveDate) -> (NaiveDate, NaiveDate) {
+    month.unwrap_or_else(|| {
+        let first = date.with_day(1).unwrap_or(date);
+        let last = (first + Duration::days(32))
+            .with_day(1)
+            .map_or(first, |n| n - Duration::days(1));
+        (first, last)
+    })
 }
 
 /// `employee`'s attendance in `month` (the first and last day), by default the month of
@@ -356,16 +385,15 @@ pub async fn history(
     date: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<History> {
-    let (first, last) = month.unwrap_or_else(|| {
-        let first = date.with_day(1).unwrap_or(date);
-        let last = (first + Duration::days(32))
-            .with_day(1)
-            .map_or(first, |n| n - Duration::days(1));
-        (first, last)
-    });
+    let (first, last) = month_or(month, date);
     let rows = person_rows(store, cfg, employee, (first, last), now).await?;
+    Ok(history_of(first, rows))
+}
+
+/// The month starting on `first`, from its judged rows (`judge_orders`).
+pub fn history_of(first: NaiveDate, rows: Vec<(NaiveDate, Teleworker)>) -> History {
     let (prev, next) = neighbours(first);
-    Ok(History {
+    History {
         month: first.format("%Y-%m").to_string(),
         label: format!("{}年{}月", first.year(), first.month()),
         rows: rows
@@ -386,7 +414,7 @@ pub async fn history(
             .collect(),
         prev,
         next,
-    })
+    }
 }
 
 #[cfg(test)]

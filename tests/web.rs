@@ -6,7 +6,7 @@
 mod helpers;
 
 use helpers::http::{Client, Response, WebServer};
-use helpers::{Backend, Zt, backends, fixture, sql, sql_i64};
+use helpers::{Backend, Zt, backends, fixture, sql, sql_exec, sql_i64};
 
 const PW: &str = "correct horse battery";
 
@@ -1893,6 +1893,61 @@ fn a_teleworker_reports_from_the_browser_and_a_script_through_the_api() {
             1,
             "{b:?}"
         );
+    }
+}
+
+/// Issue 20: 自分の在宅勤務 keeps what it read while the register stands still (the 08:30
+/// rush), and the attack on that is a write it does not see: a report the daemon's process
+/// records, an order changed through another connection. Each shows on the very next load,
+/// on both backends, and no one is shown another's kept page.
+#[test]
+fn the_teleworkers_page_shows_what_another_process_wrote_on_the_next_load() {
+    for b in backends() {
+        let zt = register(b);
+        zt.with_orders_0112();
+        let web = WebServer::start_with(&zt, &["--now", "2021-01-12T08:27:50+09:00"]);
+        let mut c = logged_in(&web, "E1001");
+        let mut sato = logged_in(&web, "E1002");
+        let page = "/my?date=2021-01-12";
+        let first = c.get(page);
+        first.expect(200);
+        assert!(!first.body.contains("st-on_time"), "{b:?}: {}", first.body);
+        // Loaded again with nothing written: the same page (kept), not anyone else's.
+        assert!(c.get(page).body.contains("st-pending"));
+        let other = sato.get(page);
+        assert!(
+            other.body.contains("佐藤花子 さんの在宅勤務"),
+            "{}",
+            other.body
+        );
+        assert!(
+            !other.body.contains("手順書作成"),
+            "{b:?}: 山田's order on 佐藤's page"
+        );
+
+        // The daemon's process reads 山田's 業務開始 mail (08:27): the next load shows it.
+        zt.ok(&[
+            "ingest",
+            fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+        ]);
+        let after = c.get(page);
+        assert!(
+            after.body.contains("08:27 <span class=\"st-on_time\">"),
+            "{b:?}: the report recorded by another process is not on the next load:\n{}",
+            after.body
+        );
+
+        // A hand edit through a connection of its own (no zaitaku code at all).
+        sql_exec(
+            &zt,
+            "UPDATE orders SET content = '議会答弁資料の作成' WHERE employee_id = 'E1001'",
+        );
+        let edited = c.get(page);
+        assert!(
+            edited.body.contains("議会答弁資料の作成"),
+            "{b:?}: an order changed elsewhere is not on the next load"
+        );
+        assert!(!sato.get(page).body.contains("議会答弁資料の作成"));
     }
 }
 

@@ -7,3 +7,4 @@
 
 pub mod approval;
 pub mod board;
+pub mod my_page;

@@ -225,6 +225,9 @@ pub struct Session {
     pub csrf: String,
     /// The address the request came from (`Peer`), for the audit trail.
     pub client: Option<String>,
+    /// The register's change counter, read with the session before anything else the request
+    /// reads (`web::my_cache`); None if its row is missing (then nothing is kept).
+    pub changes: Option<i64>,
 }
 
 impl Session {
@@ -253,10 +256,11 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
         .store
         .session_employee(&token_hash(token), app.now().timestamp())
         .await?;
-    Ok(found.map(|(s, e)| Session {
+    Ok(found.map(|(s, e, changes)| Session {
         user: e.into(),
         csrf: s.csrf,
         client: None,
+        changes,
     }))
 }
 

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod lineworks;
+pub mod my_cache;
 pub mod pages;
 pub mod report;
 pub mod roles;
@@ -117,6 +118,8 @@ pub struct Inner {
     changes: AtomicU64,
     /// `templates/web` of the municipality (under `--tenant`), then the shared one.
     template_dirs: Vec<PathBuf>,
+    /// 自分の在宅勤務's rows, kept while the register's change counter stands still.
+    pub my_cache: my_cache::MyCache,
     /// `zaitaku web --now T`: the server's clock started at T and runs on (rehearsals, tests).
     clock_offset: chrono::TimeDelta,
 }
@@ -189,6 +192,7 @@ impl App {
             board_build: tokio::sync::Mutex::new(()),
             changes: AtomicU64::new(0),
             template_dirs,
+            my_cache: my_cache::MyCache::default(),
             clock_offset: chrono::TimeDelta::zero(),
         }))
     }
@@ -287,13 +291,21 @@ impl App {
 
     /// A page; a template error is a 500 (logged), never a half page.
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Response {
-        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+        match self.render_html(name, ctx) {
             Ok(html) => Html(html).into_response(),
-            Err(e) => internal(Error::Template {
+            Err(e) => internal(e),
+        }
+    }
+
+    /// A page's HTML (`render`, for a page kept to be sent again).
+    pub fn render_html(&self, name: &str, ctx: impl Serialize) -> Result<String> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| Error::Template {
                 name: format!("web/{name}"),
                 msg: format!("{e:#}"),
-            }),
-        }
+            })
     }
 
     /// A refused attempt on another department's data (or anything the role does not allow):

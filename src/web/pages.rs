@@ -7,19 +7,21 @@
 //! register code as the command line.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::api::{requested_scope, scoped_board, today};
 use super::auth::{CsrfForm, Session};
+use super::my_cache::Page as MyPage;
 use super::roles::{
-    Scope, can_administer, can_manage_department, can_request_for, can_see_department, role_ja,
+    can_administer, can_manage_department, can_request_for, can_see_department, role_ja,
 };
 use super::{App, WebResult};
 use crate::calendar::{Minutes, parse_date};
@@ -1082,10 +1084,13 @@ pub(super) async fn my_page_with(
     errors: Errors,
     report_answer: Option<String>,
 ) -> WebResult {
-    my_page_in(app, s, (date, None), form, errors, report_answer).await
+    my_page_in(app, s, (date, None), form, errors, report_answer, None).await
 }
 
-/// 自分の在宅勤務 with the attendance of `month` (`YYYY-MM`; by default `date`'s).
+/// 自分の在宅勤務 with the attendance of `month` (`YYYY-MM`; by default `date`'s). `kept`: the
+/// register's change counter read with the session, when nothing was written since (a plain
+/// load of the page): rows kept under it are used, and rows read are kept (`web::my_cache`).
+/// A page shown after a write (a report, a refused form) reads afresh.
 async fn my_page_in(
     app: &App,
     s: &Session,
@@ -1093,23 +1098,38 @@ async fn my_page_in(
     form: Option<OrderForm>,
     errors: Errors,
     report_answer: Option<String>,
+    kept: Option<i64>,
 ) -> WebResult {
     let u = &s.user;
     let svc = &app.cfg.service;
-    let history = crate::attendance::history(
-        &app.store,
-        &app.cfg,
-        &u.employee_id,
-        month.and_then(|m| crate::attendance::month(m).ok()),
-        date,
-        app.now(),
-    )
-    .await?;
-    let orders = app
-        .store
-        .orders_of(&u.employee_id, svc.from, svc.to)
-        .await?;
-    let board = scoped_board(app, date, None, &Scope::Own(u.employee_id.clone())).await?;
+    let now = app.now();
+    let month =
+        crate::attendance::month_or(month.and_then(|m| crate::attendance::month(m).ok()), date);
+    let want = crate::usecase::my_page::Want {
+        employee: u.employee_id.clone(),
+        orders: (svc.from, svc.to),
+        month,
+        day: date,
+        today: today(app),
+    };
+    let (person, page) = match kept.and_then(|n| app.my_cache.get(&want, n)) {
+        Some(found) => found,
+        None => {
+            let p = Arc::new(crate::usecase::my_page::load(&app.store, &want).await?);
+            if let Some(n) = kept {
+                app.my_cache.put(want.clone(), n, p.clone());
+            }
+            (p, None)
+        }
+    };
+    let history = crate::attendance::history_of(month.0, person.month_rows(&app.cfg, month, now));
+    let board = person.day_board(&app.cfg, date, now);
+    // The page rendered last from these rows, if it was for this session and judged the same.
+    if let Some(p) = page.filter(|p| p.csrf == s.csrf && p.history == history && p.board == board) {
+        return Ok(Html(p.html.clone()).into_response());
+    }
+    let orders: Vec<&crate::store::web::RegisterRow> =
+        person.orders_in((svc.from, svc.to)).collect();
     let rows: Vec<Value> = orders
         .iter()
         .rev()
@@ -1137,10 +1157,8 @@ async fn my_page_in(
     });
     // 代決: whom this person stands in for today, so a deputy without a register in the menu
     // finds the drafts to stamp.
-    let deputy_for: Vec<Value> = app
-        .store
-        .deputyships(&u.employee_id, today(app))
-        .await?
+    let deputy_for: Vec<Value> = person
+        .deputyships
         .iter()
         .map(|d| context! { name => &d.supervisor_name, from => d.from.to_string(), to => d.to.to_string() })
         .collect();
@@ -1149,22 +1167,45 @@ async fn my_page_in(
         deputy_for => deputy_for,
         date => date.to_string(),
         orders => rows,
-        board => board,
+        board => &board,
         form => form,
         errors => errors,
         workday_start => svc.workday_start.to_string(),
         workday_end => svc.workday_end.to_string(),
         report_answer => report_answer,
-        history => history,
+        history => &history,
         ..base(s)
     };
-    Ok(app.render("my.html", ctx))
+    let Some(n) = kept else {
+        return Ok(app.render("my.html", ctx));
+    };
+    let html = match app.render_html("my.html", ctx) {
+        Ok(html) => html,
+        Err(e) => return Ok(super::internal(e)),
+    };
+    let page = Arc::new(MyPage {
+        csrf: s.csrf.clone(),
+        history,
+        board,
+        html,
+    });
+    app.my_cache.put_page(&want, n, page.clone());
+    Ok(Html(page.html.clone()).into_response())
 }
 
 pub async fn my(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
     let date = q.day(&app);
     let month = q.month.as_deref();
-    my_page_in(&app, &s, (date, month), None, Errors::new(), None).await
+    my_page_in(
+        &app,
+        &s,
+        (date, month),
+        None,
+        Errors::new(),
+        None,
+        s.changes,
+    )
+    .await
 }
 
 /// A teleworker asks for an order: a draft, checked against every rule but the approver's.

@@ -1,0 +1,140 @@
+//! What 自分の在宅勤務 shows of one teleworker (issue 20): their orders, the reports and
+//! escalation steps of their approved orders in the month and on the day shown, the day's mail
+//! from their addresses that matched no order, and whom they stand in for. Four queries
+//! whatever the size of the city, and nothing of anyone else: the day's city board is not
+//! built for one person's row.
+//!
+//! Loading is apart from judging: `Person` holds rows as stored, and the page judges them at
+//! its `now` (pending or missing) each time, so the web may keep a `Person` while the register
+//! has not changed (`web::my_cache`) and still show the right state after a deadline passes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::board::{self, Board, EscalationRow, ReportRow, Teleworker};
+use crate::config::Config;
+use crate::error::Result;
+use crate::store::Store;
+use crate::store::approval::Deputy;
+use crate::store::web::RegisterRow;
+
+/// Which of a person's data a page shows: the days of the order list (the service period),
+/// the month of attendance, the day of the board, and today (whom they stand in for).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Want {
+    pub employee: String,
+    pub orders: (NaiveDate, NaiveDate),
+    pub month: (NaiveDate, NaiveDate),
+    pub day: NaiveDate,
+    pub today: NaiveDate,
+}
+
+/// One person's rows as stored, not yet judged.
+#[derive(Debug)]
+pub struct Person {
+    /// Every order of theirs (any status) from the earliest to the latest day wanted.
+    pub orders: Vec<RegisterRow>,
+    /// The reports of their approved orders in the month and on the day, by arrival.
+    pub reports: Vec<ReportRow>,
+    /// The day's mail from their addresses that was counted for no order, by arrival.
+    pub unmatched: Vec<ReportRow>,
+    /// The escalation steps of the same orders.
+    pub escalations: Vec<EscalationRow>,
+    /// Whom they stand in for today (代決).
+    pub deputyships: Vec<Deputy>,
+}
+
+impl Want {
+    fn approved_in(&self, r: &RegisterRow, (first, last): (NaiveDate, NaiveDate)) -> bool {
+        r.order.status == crate::order::OrderStatus::Approved
+            && r.order.date >= first
+            && r.order.date <= last
+    }
+}
+
+/// `want`'s rows.
+pub async fn load(store: &Store, want: &Want) -> Result<Person> {
+    let from = want.orders.0.min(want.month.0).min(want.day);
+    let to = want.orders.1.max(want.month.1).max(want.day);
+    let orders = store.orders_of(&want.employee, from, to).await?;
+    let ids: Vec<i64> = orders
+        .iter()
+        .filter(|r| want.approved_in(r, want.month) || want.approved_in(r, (want.day, want.day)))
+        .map(|r| r.order.id)
+        .collect();
+    // Three statements at once, each on a connection of its own: one wait, not three.
+    let escalations = async {
+        if ids.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.escalations_of_orders(&ids).await
+        }
+    };
+    let ((reports, unmatched), escalations, deputyships) = tokio::try_join!(
+        store.reports_of_person(&ids, want.day, &want.employee),
+        escalations,
+        store.deputyships(&want.employee, want.today),
+    )?;
+    Ok(Person {
+        orders,
+        reports,
+        unmatched,
+        escalations,
+        deputyships,
+    })
+}
+
+impl Person {
+    /// The orders of `from`..=`to`, any status, by day.
+    pub fn orders_in(
+        &self,
+        (from, to): (NaiveDate, NaiveDate),
+    ) -> impl Iterator<Item = &RegisterRow> {
+        self.orders
+            .iter()
+            .filter(move |r| r.order.date >= from && r.order.date <= to)
+    }
+
+    /// The approved orders of `month`, each judged at `now` as its day's board judges it.
+    pub fn month_rows(
+        &self,
+        cfg: &Config,
+        month: (NaiveDate, NaiveDate),
+        now: DateTime<Utc>,
+    ) -> Vec<(NaiveDate, Teleworker)> {
+        let orders = self
+            .orders_in(month)
+            .filter(|r| r.order.status == crate::order::OrderStatus::Approved)
+            .map(|r| &r.order);
+        crate::attendance::judge_orders(cfg, orders, &self.reports, &self.escalations, now)
+    }
+
+    /// Their part of `day`'s board judged at `now`: their row, if ordered, and their mail that
+    /// matched no order, as the supervisor's board shows them (without the outbox).
+    pub fn day_board(&self, cfg: &Config, day: NaiveDate, now: DateTime<Utc>) -> Board {
+        let order: Vec<_> = self
+            .orders_in((day, day))
+            .filter(|r| r.order.status == crate::order::OrderStatus::Approved)
+            .map(|r| r.order.clone())
+            .collect();
+        let mut reports: Vec<ReportRow> = self
+            .reports
+            .iter()
+            .filter(|r| {
+                order.iter().any(|o| r.order_id == Some(o.id))
+                    && r.reason == crate::report::Reason::Matched
+            })
+            .cloned()
+            .collect();
+        reports.extend(self.unmatched.iter().cloned());
+        reports.sort_by_key(|r| (r.received_at, r.id));
+        board::build(board::BoardInput {
+            date: day,
+            orders: &order,
+            reports: &reports,
+            escalations: &self.escalations,
+            now,
+            tz: cfg.timezone,
+            timing: &cfg.timing,
+        })
+    }
+}
