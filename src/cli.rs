@@ -1281,11 +1281,16 @@ async fn survey_all(
         {
             continue;
         }
-        let tcfg = load_config_for(config, Some(&code))?;
-        let tstore = Store::open_as(url, Some(&code)).await?;
+        // Bad input in one city's configuration or data names the city.
+        let of_city = |e: Error| match e {
+            e if e.is_bad_input() => Error::bad(format!("tenant {code}"), e.to_string()),
+            e => e,
+        };
+        let tcfg = load_config_for(config, Some(&code)).map_err(of_city)?;
+        let tstore = Store::open_as(url, Some(&code)).await.map_err(of_city)?;
         let compiled = survey::compile_detailed(&tstore, &tcfg, &a.wave, None).await;
         tstore.close().await;
-        let (survey, detail) = compiled?;
+        let (survey, detail) = compiled.map_err(of_city)?;
         parts.push(tenants::Part {
             code: t.code,
             name: t.name,

@@ -252,13 +252,29 @@ fn the_four_formats_render_every_city_and_the_total() {
     ]);
     let bytes = std::fs::read(&csv_path).unwrap();
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
-    assert!(!bad);
+    // encoding_rs writes a character Shift_JIS lacks as `&#NNNN;`.
+    assert!(!bad && !text.contains("&#"), "{text}");
     assert!(
         text.starts_with("団体コード,団体名\r\n合計,全団体\r\n"),
         "{text}"
     );
     assert!(
         text.contains("\r\n団体コード,団体名\r\n272035,豊中市\r\n"),
+        "{text}"
+    );
+    let sjis_md = zt
+        .cmd(&[
+            "survey",
+            "2021-02",
+            "--all-tenants",
+            "--encoding",
+            "shift_jis",
+        ])
+        .output()
+        .unwrap();
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&sjis_md.stdout);
+    assert!(
+        !bad && !text.contains("&#") && text.contains("団体別・合計"),
         "{text}"
     );
     let utf8 = zt.ok(&["survey", "2021-02", "--all-tenants", "--format", "csv"]);
@@ -289,6 +305,13 @@ fn wrong_flags_and_sqlite_are_refused_with_exit_2() {
         .expect_bad_input(&["--all-tenants", "--tenant"]);
     zt.run(&["survey", "2021-13", "--all-tenants"])
         .expect_bad_input(&["WAVE"]);
+    // A city whose own configuration lacks the wave is named.
+    zt.write(
+        &format!("config/tenants/{C}/zaitaku.toml"),
+        "[[survey.wave]]\nname = \"2021-07\"\nfrom = \"2021-02-01\"\nto = \"2021-06-30\"\n",
+    );
+    zt.run(&["survey", "2021-02", "--all-tenants"])
+        .expect_bad_input(&[&format!("tenant {C}"), "WAVE", "2021-07"]);
     zt.run(&[
         "survey",
         "2021-02",

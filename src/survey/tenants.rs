@@ -379,3 +379,91 @@ pub fn render_csv(a: &AllTenants, enc: Encoding) -> Vec<u8> {
         Encoding::ShiftJis => enc.encode(&out),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::survey::Raw;
+    use crate::survey::testdata::sample;
+
+    fn d(s: &str) -> NaiveDate {
+        crate::calendar::parse_date(s).unwrap()
+    }
+
+    fn part(code: &str, teleworkers: Vec<u64>, ids: Vec<u64>, working: &[&str]) -> Part {
+        Part {
+            code: code.into(),
+            name: code.into(),
+            survey: sample(),
+            detail: Detail {
+                raw: Raw {
+                    from: d("2021-01-11"),
+                    teleworkers_per_day: teleworkers,
+                    ids_per_day: ids,
+                    ordered_minutes: 2100,
+                    leave_minutes: 240,
+                },
+                working_dates: working.iter().map(|s| d(s)).collect(),
+                department_dates: Default::default(),
+            },
+        }
+    }
+
+    const WINDOWS: Windows = Windows {
+        early_minutes: 30,
+        grace_minutes: 15,
+    };
+
+    #[test]
+    fn peaks_are_the_busiest_combined_day_not_the_sum_of_peaks() {
+        let a = part("131016", vec![0, 2, 1], vec![3, 3, 1], &["2021-01-11"]);
+        let b = part("271004", vec![2, 0, 1], vec![1, 0, 3], &["2021-01-12"]);
+        let t = roll_up(
+            ("2021-02", d("2021-01-01"), d("2021-01-31")),
+            WINDOWS,
+            vec![a, b],
+        )
+        .total;
+        // 01-11: 2, 01-12: 2, 01-13: 2 (first day wins); IDs 4, 3, 4.
+        assert_eq!(
+            (
+                t.ids.peak_teleworkers,
+                t.ids.peak_teleworkers_date.as_deref()
+            ),
+            (2, Some("2021-01-11"))
+        );
+        assert_eq!(
+            (t.ids.peak_concurrent, t.ids.peak_date.as_deref()),
+            (4, Some("2021-01-11"))
+        );
+        assert_eq!(t.order_days, 2 * sample().order_days);
+        assert_eq!(t.working_days, 2);
+        assert_eq!(t.average_ordered_hours, Some(round2(4200.0 / 60.0 / 8.0)));
+        assert_eq!(t.hourly_leave.hours, 8.0);
+        assert_eq!(
+            t.escalations[0].1.steps_sent,
+            2 * sample().escalations[0].1.steps_sent
+        );
+    }
+
+    #[test]
+    fn no_municipality_gives_an_empty_total_over_the_shared_wave() {
+        let all = roll_up(
+            ("2021-02", d("2021-01-01"), d("2021-01-31")),
+            WINDOWS,
+            vec![],
+        );
+        assert_eq!(
+            (all.from.as_str(), all.to.as_str()),
+            ("2021-01-01", "2021-01-31")
+        );
+        assert_eq!(all.total.average_ordered_hours, None);
+        assert_eq!(all.total.ids.peak_date, None);
+        assert_eq!(all.total.escalations.len(), ESCALATION_KINDS.len());
+        let md = render_markdown(&all);
+        assert!(md.contains("（0 団体）"), "{md}");
+        let csv = render_csv(&all, Encoding::ShiftJis);
+        let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&csv);
+        assert!(!bad && !text.contains("&#"), "{text}");
+    }
+}
