@@ -1272,32 +1272,39 @@ async fn survey_all(
         return Err(Error::bad("--encoding", msg));
     }
     let wave = survey::find_wave(cfg, &a.wave)?.clone();
-    let mut parts = Vec::new();
+    let mut cities = Vec::new();
     for t in store.tenants().await? {
         let code = TenantCode::parse(&t.code).map_err(|m| Error::bad("tenants.code", m))?;
-        if prefecture
-            .as_deref()
-            .is_some_and(|p| p != code.prefecture())
-        {
-            continue;
+        if prefecture.as_deref().is_none_or(|p| p == code.prefecture()) {
+            cities.push((code, t.name));
         }
-        // Bad input in one city's configuration or data names the city.
-        let of_city = |e: Error| match e {
-            e if e.is_bad_input() => Error::bad(format!("tenant {code}"), e.to_string()),
-            e => e,
-        };
-        let tcfg = load_config_for(config, Some(&code)).map_err(of_city)?;
-        let tstore = Store::open_as(url, Some(&code)).await.map_err(of_city)?;
-        let compiled = survey::compile_detailed(&tstore, &tcfg, &a.wave, None).await;
-        tstore.close().await;
-        let (survey, detail) = compiled.map_err(of_city)?;
-        parts.push(tenants::Part {
-            code: t.code,
-            name: t.name,
-            survey,
-            detail,
-        });
     }
+    // A few cities at a time, each on its own pool: opening one (connect, tenant checks) costs
+    // more than an empty city's survey, so one after another spends its time waiting.
+    use futures_util::{StreamExt, TryStreamExt};
+    let parts: Vec<tenants::Part> = futures_util::stream::iter(cities)
+        .map(|(code, name)| async move {
+            // Bad input in one city's configuration or data names the city.
+            let of_city = |e: Error| match e {
+                e if e.is_bad_input() => Error::bad(format!("tenant {code}"), e.to_string()),
+                e => e,
+            };
+            let tcfg = load_config_for(config, Some(&code)).map_err(of_city)?;
+            // `store` (tenant '') migrated the database already.
+            let tstore = Store::open_as_migrated(url, &code).await.map_err(of_city)?;
+            let compiled = survey::compile_detailed(&tstore, &tcfg, &a.wave, None).await;
+            tstore.close().await;
+            let (survey, detail) = compiled.map_err(of_city)?;
+            Ok::<_, Error>(tenants::Part {
+                code: code.to_string(),
+                name,
+                survey,
+                detail,
+            })
+        })
+        .buffered(4)
+        .try_collect()
+        .await?;
     let windows = survey::Windows {
         early_minutes: cfg.timing.early.num_minutes(),
         grace_minutes: cfg.timing.grace.num_minutes(),
