@@ -416,6 +416,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             "`tenants add` and `tenants list` act on the whole database: leave --tenant out",
         ));
     }
+    let all_tenants = match &cli.command {
+        Command::Survey(a) => all_tenants_flags(a, tenant.as_ref())?,
+        _ => None,
+    };
     let mut cfg = load_config_for(cli.config.as_deref(), tenant.as_ref())?;
     if let Command::Calendar(a) = &cli.command {
         cfg.calendar.fill_from_law(a.year); // a year past the table is computed, and warned
@@ -428,6 +432,21 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
     let url = cli.db.clone().unwrap_or_else(|| cfg.database.clone());
     let store = Store::open_as(&url, tenant.as_ref()).await?;
+    if let (Some(prefecture), Command::Survey(a)) = (all_tenants, &cli.command) {
+        let out = &mut std::io::stdout().lock();
+        let result = survey_all(
+            &store,
+            &url,
+            cli.config.as_deref(),
+            &cfg,
+            a,
+            prefecture,
+            out,
+        )
+        .await;
+        store.close().await;
+        return result;
+    }
     if tenant.is_none()
         && !matches!(cli.command, Command::Tenants(_))
         && let Some(n) = store.tenant_forgotten().await?
@@ -1124,6 +1143,12 @@ pub struct SurveyArgs {
     /// Write here instead of standard output
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Every municipality of the PostgreSQL database, each under its own tenant, and the total (SPEC §13)
+    #[arg(long)]
+    pub all_tenants: bool,
+    /// With --all-tenants: only the municipalities of this prefecture (01–47, the code's first two digits)
+    #[arg(long, value_name = "NN")]
+    pub prefecture: Option<String>,
 }
 
 /// `--format` takes the survey's formats by name (`md`, `json`, `csv`, `svg`).
@@ -1179,6 +1204,113 @@ async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write
         b.finish_and_clear();
     }
     let bytes = a.format.render(&s, enc);
+    match &a.output {
+        Some(path) => std::fs::write(path, &bytes).map_err(|e| Error::io(path, e)),
+        None => out
+            .write_all(&bytes)
+            .map_err(|e| Error::io(Path::new("stdout"), e)),
+    }
+}
+
+/// `Some(prefecture filter)` when `survey --all-tenants` was asked for; exit 2 for the flags
+/// that do not go with it (checked before any database is opened).
+fn all_tenants_flags(
+    a: &SurveyArgs,
+    tenant: Option<&TenantCode>,
+) -> Result<Option<Option<String>>> {
+    if !a.all_tenants {
+        return match a.prefecture {
+            Some(_) => Err(Error::bad("--prefecture", "goes with --all-tenants")),
+            None => Ok(None),
+        };
+    }
+    if tenant.is_some() {
+        return Err(Error::bad(
+            "--all-tenants",
+            "surveys every municipality: leave --tenant out (or drop --all-tenants for one city)",
+        ));
+    }
+    let prefecture = match a.prefecture.as_deref().map(str::trim) {
+        None => None,
+        Some(p) if p.len() == 2 && p.parse::<u8>().is_ok_and(|n| (1..=47).contains(&n)) => {
+            Some(p.to_string())
+        }
+        Some(p) => {
+            return Err(Error::bad(
+                "--prefecture",
+                format!("expected a prefecture's two digits 01–47, got {p:?}"),
+            ));
+        }
+    };
+    Ok(Some(prefecture))
+}
+
+/// `zaitaku survey WAVE --all-tenants [--prefecture NN]`: each municipality read through a
+/// store opened as that tenant (row-level security applies as for `--tenant`), with its own
+/// configuration, then rolled up (`survey::tenants`).
+async fn survey_all(
+    store: &Store,
+    url: &str,
+    config: Option<&Path>,
+    cfg: &Config,
+    a: &SurveyArgs,
+    prefecture: Option<String>,
+    out: &mut impl Write,
+) -> Result<()> {
+    use crate::survey::{self, Encoding, tenants};
+    let enc = Encoding::parse(&a.encoding).ok_or_else(|| {
+        Error::bad(
+            "--encoding",
+            format!("expected utf-8 or shift_jis, got {:?}", a.encoding),
+        )
+    })?;
+    if !a.format.takes(enc) {
+        let msg = format!(
+            "{} is always UTF-8; shift_jis is for csv and md",
+            a.format.name()
+        );
+        return Err(Error::bad("--encoding", msg));
+    }
+    let wave = survey::find_wave(cfg, &a.wave)?.clone();
+    let mut cities = Vec::new();
+    for t in store.tenants().await? {
+        let code = TenantCode::parse(&t.code).map_err(|m| Error::bad("tenants.code", m))?;
+        if prefecture.as_deref().is_none_or(|p| p == code.prefecture()) {
+            cities.push((code, t.name));
+        }
+    }
+    // A few cities at a time, each on its own pool: opening one (connect, tenant checks) costs
+    // more than an empty city's survey, so one after another spends its time waiting.
+    use futures_util::{StreamExt, TryStreamExt};
+    let parts: Vec<tenants::Part> = futures_util::stream::iter(cities)
+        .map(|(code, name)| async move {
+            // Bad input in one city's configuration or data names the city.
+            let of_city = |e: Error| match e {
+                e if e.is_bad_input() => Error::bad(format!("tenant {code}"), e.to_string()),
+                e => e,
+            };
+            let tcfg = load_config_for(config, Some(&code)).map_err(of_city)?;
+            // `store` (tenant '') migrated the database already.
+            let tstore = Store::open_as_migrated(url, &code).await.map_err(of_city)?;
+            let compiled = survey::compile_detailed(&tstore, &tcfg, &a.wave, None).await;
+            tstore.close().await;
+            let (survey, detail) = compiled.map_err(of_city)?;
+            Ok::<_, Error>(tenants::Part {
+                code: code.to_string(),
+                name,
+                survey,
+                detail,
+            })
+        })
+        .buffered(4)
+        .try_collect()
+        .await?;
+    let windows = survey::Windows {
+        early_minutes: cfg.timing.early.num_minutes(),
+        grace_minutes: cfg.timing.grace.num_minutes(),
+    };
+    let all = tenants::roll_up((&wave.name, wave.from, wave.to), windows, parts);
+    let bytes = tenants::render(&all, a.format, enc);
     match &a.output {
         Some(path) => std::fs::write(path, &bytes).map_err(|e| Error::io(path, e)),
         None => out

@@ -164,6 +164,18 @@ impl Store {
     /// row-level security policies of migration 0017 then show and accept that tenant's rows
     /// only. The code must be one `tenants add` recorded; SQLite has no tenants.
     pub async fn open_as(url: &str, tenant: Option<&TenantCode>) -> Result<Store> {
+        Self::open_with(url, tenant, true).await
+    }
+
+    /// [`Store::open_as`] for a process that has already opened (and so migrated) the same
+    /// database: the same tenant checks, without the migrator. `survey --all-tenants` opens one
+    /// pool per municipality, and the migrator's lock and table check cost more than an empty
+    /// city's survey.
+    pub async fn open_as_migrated(url: &str, tenant: &TenantCode) -> Result<Store> {
+        Self::open_with(url, Some(tenant), false).await
+    }
+
+    async fn open_with(url: &str, tenant: Option<&TenantCode>, migrate: bool) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (url, backend) = if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -243,7 +255,9 @@ impl Store {
         let store = Store { pool, backend };
         if let Some(code) = tenant {
             store.check_not_bypassing().await?;
-            store.migrate().await?;
+            if migrate {
+                store.migrate().await?;
+            }
             if !store.tenant_exists(code).await? {
                 store.close().await;
                 return Err(Error::bad(

@@ -196,6 +196,23 @@ impl Store {
         to: chrono::NaiveDate,
         calendar: &crate::holidays::Calendar,
     ) -> Result<std::collections::HashMap<String, u64>> {
+        Ok(self
+            .survey_department_dates(from, to, calendar)
+            .await?
+            .into_iter()
+            .map(|(d, days)| (d, days.len() as u64))
+            .collect())
+    }
+
+    /// `survey_department_days` as the days themselves (a roll-up across municipalities
+    /// counts the days of their union).
+    pub async fn survey_department_dates(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        calendar: &crate::holidays::Calendar,
+    ) -> Result<std::collections::HashMap<String, std::collections::BTreeSet<chrono::NaiveDate>>>
+    {
         let rows = sqlx::query(
             "SELECT DISTINCT e.department, o.date FROM orders o JOIN employees e ON e.employee_id = o.employee_id
              WHERE o.status = 'approved' AND o.date >= $1 AND o.date <= $2",
@@ -204,11 +221,14 @@ impl Store {
         .bind(to.to_string())
         .fetch_all(self.pool())
         .await?;
-        let mut days = std::collections::HashMap::new();
+        let mut days: std::collections::HashMap<String, std::collections::BTreeSet<_>> =
+            std::collections::HashMap::new();
         for r in rows {
             let date: String = r.get(1);
-            if crate::calendar::parse_date(&date).is_some_and(|d| calendar.is_working_day(d)) {
-                *days.entry(r.get::<String, _>(0)).or_insert(0u64) += 1;
+            if let Some(d) =
+                crate::calendar::parse_date(&date).filter(|d| calendar.is_working_day(*d))
+            {
+                days.entry(r.get::<String, _>(0)).or_default().insert(d);
             }
         }
         Ok(days)

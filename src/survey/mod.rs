@@ -36,13 +36,14 @@ mod json;
 mod markdown;
 mod svg;
 mod tally;
+pub mod tenants;
 
 pub use csv::render_csv;
 pub use format::{Encoding, Format};
 pub use json::render_json;
 pub use markdown::render_markdown;
 pub use svg::render_svg;
-pub use tally::Tally;
+pub use tally::{Raw, Tally};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Survey {
@@ -201,8 +202,19 @@ pub async fn compile_with_progress(
     store: &Store,
     cfg: &Config,
     wave: &str,
-    mut progress: Option<&mut (dyn FnMut(u64, u64) + Send)>,
+    progress: Option<&mut (dyn FnMut(u64, u64) + Send)>,
 ) -> Result<Survey> {
+    Ok(compile_detailed(store, cfg, wave, progress).await?.0)
+}
+
+/// `compile_with_progress`, with what a roll-up across municipalities recomputes its peaks,
+/// averages and day counts from (`tenants::roll_up`).
+pub async fn compile_detailed(
+    store: &Store,
+    cfg: &Config,
+    wave: &str,
+    mut progress: Option<&mut (dyn FnMut(u64, u64) + Send)>,
+) -> Result<(Survey, Detail)> {
     let w = find_wave(cfg, wave)?.clone();
     let departments: Vec<Dept> = store
         .departments()
@@ -251,22 +263,46 @@ pub async fn compile_with_progress(
         .map(|h| (h.held.id_no, h.held.employee, h.held.from, h.held.to))
         .collect();
     let escalations = store.survey_escalations(w.from, w.to).await?;
-    let mut survey = tally.finish(cfg.service.licensed_ids, &held, &escalations);
+    let (mut survey, raw) = tally.finish_with_raw(cfg.service.licensed_ids, &held, &escalations);
     // Issue #10: the working days of the wave, and each department's telework days (working
     // days with at least one of its staff at home) as a share of them.
     survey.working_days = u64::from(cfg.calendar.working_days(w.from, w.to));
-    let days = store
-        .survey_department_days(w.from, w.to, &cfg.calendar)
+    let department_dates = store
+        .survey_department_dates(w.from, w.to, &cfg.calendar)
         .await?;
     for d in &mut survey.departments {
-        d.telework_days = days.get(&d.department).copied().unwrap_or(0);
+        d.telework_days = department_dates
+            .get(&d.department)
+            .map_or(0, |s| s.len() as u64);
         d.share_of_working_days = if survey.working_days == 0 {
             0.0
         } else {
             round3(d.telework_days as f64 / survey.working_days as f64)
         };
     }
-    Ok(survey)
+    let working_dates = w
+        .from
+        .iter_days()
+        .take_while(|d| *d <= w.to)
+        .filter(|d| cfg.calendar.is_working_day(*d))
+        .collect();
+    let detail = Detail {
+        raw,
+        working_dates,
+        department_dates,
+    };
+    Ok((survey, detail))
+}
+
+/// What `compile_detailed` knows beyond the `Survey`: the per-day figures and day sets that
+/// do not add up across municipalities and must be recomputed over their union.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    pub raw: tally::Raw,
+    /// The wave's working days (開庁日) in this city's calendar.
+    pub working_dates: std::collections::BTreeSet<NaiveDate>,
+    /// Per department, the working days someone of it teleworked.
+    pub department_dates: std::collections::HashMap<String, std::collections::BTreeSet<NaiveDate>>,
 }
 
 fn round3(x: f64) -> f64 {

@@ -16,6 +16,20 @@ use crate::order::{expected_hours, parse_leave};
 use crate::store::survey::{EscalationCount, OrderFacts};
 use crate::timing::{Status, end_status, start_status};
 
+/// The figures behind a `Survey` that a roll-up across municipalities needs and the survey
+/// itself shows only rounded or as a maximum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raw {
+    /// The wave's first day: index 0 of the per-day vectors.
+    pub from: NaiveDate,
+    /// Approved orders on each day of the wave.
+    pub teleworkers_per_day: Vec<u64>,
+    /// IDs held on each day of the wave.
+    pub ids_per_day: Vec<u64>,
+    pub ordered_minutes: u64,
+    pub leave_minutes: u64,
+}
+
 /// What one employee did in the wave.
 struct Worker {
     dept: usize,
@@ -220,6 +234,25 @@ impl Tally {
         held: &[(u32, String, NaiveDate, NaiveDate)],
         escalations: &[EscalationCount],
     ) -> Survey {
+        self.finish_with_raw(licensed, held, escalations).0
+    }
+
+    /// `finish`, with the unrounded figures a roll-up across municipalities recomputes from
+    /// (`survey::tenants`): people teleworking and IDs held per day of the wave, and the minutes
+    /// behind the averages.
+    pub fn finish_with_raw(
+        self,
+        licensed: u32,
+        held: &[(u32, String, NaiveDate, NaiveDate)],
+        escalations: &[EscalationCount],
+    ) -> (Survey, Raw) {
+        let raw = Raw {
+            from: self.wave.from,
+            teleworkers_per_day: self.per_day.clone(),
+            ids_per_day: self.ids_per_day(held),
+            ordered_minutes: self.ordered_minutes,
+            leave_minutes: self.leave_minutes,
+        };
         let (divisions, departments, months) = self.rows();
         let ids = self.ids(licensed, held);
         let mut reports = self.reports.clone();
@@ -228,7 +261,7 @@ impl Tally {
 
         let n = self.order_days;
         let avg = |minutes: u64| (n > 0).then(|| round2(minutes as f64 / 60.0 / n as f64));
-        Survey {
+        let survey = Survey {
             wave: self.wave.name.clone(),
             from: self.wave.from.to_string(),
             to: self.wave.to.to_string(),
@@ -256,7 +289,23 @@ impl Tally {
                 early_minutes: self.timing.early.num_minutes(),
                 grace_minutes: self.timing.grace.num_minutes(),
             },
+        };
+        (survey, raw)
+    }
+
+    /// IDs held on each day of the wave (an assignment counts on every day it covers, as
+    /// `ids::peak` counts them).
+    fn ids_per_day(&self, held: &[(u32, String, NaiveDate, NaiveDate)]) -> Vec<u64> {
+        let wave = &self.wave;
+        let mut days = vec![0u64; self.per_day.len()];
+        for h in held.iter().filter(|h| h.2 <= wave.to && wave.from <= h.3) {
+            let first = (h.2.max(wave.from) - wave.from).num_days() as usize;
+            let last = ((h.3.min(wave.to) - wave.from).num_days() as usize).min(days.len() - 1);
+            for n in &mut days[first..=last] {
+                *n += 1;
+            }
         }
+        days
     }
 
     /// Teleworkers (employees with an order in the wave) per department and per month.
