@@ -1162,10 +1162,9 @@ impl clap::ValueEnum for crate::survey::Format {
     }
 }
 
-async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write) -> Result<()> {
-    use crate::survey::{self, Encoding};
-    use std::io::IsTerminal;
-    let enc = Encoding::parse(&a.encoding).ok_or_else(|| {
+/// The `--encoding` of a survey, checked against its `--format`.
+fn survey_encoding(a: &SurveyArgs) -> Result<crate::survey::Encoding> {
+    let enc = crate::survey::Encoding::parse(&a.encoding).ok_or_else(|| {
         Error::bad(
             "--encoding",
             format!("expected utf-8 or shift_jis, got {:?}", a.encoding),
@@ -1178,6 +1177,13 @@ async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write
         );
         return Err(Error::bad("--encoding", msg));
     }
+    Ok(enc)
+}
+
+async fn survey(store: &Store, cfg: &Config, a: SurveyArgs, out: &mut impl Write) -> Result<()> {
+    use crate::survey;
+    use std::io::IsTerminal;
+    let enc = survey_encoding(&a)?;
     // A bar only on a terminal, and only for a wave big enough to wait for.
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut show = |done: u64, total: u64| {
@@ -1257,20 +1263,8 @@ async fn survey_all(
     prefecture: Option<String>,
     out: &mut impl Write,
 ) -> Result<()> {
-    use crate::survey::{self, Encoding, tenants};
-    let enc = Encoding::parse(&a.encoding).ok_or_else(|| {
-        Error::bad(
-            "--encoding",
-            format!("expected utf-8 or shift_jis, got {:?}", a.encoding),
-        )
-    })?;
-    if !a.format.takes(enc) {
-        let msg = format!(
-            "{} is always UTF-8; shift_jis is for csv and md",
-            a.format.name()
-        );
-        return Err(Error::bad("--encoding", msg));
-    }
+    use crate::survey::{self, tenants};
+    let enc = survey_encoding(a)?;
     let wave = survey::find_wave(cfg, &a.wave)?.clone();
     let mut cities = Vec::new();
     for t in store.tenants().await? {

@@ -297,6 +297,31 @@ fn a_connection_that_forgets_the_tenant_sees_no_city_and_without_rls_it_would_se
                 .await
                 .is_err()
         );
+        // The register's change counter (自分の在宅勤務's cache) is each city's own: a write in
+        // one city moves its counter and leaves the other's.
+        assert_eq!(
+            count(&mut c, "changes").await,
+            0,
+            "changes without a tenant"
+        );
+        let counter = async |c: &mut sqlx::PgConnection, city: &str| -> i64 {
+            c.execute(format!("SELECT set_config('zaitaku.tenant', '{city}', false)").as_str())
+                .await
+                .unwrap();
+            c.fetch_one("SELECT n FROM changes WHERE id = 1")
+                .await
+                .unwrap()
+                .get(0)
+        };
+        let (a0, b0) = (counter(&mut c, A).await, counter(&mut c, B).await);
+        c.execute(format!("SELECT set_config('zaitaku.tenant', '{A}', false)").as_str())
+            .await
+            .unwrap();
+        c.execute("UPDATE employees SET name = name WHERE employee_id = 'E1001'")
+            .await
+            .unwrap();
+        assert_eq!(counter(&mut c, A).await, a0 + 1);
+        assert_eq!(counter(&mut c, B).await, b0, "another city's write");
         // Each city sees its own nine people.
         c.execute(format!("SELECT set_config('zaitaku.tenant', '{A}', false)").as_str())
             .await

@@ -202,8 +202,9 @@ impl Store {
     }
 
     /// The session and its employee in one query: every page asks, so one round trip. With
-    /// them, the register's change counter (`changes`, migration 0018) read before anything
-    /// else the request reads: what 自分の在宅勤務 keeps is good while it has not moved.
+    /// them, the register's change counter (`changes`, migration 0018; the tenant's own on
+    /// PostgreSQL, 0019, 0 before its first write) read before anything else the request
+    /// reads: what 自分の在宅勤務 keeps is good while it has not moved.
     pub async fn session_employee(
         &self,
         token_hash: &str,
@@ -211,7 +212,7 @@ impl Store {
     ) -> Result<Option<(SessionRow, super::Employee, Option<i64>)>> {
         let row = sqlx::query(
             "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at,
-                 (SELECT n FROM changes WHERE id = 1)
+                 COALESCE((SELECT n FROM changes WHERE id = 1), 0)
              FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1",
         )
