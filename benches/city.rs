@@ -40,6 +40,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+#[path = "support/register.rs"]
+mod register_support;
 use zaitaku::config::Config;
 use zaitaku::register;
 use zaitaku::store::{Role, Store};
@@ -179,45 +182,19 @@ async fn build_register(url: &str, cfg: &Config, data: &Path) -> Duration {
         .filter(|e| e.role == Role::Teleworker)
         .collect();
     teleworkers.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
-    for (i, d) in cfg.departments.iter().enumerate() {
-        let users: Vec<String> = teleworkers
-            .iter()
-            .filter(|e| e.department == d.name)
-            .map(|e| e.employee_id.clone())
-            .collect();
-        let app = register::ApplicationArgs {
-            department: d.name.clone(),
-            fiscal_year: FISCAL_YEAR,
-            pc: format!("PC-{:02}", i + 1),
-            users,
-            emergency: false,
-        };
-        register::add_application(&store, cfg, app, 0)
-            .await
-            .expect("application");
-    }
-    let from = zaitaku::calendar::parse_date(FIRST_DAY).expect("date");
-    for e in &teleworkers {
-        register::assign_id(&store, cfg, &e.employee_id, from, None)
-            .await
-            .expect("telework ID");
-    }
-    // A thousand orders an import: one import of 56,000 is one transaction that updates the
-    // audit trail's head row 56,000 times, and on PostgreSQL each reading of that row then
-    // walks the row's versions made by the transaction so far (the import had not finished
-    // after 20 minutes). Slices keep each transaction short; the register is the same.
-    let text = std::fs::read_to_string(data.join("orders.csv")).expect("orders.csv");
-    let mut lines = text.lines();
-    let header = lines.next().expect("orders.csv header");
-    let rows: Vec<&str> = lines.collect();
-    let slices = tempfile::tempdir().expect("order slices");
-    for (i, slice) in rows.chunks(1000).enumerate() {
-        let f = slices.path().join(format!("orders-{i}.csv"));
-        std::fs::write(&f, format!("{header}\n{}\n", slice.join("\n"))).expect("slice");
-        register::import_orders(&store, cfg, &f, 0)
-            .await
-            .expect("orders");
-    }
+    let teleworkers: Vec<(String, String)> = teleworkers
+        .iter()
+        .map(|e| (e.employee_id.clone(), e.department.clone()))
+        .collect();
+    register_support::apply_assign_and_order(
+        &store,
+        cfg,
+        &teleworkers,
+        FISCAL_YEAR,
+        FIRST_DAY,
+        &data.join("orders.csv"),
+    )
+    .await;
     store.close().await;
     t.elapsed()
 }

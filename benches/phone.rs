@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/register.rs"]
+mod register_support;
 use http::{Conn, Web, percentile};
 
 use zaitaku::calendar::parse_date;
@@ -277,43 +279,19 @@ async fn build(dir: &Path, cfg: &Config, url: &str, staff: &[Staff], logins: &[S
     register::import_employees(&store, &dir.join("employees.csv"))
         .await
         .expect("employees");
-    for (i, d) in cfg.departments.iter().enumerate() {
-        let users: Vec<String> = staff
-            .iter()
-            .filter(|s| s.department == d.name)
-            .map(|s| s.id.clone())
-            .collect();
-        let app = register::ApplicationArgs {
-            department: d.name.clone(),
-            fiscal_year: FISCAL_YEAR,
-            pc: format!("PC-{:02}", i + 1),
-            users,
-            emergency: false,
-        };
-        register::add_application(&store, cfg, app, 0)
-            .await
-            .expect("application");
-    }
-    let from = parse_date(FIRST_DAY).unwrap();
-    for s in staff {
-        register::assign_id(&store, cfg, &s.id, from, None)
-            .await
-            .expect("telework ID");
-    }
-    // A thousand orders an import, as benches/city.rs does: on PostgreSQL one import of
-    // 54,000 orders is one transaction that updates the audit trail's head row 54,000 times.
-    let text = std::fs::read_to_string(dir.join("orders.csv")).expect("orders.csv");
-    let mut lines = text.lines();
-    let header = lines.next().expect("orders.csv header");
-    let rows: Vec<&str> = lines.collect();
-    for (i, slice) in rows.chunks(1000).enumerate() {
-        let f = dir.join(format!("orders-{i}.csv"));
-        std::fs::write(&f, format!("{header}\n{}\n", slice.join("\n"))).expect("slice");
-        register::import_orders(&store, cfg, &f, 0)
-            .await
-            .expect("orders");
-        std::fs::remove_file(&f).expect("slice");
-    }
+    let teleworkers: Vec<(String, String)> = staff
+        .iter()
+        .map(|s| (s.id.clone(), s.department.clone()))
+        .collect();
+    register_support::apply_assign_and_order(
+        &store,
+        cfg,
+        &teleworkers,
+        FISCAL_YEAR,
+        FIRST_DAY,
+        &dir.join("orders.csv"),
+    )
+    .await;
     for id in logins {
         zaitaku::web::auth::set_password(&store, id, PW, 0)
             .await
