@@ -55,6 +55,21 @@ fn audit(zt: &Zt, action: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The digital stamp on order `id`, with the session's CSRF token.
+fn approve(c: &mut Client, id: &str) -> helpers::http::Response {
+    let csrf = c.session_csrf();
+    c.post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
+}
+
+/// 差戻し of order `id` with `reason`, with the session's CSRF token.
+fn send_back(c: &mut Client, id: &str, reason: &str) -> helpers::http::Response {
+    let csrf = c.session_csrf();
+    c.post(
+        &format!("/orders/{id}/send-back"),
+        &[("csrf", &csrf), ("reason", reason)],
+    )
+}
+
 /// The order's status as stored.
 fn sql_status(zt: &Zt, id: &str) -> String {
     let q = format!("SELECT status FROM orders WHERE id = {id}");
@@ -401,9 +416,7 @@ fn a_deputy_approves_for_the_supervisor_in_range_and_the_stamp_names_both() {
         let mut fin = logged_in(&web, "E2002");
         let fin_page = fin.get("/orders?date=2021-01-14");
         let other = id_after(&fin_page.body, "id=\"draft-");
-        let csrf = dep.session_csrf();
-        dep.post(&format!("/orders/{other}/approve"), &[("csrf", &csrf)])
-            .expect(403);
+        approve(&mut dep, &other).expect(403);
 
         // The supervisor names a deputy on the web too; a bad range is refused next to it.
         let csrf = fin.session_csrf();
@@ -454,9 +467,7 @@ fn a_deputy_approves_for_the_supervisor_in_range_and_the_stamp_names_both() {
         let mut sup = logged_in(&web, "E2001");
         let page = sup.get("/orders?date=2021-01-19");
         let id = id_after(&page.body, "id=\"draft-");
-        let csrf = dep.session_csrf();
-        dep.post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
-            .expect(403);
+        approve(&mut dep, &id).expect(403);
         assert_eq!(audit(&zt, "approve").len(), 1);
         zt.ok(&["audit", "verify"]);
     }
@@ -524,9 +535,7 @@ fn with_a_second_step_an_order_is_chased_only_once_the_division_head_approves() 
         let out = zt.ok(&["tick", "--now", "2021-01-12T08:46:00+09:00"]);
         assert!(out.contains("escalations: 0 sent"), "{out}");
         // The supervisor cannot give the second stamp, nor another division's head.
-        let csrf = sup.session_csrf();
-        sup.post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
-            .expect(403);
+        approve(&mut sup, &id).expect(403);
         let mut other = logged_in(&web, "E4002");
         let page = other.get("/orders?date=2021-01-12");
         page.expect(200);
@@ -535,10 +544,7 @@ fn with_a_second_step_an_order_is_chased_only_once_the_division_head_approves() 
             "{}",
             page.body
         );
-        let csrf = other.session_csrf();
-        other
-            .post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
-            .expect(403);
+        approve(&mut other, &id).expect(403);
 
         // The division head of 総務部 sees it waiting and approves it.
         let mut head = logged_in(&web, "E4001");
@@ -651,20 +657,9 @@ fn the_division_head_sends_back_a_stamped_order_and_it_needs_both_stamps_again()
 
         // Waiting for the division head: not the supervisor's to send back any more, nor
         // another division's head's.
-        let csrf = sup.session_csrf();
-        sup.post(
-            &format!("/orders/{id}/send-back"),
-            &[("csrf", &csrf), ("reason", "取り消したい")],
-        )
-        .expect(403);
+        send_back(&mut sup, &id, "取り消したい").expect(403);
         let mut other = logged_in(&web, "E4002");
-        let csrf = other.session_csrf();
-        other
-            .post(
-                &format!("/orders/{id}/send-back"),
-                &[("csrf", &csrf), ("reason", "x")],
-            )
-            .expect(403);
+        send_back(&mut other, &id, "x").expect(403);
         assert_eq!(sql_status(&zt, &id), "reviewed");
 
         let mut head = logged_in(&web, "E4001");
@@ -715,13 +710,9 @@ fn the_division_head_sends_back_a_stamped_order_and_it_needs_both_stamps_again()
             board["teleworkers"].as_array().unwrap().is_empty(),
             "not an order yet: {board}"
         );
-        let csrf = sup.session_csrf();
-        sup.post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
-            .expect(303);
+        approve(&mut sup, &id).expect(303);
         assert_eq!(sql_status(&zt, &id), "reviewed");
-        let csrf = head.session_csrf();
-        head.post(&format!("/orders/{id}/approve"), &[("csrf", &csrf)])
-            .expect(303);
+        approve(&mut head, &id).expect(303);
         assert_eq!(sql_status(&zt, &id), "approved");
         zt.ok(&["audit", "verify"]);
     }
