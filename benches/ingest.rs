@@ -206,7 +206,7 @@ async fn orders_bench(n: usize, phases: &str) {
         .expect("orders import");
     let secs = t.elapsed().as_secs_f64();
     let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE entity = 'order'")
-        .fetch_one(store.pool())
+        .fetch_one(&mut *store.conn().await.expect("connection"))
         .await
         .expect("count");
     assert_eq!(imported, n);
@@ -328,7 +328,7 @@ async fn main() {
     let end_to_end = t.elapsed().as_secs_f64();
     let end_to_end_cpu = cpu_seconds() - cpu;
     let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-        .fetch_one(store.pool())
+        .fetch_one(&mut *store.conn().await.expect("connection"))
         .await
         .expect("count");
     assert_eq!(summary.processed, n, "every message processed: {summary}");

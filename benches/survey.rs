@@ -78,7 +78,7 @@ fn generation(orders: u64, reports: u64) -> Vec<String> {
 
 async fn count(store: &Store, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(store.pool())
+        .fetch_one(&mut *store.conn().await.expect("connection"))
         .await
         .expect("count")
 }
@@ -102,7 +102,7 @@ async fn main() {
         .expect("departments");
 
     let t = Instant::now();
-    let mut conn = store.pool().acquire().await.expect("connection");
+    let mut conn = store.conn().await.expect("connection");
     // Only for building the data: a crash loses nothing that matters here.
     sqlx::query("PRAGMA synchronous = OFF")
         .execute(&mut *conn)

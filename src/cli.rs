@@ -111,7 +111,11 @@ pub enum Command {
     /// The days the city hall is closed in a year: national holidays, 年末年始, the city's own
     Calendar(CalendarArgs),
     /// The daemon: read the mail source, run the tick work at the configured times, deliver mail
-    Run,
+    Run {
+        /// Serve every municipality of the PostgreSQL database, each by its config/tenants/CODE/ (SPEC §13)
+        #[arg(long)]
+        all_tenants: bool,
+    },
     /// Web accounts (an employee's login to the web register)
     #[command(subcommand)]
     Users(UsersCmd),
@@ -421,6 +425,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         _ => None,
     };
     let mut cfg = load_config_for(cli.config.as_deref(), tenant.as_ref())?;
+    if let Command::Run { all_tenants: true } = &cli.command {
+        return run_all_tenants(cli.config.as_deref(), cli.db.as_deref(), tenant, cfg).await;
+    }
     if let Command::Calendar(a) = &cli.command {
         cfg.calendar.fill_from_law(a.year); // a year past the table is computed, and warned
     }
@@ -431,12 +438,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         return calendar(&cfg, a, &mut std::io::stdout().lock()); // needs no database
     }
     let url = cli.db.clone().unwrap_or_else(|| cfg.database.clone());
-    let store = Store::open_as(&url, tenant.as_ref()).await?;
     if let (Some(prefecture), Command::Survey(a)) = (all_tenants, &cli.command) {
+        // One pool for all the cities, a few connections, each set to its city per use.
+        let store = Store::open_shared(&url, SURVEY_CITIES_AT_ONCE as u32).await?;
         let out = &mut std::io::stdout().lock();
         let result = survey_all(
             &store,
-            &url,
             cli.config.as_deref(),
             &cfg,
             a,
@@ -447,6 +454,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         store.close().await;
         return result;
     }
+    let store = Store::open_as(&url, tenant.as_ref()).await?;
     if tenant.is_none()
         && !matches!(cli.command, Command::Tenants(_))
         && let Some(n) = store.tenant_forgotten().await?
@@ -498,7 +506,9 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             };
             contact(store, cfg, c, now, out).await
         }
-        Command::Run => crate::daemon::run(cfg.clone(), store.clone(), shutdown_signal()).await,
+        Command::Run { .. } => {
+            crate::daemon::run(cfg.clone(), store.clone(), shutdown_signal()).await
+        }
         Command::Users(UsersCmd::SetPassword { employee }) => {
             let pw = read_password()?;
             crate::web::auth::set_password(store, &employee, &pw, now.timestamp()).await?;
@@ -1251,12 +1261,36 @@ fn all_tenants_flags(
     Ok(Some(prefecture))
 }
 
+/// `zaitaku run --all-tenants`: the daemon of every municipality, on one pool.
+async fn run_all_tenants(
+    config: Option<&Path>,
+    db: Option<&str>,
+    tenant: Option<TenantCode>,
+    cfg: Config,
+) -> Result<()> {
+    if tenant.is_some() {
+        return Err(Error::bad(
+            "--all-tenants",
+            "serves every municipality: leave --tenant out (or leave --all-tenants out to serve one)",
+        ));
+    }
+    let url = db.map_or_else(|| cfg.database.clone(), str::to_string);
+    let store = Store::open_shared(&url, crate::daemon::tenants::CONNECTIONS).await?;
+    let config = config.map(Path::to_path_buf);
+    let load = move |code: &TenantCode| load_config_for(config.as_deref(), Some(code));
+    let result = crate::daemon::run_all_tenants(cfg, store.clone(), load, shutdown_signal()).await;
+    store.close().await;
+    result
+}
+
+/// How many cities `survey --all-tenants` compiles at once (and its pool's connections).
+const SURVEY_CITIES_AT_ONCE: usize = 4;
+
 /// `zaitaku survey WAVE --all-tenants [--prefecture NN]`: each municipality read through a
-/// store opened as that tenant (row-level security applies as for `--tenant`), with its own
-/// configuration, then rolled up (`survey::tenants`).
+/// handle of the shared pool set to that tenant (row-level security applies as for
+/// `--tenant`), with its own configuration, then rolled up (`survey::tenants`).
 async fn survey_all(
     store: &Store,
-    url: &str,
     config: Option<&Path>,
     cfg: &Config,
     a: &SurveyArgs,
@@ -1273,8 +1307,8 @@ async fn survey_all(
             cities.push((code, t.name));
         }
     }
-    // A few cities at a time, each on its own pool: opening one (connect, tenant checks) costs
-    // more than an empty city's survey, so one after another spends its time waiting.
+    // A few cities at a time: a city's queries wait on the server, so one after another
+    // spends most of its time waiting.
     use futures_util::{StreamExt, TryStreamExt};
     let parts: Vec<tenants::Part> = futures_util::stream::iter(cities)
         .map(|(code, name)| async move {
@@ -1284,11 +1318,10 @@ async fn survey_all(
                 e => e,
             };
             let tcfg = load_config_for(config, Some(&code)).map_err(of_city)?;
-            // `store` (tenant '') migrated the database already.
-            let tstore = Store::open_as_migrated(url, &code).await.map_err(of_city)?;
-            let compiled = survey::compile_detailed(&tstore, &tcfg, &a.wave, None).await;
-            tstore.close().await;
-            let (survey, detail) = compiled.map_err(of_city)?;
+            let tstore = store.for_tenant(&code).await.map_err(of_city)?;
+            let (survey, detail) = survey::compile_detailed(&tstore, &tcfg, &a.wave, None)
+                .await
+                .map_err(of_city)?;
             Ok::<_, Error>(tenants::Part {
                 code: code.to_string(),
                 name,
@@ -1296,7 +1329,7 @@ async fn survey_all(
                 detail,
             })
         })
-        .buffered(4)
+        .buffered(SURVEY_CITIES_AT_ONCE)
         .try_collect()
         .await?;
     let windows = survey::Windows {

@@ -106,6 +106,9 @@ pub struct WebConfig {
     /// employee (`X-Remote-User`), believed only from `trusted_proxies`.
     pub trusted_header: Option<axum::http::HeaderName>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The host name this municipality's register answers on when one daemon serves several
+    /// (`run --all-tenants`, `config/tenants/CODE/zaitaku.toml`), lower case.
+    pub host: Option<String>,
 }
 
 pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:8080";
@@ -359,6 +362,7 @@ pub struct MatrixConfig {
 #[serde(deny_unknown_fields)]
 struct RawWeb {
     listen: Option<String>,
+    host: Option<String>,
     secure_cookie: Option<bool>,
     trusted_header: Option<String>,
     #[serde(default)]
@@ -886,7 +890,33 @@ fn web(file: &str, raw: RawWeb) -> Result<WebConfig, Error> {
         secure_cookie: raw.secure_cookie.unwrap_or(false),
         trusted_header,
         trusted_proxies,
+        host: match raw.host.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(h) => Some(host_name(h).ok_or_else(|| {
+                field(
+                    file,
+                    "web.host",
+                    format!("expected a host name without a port, like \"telework.city.example.lg.jp\", got {h:?}"),
+                )
+            })?),
+        },
     })
+}
+
+/// A DNS host name (labels of letters, digits and hyphens, none starting or ending with a
+/// hyphen), lower case; `None` for anything else (a port, a path, a scheme, spaces).
+fn host_name(h: &str) -> Option<String> {
+    let h = h.strip_suffix('.').unwrap_or(h);
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    ok.then(|| h.to_ascii_lowercase())
 }
 
 /// `departments.toml`: names without the annex's note (kept apart), each listed once.

@@ -282,7 +282,7 @@ async fn show_outbox(dir: &Path, store: &Store) -> Result<()> {
     let subjects = sqlx::query_scalar::<_, String>(
         "SELECT envelope_to || '  ' || subject FROM outbox ORDER BY id",
     )
-    .fetch_all(store.pool())
+    .fetch_all(&mut *store.conn().await?)
     .await?;
     println!(
         "  {} 通（宛先と件名）: .eml は {}",

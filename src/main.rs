@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     // statement over 1 s; a survey of a big wave takes longer on purpose.
     let default_filter = if matches!(
         cli.command,
-        zaitaku::cli::Command::Run | zaitaku::cli::Command::Web { .. }
+        zaitaku::cli::Command::Run { .. } | zaitaku::cli::Command::Web { .. }
     ) {
         "info,sqlx::query=error"
     } else {

@@ -527,7 +527,7 @@ async fn round(
          AND (lease_until IS NULL OR lease_until < $1) ORDER BY id",
     )
     .bind(r.now_s)
-    .fetch_all(store.pool())
+    .fetch_all(&mut *store.conn().await?)
     .await?
     .iter()
     .map(|row| (row.get::<i64, _>(0), row.get::<String, _>(1) == "mail"))
@@ -560,7 +560,7 @@ async fn round(
              WHERE server_wait = 1 AND channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL",
         )
         .bind(now_s)
-        .execute(store.pool())
+        .execute(&mut *store.conn().await?)
         .await?
         .rows_affected();
         if n > 0 {
@@ -629,7 +629,7 @@ impl Round<'_> {
             )
             .bind(self.probe_at)
             .bind(self.now_s)
-            .execute(self.store.pool())
+            .execute(&mut *self.store.conn().await?)
             .await?;
         }
         Ok(())
@@ -732,7 +732,7 @@ impl Round<'_> {
         .bind(self.now_s)
         .bind(down as i64)
         .bind(c.id)
-        .execute(self.store.pool())
+        .execute(&mut *self.store.conn().await?)
         .await?;
         if give_up {
             self.d.failed += 1;
@@ -800,7 +800,7 @@ pub async fn next_due(store: &Store) -> Result<Option<i64>> {
                          THEN lease_until ELSE next_attempt_at END)
          FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
     )
-    .fetch_one(store.pool())
+    .fetch_one(&mut *store.conn().await?)
     .await?)
 }
 
@@ -875,7 +875,7 @@ pub async fn release_dead_leases(store: &Store, now: DateTime<Utc>) -> Result<u6
          WHERE lease_owner IS NOT NULL AND sent_at IS NULL AND failed_at IS NULL AND lease_until >= $1",
     )
     .bind(now.timestamp())
-    .fetch_all(store.pool())
+    .fetch_all(&mut *store.conn().await?)
     .await?;
     let mut released = 0;
     for owner in owners.iter().filter(|o| is_dead(o)) {
@@ -885,7 +885,7 @@ pub async fn release_dead_leases(store: &Store, now: DateTime<Utc>) -> Result<u6
              WHERE lease_owner = $1 AND sent_at IS NULL AND failed_at IS NULL",
         )
         .bind(owner)
-        .execute(store.pool())
+        .execute(&mut *store.conn().await?)
         .await?
         .rows_affected();
         tracing::info!(owner = %owner, "took back the mail a process that ended had claimed");
@@ -901,7 +901,7 @@ pub async fn message_ids_of_remote(store: &Store, remote: &[String]) -> Result<V
         let found: Option<String> =
             sqlx::query_scalar("SELECT message_id FROM outbox WHERE remote_id = $1")
                 .bind(r)
-                .fetch_optional(store.pool())
+                .fetch_optional(&mut *store.conn().await?)
                 .await?;
         out.extend(found);
     }
@@ -916,7 +916,7 @@ pub async fn state(store: &Store, tz: chrono_tz::Tz) -> Result<crate::board::Out
         "SELECT envelope_to, subject, COALESCE(last_error, ''), failed_at FROM outbox
          WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC LIMIT 20",
     )
-    .fetch_all(store.pool())
+    .fetch_all(&mut *store.conn().await?)
     .await?;
     let failures = rows
         .iter()
@@ -944,7 +944,7 @@ pub async fn counts(store: &Store) -> Result<(i64, i64, i64)> {
             COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0)
          FROM outbox",
     )
-    .fetch_one(store.pool())
+    .fetch_one(&mut *store.conn().await?)
     .await?;
     Ok((row.get(0), row.get(1), row.get(2)))
 }

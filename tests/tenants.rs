@@ -8,6 +8,7 @@
 
 mod helpers;
 
+use helpers::servers::{Dovecot, SmtpSink, eventually};
 use helpers::{Backend, Zt, fixture, fresh_pg_database_as_app_role, pg_admin_url};
 use serde_json::Value;
 
@@ -517,4 +518,213 @@ fn every_web_page_of_one_city_shows_nothing_of_the_other_and_its_sessions_open_n
         r.body
     );
     assert!(!r.body.contains("大阪"));
+}
+
+/// A city's bot mailbox, bot address and web host name, for `run --all-tenants`.
+fn bot(code: &str) -> String {
+    format!("bot{code}")
+}
+
+fn host(code: &str) -> String {
+    format!("telework.{code}.example.lg.jp")
+}
+
+/// Two cities for one `zaitaku run --all-tenants`: each with its own mailbox on one Dovecot,
+/// its own bot address and host name (in `config/tenants/CODE/`), answering through one SMTP
+/// server. `web`: the shared configuration has a `[web] listen` (returned).
+fn served_cities(imap: &Dovecot, smtp: &SmtpSink, web: bool) -> Option<(Zt, Option<String>)> {
+    pg_admin_url()?;
+    let zt = Zt::with_db(Backend::Postgres, fresh_pg_database_as_app_role());
+    let listen = web.then(|| format!("127.0.0.1:{}", helpers::servers::free_port()));
+    let web_section = listen
+        .as_ref()
+        .map_or(String::new(), |l| format!("[web]\nlisten = \"{l}\"\n"));
+    zt.write(
+        "config/zaitaku.toml",
+        &format!(
+            "database = \"{}\"\n[mail]\nsource = \"maildir:{}/nobody\"\ntransport = \"{}\"\npoll_seconds = 1\nretry_base_seconds = 1\ndelivery_lease_seconds = 2\nmax_answers_per_address_per_day = 1000000\n\
+             [daemon]\ntick = \"* * * * * *\"\n{web_section}",
+            zt.db,
+            zt.dir.path().display(),
+            smtp.url()
+        ),
+    );
+    for code in [A, B] {
+        std::fs::create_dir_all(zt.path(&format!("config/tenants/{code}"))).unwrap();
+        zt.write(
+            &format!("config/tenants/{code}/zaitaku.toml"),
+            &format!(
+                "bot_address = \"{}@{}\"\n[mail]\nsource = \"{}\"\n[web]\nhost = \"{}\"\n",
+                bot(code),
+                host(code),
+                imap.url_for(&bot(code)),
+                host(code).to_uppercase(),
+            ),
+        );
+    }
+    zt.ok(&["tenants", "add", "--code", A, "--name", "千代田区"]);
+    zt.ok(&["tenants", "add", "--code", B, "--name", "大阪市"]);
+    load_city(&zt, A, "千代田");
+    load_city(&zt, B, "大阪");
+    Some((zt, listen))
+}
+
+/// The acknowledgements the SMTP server took, by the bot address they came from.
+fn acks_from(smtp: &SmtpSink, code: &str) -> Vec<String> {
+    let from = format!("{}@{}", bot(code), host(code));
+    smtp.received()
+        .into_iter()
+        .filter(|m| m.lines().any(|l| l.starts_with("From:") && l.contains(&from)))
+        .collect()
+}
+
+fn stop_daemon((mut child, log): (std::process::Child, std::path::PathBuf)) -> String {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(status.success(), "run --all-tenants should exit 0 after SIGTERM, got {status}\n{log}");
+    log
+}
+
+const DAY: &str = "12-Jan-2021 08:27:41 +0900";
+
+#[test]
+fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
+    use helpers::http::Client;
+    let imap = Dovecot::start_users(&[&bot(A), &bot(B)]);
+    let out = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(out.path());
+    let Some((zt, listen)) = served_cities(&imap, &smtp, true) else {
+        return;
+    };
+    let listen = listen.unwrap();
+    const PW: &str = "correct horse battery";
+    for code in [A, B] {
+        zt.run_stdin(
+            &["--tenant", code, "users", "set-password", "--employee", "E9001"],
+            format!("{PW}\n").as_bytes(),
+        )
+        .expect_code(0);
+    }
+    let daemon = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    // The same start mail (one Message-ID) reaches both cities' bots.
+    let mail = std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap();
+    imap.append_as(&bot(A), &mail, DAY);
+    imap.append_as(&bot(B), &mail, DAY);
+    eventually(60, "each city's bot answers its own mail", || {
+        acks_from(&smtp, A).len() == 1 && acks_from(&smtp, B).len() == 1
+    });
+    for code in [A, B] {
+        let b = board(&status(&zt, code));
+        assert_eq!((b[0].0.as_str(), b[0].1.as_str()), ("E1001", "on_time"), "{code}: {b:?}");
+    }
+    // Web: each host name is its city's register; a host no city has is refused.
+    let client = |code: Option<&str>| {
+        let mut c = Client::new(&listen);
+        c.host = Some(code.map_or("telework.nowhere.example".into(), |c| format!("{}:80", host(c))));
+        c
+    };
+    let mut ca = client(Some(A));
+    ca.login("E9001", PW).expect(303);
+    let admin = ca.get("/admin");
+    admin.expect(200);
+    assert!(admin.body.contains("千代田") && !admin.body.contains("大阪"), "{}", admin.body);
+    let mut cb = client(Some(B));
+    cb.login("E9001", PW).expect(303);
+    let orders = cb.get("/orders?date=2021-01-12");
+    assert!(orders.body.contains("大阪") && !orders.body.contains("千代田"), "{}", orders.body);
+    // 千代田区's session opens nothing at 大阪市's host name, on the same listener.
+    let mut stolen = client(Some(B));
+    stolen.cookies = ca.cookies.clone();
+    let r = stolen.get("/admin");
+    assert!(matches!(r.status, 303 | 401 | 403), "{}: {}", r.status, r.body);
+    assert!(!r.body.contains("千代田") && !r.body.contains("大阪"));
+    let mut nobody = client(None);
+    nobody.cookies = ca.cookies.clone();
+    let r = nobody.get("/admin");
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(!r.body.contains("千代田") && !r.body.contains("大阪"));
+    let log = stop_daemon(daemon);
+    assert!(log.contains("serving municipality"), "{log}");
+    assert_eq!(acks_from(&smtp, A).len(), 1);
+    assert_eq!(acks_from(&smtp, B).len(), 1);
+}
+
+#[test]
+fn two_daemons_for_every_city_answer_each_mail_once() {
+    let imap = Dovecot::start_users(&[&bot(A), &bot(B)]);
+    let out = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(out.path());
+    let Some((zt, _)) = served_cities(&imap, &smtp, false) else {
+        return;
+    };
+    let first = zt.start_run_with(&["run", "--all-tenants"], None);
+    let second = zt.start_run_with(&["run", "--all-tenants"], None);
+    let text = String::from_utf8(std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap())
+        .unwrap();
+    const N: usize = 6;
+    for i in 0..N {
+        for code in [A, B] {
+            let mail = text.replacen(
+                "Message-ID: <20210112082735.1001@",
+                &format!("Message-ID: <twice{i}.20210112082735.1001@"),
+                1,
+            );
+            imap.append_as(&bot(code), mail.as_bytes(), DAY);
+        }
+    }
+    eventually(90, "every mail of both cities answered", || {
+        acks_from(&smtp, A).len() >= N && acks_from(&smtp, B).len() >= N
+    });
+    // Time for a second answer to any of them, were one coming.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    stop_daemon(first);
+    stop_daemon(second);
+    for code in [A, B] {
+        let acks = acks_from(&smtp, code);
+        let replied_to: std::collections::BTreeSet<String> = acks
+            .iter()
+            .filter_map(|m| {
+                m.lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("in-reply-to:"))
+                    .map(str::to_string)
+            })
+            .collect();
+        assert_eq!(acks.len(), N, "{code}: one answer a mail");
+        assert_eq!(replied_to.len(), N, "{code}: each mail answered: {replied_to:?}");
+        let reports = status(&zt, code)["teleworkers"][0]["reports"]
+            .as_array()
+            .map_or(0, |r| r.len());
+        assert_eq!(reports, N, "{code}: each mail recorded once");
+    }
+}
+
+#[test]
+fn run_all_tenants_refuses_two_cities_on_one_host_name_and_sqlite_with_exit_2() {
+    let imap = Dovecot::start_users(&[&bot(A), &bot(B)]);
+    let out = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(out.path());
+    let Some((zt, _)) = served_cities(&imap, &smtp, false) else {
+        return;
+    };
+    zt.write(
+        &format!("config/tenants/{B}/zaitaku.toml"),
+        &format!("[web]\nhost = \"{}\"\n", host(A)),
+    );
+    zt.run(&["run", "--all-tenants"])
+        .expect_bad_input(&[&format!("tenant {B}"), "host", A]);
+    zt.write(
+        &format!("config/tenants/{B}/zaitaku.toml"),
+        "[web]\nhost = \"https://osaka.example/\"\n",
+    );
+    zt.run(&["run", "--all-tenants"])
+        .expect_bad_input(&[&format!("tenants/{B}/zaitaku.toml"), "web.host"]);
+    zt.run(&["--tenant", A, "run", "--all-tenants"])
+        .expect_bad_input(&["--all-tenants", "--tenant"]);
+    let lite = Zt::new(Backend::Sqlite);
+    lite.run(&["run", "--all-tenants"])
+        .expect_bad_input(&["PostgreSQL"]);
 }

@@ -238,10 +238,13 @@ async fn access_token(store: &Store, m: &MatrixConfig) -> std::result::Result<St
 
 /// A token the homeserver no longer accepts: forget a saved one, so the next try logs in.
 async fn token_refused(store: &Store, m: &MatrixConfig) {
-    if m.access_token.is_none() {
+    // A database away now cannot hold the old token either way: the next try logs in or fails.
+    if m.access_token.is_none()
+        && let Ok(mut conn) = store.conn().await
+    {
         let _ = sqlx::query("DELETE FROM chat_state WHERE name = $1")
             .bind(token_key(m))
-            .execute(store.pool())
+            .execute(&mut *conn)
             .await;
     }
 }

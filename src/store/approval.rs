@@ -198,7 +198,7 @@ impl super::Store {
         let rows = sqlx::query(&format!(
             "{DEPUTY_SELECT} ORDER BY d.supervisor, d.from_date, d.id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(deputy_row).collect())
     }
@@ -211,7 +211,7 @@ impl super::Store {
         ))
         .bind(deputy)
         .bind(on.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(deputy_row).collect())
     }

@@ -344,7 +344,7 @@ impl Store {
     pub async fn audit_entries(&self, f: &Filter) -> Result<Vec<Entry>> {
         let sql = format!("{SELECT} {WHERE} ORDER BY id");
         let rows = bind_filter(sqlx::query(&sql), f)
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         Ok(rows.iter().map(entry).collect())
     }
@@ -359,14 +359,14 @@ impl Store {
     ) -> Result<(Vec<Entry>, i64)> {
         let count = format!("SELECT COUNT(*) FROM audit_log {WHERE}");
         let total: i64 = bind_filter(sqlx::query(&count), f)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?
             .get(0);
         let sql = format!("{SELECT} {WHERE} ORDER BY id DESC LIMIT $6 OFFSET $7");
         let rows = bind_filter(sqlx::query(&sql), f)
             .bind(limit)
             .bind(offset)
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         Ok((rows.iter().map(entry).collect(), total))
     }
@@ -374,7 +374,7 @@ impl Store {
     /// Walks the chain. `None` when it is intact; else the first entry that breaks it and why.
     pub async fn audit_verify(&self) -> Result<Option<(i64, String)>> {
         let rows = sqlx::query(&format!("{SELECT} ORDER BY id"))
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         let mut prev = String::new();
         let mut last = 0;
@@ -406,7 +406,7 @@ impl Store {
             last = e.id;
         }
         let head = sqlx::query("SELECT last_id, hash FROM audit_head WHERE id = 1")
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         let (head_id, head_hash): (i64, String) = (head.get(0), head.get(1));
         if head_id != last || head_hash != prev {

@@ -9,7 +9,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT value FROM chat_state WHERE name = $1")
                 .bind(name)
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *self.conn().await?)
                 .await?,
         )
     }
@@ -18,7 +18,7 @@ impl Store {
     pub async fn forget_chat_state(&self, name: &str) -> Result<()> {
         sqlx::query("DELETE FROM chat_state WHERE name = $1")
             .bind(name)
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(())
     }

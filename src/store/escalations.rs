@@ -74,7 +74,7 @@ impl Store {
         )
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         for r in rows {
             f.reported.insert((r.get(0), r.get(1)));
@@ -85,7 +85,7 @@ impl Store {
         )
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         for r in rows {
             let key: (i64, String) = (r.get(0), r.get(1));
@@ -115,7 +115,7 @@ impl Store {
             "{BOARD_ESCALATIONS} WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id"
         ))
         .bind(date.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(board_escalation).collect())
     }
@@ -133,7 +133,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(*id);
             }
-            out.extend(q.fetch_all(self.pool()).await?.iter().map(board_escalation));
+            out.extend(q.fetch_all(&mut *self.conn().await?).await?.iter().map(board_escalation));
         }
         Ok(out)
     }
@@ -143,7 +143,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT kind, COUNT(*) FROM escalations WHERE status = 'failed' GROUP BY kind ORDER BY kind",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
@@ -160,7 +160,7 @@ impl Store {
                  WHERE x.message_id = $1",
             )
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
             if let Some(r) = row {
                 return Ok(Some((r.get(0), r.get(1), r.get(2))));

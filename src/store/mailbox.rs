@@ -11,7 +11,7 @@ impl Store {
         let row =
             sqlx::query("SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = $1")
                 .bind(mailbox)
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *self.conn().await?)
                 .await?;
         Ok(row.map(|r| (r.get::<i64, _>(0) as u32, r.get::<i64, _>(1) as u32)))
     }

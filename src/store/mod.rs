@@ -82,8 +82,18 @@ pub fn day_runs(days: &[NaiveDate]) -> Vec<String> {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// `Some(code)` when the pool serves several municipalities (`Store::open_shared`): each
+    /// connection this handle takes is set to its tenant first (`Store::conn`). `None` when the
+    /// pool is this handle's alone and its connections were set once, when they were opened.
+    shared: Option<std::sync::Arc<str>>,
     pub backend: Backend,
 }
+
+/// A connection of the store's pool, set to the store's tenant.
+pub type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
+
+/// Sets a connection's tenant: for the session (`local` false) or the transaction.
+const SET_TENANT: &str = "SELECT set_config('zaitaku.tenant', $1, $2)";
 
 impl std::fmt::Debug for Store {
     // The URL may carry a password: never print it.
@@ -92,6 +102,15 @@ impl std::fmt::Debug for Store {
             .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
+}
+
+fn no_tenant(code: &TenantCode) -> Error {
+    Error::bad(
+        "--tenant",
+        format!(
+            "no tenant {code} in this database (see `zaitaku tenants list`; add it with `zaitaku tenants add --code {code} --name NAME`)"
+        ),
+    )
 }
 
 /// Every migration, listed once: `("NNNN", "name")` stands for `migrations/sqlite/NNNN_name.sql`
@@ -165,18 +184,54 @@ impl Store {
     /// row-level security policies of migration 0017 then show and accept that tenant's rows
     /// only. The code must be one `tenants add` recorded; SQLite has no tenants.
     pub async fn open_as(url: &str, tenant: Option<&TenantCode>) -> Result<Store> {
-        Self::open_with(url, tenant, true).await
+        Self::open_with(url, tenant, None).await
     }
 
-    /// [`Store::open_as`] for a process that has already opened (and so migrated) the same
-    /// database: the same tenant checks, without the migrator. `survey --all-tenants` opens one
-    /// pool per municipality, and the migrator's lock and table check cost more than an empty
-    /// city's survey.
-    pub async fn open_as_migrated(url: &str, tenant: &TenantCode) -> Result<Store> {
-        Self::open_with(url, Some(tenant), false).await
+    /// One pool for every municipality of a PostgreSQL database (`run --all-tenants`, `survey
+    /// --all-tenants`), of at most `connections` connections: the handle returned acts for
+    /// tenant '' (the database's own city), and [`Store::for_tenant`] gives a handle per
+    /// municipality on the same connections, each setting its tenant on every connection it
+    /// takes. A pool per city would need 455 × its size of the server's connections (100 by
+    /// default). The role must not bypass row-level security, as for `--tenant`.
+    pub async fn open_shared(url: &str, connections: u32) -> Result<Store> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Error::bad(
+                "--db",
+                "several municipalities at once need PostgreSQL (--db postgres://…); a SQLite database is single-tenant",
+            ));
+        }
+        Self::open_with(url, None, Some(connections.max(1))).await
     }
 
-    async fn open_with(url: &str, tenant: Option<&TenantCode>, migrate: bool) -> Result<Store> {
+    /// This municipality's handle on a pool opened by [`Store::open_shared`]; exit 2 when the
+    /// database has no such tenant.
+    pub async fn for_tenant(&self, code: &TenantCode) -> Result<Store> {
+        if self.shared.is_none() {
+            return Err(Error::bad(
+                "--tenant",
+                "this database connection serves one municipality; open it with Store::open_shared to act for several",
+            ));
+        }
+        if !self.tenant_exists(code).await? {
+            return Err(no_tenant(code));
+        }
+        Ok(Store {
+            shared: Some(code.as_str().into()),
+            ..self.clone()
+        })
+    }
+
+    /// The municipality this handle acts for on a shared pool (`None` on a pool of its own).
+    pub fn shared_tenant(&self) -> Option<&str> {
+        self.shared.as_deref()
+    }
+
+    /// `shared`: the size of a pool [`Store::open_shared`] opens, `None` for one tenant's pool.
+    async fn open_with(
+        url: &str,
+        tenant: Option<&TenantCode>,
+        shared: Option<u32>,
+    ) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (url, backend) = if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -223,7 +278,11 @@ impl Store {
         };
         let setting = tenant.map_or(String::new(), |t| t.as_str().to_string());
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .max_connections(match (backend, shared) {
+                (Backend::Sqlite, _) => 4,
+                (Backend::Postgres, Some(n)) => n,
+                (Backend::Postgres, None) => 8,
+            })
             .after_connect(move |conn, _| {
                 let setting = setting.clone();
                 Box::pin(async move {
@@ -253,20 +312,20 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        let store = Store { pool, backend };
-        if let Some(code) = tenant {
+        let store = Store {
+            pool,
+            shared: shared.map(|_| "".into()),
+            backend,
+        };
+        if shared.is_some() {
             store.check_not_bypassing().await?;
-            if migrate {
-                store.migrate().await?;
-            }
+            store.migrate().await?;
+        } else if let Some(code) = tenant {
+            store.check_not_bypassing().await?;
+            store.migrate().await?;
             if !store.tenant_exists(code).await? {
                 store.close().await;
-                return Err(Error::bad(
-                    "--tenant",
-                    format!(
-                        "no tenant {code} in this database (see `zaitaku tenants list`; add it with `zaitaku tenants add --code {code} --name NAME`)"
-                    ),
-                ));
+                return Err(no_tenant(code));
             }
         } else {
             store.migrate().await?;
@@ -299,12 +358,33 @@ impl Store {
         Ok(())
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// A connection for one or a few statements, showing this store's tenant only. The pool
+    /// is never handed out: on a shared pool a connection used without being set would still
+    /// carry the tenant of whoever had it before.
+    pub async fn conn(&self) -> Result<Conn> {
+        let mut conn = self.pool.acquire().await?;
+        if let Some(tenant) = &self.shared {
+            sqlx::query(SET_TENANT)
+                .bind(&**tenant)
+                .bind(false)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(conn)
     }
 
     pub async fn begin(&self) -> Result<Tx<'static>> {
-        Ok(self.pool.begin().await?)
+        let mut tx = self.pool.begin().await?;
+        if let Some(tenant) = &self.shared {
+            // For the transaction only: whatever the connection is set to afterwards, every
+            // later user sets it again.
+            sqlx::query(SET_TENANT)
+                .bind(&**tenant)
+                .bind(true)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 
     pub async fn close(&self) {
@@ -337,7 +417,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT name, division, note, target, no FROM departments ORDER BY no, name",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(Department::from_row).collect())
     }
@@ -346,7 +426,7 @@ impl Store {
 
     pub async fn employees(&self) -> Result<HashMap<String, Employee>> {
         let rows = sqlx::query("SELECT employee_id, name, department, role, active FROM employees")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         let mut map: HashMap<String, Employee> = rows
             .iter()
@@ -354,7 +434,7 @@ impl Store {
             .map(|e| (e.employee_id.clone(), e))
             .collect();
         let emails = sqlx::query("SELECT email, employee_id FROM employee_emails ORDER BY email")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         for r in emails {
             let id: String = r.get(1);
@@ -363,7 +443,7 @@ impl Store {
             }
         }
         let ids = sqlx::query("SELECT employee_id, platform, identity FROM chat_identities")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         for r in ids {
             let id: String = r.get(0);
@@ -382,7 +462,7 @@ impl Store {
             "SELECT employee_id, name, department, role, active FROM employees WHERE employee_id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let mut e = Employee::from_row(&row);
@@ -390,12 +470,12 @@ impl Store {
             "SELECT email FROM employee_emails WHERE employee_id = $1 ORDER BY email",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         let ids =
             sqlx::query("SELECT platform, identity FROM chat_identities WHERE employee_id = $1")
                 .bind(id)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await?;
         for r in ids {
             if let Some(p) = ChatPlatform::parse(&r.get::<String, _>(0)) {
@@ -434,7 +514,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT employee_id, directory_dn FROM employees WHERE directory_dn IS NOT NULL",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
@@ -444,7 +524,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT directory_dn FROM employees WHERE employee_id = $1")
                 .bind(employee_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await?
                 .flatten(),
         )
@@ -542,7 +622,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT employee_id FROM employee_emails WHERE email = $1")
                 .bind(email.to_lowercase())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await?,
         )
     }
@@ -552,7 +632,7 @@ impl Store {
             "SELECT employee_id FROM employees WHERE department = $1 AND role = 'supervisor' AND active = 1 ORDER BY employee_id",
         )
         .bind(department)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         let mut out = Vec::new();
         for id in ids {
@@ -576,14 +656,14 @@ impl Store {
         )
         .bind(department)
         .bind(i64::from(fiscal_year))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let id: i64 = row.get(0);
         let users: Vec<String> =
             sqlx::query_scalar("SELECT employee_id FROM application_users WHERE application_id = $1 ORDER BY employee_id")
                 .bind(id)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await?;
         Ok(Some(Application {
             id,
@@ -599,7 +679,7 @@ impl Store {
         let keys: Vec<(String, i64)> = sqlx::query(
             "SELECT department, fiscal_year FROM applications ORDER BY fiscal_year, department",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -660,7 +740,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, id_no, employee_id, from_date, to_date FROM id_assignments ORDER BY from_date, id_no",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows
             .iter()
@@ -844,7 +924,7 @@ impl Store {
         ))
         .bind(employee)
         .bind(date.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.as_ref().map(OrderRow::from_row))
     }
@@ -865,7 +945,7 @@ impl Store {
                 q = q.bind(*e);
             }
             out.extend(
-                q.fetch_all(&self.pool)
+                q.fetch_all(&mut *self.conn().await?)
                     .await?
                     .iter()
                     .map(OrderRow::from_row),
@@ -879,7 +959,7 @@ impl Store {
             "{ORDER_SELECT} WHERE o.date = $1 AND o.status = 'approved' ORDER BY e.department, o.employee_id"
         ))
         .bind(date.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(OrderRow::from_row).collect())
     }
@@ -898,7 +978,7 @@ impl Store {
         .bind(employee)
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(OrderRow::from_row).collect())
     }

@@ -67,7 +67,7 @@ impl Store {
             "{BOARD_REPORTS} WHERE day = $1 ORDER BY received_at, id"
         ))
         .bind(date.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(board_report).collect())
     }
@@ -82,7 +82,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(*id);
             }
-            out.extend(q.fetch_all(self.pool()).await?.iter().map(board_report));
+            out.extend(q.fetch_all(&mut *self.conn().await?).await?.iter().map(board_report));
         }
         out.sort_by_key(|r| (r.received_at, r.id));
         Ok(out)
@@ -121,7 +121,7 @@ impl Store {
             }
         }
         let (mut of_orders, mut unmatched) = (Vec::new(), Vec::new());
-        for r in q.fetch_all(self.pool()).await? {
+        for r in q.fetch_all(&mut *self.conn().await?).await? {
             let part: i64 = r.get(0);
             let row = board_report_at(&r, 1);
             if part == 0 {
@@ -143,7 +143,7 @@ impl Store {
     pub async fn seen_message(&self, key: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reports WHERE message_key = $1")
             .bind(key)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(n > 0)
     }
@@ -155,7 +155,7 @@ pub async fn answers_sent(store: &Store, address: &str, day: &str) -> Result<u32
         sqlx::query_scalar("SELECT answers FROM answer_counts WHERE address = $1 AND day = $2")
             .bind(address)
             .bind(day)
-            .fetch_optional(store.pool())
+            .fetch_optional(&mut *store.conn().await?)
             .await?;
     Ok(n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32)
 }
@@ -179,7 +179,7 @@ pub async fn answers_on(
         for a in chunk {
             q = q.bind(*a);
         }
-        for row in q.fetch_all(store.pool()).await? {
+        for row in q.fetch_all(&mut *store.conn().await?).await? {
             let n = row.get::<i64, _>(1).clamp(0, i64::from(u32::MAX)) as u32;
             out.push((row.get::<String, _>(0), n));
         }
@@ -312,7 +312,7 @@ mod tests {
     /// The id each key was stored under, as the database has it.
     async fn stored(store: &Store) -> std::collections::HashMap<String, i64> {
         sqlx::query("SELECT message_key, id FROM reports")
-            .fetch_all(store.pool())
+            .fetch_all(&mut *store.conn().await.unwrap())
             .await
             .unwrap()
             .iter()

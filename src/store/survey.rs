@@ -123,7 +123,7 @@ impl Store {
         )
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         Ok(n.max(0) as u64)
     }
@@ -141,10 +141,11 @@ impl Store {
             Backend::Sqlite => ORDERS_SQLITE,
             Backend::Postgres => ORDERS_POSTGRES,
         };
+        let mut conn = self.conn().await?;
         let mut rows = sqlx::query(sql)
             .bind(from.to_string())
             .bind(to.to_string())
-            .fetch(self.pool());
+            .fetch(&mut *conn);
         while let Some(r) = rows.try_next().await? {
             let date: String = r.get(0);
             let count: i64 = r.get(1);
@@ -173,7 +174,7 @@ impl Store {
         )
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows
             .iter()
@@ -219,7 +220,7 @@ impl Store {
         )
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         let mut days: std::collections::HashMap<String, std::collections::BTreeSet<_>> =
             std::collections::HashMap::new();

@@ -59,7 +59,7 @@ impl Store {
             return Err(single_tenant());
         }
         let rows = sqlx::query("SELECT code, name, created_at FROM tenants ORDER BY code")
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         Ok(rows
             .iter()
@@ -83,7 +83,7 @@ impl Store {
             "SELECT (SELECT COUNT(*) FROM tenants),
                     EXISTS (SELECT 1 FROM departments WHERE tenant = '')",
         )
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         let (n, own): (i64, bool) = (row.get(0), row.get(1));
         Ok((n > 0 && !own).then_some(n))
@@ -92,7 +92,7 @@ impl Store {
     pub(super) async fn tenant_exists(&self, code: &TenantCode) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE code = $1")
             .bind(code.as_str())
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(n > 0)
     }
@@ -103,7 +103,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
         )
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         let (role, bypass): (String, bool) = (row.get(0), row.get(1));
         if bypass {

@@ -97,7 +97,7 @@ pub struct AuditRow {
 impl Store {
     /// `SELECT 1`: `/healthz`.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        sqlx::query("SELECT 1").execute(&mut *self.conn().await?).await?;
         Ok(())
     }
 
@@ -137,7 +137,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT password_hash FROM users WHERE employee_id = $1")
                 .bind(employee_id)
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *self.conn().await?)
                 .await?,
         )
     }
@@ -156,7 +156,7 @@ impl Store {
         )
         .bind(login)
         .bind(login.to_lowercase())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.conn().await?)
         .await?)
     }
 
@@ -181,7 +181,7 @@ impl Store {
         .bind(csrf)
         .bind(now)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -192,7 +192,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.map(|r| SessionRow {
             employee_id: r.get(0),
@@ -218,7 +218,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.map(|r| {
             let e = super::Employee::from_row(&r);
@@ -237,7 +237,7 @@ impl Store {
             "SELECT email FROM employee_emails WHERE employee_id = $1 ORDER BY email",
         )
         .bind(employee_id)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?)
     }
 
@@ -248,7 +248,7 @@ impl Store {
              WHERE e.department = $1 AND e.active = 1",
         )
         .bind(department)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?)
     }
 
@@ -256,7 +256,7 @@ impl Store {
     pub async fn purge_sessions(&self, now: i64) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?
             .rows_affected())
     }
@@ -264,7 +264,7 @@ impl Store {
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(())
     }
@@ -308,7 +308,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT employee_id FROM api_tokens WHERE token_hash = $1")
                 .bind(token_hash)
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *self.conn().await?)
                 .await?,
         )
     }
@@ -317,7 +317,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT employee_id, label, created_at FROM api_tokens ORDER BY employee_id, created_at",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows
             .iter()
@@ -373,7 +373,7 @@ impl Store {
         )
         .bind(login)
         .bind(since)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         Ok((row.get(0), row.get(1)))
     }
@@ -385,7 +385,7 @@ impl Store {
         sqlx::query("INSERT INTO login_failures (login, at) VALUES ($1, $2)")
             .bind(login)
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         self.purge_login_failures(expired).await?;
         Ok(())
@@ -395,7 +395,7 @@ impl Store {
     pub async fn purge_login_failures(&self, before: i64) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM login_failures WHERE at < $1")
             .bind(before)
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?
             .rows_affected())
     }
@@ -406,7 +406,7 @@ impl Store {
         sqlx::query("DELETE FROM login_failures WHERE login = $1 OR at < $2")
             .bind(login)
             .bind(before)
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(())
     }
@@ -425,7 +425,7 @@ impl Store {
         .bind(bounded(&a.action, AUDIT_WORD_CHARS))
         .bind(bounded(&a.target, AUDIT_TARGET_CHARS))
         .bind(bounded(&a.outcome, AUDIT_WORD_CHARS))
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -435,7 +435,7 @@ impl Store {
             "SELECT at, employee_id, action, target, outcome FROM web_audit ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows
             .iter()
@@ -454,7 +454,7 @@ impl Store {
     pub async fn register_order(&self, id: i64) -> Result<Option<RegisterRow>> {
         let row = sqlx::query(&format!("{REGISTER_SELECT} WHERE o.id = $1"))
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         Ok(row.as_ref().map(RegisterRow::from_row))
     }
@@ -471,7 +471,7 @@ impl Store {
         ))
         .bind(date.to_string())
         .bind(department.unwrap_or(""))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(RegisterRow::from_row).collect())
     }
@@ -486,7 +486,7 @@ impl Store {
             "{REGISTER_SELECT} WHERE {condition} ORDER BY o.date, e.department, o.employee_id"
         ))
         .bind(from.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(RegisterRow::from_row).collect())
     }
@@ -503,7 +503,7 @@ impl Store {
         ))
         .bind(from.to_string())
         .bind(department.unwrap_or(""))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(RegisterRow::from_row).collect())
     }
@@ -521,7 +521,7 @@ impl Store {
         .bind(employee)
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(RegisterRow::from_row).collect())
     }
@@ -533,7 +533,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT kind, reason, COUNT(*) FROM reports GROUP BY kind, reason ORDER BY kind, reason",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows
             .iter()
@@ -546,7 +546,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT kind, COUNT(*) FROM escalations WHERE status = 'sent' GROUP BY kind ORDER BY kind",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }

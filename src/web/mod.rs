@@ -537,6 +537,101 @@ pub async fn serve(
     served
 }
 
+/// One municipality's register for a listener that serves several by host name (`run
+/// --all-tenants`): its routes, and the sweep of its old logins and sessions, a future that
+/// never ends (run it beside the server).
+pub fn hosted(
+    cfg: Config,
+    store: Store,
+    channels: Channels,
+) -> (Router, impl Future<Output = ()> + Send + 'static) {
+    let app = App::new(cfg, store, channels);
+    (router(app.clone()), sweep(app))
+}
+
+/// The registers of a server for several municipalities, by their `[web] host` (lower case,
+/// without a port). Tenants added while it runs join it.
+#[derive(Clone, Default)]
+pub struct Hosts(Arc<std::sync::RwLock<HashMap<String, Router>>>);
+
+impl Hosts {
+    pub fn insert(&self, host: &str, router: Router) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(host.to_ascii_lowercase(), router);
+    }
+
+    fn get(&self, host: &str) -> Option<Router> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(host)
+            .cloned()
+    }
+}
+
+/// The host a request asks for: its `Host` header (or the URI's authority), without the port
+/// or a final dot, in lower case.
+fn requested_host(req: &axum::extract::Request) -> Option<String> {
+    let raw = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))?;
+    let authority: axum::http::uri::Authority = raw.parse().ok()?;
+    Some(
+        authority
+            .host()
+            .trim_end_matches('.')
+            .to_ascii_lowercase(),
+    )
+}
+
+/// Serves every register of `hosts` on one listener until `shutdown`: a request goes to the
+/// municipality whose `[web] host` it names, and a host no municipality has gets 404 (never
+/// another city's page).
+pub async fn serve_hosts(
+    listener: tokio::net::TcpListener,
+    hosts: Hosts,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    use tower_service::Service;
+    let addr = listener.local_addr().ok();
+    tracing::info!(addr = ?addr, "web registers listening, one per host name");
+    let by_host = move |req: axum::extract::Request| {
+        let router = requested_host(&req).and_then(|h| hosts.get(&h));
+        async move {
+            match router {
+                // A Router is always ready (its `poll_ready` is `Ready(Ok)`), and cannot fail.
+                Some(mut r) => match r.call(req).await {
+                    Ok(res) => res,
+                    Err(never) => match never {},
+                },
+                None => (
+                    StatusCode::NOT_FOUND,
+                    Html(
+                        "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\">\
+                         <title>見つかりません — 在宅勤務命令簿</title><main><h1>見つかりません</h1>\
+                         <p>このホスト名の自治体はありません。</p></main></html>",
+                    ),
+                )
+                    .into_response(),
+            }
+        }
+    };
+    let service = Router::new()
+        .fallback(by_host)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::Io {
+            path: format!("web {addr:?}"),
+            source: e,
+        })
+}
+
 /// How often old failed logins and expired sessions are deleted.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 

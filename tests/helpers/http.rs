@@ -91,6 +91,9 @@ pub struct Client {
     pub bearer: Option<String>,
     /// Sent with every request (a chat server's signature headers).
     pub headers: Vec<(String, String)>,
+    /// The `Host` header, when not the address connected to (a server for several
+    /// municipalities tells them apart by it).
+    pub host: Option<String>,
 }
 
 impl Client {
@@ -100,6 +103,7 @@ impl Client {
             cookies: BTreeMap::new(),
             bearer: None,
             headers: Vec::new(),
+            host: None,
         }
     }
 
@@ -143,7 +147,7 @@ impl Client {
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: zaitaku-tests\r\n",
-            self.addr
+            self.host.as_deref().unwrap_or(&self.addr)
         );
         if !self.cookies.is_empty() {
             let c: Vec<String> = self

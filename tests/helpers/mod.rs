@@ -309,6 +309,15 @@ impl Zt {
     /// Starts `zaitaku run`; its log (at `log_level`, if given) goes to a file, because a pipe
     /// nobody reads would fill and block it.
     pub fn start_run(&self, log_level: Option<&str>) -> (std::process::Child, PathBuf) {
+        self.start_run_with(&["run"], log_level)
+    }
+
+    /// [`Zt::start_run`] with other arguments (`--config DIR run --all-tenants`).
+    pub fn start_run_with(
+        &self,
+        args: &[&str],
+        log_level: Option<&str>,
+    ) -> (std::process::Child, PathBuf) {
         let log = self.path(&format!(
             "run-{}.log",
             std::time::SystemTime::now()
@@ -316,7 +325,7 @@ impl Zt {
                 .unwrap()
                 .as_nanos()
         ));
-        let mut cmd = self.cmd(&["run"]);
+        let mut cmd = self.cmd(args);
         if let Some(level) = log_level {
             cmd.env("ZAITAKU_LOG", level);
         }

@@ -39,6 +39,12 @@ pub const IMAP_PASS: &str = "secret";
 
 impl Dovecot {
     pub fn start() -> Dovecot {
+        Dovecot::start_users(&[IMAP_USER])
+    }
+
+    /// A server with a mailbox for each of `users` (password `IMAP_PASS` for all): one bot
+    /// address per municipality.
+    pub fn start_users(users: &[&str]) -> Dovecot {
         let dir = tempfile::Builder::new()
             .prefix("zt-dovecot")
             .tempdir()
@@ -55,11 +61,11 @@ impl Dovecot {
             .arg(d.join("home"))
             .status()
             .unwrap();
-        std::fs::write(
-            d.join("users"),
-            format!("{IMAP_USER}:{{PLAIN}}{IMAP_PASS}::::::\n"),
-        )
-        .unwrap();
+        let lines: String = users
+            .iter()
+            .map(|u| format!("{u}:{{PLAIN}}{IMAP_PASS}::::::\n"))
+            .collect();
+        std::fs::write(d.join("users"), lines).unwrap();
         let port = free_port();
         let conf = format!(
             r#"protocols = imap
@@ -120,10 +126,12 @@ protocol imap {{
     }
 
     pub fn url(&self) -> String {
-        format!(
-            "imap://{IMAP_USER}:{IMAP_PASS}@127.0.0.1:{}/INBOX",
-            self.port
-        )
+        self.url_for(IMAP_USER)
+    }
+
+    /// The INBOX of one of the users given to `start_users`.
+    pub fn url_for(&self, user: &str) -> String {
+        format!("imap://{user}:{IMAP_PASS}@127.0.0.1:{}/INBOX", self.port)
     }
 
     pub fn up(&mut self) {
@@ -158,8 +166,13 @@ protocol imap {{
 
     /// Delivers a message with IMAP APPEND, with the server's receipt time (INTERNALDATE) given.
     pub fn append(&self, bytes: &[u8], internal_date: &str) {
+        self.append_as(IMAP_USER, bytes, internal_date)
+    }
+
+    /// Appends a message to the INBOX of `user`.
+    pub fn append_as(&self, user: &str, bytes: &[u8], internal_date: &str) {
         let script = format!(
-            "import imaplib,sys\nm=imaplib.IMAP4('127.0.0.1',{})\nm.login('{IMAP_USER}','{IMAP_PASS}')\n\
+            "import imaplib,sys\nm=imaplib.IMAP4('127.0.0.1',{})\nm.login('{user}','{IMAP_PASS}')\n\
              t,d=m.append('INBOX',None,'\"{internal_date}\"',sys.stdin.buffer.read())\nassert t=='OK',d\nm.logout()\n",
             self.port
         );

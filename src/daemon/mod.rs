@@ -22,6 +22,9 @@ use crate::store::Store;
 
 use crate::health::{MAILBOX_CONNECTED, MAILBOX_WATCHED};
 
+pub mod tenants;
+pub use tenants::run_all_tenants;
+
 pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) -> Result<()> {
     let transport = Arc::new(Transport::from_config(&cfg.mail.transport)?);
     // The chat channels, registered once for every task of the process.
@@ -31,22 +34,11 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         Some(w) => Some(crate::web::bind(w.listen).await?),
         None => None,
     };
-    // Before anything is claimed: mail that a daemon killed on this host had claimed goes out
-    // now, not when its lease runs out.
-    let released = crate::outbox::release_dead_leases(&store, Utc::now()).await?;
-    if released > 0 {
-        tracing::info!(
-            released,
-            "took back mail a killed process had claimed; it goes out now"
-        );
-    }
-    // The configuration this run works by, in the audit trail when it changed (SPEC §11).
-    if crate::audit::record_config(&store, &cfg, Utc::now()).await? {
-        tracing::info!("configuration changed since the last start: recorded in the audit trail");
-    }
+    prepare(&store, &cfg).await?;
     let (stop_tx, stop) = watch::channel(false);
     MAILBOX_WATCHED.store(true, Ordering::Relaxed);
-    let mut tasks = spawn_tasks(&cfg, &store, &transport, channels, web, &stop);
+    let mut tasks = JoinSet::new();
+    spawn_tasks(&mut tasks, &cfg, &store, &transport, channels, web, &stop);
     tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
         tick = %cfg.daemon.tick.0, "zaitaku running");
     let mut early: Option<Result<()>> = None;
@@ -54,31 +46,62 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         _ = shutdown => tracing::info!("shutting down: finishing the message in hand"),
         Some(done) = tasks.join_next() => {
             // A loop ended on its own: that is an error (they only return when told to stop).
-            early = Some(done.map_err(|e| Error::Mail(format!("a task failed: {e}"))).and_then(|r| r));
+            early = Some(ended(done));
         }
     }
+    wind_down(stop_tx, tasks, early).await
+}
+
+/// What a task that ended returned; a panic is a task failure.
+fn ended(done: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
+    done.map_err(|e| Error::Mail(format!("a task failed: {e}")))
+        .and_then(|r| r)
+}
+
+/// Tells every task to stop, waits for each to finish the batch in hand and commit, and
+/// returns the error of the task that ended `early` (on its own), if one did.
+async fn wind_down(
+    stop_tx: watch::Sender<bool>,
+    mut tasks: JoinSet<Result<()>>,
+    early: Option<Result<()>>,
+) -> Result<()> {
     let _ = stop_tx.send(true);
     while let Some(done) = tasks.join_next().await {
-        done.map_err(|e| Error::Mail(format!("a task failed: {e}")))??;
+        ended(done)?;
     }
-    match early {
-        Some(Err(e)) => Err(e),
-        _ => Ok(()),
+    early.unwrap_or(Ok(()))
+}
+
+/// Before a city's tasks start (see the comments).
+async fn prepare(store: &Store, cfg: &Config) -> Result<()> {
+    // Before anything is claimed: mail that a daemon killed on this host had claimed goes out
+    // now, not when its lease runs out.
+    let released = crate::outbox::release_dead_leases(store, Utc::now()).await?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "took back mail a killed process had claimed; it goes out now"
+        );
     }
+    // The configuration this run works by, in the audit trail when it changed (SPEC §11).
+    if crate::audit::record_config(store, cfg, Utc::now()).await? {
+        tracing::info!("configuration changed since the last start: recorded in the audit trail");
+    }
+    Ok(())
 }
 
 /// Starts the daemon's tasks: the web (when configured), the mailbox, Matrix (when
 /// configured), delivery, the directory sync (when scheduled) and the scheduler. Each stops
 /// when `stop` turns true.
 fn spawn_tasks(
+    tasks: &mut JoinSet<Result<()>>,
     cfg: &Config,
     store: &Store,
     transport: &Arc<Transport>,
     channels: crate::outbox::channel::Channels,
     web: Option<tokio::net::TcpListener>,
     stop: &watch::Receiver<bool>,
-) -> JoinSet<Result<()>> {
-    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
+) {
     if let Some(listener) = web {
         let mut stop = stop.clone();
         let stopped = async move {
@@ -142,7 +165,6 @@ fn spawn_tasks(
         channels,
         stop.clone(),
     ));
-    tasks
 }
 
 /// Sleeps, or returns true early when told to stop.
