@@ -31,9 +31,9 @@ fn main() -> ExitCode {
         cli.command,
         zaitaku::cli::Command::Run { .. } | zaitaku::cli::Command::Web { .. }
     ) {
-        "info,sqlx::query=error"
+        "info,sqlx::query=error,sqlx::postgres::notice=warn"
     } else {
-        "warn,sqlx::query=error"
+        "warn,sqlx::query=error,sqlx::postgres::notice=warn"
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

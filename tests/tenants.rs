@@ -8,7 +8,7 @@
 
 mod helpers;
 
-use helpers::servers::{Dovecot, SmtpSink, eventually};
+use helpers::servers::{Dovecot, SmtpSink};
 use helpers::{Backend, Zt, fixture, fresh_pg_database_as_app_role, pg_admin_url};
 use serde_json::Value;
 
@@ -569,12 +569,18 @@ fn served_cities(imap: &Dovecot, smtp: &SmtpSink, web: bool) -> Option<(Zt, Opti
     Some((zt, listen))
 }
 
-/// The acknowledgements the SMTP server took, by the bot address they came from.
+/// The acknowledgements the SMTP server took, by the bot address they came from (the From
+/// header may be folded after the encoded display name).
 fn acks_from(smtp: &SmtpSink, code: &str) -> Vec<String> {
-    let from = format!("{}@{}", bot(code), host(code));
+    let from = format!("<{}@{}>", bot(code), host(code));
     smtp.received()
         .into_iter()
-        .filter(|m| m.lines().any(|l| l.starts_with("From:") && l.contains(&from)))
+        .filter(|m| {
+            let head = m.replace("\r\n", "\n");
+            let head = head.split("\n\n").next().unwrap_or("").replace("\n ", " ");
+            head.lines()
+                .any(|l| l.starts_with("From:") && l.contains(&from))
+        })
         .collect()
 }
 
@@ -590,6 +596,24 @@ fn stop_daemon((mut child, log): (std::process::Child, std::path::PathBuf)) -> S
 }
 
 const DAY: &str = "12-Jan-2021 08:27:41 +0900";
+
+/// Waits up to `secs` for `done`; on a timeout the daemon's log is in the failure.
+fn until(
+    daemon: &(std::process::Child, std::path::PathBuf),
+    secs: u64,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let log = std::fs::read_to_string(&daemon.1).unwrap_or_default();
+    panic!("timed out after {secs}s waiting for: {what}\n{log}");
+}
 
 #[test]
 fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
@@ -614,7 +638,7 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
     let mail = std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap();
     imap.append_as(&bot(A), &mail, DAY);
     imap.append_as(&bot(B), &mail, DAY);
-    eventually(60, "each city's bot answers its own mail", || {
+    until(&daemon, 60, "each city's bot answers its own mail", || {
         acks_from(&smtp, A).len() == 1 && acks_from(&smtp, B).len() == 1
     });
     for code in [A, B] {
@@ -676,7 +700,7 @@ fn two_daemons_for_every_city_answer_each_mail_once() {
             imap.append_as(&bot(code), mail.as_bytes(), DAY);
         }
     }
-    eventually(90, "every mail of both cities answered", || {
+    until(&first, 90, "every mail of both cities answered", || {
         acks_from(&smtp, A).len() >= N && acks_from(&smtp, B).len() >= N
     });
     // Time for a second answer to any of them, were one coming.

@@ -17,7 +17,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -95,9 +94,20 @@ struct Cities {
     host_of: HashMap<String, String>,
 }
 
+/// A tenant ready to start: its configuration read and checked, its handle on the pool.
+struct Ready {
+    code: String,
+    name: String,
+    cfg: Config,
+    store: Store,
+    transport: Arc<Transport>,
+    host: Option<String>,
+}
+
 impl Cities {
-    /// Starts the tasks of every tenant not served yet. `strict`: a bad tenant is an error
-    /// (at the start); otherwise it is logged and tried again at the next look.
+    /// Starts the tasks of every tenant not served yet. Every new tenant's configuration is
+    /// read first: at the start (`strict`) a bad one stops the daemon before anything is
+    /// written; later it is logged, left out, and tried again at the next look.
     async fn start_new(
         &mut self,
         root: &Store,
@@ -107,56 +117,88 @@ impl Cities {
         stop: &watch::Receiver<bool>,
         strict: bool,
     ) -> Result<()> {
+        let mut ready: Vec<Ready> = Vec::new();
         for t in root.tenants().await? {
             if self.served.contains(&t.code) {
                 continue;
             }
-            let started = self.start_one(root, load, &t.code, hosts, tasks, stop).await;
-            match started {
-                Ok(()) => {
-                    tracing::info!(tenant = %t.code, name = %t.name, "serving municipality");
-                }
+            match self.configure(root, load, t.code.clone(), t.name, &ready).await {
+                Ok(r) => ready.push(r),
                 Err(e) if strict => return Err(e),
                 Err(e) => {
                     tracing::error!(tenant = %t.code, error = %e, "cannot serve this municipality; will try again")
                 }
             }
         }
+        for r in ready {
+            let (code, name) = (r.code.clone(), r.name.clone());
+            match self.start(r, hosts, tasks, stop).await {
+                Ok(()) => tracing::info!(tenant = %code, name = %name, "serving municipality"),
+                Err(e) if strict => return Err(e),
+                Err(e) => {
+                    tracing::error!(tenant = %code, error = %e, "cannot serve this municipality; will try again")
+                }
+            }
+        }
         Ok(())
     }
 
-    async fn start_one(
-        &mut self,
+    /// Reads and checks one tenant's configuration; nothing is written.
+    async fn configure(
+        &self,
         root: &Store,
         load: &impl Fn(&TenantCode) -> Result<Config>,
-        code: &str,
-        hosts: &Hosts,
-        tasks: &mut JoinSet<Result<()>>,
-        stop: &watch::Receiver<bool>,
-    ) -> Result<()> {
+        code: String,
+        name: String,
+        others: &[Ready],
+    ) -> Result<Ready> {
         let named = |e: Error| match e {
             e if e.is_bad_input() => Error::bad(format!("tenant {code}"), e.to_string()),
             e => e,
         };
-        let tenant = TenantCode::parse(code).map_err(|m| Error::bad("tenants.code", m))?;
+        let tenant = TenantCode::parse(&code).map_err(|m| Error::bad("tenants.code", m))?;
         let cfg = load(&tenant).map_err(named)?;
         let host = cfg.web.as_ref().and_then(|w| w.host.clone());
-        if let Some(h) = &host
-            && let Some(other) = self.host_of.get(h)
-        {
-            return Err(Error::bad(
-                format!("tenant {code}"),
-                format!("[web] host {h:?} is tenant {other}'s already: each municipality needs a host name of its own"),
-            ));
+        if let Some(h) = &host {
+            let taken = self.host_of.get(h).cloned().or_else(|| {
+                others
+                    .iter()
+                    .find(|o| o.host.as_ref() == Some(h))
+                    .map(|o| o.code.clone())
+            });
+            if let Some(other) = taken {
+                return Err(Error::bad(
+                    format!("tenant {code}"),
+                    format!("[web] host {h:?} is tenant {other}'s already: each municipality needs a host name of its own"),
+                ));
+            }
         }
-        let store = root.for_tenant(&tenant).await?;
         let transport = Arc::new(Transport::from_config(&cfg.mail.transport).map_err(named)?);
-        let channels = crate::chat::channels(&cfg);
-        super::prepare(&store, &cfg).await?;
-        super::spawn_tasks(tasks, &cfg, &store, &transport, channels.clone(), None, stop);
-        match &host {
+        let store = root.for_tenant(&tenant).await?;
+        Ok(Ready {
+            code,
+            name,
+            cfg,
+            store,
+            transport,
+            host,
+        })
+    }
+
+    /// Starts one tenant's tasks, and puts its register on the listener.
+    async fn start(
+        &mut self,
+        r: Ready,
+        hosts: &Hosts,
+        tasks: &mut JoinSet<Result<()>>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<()> {
+        let channels = crate::chat::channels(&r.cfg);
+        super::prepare(&r.store, &r.cfg).await?;
+        super::spawn_tasks(tasks, &r.cfg, &r.store, &r.transport, channels.clone(), None, stop);
+        match &r.host {
             Some(h) => {
-                let (router, sweep) = crate::web::hosted(cfg.clone(), store, channels);
+                let (router, sweep) = crate::web::hosted(r.cfg.clone(), r.store, channels);
                 let mut s = stop.clone();
                 tasks.spawn(async move {
                     tokio::select! {
@@ -166,15 +208,14 @@ impl Cities {
                     Ok(())
                 });
                 hosts.insert(h, router);
-                self.host_of.insert(h.clone(), code.to_string());
+                self.host_of.insert(h.clone(), r.code.clone());
             }
             None => tracing::info!(
-                tenant = %code,
+                tenant = %r.code,
                 "no [web] host in its configuration: its register is not served by this daemon"
             ),
         }
-        tracing::debug!(tenant = %code, source = %crate::store::redact(&cfg.mail.source), at = %Utc::now(), "tenant tasks started");
-        self.served.insert(code.to_string());
+        self.served.insert(r.code);
         Ok(())
     }
 }
