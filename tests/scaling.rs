@@ -36,32 +36,14 @@ const WITHOUT_TENANT: &[&str] = &["_sqlx_migrations", "tenants"];
 /// Which of them Citus would hold as reference tables (a copy on every node).
 const REFERENCE_TABLES: &[&str] = &["tenants"];
 
-/// GAP (docs/scaling.md, "What the catalog test found"): keys of generated IDs and of token
-/// hashes that migration 0017 left without the tenant ("Keys made of generated IDs stay as
-/// they are"). On one PostgreSQL they are harmless (an ID comes from one sequence per table);
-/// Citus refuses to distribute a table whose primary key lacks the distribution column. The fix
-/// is a migration that makes each `(tenant, …)`; the doc gives it.
-const KEYS_WITHOUT_TENANT: &[&str] = &[
-    "api_tokens.api_tokens_pkey",
-    "application_users.application_users_pkey",
-    "applications.applications_pkey",
-    "audit_log.audit_log_pkey",
-    "deputies.deputies_pkey",
-    "digests.digests_pkey",
-    "escalations.escalations_pkey",
-    "id_assignments.id_assignments_pkey",
-    "login_failures.login_failures_pkey",
-    "orders.orders_pkey",
-    "outbox.outbox_pkey",
-    "reports.reports_pkey",
-    "sessions.sessions_pkey",
-    "web_audit.web_audit_pkey",
-];
+/// Unique keys without the tenant: none. Citus refuses to distribute a table whose primary key
+/// lacks the distribution column; the keys of generated IDs and token hashes that migration
+/// 0017 left alone are `(tenant, …)` since 0020 (docs/scaling.md).
+const KEYS_WITHOUT_TENANT: &[&str] = &[];
 
-/// GAP: the one foreign key between tenant tables that does not carry the tenant: an
-/// application's users point at `applications(id)`, a generated ID (0001, untouched by 0017).
-const FOREIGN_KEYS_WITHOUT_TENANT: &[&str] =
-    &["application_users.application_users_application_id_fkey"];
+/// Foreign keys between tenant tables without the tenant: none (an application's users point
+/// at `applications (tenant, id)` since 0020).
+const FOREIGN_KEYS_WITHOUT_TENANT: &[&str] = &[];
 
 /// GAP: every tenant-keyed foreign key is `ON UPDATE CASCADE`, so that `tenants add --adopt`
 /// can rename tenant '' to a code parents first (0017). Citus refuses CASCADE on update when the
@@ -70,6 +52,7 @@ const FOREIGN_KEYS_WITHOUT_TENANT: &[&str] =
 /// `ON UPDATE NO ACTION`.
 const FOREIGN_KEYS_ON_UPDATE_CASCADE: &[&str] = &[
     "api_tokens.api_tokens_tenant_employee_id_fkey",
+    "application_users.application_users_tenant_application_id_fkey",
     "application_users.application_users_tenant_employee_id_fkey",
     "applications.applications_tenant_department_fkey",
     "chat_identities.chat_identities_tenant_employee_id_fkey",
