@@ -550,23 +550,28 @@ fn served_cities(imap: &Dovecot, smtp: &SmtpSink, web: bool) -> Option<(Zt, Opti
         ),
     );
     for code in [A, B] {
-        std::fs::create_dir_all(zt.path(&format!("config/tenants/{code}"))).unwrap();
-        zt.write(
-            &format!("config/tenants/{code}/zaitaku.toml"),
-            &format!(
-                "bot_address = \"{}@{}\"\n[mail]\nsource = \"{}\"\n[web]\nhost = \"{}\"\n",
-                bot(code),
-                host(code),
-                imap.url_for(&bot(code)),
-                host(code).to_uppercase(),
-            ),
-        );
+        city_config(&zt, imap, code);
     }
     zt.ok(&["tenants", "add", "--code", A, "--name", "千代田区"]);
     zt.ok(&["tenants", "add", "--code", B, "--name", "大阪市"]);
     load_city(&zt, A, "千代田");
     load_city(&zt, B, "大阪");
     Some((zt, listen))
+}
+
+/// `config/tenants/CODE/zaitaku.toml`: the city's bot address, mailbox and host name.
+fn city_config(zt: &Zt, imap: &Dovecot, code: &str) {
+    std::fs::create_dir_all(zt.path(&format!("config/tenants/{code}"))).unwrap();
+    zt.write(
+        &format!("config/tenants/{code}/zaitaku.toml"),
+        &format!(
+            "bot_address = \"{}@{}\"\n[mail]\nsource = \"{}\"\n[web]\nhost = \"{}\"\n",
+            bot(code),
+            host(code),
+            imap.url_for(&bot(code)),
+            host(code).to_uppercase(),
+        ),
+    );
 }
 
 /// The acknowledgements the SMTP server took, by the bot address they came from (the From
@@ -751,4 +756,28 @@ fn run_all_tenants_refuses_two_cities_on_one_host_name_and_sqlite_with_exit_2() 
     let lite = Zt::new(Backend::Sqlite);
     lite.run(&["run", "--all-tenants"])
         .expect_bad_input(&["PostgreSQL"]);
+}
+
+#[test]
+fn a_city_added_while_the_daemon_runs_is_served_without_a_restart() {
+    const C: &str = "011002"; // 札幌市
+    let imap = Dovecot::start_users(&[&bot(A), &bot(B), &bot(C)]);
+    let out = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(out.path());
+    let Some((zt, _)) = served_cities(&imap, &smtp, false) else {
+        return;
+    };
+    let daemon = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    city_config(&zt, &imap, C);
+    zt.ok(&["tenants", "add", "--code", C, "--name", "札幌市"]);
+    load_city(&zt, C, "札幌");
+    let mail = std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap();
+    imap.append_as(&bot(C), &mail, DAY);
+    // The daemon looks at the tenant list every minute.
+    until(&daemon, 100, "the new city's bot answers", || {
+        acks_from(&smtp, C).len() == 1
+    });
+    let log = stop_daemon(daemon);
+    assert!(log.contains("tenant=011002"), "{log}");
+    assert!(acks_from(&smtp, A).is_empty() && acks_from(&smtp, B).is_empty());
 }
