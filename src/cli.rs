@@ -115,6 +115,9 @@ pub enum Command {
         /// Serve every municipality of the PostgreSQL database, each by its config/tenants/CODE/ (SPEC §13)
         #[arg(long)]
         all_tenants: bool,
+        /// Start the daemon's clock at this moment, RFC 3339 (a rehearsal of a day; it runs on from there)
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
     },
     /// Web accounts (an employee's login to the web register)
     #[command(subcommand)]
@@ -372,6 +375,15 @@ fn flag_date(flag: &str, s: &str) -> Result<NaiveDate> {
     parse_date(s).ok_or_else(|| Error::bad(flag, format!("expected a date YYYY-MM-DD, got {s:?}")))
 }
 
+/// `run --now T`: the daemon's clock, started at T; the system's without the flag.
+fn run_clock(start: &Option<String>) -> Result<crate::clock::Clock> {
+    let start = start
+        .as_deref()
+        .map(|s| parse_instant("--now", s))
+        .transpose()?;
+    Ok(crate::clock::Clock::starting_at(start))
+}
+
 fn now_or(flag: &str, s: &Option<String>) -> Result<DateTime<Utc>> {
     match s {
         Some(s) => parse_instant(flag, s),
@@ -425,8 +437,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         _ => None,
     };
     let mut cfg = load_config_for(cli.config.as_deref(), tenant.as_ref())?;
-    if let Command::Run { all_tenants: true } = &cli.command {
-        return run_all_tenants(cli.config.as_deref(), cli.db.as_deref(), tenant, cfg).await;
+    if let Command::Run {
+        all_tenants: true,
+        now,
+    } = &cli.command
+    {
+        let clock = run_clock(now)?;
+        return run_all_tenants(cli.config.as_deref(), cli.db.as_deref(), tenant, cfg, clock).await;
     }
     if let Command::Calendar(a) = &cli.command {
         cfg.calendar.fill_from_law(a.year); // a year past the table is computed, and warned
@@ -442,15 +459,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         // One pool for all the cities, a few connections, each set to its city per use.
         let store = Store::open_shared(&url, SURVEY_CITIES_AT_ONCE as u32).await?;
         let out = &mut std::io::stdout().lock();
-        let result = survey_all(
-            &store,
-            cli.config.as_deref(),
-            &cfg,
-            a,
-            prefecture,
-            out,
-        )
-        .await;
+        let result = survey_all(&store, cli.config.as_deref(), &cfg, a, prefecture, out).await;
         store.close().await;
         return result;
     }
@@ -506,8 +515,9 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
             };
             contact(store, cfg, c, now, out).await
         }
-        Command::Run { .. } => {
-            crate::daemon::run(cfg.clone(), store.clone(), shutdown_signal()).await
+        Command::Run { now: start, .. } => {
+            let clock = run_clock(&start)?;
+            crate::daemon::run(cfg.clone(), store.clone(), clock, shutdown_signal()).await
         }
         Command::Users(UsersCmd::SetPassword { employee }) => {
             let pw = read_password()?;
@@ -1112,7 +1122,7 @@ async fn web(
         crate::chat::channels(cfg),
         listener,
         shutdown_signal(),
-        start,
+        crate::clock::Clock::starting_at(start),
     )
     .await
 }
@@ -1267,6 +1277,7 @@ async fn run_all_tenants(
     db: Option<&str>,
     tenant: Option<TenantCode>,
     cfg: Config,
+    clock: crate::clock::Clock,
 ) -> Result<()> {
     if tenant.is_some() {
         return Err(Error::bad(
@@ -1278,7 +1289,8 @@ async fn run_all_tenants(
     let store = Store::open_shared(&url, crate::daemon::tenants::CONNECTIONS).await?;
     let config = config.map(Path::to_path_buf);
     let load = move |code: &TenantCode| load_config_for(config.as_deref(), Some(code));
-    let result = crate::daemon::run_all_tenants(cfg, store.clone(), load, shutdown_signal()).await;
+    let result =
+        crate::daemon::run_all_tenants(cfg, store.clone(), clock, load, shutdown_signal()).await;
     store.close().await;
     result
 }

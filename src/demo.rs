@@ -123,7 +123,7 @@ async fn serve_web(
         channels,
         listener,
         shutdown,
-        Some(now),
+        crate::clock::Clock::starting_at(Some(now)),
     )
     .await
 }

@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod chat;
 pub mod classify;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod csvin;
 pub mod daemon;

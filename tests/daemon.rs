@@ -485,3 +485,58 @@ fn after_a_five_second_smtp_outage_everything_goes_within_10s_of_its_return() {
         );
     }
 }
+
+/// `run --now T` rehearses a past day: the daemon's one clock starts at T, so the scheduler
+/// fires that morning's escalation at its time by that clock, and the mail it sends is dated
+/// by it. With the wall clock (2026) nothing of 2021-01-12 would ever be due.
+#[test]
+fn run_with_now_rehearses_a_day_on_the_daemons_one_clock() {
+    for b in helpers::backends() {
+        let zt = Zt::new(b);
+        std::fs::write(
+            zt.path("config/zaitaku.toml"),
+            format!(
+                "database = \"{}\"\n[mail]\nsource = \"maildir:{}\"\ntransport = \"file:{}\"\npoll_seconds = 1\n[daemon]\ntick = \"* * * * * *\"\n",
+                zt.db,
+                zt.path("inbox").display(),
+                zt.path("sent").display()
+            ),
+        )
+        .unwrap();
+        zt.with_staff().with_orders_0112();
+        zt.ok(&[
+            "ingest",
+            fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+        ]);
+        let acks = zt.sent().len();
+        let daemon =
+            zt.start_run_with(&["run", "--now", "2021-01-12T08:44:57+09:00"], Some("info"));
+        // 佐藤 (E1002) never reported: the first step of the chain is due at 08:45 that day.
+        let reminder = |sent: &[String]| {
+            sent.iter()
+                .filter(|m| m.contains("To: sato@city.example.lg.jp"))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        eventually(30, "the 08:45 reminder by the daemon's clock", || {
+            !reminder(&zt.sent()).is_empty()
+        });
+        let (mut child, log) = daemon;
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        assert!(child.wait().unwrap().success());
+        let log = std::fs::read_to_string(log).unwrap_or_default();
+        let sent = zt.sent();
+        let r = reminder(&sent);
+        assert_eq!(r.len(), 1, "{b:?}: one reminder\n{log}");
+        assert!(
+            r[0].contains("Date: Tue, 12 Jan 2021 08:45:")
+                || r[0].contains("Date: Tue, 12 Jan 2021 08:46:"),
+            "{b:?}: dated by the daemon's clock:\n{}",
+            r[0]
+        );
+        assert_eq!(sent.len(), acks + 1, "{b:?}: nothing else sent\n{log}");
+    }
+}

@@ -596,7 +596,10 @@ fn stop_daemon((mut child, log): (std::process::Child, std::path::PathBuf)) -> S
         .status();
     let status = child.wait().unwrap();
     let log = std::fs::read_to_string(log).unwrap_or_default();
-    assert!(status.success(), "run --all-tenants should exit 0 after SIGTERM, got {status}\n{log}");
+    assert!(
+        status.success(),
+        "run --all-tenants should exit 0 after SIGTERM, got {status}\n{log}"
+    );
     log
 }
 
@@ -633,7 +636,14 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
     const PW: &str = "correct horse battery";
     for code in [A, B] {
         zt.run_stdin(
-            &["--tenant", code, "users", "set-password", "--employee", "E9001"],
+            &[
+                "--tenant",
+                code,
+                "users",
+                "set-password",
+                "--employee",
+                "E9001",
+            ],
             format!("{PW}\n").as_bytes(),
         )
         .expect_code(0);
@@ -648,28 +658,47 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
     });
     for code in [A, B] {
         let b = board(&status(&zt, code));
-        assert_eq!((b[0].0.as_str(), b[0].1.as_str()), ("E1001", "on_time"), "{code}: {b:?}");
+        assert_eq!(
+            (b[0].0.as_str(), b[0].1.as_str()),
+            ("E1001", "on_time"),
+            "{code}: {b:?}"
+        );
     }
     // Web: each host name is its city's register; a host no city has is refused.
     let client = |code: Option<&str>| {
         let mut c = Client::new(&listen);
-        c.host = Some(code.map_or("telework.nowhere.example".into(), |c| format!("{}:80", host(c))));
+        c.host = Some(code.map_or("telework.nowhere.example".into(), |c| {
+            format!("{}:80", host(c))
+        }));
         c
     };
     let mut ca = client(Some(A));
     ca.login("E9001", PW).expect(303);
     let admin = ca.get("/admin");
     admin.expect(200);
-    assert!(admin.body.contains("千代田") && !admin.body.contains("大阪"), "{}", admin.body);
+    assert!(
+        admin.body.contains("千代田") && !admin.body.contains("大阪"),
+        "{}",
+        admin.body
+    );
     let mut cb = client(Some(B));
     cb.login("E9001", PW).expect(303);
     let orders = cb.get("/orders?date=2021-01-12");
-    assert!(orders.body.contains("大阪") && !orders.body.contains("千代田"), "{}", orders.body);
+    assert!(
+        orders.body.contains("大阪") && !orders.body.contains("千代田"),
+        "{}",
+        orders.body
+    );
     // 千代田区's session opens nothing at 大阪市's host name, on the same listener.
     let mut stolen = client(Some(B));
     stolen.cookies = ca.cookies.clone();
     let r = stolen.get("/admin");
-    assert!(matches!(r.status, 303 | 401 | 403), "{}: {}", r.status, r.body);
+    assert!(
+        matches!(r.status, 303 | 401 | 403),
+        "{}: {}",
+        r.status,
+        r.body
+    );
     assert!(!r.body.contains("千代田") && !r.body.contains("大阪"));
     let mut nobody = client(None);
     nobody.cookies = ca.cookies.clone();
@@ -692,8 +721,8 @@ fn two_daemons_for_every_city_answer_each_mail_once() {
     };
     let first = zt.start_run_with(&["run", "--all-tenants"], None);
     let second = zt.start_run_with(&["run", "--all-tenants"], None);
-    let text = String::from_utf8(std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap())
-        .unwrap();
+    let text =
+        String::from_utf8(std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap()).unwrap();
     const N: usize = 6;
     for i in 0..N {
         for code in [A, B] {
@@ -723,7 +752,11 @@ fn two_daemons_for_every_city_answer_each_mail_once() {
             })
             .collect();
         assert_eq!(acks.len(), N, "{code}: one answer a mail");
-        assert_eq!(replied_to.len(), N, "{code}: each mail answered: {replied_to:?}");
+        assert_eq!(
+            replied_to.len(),
+            N,
+            "{code}: each mail answered: {replied_to:?}"
+        );
         let reports = status(&zt, code)["teleworkers"][0]["reports"]
             .as_array()
             .map_or(0, |r| r.len());

@@ -532,6 +532,7 @@ pub async fn run(
     cfg: Config,
     transport: Arc<Transport>,
     channels: Channels,
+    clock: crate::clock::Clock,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     use crate::health::MATRIX_CONNECTED as CONNECTED;
@@ -585,7 +586,8 @@ pub async fn run(
             up = Some(true);
         }
         backoff = Duration::from_secs(1);
-        if let Err(e) = take_in(&store, &cfg, &channels, &m, since.is_some(), batch).await {
+        if let Err(e) = take_in(&store, &cfg, (&channels, clock), &m, since.is_some(), batch).await
+        {
             // The position was not saved: the same events come again at the next /sync.
             tracing::error!(error = %e, "matrix: storing messages failed; will read them again");
             tokio::select! {
@@ -594,7 +596,7 @@ pub async fn run(
             }
             continue;
         }
-        crate::outbox::deliver_now(&store, &transport, &channels, &cfg, Utc::now()).await;
+        crate::outbox::deliver_now(&store, &transport, &channels, &cfg, clock.now()).await;
     }
 }
 
@@ -603,7 +605,7 @@ pub async fn run(
 async fn take_in(
     store: &Store,
     cfg: &Config,
-    channels: &Channels,
+    (channels, clock): (&Channels, crate::clock::Clock),
     m: &MatrixConfig,
     resumed: bool,
     mut batch: SyncBatch,
@@ -632,6 +634,7 @@ async fn take_in(
     // would only puzzle people. Later, after any absence, everything is taken.
     if !resumed {
         let before = batch.messages.len();
+        // The homeserver's timestamps are wall time, whatever the process's clock reads.
         let since = Utc::now() - chrono::Duration::hours(24);
         batch.messages.retain(|msg| msg.at >= since);
         if batch.messages.len() < before {
@@ -671,7 +674,7 @@ async fn take_in(
                 .collect();
         }
     }
-    let now = Utc::now();
+    let now = clock.now();
     let mut ing = Ingestor::new(store, cfg, channels).await?;
     let (mut tx, outcomes) = if batch.messages.is_empty() {
         (store.begin().await?, vec![])

@@ -14,6 +14,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::transport::Transport;
@@ -25,7 +26,12 @@ use crate::health::{MAILBOX_CONNECTED, MAILBOX_WATCHED};
 pub mod tenants;
 pub use tenants::run_all_tenants;
 
-pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn run(
+    cfg: Config,
+    store: Store,
+    clock: Clock,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let transport = Arc::new(Transport::from_config(&cfg.mail.transport)?);
     // The chat channels, registered once for every task of the process.
     let channels = crate::chat::channels(&cfg);
@@ -34,11 +40,18 @@ pub async fn run(cfg: Config, store: Store, shutdown: impl Future<Output = ()>) 
         Some(w) => Some(crate::web::bind(w.listen).await?),
         None => None,
     };
-    prepare(&store, &cfg).await?;
+    prepare(&store, &cfg, clock).await?;
     let (stop_tx, stop) = watch::channel(false);
     MAILBOX_WATCHED.store(true, Ordering::Relaxed);
     let mut tasks = JoinSet::new();
-    spawn_tasks(&mut tasks, &cfg, &store, &transport, channels, web, &stop);
+    spawn_tasks(
+        &mut tasks,
+        &cfg,
+        &store,
+        (&transport, channels, clock),
+        web,
+        &stop,
+    );
     tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
         tick = %cfg.daemon.tick.0, "zaitaku running");
     let mut early: Option<Result<()>> = None;
@@ -73,10 +86,10 @@ async fn wind_down(
 }
 
 /// Before a city's tasks start (see the comments).
-async fn prepare(store: &Store, cfg: &Config) -> Result<()> {
+async fn prepare(store: &Store, cfg: &Config, clock: Clock) -> Result<()> {
     // Before anything is claimed: mail that a daemon killed on this host had claimed goes out
     // now, not when its lease runs out.
-    let released = crate::outbox::release_dead_leases(store, Utc::now()).await?;
+    let released = crate::outbox::release_dead_leases(store, clock.now()).await?;
     if released > 0 {
         tracing::info!(
             released,
@@ -84,7 +97,7 @@ async fn prepare(store: &Store, cfg: &Config) -> Result<()> {
         );
     }
     // The configuration this run works by, in the audit trail when it changed (SPEC §11).
-    if crate::audit::record_config(store, cfg, Utc::now()).await? {
+    if crate::audit::record_config(store, cfg, clock.now()).await? {
         tracing::info!("configuration changed since the last start: recorded in the audit trail");
     }
     Ok(())
@@ -97,8 +110,7 @@ fn spawn_tasks(
     tasks: &mut JoinSet<Result<()>>,
     cfg: &Config,
     store: &Store,
-    transport: &Arc<Transport>,
-    channels: crate::outbox::channel::Channels,
+    (transport, channels, clock): (&Arc<Transport>, Channels, Clock),
     web: Option<tokio::net::TcpListener>,
     stop: &watch::Receiver<bool>,
 ) {
@@ -113,7 +125,7 @@ fn spawn_tasks(
             channels.clone(),
             listener,
             stopped,
-            None,
+            clock,
         ));
     }
     if cfg.mail.source.starts_with("maildir:") {
@@ -122,6 +134,7 @@ fn spawn_tasks(
             cfg.clone(),
             transport.clone(),
             channels.clone(),
+            clock,
             stop.clone(),
         ));
     } else {
@@ -130,6 +143,7 @@ fn spawn_tasks(
             cfg.clone(),
             transport.clone(),
             channels.clone(),
+            clock,
             stop.clone(),
         ));
     }
@@ -139,6 +153,7 @@ fn spawn_tasks(
             cfg.clone(),
             transport.clone(),
             channels.clone(),
+            clock,
             stop.clone(),
         ));
     }
@@ -147,14 +162,15 @@ fn spawn_tasks(
         cfg.clone(),
         transport.clone(),
         channels.clone(),
+        clock,
         stop.clone(),
     ));
     if let Some((expr, schedule)) = cfg.ldap.as_ref().and_then(|l| l.sync.clone()) {
         tasks.spawn(directory_sync_loop(
             store.clone(),
             cfg.clone(),
-            expr,
-            schedule,
+            (expr, schedule),
+            clock,
             stop.clone(),
         ));
     }
@@ -163,6 +179,7 @@ fn spawn_tasks(
         cfg.clone(),
         transport.clone(),
         channels,
+        clock,
         stop.clone(),
     ));
 }
@@ -183,6 +200,7 @@ async fn maildir_loop(
     cfg: Config,
     transport: Arc<Transport>,
     channels: Channels,
+    clock: Clock,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let dir = std::path::PathBuf::from(cfg.mail.source.trim_start_matches("maildir:"));
@@ -190,7 +208,7 @@ async fn maildir_loop(
     let poll = Duration::from_secs(cfg.mail.poll_seconds);
     let mut failing = false;
     loop {
-        match crate::ingest::ingest_maildir(&store, &cfg, &channels, &dir, Utc::now(), false).await
+        match crate::ingest::ingest_maildir(&store, &cfg, &channels, &dir, clock.now(), false).await
         {
             Ok(s) => {
                 MAILBOX_CONNECTED.store(true, Ordering::Relaxed);
@@ -204,7 +222,7 @@ async fn maildir_loop(
                         duplicates = s.duplicates,
                         "maildir batch done"
                     );
-                    crate::outbox::deliver_now(&store, &transport, &channels, &cfg, Utc::now())
+                    crate::outbox::deliver_now(&store, &transport, &channels, &cfg, clock.now())
                         .await;
                 }
             }
@@ -236,44 +254,40 @@ async fn delivery_loop(
     cfg: Config,
     transport: Arc<Transport>,
     channels: Channels,
+    clock: Clock,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     loop {
-        let wait = match crate::outbox::deliver_with(
-            &store,
-            &transport,
-            &channels,
-            &cfg,
-            Utc::now(),
-        )
-        .await
-        {
-            Ok(d) => {
-                if d.attempted > 0 {
-                    tracing::info!(
-                        sent = d.sent,
-                        retrying = d.retrying,
-                        failed = d.failed,
-                        "outbox"
-                    );
-                }
-                match crate::outbox::next_due(&store).await {
-                    Ok(Some(at)) => {
-                        let ms = at * 1000 - Utc::now().timestamp_millis();
-                        Duration::from_millis(ms.max(0) as u64)
+        let wait =
+            match crate::outbox::deliver_with(&store, &transport, &channels, &cfg, clock.now())
+                .await
+            {
+                Ok(d) => {
+                    if d.attempted > 0 {
+                        tracing::info!(
+                            sent = d.sent,
+                            retrying = d.retrying,
+                            failed = d.failed,
+                            "outbox"
+                        );
                     }
-                    Ok(None) => DELIVERY_IDLE,
-                    Err(e) => {
-                        tracing::error!(error = %e, "outbox: cannot read what is due");
-                        DELIVERY_IDLE
+                    match crate::outbox::next_due(&store).await {
+                        Ok(Some(at)) => {
+                            let ms = at * 1000 - clock.now().timestamp_millis();
+                            Duration::from_millis(ms.max(0) as u64)
+                        }
+                        Ok(None) => DELIVERY_IDLE,
+                        Err(e) => {
+                            tracing::error!(error = %e, "outbox: cannot read what is due");
+                            DELIVERY_IDLE
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "outbox delivery failed; will try again");
-                DELIVERY_IDLE
-            }
-        };
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox delivery failed; will try again");
+                    DELIVERY_IDLE
+                }
+            };
         // Never spin: a row a rival daemon claimed first is due but not ours.
         let wait = wait.clamp(Duration::from_millis(200), DELIVERY_IDLE);
         if stopped_during(&mut stop, wait).await {
@@ -287,12 +301,13 @@ async fn scheduler(
     cfg: Config,
     transport: Arc<Transport>,
     channels: Channels,
+    clock: Clock,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     // Catch up at once: overdue steps, a missed digest, mail left in the outbox.
-    run_tick(&store, &cfg, &transport, &channels).await;
-    while next_time(&cfg.daemon.tick, &cfg, &mut stop).await {
-        run_tick(&store, &cfg, &transport, &channels).await;
+    run_tick(&store, &cfg, (&transport, &channels), clock.now()).await;
+    while next_time(&cfg.daemon.tick, &cfg, clock, &mut stop).await {
+        run_tick(&store, &cfg, (&transport, &channels), clock.now()).await;
     }
     Ok(())
 }
@@ -303,8 +318,8 @@ async fn scheduler(
 async fn directory_sync_loop(
     store: Store,
     cfg: Config,
-    expr: String,
-    schedule: cron::Schedule,
+    schedule: (String, cron::Schedule),
+    clock: Clock,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let actor = crate::store::audit::Actor {
@@ -312,9 +327,8 @@ async fn directory_sync_loop(
         via: "daemon",
         client: None,
     };
-    let schedule = (expr, schedule);
-    while next_time(&schedule, &cfg, &mut stop).await {
-        match crate::directory::sync(&store, &cfg, false, Utc::now().timestamp(), &actor).await {
+    while next_time(&schedule, &cfg, clock, &mut stop).await {
+        match crate::directory::sync(&store, &cfg, false, clock.now().timestamp(), &actor).await {
             Ok(plan) => tracing::info!(
                 new = plan.new.len(),
                 changed = plan.changed.len(),
@@ -335,24 +349,28 @@ async fn directory_sync_loop(
 async fn next_time(
     (expr, schedule): &(String, cron::Schedule),
     cfg: &Config,
+    clock: Clock,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
-    let now = Utc::now().with_timezone(&cfg.timezone);
+    let now = clock.now().with_timezone(&cfg.timezone);
     let Some(next) = schedule.after(&now).next() else {
         tracing::warn!(schedule = %expr, "the schedule has no future time; nothing more runs on it");
         let _ = stop.changed().await;
         return false;
     };
-    let wait = (next.with_timezone(&Utc) - Utc::now())
-        .to_std()
-        .unwrap_or_default();
+    let wait = clock.until(next.with_timezone(&Utc));
     !stopped_during(stop, wait).await
 }
 
-async fn run_tick(store: &Store, cfg: &Config, transport: &Transport, channels: &Channels) {
+async fn run_tick(
+    store: &Store,
+    cfg: &Config,
+    (transport, channels): (&Transport, &Channels),
+    now: chrono::DateTime<Utc>,
+) {
     // A failing tick (database or mail server down) is logged and tried again at the next time;
     // it never stops the daemon.
-    match crate::tick::tick(store, cfg, transport, channels, Utc::now()).await {
+    match crate::tick::tick(store, cfg, transport, channels, now).await {
         Ok(r) => {
             if r.steps_sent + r.steps_expired + r.digests + r.delivery.attempted > 0 {
                 tracing::info!(report = %r, "tick");

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::transport::Transport;
@@ -41,6 +42,7 @@ pub const CONNECTIONS: u32 = 16;
 pub async fn run_all_tenants(
     shared: Config,
     root: Store,
+    clock: Clock,
     load: impl Fn(&TenantCode) -> Result<Config>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
@@ -53,7 +55,7 @@ pub async fn run_all_tenants(
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
     let mut city = Cities::default();
     // At the start every tenant's configuration must be good: the operator is watching.
-    city.start_new(&root, &load, &hosts, &mut tasks, &stop, true)
+    city.start_new(&root, (&load, clock), &hosts, &mut tasks, &stop, true)
         .await?;
     if let Some(listener) = web {
         let mut s = stop.clone();
@@ -63,7 +65,10 @@ pub async fn run_all_tenants(
         tasks.spawn(crate::web::serve_hosts(listener, hosts.clone(), stopped));
     }
     crate::health::MAILBOX_WATCHED.store(true, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(tenants = city.served.len(), "zaitaku running for every municipality");
+    tracing::info!(
+        tenants = city.served.len(),
+        "zaitaku running for every municipality"
+    );
     tokio::pin!(shutdown);
     let mut early: Option<Result<()>> = None;
     loop {
@@ -78,7 +83,7 @@ pub async fn run_all_tenants(
                 break;
             }
             _ = tokio::time::sleep(RESCAN) => {
-                if let Err(e) = city.start_new(&root, &load, &hosts, &mut tasks, &stop, false).await {
+                if let Err(e) = city.start_new(&root, (&load, clock), &hosts, &mut tasks, &stop, false).await {
                     tracing::error!(error = %e, "cannot read the tenant list; will look again");
                 }
             }
@@ -111,7 +116,7 @@ impl Cities {
     async fn start_new(
         &mut self,
         root: &Store,
-        load: &impl Fn(&TenantCode) -> Result<Config>,
+        (load, clock): (&impl Fn(&TenantCode) -> Result<Config>, Clock),
         hosts: &Hosts,
         tasks: &mut JoinSet<Result<()>>,
         stop: &watch::Receiver<bool>,
@@ -122,7 +127,10 @@ impl Cities {
             if self.served.contains(&t.code) {
                 continue;
             }
-            match self.configure(root, load, t.code.clone(), t.name, &ready).await {
+            match self
+                .configure(root, load, t.code.clone(), t.name, &ready)
+                .await
+            {
                 Ok(r) => ready.push(r),
                 Err(e) if strict => return Err(e),
                 Err(e) => {
@@ -132,7 +140,7 @@ impl Cities {
         }
         for r in ready {
             let (code, name) = (r.code.clone(), r.name.clone());
-            match self.start(r, hosts, tasks, stop).await {
+            match self.start(r, clock, hosts, tasks, stop).await {
                 Ok(()) => tracing::info!(tenant = %code, name = %name, "serving municipality"),
                 Err(e) if strict => return Err(e),
                 Err(e) => {
@@ -169,7 +177,9 @@ impl Cities {
             if let Some(other) = taken {
                 return Err(Error::bad(
                     format!("tenant {code}"),
-                    format!("[web] host {h:?} is tenant {other}'s already: each municipality needs a host name of its own"),
+                    format!(
+                        "[web] host {h:?} is tenant {other}'s already: each municipality needs a host name of its own"
+                    ),
                 ));
             }
         }
@@ -189,16 +199,24 @@ impl Cities {
     async fn start(
         &mut self,
         r: Ready,
+        clock: Clock,
         hosts: &Hosts,
         tasks: &mut JoinSet<Result<()>>,
         stop: &watch::Receiver<bool>,
     ) -> Result<()> {
         let channels = crate::chat::channels(&r.cfg);
-        super::prepare(&r.store, &r.cfg).await?;
-        super::spawn_tasks(tasks, &r.cfg, &r.store, &r.transport, channels.clone(), None, stop);
+        super::prepare(&r.store, &r.cfg, clock).await?;
+        super::spawn_tasks(
+            tasks,
+            &r.cfg,
+            &r.store,
+            (&r.transport, channels.clone(), clock),
+            None,
+            stop,
+        );
         match &r.host {
             Some(h) => {
-                let (router, sweep) = crate::web::hosted(r.cfg.clone(), r.store, channels);
+                let (router, sweep) = crate::web::hosted(r.cfg.clone(), r.store, channels, clock);
                 let mut s = stop.clone();
                 tasks.spawn(async move {
                     tokio::select! {

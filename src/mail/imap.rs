@@ -147,6 +147,7 @@ pub async fn run(
     cfg: Config,
     transport: std::sync::Arc<Transport>,
     channels: Channels,
+    clock: crate::clock::Clock,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let url = ImapUrl::parse(&cfg.mail.source)?;
@@ -160,7 +161,7 @@ pub async fn run(
             &store,
             &cfg,
             &url,
-            (&transport, &channels),
+            (&transport, &channels, clock),
             &mut stop,
             &mut connected,
         )
@@ -191,7 +192,7 @@ async fn session(
     store: &Store,
     cfg: &Config,
     url: &ImapUrl,
-    out: (&Transport, &Channels),
+    out: (&Transport, &Channels, crate::clock::Clock),
     stop: &mut watch::Receiver<bool>,
     connected: &mut bool,
 ) -> Result<()> {
@@ -271,7 +272,7 @@ async fn fetch_new(
     url: &ImapUrl,
     s: &mut ImapSession,
     validity: u32,
-    (transport, channels): (&Transport, &Channels),
+    (transport, channels, clock): (&Transport, &Channels, crate::clock::Clock),
     stop: &watch::Receiver<bool>,
 ) -> Result<usize> {
     let key = url.display();
@@ -286,7 +287,7 @@ async fn fetch_new(
     let mut done = 0;
     for chunk in uids.chunks(BATCH) {
         let fetched = fetch_batch(s, url, chunk).await?;
-        let now = Utc::now();
+        let now = clock.now();
         let mut ing = Ingestor::new(store, cfg, channels).await?;
         let max_uid = fetched
             .iter()
@@ -315,7 +316,7 @@ async fn fetch_new(
         // or processed twice.
         mark_done(s, url, cfg, &fetched).await?;
         // Answer this batch before fetching the next: a backlog must not delay the first acks.
-        let d = crate::outbox::deliver_with(store, transport, channels, cfg, Utc::now()).await?;
+        let d = crate::outbox::deliver_with(store, transport, channels, cfg, clock.now()).await?;
         tracing::info!(
             messages = fetched.len(),
             last_uid = max_uid,

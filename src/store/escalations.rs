@@ -133,7 +133,12 @@ impl Store {
             for id in chunk {
                 q = q.bind(*id);
             }
-            out.extend(q.fetch_all(&mut *self.conn().await?).await?.iter().map(board_escalation));
+            out.extend(
+                q.fetch_all(&mut *self.conn().await?)
+                    .await?
+                    .iter()
+                    .map(board_escalation),
+            );
         }
         Ok(out)
     }

@@ -82,7 +82,12 @@ impl Store {
             for id in chunk {
                 q = q.bind(*id);
             }
-            out.extend(q.fetch_all(&mut *self.conn().await?).await?.iter().map(board_report));
+            out.extend(
+                q.fetch_all(&mut *self.conn().await?)
+                    .await?
+                    .iter()
+                    .map(board_report),
+            );
         }
         out.sort_by_key(|r| (r.received_at, r.id));
         Ok(out)

@@ -97,7 +97,9 @@ pub struct AuditRow {
 impl Store {
     /// `SELECT 1`: `/healthz`.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&mut *self.conn().await?).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.conn().await?)
+            .await?;
         Ok(())
     }
 

@@ -120,8 +120,8 @@ pub struct Inner {
     template_dirs: Vec<PathBuf>,
     /// 自分の在宅勤務's rows, kept while the register's change counter stands still.
     pub my_cache: my_cache::MyCache,
-    /// `zaitaku web --now T`: the server's clock started at T and runs on (rehearsals, tests).
-    clock_offset: chrono::TimeDelta,
+    /// The process's one clock: `zaitaku web --now T` starts it at T (rehearsals, tests).
+    clock: crate::clock::Clock,
 }
 
 /// The address a request came from (the TCP peer, never a header): the audit's client, and
@@ -193,20 +193,20 @@ impl App {
             changes: AtomicU64::new(0),
             template_dirs,
             my_cache: my_cache::MyCache::default(),
-            clock_offset: chrono::TimeDelta::zero(),
+            clock: crate::clock::Clock::system(),
         }))
     }
 
-    /// The same, with the clock started at `start` (`zaitaku web --now`).
+    /// The same, on the process's clock (`zaitaku web --now`, `run --now`).
     pub fn with_clock(
         cfg: Config,
         store: Store,
         channels: Channels,
-        start: Option<DateTime<Utc>>,
+        clock: crate::clock::Clock,
     ) -> App {
         let mut app = App::new(cfg, store, channels);
-        if let (Some(start), Some(inner)) = (start, Arc::get_mut(&mut app.0)) {
-            inner.clock_offset = start - Utc::now();
+        if let Some(inner) = Arc::get_mut(&mut app.0) {
+            inner.clock = clock;
         }
         app
     }
@@ -216,7 +216,7 @@ impl App {
     /// drafts, the audit), sessions and the login throttle all read it, so `web --now T`
     /// writes what a server started at T would (issue 16).
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + self.clock_offset
+        self.clock.now()
     }
 
     /// The board of a day judged at the clock. Fifty supervisors polling the same day cost one
@@ -518,10 +518,10 @@ pub async fn serve(
     channels: Channels,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    start: Option<DateTime<Utc>>,
+    clock: crate::clock::Clock,
 ) -> Result<()> {
     let addr = listener.local_addr().ok();
-    let app = App::with_clock(cfg, store, channels, start);
+    let app = App::with_clock(cfg, store, channels, clock);
     tracing::info!(addr = ?addr, "web register listening");
     let sweeper = tokio::spawn(sweep(app.clone()));
     // The peer's address (`ConnectInfo`): the audit's client, and the trusted proxies' test.
@@ -544,8 +544,9 @@ pub fn hosted(
     cfg: Config,
     store: Store,
     channels: Channels,
+    clock: crate::clock::Clock,
 ) -> (Router, impl Future<Output = ()> + Send + 'static) {
-    let app = App::new(cfg, store, channels);
+    let app = App::with_clock(cfg, store, channels, clock);
     (router(app.clone()), sweep(app))
 }
 
@@ -580,12 +581,7 @@ fn requested_host(req: &axum::extract::Request) -> Option<String> {
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))?;
     let authority: axum::http::uri::Authority = raw.parse().ok()?;
-    Some(
-        authority
-            .host()
-            .trim_end_matches('.')
-            .to_ascii_lowercase(),
-    )
+    Some(authority.host().trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// Serves every register of `hosts` on one listener until `shutdown`: a request goes to the
