@@ -140,7 +140,7 @@ async fn orders_bench(n: usize, phases: &str) {
     }
     let staff_csv = dir.path().join("staff.csv");
     std::fs::write(&staff_csv, staff).expect("staff");
-    register::import_employees(&store, &staff_csv)
+    register::import_employees(&store, &staff_csv, chrono::Utc::now().timestamp())
         .await
         .expect("employees");
     for (i, dept) in depts.iter().enumerate() {
@@ -243,7 +243,7 @@ async fn main() {
     let store = Store::open(&cfg.database).await.expect("open the database");
     register::init(&store, &cfg).await.expect("init");
     let staff = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/register/employees.csv");
-    register::import_employees(&store, &staff)
+    register::import_employees(&store, &staff, chrono::Utc::now().timestamp())
         .await
         .expect("employees");
     let app = register::ApplicationArgs {
@@ -258,7 +258,7 @@ async fn main() {
         .expect("application");
     let from = zaitaku::calendar::parse_date("2021-01-04").expect("date");
     for e in ["E1001", "E1002"] {
-        register::assign_id(&store, &cfg, e, from, None)
+        register::assign_id(&store, &cfg, e, from, None, chrono::Utc::now().timestamp())
             .await
             .expect("id");
     }

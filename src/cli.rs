@@ -493,7 +493,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         }
         Command::Employees(c) => employees(store, cfg, c, now, out).await,
         Command::Applications(c) => applications(store, cfg, c, now, out).await,
-        Command::Ids(c) => ids(store, cfg, c, out).await,
+        Command::Ids(c) => ids(store, cfg, c, now, out).await,
         Command::Orders(c) => orders(store, cfg, c, now, out).await,
         Command::Deputies(c) => deputies(store, c, now, out).await,
         Command::Ingest(args) => ingest(store, cfg, args, now, out).await,
@@ -855,12 +855,18 @@ async fn applications(
 }
 
 /// `zaitaku ids assign | release | list`.
-async fn ids(store: &Store, cfg: &Config, c: IdsCmd, out: &mut impl Write) -> Result<()> {
+async fn ids(
+    store: &Store,
+    cfg: &Config,
+    c: IdsCmd,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<()> {
     match c {
         IdsCmd::Assign { employee, from, to } => {
             let from = flag_date("--from", &from)?;
             let to = to.map(|t| flag_date("--to", &t)).transpose()?;
-            let h = register::assign_id(store, cfg, &employee, from, to).await?;
+            let h = register::assign_id(store, cfg, &employee, from, to, now.timestamp()).await?;
             say(
                 out,
                 format!(
@@ -871,7 +877,7 @@ async fn ids(store: &Store, cfg: &Config, c: IdsCmd, out: &mut impl Write) -> Re
         }
         IdsCmd::Release { employee, on } => {
             let on = flag_date("--on", &on)?;
-            let h = register::release_id(store, &employee, on).await?;
+            let h = register::release_id(store, &employee, on, now.timestamp()).await?;
             say(
                 out,
                 format!(

@@ -232,9 +232,9 @@ async fn prepare_register(dir: &Path, cfg: &Config, store: &Store) -> Result<()>
     let n = register::init(store, cfg).await?;
     println!("  テレワーク対象部署 {n} 課を読み込みました（config/departments.toml）");
     let employees = write(dir, "employees.csv", EMPLOYEES)?;
-    let n = register::import_employees(store, &employees).await?;
-    println!("  職員 {n} 名を登録しました（{}）", employees.display());
     let now = parse_instant("demo", "2021-01-04T09:00:00+09:00")?;
+    let n = register::import_employees(store, &employees, now.timestamp()).await?;
+    println!("  職員 {n} 名を登録しました（{}）", employees.display());
     for (dept, pc, users) in [
         ("情報管理課", "JOHO-PC01", "E1001,E1002,E1004"),
         ("財政課", "ZAISEI-PC01", "E1003,E1005"),
@@ -261,7 +261,7 @@ async fn prepare_register(dir: &Path, cfg: &Config, store: &Store) -> Result<()>
     }
     for e in ["E1001", "E1002", "E1003", "E1004", "E1005"] {
         let from = crate::calendar::parse_date("2021-01-04").expect("valid date");
-        let h = register::assign_id(store, cfg, e, from, None).await?;
+        let h = register::assign_id(store, cfg, e, from, None, now.timestamp()).await?;
         println!(
             "  テレワーク用ID {:>2} → {} ({}〜{})",
             h.id_no, h.employee, h.from, h.to

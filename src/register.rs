@@ -46,8 +46,7 @@ pub(crate) fn lookup_department<'a>(
 }
 
 /// `zaitaku employees import`: as the CLI's user (the audit trail's actor).
-pub async fn import_employees(store: &Store, path: &Path) -> Result<usize> {
-    let now = chrono::Utc::now().timestamp();
+pub async fn import_employees(store: &Store, path: &Path, now: i64) -> Result<usize> {
     import_employees_as(store, path, now, &Actor::cli()).await
 }
 
@@ -336,8 +335,8 @@ pub async fn assign_id(
     employee: &str,
     from: NaiveDate,
     to: Option<NaiveDate>,
+    now: i64,
 ) -> Result<Held> {
-    let now = chrono::Utc::now().timestamp();
     assign_id_as(store, cfg, employee, from, to, now, &Actor::cli()).await
 }
 
@@ -442,8 +441,7 @@ pub async fn assign_id_as(
 }
 
 /// `zaitaku ids release`: as the CLI's user (the audit trail's actor).
-pub async fn release_id(store: &Store, employee: &str, on: NaiveDate) -> Result<Held> {
-    let now = chrono::Utc::now().timestamp();
+pub async fn release_id(store: &Store, employee: &str, on: NaiveDate, now: i64) -> Result<Held> {
     release_id_as(store, employee, on, now, &Actor::cli()).await
 }
 

@@ -37,7 +37,7 @@ pub async fn apply_assign_and_order(
     }
     let from = zaitaku::calendar::parse_date(first_day).expect("date");
     for (id, _) in teleworkers {
-        register::assign_id(store, cfg, id, from, None)
+        register::assign_id(store, cfg, id, from, None, chrono::Utc::now().timestamp())
             .await
             .expect("telework ID");
     }

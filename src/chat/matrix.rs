@@ -228,6 +228,7 @@ async fn access_token(store: &Store, m: &MatrixConfig) -> std::result::Result<St
         }
     };
     let mut tx = store.begin().await.map_err(db)?;
+    // When the homeserver issued the token: wall time, like the token itself.
     save_chat_state(&mut tx, &token_key(m), &token, Utc::now().timestamp())
         .await
         .map_err(db)?;
