@@ -1128,7 +1128,10 @@ async fn web(
         crate::chat::channels(cfg),
         listener,
         shutdown_signal(),
-        crate::clock::Clock::starting_at(start),
+        (
+            crate::clock::Clock::starting_at(start),
+            crate::health::Health::unwatched(),
+        ),
     )
     .await
 }

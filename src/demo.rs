@@ -123,7 +123,10 @@ async fn serve_web(
         channels,
         listener,
         shutdown,
-        crate::clock::Clock::starting_at(Some(now)),
+        (
+            crate::clock::Clock::starting_at(Some(now)),
+            crate::health::Health::unwatched(),
+        ),
     )
     .await
 }

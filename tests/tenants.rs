@@ -814,3 +814,58 @@ fn a_city_added_while_the_daemon_runs_is_served_without_a_restart() {
     assert!(log.contains("tenant=011002"), "{log}");
     assert!(acks_from(&smtp, A).is_empty() && acks_from(&smtp, B).is_empty());
 }
+
+#[test]
+fn each_citys_metrics_show_its_own_mailbox_and_reports() {
+    use helpers::http::Client;
+    let imap = Dovecot::start_users(&[&bot(A), &bot(B)]);
+    let out = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(out.path());
+    let Some((zt, listen)) = served_cities(&imap, &smtp, true) else {
+        return;
+    };
+    // 大阪市's mailbox refuses the bot (a wrong password): only its own health says so.
+    let wrong = imap.url_for(&bot(B)).replace(":secret@", ":wrong@");
+    zt.write(
+        &format!("config/tenants/{B}/zaitaku.toml"),
+        &format!(
+            "bot_address = \"{}@{}\"\n[mail]\nsource = \"{wrong}\"\n[web]\nhost = \"{}\"\n",
+            bot(B),
+            host(B),
+            host(B)
+        ),
+    );
+    let daemon = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    let mail = std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap();
+    imap.append_as(&bot(A), &mail, DAY);
+    until(&daemon, 60, "千代田区's bot answers", || {
+        acks_from(&smtp, A).len() == 1
+    });
+    let metrics = |code: &str| {
+        let mut c = Client::new(listen.as_deref().unwrap());
+        c.host = Some(host(code));
+        let m = c.get("/metrics");
+        m.expect(200);
+        m.body
+    };
+    let a = metrics(A);
+    let b = metrics(B);
+    for line in [
+        "zaitaku_mailbox_watched 1",
+        "zaitaku_mailbox_connected 1",
+        "zaitaku_reports_total{kind=\"start\",outcome=\"matched\"} 1",
+    ] {
+        assert!(
+            a.lines().any(|l| l == line),
+            "千代田区 lacks {line:?}:\n{a}"
+        );
+    }
+    for line in ["zaitaku_mailbox_watched 1", "zaitaku_mailbox_connected 0"] {
+        assert!(b.lines().any(|l| l == line), "大阪市 lacks {line:?}:\n{b}");
+    }
+    assert!(
+        !b.contains("outcome=\"matched\"} 1"),
+        "大阪市 shows 千代田区's report:\n{b}"
+    );
+    stop_daemon(daemon);
+}

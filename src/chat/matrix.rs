@@ -534,10 +534,9 @@ pub async fn run(
     transport: Arc<Transport>,
     channels: Channels,
     clock: crate::clock::Clock,
+    health: crate::health::SharedHealth,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    use crate::health::MATRIX_CONNECTED as CONNECTED;
-    use std::sync::atomic::Ordering;
     let Some(m) = cfg.chat.matrix.clone() else {
         return Ok(());
     };
@@ -570,7 +569,7 @@ pub async fn run(
             Err(e) => {
                 if up != Some(false) {
                     tracing::warn!(homeserver = %m.homeserver, error = %e.message, "matrix disconnected");
-                    CONNECTED.store(false, Ordering::Relaxed);
+                    health.set_matrix_connected(false);
                     up = Some(false);
                 }
                 tokio::select! {
@@ -583,7 +582,7 @@ pub async fn run(
         };
         if up != Some(true) {
             tracing::info!(homeserver = %m.homeserver, user = %m.user, "matrix connected");
-            CONNECTED.store(true, Ordering::Relaxed);
+            health.set_matrix_connected(true);
             up = Some(true);
         }
         backoff = Duration::from_secs(1);

@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -21,7 +20,7 @@ use crate::mail::transport::Transport;
 use crate::outbox::channel::Channels;
 use crate::store::Store;
 
-use crate::health::{MAILBOX_CONNECTED, MAILBOX_WATCHED};
+use crate::health::{Health, SharedHealth};
 
 pub mod tenants;
 pub use tenants::run_all_tenants;
@@ -32,9 +31,7 @@ pub async fn run(
     clock: Clock,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let transport = Arc::new(Transport::from_config(&cfg.mail.transport)?);
-    // The chat channels, registered once for every task of the process.
-    let channels = crate::chat::channels(&cfg);
+    let city = City::new(&cfg, clock)?;
     // Bound before anything starts: a port already taken is a clear error at once.
     let web = match &cfg.web {
         Some(w) => Some(crate::web::bind(w.listen).await?),
@@ -42,16 +39,8 @@ pub async fn run(
     };
     prepare(&store, &cfg, clock).await?;
     let (stop_tx, stop) = watch::channel(false);
-    MAILBOX_WATCHED.store(true, Ordering::Relaxed);
     let mut tasks = JoinSet::new();
-    spawn_tasks(
-        &mut tasks,
-        &cfg,
-        &store,
-        (&transport, channels, clock),
-        web,
-        &stop,
-    );
+    spawn_tasks(&mut tasks, &cfg, &store, &city, web, &stop);
     tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
         tick = %cfg.daemon.tick.0, "zaitaku running");
     let mut early: Option<Result<()>> = None;
@@ -110,10 +99,16 @@ fn spawn_tasks(
     tasks: &mut JoinSet<Result<()>>,
     cfg: &Config,
     store: &Store,
-    (transport, channels, clock): (&Arc<Transport>, Channels, Clock),
+    city: &City,
     web: Option<tokio::net::TcpListener>,
     stop: &watch::Receiver<bool>,
 ) {
+    let City {
+        transport,
+        channels,
+        clock,
+        health,
+    } = city.clone();
     if let Some(listener) = web {
         let mut stop = stop.clone();
         let stopped = async move {
@@ -125,16 +120,14 @@ fn spawn_tasks(
             channels.clone(),
             listener,
             stopped,
-            clock,
+            (clock, health.clone()),
         ));
     }
     if cfg.mail.source.starts_with("maildir:") {
         tasks.spawn(maildir_loop(
             store.clone(),
             cfg.clone(),
-            transport.clone(),
-            channels.clone(),
-            clock,
+            city.clone(),
             stop.clone(),
         ));
     } else {
@@ -144,6 +137,7 @@ fn spawn_tasks(
             transport.clone(),
             channels.clone(),
             clock,
+            health.clone(),
             stop.clone(),
         ));
     }
@@ -154,6 +148,7 @@ fn spawn_tasks(
             transport.clone(),
             channels.clone(),
             clock,
+            health,
             stop.clone(),
         ));
     }
@@ -177,11 +172,33 @@ fn spawn_tasks(
     tasks.spawn(scheduler(
         store.clone(),
         cfg.clone(),
-        transport.clone(),
+        transport,
         channels,
         clock,
         stop.clone(),
     ));
+}
+
+/// What the tasks of one city share: how its answers go out, the process's clock, and the
+/// city's health for `/metrics`.
+#[derive(Clone)]
+struct City {
+    transport: Arc<Transport>,
+    channels: Channels,
+    clock: Clock,
+    health: SharedHealth,
+}
+
+impl City {
+    fn new(cfg: &Config, clock: Clock) -> Result<City> {
+        Ok(City {
+            transport: Arc::new(Transport::from_config(&cfg.mail.transport)?),
+            // The chat channels, registered once for every task of the city.
+            channels: crate::chat::channels(cfg),
+            clock,
+            health: Health::watched(),
+        })
+    }
 }
 
 /// Sleeps, or returns true early when told to stop.
@@ -198,11 +215,15 @@ async fn stopped_during(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
 async fn maildir_loop(
     store: Store,
     cfg: Config,
-    transport: Arc<Transport>,
-    channels: Channels,
-    clock: Clock,
+    city: City,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
+    let City {
+        transport,
+        channels,
+        clock,
+        health,
+    } = city;
     let dir = std::path::PathBuf::from(cfg.mail.source.trim_start_matches("maildir:"));
     crate::mail::maildir::ensure(&dir)?;
     let poll = Duration::from_secs(cfg.mail.poll_seconds);
@@ -211,7 +232,7 @@ async fn maildir_loop(
         match crate::ingest::ingest_maildir(&store, &cfg, &channels, &dir, clock.now(), false).await
         {
             Ok(s) => {
-                MAILBOX_CONNECTED.store(true, Ordering::Relaxed);
+                health.set_mailbox_connected(true);
                 if failing {
                     tracing::info!(maildir = %dir.display(), "maildir readable again");
                     failing = false;
@@ -229,7 +250,7 @@ async fn maildir_loop(
             // A broken message is kept and recorded by ingest; what lands here is the folder or
             // the database being unavailable: log it once and try again at the next poll.
             Err(e) if !failing => {
-                MAILBOX_CONNECTED.store(false, Ordering::Relaxed);
+                health.set_mailbox_connected(false);
                 tracing::error!(maildir = %dir.display(), error = %e, "cannot read the maildir");
                 failing = true;
             }

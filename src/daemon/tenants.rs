@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -23,7 +22,6 @@ use tokio::task::JoinSet;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::mail::transport::Transport;
 use crate::store::{Store, TenantCode};
 use crate::web::Hosts;
 
@@ -64,7 +62,6 @@ pub async fn run_all_tenants(
         };
         tasks.spawn(crate::web::serve_hosts(listener, hosts.clone(), stopped));
     }
-    crate::health::MAILBOX_WATCHED.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(
         tenants = city.served.len(),
         "zaitaku running for every municipality"
@@ -105,7 +102,7 @@ struct Ready {
     name: String,
     cfg: Config,
     store: Store,
-    transport: Arc<Transport>,
+    city: super::City,
     host: Option<String>,
 }
 
@@ -128,7 +125,7 @@ impl Cities {
                 continue;
             }
             match self
-                .configure(root, load, t.code.clone(), t.name, &ready)
+                .configure(root, (load, clock), t.code.clone(), t.name, &ready)
                 .await
             {
                 Ok(r) => ready.push(r),
@@ -155,7 +152,7 @@ impl Cities {
     async fn configure(
         &self,
         root: &Store,
-        load: &impl Fn(&TenantCode) -> Result<Config>,
+        (load, clock): (&impl Fn(&TenantCode) -> Result<Config>, Clock),
         code: String,
         name: String,
         others: &[Ready],
@@ -183,14 +180,14 @@ impl Cities {
                 ));
             }
         }
-        let transport = Arc::new(Transport::from_config(&cfg.mail.transport).map_err(named)?);
+        let city = super::City::new(&cfg, clock).map_err(named)?;
         let store = root.for_tenant(&tenant).await?;
         Ok(Ready {
             code,
             name,
             cfg,
             store,
-            transport,
+            city,
             host,
         })
     }
@@ -204,19 +201,16 @@ impl Cities {
         tasks: &mut JoinSet<Result<()>>,
         stop: &watch::Receiver<bool>,
     ) -> Result<()> {
-        let channels = crate::chat::channels(&r.cfg);
         super::prepare(&r.store, &r.cfg, clock).await?;
-        super::spawn_tasks(
-            tasks,
-            &r.cfg,
-            &r.store,
-            (&r.transport, channels.clone(), clock),
-            None,
-            stop,
-        );
+        super::spawn_tasks(tasks, &r.cfg, &r.store, &r.city, None, stop);
         match &r.host {
             Some(h) => {
-                let (router, sweep) = crate::web::hosted(r.cfg.clone(), r.store, channels, clock);
+                let (router, sweep) = crate::web::hosted(
+                    r.cfg.clone(),
+                    r.store,
+                    r.city.channels.clone(),
+                    (clock, r.city.health.clone()),
+                );
                 let mut s = stop.clone();
                 tasks.spawn(async move {
                     tokio::select! {

@@ -148,6 +148,7 @@ pub async fn run(
     transport: std::sync::Arc<Transport>,
     channels: Channels,
     clock: crate::clock::Clock,
+    health: crate::health::SharedHealth,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let url = ImapUrl::parse(&cfg.mail.source)?;
@@ -163,7 +164,7 @@ pub async fn run(
             &url,
             (&transport, &channels, clock),
             &mut stop,
-            &mut connected,
+            (&mut connected, &health),
         )
         .await
         {
@@ -172,8 +173,7 @@ pub async fn run(
                 if connected {
                     tracing::warn!(mailbox = %url.display(), error = %e, "mailbox disconnected");
                     connected = false;
-                    crate::health::MAILBOX_CONNECTED
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    health.set_mailbox_connected(false);
                     backoff = Duration::from_secs(1);
                 } else {
                     tracing::warn!(mailbox = %url.display(), error = %e, retry_in_s = backoff.as_secs(), "mailbox unreachable");
@@ -194,7 +194,7 @@ async fn session(
     url: &ImapUrl,
     out: (&Transport, &Channels, crate::clock::Clock),
     stop: &mut watch::Receiver<bool>,
-    connected: &mut bool,
+    (connected, health): (&mut bool, &crate::health::Health),
 ) -> Result<()> {
     let mut s = connect(url).await?;
     let idle = s
@@ -207,7 +207,7 @@ async fn session(
         let _ = s.create(folder).await;
     }
     *connected = true;
-    crate::health::MAILBOX_CONNECTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    health.set_mailbox_connected(true);
     tracing::info!(mailbox = %url.display(), idle, "mailbox connected");
     loop {
         let mb = s

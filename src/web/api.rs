@@ -2,7 +2,6 @@
 //! caller's role may read), `GET /healthz`, `GET /metrics` (Prometheus text format).
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -175,8 +174,8 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
         "# HELP zaitaku_mailbox_connected 1 while this process's mail source is connected (zaitaku run); 0 otherwise."
     );
     let _ = writeln!(out, "# TYPE zaitaku_mailbox_connected gauge");
-    let watched = crate::health::MAILBOX_WATCHED.load(Ordering::Relaxed);
-    let connected = crate::health::MAILBOX_CONNECTED.load(Ordering::Relaxed);
+    let watched = app.health.mailbox_watched();
+    let connected = app.health.mailbox_connected();
     let _ = writeln!(out, "zaitaku_mailbox_connected {}", u8::from(connected));
     let _ = writeln!(
         out,
@@ -192,7 +191,7 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
     let _ = writeln!(
         out,
         "zaitaku_matrix_connected {}",
-        u8::from(crate::health::MATRIX_CONNECTED.load(Ordering::Relaxed))
+        u8::from(app.health.matrix_connected())
     );
     Ok((
         [(

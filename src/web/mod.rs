@@ -122,6 +122,8 @@ pub struct Inner {
     pub my_cache: my_cache::MyCache,
     /// The process's one clock: `zaitaku web --now T` starts it at T (rehearsals, tests).
     clock: crate::clock::Clock,
+    /// The city's mailbox and Matrix health, for `/metrics`.
+    pub health: crate::health::SharedHealth,
 }
 
 /// The address a request came from (the TCP peer, never a header): the audit's client, and
@@ -194,19 +196,22 @@ impl App {
             template_dirs,
             my_cache: my_cache::MyCache::default(),
             clock: crate::clock::Clock::system(),
+            health: crate::health::Health::unwatched(),
         }))
     }
 
-    /// The same, on the process's clock (`zaitaku web --now`, `run --now`).
+    /// The same, on the process's clock (`zaitaku web --now`, `run --now`), showing the
+    /// city's health (that of the daemon's tasks when `zaitaku run` serves it).
     pub fn with_clock(
         cfg: Config,
         store: Store,
         channels: Channels,
-        clock: crate::clock::Clock,
+        (clock, health): (crate::clock::Clock, crate::health::SharedHealth),
     ) -> App {
         let mut app = App::new(cfg, store, channels);
         if let Some(inner) = Arc::get_mut(&mut app.0) {
             inner.clock = clock;
+            inner.health = health;
         }
         app
     }
@@ -518,7 +523,7 @@ pub async fn serve(
     channels: Channels,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    clock: crate::clock::Clock,
+    clock: (crate::clock::Clock, crate::health::SharedHealth),
 ) -> Result<()> {
     let addr = listener.local_addr().ok();
     let app = App::with_clock(cfg, store, channels, clock);
@@ -544,7 +549,7 @@ pub fn hosted(
     cfg: Config,
     store: Store,
     channels: Channels,
-    clock: crate::clock::Clock,
+    clock: (crate::clock::Clock, crate::health::SharedHealth),
 ) -> (Router, impl Future<Output = ()> + Send + 'static) {
     let app = App::with_clock(cfg, store, channels, clock);
     (router(app.clone()), sweep(app))
