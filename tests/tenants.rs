@@ -869,3 +869,75 @@ fn each_citys_metrics_show_its_own_mailbox_and_reports() {
     );
     stop_daemon(daemon);
 }
+
+/// The attack on a shared pool: one connection, taken in turn by two cities' handles, each
+/// time still set to the city that used it last. Each handle must see its own city only, in a
+/// single statement and in a transaction.
+#[test]
+fn one_connection_shared_by_two_cities_shows_each_only_its_own_rows() {
+    let Some(zt) = two_cities() else { return };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use zaitaku::store::{Store, TenantCode};
+        let root = Store::open_shared(&zt.db, 1).await.unwrap();
+        let a = root
+            .for_tenant(&TenantCode::parse(A).unwrap())
+            .await
+            .unwrap();
+        let b = root
+            .for_tenant(&TenantCode::parse(B).unwrap())
+            .await
+            .unwrap();
+        let names = async |s: &Store| -> Vec<String> {
+            let mut n: Vec<String> = s
+                .employees()
+                .await
+                .unwrap()
+                .into_values()
+                .map(|e| e.name)
+                .collect();
+            n.sort();
+            n
+        };
+        for (who, own, other) in [
+            (&a, "千代田", "大阪"),
+            (&b, "大阪", "千代田"),
+            (&a, "千代田", "大阪"),
+            (&root, "", ""),
+            (&b, "大阪", "千代田"),
+        ] {
+            let seen = names(who).await;
+            if own.is_empty() {
+                assert!(seen.is_empty(), "tenant '' sees {seen:?}");
+                continue;
+            }
+            assert!(
+                !seen.is_empty() && seen.iter().all(|n| n.contains(own)),
+                "{seen:?}"
+            );
+            assert!(!seen.iter().any(|n| n.contains(other)), "{seen:?}");
+            // In a transaction on the same connection, too.
+            use sqlx::Row;
+            let mut tx = who.begin().await.unwrap();
+            let n: Vec<String> = sqlx::query("SELECT name FROM employees")
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            tx.commit().await.unwrap();
+            assert!(!n.is_empty() && n.iter().all(|n| n.contains(own)), "{n:?}");
+        }
+        // A handle for a city the database does not have is refused.
+        let e = root
+            .for_tenant(&TenantCode::parse("011002").unwrap())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("no tenant 011002"), "{e}");
+        root.close().await;
+    });
+}
