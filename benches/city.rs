@@ -173,13 +173,9 @@ async fn build_register(url: &str, cfg: &Config, data: &Path) -> Duration {
     let t = Instant::now();
     let store = Store::open(url).await.expect("open the database");
     register::init(&store, cfg).await.expect("init");
-    register::import_employees(
-        &store,
-        &data.join("employees.csv"),
-        chrono::Utc::now().timestamp(),
-    )
-    .await
-    .expect("employees");
+    register::import_employees(&store, &data.join("employees.csv"), chrono::Utc::now())
+        .await
+        .expect("employees");
     let employees = store.employees().await.expect("employees");
     let mut teleworkers: Vec<_> = employees
         .values()

@@ -140,7 +140,7 @@ async fn orders_bench(n: usize, phases: &str) {
     }
     let staff_csv = dir.path().join("staff.csv");
     std::fs::write(&staff_csv, staff).expect("staff");
-    register::import_employees(&store, &staff_csv, chrono::Utc::now().timestamp())
+    register::import_employees(&store, &staff_csv, chrono::Utc::now())
         .await
         .expect("employees");
     for (i, dept) in depts.iter().enumerate() {
@@ -158,7 +158,7 @@ async fn orders_bench(n: usize, phases: &str) {
             users,
             emergency: false,
         };
-        register::add_application(&store, &cfg, app, 0)
+        register::add_application(&store, &cfg, app, chrono::DateTime::UNIX_EPOCH)
             .await
             .expect("application");
     }
@@ -201,7 +201,7 @@ async fn orders_bench(n: usize, phases: &str) {
         return;
     }
     let t = Instant::now();
-    let imported = register::import_orders(&store, &cfg, &orders, 0)
+    let imported = register::import_orders(&store, &cfg, &orders, chrono::DateTime::UNIX_EPOCH)
         .await
         .expect("orders import");
     let secs = t.elapsed().as_secs_f64();
@@ -243,7 +243,7 @@ async fn main() {
     let store = Store::open(&cfg.database).await.expect("open the database");
     register::init(&store, &cfg).await.expect("init");
     let staff = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/register/employees.csv");
-    register::import_employees(&store, &staff, chrono::Utc::now().timestamp())
+    register::import_employees(&store, &staff, chrono::Utc::now())
         .await
         .expect("employees");
     let app = register::ApplicationArgs {
@@ -253,12 +253,12 @@ async fn main() {
         users: vec!["E1001".into(), "E1002".into()],
         emergency: false,
     };
-    register::add_application(&store, &cfg, app, 0)
+    register::add_application(&store, &cfg, app, chrono::DateTime::UNIX_EPOCH)
         .await
         .expect("application");
     let from = zaitaku::calendar::parse_date("2021-01-04").expect("date");
     for e in ["E1001", "E1002"] {
-        register::assign_id(&store, &cfg, e, from, None, chrono::Utc::now().timestamp())
+        register::assign_id(&store, &cfg, e, from, None, chrono::Utc::now())
             .await
             .expect("id");
     }
@@ -268,7 +268,7 @@ async fn main() {
         "employee_id,date,start,end,content,approved_by,shifted\nE1001,2021-01-12,,,a,E2001,\nE1002,2021-01-12,,,b,E2001,\n",
     )
     .expect("orders");
-    register::import_orders(&store, &cfg, &orders, 0)
+    register::import_orders(&store, &cfg, &orders, chrono::DateTime::UNIX_EPOCH)
         .await
         .expect("orders");
 

@@ -276,13 +276,9 @@ fn write_data(
 async fn build(dir: &Path, cfg: &Config, url: &str, staff: &[Staff], logins: &[String]) {
     let store = Store::open(url).await.expect("open the database");
     register::init(&store, cfg).await.expect("init");
-    register::import_employees(
-        &store,
-        &dir.join("employees.csv"),
-        chrono::Utc::now().timestamp(),
-    )
-    .await
-    .expect("employees");
+    register::import_employees(&store, &dir.join("employees.csv"), chrono::Utc::now())
+        .await
+        .expect("employees");
     let teleworkers: Vec<(String, String)> = staff
         .iter()
         .map(|s| (s.id.clone(), s.department.clone()))

@@ -607,7 +607,7 @@ async fn employees(
     match c {
         EmployeesCmd::Import { file } => {
             let actor = crate::store::audit::Actor::cli();
-            let n = register::import_employees_as(store, &file, now.timestamp(), &actor).await?;
+            let n = register::import_employees_as(store, &file, now, &actor).await?;
             say(out, format!("{n} employees imported"))
         }
         EmployeesCmd::List => {
@@ -822,7 +822,7 @@ async fn applications(
                 users,
                 emergency,
             };
-            let a = register::add_application(store, cfg, args, now.timestamp()).await?;
+            let a = register::add_application(store, cfg, args, now).await?;
             say(
                 out,
                 format!(
@@ -866,7 +866,7 @@ async fn ids(
         IdsCmd::Assign { employee, from, to } => {
             let from = flag_date("--from", &from)?;
             let to = to.map(|t| flag_date("--to", &t)).transpose()?;
-            let h = register::assign_id(store, cfg, &employee, from, to, now.timestamp()).await?;
+            let h = register::assign_id(store, cfg, &employee, from, to, now).await?;
             say(
                 out,
                 format!(
@@ -877,7 +877,7 @@ async fn ids(
         }
         IdsCmd::Release { employee, on } => {
             let on = flag_date("--on", &on)?;
-            let h = register::release_id(store, &employee, on, now.timestamp()).await?;
+            let h = register::release_id(store, &employee, on, now).await?;
             say(
                 out,
                 format!(
@@ -963,7 +963,7 @@ async fn orders(
 ) -> Result<()> {
     match c {
         OrdersCmd::Import { file } => {
-            let n = register::import_orders(store, cfg, &file, now.timestamp()).await?;
+            let n = register::import_orders(store, cfg, &file, now).await?;
             say(out, format!("{n} orders imported"))
         }
         OrdersCmd::Cancel { employee, date } => {
@@ -972,7 +972,7 @@ async fn orders(
                 store,
                 &employee,
                 date,
-                now.timestamp(),
+                now,
                 &crate::store::audit::Actor::cli(),
             )
             .await?;
@@ -1049,7 +1049,7 @@ async fn contact(
 ) -> Result<()> {
     let shown = format!("{} {} at {} on {}", c.employee, c.kind, c.at, c.date);
     let actor = crate::store::audit::Actor::cli();
-    if register::record_contact(store, cfg, c, now.timestamp(), &actor).await? {
+    if register::record_contact(store, cfg, c, now, &actor).await? {
         say(out, format!("phone contact recorded: {shown}"))
     } else {
         say(out, format!("this contact was recorded before: {shown}"))

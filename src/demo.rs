@@ -186,7 +186,7 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
     };
     let when = at("2021-01-12T09:40:00+09:00")?;
     let actor = crate::store::audit::Actor::web("E2001", None);
-    register::record_contact(store, cfg, contact, when.timestamp(), &actor).await?;
+    register::record_contact(store, cfg, contact, when, &actor).await?;
     println!("  電話連絡を記録しました: 小林直子 業務開始 09:35（記録: 鈴木一郎）");
     let t = tick::tick(
         store,
@@ -236,7 +236,7 @@ async fn prepare_register(dir: &Path, cfg: &Config, store: &Store) -> Result<()>
     println!("  テレワーク対象部署 {n} 課を読み込みました（config/departments.toml）");
     let employees = write(dir, "employees.csv", EMPLOYEES)?;
     let now = parse_instant("demo", "2021-01-04T09:00:00+09:00")?;
-    let n = register::import_employees(store, &employees, now.timestamp()).await?;
+    let n = register::import_employees(store, &employees, now).await?;
     println!("  職員 {n} 名を登録しました（{}）", employees.display());
     for (dept, pc, users) in [
         ("情報管理課", "JOHO-PC01", "E1001,E1002,E1004"),
@@ -252,7 +252,7 @@ async fn prepare_register(dir: &Path, cfg: &Config, store: &Store) -> Result<()>
                 users: users.split(',').map(str::to_string).collect(),
                 emergency: false,
             },
-            now.timestamp(),
+            now,
         )
         .await?;
         println!(
@@ -264,14 +264,14 @@ async fn prepare_register(dir: &Path, cfg: &Config, store: &Store) -> Result<()>
     }
     for e in ["E1001", "E1002", "E1003", "E1004", "E1005"] {
         let from = crate::calendar::parse_date("2021-01-04").expect("valid date");
-        let h = register::assign_id(store, cfg, e, from, None, now.timestamp()).await?;
+        let h = register::assign_id(store, cfg, e, from, None, now).await?;
         println!(
             "  テレワーク用ID {:>2} → {} ({}〜{})",
             h.id_no, h.employee, h.from, h.to
         );
     }
     let orders = write(dir, "orders.csv", ORDERS)?;
-    let n = register::import_orders(store, cfg, &orders, now.timestamp()).await?;
+    let n = register::import_orders(store, cfg, &orders, now).await?;
     println!(
         "  在宅勤務命令 {n} 件を登録しました（{}）",
         orders.display()

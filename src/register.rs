@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::calendar::{Minutes, fiscal_year, fiscal_year_bounds, parse_date};
 use crate::config::{Config, split_note};
@@ -46,7 +46,7 @@ pub(crate) fn lookup_department<'a>(
 }
 
 /// `zaitaku employees import`: as the CLI's user (the audit trail's actor).
-pub async fn import_employees(store: &Store, path: &Path, now: i64) -> Result<usize> {
+pub async fn import_employees(store: &Store, path: &Path, now: DateTime<Utc>) -> Result<usize> {
     import_employees_as(store, path, now, &Actor::cli()).await
 }
 
@@ -54,7 +54,7 @@ pub async fn import_employees(store: &Store, path: &Path, now: i64) -> Result<us
 pub async fn import_employees_as(
     store: &Store,
     path: &Path,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<usize> {
     let t = Table::read(
@@ -146,7 +146,9 @@ pub async fn import_employees_as(
             active: true,
         });
     }
-    store.upsert_employees(&list, now, actor).await?;
+    store
+        .upsert_employees(&list, now.timestamp(), actor)
+        .await?;
     Ok(list.len())
 }
 
@@ -237,7 +239,7 @@ pub async fn add_application(
     store: &Store,
     cfg: &Config,
     a: ApplicationArgs,
-    now: i64,
+    now: DateTime<Utc>,
 ) -> Result<Application> {
     add_application_as(store, cfg, a, now, &Actor::cli()).await
 }
@@ -247,7 +249,7 @@ pub async fn add_application_as(
     store: &Store,
     cfg: &Config,
     a: ApplicationArgs,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Application> {
     let depts = department_names(store).await?;
@@ -324,7 +326,9 @@ pub async fn add_application_as(
         emergency: a.emergency,
         users,
     };
-    app.id = store.insert_application(&app, now, actor).await?;
+    app.id = store
+        .insert_application(&app, now.timestamp(), actor)
+        .await?;
     Ok(app)
 }
 
@@ -335,7 +339,7 @@ pub async fn assign_id(
     employee: &str,
     from: NaiveDate,
     to: Option<NaiveDate>,
-    now: i64,
+    now: DateTime<Utc>,
 ) -> Result<Held> {
     assign_id_as(store, cfg, employee, from, to, now, &Actor::cli()).await
 }
@@ -348,7 +352,7 @@ pub async fn assign_id_as(
     employee: &str,
     from: NaiveDate,
     to: Option<NaiveDate>,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Held> {
     let Some(e) = store.employee(employee).await? else {
@@ -430,7 +434,10 @@ pub async fn assign_id_as(
             from,
             to,
         };
-        if store.insert_assignment(&h, fy, now, actor).await? {
+        if store
+            .insert_assignment(&h, fy, now.timestamp(), actor)
+            .await?
+        {
             return Ok(h);
         }
     }
@@ -441,7 +448,12 @@ pub async fn assign_id_as(
 }
 
 /// `zaitaku ids release`: as the CLI's user (the audit trail's actor).
-pub async fn release_id(store: &Store, employee: &str, on: NaiveDate, now: i64) -> Result<Held> {
+pub async fn release_id(
+    store: &Store,
+    employee: &str,
+    on: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Held> {
     release_id_as(store, employee, on, now, &Actor::cli()).await
 }
 
@@ -450,7 +462,7 @@ pub async fn release_id_as(
     store: &Store,
     employee: &str,
     on: NaiveDate,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Held> {
     if store.employee(employee).await?.is_none() {
@@ -482,12 +494,19 @@ pub async fn release_id_as(
             ),
         ));
     }
-    store.release_assignments(&mine, on, now, actor).await?;
+    store
+        .release_assignments(&mine, on, now.timestamp(), actor)
+        .await?;
     Ok(first.held.clone())
 }
 
 /// `zaitaku orders import`: as the CLI's user (the audit trail's actor).
-pub async fn import_orders(store: &Store, cfg: &Config, path: &Path, now: i64) -> Result<usize> {
+pub async fn import_orders(
+    store: &Store,
+    cfg: &Config,
+    path: &Path,
+    now: DateTime<Utc>,
+) -> Result<usize> {
     import_orders_as(store, cfg, path, now, &Actor::cli()).await
 }
 
@@ -496,7 +515,7 @@ pub async fn import_orders_as(
     store: &Store,
     cfg: &Config,
     path: &Path,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<usize> {
     // Read once: the rows imported and the hash the audit trail keeps are of the same bytes.
@@ -540,7 +559,9 @@ pub async fn import_orders_as(
         })?;
         orders.push(order);
     }
-    store.upsert_orders(&orders, &file, now, actor).await?;
+    store
+        .upsert_orders(&orders, &file, now.timestamp(), actor)
+        .await?;
     Ok(orders.len())
 }
 
@@ -723,11 +744,13 @@ pub async fn cancel_order(
     store: &Store,
     employee: &str,
     date: NaiveDate,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<()> {
     match store.order(employee, date).await? {
-        Some(o) if o.status != OrderStatus::Cancelled => store.cancel_order(o.id, now, actor).await,
+        Some(o) if o.status != OrderStatus::Cancelled => {
+            store.cancel_order(o.id, now.timestamp(), actor).await
+        }
         Some(_) => Err(Error::bad(
             "--date",
             format!("the order of {employee} for {date} is already cancelled"),
@@ -809,7 +832,7 @@ pub async fn record_contact(
     store: &Store,
     cfg: &Config,
     c: Contact,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<bool> {
     let chain = c.kind.chain();
@@ -872,7 +895,7 @@ pub async fn record_contact(
             order.id,
             chain.as_str(),
             (&c.by, "phone"),
-            now,
+            now.timestamp(),
             actor,
         )
         .await?;
@@ -886,7 +909,7 @@ pub async fn record_contact(
                 "at": at.to_string(), "by": c.by, "note": c.note, "kind": c.kind.as_str(),
             })),
         };
-        crate::store::audit::append(&mut tx, actor, now, &[change]).await?;
+        crate::store::audit::append(&mut tx, actor, now.timestamp(), &[change]).await?;
     }
     tx.commit().await?;
     Ok(inserted)

@@ -31,13 +31,13 @@ pub async fn apply_assign_and_order(
             users,
             emergency: false,
         };
-        register::add_application(store, cfg, app, 0)
+        register::add_application(store, cfg, app, chrono::DateTime::UNIX_EPOCH)
             .await
             .expect("application");
     }
     let from = zaitaku::calendar::parse_date(first_day).expect("date");
     for (id, _) in teleworkers {
-        register::assign_id(store, cfg, id, from, None, chrono::Utc::now().timestamp())
+        register::assign_id(store, cfg, id, from, None, chrono::Utc::now())
             .await
             .expect("telework ID");
     }
@@ -49,7 +49,7 @@ pub async fn apply_assign_and_order(
     for (i, slice) in rows.chunks(1000).enumerate() {
         let f = slices.path().join(format!("orders-{i}.csv"));
         std::fs::write(&f, format!("{header}\n{}\n", slice.join("\n"))).expect("slice");
-        register::import_orders(store, cfg, &f, 0)
+        register::import_orders(store, cfg, &f, chrono::DateTime::UNIX_EPOCH)
             .await
             .expect("orders");
     }

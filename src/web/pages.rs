@@ -302,15 +302,7 @@ pub async fn contact(State(app): State<App>, s: Session, Form(f): Form<ContactFo
             note: Some(f.note.trim().to_string()).filter(|n| !n.is_empty()),
         };
         let actor = s.actor();
-        match crate::register::record_contact(
-            &app.store,
-            &app.cfg,
-            c,
-            app.now().timestamp(),
-            &actor,
-        )
-        .await
-        {
+        match crate::register::record_contact(&app.store, &app.cfg, c, app.now(), &actor).await {
             Ok(_) => {
                 app.changed();
                 tracing::info!(employee = %emp.employee_id, by = %s.user.employee_id, kind = %super::log_text(&f.kind), %date, "phone contact recorded on the web");
@@ -1541,7 +1533,7 @@ pub async fn add_application(
                 emergency: f.emergency.is_some(),
             };
             let actor = s.actor();
-            let now = app.now().timestamp();
+            let now = app.now();
             crate::register::add_application_as(&app.store, &app.cfg, args, now, &actor).await
         }
         (None, Err(_)) => Err(Error::bad(
@@ -1582,8 +1574,7 @@ pub async fn import_employees(
     let path = std::env::temp_dir().join(format!("zaitaku-web-{}.csv", super::auth::random_hex(8)));
     std::fs::write(&path, f.csv.as_bytes()).map_err(|e| Error::io(&path, e))?;
     let actor = s.actor();
-    let r = crate::register::import_employees_as(&app.store, &path, app.now().timestamp(), &actor)
-        .await;
+    let r = crate::register::import_employees_as(&app.store, &path, app.now(), &actor).await;
     let _ = std::fs::remove_file(&path);
     let file = path.display().to_string();
     let r = r.map_err(|e| match e {
@@ -1629,7 +1620,7 @@ pub async fn assign_id(State(app): State<App>, s: Session, Form(f): Form<IdForm>
             t => Some(form_date("--to", t)?),
         };
         let actor = s.actor();
-        let (store, cfg, now) = (&app.store, &app.cfg, app.now().timestamp());
+        let (store, cfg, now) = (&app.store, &app.cfg, app.now());
         crate::register::assign_id_as(store, cfg, f.employee_id.trim(), from, to, now, &actor).await
     }
     .await;
@@ -1658,7 +1649,7 @@ pub async fn release_id(State(app): State<App>, s: Session, Form(f): Form<IdForm
     let r = async {
         let on = form_date("--on", &f.on)?;
         let actor = s.actor();
-        let now = app.now().timestamp();
+        let now = app.now();
         crate::register::release_id_as(&app.store, f.employee_id.trim(), on, now, &actor)
             .await
             .map(|h| (h, on))
