@@ -57,9 +57,9 @@ pub struct PersonRows {
 fn array_of(backend: Backend, columns: &str, order: &str) -> String {
     match backend {
         Backend::Sqlite => format!("json_group_array(json_array({columns}) ORDER BY {order})"),
-        Backend::Postgres => format!(
-            "COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]')::text"
-        ),
+        Backend::Postgres => {
+            format!("COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]')::text")
+        }
     }
 }
 
