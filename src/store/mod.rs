@@ -21,6 +21,7 @@ pub mod audit;
 pub mod chat;
 pub mod escalations;
 pub mod mailbox;
+pub mod person;
 pub mod reports;
 pub mod survey;
 pub mod tenants;

@@ -38,26 +38,21 @@ const BOARD_REPORTS: &str =
     incident, summary, subject FROM reports";
 
 fn board_report(r: &sqlx::any::AnyRow) -> ReportRow {
-    board_report_at(r, 0)
-}
-
-/// The `BOARD_REPORTS` columns of a row that has `skip` columns before them.
-fn board_report_at(r: &sqlx::any::AnyRow, skip: usize) -> ReportRow {
     ReportRow {
         // Stored by `as_str`; a name this version does not know reads as the defaults
         // (unclassified, unparseable): shown to IT, never taken as a report.
-        id: r.get(skip),
-        order_id: r.get(skip + 1),
-        employee_id: r.get(skip + 2),
-        sender: r.get(skip + 3),
-        kind: crate::classify::Kind::parse(&r.get::<String, _>(skip + 4)).unwrap_or_default(),
-        reason: crate::report::Reason::parse(&r.get::<String, _>(skip + 5)).unwrap_or_default(),
-        source: r.get(skip + 6),
-        received_at: r.get(skip + 7),
-        leave_noted: r.get::<i64, _>(skip + 8) != 0,
-        incident: r.get::<i64, _>(skip + 9) != 0,
-        summary: r.get(skip + 10),
-        subject: r.get(skip + 11),
+        id: r.get(0),
+        order_id: r.get(1),
+        employee_id: r.get(2),
+        sender: r.get(3),
+        kind: crate::classify::Kind::parse(&r.get::<String, _>(4)).unwrap_or_default(),
+        reason: crate::report::Reason::parse(&r.get::<String, _>(5)).unwrap_or_default(),
+        source: r.get(6),
+        received_at: r.get(7),
+        leave_noted: r.get::<i64, _>(8) != 0,
+        incident: r.get::<i64, _>(9) != 0,
+        summary: r.get(10),
+        subject: r.get(11),
     }
 }
 
@@ -91,58 +86,6 @@ impl Store {
         }
         out.sort_by_key(|r| (r.received_at, r.id));
         Ok(out)
-    }
-
-    /// A teleworker's reports for 自分の在宅勤務, in one statement: those of `orders` (their
-    /// approved orders in the month and on the day shown), and the mail of `day` from their
-    /// addresses that was not counted for an order (the board's 照合できなかったメール, found
-    /// through the partial index `reports_unmatched`). Both sorted by arrival.
-    pub async fn reports_of_person(
-        &self,
-        orders: &[i64],
-        day: NaiveDate,
-        employee: &str,
-    ) -> Result<(Vec<ReportRow>, Vec<ReportRow>)> {
-        // Addresses are kept in lower case (`employee_emails`), and so are senders (`mail::parse`).
-        let unmatched = format!(
-            "SELECT CAST(1 AS BIGINT), {} WHERE day = $1 AND reason NOT IN ('matched', 'resolution')
-             AND sender IN (SELECT email FROM employee_emails WHERE employee_id = $2)",
-            &BOARD_REPORTS["SELECT ".len()..]
-        );
-        let sql = if orders.is_empty() || orders.len() > 500 {
-            unmatched
-        } else {
-            let marks: Vec<String> = (3..3 + orders.len()).map(|i| format!("${i}")).collect();
-            format!(
-                "SELECT CAST(0 AS BIGINT), {} WHERE order_id IN ({}) UNION ALL {unmatched}",
-                &BOARD_REPORTS["SELECT ".len()..],
-                marks.join(", ")
-            )
-        };
-        let mut q = sqlx::query(&sql).bind(day.to_string()).bind(employee);
-        if orders.len() <= 500 {
-            for id in orders {
-                q = q.bind(*id);
-            }
-        }
-        let (mut of_orders, mut unmatched) = (Vec::new(), Vec::new());
-        for r in q.fetch_all(&mut *self.conn().await?).await? {
-            let part: i64 = r.get(0);
-            let row = board_report_at(&r, 1);
-            if part == 0 {
-                &mut of_orders
-            } else {
-                &mut unmatched
-            }
-            .push(row);
-        }
-        if orders.len() > 500 {
-            // A longer list than one statement takes (a year of daily orders is 250).
-            of_orders = self.reports_of_orders(orders).await?;
-        }
-        of_orders.sort_by_key(|r| (r.received_at, r.id));
-        unmatched.sort_by_key(|r| (r.received_at, r.id));
-        Ok((of_orders, unmatched))
     }
 
     pub async fn seen_message(&self, key: &str) -> Result<bool> {

@@ -1,8 +1,8 @@
 //! What 自分の在宅勤務 shows of one teleworker (issue 20): their orders, the reports and
 //! escalation steps of their approved orders in the month and on the day shown, the day's mail
-//! from their addresses that matched no order, and whom they stand in for. Four queries
-//! whatever the size of the city, and nothing of anyone else: the day's city board is not
-//! built for one person's row.
+//! from their addresses that matched no order, and whom they stand in for. One statement
+//! whatever the size of the city (`store::person`), and nothing of anyone else: the day's city
+//! board is not built for one person's row.
 //!
 //! Loading is apart from judging: `Person` holds rows as stored, and the page judges them at
 //! its `now` (pending or missing) each time, so the web may keep a `Person` while the register
@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::store::Store;
 use crate::store::approval::Deputy;
+use crate::store::person::PersonQuery;
 use crate::store::web::RegisterRow;
 
 /// Which of a person's data a page shows: the days of the order list (the service period),
@@ -43,43 +44,26 @@ pub struct Person {
     pub deputyships: Vec<Deputy>,
 }
 
-impl Want {
-    fn approved_in(&self, r: &RegisterRow, (first, last): (NaiveDate, NaiveDate)) -> bool {
-        r.order.status == crate::order::OrderStatus::Approved
-            && r.order.date >= first
-            && r.order.date <= last
-    }
-}
-
-/// `want`'s rows.
+/// `want`'s rows: one statement on one connection (`store::person` says why).
 pub async fn load(store: &Store, want: &Want) -> Result<Person> {
-    let from = want.orders.0.min(want.month.0).min(want.day);
-    let to = want.orders.1.max(want.month.1).max(want.day);
-    let orders = store.orders_of(&want.employee, from, to).await?;
-    let ids: Vec<i64> = orders
-        .iter()
-        .filter(|r| want.approved_in(r, want.month) || want.approved_in(r, (want.day, want.day)))
-        .map(|r| r.order.id)
-        .collect();
-    // Three statements at once, each on a connection of its own: one wait, not three.
-    let escalations = async {
-        if ids.is_empty() {
-            Ok(Vec::new())
-        } else {
-            store.escalations_of_orders(&ids).await
-        }
-    };
-    let ((reports, unmatched), escalations, deputyships) = tokio::try_join!(
-        store.reports_of_person(&ids, want.day, &want.employee),
-        escalations,
-        store.deputyships(&want.employee, want.today),
-    )?;
+    let rows = store
+        .person_rows(&PersonQuery {
+            employee: &want.employee,
+            orders: (
+                want.orders.0.min(want.month.0).min(want.day),
+                want.orders.1.max(want.month.1).max(want.day),
+            ),
+            month: want.month,
+            day: want.day,
+            today: want.today,
+        })
+        .await?;
     Ok(Person {
-        orders,
-        reports,
-        unmatched,
-        escalations,
-        deputyships,
+        orders: rows.orders,
+        reports: rows.reports,
+        unmatched: rows.unmatched,
+        escalations: rows.escalations,
+        deputyships: rows.deputyships,
     })
 }
 
