@@ -26,14 +26,16 @@ fn main() -> ExitCode {
         }
     };
     // The daemon logs what it does; a one-shot command only what went wrong. sqlx warns of any
-    // statement over 1 s; a survey of a big wave takes longer on purpose.
+    // statement over 1 s (a survey of a big wave takes longer on purpose) and of a connection
+    // that took over 2 s to come (a busy machine): neither is the user's to act on, and a
+    // one-shot command's stderr is its one line of error.
     let default_filter = if matches!(
         cli.command,
         zaitaku::cli::Command::Run { .. } | zaitaku::cli::Command::Web { .. }
     ) {
         "info,sqlx::query=error,sqlx::postgres::notice=warn"
     } else {
-        "warn,sqlx::query=error,sqlx::postgres::notice=warn"
+        "warn,sqlx::query=error,sqlx::pool::acquire=error,sqlx::postgres::notice=warn"
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

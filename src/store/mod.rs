@@ -285,6 +285,9 @@ impl Store {
                 (Backend::Postgres, Some(n)) => n,
                 (Backend::Postgres, None) => 8,
             })
+            // A SQLite file cannot hang up: pinging it before each use is a hand-off to its
+            // worker thread for nothing, on every statement (issue 20's first loads).
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 let setting = setting.clone();
                 Box::pin(async move {
