@@ -637,7 +637,7 @@ async fn employees(
                 ));
             }
             let actor = crate::store::audit::Actor::cli();
-            let plan = crate::directory::sync(store, cfg, dry_run, now.timestamp(), &actor).await?;
+            let plan = crate::directory::sync(store, cfg, dry_run, now, &actor).await?;
             for line in plan.lines() {
                 say(out, line)?;
             }
@@ -920,7 +920,7 @@ async fn deputies(
                 &deputy,
                 from,
                 to,
-                now.timestamp(),
+                now,
                 &crate::store::audit::Actor::cli(),
             )
             .await?;

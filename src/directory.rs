@@ -247,7 +247,12 @@ pub async fn plan(store: &Store, ldap: &LdapConfig, people: &[Person]) -> Result
 }
 
 /// Applies a plan in one transaction, each change an audit entry.
-pub async fn apply(store: &Store, plan: &Plan, now: i64, actor: &Actor) -> Result<()> {
+pub async fn apply(
+    store: &Store,
+    plan: &Plan,
+    now: chrono::DateTime<chrono::Utc>,
+    actor: &Actor,
+) -> Result<()> {
     let list: Vec<Employee> = plan
         .new
         .iter()
@@ -256,7 +261,9 @@ pub async fn apply(store: &Store, plan: &Plan, now: i64, actor: &Actor) -> Resul
         .chain(plan.gone.iter().map(|(_, a)| a.clone()))
         .chain(plan.linked.iter().cloned())
         .collect();
-    store.sync_employees(&list, &plan.dns, now, actor).await
+    store
+        .sync_employees(&list, &plan.dns, now.timestamp(), actor)
+        .await
 }
 
 /// `zaitaku employees sync --ldap [--dry-run]`: reads the directory, prints the plan, applies
@@ -265,7 +272,7 @@ pub async fn sync(
     store: &Store,
     cfg: &Config,
     dry_run: bool,
-    now: i64,
+    now: chrono::DateTime<chrono::Utc>,
     actor: &Actor,
 ) -> Result<Plan> {
     let Some(ldap) = &cfg.ldap else {
@@ -301,7 +308,7 @@ pub async fn login(
     ldap: &LdapConfig,
     login: &str,
     password: &str,
-    now: i64,
+    now: chrono::DateTime<chrono::Utc>,
     client: Option<String>,
 ) -> Result<Login> {
     let Some(p) = crate::ldap::authenticate(ldap, login, password).await? else {
@@ -326,7 +333,7 @@ pub async fn login(
             client,
         };
         store
-            .sync_employees(std::slice::from_ref(&after), &dns, now, &actor)
+            .sync_employees(std::slice::from_ref(&after), &dns, now.timestamp(), &actor)
             .await?;
     }
     Ok(Login::Staff(after))

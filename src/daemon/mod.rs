@@ -349,7 +349,7 @@ async fn directory_sync_loop(
         client: None,
     };
     while next_time(&schedule, &cfg, clock, &mut stop).await {
-        match crate::directory::sync(&store, &cfg, false, clock.now().timestamp(), &actor).await {
+        match crate::directory::sync(&store, &cfg, false, clock.now(), &actor).await {
             Ok(plan) => tracing::info!(
                 new = plan.new.len(),
                 changed = plan.changed.len(),

@@ -94,9 +94,14 @@ pub async fn send_back(
 }
 
 /// The teleworker's edited order, a draft again. False when it was not sent back (any more).
-pub async fn resubmit(store: &Store, o: &WorkOrder, now: i64, actor: &Actor) -> Result<bool> {
+pub async fn resubmit(
+    store: &Store,
+    o: &WorkOrder,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<bool> {
     let mut tx = store.begin().await?;
-    let done = crate::store::approval::resubmit(&mut tx, o, now, actor).await?;
+    let done = crate::store::approval::resubmit(&mut tx, o, now.timestamp(), actor).await?;
     tx.commit().await?;
     Ok(done)
 }
@@ -109,7 +114,7 @@ pub async fn add_deputy(
     deputy: &str,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<crate::store::approval::Deputy> {
     let sup = store.employee(supervisor).await?;
@@ -140,7 +145,14 @@ pub async fn add_deputy(
         ));
     }
     let id = store
-        .add_deputy(&sup.employee_id, &dep.employee_id, from, to, now, actor)
+        .add_deputy(
+            &sup.employee_id,
+            &dep.employee_id,
+            from,
+            to,
+            now.timestamp(),
+            actor,
+        )
         .await?;
     Ok(crate::store::approval::Deputy {
         id,
@@ -258,7 +270,7 @@ pub async fn approve_division(
     store: &Store,
     id: i64,
     stamp: &Stamp,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
@@ -267,7 +279,7 @@ pub async fn approve_division(
         id,
         &stamp.approver,
         stamp.deputy.as_deref(),
-        now,
+        now.timestamp(),
         actor,
     )
     .await?;

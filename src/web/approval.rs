@@ -184,7 +184,7 @@ pub async fn resubmit(
         Err(e) => resubmit_page(&app, &s, &r, f, rule_errors(&e), unprocessable),
         Ok(order) => {
             let actor = s.actor();
-            approval::resubmit(&app.store, &order, app.now().timestamp(), &actor).await?;
+            approval::resubmit(&app.store, &order, app.now(), &actor).await?;
             app.changed();
             tracing::info!(order = id, employee = %order.employee, "sent-back request resubmitted on the web");
             Ok(see_other(url("/my", &[("date", &order.date.to_string())])))
@@ -290,7 +290,7 @@ pub async fn add_deputy(
         return deputies_page(&app, &s, f, errors, unprocessable).await;
     }
     let actor = s.actor();
-    let now = app.now().timestamp();
+    let now = app.now();
     match approval::add_deputy(
         &app.store,
         &s.user.employee_id,

@@ -468,7 +468,7 @@ async fn directory_login(
     client: Option<String>,
 ) -> Result<std::result::Result<Option<String>, Response>> {
     let shown = super::log_text(login);
-    let now = app.now().timestamp();
+    let now = app.now();
     match crate::directory::login(&app.store, ldap, login, typed, now, client).await {
         Ok(Login::Staff(e)) => Ok(Ok(Some(e.employee_id))),
         Ok(Login::Refused) => Ok(Ok(None)),

@@ -932,7 +932,7 @@ pub async fn approve_order(
                 .deny(&s.user, "approve_order", &format!("order={id}"))
                 .await);
         };
-        let now = app.now().timestamp();
+        let now = app.now();
         let actor = s.actor();
         crate::usecase::approval::approve_division(&app.store, id, &stamp, now, &actor).await?;
         app.changed();
