@@ -23,7 +23,10 @@
 //! `cargo bench --bench tenants` (PostgreSQL: `ZAITAKU_BENCH_PG`, else `ZAITAKU_TEST_PG`, an
 //! administrator's URL; the bench creates its own role and database `zaitaku_bench_tenants_*`
 //! and keeps the survey's data for the next run: `ZAITAKU_BENCH_FRESH=1` builds it again).
-//! `ZAITAKU_BENCH_TENANTS_PARTS=survey` or `=rush` runs one part. Run as a test (`cargo test
+//! `ZAITAKU_BENCH_TENANTS_PARTS=survey` or `=rush` runs one part; `ZAITAKU_BENCH_RUNS` times the
+//! survey more than once; `ZAITAKU_BENCH_RUSH_TENANTS=N` and `ZAITAKU_BENCH_RUSH_SECONDS=S` make
+//! the rush smaller and shorter, `ZAITAKU_BENCH_RUSH_DAEMONS=1,2` picks its cases and
+//! `ZAITAKU_BENCH_KEEP_LOGS=DIR` keeps the daemons' logs; `ZAITAKU_BENCH_BIN` times another build. Run as a test (`cargo test
 //! --all-targets`, without `--bench`) it does the same on a few tenants and teleworkers, so that
 //! CI keeps it working; without a PostgreSQL URL it says so and does nothing.
 
@@ -955,7 +958,8 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     .unwrap();
     let mut quiet = Vec::new();
     let mut one = Imap::connect(imap.port, &users[0]);
-    for k in 0..YARDSTICK {
+    let samples = if full { YARDSTICK } else { 3 };
+    for k in 0..samples {
         let emp = format!("E{:04}", per + 1 + k);
         let id = format!("quiet.{k}.20210112@pc.city.example.lg.jp");
         let bytes = variant(&fixture, &emp, &id, 20, k as u32);
@@ -1037,7 +1041,7 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     let total = ids.len();
     let line = latency_line(&mut lat);
     println!(
-        "  yardstick, 20 mails one at a time before the rush: {quiet_line}\n  rush: {total} mails appended in {:.1} s (load average {load_before} before, {load_peak} at the end), {answered} answered, last acknowledgement {:.1} s after the first APPEND; {twice} answered twice\n  latency APPEND → acknowledgement accepted: {line}\n  throughput {:.1} acknowledgements/s over the rush; daemon CPU {:.0} s in all ({:.0} % of a core), peak RSS {rss} MiB",
+        "  yardstick, {samples} mails one at a time before the rush: {quiet_line}\n  rush: {total} mails appended in {:.1} s (load average {load_before} before, {load_peak} at the end), {answered} answered, last acknowledgement {:.1} s after the first APPEND; {twice} answered twice\n  latency APPEND → acknowledgement accepted: {line}\n  throughput {:.1} acknowledgements/s over the rush; daemon CPU {:.0} s in all ({:.0} % of a core), peak RSS {rss} MiB",
         appended.as_secs_f64(),
         drained.as_secs_f64(),
         answered as f64 / drained.as_secs_f64(),
