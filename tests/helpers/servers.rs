@@ -45,6 +45,12 @@ impl Dovecot {
     /// A server with a mailbox for each of `users` (password `IMAP_PASS` for all): one bot
     /// address per municipality.
     pub fn start_users(users: &[&str]) -> Dovecot {
+        Dovecot::start_users_with(users, "")
+    }
+
+    /// `start_users` with `extra` appended to the configuration: settings of services and
+    /// limits the default one does not name (a bench's hundreds of IDLE connections).
+    pub fn start_users_with(users: &[&str], extra: &str) -> Dovecot {
         let dir = tempfile::Builder::new()
             .prefix("zt-dovecot")
             .tempdir()
@@ -112,7 +118,7 @@ service lmtp {{
 protocol imap {{
   mail_max_userip_connections = 100
 }}
-"#,
+{extra}"#,
             d = d.display()
         );
         std::fs::write(d.join("dovecot.conf"), conf).unwrap();
