@@ -154,6 +154,7 @@ migrations![
     ("0018", "changes"),
     ("0019", "tenant_changes"),
     ("0020", "tenant_keys"),
+    ("0021", "tenant_first_indexes"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
