@@ -36,13 +36,8 @@ fn start(zt: &Zt) -> (Child, std::path::PathBuf) {
     zt.start_run(None)
 }
 
-fn stop((mut child, log): (Child, std::path::PathBuf)) {
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
-    let log = std::fs::read_to_string(log).unwrap_or_default();
+fn stop(zt: &Zt, daemon: (Child, std::path::PathBuf)) {
+    let (status, log) = zt.stop_run(daemon);
     assert!(
         status.success(),
         "zaitaku run should exit 0 after SIGTERM, got {status}\n{log}"
@@ -124,7 +119,7 @@ fn idle_delivers_a_new_message_and_its_acknowledgement() {
     );
     assert_eq!(b["teleworkers"][0]["start"]["source"], "imap");
     eventually(10, "the message flagged \\Seen", || imap.counts() == (1, 1));
-    stop(d);
+    stop(&zt, d);
 }
 
 #[test]
@@ -137,11 +132,11 @@ fn a_backlog_present_at_start_is_processed_once() {
         imap.append_many(&write_variants(&zt, 40), DAY);
         let d = start(&zt);
         eventually(60, "40 acknowledgements", || smtp.received().len() >= 40);
-        stop(d);
+        stop(&zt, d);
         // Restarted: nothing is read or answered again.
         let d = start(&zt);
         std::thread::sleep(std::time::Duration::from_secs(2));
-        stop(d);
+        stop(&zt, d);
         assert_eq!(report_count(&zt), 40);
         assert_eq!(smtp.received().len(), 40);
     }
@@ -170,7 +165,7 @@ fn killed_in_the_middle_of_a_backlog_nothing_is_lost_or_doubled() {
         eventually(120, "every message answered", || {
             ack_ids(&smtp).into_iter().collect::<HashSet<_>>().len() >= n
         });
-        stop(d);
+        stop(&zt, d);
         assert_eq!(report_count(&zt), n, "{b:?}: each message is one report");
         let ids = ack_ids(&smtp);
         let distinct: HashSet<_> = ids.iter().collect();
@@ -199,7 +194,7 @@ fn the_imap_server_restarting_does_not_stop_the_daemon() {
     eventually(40, "the second acknowledgement after the restart", || {
         smtp.received().len() == 2
     });
-    stop(d);
+    stop(&zt, d);
     assert_eq!(report_count(&zt), 2);
 }
 
@@ -223,7 +218,7 @@ fn mail_waits_while_the_smtp_server_is_down_and_goes_once_when_it_returns() {
             smtp.received().len() == 3
         });
         std::thread::sleep(std::time::Duration::from_secs(3));
-        stop(d);
+        stop(&zt, d);
         let ids: HashSet<_> = ack_ids(&smtp).into_iter().collect();
         assert_eq!(
             (smtp.received().len(), ids.len()),
@@ -430,7 +425,7 @@ fn a_daemon_killed_while_holding_claimed_mail_sends_it_within_30s_of_its_restart
             "{b:?}: all acknowledged {:?} after the restart",
             restarted.elapsed()
         );
-        stop(d);
+        stop(&zt, d);
         let ids = ack_ids(&smtp);
         let distinct: HashSet<_> = ids.iter().collect();
         assert_eq!((ids.len(), distinct.len()), (n, n), "{b:?}: each once");
@@ -476,7 +471,7 @@ fn after_a_five_second_smtp_outage_everything_goes_within_10s_of_its_return() {
             back.elapsed()
         );
         std::thread::sleep(std::time::Duration::from_secs(2));
-        stop(d);
+        stop(&zt, d);
         let ids: HashSet<_> = ack_ids(&smtp).into_iter().collect();
         assert_eq!(
             (smtp.received().len(), ids.len()),
@@ -521,13 +516,8 @@ fn run_with_now_rehearses_a_day_on_the_daemons_one_clock() {
         eventually(30, "the 08:45 reminder by the daemon's clock", || {
             !reminder(&zt.sent()).is_empty()
         });
-        let (mut child, log) = daemon;
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        assert!(child.wait().unwrap().success());
-        let log = std::fs::read_to_string(log).unwrap_or_default();
+        let (status, log) = zt.stop_run(daemon);
+        assert!(status.success(), "{b:?}: {status}\n{log}");
         let sent = zt.sent();
         let r = reminder(&sent);
         assert_eq!(r.len(), 1, "{b:?}: one reminder\n{log}");

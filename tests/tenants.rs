@@ -130,6 +130,25 @@ fn status(zt: &Zt, code: &str) -> Value {
     serde_json::from_str(&out).unwrap()
 }
 
+/// The password of the web logins `set_passwords` gives.
+const PW: &str = "correct horse battery";
+
+/// E9001 (the same ID in both cities) gets a web login in each, with the password `PW`.
+fn set_passwords(zt: &Zt) {
+    for code in [A, B] {
+        let args = [
+            "--tenant",
+            code,
+            "users",
+            "set-password",
+            "--employee",
+            "E9001",
+        ];
+        zt.run_stdin(&args, format!("{PW}\n").as_bytes())
+            .expect_code(0);
+    }
+}
+
 /// Employee ID → (start status, end status) on the board.
 fn board(v: &Value) -> Vec<(String, String, String)> {
     v["teleworkers"]
@@ -442,22 +461,8 @@ fn a_single_city_database_upgrades_in_place_and_is_adopted_as_its_code() {
 #[test]
 fn every_web_page_of_one_city_shows_nothing_of_the_other_and_its_sessions_open_nothing_there() {
     use helpers::http::WebServer;
-    const PW: &str = "correct horse battery";
     let Some(zt) = two_cities() else { return };
-    for code in [A, B] {
-        zt.run_stdin(
-            &[
-                "--tenant",
-                code,
-                "users",
-                "set-password",
-                "--employee",
-                "E9001",
-            ],
-            format!("{PW}\n").as_bytes(),
-        )
-        .expect_code(0);
-    }
+    set_passwords(&zt);
     let now = "2021-01-12T18:00:00+09:00";
     let wa = WebServer::start_with(&zt, &["--tenant", A, "--now", now]);
     let wb = WebServer::start_with(&zt, &["--tenant", B, "--now", now]);
@@ -589,13 +594,8 @@ fn acks_from(smtp: &SmtpSink, code: &str) -> Vec<String> {
         .collect()
 }
 
-fn stop_daemon((mut child, log): (std::process::Child, std::path::PathBuf)) -> String {
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
-    let log = std::fs::read_to_string(log).unwrap_or_default();
+fn stop_daemon(zt: &Zt, daemon: (std::process::Child, std::path::PathBuf)) -> String {
+    let (status, log) = zt.stop_run(daemon);
     assert!(
         status.success(),
         "run --all-tenants should exit 0 after SIGTERM, got {status}\n{log}"
@@ -633,21 +633,7 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
         return;
     };
     let listen = listen.unwrap();
-    const PW: &str = "correct horse battery";
-    for code in [A, B] {
-        zt.run_stdin(
-            &[
-                "--tenant",
-                code,
-                "users",
-                "set-password",
-                "--employee",
-                "E9001",
-            ],
-            format!("{PW}\n").as_bytes(),
-        )
-        .expect_code(0);
-    }
+    set_passwords(&zt);
     let daemon = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
     // The same start mail (one Message-ID) reaches both cities' bots.
     let mail = std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap();
@@ -705,7 +691,7 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
     let r = nobody.get("/admin");
     assert_eq!(r.status, 404, "{}", r.body);
     assert!(!r.body.contains("千代田") && !r.body.contains("大阪"));
-    let log = stop_daemon(daemon);
+    let log = stop_daemon(&zt, daemon);
     assert!(log.contains("serving municipality"), "{log}");
     assert_eq!(acks_from(&smtp, A).len(), 1);
     assert_eq!(acks_from(&smtp, B).len(), 1);
@@ -739,8 +725,8 @@ fn two_daemons_for_every_city_answer_each_mail_once() {
     });
     // Time for a second answer to any of them, were one coming.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    stop_daemon(first);
-    stop_daemon(second);
+    stop_daemon(&zt, first);
+    stop_daemon(&zt, second);
     for code in [A, B] {
         let acks = acks_from(&smtp, code);
         let replied_to: std::collections::BTreeSet<String> = acks
@@ -810,7 +796,7 @@ fn a_city_added_while_the_daemon_runs_is_served_without_a_restart() {
     until(&daemon, 100, "the new city's bot answers", || {
         acks_from(&smtp, C).len() == 1
     });
-    let log = stop_daemon(daemon);
+    let log = stop_daemon(&zt, daemon);
     assert!(log.contains("tenant=011002"), "{log}");
     assert!(acks_from(&smtp, A).is_empty() && acks_from(&smtp, B).is_empty());
 }
@@ -867,7 +853,7 @@ fn each_citys_metrics_show_its_own_mailbox_and_reports() {
         !b.contains("outcome=\"matched\"} 1"),
         "大阪市 shows 千代田区's report:\n{b}"
     );
-    stop_daemon(daemon);
+    stop_daemon(&zt, daemon);
 }
 
 /// The attack on a shared pool: one connection, taken in turn by two cities' handles, each

@@ -155,9 +155,7 @@ fn spawn_tasks(
     tasks.spawn(delivery_loop(
         store.clone(),
         cfg.clone(),
-        transport.clone(),
-        channels.clone(),
-        clock,
+        city.clone(),
         stop.clone(),
     ));
     if let Some((expr, schedule)) = cfg.ldap.as_ref().and_then(|l| l.sync.clone()) {
@@ -172,9 +170,7 @@ fn spawn_tasks(
     tasks.spawn(scheduler(
         store.clone(),
         cfg.clone(),
-        transport,
-        channels,
-        clock,
+        city.clone(),
         stop.clone(),
     ));
 }
@@ -273,9 +269,12 @@ const DELIVERY_IDLE: Duration = Duration::from_secs(5);
 async fn delivery_loop(
     store: Store,
     cfg: Config,
-    transport: Arc<Transport>,
-    channels: Channels,
-    clock: Clock,
+    City {
+        transport,
+        channels,
+        clock,
+        ..
+    }: City,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     loop {
@@ -320,9 +319,12 @@ async fn delivery_loop(
 async fn scheduler(
     store: Store,
     cfg: Config,
-    transport: Arc<Transport>,
-    channels: Channels,
-    clock: Clock,
+    City {
+        transport,
+        channels,
+        clock,
+        ..
+    }: City,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     // Catch up at once: overdue steps, a missed digest, mail left in the outbox.

@@ -338,6 +338,20 @@ impl Zt {
         (child, log)
     }
 
+    /// Stops a process `start_run` started, as an operator would (SIGTERM), and returns how it
+    /// ended and its log.
+    pub fn stop_run(
+        &self,
+        (mut child, log): (std::process::Child, PathBuf),
+    ) -> (std::process::ExitStatus, String) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let status = child.wait().unwrap();
+        (status, std::fs::read_to_string(log).unwrap_or_default())
+    }
+
     /// E1001 and E1002 ordered for 2021-01-12, the standard workday.
     pub fn with_orders_0112(&self) -> &Zt {
         let p = self.write(
