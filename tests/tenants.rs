@@ -8,7 +8,7 @@
 
 mod helpers;
 
-use helpers::servers::{Dovecot, SmtpSink};
+use helpers::servers::{Dovecot, SmtpSink, within};
 use helpers::{Backend, Zt, fixture, fresh_pg_database_as_app_role, pg_admin_url};
 use serde_json::Value;
 
@@ -534,11 +534,28 @@ fn host(code: &str) -> String {
     format!("telework.{code}.example.lg.jp")
 }
 
+/// Two cities for one `zaitaku run --all-tenants`, and the servers they use.
+struct Served {
+    zt: Zt,
+    /// One Dovecot, a mailbox per city's bot (and per code of `also`).
+    imap: Dovecot,
+    /// The one SMTP server every city answers through, and the folder it writes to.
+    smtp: SmtpSink,
+    _out: tempfile::TempDir,
+    /// The shared `[web] listen`, when asked for.
+    listen: Option<String>,
+}
+
 /// Two cities for one `zaitaku run --all-tenants`: each with its own mailbox on one Dovecot,
 /// its own bot address and host name (in `config/tenants/CODE/`), answering through one SMTP
-/// server. `web`: the shared configuration has a `[web] listen` (returned).
-fn served_cities(imap: &Dovecot, smtp: &SmtpSink, web: bool) -> Option<(Zt, Option<String>)> {
+/// server. `web`: the shared configuration has a `[web] listen`. `also`: codes of cities
+/// still to be added, whose bots get a mailbox now. None without PostgreSQL.
+fn served_cities(web: bool, also: &[&str]) -> Option<Served> {
     pg_admin_url()?;
+    let bots: Vec<String> = [A, B].iter().chain(also).map(|c| bot(c)).collect();
+    let imap = Dovecot::start_users(&bots.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(out.path());
     let zt = Zt::with_db(Backend::Postgres, fresh_pg_database_as_app_role());
     let listen = web.then(|| format!("127.0.0.1:{}", helpers::servers::free_port()));
     let web_section = listen
@@ -555,13 +572,19 @@ fn served_cities(imap: &Dovecot, smtp: &SmtpSink, web: bool) -> Option<(Zt, Opti
         ),
     );
     for code in [A, B] {
-        city_config(&zt, imap, code);
+        city_config(&zt, &imap, code);
     }
     zt.ok(&["tenants", "add", "--code", A, "--name", "千代田区"]);
     zt.ok(&["tenants", "add", "--code", B, "--name", "大阪市"]);
     load_city(&zt, A, "千代田");
     load_city(&zt, B, "大阪");
-    Some((zt, listen))
+    Some(Served {
+        zt,
+        imap,
+        smtp,
+        _out: out,
+        listen,
+    })
 }
 
 /// `config/tenants/CODE/zaitaku.toml`: the city's bot address, mailbox and host name.
@@ -610,29 +633,28 @@ fn until(
     daemon: &(std::process::Child, std::path::PathBuf),
     secs: u64,
     what: &str,
-    mut done: impl FnMut() -> bool,
+    done: impl FnMut() -> bool,
 ) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while std::time::Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    if !within(secs, done) {
+        let log = std::fs::read_to_string(&daemon.1).unwrap_or_default();
+        panic!("timed out after {secs}s waiting for: {what}\n{log}");
     }
-    let log = std::fs::read_to_string(&daemon.1).unwrap_or_default();
-    panic!("timed out after {secs}s waiting for: {what}\n{log}");
 }
 
 #[test]
 fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
     use helpers::http::Client;
-    let imap = Dovecot::start_users(&[&bot(A), &bot(B)]);
-    let out = tempfile::tempdir().unwrap();
-    let smtp = SmtpSink::start(out.path());
-    let Some((zt, listen)) = served_cities(&imap, &smtp, true) else {
+    let Some(served) = served_cities(true, &[]) else {
         return;
     };
-    let listen = listen.unwrap();
+    let Served {
+        zt,
+        imap,
+        smtp,
+        listen,
+        ..
+    } = served;
+    let listen = listen.as_deref().unwrap();
     set_passwords(&zt);
     let daemon = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
     // The same start mail (one Message-ID) reaches both cities' bots.
@@ -652,7 +674,7 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
     }
     // Web: each host name is its city's register; a host no city has is refused.
     let client = |code: Option<&str>| {
-        let mut c = Client::new(&listen);
+        let mut c = Client::new(listen);
         c.host = Some(code.map_or("telework.nowhere.example".into(), |c| {
             format!("{}:80", host(c))
         }));
@@ -699,12 +721,10 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
 
 #[test]
 fn two_daemons_for_every_city_answer_each_mail_once() {
-    let imap = Dovecot::start_users(&[&bot(A), &bot(B)]);
-    let out = tempfile::tempdir().unwrap();
-    let smtp = SmtpSink::start(out.path());
-    let Some((zt, _)) = served_cities(&imap, &smtp, false) else {
+    let Some(served) = served_cities(false, &[]) else {
         return;
     };
+    let Served { zt, imap, smtp, .. } = served;
     let first = zt.start_run_with(&["run", "--all-tenants"], None);
     let second = zt.start_run_with(&["run", "--all-tenants"], None);
     let text =
@@ -752,12 +772,10 @@ fn two_daemons_for_every_city_answer_each_mail_once() {
 
 #[test]
 fn run_all_tenants_refuses_two_cities_on_one_host_name_and_sqlite_with_exit_2() {
-    let imap = Dovecot::start_users(&[&bot(A), &bot(B)]);
-    let out = tempfile::tempdir().unwrap();
-    let smtp = SmtpSink::start(out.path());
-    let Some((zt, _)) = served_cities(&imap, &smtp, false) else {
+    let Some(served) = served_cities(false, &[]) else {
         return;
     };
+    let Served { zt, .. } = served;
     zt.write(
         &format!("config/tenants/{B}/zaitaku.toml"),
         &format!("[web]\nhost = \"{}\"\n", host(A)),
@@ -780,13 +798,16 @@ fn run_all_tenants_refuses_two_cities_on_one_host_name_and_sqlite_with_exit_2() 
 #[test]
 fn a_city_added_while_the_daemon_runs_is_served_without_a_restart() {
     const C: &str = "011002"; // 札幌市
-    let imap = Dovecot::start_users(&[&bot(A), &bot(B), &bot(C)]);
-    let out = tempfile::tempdir().unwrap();
-    let smtp = SmtpSink::start(out.path());
-    let Some((zt, _)) = served_cities(&imap, &smtp, false) else {
+    let Some(served) = served_cities(false, &[C]) else {
         return;
     };
+    let Served { zt, imap, smtp, .. } = served;
     let daemon = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    // Running, with the two cities it found at its start: 札幌市 comes after.
+    until(&daemon, 60, "the daemon serving its first cities", || {
+        std::fs::read_to_string(&daemon.1)
+            .is_ok_and(|l| l.contains("zaitaku running for every municipality tenants=2"))
+    });
     city_config(&zt, &imap, C);
     zt.ok(&["tenants", "add", "--code", C, "--name", "札幌市"]);
     load_city(&zt, C, "札幌");
@@ -804,12 +825,16 @@ fn a_city_added_while_the_daemon_runs_is_served_without_a_restart() {
 #[test]
 fn each_citys_metrics_show_its_own_mailbox_and_reports() {
     use helpers::http::Client;
-    let imap = Dovecot::start_users(&[&bot(A), &bot(B)]);
-    let out = tempfile::tempdir().unwrap();
-    let smtp = SmtpSink::start(out.path());
-    let Some((zt, listen)) = served_cities(&imap, &smtp, true) else {
+    let Some(served) = served_cities(true, &[]) else {
         return;
     };
+    let Served {
+        zt,
+        imap,
+        smtp,
+        listen,
+        ..
+    } = served;
     // 大阪市's mailbox refuses the bot (a wrong password): only its own health says so.
     let wrong = imap.url_for(&bot(B)).replace(":secret@", ":wrong@");
     zt.write(

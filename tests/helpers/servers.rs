@@ -371,13 +371,21 @@ impl Drop for SmtpSink {
 }
 
 /// Waits until `f` holds, or fails the test after `secs`, saying what it waited for.
-pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+pub fn eventually(secs: u64, what: &str, f: impl FnMut() -> bool) {
+    if !within(secs, f) {
+        panic!("timed out after {secs}s waiting for: {what}");
+    }
+}
+
+/// Whether `f` holds within `secs` (asked every 100 ms): for a test that says more than
+/// `eventually` when it does not.
+pub fn within(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
         if f() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("timed out after {secs}s waiting for: {what}");
+    false
 }
