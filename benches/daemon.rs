@@ -25,6 +25,8 @@
 
 #[path = "../tests/helpers/servers.rs"]
 mod servers;
+#[path = "support/smtp.rs"]
+mod smtp;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -195,62 +197,19 @@ fn start_sink(log: Arc<SinkLog>) -> u16 {
 }
 
 fn smtp_session(conn: TcpStream, log: &SinkLog) -> std::io::Result<()> {
-    conn.set_nodelay(true)?;
-    let mut w = conn.try_clone()?;
-    let mut r = BufReader::new(conn);
-    w.write_all(b"220 127.0.0.1 ESMTP bench sink\r\n")?;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line)? == 0 || log.is_down() {
-            return Ok(()); // an outage cuts the session
-        }
-        let verb = String::from_utf8_lossy(&line)
-            .trim_end()
-            .to_ascii_uppercase();
-        let verb = verb.split(' ').next().unwrap_or("").to_string();
-        match verb.as_str() {
-            "EHLO" => w.write_all(b"250-127.0.0.1\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?,
-            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => w.write_all(b"250 OK\r\n")?,
-            "DATA" => {
-                w.write_all(b"354 end with <CRLF>.<CRLF>\r\n")?;
-                let mut in_reply_to = String::new();
-                let mut headers = true;
-                loop {
-                    line.clear();
-                    if r.read_until(b'\n', &mut line)? == 0 {
-                        return Ok(());
-                    }
-                    if line == b".\r\n" || line == b".\n" {
-                        break;
-                    }
-                    if headers {
-                        let l = String::from_utf8_lossy(&line);
-                        let l = l.trim_end();
-                        if l.is_empty() {
-                            headers = false;
-                        } else if l.len() > 12 && l[..12].eq_ignore_ascii_case("in-reply-to:") {
-                            in_reply_to = l[12..].trim().to_string();
-                        }
-                    }
-                }
-                {
-                    let mut v = log.accepted.lock().unwrap();
-                    v.push(Accepted {
-                        at: Instant::now(),
-                        in_reply_to,
-                    });
-                    log.changed.notify_all();
-                }
-                w.write_all(b"250 OK accepted\r\n")?;
-            }
-            "QUIT" => {
-                w.write_all(b"221 bye\r\n")?;
-                return Ok(());
-            }
-            _ => w.write_all(b"502 not implemented\r\n")?,
-        }
-    }
+    // An outage cuts the session.
+    smtp::session(
+        conn,
+        || log.is_down(),
+        |in_reply_to| {
+            let mut v = log.accepted.lock().unwrap();
+            v.push(Accepted {
+                at: Instant::now(),
+                in_reply_to,
+            });
+            log.changed.notify_all();
+        },
+    )
 }
 
 // ---- a small IMAP client (APPEND, SELECT) ------------------------------------------------------

@@ -32,6 +32,8 @@
 
 #[path = "../tests/helpers/servers.rs"]
 mod servers;
+#[path = "support/smtp.rs"]
+mod smtp;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -660,56 +662,15 @@ impl Sink {
     }
 
     fn session(&self, conn: TcpStream) -> std::io::Result<()> {
-        conn.set_nodelay(true)?;
-        let mut w = conn.try_clone()?;
-        let mut r = BufReader::new(conn);
-        w.write_all(b"220 127.0.0.1 ESMTP bench sink\r\n")?;
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            if r.read_until(b'\n', &mut line)? == 0 {
-                return Ok(());
-            }
-            let verb = String::from_utf8_lossy(&line)
-                .trim_end()
-                .to_ascii_uppercase();
-            match verb.split(' ').next().unwrap_or("") {
-                "EHLO" => w.write_all(b"250-127.0.0.1\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?,
-                "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => w.write_all(b"250 OK\r\n")?,
-                "DATA" => {
-                    w.write_all(b"354 end with <CRLF>.<CRLF>\r\n")?;
-                    let (mut in_reply_to, mut headers) = (String::new(), true);
-                    loop {
-                        line.clear();
-                        if r.read_until(b'\n', &mut line)? == 0 {
-                            return Ok(());
-                        }
-                        if line == b".\r\n" || line == b".\n" {
-                            break;
-                        }
-                        if headers {
-                            let l = String::from_utf8_lossy(&line);
-                            let l = l.trim_end();
-                            if l.is_empty() {
-                                headers = false;
-                            } else if l.len() > 12 && l[..12].eq_ignore_ascii_case("in-reply-to:") {
-                                in_reply_to = l[12..].trim().to_string();
-                            }
-                        }
-                    }
-                    let mut v = self.accepted.lock().unwrap();
-                    v.push((in_reply_to, Instant::now()));
-                    self.changed.notify_all();
-                    drop(v);
-                    w.write_all(b"250 OK accepted\r\n")?;
-                }
-                "QUIT" => {
-                    w.write_all(b"221 bye\r\n")?;
-                    return Ok(());
-                }
-                _ => w.write_all(b"502 not implemented\r\n")?,
-            }
-        }
+        smtp::session(
+            conn,
+            || false,
+            |in_reply_to| {
+                let mut v = self.accepted.lock().unwrap();
+                v.push((in_reply_to, Instant::now()));
+                self.changed.notify_all();
+            },
+        )
     }
 
     /// Waits until every one of `ids` has an acknowledgement, or `timeout`; returns how many have.
