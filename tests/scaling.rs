@@ -326,6 +326,32 @@ fn primary_keys_and_unique_indexes_include_the_tenant_but_the_listed_generated_i
     assert_only_listed("unique key without tenant", &found, KEYS_WITHOUT_TENANT);
 }
 
+/// The attack behind migration 0022: with an index on `escalations (day)` alone, the generic
+/// plan PostgreSQL keeps for a prepared statement read every city's steps of the day range
+/// and dropped all but one city's through the row-level security filter, for each of 455
+/// cities. Every index of a tenant's table leads with the tenant, so that whatever plan is
+/// kept, a city's look-up reads its own entries (and Citus's shards keep their indexes whole).
+#[test]
+fn every_index_of_a_tenant_table_leads_with_the_tenant() {
+    let Some(db) = migrated() else { return };
+    let tenant_tables = tenant_tables(db);
+    let found: Vec<(String, String)> = rows(
+        db,
+        "SELECT t.relname::text, ic.relname::text, pg_get_indexdef(i.indexrelid), a.attname::text
+         FROM pg_index i
+         JOIN pg_class ic ON ic.oid = i.indexrelid
+         JOIN pg_class t ON t.oid = i.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE n.nspname = 'public' ORDER BY 1, 2",
+    )
+    .into_iter()
+    .filter(|r| tenant_tables.contains(&r[0]) && r[3] != "tenant")
+    .map(|r| (format!("{}.{}", r[0], r[1]), r[2].clone()))
+    .collect();
+    assert_only_listed("index not led by the tenant", &found, &[]);
+}
+
 #[test]
 fn foreign_keys_between_tenant_tables_pair_tenant_with_tenant_but_the_listed_one() {
     let Some(db) = migrated() else { return };

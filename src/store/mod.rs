@@ -155,6 +155,7 @@ migrations![
     ("0019", "tenant_changes"),
     ("0020", "tenant_keys"),
     ("0021", "tenant_first_indexes"),
+    ("0022", "tenant_first_lookups"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.

@@ -263,13 +263,12 @@ pub async fn compile_detailed(
         .map(|h| (h.held.id_no, h.held.employee, h.held.from, h.held.to))
         .collect();
     let escalations = store.survey_escalations(w.from, w.to).await?;
-    let (mut survey, raw) = tally.finish_with_raw(cfg.service.licensed_ids, &held, &escalations);
     // Issue #10: the working days of the wave, and each department's telework days (working
-    // days with at least one of its staff at home) as a share of them.
+    // days with at least one of its staff at home) as a share of them. Counted from the orders
+    // just read: a second query over them cost a survey across 455 cities a third of its time.
+    let department_dates = tally.department_dates(|d| cfg.calendar.is_working_day(d));
+    let (mut survey, raw) = tally.finish_with_raw(cfg.service.licensed_ids, &held, &escalations);
     survey.working_days = u64::from(cfg.calendar.working_days(w.from, w.to));
-    let department_dates = store
-        .survey_department_dates(w.from, w.to, &cfg.calendar)
-        .await?;
     for d in &mut survey.departments {
         d.telework_days = department_dates
             .get(&d.department)

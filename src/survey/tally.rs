@@ -58,6 +58,9 @@ pub struct Tally {
     instants: HashMap<(NaiveDate, u32), DateTime<Utc>>,
     /// Order days per department and month.
     dept_month: Vec<Vec<u64>>,
+    /// Per department, bit `d` set: someone of it in the register had an order on the wave's
+    /// day `d` (the survey's `telework_days`, counted from the same rows as everything else).
+    dept_days: Vec<Vec<u64>>,
     per_day: Vec<u64>,
     order_days: u64,
     ordered_minutes: u64,
@@ -91,6 +94,7 @@ impl Tally {
             dept_index: HashMap::new(),
             workers: HashMap::new(),
             dept_month: Vec::new(),
+            dept_days: Vec::new(),
             per_day: vec![0; (wave.to - wave.from).num_days().max(0) as usize + 1],
             months,
             depts: Vec::new(),
@@ -131,6 +135,8 @@ impl Tally {
             no,
         });
         self.dept_month.push(vec![0; self.months.len()]);
+        self.dept_days
+            .push(vec![0; self.per_day.len().div_ceil(64)]);
         self.dept_index.insert(name.into(), self.depts.len() - 1);
         self.depts.len() - 1
     }
@@ -168,7 +174,10 @@ impl Tally {
         };
         let words = self.months.len().div_ceil(64);
         let worker = match self.workers.get_mut(o.employee_id) {
-            Some(w) => w,
+            Some(w) => {
+                self.dept_days[w.dept][day / 64] |= 1 << (day % 64);
+                w
+            }
             None => {
                 // Not in the register any more: still counted, under an unknown department.
                 let d = self.dept("（所属不明）", "（部不明）", None);
@@ -228,6 +237,27 @@ impl Tally {
 
     /// The survey, given the ID assignments `(id_no, employee, from, to)` and the escalation
     /// counts of the wave.
+    /// Per department (by name), the days of the wave on which at least one of its staff in
+    /// the register had an approved order, keeping those `working` says are working days; a
+    /// department with none is left out.
+    pub fn department_dates(
+        &self,
+        working: impl Fn(NaiveDate) -> bool,
+    ) -> HashMap<String, BTreeSet<NaiveDate>> {
+        let mut out = HashMap::new();
+        for (dept, bits) in self.depts.iter().zip(&self.dept_days) {
+            let days: BTreeSet<NaiveDate> = (0..self.per_day.len())
+                .filter(|d| bits[d / 64] & (1 << (d % 64)) != 0)
+                .map(|d| self.wave.from + chrono::Days::new(d as u64))
+                .filter(|d| working(*d))
+                .collect();
+            if !days.is_empty() {
+                out.insert(dept.name.clone(), days);
+            }
+        }
+        out
+    }
+
     pub fn finish(
         self,
         licensed: u32,
