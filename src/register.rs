@@ -873,7 +873,7 @@ pub async fn record_contact(
     let report = crate::store::reports::NewReport {
         message_key: format!("phone:{}:{}:{}", order.id, c.kind.as_str(), at),
         source: "phone".into(),
-        received_at: when.timestamp(),
+        received_at: when.with_timezone(&chrono::Utc),
         day: c.date.to_string(),
         sender: c.by.clone(),
         employee_id: Some(emp.employee_id.clone()),

@@ -374,7 +374,7 @@ async fn fire_step(
                     d.step
                 ),
                 error: why.clone(),
-                at: now.timestamp(),
+                at: now,
             };
             (vec![], Some((why, Some(failed))))
         }
@@ -386,8 +386,8 @@ async fn fire_step(
         day: o.date.to_string(),
         kind: s.chain.as_str().into(),
         step: d.step.into(),
-        due_at: d.at.timestamp(),
-        fired_at: now.timestamp(),
+        due_at: d.at,
+        fired_at: now,
         recipients: s.recipients.iter().map(|e| e.employee_id.clone()).collect(),
         status: if d.expired {
             StepStatus::Expired
@@ -576,7 +576,7 @@ async fn send_digest(
                 to: g.to.join(", "),
                 subject: format!("在宅勤務 {dept} {today} {slot}"),
                 error: why.clone(),
-                at: now.timestamp(),
+                at: now,
             };
             outbox::insert_failed(&mut tx, &[failed]).await?;
             Some(why)
@@ -786,7 +786,7 @@ async fn it_summary(
                 to: to.join(", "),
                 subject: format!("IT summary {today}"),
                 error: why.clone(),
-                at: now.timestamp(),
+                at: now,
             };
             outbox::insert_failed(&mut tx, &[failed]).await?;
             tx.commit().await?;

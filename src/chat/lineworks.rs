@@ -262,7 +262,7 @@ async fn deliver(store: &Store, lw: &LineWorksConfig, row: Outgoing<'_>) -> Resu
         }
         if bodies.len() > 1 && i + 1 < bodies.len() {
             let mut tx = store.begin().await.map_err(db)?;
-            save_chat_state(&mut tx, &key, &(i + 1).to_string(), row.now.timestamp())
+            save_chat_state(&mut tx, &key, &(i + 1).to_string(), row.now)
                 .await
                 .map_err(db)?;
             tx.commit().await.map_err(|e| db(e.into()))?;
@@ -341,7 +341,7 @@ async fn access_token(
     let (token, lifetime) = fetch_token(lw).await?;
     let saved = json!({ "access_token": token, "expires_at": now.timestamp() + lifetime });
     let mut tx = store.begin().await.map_err(db)?;
-    save_chat_state(&mut tx, &token_key(lw), &saved.to_string(), now.timestamp())
+    save_chat_state(&mut tx, &token_key(lw), &saved.to_string(), now)
         .await
         .map_err(db)?;
     tx.commit().await.map_err(|e| db(e.into()))?;

@@ -5,6 +5,7 @@
 //! before, and `audit_head` keeps the last, so a row changed, removed or slipped in by hand is
 //! found by `verify`. Nothing in zaitaku updates or deletes an entry.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -84,7 +85,7 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     pub id: i64,
-    /// Seconds since the epoch (`at` in RFC 3339 when printed).
+    /// Seconds since the epoch, as stored and hashed into the chain (`Entry::at` when printed).
     #[serde(skip)]
     pub at_epoch: i64,
     pub actor: String,
@@ -103,6 +104,13 @@ pub struct Entry {
     #[serde(skip)]
     prev_hash: String,
     pub hash: String,
+}
+
+impl Entry {
+    /// When the change was made; `None` for a stored time out of chrono's range.
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        DateTime::<Utc>::from_timestamp(self.at_epoch, 0)
+    }
 }
 
 /// Feeds what is written into a SHA-256.
@@ -286,10 +294,10 @@ impl Store {
 /// What `audit list` and `audit export` select.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// Inclusive, seconds since the epoch.
-    pub from: Option<i64>,
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
     /// Exclusive.
-    pub to: Option<i64>,
+    pub to: Option<DateTime<Utc>>,
     /// The actor, or the entity when it is an employee or an order of that employee.
     pub employee: Option<String>,
     pub department: Option<String>,
@@ -332,8 +340,8 @@ fn bind_filter<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     f: &Filter,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    q.bind(f.from.unwrap_or(-1))
-        .bind(f.to.unwrap_or(-1))
+    q.bind(f.from.map_or(-1, super::epoch))
+        .bind(f.to.map_or(-1, super::epoch))
         .bind(f.employee.clone().unwrap_or_default())
         .bind(f.department.clone().unwrap_or_default())
         .bind(f.entity.clone().unwrap_or_default())

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::{Store, Tx};
@@ -17,8 +17,8 @@ pub struct NewEscalation {
     pub day: String,
     pub kind: String,
     pub step: i64,
-    pub due_at: i64,
-    pub fired_at: i64,
+    pub due_at: DateTime<Utc>,
+    pub fired_at: DateTime<Utc>,
     pub recipients: Vec<String>,
     pub status: crate::escalation::StepStatus,
     pub message_id: Option<String>,
@@ -56,7 +56,7 @@ fn board_escalation(r: &sqlx::any::AnyRow) -> EscalationRow {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect(),
-        at: r.get(4),
+        at: super::instant(r.get(4)),
         status: match (resolved, how) {
             (Some(_), Some(h)) => format!("resolved_{h}"),
             _ => r.get(5),
@@ -312,8 +312,8 @@ pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Resu
                 .bind(&e.day)
                 .bind(&e.kind)
                 .bind(e.step)
-                .bind(e.due_at)
-                .bind(e.fired_at)
+                .bind(super::epoch(e.due_at))
+                .bind(super::epoch(e.fired_at))
                 .bind(e.recipients.join(","))
                 .bind(e.status.as_str())
                 .bind(e.message_id.clone())

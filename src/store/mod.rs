@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
@@ -30,6 +30,27 @@ pub mod web;
 pub use crate::tenant::TenantCode;
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// A moment as the database keeps it: epoch seconds (both backends compare and index plain
+/// integers). Times are `DateTime<Utc>` everywhere above the store; they change form here.
+pub fn epoch(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+/// A stored moment (epoch seconds) read back; a value out of chrono's range reads as 1970.
+pub fn instant(epoch: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default()
+}
+
+/// The few times kept in milliseconds (the login throttle's: a wait of a second must not be
+/// over at once).
+pub fn epoch_ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub fn instant_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
