@@ -235,9 +235,7 @@ pub async fn record_config(store: &Store, cfg: &Config, now: DateTime<Utc>) -> R
         after: Some(config_summary(cfg)),
     };
     let actor = crate::store::audit::Actor::process();
-    store
-        .append_if_changed(&actor, now.timestamp(), change)
-        .await
+    store.append_if_changed(&actor, now, change).await
 }
 
 #[cfg(test)]

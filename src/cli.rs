@@ -680,11 +680,11 @@ async fn purge(
     let cutoff = day
         .and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(cfg.timezone).earliest())
-        .map(|t| t.timestamp())
+        .map(|t| t.with_timezone(&Utc))
         .unwrap_or_default();
     let actor = crate::store::audit::Actor::cli();
     let p = store
-        .purge_bodies(day, cutoff, dry_run, &actor, now.timestamp())
+        .purge_bodies(day, cutoff, dry_run, &actor, now)
         .await?;
     let verb = if dry_run { "would blank" } else { "blanked" };
     say(

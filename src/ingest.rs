@@ -991,7 +991,7 @@ impl<'a> Ingestor<'a> {
                 order_id,
                 &kind,
                 (&sup.employee_id, "reply"),
-                arrival.timestamp(),
+                arrival,
                 actor,
             )
             .await?;

@@ -119,13 +119,13 @@ pub async fn retention(
     let start = |d: NaiveDate| {
         d.and_hms_opt(0, 0, 0)
             .and_then(|t| t.and_local_timezone(tz).earliest())
-            .map(|t| t.timestamp())
+            .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
     };
     let day = (start(today), start(today + Duration::days(1)));
     let actor = crate::store::audit::Actor::process();
     let r = store
-        .expire_bodies(before, start(before), day, days, &actor, now.timestamp())
+        .expire_bodies(before, start(before), day, days, &actor, now)
         .await?;
     if let Some(p) = r.filter(|p| p.reports + p.mails > 0) {
         tracing::info!(before = %before, reports = p.reports, mails = p.mails, "retention: old text blanked");
@@ -539,16 +539,7 @@ async fn send_digest(
     );
     let mid = outbox::message_id(cfg, &cause);
     let mut tx = store.begin().await?;
-    if !claim_digest(
-        &mut tx,
-        &today.to_string(),
-        slot,
-        dept,
-        now.timestamp(),
-        &mid,
-    )
-    .await?
-    {
+    if !claim_digest(&mut tx, &today.to_string(), slot, dept, now, &mid).await? {
         return Ok(());
     }
     let made: Result<Vec<OutRow>> = (|| {
@@ -742,16 +733,7 @@ async fn it_summary(
     let cause = format!("it-summary.{today}");
     let mid = outbox::message_id(cfg, &cause);
     let mut tx = store.begin().await?;
-    if !claim_digest(
-        &mut tx,
-        &today.to_string(),
-        slot,
-        "(it)",
-        now.timestamp(),
-        &mid,
-    )
-    .await?
-    {
+    if !claim_digest(&mut tx, &today.to_string(), slot, "(it)", now, &mid).await? {
         return Ok(());
     }
     let made: Result<Option<OutRow>> = (|| {

@@ -265,9 +265,10 @@ impl Store {
     pub async fn append_if_changed(
         &self,
         actor: &Actor,
-        at: i64,
+        at: DateTime<Utc>,
         mut change: Change,
     ) -> Result<bool> {
+        let at = super::epoch(at);
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE audit_head SET last_id = last_id WHERE id = 1")
             .execute(&mut *tx)
@@ -441,11 +442,12 @@ impl Store {
     pub async fn purge_bodies(
         &self,
         before: chrono::NaiveDate,
-        cutoff: i64,
+        cutoff: DateTime<Utc>,
         dry_run: bool,
         actor: &Actor,
-        now: i64,
+        now: DateTime<Utc>,
     ) -> Result<Purged> {
+        let (cutoff, now) = (super::epoch(cutoff), super::epoch(now));
         let mut tx = self.begin().await?;
         let purged = blank_bodies(&mut tx, before, cutoff, dry_run).await?;
         if dry_run {
@@ -474,12 +476,14 @@ impl Store {
     pub async fn expire_bodies(
         &self,
         before: chrono::NaiveDate,
-        cutoff: i64,
-        (today, tomorrow): (i64, i64),
+        cutoff: DateTime<Utc>,
+        (today, tomorrow): (DateTime<Utc>, DateTime<Utc>),
         bodies_days: u32,
         actor: &Actor,
-        now: i64,
+        now: DateTime<Utc>,
     ) -> Result<Option<Purged>> {
+        let (cutoff, now) = (super::epoch(cutoff), super::epoch(now));
+        let (today, tomorrow) = (super::epoch(today), super::epoch(tomorrow));
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE audit_head SET last_id = last_id WHERE id = 1")
             .execute(&mut *tx)

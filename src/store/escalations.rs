@@ -228,9 +228,10 @@ pub async fn resolve_audited(
     order_id: i64,
     kind: &str,
     (by, how): (&str, &str),
-    at: i64,
+    at: DateTime<Utc>,
     actor: &super::audit::Actor,
 ) -> Result<u64> {
+    let at = super::epoch(at);
     let n = resolve(tx, order_id, kind, by, how, at).await?;
     if n == 0 {
         return Ok(0);
@@ -272,9 +273,10 @@ pub async fn claim_digest(
     day: &str,
     slot: &str,
     department: &str,
-    now: i64,
+    now: DateTime<Utc>,
     message_id: &str,
 ) -> Result<bool> {
+    let now = super::epoch(now);
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO digests (day, slot, department, sent_at, message_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT DO NOTHING RETURNING id",

@@ -516,9 +516,10 @@ impl Store {
     pub async fn upsert_employees(
         &self,
         list: &[Employee],
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         self.write_employees(list, &BTreeMap::new(), now, actor)
             .await
     }
@@ -530,9 +531,10 @@ impl Store {
         &self,
         list: &[Employee],
         dns: &BTreeMap<String, String>,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         self.write_employees(list, dns, now, actor).await
     }
 
@@ -722,9 +724,10 @@ impl Store {
     pub async fn insert_application(
         &self,
         a: &Application,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<i64> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         let change = audit::Change {
             entity: "application",
@@ -789,9 +792,10 @@ impl Store {
         &self,
         h: &Held,
         fiscal_year: i32,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<bool> {
+        let now = epoch(now);
         // Serialise pool changes across processes: the overlap check below and the insert must
         // not interleave with another assignment. SQLite takes the write lock at BEGIN (a
         // deferred transaction that reads first could not upgrade while another one writes).
@@ -839,9 +843,10 @@ impl Store {
         &self,
         rows: &[&HeldRow],
         on: NaiveDate,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         let mut changes = Vec::with_capacity(rows.len());
         for r in rows {
@@ -885,9 +890,10 @@ impl Store {
         &self,
         list: &[crate::order::WorkOrder],
         file: &ImportedFile,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         // What the audit trail needs of the orders before: one query for the file, not one a row.
         let Known {
@@ -1010,7 +1016,13 @@ impl Store {
         Ok(rows.iter().map(OrderRow::from_row).collect())
     }
 
-    pub async fn cancel_order(&self, id: i64, now: i64, actor: &audit::Actor) -> Result<()> {
+    pub async fn cancel_order(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        actor: &audit::Actor,
+    ) -> Result<()> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         let key = sqlx::query("SELECT employee_id, date FROM orders WHERE id = $1")
             .bind(id)
@@ -1189,7 +1201,7 @@ pub(crate) async fn upsert_order(
     tx: &mut Tx<'_>,
     o: &crate::order::WorkOrder,
     status: crate::order::OrderStatus,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &audit::Actor,
 ) -> Result<i64> {
     upsert_order_by(tx, o, status, now, actor, None).await
@@ -1201,10 +1213,11 @@ pub(crate) async fn upsert_order_by(
     tx: &mut Tx<'_>,
     o: &crate::order::WorkOrder,
     status: crate::order::OrderStatus,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &audit::Actor,
     deputy: Option<&str>,
 ) -> Result<i64> {
+    let now = epoch(now);
     let (before, department) = order_before(tx, &o.employee, o.date).await?;
     let stamp = Stamp {
         before,

@@ -577,9 +577,10 @@ pub async fn save_draft(
     tx: &mut Tx<'_>,
     o: &WorkOrder,
     requested_by: &str,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &super::audit::Actor,
 ) -> Result<bool> {
+    let now = super::epoch(now);
     let (before, department) = super::order_before(tx, &o.employee, o.date).await?;
     let leave = crate::order::format_leave(&o.leave);
     let n = sqlx::query(
