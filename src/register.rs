@@ -896,7 +896,7 @@ pub async fn record_contact(
                 "at": at.to_string(), "by": c.by, "note": c.note, "kind": c.kind.as_str(),
             })),
         };
-        crate::store::audit::append(&mut tx, actor, crate::store::epoch(now), &[change]).await?;
+        crate::store::audit::record(&mut tx, actor, now, &[change]).await?;
     }
     tx.commit().await?;
     Ok(inserted)

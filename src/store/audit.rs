@@ -157,6 +157,16 @@ fn hash(
 /// trail, not 100,000 (each statement is a round trip to the database's thread).
 const APPEND_CHUNK: usize = 500;
 
+/// `append` for a caller above the store: the changes made at `at`.
+pub async fn record(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    at: DateTime<Utc>,
+    changes: &[Change],
+) -> Result<()> {
+    append(tx, actor, super::epoch(at), changes).await
+}
+
 /// Appends `changes` inside the caller's transaction. The head row is updated first, which
 /// takes its lock: two transactions append one after the other, never both after the same
 /// entry. The chain is computed here and the entries inserted several to a statement, in
