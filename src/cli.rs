@@ -484,7 +484,7 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 /// One command: each group has its own function below, which parses its flags, calls the
 /// library and prints. The clock is read here once, for the commands that stamp what they write
-/// (those with `--now` read the flag instead; the others are stamped as they happen).
+/// (a command with `--now` reads the flag instead).
 async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
     let out = &mut std::io::stdout().lock();
     let now = crate::clock::Clock::system().now();
