@@ -173,7 +173,7 @@ async fn orders_bench(n: usize, phases: &str) {
         };
         assert!(
             store
-                .insert_assignment(&h, 2020, 0, &actor)
+                .insert_assignment(&h, 2020, chrono::DateTime::UNIX_EPOCH, &actor)
                 .await
                 .expect("id")
         );

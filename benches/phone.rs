@@ -293,7 +293,7 @@ async fn build(dir: &Path, cfg: &Config, url: &str, staff: &[Staff], logins: &[S
     )
     .await;
     for id in logins {
-        zaitaku::web::auth::set_password(&store, id, PW, 0)
+        zaitaku::web::auth::set_password(&store, id, PW, chrono::DateTime::UNIX_EPOCH)
             .await
             .expect("password");
     }
@@ -425,7 +425,7 @@ fn main() {
         rt.block_on(async {
             let store = Store::open(&url).await.expect("open the kept register");
             for id in &logins {
-                zaitaku::web::auth::set_password(&store, id, PW, 0)
+                zaitaku::web::auth::set_password(&store, id, PW, chrono::DateTime::UNIX_EPOCH)
                     .await
                     .expect("password");
             }

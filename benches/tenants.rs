@@ -137,9 +137,14 @@ async fn database(admin: &str, name: &str, fresh: bool) -> (String, String, bool
 async fn add_tenants(app: &str, cfg: &Config, codes: &[TenantCode]) {
     let root = Store::open_shared(app, 4).await.expect("open as the app");
     for code in codes {
-        root.add_tenant(code, &format!("自治体{code}"), 0, false)
-            .await
-            .expect("tenants add");
+        root.add_tenant(
+            code,
+            &format!("自治体{code}"),
+            chrono::DateTime::UNIX_EPOCH,
+            false,
+        )
+        .await
+        .expect("tenants add");
         root.for_tenant(code)
             .await
             .expect("tenant handle")

@@ -13,10 +13,10 @@ use crate::store::audit::{Entry, Filter};
 use crate::survey::Encoding;
 
 /// The first second of `day` in the city's time zone.
-fn day_start(day: NaiveDate, tz: Tz) -> i64 {
+fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(tz).earliest())
-        .map(|t| t.timestamp())
+        .map(|t| t.with_timezone(&Utc))
         .unwrap_or_default()
 }
 
@@ -40,10 +40,7 @@ pub fn filter(
 }
 
 fn at(e: &Entry, tz: Tz) -> String {
-    DateTime::<Utc>::from_timestamp(e.at_epoch, 0)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .to_rfc3339()
+    e.at().unwrap_or_default().with_timezone(&tz).to_rfc3339()
 }
 
 /// An entry as `audit list --json` prints it (SPEC §11).
@@ -238,9 +235,7 @@ pub async fn record_config(store: &Store, cfg: &Config, now: DateTime<Utc>) -> R
         after: Some(config_summary(cfg)),
     };
     let actor = crate::store::audit::Actor::process();
-    store
-        .append_if_changed(&actor, now.timestamp(), change)
-        .await
+    store.append_if_changed(&actor, now, change).await
 }
 
 #[cfg(test)]
@@ -283,7 +278,7 @@ mod tests {
             None,
         );
         // 2021-01-12 00:00 JST is 2021-01-11 15:00 UTC; the 13th's start is a day later.
-        assert_eq!(f.from, Some(1_610_377_200));
-        assert_eq!(f.to, Some(1_610_377_200 + 86_400));
+        assert_eq!(f.from.map(|t| t.timestamp()), Some(1_610_377_200));
+        assert_eq!(f.to.map(|t| t.timestamp()), Some(1_610_377_200 + 86_400));
     }
 }

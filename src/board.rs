@@ -2,7 +2,7 @@
 //! reports, leave and escalations, and the mail that matched no order. Built from plain rows by
 //! a pure function, so the CLI, the web page and `--json` show the same thing.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -24,7 +24,7 @@ pub struct ReportRow {
     pub kind: Kind,
     pub reason: Reason,
     pub source: String,
-    pub received_at: i64,
+    pub received_at: DateTime<Utc>,
     pub leave_noted: bool,
     pub incident: bool,
     pub summary: String,
@@ -38,7 +38,7 @@ pub struct EscalationRow {
     pub kind: String,
     pub step: i64,
     pub to: Vec<String>,
-    pub at: i64,
+    pub at: DateTime<Utc>,
     pub status: String,
     /// 0 for a step's first sending, n for its n-th repeat.
     pub repeat: i64,
@@ -146,11 +146,10 @@ pub struct Unmatched {
     pub subject: String,
 }
 
-pub fn rfc3339(epoch: i64, tz: Tz) -> String {
-    DateTime::<Utc>::from_timestamp(epoch, 0)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .to_rfc3339()
+/// A moment as the board prints it: RFC 3339 in the city's offset, in whole seconds as the
+/// store keeps them (`2021-01-12T08:27:00+09:00`).
+pub fn rfc3339(at: DateTime<Utc>, tz: Tz) -> String {
+    at.trunc_subsecs(0).with_timezone(&tz).to_rfc3339()
 }
 
 /// The local clock time of a board time (`"2021-01-12T08:27:00+09:00"` → `"08:27"`), read as
@@ -208,7 +207,6 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
         ..
     } = *input;
     let at = |m: Minutes| m.on(date, tz).with_timezone(&Utc);
-    let time_of = |epoch: i64| DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default();
     let mine: Vec<&ReportRow> = reports
         .iter()
         .filter(|r| r.order_id == Some(o.id) && r.reason == Reason::Matched)
@@ -231,19 +229,14 @@ fn teleworker(o: &OrderRow, input: &BoardInput<'_>) -> Teleworker {
         first_start,
         start_status(
             at(exp_start),
-            first_start.map(|r| time_of(r.received_at)),
+            first_start.map(|r| r.received_at),
             now,
             timing,
         ),
     );
     let end = slot(
         last_end,
-        end_status(
-            at(exp_end),
-            last_end.map(|r| time_of(r.received_at)),
-            now,
-            timing,
-        ),
+        end_status(at(exp_end), last_end.map(|r| r.received_at), now, timing),
     );
     Teleworker {
         approval: Approval {
@@ -508,7 +501,7 @@ mod tests {
             kind: Kind::parse(kind).unwrap(),
             reason: Reason::Matched,
             source: "maildir".into(),
-            received_at: tokyo(h, m).timestamp(),
+            received_at: tokyo(h, m),
             leave_noted: false,
             incident: false,
             summary: "議事録作成".into(),

@@ -384,10 +384,11 @@ fn run_clock(start: &Option<String>) -> Result<crate::clock::Clock> {
     Ok(crate::clock::Clock::starting_at(start))
 }
 
+/// The moment a `--now` flag names, else the system clock's.
 fn now_or(flag: &str, s: &Option<String>) -> Result<DateTime<Utc>> {
     match s {
         Some(s) => parse_instant(flag, s),
-        None => Ok(Utc::now()),
+        None => Ok(crate::clock::Clock::system().now()),
     }
 }
 
@@ -482,10 +483,11 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 /// One command: each group has its own function below, which parses its flags, calls the
-/// library and prints. The clock is read here once, for the commands that stamp what they write.
+/// library and prints. The clock is read here once, for the commands that stamp what they write
+/// (a command with `--now` reads the flag instead).
 async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
     let out = &mut std::io::stdout().lock();
-    let now = Utc::now();
+    let now = crate::clock::Clock::system().now();
     match cmd {
         Command::Init => {
             let n = register::init(store, cfg).await?;
@@ -521,7 +523,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         }
         Command::Users(UsersCmd::SetPassword { employee }) => {
             let pw = read_password()?;
-            crate::web::auth::set_password(store, &employee, &pw, now.timestamp()).await?;
+            crate::web::auth::set_password(store, &employee, &pw, now).await?;
             say(out, format!("password set for {employee}"))
         }
         Command::Tokens(c) => tokens(store, cfg, c, now, out).await,
@@ -562,9 +564,7 @@ async fn tenants(
     match c {
         TenantsCmd::Add { code, name, adopt } => {
             let code = TenantCode::parse(&code).map_err(|m| Error::bad("--code", m))?;
-            store
-                .add_tenant(&code, &name, now.timestamp(), adopt)
-                .await?;
+            store.add_tenant(&code, &name, now, adopt).await?;
             let how = if adopt {
                 " (with the rows the database held before it had tenants)"
             } else {
@@ -581,8 +581,7 @@ async fn tenants(
                         serde_json::json!({
                             "code": t.code,
                             "name": t.name,
-                            "created_at": DateTime::from_timestamp(t.created_at, 0)
-                                .map(|d| d.to_rfc3339()),
+                            "created_at": t.created_at.to_rfc3339(),
                         })
                     })
                     .collect();
@@ -681,11 +680,11 @@ async fn purge(
     let cutoff = day
         .and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(cfg.timezone).earliest())
-        .map(|t| t.timestamp())
+        .map(|t| t.with_timezone(&Utc))
         .unwrap_or_default();
     let actor = crate::store::audit::Actor::cli();
     let p = store
-        .purge_bodies(day, cutoff, dry_run, &actor, now.timestamp())
+        .purge_bodies(day, cutoff, dry_run, &actor, now)
         .await?;
     let verb = if dry_run { "would blank" } else { "blanked" };
     say(
@@ -1067,9 +1066,7 @@ async fn tokens(
     match c {
         TokensCmd::Create { employee, label } => {
             let label = label.unwrap_or_default();
-            let token =
-                crate::web::auth::create_api_token(store, &employee, &label, now.timestamp())
-                    .await?;
+            let token = crate::web::auth::create_api_token(store, &employee, &label, now).await?;
             say(out, token)
         }
         TokensCmd::List => {
@@ -1082,7 +1079,7 @@ async fn tokens(
         TokensCmd::Revoke { employee, label } => {
             let actor = crate::store::audit::Actor::cli();
             let n = store
-                .revoke_api_tokens(&employee, label.as_deref(), now.timestamp(), &actor)
+                .revoke_api_tokens(&employee, label.as_deref(), now, &actor)
                 .await?;
             say(out, format!("{n} token(s) of {employee} revoked"))
         }

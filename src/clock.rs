@@ -3,8 +3,9 @@
 //! passes it to every task and handler; nothing below reads the system time for itself, so a
 //! rehearsal of a past day stamps, schedules and judges everything at that day's times.
 //!
-//! Only what another system checks against its own clock keeps the wall time: a JWT's `iat`
-//! for LINE WORKS, IMAP and SMTP timeouts.
+//! Only what is compared with another system's clock keeps the wall time: a JWT's `iat` for
+//! LINE WORKS, the day of history a Matrix bot's first `/sync` skips (by the homeserver's
+//! timestamps), IMAP and SMTP timeouts.
 
 use chrono::{DateTime, TimeDelta, Utc};
 

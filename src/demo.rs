@@ -100,7 +100,7 @@ async fn serve_web(
 ) -> Result<()> {
     let now = parse_instant("demo", WEB_CLOCK)?;
     for (employee, _) in WEB_LOGINS {
-        crate::web::auth::set_password(store, employee, DEMO_PASSWORD, now.timestamp()).await?;
+        crate::web::auth::set_password(store, employee, DEMO_PASSWORD, now).await?;
     }
     let listener = crate::web::bind(addr).await?;
     let bound = listener

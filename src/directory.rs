@@ -261,9 +261,7 @@ pub async fn apply(
         .chain(plan.gone.iter().map(|(_, a)| a.clone()))
         .chain(plan.linked.iter().cloned())
         .collect();
-    store
-        .sync_employees(&list, &plan.dns, now.timestamp(), actor)
-        .await
+    store.sync_employees(&list, &plan.dns, now, actor).await
 }
 
 /// `zaitaku employees sync --ldap [--dry-run]`: reads the directory, prints the plan, applies
@@ -333,7 +331,7 @@ pub async fn login(
             client,
         };
         store
-            .sync_employees(std::slice::from_ref(&after), &dns, now.timestamp(), &actor)
+            .sync_employees(std::slice::from_ref(&after), &dns, now, &actor)
             .await?;
     }
     Ok(Login::Staff(after))

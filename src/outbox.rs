@@ -12,14 +12,14 @@ pub mod channel;
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use lettre::address::{Address, Envelope};
 use sqlx::Row;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::transport::{SendError, Transport};
-use crate::store::{Store, Tx};
+use crate::store::{Store, Tx, epoch};
 use channel::{ChannelKind, Channels, Outgoing};
 
 /// A mail to send.
@@ -121,7 +121,7 @@ pub struct OutRow {
     pub envelope_to: String,
     pub subject: String,
     pub raw: Vec<u8>,
-    pub created_at: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 /// Formats the mail (RFC 5322 bytes, a new Message-ID). `None` when it has no recipient.
@@ -148,7 +148,7 @@ pub struct Draft {
     to: Vec<String>,
     subject: String,
     text: crate::mail::format::Formatted,
-    created_at: i64,
+    created_at: DateTime<Utc>,
     refused: Vec<(String, String)>,
 }
 
@@ -211,7 +211,7 @@ pub fn draft(cfg: &Config, m: &OutMail, now: DateTime<Utc>) -> Result<Option<Dra
         to,
         subject: m.subject.clone(),
         text,
-        created_at: now.timestamp(),
+        created_at: now,
         refused,
     }))
 }
@@ -271,8 +271,8 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
                 .bind(&r.envelope_to)
                 .bind(&r.subject)
                 .bind(&r.raw)
-                .bind(r.created_at)
-                .bind(r.created_at)
+                .bind(crate::store::epoch(r.created_at))
+                .bind(crate::store::epoch(r.created_at))
                 .bind(r.channel.as_str())
                 .bind(&r.cause);
         }
@@ -294,7 +294,7 @@ pub struct Failed {
     pub to: String,
     pub subject: String,
     pub error: String,
-    pub at: i64,
+    pub at: DateTime<Utc>,
 }
 
 /// Stores failed rows inside the caller's transaction; a cause stored before is skipped.
@@ -311,7 +311,7 @@ pub async fn insert_failed(tx: &mut Tx<'_>, rows: &[Failed]) -> Result<()> {
         .bind(&f.to)
         .bind(&f.subject)
         .bind(Vec::<u8>::new())
-        .bind(f.at)
+        .bind(crate::store::epoch(f.at))
         .bind(&f.cause)
         .bind(&f.error)
         .execute(&mut **tx)
@@ -349,7 +349,7 @@ pub fn chat_row(
             .take(200)
             .collect(),
         raw,
-        created_at: now.timestamp(),
+        created_at: now,
     }
 }
 
@@ -387,13 +387,23 @@ impl fmt::Display for Delivery {
 }
 
 /// After this long of transient failures a mail is given up and shown as failed.
-const GIVE_UP_SECS: i64 = 24 * 3600;
+const GIVE_UP: TimeDelta = TimeDelta::hours(24);
 
 /// While the mail server cannot be reached, the mail waiting for it is tried again this often
 /// (or after `retry_base_seconds` when that is shorter), whatever each mail's own backoff: a
 /// refused connection costs the server nothing, and the mail goes out within seconds of its
 /// return instead of when the backoff of the mail that failed first runs out.
-const PROBE_SECS: i64 = 5;
+const PROBE: TimeDelta = TimeDelta::seconds(5);
+
+/// `secs` seconds after `at`; the latest moment there is for a configured length too long to
+/// mean anything.
+fn after(at: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
+    i64::try_from(secs)
+        .ok()
+        .and_then(TimeDelta::try_seconds)
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
 
 /// Delivers every row due at `now`: mail through the configured transport, chat rows through
 /// their channel.
@@ -439,7 +449,7 @@ struct Claimed {
     from: String,
     to: String,
     raw: Vec<u8>,
-    created_at: i64,
+    created_at: DateTime<Utc>,
     attempts: i64,
     /// `None`: a channel this version does not know (the row fails, alone).
     channel: Option<ChannelKind>,
@@ -509,12 +519,14 @@ async fn round(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Result<(Delivery, bool)> {
+    // Whole seconds, as every time the outbox keeps.
+    let now = now.trunc_subsecs(0);
     let mut r = Round {
         store,
         channels,
         cfg,
-        now_s: now.timestamp(),
-        probe_at: now.timestamp() + PROBE_SECS.min(cfg.mail.retry_base_seconds as i64),
+        now,
+        probe_at: after(now, cfg.mail.retry_base_seconds).min(now + PROBE),
         sender: transport.sender(),
         d: Delivery::default(),
         unreachable: false,
@@ -526,7 +538,7 @@ async fn round(
         "SELECT id, channel FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
          AND (lease_until IS NULL OR lease_until < $1) ORDER BY id",
     )
-    .bind(r.now_s)
+    .bind(epoch(r.now))
     .fetch_all(&mut *store.conn().await?)
     .await?
     .iter()
@@ -548,7 +560,7 @@ async fn round(
         d,
         unreachable,
         server_back,
-        now_s,
+        now,
         ..
     } = r;
     sender.close().await;
@@ -559,7 +571,7 @@ async fn round(
             "UPDATE outbox SET next_attempt_at = $1, server_wait = 0
              WHERE server_wait = 1 AND channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL",
         )
-        .bind(now_s)
+        .bind(epoch(now))
         .execute(&mut *store.conn().await?)
         .await?
         .rows_affected();
@@ -579,9 +591,10 @@ struct Round<'a> {
     store: &'a Store,
     channels: &'a Channels,
     cfg: &'a Config,
-    now_s: i64,
+    /// The round's clock, in whole seconds.
+    now: DateTime<Utc>,
     /// When mail that waits for an absent server is tried again.
-    probe_at: i64,
+    probe_at: DateTime<Utc>,
     sender: crate::mail::transport::Sender<'a>,
     d: Delivery,
     /// The mail server did not answer in this round.
@@ -627,8 +640,8 @@ impl Round<'_> {
                  WHERE channel = 'mail' AND sent_at IS NULL AND failed_at IS NULL
                  AND (lease_until IS NULL OR lease_until < $2)",
             )
-            .bind(self.probe_at)
-            .bind(self.now_s)
+            .bind(epoch(self.probe_at))
+            .bind(epoch(self.now))
             .execute(&mut *self.store.conn().await?)
             .await?;
         }
@@ -651,9 +664,9 @@ impl Round<'_> {
         );
         let mut q = sqlx::query(&sql)
             .persistent(crate::store::keep_prepared(ids.len(), self.chunk))
-            .bind(self.now_s + self.cfg.mail.delivery_lease_seconds as i64)
+            .bind(epoch(after(self.now, self.cfg.mail.delivery_lease_seconds)))
             .bind(instance_id())
-            .bind(self.now_s);
+            .bind(epoch(self.now));
         for &id in ids {
             q = q.bind(id);
         }
@@ -667,7 +680,7 @@ impl Round<'_> {
                 from: r.get(1),
                 to: r.get(2),
                 raw: r.get(3),
-                created_at: r.get(4),
+                created_at: crate::store::instant(r.get(4)),
                 attempts: r.get(5),
                 channel: ChannelKind::parse(&r.get::<String, _>(6)),
                 message_id: r.get(7),
@@ -693,7 +706,7 @@ impl Round<'_> {
                         message_id: &c.message_id,
                         raw: &c.raw,
                         // The round's clock; whole seconds, as every time the outbox keeps.
-                        now: DateTime::<Utc>::from_timestamp(self.now_s, 0).unwrap_or_default(),
+                        now: self.now,
                     };
                     channel.send(self.store, row).await
                 }
@@ -716,20 +729,23 @@ impl Round<'_> {
         // The server is unreachable: the rest of this round would fail the same way.
         let down = is_mail && !e.permanent && !self.sender.connected();
         self.unreachable |= down;
-        let give_up = e.permanent || self.now_s - c.created_at > GIVE_UP_SECS;
+        let give_up = e.permanent || self.now - c.created_at > GIVE_UP;
         let backoff = if down {
-            self.probe_at - self.now_s
+            self.probe_at - self.now
         } else {
-            ((self.cfg.mail.retry_base_seconds as i64) << (c.attempts - 1).clamp(0, 7)).min(3600)
+            TimeDelta::seconds(
+                ((self.cfg.mail.retry_base_seconds as i64) << (c.attempts - 1).clamp(0, 7))
+                    .min(3600),
+            )
         };
         sqlx::query(
             "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, last_error = $1, next_attempt_at = $2,
              failed_at = CASE WHEN $3 = 1 THEN $4 ELSE NULL END, server_wait = $5 WHERE id = $6",
         )
         .bind(&e.message)
-        .bind(self.now_s + backoff)
+        .bind(epoch(self.now + backoff))
         .bind(give_up as i64)
-        .bind(self.now_s)
+        .bind(epoch(self.now))
         .bind(down as i64)
         .bind(c.id)
         .execute(&mut *self.store.conn().await?)
@@ -739,7 +755,7 @@ impl Round<'_> {
             tracing::error!(outbox_id = c.id, error = %e.message, "mail delivery failed for good");
         } else {
             self.d.retrying += 1;
-            tracing::warn!(outbox_id = c.id, error = %e.message, retry_in_s = backoff, "mail delivery failed; will retry");
+            tracing::warn!(outbox_id = c.id, error = %e.message, retry_in_s = backoff.num_seconds(), "mail delivery failed; will retry");
         }
         Ok(())
     }
@@ -758,7 +774,7 @@ impl Round<'_> {
             );
             let mut q = sqlx::query(&sql)
                 .persistent(crate::store::keep_prepared(plain.len(), self.chunk))
-                .bind(self.now_s);
+                .bind(epoch(self.now));
             for (id, _) in &plain {
                 q = q.bind(*id);
             }
@@ -769,7 +785,7 @@ impl Round<'_> {
                 "UPDATE outbox SET sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL,
                  server_wait = 0, remote_id = $2 WHERE id = $3",
             )
-            .bind(self.now_s)
+            .bind(epoch(self.now))
             .bind(remote_id)
             .bind(id)
             .execute(&mut *tx)
@@ -781,7 +797,9 @@ impl Round<'_> {
                  next_attempt_at = $1, server_wait = 1 WHERE id IN ({})",
                 crate::store::in_list(2, given_back.len())
             );
-            let mut q = sqlx::query(&sql).persistent(false).bind(self.probe_at);
+            let mut q = sqlx::query(&sql)
+                .persistent(false)
+                .bind(epoch(self.probe_at));
             for id in &given_back {
                 q = q.bind(*id);
             }
@@ -794,14 +812,15 @@ impl Round<'_> {
 
 /// When the delivery loop has something to do next: the earliest time a waiting row is due
 /// (or its lease, held by a process that died, runs out). `None` when nothing waits.
-pub async fn next_due(store: &Store) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
+pub async fn next_due(store: &Store) -> Result<Option<DateTime<Utc>>> {
+    let at: Option<i64> = sqlx::query_scalar(
         "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at
                          THEN lease_until ELSE next_attempt_at END)
          FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
     )
     .fetch_one(&mut *store.conn().await?)
-    .await?)
+    .await?;
+    Ok(at.map(crate::store::instant))
 }
 
 /// This process as its leases name it: host (with its PID namespace), boot, process id and
@@ -874,7 +893,7 @@ pub async fn release_dead_leases(store: &Store, now: DateTime<Utc>) -> Result<u6
         "SELECT DISTINCT lease_owner FROM outbox
          WHERE lease_owner IS NOT NULL AND sent_at IS NULL AND failed_at IS NULL AND lease_until >= $1",
     )
-    .bind(now.timestamp())
+    .bind(epoch(now))
     .fetch_all(&mut *store.conn().await?)
     .await?;
     let mut released = 0;
@@ -924,7 +943,7 @@ pub async fn state(store: &Store, tz: chrono_tz::Tz) -> Result<crate::board::Out
             to: r.get(0),
             subject: r.get(1),
             error: r.get(2),
-            at: crate::board::rfc3339(r.get(3), tz),
+            at: crate::board::rfc3339(crate::store::instant(r.get(3)), tz),
         })
         .collect();
     Ok(crate::board::OutboxState {

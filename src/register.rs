@@ -146,9 +146,7 @@ pub async fn import_employees_as(
             active: true,
         });
     }
-    store
-        .upsert_employees(&list, now.timestamp(), actor)
-        .await?;
+    store.upsert_employees(&list, now, actor).await?;
     Ok(list.len())
 }
 
@@ -326,9 +324,7 @@ pub async fn add_application_as(
         emergency: a.emergency,
         users,
     };
-    app.id = store
-        .insert_application(&app, now.timestamp(), actor)
-        .await?;
+    app.id = store.insert_application(&app, now, actor).await?;
     Ok(app)
 }
 
@@ -434,10 +430,7 @@ pub async fn assign_id_as(
             from,
             to,
         };
-        if store
-            .insert_assignment(&h, fy, now.timestamp(), actor)
-            .await?
-        {
+        if store.insert_assignment(&h, fy, now, actor).await? {
             return Ok(h);
         }
     }
@@ -494,9 +487,7 @@ pub async fn release_id_as(
             ),
         ));
     }
-    store
-        .release_assignments(&mine, on, now.timestamp(), actor)
-        .await?;
+    store.release_assignments(&mine, on, now, actor).await?;
     Ok(first.held.clone())
 }
 
@@ -559,9 +550,7 @@ pub async fn import_orders_as(
         })?;
         orders.push(order);
     }
-    store
-        .upsert_orders(&orders, &file, now.timestamp(), actor)
-        .await?;
+    store.upsert_orders(&orders, &file, now, actor).await?;
     Ok(orders.len())
 }
 
@@ -748,9 +737,7 @@ pub async fn cancel_order(
     actor: &Actor,
 ) -> Result<()> {
     match store.order(employee, date).await? {
-        Some(o) if o.status != OrderStatus::Cancelled => {
-            store.cancel_order(o.id, now.timestamp(), actor).await
-        }
+        Some(o) if o.status != OrderStatus::Cancelled => store.cancel_order(o.id, now, actor).await,
         Some(_) => Err(Error::bad(
             "--date",
             format!("the order of {employee} for {date} is already cancelled"),
@@ -873,7 +860,7 @@ pub async fn record_contact(
     let report = crate::store::reports::NewReport {
         message_key: format!("phone:{}:{}:{}", order.id, c.kind.as_str(), at),
         source: "phone".into(),
-        received_at: when.timestamp(),
+        received_at: when.with_timezone(&chrono::Utc),
         day: c.date.to_string(),
         sender: c.by.clone(),
         employee_id: Some(emp.employee_id.clone()),
@@ -895,7 +882,7 @@ pub async fn record_contact(
             order.id,
             chain.as_str(),
             (&c.by, "phone"),
-            now.timestamp(),
+            now,
             actor,
         )
         .await?;
@@ -909,7 +896,7 @@ pub async fn record_contact(
                 "at": at.to_string(), "by": c.by, "note": c.note, "kind": c.kind.as_str(),
             })),
         };
-        crate::store::audit::append(&mut tx, actor, now.timestamp(), &[change]).await?;
+        crate::store::audit::record(&mut tx, actor, now, &[change]).await?;
     }
     tx.commit().await?;
     Ok(inserted)

@@ -119,13 +119,13 @@ pub async fn retention(
     let start = |d: NaiveDate| {
         d.and_hms_opt(0, 0, 0)
             .and_then(|t| t.and_local_timezone(tz).earliest())
-            .map(|t| t.timestamp())
+            .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
     };
     let day = (start(today), start(today + Duration::days(1)));
     let actor = crate::store::audit::Actor::process();
     let r = store
-        .expire_bodies(before, start(before), day, days, &actor, now.timestamp())
+        .expire_bodies(before, start(before), day, days, &actor, now)
         .await?;
     if let Some(p) = r.filter(|p| p.reports + p.mails > 0) {
         tracing::info!(before = %before, reports = p.reports, mails = p.mails, "retention: old text blanked");
@@ -374,7 +374,7 @@ async fn fire_step(
                     d.step
                 ),
                 error: why.clone(),
-                at: now.timestamp(),
+                at: now,
             };
             (vec![], Some((why, Some(failed))))
         }
@@ -386,8 +386,8 @@ async fn fire_step(
         day: o.date.to_string(),
         kind: s.chain.as_str().into(),
         step: d.step.into(),
-        due_at: d.at.timestamp(),
-        fired_at: now.timestamp(),
+        due_at: d.at,
+        fired_at: now,
         recipients: s.recipients.iter().map(|e| e.employee_id.clone()).collect(),
         status: if d.expired {
             StepStatus::Expired
@@ -539,16 +539,7 @@ async fn send_digest(
     );
     let mid = outbox::message_id(cfg, &cause);
     let mut tx = store.begin().await?;
-    if !claim_digest(
-        &mut tx,
-        &today.to_string(),
-        slot,
-        dept,
-        now.timestamp(),
-        &mid,
-    )
-    .await?
-    {
+    if !claim_digest(&mut tx, &today.to_string(), slot, dept, now, &mid).await? {
         return Ok(());
     }
     let made: Result<Vec<OutRow>> = (|| {
@@ -576,7 +567,7 @@ async fn send_digest(
                 to: g.to.join(", "),
                 subject: format!("在宅勤務 {dept} {today} {slot}"),
                 error: why.clone(),
-                at: now.timestamp(),
+                at: now,
             };
             outbox::insert_failed(&mut tx, &[failed]).await?;
             Some(why)
@@ -742,16 +733,7 @@ async fn it_summary(
     let cause = format!("it-summary.{today}");
     let mid = outbox::message_id(cfg, &cause);
     let mut tx = store.begin().await?;
-    if !claim_digest(
-        &mut tx,
-        &today.to_string(),
-        slot,
-        "(it)",
-        now.timestamp(),
-        &mid,
-    )
-    .await?
-    {
+    if !claim_digest(&mut tx, &today.to_string(), slot, "(it)", now, &mid).await? {
         return Ok(());
     }
     let made: Result<Option<OutRow>> = (|| {
@@ -786,7 +768,7 @@ async fn it_summary(
                 to: to.join(", "),
                 subject: format!("IT summary {today}"),
                 error: why.clone(),
-                at: now.timestamp(),
+                at: now,
             };
             outbox::insert_failed(&mut tx, &[failed]).await?;
             tx.commit().await?;

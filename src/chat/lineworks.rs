@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -42,11 +42,11 @@ pub const TEXT_LIMIT: usize = 2000;
 pub const MAX_PARTS: usize = 8;
 
 /// The JWT's lifetime: the token endpoint takes at most 60 minutes; it is used at once.
-const JWT_SECS: i64 = 30 * 60;
+const JWT_LIFETIME: TimeDelta = TimeDelta::minutes(30);
 
 /// A token is replaced this long before it runs out, so a request never carries one that
 /// expires on the way.
-const TOKEN_MARGIN_SECS: i64 = 10 * 60;
+const TOKEN_MARGIN: TimeDelta = TimeDelta::minutes(10);
 
 /// RFC 7523's grant type for a JWT bearer assertion.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -262,7 +262,7 @@ async fn deliver(store: &Store, lw: &LineWorksConfig, row: Outgoing<'_>) -> Resu
         }
         if bodies.len() > 1 && i + 1 < bodies.len() {
             let mut tx = store.begin().await.map_err(db)?;
-            save_chat_state(&mut tx, &key, &(i + 1).to_string(), row.now.timestamp())
+            save_chat_state(&mut tx, &key, &(i + 1).to_string(), row.now)
                 .await
                 .map_err(db)?;
             tx.commit().await.map_err(|e| db(e.into()))?;
@@ -323,7 +323,7 @@ fn token_key(lw: &LineWorksConfig) -> String {
     format!("lineworks.token:{}:{}", lw.client_id, lw.service_account)
 }
 
-/// The bot's access token: the saved one while it has more than `TOKEN_MARGIN_SECS` to run
+/// The bot's access token: the saved one while it has more than `TOKEN_MARGIN` to run
 /// (judged at `now`, the delivery's clock), else a new one, saved for every process.
 async fn access_token(
     store: &Store,
@@ -333,15 +333,24 @@ async fn access_token(
     let db = |e: crate::error::Error| transient(format!("database: {e}"));
     let saved = store.chat_state(&token_key(lw)).await.map_err(db)?;
     if let Some(v) = saved.and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        && let (Some(t), Some(until)) = (v["access_token"].as_str(), v["expires_at"].as_i64())
-        && until - TOKEN_MARGIN_SECS > now.timestamp()
+        && let (Some(t), Some(until)) = (
+            v["access_token"].as_str(),
+            // Kept as epoch seconds in its JSON, like the server's `expires_in`.
+            v["expires_at"]
+                .as_i64()
+                .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0)),
+        )
+        && until
+            .checked_sub_signed(TOKEN_MARGIN)
+            .is_some_and(|u| u > now)
     {
         return Ok(t.to_string());
     }
     let (token, lifetime) = fetch_token(lw).await?;
-    let saved = json!({ "access_token": token, "expires_at": now.timestamp() + lifetime });
+    let saved =
+        json!({ "access_token": token, "expires_at": now.timestamp().saturating_add(lifetime) });
     let mut tx = store.begin().await.map_err(db)?;
-    save_chat_state(&mut tx, &token_key(lw), &saved.to_string(), now.timestamp())
+    save_chat_state(&mut tx, &token_key(lw), &saved.to_string(), now)
         .await
         .map_err(db)?;
     tx.commit().await.map_err(|e| db(e.into()))?;
@@ -355,7 +364,7 @@ async fn access_token(
 async fn fetch_token(lw: &LineWorksConfig) -> Result<(String, i64), SendError> {
     // The JWT's times are checked by the LINE WORKS server against its clock: they are the
     // wall clock's, even in a `tick --now` rehearsal.
-    let assertion = jwt(lw, Utc::now().timestamp())?;
+    let assertion = jwt(lw, Utc::now())?;
     let form = serde_urlencoded::to_string([
         ("assertion", assertion.as_str()),
         ("grant_type", GRANT_TYPE),
@@ -391,13 +400,13 @@ async fn fetch_token(lw: &LineWorksConfig) -> Result<(String, i64), SendError> {
 
 /// The service account's JWT: `{"alg":"RS256","typ":"JWT"}`, claims `iss` (the Client ID),
 /// `sub` (the service account), `iat` and `exp`, signed RSASSA-PKCS1-v1_5 with SHA-256.
-pub fn jwt(lw: &LineWorksConfig, iat: i64) -> Result<String, SendError> {
+pub fn jwt(lw: &LineWorksConfig, iat: DateTime<Utc>) -> Result<String, SendError> {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
     let claims = json!({
         "iss": lw.client_id,
         "sub": lw.service_account,
-        "iat": iat,
-        "exp": iat + JWT_SECS,
+        "iat": iat.timestamp(),
+        "exp": (iat + JWT_LIFETIME).timestamp(),
     });
     let input = format!(
         "{header}.{}",
@@ -657,7 +666,7 @@ mod tests {
             "https://www.worksapis.com/v1.0/bots/2000001/users/u%201/messages"
         );
         assert!(api_url(&cfg, "room:x").is_none());
-        let jwt = jwt(&cfg, 1_700_000_000).unwrap();
+        let jwt = jwt(&cfg, DateTime::from_timestamp(1_700_000_000, 0).unwrap()).unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
         let claims: Value =
@@ -666,7 +675,7 @@ mod tests {
         assert_eq!(claims["sub"], "sa.serviceaccount@city");
         assert_eq!(
             claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-            JWT_SECS
+            JWT_LIFETIME.num_seconds()
         );
     }
 }

@@ -173,7 +173,7 @@ impl Channel for Matrix {
 
     fn send<'a>(&'a self, store: &'a Store, row: Outgoing<'a>) -> Sent<'a> {
         Box::pin(async move {
-            send(store, &self.0, row.to, row.message_id, row.raw)
+            send(store, &self.0, row.to, row.message_id, row.raw, row.now)
                 .await
                 .map(Some)
         })
@@ -188,8 +188,12 @@ fn transient(message: String) -> SendError {
 }
 
 /// The bot's access token: the configured one, else the one a password login saved, else a
-/// new login (saved for next time).
-async fn access_token(store: &Store, m: &MatrixConfig) -> std::result::Result<String, SendError> {
+/// new login (saved for next time, stamped `now` by the caller's clock).
+async fn access_token(
+    store: &Store,
+    m: &MatrixConfig,
+    now: DateTime<Utc>,
+) -> std::result::Result<String, SendError> {
     if let Some(t) = &m.access_token {
         return Ok(t.clone());
     }
@@ -228,8 +232,9 @@ async fn access_token(store: &Store, m: &MatrixConfig) -> std::result::Result<St
         }
     };
     let mut tx = store.begin().await.map_err(db)?;
-    // When the homeserver issued the token: wall time, like the token itself.
-    save_chat_state(&mut tx, &token_key(m), &token, Utc::now().timestamp())
+    // Stamped by the process's clock, like the sync position and LINE WORKS's token: the
+    // stamp is a record for people, nothing compares it with the homeserver's time.
+    save_chat_state(&mut tx, &token_key(m), &token, now)
         .await
         .map_err(db)?;
     tx.commit().await.map_err(|e| db(e.into()))?;
@@ -250,16 +255,16 @@ async fn token_refused(store: &Store, m: &MatrixConfig) {
     }
 }
 
-/// One request to the client-server API with the bot's token.
+/// One request to the client-server API with the bot's token (a new login is stamped `now`).
 async fn call(
     store: &Store,
-    m: &MatrixConfig,
+    (m, now): (&MatrixConfig, DateTime<Utc>),
     method: &str,
     path: &str,
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> std::result::Result<(u16, Value), SendError> {
-    let token = access_token(store, m).await?;
+    let token = access_token(store, m, now).await?;
     let auth = format!("Bearer {token}");
     let r = http::request(
         method,
@@ -285,6 +290,7 @@ pub async fn send(
     room: &str,
     txn: &str,
     content: &[u8],
+    now: DateTime<Utc>,
 ) -> std::result::Result<String, SendError> {
     let path = format!(
         "/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
@@ -293,7 +299,7 @@ pub async fn send(
     );
     let (status, v) = call(
         store,
-        m,
+        (m, now),
         "PUT",
         &path,
         Some(content),
@@ -367,7 +373,7 @@ async fn keep_encrypted(
     let r = crate::store::reports::NewReport {
         message_key: format!("matrix:{}", e.event),
         source: "chat".into(),
-        received_at: e.at.timestamp(),
+        received_at: e.at,
         day: crate::calendar::local_date(e.at, cfg.timezone).to_string(),
         sender: e.sender.clone(),
         employee_id: employee.map(|x| x.employee_id.clone()),
@@ -481,6 +487,7 @@ async fn backfill(
     m: &MatrixConfig,
     room: &str,
     from: &str,
+    now: DateTime<Utc>,
 ) -> std::result::Result<Vec<ChatMessage>, SendError> {
     let path = format!(
         "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=1000&from={}&filter={}",
@@ -488,7 +495,7 @@ async fn backfill(
         encode_segment(from),
         encode_segment(r#"{"types":["m.room.message","m.room.encrypted"]}"#)
     );
-    let (status, v) = call(store, m, "GET", &path, None, Duration::from_secs(60)).await?;
+    let (status, v) = call(store, (m, now), "GET", &path, None, Duration::from_secs(60)).await?;
     if status != 200 {
         return Err(transient(format!(
             "messages: HTTP {status} {}",
@@ -510,6 +517,7 @@ async fn sync(
     store: &Store,
     m: &MatrixConfig,
     since: Option<&str>,
+    now: DateTime<Utc>,
 ) -> std::result::Result<SyncBatch, SendError> {
     let mut path = format!(
         "/_matrix/client/v3/sync?timeout={}&filter={}",
@@ -520,7 +528,7 @@ async fn sync(
         path.push_str(&format!("&since={}", encode_segment(s)));
     }
     let wait = Duration::from_secs(m.sync_timeout_seconds + 30);
-    let (status, v) = call(store, m, "GET", &path, None, wait).await?;
+    let (status, v) = call(store, (m, now), "GET", &path, None, wait).await?;
     if status != 200 {
         return Err(transient(format!("sync: HTTP {status} {}", errcode(&v))));
     }
@@ -561,7 +569,7 @@ pub async fn run(
         };
         // Only the wait for the homeserver is cut short by a stop; what it answered is stored.
         let answer = tokio::select! {
-            r = sync(&store, &m, since.as_deref()) => r,
+            r = sync(&store, &m, since.as_deref(), clock.now()) => r,
             _ = stop.changed() => return Ok(()),
         };
         let batch = match answer {
@@ -614,7 +622,7 @@ async fn take_in(
         let path = format!("/_matrix/client/v3/join/{}", encode_segment(room));
         match call(
             store,
-            m,
+            (m, clock.now()),
             "POST",
             &path,
             Some(b"{}"),
@@ -634,7 +642,9 @@ async fn take_in(
     // would only puzzle people. Later, after any absence, everything is taken.
     if !resumed {
         let before = batch.messages.len();
-        // The homeserver's timestamps are wall time, whatever the process's clock reads.
+        // The homeserver's timestamps are wall time, whatever the process's clock reads (a
+        // rehearsal with `run --now` in the past must still skip yesterday's real history):
+        // compared with them, the system's own time, not the process's clock.
         let since = Utc::now() - chrono::Duration::hours(24);
         batch.messages.retain(|msg| msg.at >= since);
         if batch.messages.len() < before {
@@ -648,7 +658,7 @@ async fn take_in(
     // (The very first /sync has nothing to catch up with: it starts the bot's history.)
     if resumed {
         for (room, prev) in std::mem::take(&mut batch.limited) {
-            match backfill(store, m, &room, &prev).await {
+            match backfill(store, m, &room, &prev, clock.now()).await {
                 Ok(mut older) => {
                     tracing::warn!(room = %room, messages = older.len(), "matrix: timeline was cut short; read the page before it");
                     older.append(&mut batch.messages);
@@ -684,7 +694,7 @@ async fn take_in(
     for e in &batch.encrypted {
         keep_encrypted(&mut tx, cfg, &ing, e, now).await?;
     }
-    save_chat_state(&mut tx, &since_key(m), &batch.next_batch, now.timestamp()).await?;
+    save_chat_state(&mut tx, &since_key(m), &batch.next_batch, now).await?;
     tx.commit().await?;
     for (msg, o) in batch.messages.iter().zip(&outcomes) {
         tracing::info!(key = %crate::text::for_log(&msg.key, 254), sender = %crate::text::for_log(&msg.sender, 254), reason = o.reason.as_str(), "matrix message");

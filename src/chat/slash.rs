@@ -3,6 +3,7 @@
 //! signing secret, the timestamp within five minutes); Mattermost sends the command's token.
 //! Pure functions; the handler is `web::chat`.
 
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -10,7 +11,7 @@ use subtle::ConstantTimeEq;
 use crate::config::SlashConfig;
 
 /// How far a Slack request's timestamp may be from our clock.
-pub const MAX_SKEW_SECS: i64 = 5 * 60;
+pub const MAX_SKEW: TimeDelta = TimeDelta::minutes(5);
 
 /// What a request carries that proves where it comes from.
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,12 +54,18 @@ pub fn verify(
     cfg: &SlashConfig,
     c: &Credentials<'_>,
     body: &[u8],
-    now: i64,
+    now: DateTime<Utc>,
 ) -> Result<String, Refused> {
     if let (Some(secret), Some(sig)) = (&cfg.signing_secret, c.signature) {
         let ts = c.timestamp.ok_or(Refused::Stale)?;
-        let t: i64 = ts.trim().parse().map_err(|_| Refused::Stale)?;
-        if (now - t).abs() > MAX_SKEW_SECS {
+        // Slack's timestamp is in whole seconds: so is the clock it is compared with.
+        let t = ts
+            .trim()
+            .parse()
+            .ok()
+            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+            .ok_or(Refused::Stale)?;
+        if (now.trunc_subsecs(0) - t).abs() > MAX_SKEW {
             return Err(Refused::Stale);
         }
         let expected = slack_signature(secret, ts.trim(), body);
@@ -131,8 +138,8 @@ mod tests {
 
     #[test]
     fn a_signed_fresh_request_passes_and_a_replay_has_the_same_key() {
-        let now = 1_700_000_000;
-        let ts = now.to_string();
+        let ts = "1700000000".to_string();
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let sig = slack_signature("8f742231b10e8888abcd99yyyzzz85a5", &ts, BODY);
         let c = Credentials {
             timestamp: Some(&ts),
@@ -140,9 +147,12 @@ mod tests {
             token: None,
         };
         let k1 = verify(&slack(), &c, BODY, now).unwrap();
-        assert_eq!(verify(&slack(), &c, BODY, now + 60).unwrap(), k1);
         assert_eq!(
-            verify(&slack(), &c, BODY, now + MAX_SKEW_SECS + 1),
+            verify(&slack(), &c, BODY, now + TimeDelta::seconds(60)).unwrap(),
+            k1
+        );
+        assert_eq!(
+            verify(&slack(), &c, BODY, now + MAX_SKEW + TimeDelta::seconds(1)),
             Err(Refused::Stale)
         );
         assert_eq!(
@@ -199,13 +209,13 @@ mod tests {
             token: Some(t),
             ..Credentials::default()
         };
-        assert!(verify(&cfg, &c("mmtoken123"), BODY, 0).is_ok());
+        assert!(verify(&cfg, &c("mmtoken123"), BODY, DateTime::UNIX_EPOCH).is_ok());
         assert_eq!(
-            verify(&cfg, &c("mmtoken12"), BODY, 0),
+            verify(&cfg, &c("mmtoken12"), BODY, DateTime::UNIX_EPOCH),
             Err(Refused::BadToken)
         );
         assert_eq!(
-            verify(&cfg, &c("mmtoken124"), BODY, 0),
+            verify(&cfg, &c("mmtoken124"), BODY, DateTime::UNIX_EPOCH),
             Err(Refused::BadToken)
         );
         // A Slack-signed request to a server that only knows a Mattermost token.
@@ -214,6 +224,9 @@ mod tests {
             signature: Some("v0=ab"),
             token: None,
         };
-        assert_eq!(verify(&cfg, &s, BODY, 0), Err(Refused::Unsigned));
+        assert_eq!(
+            verify(&cfg, &s, BODY, DateTime::UNIX_EPOCH),
+            Err(Refused::Unsigned)
+        );
     }
 }

@@ -292,10 +292,7 @@ async fn delivery_loop(
                         );
                     }
                     match crate::outbox::next_due(&store).await {
-                        Ok(Some(at)) => {
-                            let ms = at * 1000 - clock.now().timestamp_millis();
-                            Duration::from_millis(ms.max(0) as u64)
-                        }
+                        Ok(Some(at)) => clock.until(at),
                         Ok(None) => DELIVERY_IDLE,
                         Err(e) => {
                             tracing::error!(error = %e, "outbox: cannot read what is due");

@@ -309,7 +309,7 @@ async fn fetch_new(
             })
             .collect();
         let mut tx = ing.store_batch(&raws, now).await?;
-        save_mailbox_state(&mut tx, &key, validity, max_uid, now.timestamp()).await?;
+        save_mailbox_state(&mut tx, &key, validity, max_uid, now).await?;
         tx.commit().await?;
         done += fetched.len();
         // Cosmetic after the commit: a crash here leaves the mail unflagged, never unprocessed

@@ -3,7 +3,7 @@
 //! the caller's transaction; a change conditioned on the order's status (an UPDATE … WHERE
 //! status = …) happens once even when two people press the button at the same moment.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::audit::{self, Actor, Change};
@@ -22,9 +22,10 @@ pub async fn send_back(
     from: OrderStatus,
     reason: &str,
     by: &str,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Option<(String, NaiveDate)>> {
+    let now = super::epoch(now);
     let key = sqlx::query("SELECT employee_id, date FROM orders WHERE id = $1 AND status = $2")
         .bind(id)
         .bind(from.as_str())
@@ -69,7 +70,13 @@ pub async fn send_back(
 
 /// The teleworker's edit of an order sent back to them: it is a draft again, with the new
 /// fields, and the reason is cleared. False when it is not (or no longer) sent back.
-pub async fn resubmit(tx: &mut Tx<'_>, o: &WorkOrder, now: i64, actor: &Actor) -> Result<bool> {
+pub async fn resubmit(
+    tx: &mut Tx<'_>,
+    o: &WorkOrder,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<bool> {
+    let now = super::epoch(now);
     let (before, department) = order_before(tx, &o.employee, o.date).await?;
     let leave = crate::order::format_leave(&o.leave);
     let n = sqlx::query(
@@ -157,9 +164,10 @@ impl super::Store {
         deputy: &str,
         from: NaiveDate,
         to: NaiveDate,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<i64> {
+        let now = super::epoch(now);
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO deputies (supervisor, deputy, from_date, to_date, created_at)
@@ -225,9 +233,10 @@ pub async fn approve_division(
     id: i64,
     by: &str,
     deputy: Option<&str>,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<bool> {
+    let now = super::epoch(now);
     let key = sqlx::query(
         "UPDATE orders SET status = 'approved', division_by = $1, division_at = $2,
              division_deputy = $3

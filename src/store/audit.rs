@@ -5,6 +5,7 @@
 //! before, and `audit_head` keeps the last, so a row changed, removed or slipped in by hand is
 //! found by `verify`. Nothing in zaitaku updates or deletes an entry.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -84,7 +85,7 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     pub id: i64,
-    /// Seconds since the epoch (`at` in RFC 3339 when printed).
+    /// Seconds since the epoch, as stored and hashed into the chain (`Entry::at` when printed).
     #[serde(skip)]
     pub at_epoch: i64,
     pub actor: String,
@@ -103,6 +104,13 @@ pub struct Entry {
     #[serde(skip)]
     prev_hash: String,
     pub hash: String,
+}
+
+impl Entry {
+    /// When the change was made; `None` for a stored time out of chrono's range.
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        DateTime::<Utc>::from_timestamp(self.at_epoch, 0)
+    }
 }
 
 /// Feeds what is written into a SHA-256.
@@ -148,6 +156,16 @@ fn hash(
 /// Entries per INSERT statement: an import of 100,000 orders is 200 statements for its
 /// trail, not 100,000 (each statement is a round trip to the database's thread).
 const APPEND_CHUNK: usize = 500;
+
+/// `append` for a caller above the store: the changes made at `at`.
+pub async fn record(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    at: DateTime<Utc>,
+    changes: &[Change],
+) -> Result<()> {
+    append(tx, actor, super::epoch(at), changes).await
+}
 
 /// Appends `changes` inside the caller's transaction. The head row is updated first, which
 /// takes its lock: two transactions append one after the other, never both after the same
@@ -257,9 +275,10 @@ impl Store {
     pub async fn append_if_changed(
         &self,
         actor: &Actor,
-        at: i64,
+        at: DateTime<Utc>,
         mut change: Change,
     ) -> Result<bool> {
+        let at = super::epoch(at);
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE audit_head SET last_id = last_id WHERE id = 1")
             .execute(&mut *tx)
@@ -286,10 +305,10 @@ impl Store {
 /// What `audit list` and `audit export` select.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// Inclusive, seconds since the epoch.
-    pub from: Option<i64>,
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
     /// Exclusive.
-    pub to: Option<i64>,
+    pub to: Option<DateTime<Utc>>,
     /// The actor, or the entity when it is an employee or an order of that employee.
     pub employee: Option<String>,
     pub department: Option<String>,
@@ -332,8 +351,8 @@ fn bind_filter<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     f: &Filter,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    q.bind(f.from.unwrap_or(-1))
-        .bind(f.to.unwrap_or(-1))
+    q.bind(f.from.map_or(-1, super::epoch))
+        .bind(f.to.map_or(-1, super::epoch))
         .bind(f.employee.clone().unwrap_or_default())
         .bind(f.department.clone().unwrap_or_default())
         .bind(f.entity.clone().unwrap_or_default())
@@ -433,11 +452,12 @@ impl Store {
     pub async fn purge_bodies(
         &self,
         before: chrono::NaiveDate,
-        cutoff: i64,
+        cutoff: DateTime<Utc>,
         dry_run: bool,
         actor: &Actor,
-        now: i64,
+        now: DateTime<Utc>,
     ) -> Result<Purged> {
+        let (cutoff, now) = (super::epoch(cutoff), super::epoch(now));
         let mut tx = self.begin().await?;
         let purged = blank_bodies(&mut tx, before, cutoff, dry_run).await?;
         if dry_run {
@@ -466,12 +486,14 @@ impl Store {
     pub async fn expire_bodies(
         &self,
         before: chrono::NaiveDate,
-        cutoff: i64,
-        (today, tomorrow): (i64, i64),
+        cutoff: DateTime<Utc>,
+        (today, tomorrow): (DateTime<Utc>, DateTime<Utc>),
         bodies_days: u32,
         actor: &Actor,
-        now: i64,
+        now: DateTime<Utc>,
     ) -> Result<Option<Purged>> {
+        let (cutoff, now) = (super::epoch(cutoff), super::epoch(now));
+        let (today, tomorrow) = (super::epoch(today), super::epoch(tomorrow));
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE audit_head SET last_id = last_id WHERE id = 1")
             .execute(&mut *tx)

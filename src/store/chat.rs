@@ -26,14 +26,19 @@ impl Store {
 
 /// Saves a value inside the caller's transaction (the `/sync` position goes with the
 /// messages it covers).
-pub async fn save_chat_state(tx: &mut Tx<'_>, name: &str, value: &str, now: i64) -> Result<()> {
+pub async fn save_chat_state(
+    tx: &mut Tx<'_>,
+    name: &str,
+    value: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO chat_state (name, value, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
     .bind(name)
     .bind(value)
-    .bind(now)
+    .bind(super::epoch(now))
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::{Store, Tx};
@@ -17,8 +17,8 @@ pub struct NewEscalation {
     pub day: String,
     pub kind: String,
     pub step: i64,
-    pub due_at: i64,
-    pub fired_at: i64,
+    pub due_at: DateTime<Utc>,
+    pub fired_at: DateTime<Utc>,
     pub recipients: Vec<String>,
     pub status: crate::escalation::StepStatus,
     pub message_id: Option<String>,
@@ -56,7 +56,7 @@ fn board_escalation(r: &sqlx::any::AnyRow) -> EscalationRow {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect(),
-        at: r.get(4),
+        at: super::instant(r.get(4)),
         status: match (resolved, how) {
             (Some(_), Some(h)) => format!("resolved_{h}"),
             _ => r.get(5),
@@ -228,9 +228,10 @@ pub async fn resolve_audited(
     order_id: i64,
     kind: &str,
     (by, how): (&str, &str),
-    at: i64,
+    at: DateTime<Utc>,
     actor: &super::audit::Actor,
 ) -> Result<u64> {
+    let at = super::epoch(at);
     let n = resolve(tx, order_id, kind, by, how, at).await?;
     if n == 0 {
         return Ok(0);
@@ -272,9 +273,10 @@ pub async fn claim_digest(
     day: &str,
     slot: &str,
     department: &str,
-    now: i64,
+    now: DateTime<Utc>,
     message_id: &str,
 ) -> Result<bool> {
+    let now = super::epoch(now);
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO digests (day, slot, department, sent_at, message_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT DO NOTHING RETURNING id",
@@ -312,8 +314,8 @@ pub async fn insert_escalations(tx: &mut Tx<'_>, list: &[NewEscalation]) -> Resu
                 .bind(&e.day)
                 .bind(&e.kind)
                 .bind(e.step)
-                .bind(e.due_at)
-                .bind(e.fired_at)
+                .bind(super::epoch(e.due_at))
+                .bind(super::epoch(e.fired_at))
                 .bind(e.recipients.join(","))
                 .bind(e.status.as_str())
                 .bind(e.message_id.clone())

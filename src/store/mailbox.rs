@@ -23,7 +23,7 @@ pub async fn save_mailbox_state(
     mailbox: &str,
     uid_validity: u32,
     last_uid: u32,
-    now: i64,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4)
@@ -33,7 +33,7 @@ pub async fn save_mailbox_state(
     .bind(mailbox)
     .bind(i64::from(uid_validity))
     .bind(i64::from(last_uid))
-    .bind(now)
+    .bind(super::epoch(now))
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
@@ -30,6 +30,27 @@ pub mod web;
 pub use crate::tenant::TenantCode;
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// A moment as the database keeps it: epoch seconds (both backends compare and index plain
+/// integers). Times are `DateTime<Utc>` everywhere above the store; they change form here.
+pub fn epoch(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+/// A stored moment (epoch seconds) read back; a value out of chrono's range reads as 1970.
+pub fn instant(epoch: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default()
+}
+
+/// The few times kept in milliseconds (the login throttle's: a wait of a second must not be
+/// over at once).
+pub fn epoch_ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub fn instant_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -496,9 +517,10 @@ impl Store {
     pub async fn upsert_employees(
         &self,
         list: &[Employee],
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         self.write_employees(list, &BTreeMap::new(), now, actor)
             .await
     }
@@ -510,9 +532,10 @@ impl Store {
         &self,
         list: &[Employee],
         dns: &BTreeMap<String, String>,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         self.write_employees(list, dns, now, actor).await
     }
 
@@ -702,9 +725,10 @@ impl Store {
     pub async fn insert_application(
         &self,
         a: &Application,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<i64> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         let change = audit::Change {
             entity: "application",
@@ -769,9 +793,10 @@ impl Store {
         &self,
         h: &Held,
         fiscal_year: i32,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<bool> {
+        let now = epoch(now);
         // Serialise pool changes across processes: the overlap check below and the insert must
         // not interleave with another assignment. SQLite takes the write lock at BEGIN (a
         // deferred transaction that reads first could not upgrade while another one writes).
@@ -819,9 +844,10 @@ impl Store {
         &self,
         rows: &[&HeldRow],
         on: NaiveDate,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         let mut changes = Vec::with_capacity(rows.len());
         for r in rows {
@@ -865,9 +891,10 @@ impl Store {
         &self,
         list: &[crate::order::WorkOrder],
         file: &ImportedFile,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         // What the audit trail needs of the orders before: one query for the file, not one a row.
         let Known {
@@ -990,7 +1017,13 @@ impl Store {
         Ok(rows.iter().map(OrderRow::from_row).collect())
     }
 
-    pub async fn cancel_order(&self, id: i64, now: i64, actor: &audit::Actor) -> Result<()> {
+    pub async fn cancel_order(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        actor: &audit::Actor,
+    ) -> Result<()> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         let key = sqlx::query("SELECT employee_id, date FROM orders WHERE id = $1")
             .bind(id)
@@ -1169,7 +1202,7 @@ pub(crate) async fn upsert_order(
     tx: &mut Tx<'_>,
     o: &crate::order::WorkOrder,
     status: crate::order::OrderStatus,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &audit::Actor,
 ) -> Result<i64> {
     upsert_order_by(tx, o, status, now, actor, None).await
@@ -1181,10 +1214,11 @@ pub(crate) async fn upsert_order_by(
     tx: &mut Tx<'_>,
     o: &crate::order::WorkOrder,
     status: crate::order::OrderStatus,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &audit::Actor,
     deputy: Option<&str>,
 ) -> Result<i64> {
+    let now = epoch(now);
     let (before, department) = order_before(tx, &o.employee, o.date).await?;
     let stamp = Stamp {
         before,

@@ -228,7 +228,7 @@ impl From<ReportJson> for ReportRow {
             kind: crate::classify::Kind::parse(&r.kind).unwrap_or_default(),
             reason: crate::report::Reason::parse(&r.reason).unwrap_or_default(),
             source: r.source,
-            received_at: r.received_at,
+            received_at: super::instant(r.received_at),
             leave_noted: r.leave_noted != 0,
             incident: r.incident != 0,
             summary: r.summary,
@@ -250,7 +250,7 @@ impl From<EscalationJson> for EscalationRow {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
-            at: x.fired_at,
+            at: super::instant(x.fired_at),
             status: match (x.resolved_at, x.resolution) {
                 (Some(_), Some(h)) => format!("resolved_{h}"),
                 _ => x.status,

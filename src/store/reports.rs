@@ -2,7 +2,7 @@
 //! together with the mail it causes (one transaction, so a crash never leaves one without the
 //! other).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::{Store, Tx};
@@ -15,8 +15,8 @@ pub struct NewReport {
     pub message_key: String,
     pub message_id: Option<String>,
     pub source: String,
-    pub received_at: i64,
-    pub date_header: Option<i64>,
+    pub received_at: DateTime<Utc>,
+    pub date_header: Option<DateTime<Utc>>,
     pub day: String,
     pub sender: String,
     pub employee_id: Option<String>,
@@ -48,7 +48,7 @@ fn board_report(r: &sqlx::any::AnyRow) -> ReportRow {
         kind: crate::classify::Kind::parse(&r.get::<String, _>(4)).unwrap_or_default(),
         reason: crate::report::Reason::parse(&r.get::<String, _>(5)).unwrap_or_default(),
         source: r.get(6),
-        received_at: r.get(7),
+        received_at: super::instant(r.get(7)),
         leave_noted: r.get::<i64, _>(8) != 0,
         incident: r.get::<i64, _>(9) != 0,
         summary: r.get(10),
@@ -188,8 +188,8 @@ pub async fn insert_reports(
                 .bind(&r.message_key)
                 .bind(r.message_id.clone())
                 .bind(&r.source)
-                .bind(r.received_at)
-                .bind(r.date_header)
+                .bind(super::epoch(r.received_at))
+                .bind(r.date_header.map(super::epoch))
                 .bind(&r.day)
                 .bind(&r.sender)
                 .bind(r.employee_id.clone())

@@ -3,7 +3,7 @@
 //! rows, one per order, streamed so that a million of them never sit in memory at once, for
 //! `survey` to judge with the timing rules.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::TryStreamExt;
 use sqlx::Row;
 
@@ -11,7 +11,7 @@ use super::{Backend, Store};
 use crate::error::{Error, Result};
 
 /// One approved order with the arrival of its first matched start report and last matched end
-/// report (epoch seconds).
+/// report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderFacts<'a> {
     pub employee_id: &'a str,
@@ -21,8 +21,8 @@ pub struct OrderFacts<'a> {
     pub end_min: i64,
     /// `13:00-15:00;16:00-17:00`, empty when no hourly leave.
     pub leave_spans: &'a str,
-    pub first_start: Option<i64>,
-    pub last_end: Option<i64>,
+    pub first_start: Option<DateTime<Utc>>,
+    pub last_end: Option<DateTime<Utc>>,
 }
 
 /// Escalations of one kind whose day is in the period.
@@ -95,7 +95,9 @@ fn unpack<'a>(
             }
         };
         let (start_min, end_min) = (num(false)?.unwrap_or(0), num(false)?.unwrap_or(0));
-        let (first_start, last_end) = (num(true)?, num(true)?);
+        // Epoch seconds as stored; one out of chrono's range counts as no report.
+        let at = |t: Option<i64>| t.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
+        let (first_start, last_end) = (at(num(true)?), at(num(true)?));
         let leave_spans = f.next().ok_or_else(|| bad("a short record"))?;
         each(OrderFacts {
             employee_id,

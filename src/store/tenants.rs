@@ -2,6 +2,7 @@
 //! table, and the checks `Store::open_as` makes before a pool serves one tenant. Isolation
 //! itself is not done here: the row-level security policies do it beneath every query.
 
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Backend, Store};
@@ -36,12 +37,11 @@ pub const TENANT_TABLES: &[&str] = &[
     "deputies",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub code: String,
     pub name: String,
-    /// UTC epoch seconds.
-    pub created_at: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 fn single_tenant() -> Error {
@@ -66,7 +66,7 @@ impl Store {
             .map(|r| Tenant {
                 code: r.get(0),
                 name: r.get(1),
-                created_at: r.get(2),
+                created_at: super::instant(r.get(2)),
             })
             .collect())
     }
@@ -125,7 +125,7 @@ impl Store {
         &self,
         code: &TenantCode,
         name: &str,
-        now: i64,
+        now: DateTime<Utc>,
         adopt: bool,
     ) -> Result<()> {
         if self.backend == Backend::Sqlite {
@@ -143,7 +143,7 @@ impl Store {
         )
         .bind(code.as_str())
         .bind(name.trim())
-        .bind(now)
+        .bind(super::epoch(now))
         .execute(&mut *tx)
         .await?
         .rows_affected();

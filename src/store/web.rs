@@ -2,11 +2,11 @@
 //! refused attempts, the register's views of orders, and the counts `/metrics` shows. Tokens
 //! arrive here already hashed; nothing in this module sees a password or a token.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{OrderRow, Store, Tx};
+use super::{OrderRow, Store, Tx, epoch, epoch_ms, instant, instant_ms};
 use crate::error::Result;
 use crate::order::WorkOrder;
 
@@ -59,7 +59,7 @@ impl RegisterRow {
 pub struct SessionRow {
     pub employee_id: String,
     pub csrf: String,
-    pub expires_at: i64,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// An API token as IT sees it (the token itself is not kept).
@@ -67,7 +67,7 @@ pub struct SessionRow {
 pub struct ApiTokenRow {
     pub employee_id: String,
     pub label: String,
-    pub created_at: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 /// At most this many characters of what a refused request named are kept in the audit.
@@ -109,9 +109,10 @@ impl Store {
         &self,
         employee_id: &str,
         hash: &str,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &super::audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         // The audit trail says a password was set, never which.
         super::audit::append_account(&mut tx, actor, now, "password", employee_id, "set", None)
@@ -169,8 +170,8 @@ impl Store {
         token_hash: &str,
         employee_id: &str,
         csrf: &str,
-        now: i64,
-        expires_at: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
     ) -> Result<()> {
         // Expired sessions go whenever someone logs in (and at the web server's sweep).
         self.purge_sessions(now).await?;
@@ -181,25 +182,29 @@ impl Store {
         .bind(token_hash)
         .bind(employee_id)
         .bind(csrf)
-        .bind(now)
-        .bind(expires_at)
+        .bind(epoch(now))
+        .bind(epoch(expires_at))
         .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
 
-    pub async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
+    pub async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRow>> {
         let row = sqlx::query(
             "SELECT employee_id, csrf, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
-        .bind(now)
+        .bind(epoch(now))
         .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.map(|r| SessionRow {
             employee_id: r.get(0),
             csrf: r.get(1),
-            expires_at: r.get(2),
+            expires_at: instant(r.get(2)),
         }))
     }
 
@@ -210,7 +215,7 @@ impl Store {
     pub async fn session_employee(
         &self,
         token_hash: &str,
-        now: i64,
+        now: DateTime<Utc>,
     ) -> Result<Option<(SessionRow, super::Employee, Option<i64>)>> {
         let row = sqlx::query(
             "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at,
@@ -219,7 +224,7 @@ impl Store {
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1",
         )
         .bind(token_hash)
-        .bind(now)
+        .bind(epoch(now))
         .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.map(|r| {
@@ -227,7 +232,7 @@ impl Store {
             let s = SessionRow {
                 employee_id: e.employee_id.clone(),
                 csrf: r.get(5),
-                expires_at: r.get(6),
+                expires_at: instant(r.get(6)),
             };
             (s, e, r.get(7))
         }))
@@ -255,9 +260,9 @@ impl Store {
     }
 
     /// Deletes the sessions expired at `now`; how many went.
-    pub async fn purge_sessions(&self, now: i64) -> Result<u64> {
+    pub async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now)
+            .bind(epoch(now))
             .execute(&mut *self.conn().await?)
             .await?
             .rows_affected())
@@ -278,9 +283,10 @@ impl Store {
         token_hash: &str,
         employee_id: &str,
         label: &str,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &super::audit::Actor,
     ) -> Result<()> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         let after = serde_json::json!({ "label": label });
         super::audit::append_account(
@@ -326,7 +332,7 @@ impl Store {
             .map(|r| ApiTokenRow {
                 employee_id: r.get(0),
                 label: r.get(1),
-                created_at: r.get(2),
+                created_at: instant(r.get(2)),
             })
             .collect())
     }
@@ -336,9 +342,10 @@ impl Store {
         &self,
         employee_id: &str,
         label: Option<&str>,
-        now: i64,
+        now: DateTime<Utc>,
         actor: &super::audit::Actor,
     ) -> Result<u64> {
+        let now = epoch(now);
         let mut tx = self.begin().await?;
         let n = sqlx::query(
             "DELETE FROM api_tokens WHERE employee_id = $1 AND ($2 = '' OR label = $2)",
@@ -369,24 +376,33 @@ impl Store {
     // `login_failures.at` is in epoch milliseconds (see `web::auth::login_wait`).
 
     /// How many times this login failed since `since`, and when it last did.
-    pub async fn login_failures(&self, login: &str, since: i64) -> Result<(i64, Option<i64>)> {
+    pub async fn login_failures(
+        &self,
+        login: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(i64, Option<DateTime<Utc>>)> {
         let row = sqlx::query(
             "SELECT COUNT(*), MAX(at) FROM login_failures WHERE login = $1 AND at >= $2",
         )
         .bind(login)
-        .bind(since)
+        .bind(epoch_ms(since))
         .fetch_one(&mut *self.conn().await?)
         .await?;
-        Ok((row.get(0), row.get(1)))
+        Ok((row.get(0), row.get::<Option<i64>, _>(1).map(instant_ms)))
     }
 
     /// Records a failure of `login` (a key of fixed size, see `web::auth::throttle_key`) and
     /// deletes every failure from before `expired` (older than the window, counting for nothing):
     /// each failed login clears up after the ones before it, so a flood of them stays bounded.
-    pub async fn record_login_failure(&self, login: &str, now: i64, expired: i64) -> Result<()> {
+    pub async fn record_login_failure(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+        expired: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO login_failures (login, at) VALUES ($1, $2)")
             .bind(login)
-            .bind(now)
+            .bind(epoch_ms(now))
             .execute(&mut *self.conn().await?)
             .await?;
         self.purge_login_failures(expired).await?;
@@ -394,9 +410,9 @@ impl Store {
     }
 
     /// Deletes the failed logins from before `before`; how many went.
-    pub async fn purge_login_failures(&self, before: i64) -> Result<u64> {
+    pub async fn purge_login_failures(&self, before: DateTime<Utc>) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM login_failures WHERE at < $1")
-            .bind(before)
+            .bind(epoch_ms(before))
             .execute(&mut *self.conn().await?)
             .await?
             .rows_affected())
@@ -404,10 +420,10 @@ impl Store {
 
     /// After a successful login, that name's failures; old rows of anyone go too (only the recent
     /// ones count).
-    pub async fn clear_login_failures(&self, login: &str, before: i64) -> Result<()> {
+    pub async fn clear_login_failures(&self, login: &str, before: DateTime<Utc>) -> Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE login = $1 OR at < $2")
             .bind(login)
-            .bind(before)
+            .bind(epoch_ms(before))
             .execute(&mut *self.conn().await?)
             .await?;
         Ok(())
@@ -561,9 +577,10 @@ pub async fn save_draft(
     tx: &mut Tx<'_>,
     o: &WorkOrder,
     requested_by: &str,
-    now: i64,
+    now: DateTime<Utc>,
     actor: &super::audit::Actor,
 ) -> Result<bool> {
+    let now = super::epoch(now);
     let (before, department) = super::order_before(tx, &o.employee, o.date).await?;
     let leave = crate::order::format_leave(&o.leave);
     let n = sqlx::query(

@@ -217,17 +217,16 @@ impl Tally {
         }
         let (exp_start, exp_end) = expected_hours(start, end, &leave);
         let (exp_start, exp_end) = (self.instant(date, exp_start), self.instant(date, exp_end));
-        let at = |t: Option<i64>| t.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
         // Judged after the wave: an order with no report by now is missing, never pending.
         let now = DateTime::<Utc>::MAX_UTC;
         let r = &mut self.reports;
-        match start_status(exp_start, at(o.first_start), now, &self.timing) {
+        match start_status(exp_start, o.first_start, now, &self.timing) {
             Status::OnTime => r.start_on_time += 1,
             Status::Early => r.start_early += 1,
             Status::Late => r.start_late += 1,
             Status::Missing | Status::Pending => r.missing_start += 1,
         }
-        match end_status(exp_end, at(o.last_end), now, &self.timing) {
+        match end_status(exp_end, o.last_end, now, &self.timing) {
             Status::OnTime => r.end_on_time += 1,
             Status::Early => r.end_early += 1,
             Status::Late => r.end_late += 1,

@@ -52,12 +52,12 @@ pub fn staff() -> Vec<(String, String)> {
     .collect()
 }
 
-/// Epoch seconds of a Tokyo wall-clock time.
-pub fn jst(date: &str, hm: &str) -> i64 {
+/// The moment of a Tokyo wall-clock time.
+pub fn jst(date: &str, hm: &str) -> chrono::DateTime<chrono::Utc> {
     Minutes::parse(hm)
         .unwrap()
         .on(d(date), chrono_tz::Asia::Tokyo)
-        .timestamp()
+        .with_timezone(&chrono::Utc)
 }
 
 pub fn order(

@@ -74,7 +74,7 @@ pub async fn send_back(
         r.order.status,
         reason,
         &by.employee_id,
-        now.timestamp(),
+        now,
         actor,
     )
     .await?;
@@ -101,7 +101,7 @@ pub async fn resubmit(
     actor: &Actor,
 ) -> Result<bool> {
     let mut tx = store.begin().await?;
-    let done = crate::store::approval::resubmit(&mut tx, o, now.timestamp(), actor).await?;
+    let done = crate::store::approval::resubmit(&mut tx, o, now, actor).await?;
     tx.commit().await?;
     Ok(done)
 }
@@ -145,14 +145,7 @@ pub async fn add_deputy(
         ));
     }
     let id = store
-        .add_deputy(
-            &sup.employee_id,
-            &dep.employee_id,
-            from,
-            to,
-            now.timestamp(),
-            actor,
-        )
+        .add_deputy(&sup.employee_id, &dep.employee_id, from, to, now, actor)
         .await?;
     Ok(crate::store::approval::Deputy {
         id,
@@ -279,7 +272,7 @@ pub async fn approve_division(
         id,
         &stamp.approver,
         stamp.deputy.as_deref(),
-        now.timestamp(),
+        now,
         actor,
     )
     .await?;

@@ -6,7 +6,6 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
@@ -84,8 +83,7 @@ fn row(e: &Entry, tz: chrono_tz::Tz) -> Value {
     let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
     context! {
         id => e.id,
-        at => DateTime::<Utc>::from_timestamp(e.at_epoch, 0)
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()),
+        at => e.at().map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()),
         actor => &e.actor,
         via => via_ja(&e.via),
         client => &e.client,

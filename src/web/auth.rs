@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -22,14 +23,14 @@ use crate::error::{Error, Result};
 pub const SESSION_COOKIE: &str = "zaitaku_session";
 /// The login form's CSRF token, before there is a session (double-submit cookie).
 pub const LOGIN_COOKIE: &str = "zaitaku_login";
-pub const SESSION_SECONDS: i64 = 12 * 3600;
+pub const SESSION: TimeDelta = TimeDelta::hours(12);
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Failed logins of one account within this window count towards slowing it down.
-pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+pub const FAILURE_WINDOW: TimeDelta = TimeDelta::minutes(15);
 /// This many failures are free; each one after doubles the wait before the next attempt.
 pub const FREE_FAILURES: i64 = 3;
-pub const MAX_WAIT_MS: i64 = 60 * 1000;
+pub const MAX_WAIT: TimeDelta = TimeDelta::minutes(1);
 
 /// A login name is cut to this many bytes before anything else (the longest e-mail address
 /// SMTP carries is 254): a name posted by the megabyte is stored, logged and shown by the byte.
@@ -44,7 +45,7 @@ pub async fn set_password(
     store: &crate::store::Store,
     employee: &str,
     pw: &str,
-    now: i64,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     let Some(e) = store.employee(employee).await? else {
         return Err(Error::bad(
@@ -65,7 +66,7 @@ pub async fn create_api_token(
     store: &crate::store::Store,
     employee: &str,
     label: &str,
-    now: i64,
+    now: DateTime<Utc>,
 ) -> Result<String> {
     let Some(e) = store.employee(employee).await? else {
         return Err(Error::bad(
@@ -182,16 +183,17 @@ pub fn throttle_key(login: &str) -> String {
     token_hash(&cut_login(login).trim().to_lowercase())
 }
 
-/// Milliseconds to wait before the next attempt on an account is heard, after `failures`
-/// failures in the window, the last at `last` (epoch ms): 0 for the first three, then 1 s, 2 s,
+/// How long to wait before the next attempt on an account is heard, after `failures`
+/// failures in the window, the last at `last`: nothing for the first three, then 1 s, 2 s,
 /// 4 s … up to a minute. An attempt made too early is refused without looking at the password.
-/// Milliseconds, not seconds: a wait of "1 s" counted in whole seconds could be over at once.
-pub fn login_wait(failures: i64, last: Option<i64>, now: i64) -> i64 {
+/// Failures are kept in milliseconds, not seconds: a wait of "1 s" counted in whole seconds
+/// could be over at once.
+pub fn login_wait(failures: i64, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> TimeDelta {
     if failures < FREE_FAILURES {
-        return 0;
+        return TimeDelta::zero();
     }
-    let wait = (1000i64 << (failures - FREE_FAILURES).min(6)).min(MAX_WAIT_MS);
-    (last.unwrap_or(now) + wait - now).max(0)
+    let wait = (TimeDelta::seconds(1) * (1 << (failures - FREE_FAILURES).min(6))).min(MAX_WAIT);
+    (last.unwrap_or(now) + wait - now).max(TimeDelta::zero())
 }
 
 // ---- cookies ----
@@ -247,14 +249,14 @@ async fn session_from(app: &App, headers: &HeaderMap) -> Result<Option<Session>>
         return Ok(None);
     };
     // Sessions are made, checked and swept on the server's clock (`App::now`), like the login
-    // throttle: all on one clock, a session lasts SESSION_SECONDS whatever `--now` says (the
+    // throttle: all on one clock, a session lasts SESSION whatever `--now` says (the
     // wall clock here would end at once every session a `--now` in the past made). The
     // cookie's Max-Age is relative, so the browser agrees. `--now` is for rehearsals: a server
     // started in the future makes sessions that a wall-clock server on the same database would
-    // honour until that future time plus SESSION_SECONDS, so never point one at production.
+    // honour until that future time plus SESSION, so never point one at production.
     let found = app
         .store
-        .session_employee(&token_hash(token), app.now().timestamp())
+        .session_employee(&token_hash(token), app.now())
         .await?;
     Ok(found.map(|(s, e, changes)| Session {
         user: e.into(),
@@ -393,14 +395,12 @@ pub async fn login(
     // One login at a time: the failure count read below cannot be raced by parallel guesses,
     // and Argon2's memory (19 MiB per hash) is spent once at a time.
     let _turn = app.login_lock.lock().await;
-    let now_ms = app.now().timestamp_millis();
-    let (failures, last) = app
-        .store
-        .login_failures(&key, now_ms - FAILURE_WINDOW_MS)
-        .await?;
-    let wait_ms = login_wait(failures, last, now_ms);
-    if wait_ms > 0 {
-        let wait = (wait_ms + 999) / 1000;
+    // Whole milliseconds, as the failures are kept.
+    let now = app.now().trunc_subsecs(3);
+    let (failures, last) = app.store.login_failures(&key, now - FAILURE_WINDOW).await?;
+    let wait = login_wait(failures, last, now);
+    if wait > TimeDelta::zero() {
+        let wait = (wait.num_milliseconds() + 999) / 1000;
         tracing::warn!(login = %shown, failures, wait, "login attempt too soon after failures: refused");
         let msg = format!(
             "ログインの失敗が続いたため受け付けませんでした。{wait} 秒後にもう一度お試しください。"
@@ -438,9 +438,9 @@ pub async fn login(
         },
     };
     let Some(employee_id) = employee else {
-        let at = app.now().timestamp_millis();
+        let at = app.now();
         app.store
-            .record_login_failure(&key, at, at - FAILURE_WINDOW_MS)
+            .record_login_failure(&key, at, at - FAILURE_WINDOW)
             .await?;
         tracing::warn!(login = %shown, failures = failures + 1, "login failed");
         return Ok(login_form(
@@ -451,7 +451,7 @@ pub async fn login(
         ));
     };
     app.store
-        .clear_login_failures(&key, now_ms - FAILURE_WINDOW_MS)
+        .clear_login_failures(&key, now - FAILURE_WINDOW)
         .await?;
     drop(_turn);
     start_session(&app, &employee_id).await
@@ -502,24 +502,18 @@ async fn directory_login(
 
 /// A new session for `employee_id`: stored, and the `Set-Cookie` that hands it over.
 pub(super) async fn new_session(app: &App, employee_id: &str) -> Result<HeaderValue> {
-    let now = app.now().timestamp();
+    let now = app.now();
     let token = random_hex(32);
     let csrf = random_hex(32);
     app.store
-        .insert_session(
-            &token_hash(&token),
-            employee_id,
-            &csrf,
-            now,
-            now + SESSION_SECONDS,
-        )
+        .insert_session(&token_hash(&token), employee_id, &csrf, now, now + SESSION)
         .await?;
     tracing::info!(employee = %employee_id, "logged in");
     Ok(set_cookie(
         SESSION_COOKIE,
         &token,
         "/",
-        SESSION_SECONDS,
+        SESSION.num_seconds(),
         app.secure_cookie,
     ))
 }
@@ -599,16 +593,17 @@ mod tests {
 
     #[test]
     fn failed_logins_wait_longer_and_longer_up_to_a_minute() {
-        let now = 1_000_000_000;
-        assert_eq!(login_wait(0, None, now), 0);
-        assert_eq!(login_wait(2, Some(now), now), 0);
-        assert_eq!(login_wait(3, Some(now), now), 1000);
-        assert_eq!(login_wait(3, Some(now - 999), now), 1);
-        assert_eq!(login_wait(3, Some(now - 1000), now), 0);
-        assert_eq!(login_wait(4, Some(now), now), 2000);
-        assert_eq!(login_wait(5, Some(now - 1000), now), 3000);
-        assert_eq!(login_wait(5, Some(now - 10_000), now), 0);
-        assert_eq!(login_wait(40, Some(now), now), MAX_WAIT_MS);
+        let now = DateTime::from_timestamp_millis(1_000_000_000).unwrap();
+        let ms = TimeDelta::milliseconds;
+        assert_eq!(login_wait(0, None, now), ms(0));
+        assert_eq!(login_wait(2, Some(now), now), ms(0));
+        assert_eq!(login_wait(3, Some(now), now), ms(1000));
+        assert_eq!(login_wait(3, Some(now - ms(999)), now), ms(1));
+        assert_eq!(login_wait(3, Some(now - ms(1000)), now), ms(0));
+        assert_eq!(login_wait(4, Some(now), now), ms(2000));
+        assert_eq!(login_wait(5, Some(now - ms(1000)), now), ms(3000));
+        assert_eq!(login_wait(5, Some(now - ms(10_000)), now), ms(0));
+        assert_eq!(login_wait(40, Some(now), now), MAX_WAIT);
     }
 
     #[test]

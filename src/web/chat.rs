@@ -47,7 +47,7 @@ pub async fn slash(State(app): State<App>, headers: HeaderMap, body: Bytes) -> W
         token,
     };
     let now = app.now();
-    let key = match verify(cfg, &creds, &body, now.timestamp()) {
+    let key = match verify(cfg, &creds, &body, now) {
         Ok(k) => k,
         Err(e) => {
             tracing::warn!(reason = %super::log_text(&e.to_string()), "slash command refused");

@@ -647,14 +647,10 @@ async fn sweep(app: App) {
         let now = app.now();
         let r = app
             .store
-            .purge_login_failures(now.timestamp_millis() - auth::FAILURE_WINDOW_MS)
+            .purge_login_failures(now - auth::FAILURE_WINDOW)
             .await;
         let r = match r {
-            Ok(n) => app
-                .store
-                .purge_sessions(now.timestamp())
-                .await
-                .map(|s| (n, s)),
+            Ok(n) => app.store.purge_sessions(now).await.map(|s| (n, s)),
             Err(e) => Err(e),
         };
         match r {

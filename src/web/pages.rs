@@ -723,7 +723,7 @@ pub async fn create_order(
     match crate::register::check_order(&app.store, &app.cfg, &emp, draft, false).await? {
         Err(e) => invalid_order(&app, &s, date, f, rule_errors(&e)).await,
         Ok(order) => {
-            let now = app.now().timestamp();
+            let now = app.now();
             let mut tx = app.store.begin().await?;
             let actor = s.actor();
             let status = crate::usecase::approval::after_supervisor(&app.cfg);
@@ -884,7 +884,7 @@ pub async fn update_order(
                 &mut tx,
                 &order,
                 crate::usecase::approval::after_supervisor(&app.cfg),
-                app.now().timestamp(),
+                app.now(),
                 &s.actor(),
             )
             .await?;
@@ -1002,7 +1002,7 @@ pub(super) async fn stamp_draft(
                 &mut tx,
                 &order,
                 crate::usecase::approval::after_supervisor(&app.cfg),
-                app.now().timestamp(),
+                app.now(),
                 actor,
                 stamp.deputy.as_deref(),
             )
@@ -1040,9 +1040,7 @@ pub async fn cancel_order(
         r.order.status == OrderStatus::Draft && can_request_for(&s.user, &r.order.employee_id);
     if r.order.status != OrderStatus::Cancelled {
         let actor = s.actor();
-        app.store
-            .cancel_order(id, app.now().timestamp(), &actor)
-            .await?;
+        app.store.cancel_order(id, app.now(), &actor).await?;
         app.changed();
         tracing::info!(order = id, by = %s.user.employee_id, "order cancelled on the web");
     }
@@ -1242,7 +1240,7 @@ pub async fn request_order(
     match crate::register::check_order(&app.store, &app.cfg, &emp, draft, true).await? {
         Err(e) => invalid_request(&app, &s, date, f, rule_errors(&e)).await,
         Ok(order) => {
-            let now = app.now().timestamp();
+            let now = app.now();
             let mut tx = app.store.begin().await?;
             let saved =
                 crate::store::web::save_draft(&mut tx, &order, &me, now, &s.actor()).await?;
@@ -1340,7 +1338,7 @@ pub async fn resolve_escalation(
         f.order_id,
         &f.kind,
         (&s.user.employee_id, "web"),
-        app.now().timestamp(),
+        app.now(),
         &s.actor(),
     )
     .await?;
