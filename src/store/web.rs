@@ -14,18 +14,18 @@ use crate::order::WorkOrder;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterRow {
     pub order: OrderRow,
-    pub approved_at: Option<i64>,
+    pub approved_at: Option<DateTime<Utc>>,
     pub requested_by: Option<String>,
-    pub requested_at: Option<i64>,
+    pub requested_at: Option<DateTime<Utc>>,
     /// 差戻し: why, by whom and when (while the order is sent back).
     pub sent_back_reason: Option<String>,
     pub sent_back_by: Option<String>,
-    pub sent_back_at: Option<i64>,
+    pub sent_back_at: Option<DateTime<Utc>>,
     /// 代決: the supervisor `approved_by` stood in for.
     pub deputy_by: Option<String>,
     /// The second step's stamp (部長), when `[approval] steps` has one.
     pub division_by: Option<String>,
-    pub division_at: Option<i64>,
+    pub division_at: Option<DateTime<Utc>>,
     pub division_deputy: Option<String>,
 }
 
@@ -40,15 +40,15 @@ impl RegisterRow {
     fn from_row(r: &AnyRow) -> Self {
         RegisterRow {
             order: OrderRow::from_row(r),
-            approved_at: r.get(15),
+            approved_at: r.get::<Option<i64>, _>(15).map(instant),
             requested_by: r.get(16),
-            requested_at: r.get(17),
+            requested_at: r.get::<Option<i64>, _>(17).map(instant),
             sent_back_reason: r.get(18),
             sent_back_by: r.get(19),
-            sent_back_at: r.get(20),
+            sent_back_at: r.get::<Option<i64>, _>(20).map(instant),
             deputy_by: r.get(21),
             division_by: r.get(22),
-            division_at: r.get(23),
+            division_at: r.get::<Option<i64>, _>(23).map(instant),
             division_deputy: r.get(24),
         }
     }
@@ -87,7 +87,7 @@ pub fn bounded(s: &str, max: usize) -> String {
 /// A refused attempt, for IT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
-    pub at: i64,
+    pub at: DateTime<Utc>,
     pub employee_id: String,
     pub action: String,
     pub target: String,
@@ -438,7 +438,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO web_audit (at, employee_id, action, target, outcome) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(a.at)
+        .bind(epoch(a.at))
         .bind(bounded(&a.employee_id, AUDIT_WORD_CHARS))
         .bind(bounded(&a.action, AUDIT_WORD_CHARS))
         .bind(bounded(&a.target, AUDIT_TARGET_CHARS))
@@ -458,7 +458,7 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| AuditRow {
-                at: r.get(0),
+                at: instant(r.get(0)),
                 employee_id: r.get(1),
                 action: r.get(2),
                 target: r.get(3),

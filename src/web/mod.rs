@@ -333,7 +333,7 @@ impl App {
     /// ID, or what a sign-on header named: `sso:…`). A failure to record it is logged.
     pub async fn record_refused(&self, who: &str, action: &str, target: &str) {
         let row = AuditRow {
-            at: self.now().timestamp(),
+            at: self.now(),
             employee_id: who.to_string(),
             action: action.into(),
             target: target.into(),
@@ -348,7 +348,7 @@ impl App {
     pub async fn csrf_refused(&self, u: &User, action: &str) -> Response {
         tracing::warn!(employee = %log_text(&u.employee_id), action, "csrf token missing or wrong: refused");
         let row = AuditRow {
-            at: self.now().timestamp(),
+            at: self.now(),
             employee_id: u.employee_id.clone(),
             action: action.into(),
             target: String::new(),
@@ -400,10 +400,19 @@ fn environment(dirs: Vec<PathBuf>, tz: chrono_tz::Tz) -> Environment<'static> {
             .and_then(crate::board::clock_time)
             .unwrap_or_else(|| "--:--".into())
     });
-    // epoch seconds → "2021-01-12 08:27" in the configured time zone
-    env.add_filter("local", move |t: Option<i64>| {
-        t.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+    // a moment → "2021-01-12 08:27" in the configured time zone. The pages pass moments
+    // (`DateTime<Utc>`, which reaches a template as RFC 3339 text); epoch seconds, which a
+    // city's own template may still hand it, are read too.
+    env.add_filter("local", move |t: minijinja::Value| {
+        let at = match t.as_str() {
+            Some(s) => DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+            None => i64::try_from(t)
+                .ok()
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+        };
+        at.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default()
     });
     env
