@@ -196,6 +196,55 @@ const fn version(n: &str) -> i64 {
     v
 }
 
+/// The URL sqlx opens for `--db URL` (a SQLite file is created with its folder) and its
+/// backend; one line naming the flag for a URL it cannot use, or `--tenant` on SQLite.
+fn driver_url(url: &str, tenant: Option<&TenantCode>) -> Result<(String, Backend)> {
+    let (url, backend) = if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let file = path.split('?').next().unwrap_or("");
+        if file.is_empty() {
+            return Err(Error::bad(
+                "--db",
+                format!("expected sqlite://PATH, got {url:?}"),
+            ));
+        }
+        if file != ":memory:"
+            && let Some(parent) = std::path::Path::new(file)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let url = if path.contains("mode=") {
+            format!("sqlite://{path}")
+        } else if path.contains('?') {
+            format!("sqlite://{path}&mode=rwc")
+        } else {
+            format!("sqlite://{path}?mode=rwc")
+        };
+        if tenant.is_some() {
+            return Err(Error::bad(
+                "--tenant",
+                "a SQLite database is single-tenant; several municipalities need PostgreSQL (--db postgres://…)",
+            ));
+        }
+        (url, Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        (url.to_string(), Backend::Postgres)
+    } else {
+        return Err(Error::bad(
+            "--db",
+            format!(
+                "expected sqlite://PATH or postgres://…, got {:?}",
+                redact(url)
+            ),
+        ));
+    };
+    Ok((url, backend))
+}
+
 impl Store {
     /// Connects and brings the schema up to date. `sqlite://PATH` creates the file (and its
     /// folder) when missing; `postgres://…` expects the database to exist. On PostgreSQL the
@@ -258,49 +307,7 @@ impl Store {
         shared: Option<u32>,
     ) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let (url, backend) = if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            let file = path.split('?').next().unwrap_or("");
-            if file.is_empty() {
-                return Err(Error::bad(
-                    "--db",
-                    format!("expected sqlite://PATH, got {url:?}"),
-                ));
-            }
-            if file != ":memory:"
-                && let Some(parent) = std::path::Path::new(file)
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            let url = if path.contains("mode=") {
-                format!("sqlite://{path}")
-            } else if path.contains('?') {
-                format!("sqlite://{path}&mode=rwc")
-            } else {
-                format!("sqlite://{path}?mode=rwc")
-            };
-            if tenant.is_some() {
-                return Err(Error::bad(
-                    "--tenant",
-                    "a SQLite database is single-tenant; several municipalities need PostgreSQL (--db postgres://…)",
-                ));
-            }
-            (url, Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (url.to_string(), Backend::Postgres)
-        } else {
-            return Err(Error::bad(
-                "--db",
-                format!(
-                    "expected sqlite://PATH or postgres://…, got {:?}",
-                    redact(url)
-                ),
-            ));
-        };
+        let (url, backend) = driver_url(url, tenant)?;
         let setting = tenant.map_or(String::new(), |t| t.as_str().to_string());
         let pool = AnyPoolOptions::new()
             .max_connections(match (backend, shared) {

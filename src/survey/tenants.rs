@@ -102,7 +102,65 @@ fn total(wave: (&str, NaiveDate, NaiveDate), windows: Windows, parts: &[Part]) -
         .collect();
     let working_days = working.len() as u64;
 
-    // Departments and divisions merged by name, in the order first seen.
+    let (departments, divisions) = merged_departments(parts, working_days);
+
+    let months = merged_months(parts, &divisions);
+
+    let ids_peak = busiest_day(parts, &|d| &d.raw.ids_per_day);
+    let busiest = busiest_day(parts, &|d| &d.raw.teleworkers_per_day);
+    let ids = Ids {
+        licensed: sum(&|s| s.ids.licensed),
+        assigned: sum(&|s| s.ids.assigned),
+        holders: sum(&|s| s.ids.holders),
+        peak_concurrent: ids_peak.0,
+        peak_date: ids_peak.1.map(|d| d.to_string()),
+        peak_teleworkers: busiest.0,
+        peak_teleworkers_date: busiest.1.map(|d| d.to_string()),
+    };
+
+    let (reports, escalations) = summed_reports(parts);
+
+    let order_days = sum(&|s| s.order_days);
+    let ordered: u64 = parts.iter().map(|p| p.detail.raw.ordered_minutes).sum();
+    let leave: u64 = parts.iter().map(|p| p.detail.raw.leave_minutes).sum();
+    let avg =
+        |minutes: u64| (order_days > 0).then(|| round2(minutes as f64 / 60.0 / order_days as f64));
+    Survey {
+        wave: wave.0.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+        order_days,
+        teleworkers: sum(&|s| s.teleworkers),
+        working_days,
+        active_departments: sum(&|s| s.active_departments),
+        active_divisions: sum(&|s| s.active_divisions),
+        divisions,
+        departments,
+        months,
+        ids,
+        reports,
+        escalations,
+        average_ordered_hours: avg(ordered),
+        // Each city's working minutes are its ordered minutes less its leave, never below 0.
+        average_working_hours: avg(parts
+            .iter()
+            .map(|p| {
+                p.detail.raw.ordered_minutes
+                    - p.detail.raw.leave_minutes.min(p.detail.raw.ordered_minutes)
+            })
+            .sum()),
+        hourly_leave: HourlyLeave {
+            orders: sum(&|s| s.hourly_leave.orders),
+            spans: sum(&|s| s.hourly_leave.spans),
+            hours: round2(leave as f64 / 60.0),
+        },
+        windows,
+    }
+}
+
+/// Departments and divisions merged by name, in the order first seen; a department's telework
+/// days are the union of its cities' days, as a share of the total's working days.
+fn merged_departments(parts: &[Part], working_days: u64) -> (Vec<DepartmentRow>, Vec<DivisionRow>) {
     let mut departments: Vec<(DepartmentRow, BTreeSet<NaiveDate>)> = Vec::new();
     let mut divisions: Vec<DivisionRow> = Vec::new();
     for p in parts {
@@ -149,6 +207,11 @@ fn total(wave: (&str, NaiveDate, NaiveDate), windows: Windows, parts: &[Part]) -
         })
         .collect();
 
+    (departments, divisions)
+}
+
+/// Per month, the cities' figures summed (`by_division` merged by name).
+fn merged_months(parts: &[Part], divisions: &[DivisionRow]) -> Vec<MonthRow> {
     let mut months: BTreeMap<String, MonthRow> = BTreeMap::new();
     for m in parts.iter().flat_map(|p| &p.survey.months) {
         let row = months.entry(m.month.clone()).or_insert_with(|| MonthRow {
@@ -178,35 +241,31 @@ fn total(wave: (&str, NaiveDate, NaiveDate), windows: Windows, parts: &[Part]) -
         }
     }
 
-    let per_day = |f: &dyn Fn(&Detail) -> &Vec<u64>| {
-        let mut days: BTreeMap<NaiveDate, u64> = BTreeMap::new();
-        for p in parts {
-            for (i, n) in f(&p.detail).iter().enumerate() {
-                *days
-                    .entry(p.detail.raw.from + chrono::Duration::days(i as i64))
-                    .or_default() += n;
-            }
-        }
-        // The first day with the most, as the single-city survey picks it.
-        days.into_iter().fold(
-            (0u64, None),
-            |best, (d, n)| {
-                if n > best.0 { (n, Some(d)) } else { best }
-            },
-        )
-    };
-    let ids_peak = per_day(&|d| &d.raw.ids_per_day);
-    let busiest = per_day(&|d| &d.raw.teleworkers_per_day);
-    let ids = Ids {
-        licensed: sum(&|s| s.ids.licensed),
-        assigned: sum(&|s| s.ids.assigned),
-        holders: sum(&|s| s.ids.holders),
-        peak_concurrent: ids_peak.0,
-        peak_date: ids_peak.1.map(|d| d.to_string()),
-        peak_teleworkers: busiest.0,
-        peak_teleworkers_date: busiest.1.map(|d| d.to_string()),
-    };
+    months.into_values().collect()
+}
 
+/// The busiest day after adding the cities' figures day by day: (its figure, the day); the
+/// first such day, as the single-city survey picks it.
+fn busiest_day(parts: &[Part], f: &dyn Fn(&Detail) -> &Vec<u64>) -> (u64, Option<NaiveDate>) {
+    let mut days: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+    for p in parts {
+        for (i, n) in f(&p.detail).iter().enumerate() {
+            *days
+                .entry(p.detail.raw.from + chrono::Duration::days(i as i64))
+                .or_default() += n;
+        }
+    }
+    // The first day with the most, as the single-city survey picks it.
+    days.into_iter().fold(
+        (0u64, None),
+        |best, (d, n)| {
+            if n > best.0 { (n, Some(d)) } else { best }
+        },
+    )
+}
+
+/// The report and escalation counts summed, every kind listed even when no city had one.
+fn summed_reports(parts: &[Part]) -> (Reports, Vec<(String, Chains)>) {
     let mut reports = Reports::default();
     for r in parts.iter().map(|p| &p.survey.reports) {
         reports.start_received += r.start_received;
@@ -238,42 +297,7 @@ fn total(wave: (&str, NaiveDate, NaiveDate), windows: Windows, parts: &[Part]) -
         slot.resolved += c.resolved;
     }
 
-    let order_days = sum(&|s| s.order_days);
-    let ordered: u64 = parts.iter().map(|p| p.detail.raw.ordered_minutes).sum();
-    let leave: u64 = parts.iter().map(|p| p.detail.raw.leave_minutes).sum();
-    let avg =
-        |minutes: u64| (order_days > 0).then(|| round2(minutes as f64 / 60.0 / order_days as f64));
-    Survey {
-        wave: wave.0.to_string(),
-        from: from.to_string(),
-        to: to.to_string(),
-        order_days,
-        teleworkers: sum(&|s| s.teleworkers),
-        working_days,
-        active_departments: sum(&|s| s.active_departments),
-        active_divisions: sum(&|s| s.active_divisions),
-        divisions,
-        departments,
-        months: months.into_values().collect(),
-        ids,
-        reports,
-        escalations,
-        average_ordered_hours: avg(ordered),
-        // Each city's working minutes are its ordered minutes less its leave, never below 0.
-        average_working_hours: avg(parts
-            .iter()
-            .map(|p| {
-                p.detail.raw.ordered_minutes
-                    - p.detail.raw.leave_minutes.min(p.detail.raw.ordered_minutes)
-            })
-            .sum()),
-        hourly_leave: HourlyLeave {
-            orders: sum(&|s| s.hourly_leave.orders),
-            spans: sum(&|s| s.hourly_leave.spans),
-            hours: round2(leave as f64 / 60.0),
-        },
-        windows,
-    }
+    (reports, escalations)
 }
 
 fn round2(x: f64) -> f64 {

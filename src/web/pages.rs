@@ -1118,29 +1118,7 @@ async fn my_page_in(
     if let Some(p) = page.filter(|p| p.csrf == s.csrf && p.history == history && p.board == board) {
         return Ok(Html(p.html.clone()).into_response());
     }
-    let orders: Vec<&crate::store::web::RegisterRow> =
-        person.orders_in((svc.from, svc.to)).collect();
-    let rows: Vec<Value> = orders
-        .iter()
-        .rev()
-        .map(|r| {
-            context! {
-                id => r.order.id,
-                date => r.order.date.to_string(),
-                start => r.order.start.to_string(),
-                end => r.order.end.to_string(),
-                content => &r.order.content,
-                shifted => r.order.shifted,
-                leave => crate::order::format_leave(&r.order.leave),
-                status => r.order.status.as_str(),
-                approved_by => &r.order.approved_by,
-                approved_at => r.approved_at,
-                deputy_by => &r.deputy_by,
-                sent_back_reason => &r.sent_back_reason,
-                sent_back_at => r.sent_back_at,
-            }
-        })
-        .collect();
+    let rows = my_order_rows(&person, (svc.from, svc.to));
     let form = form.unwrap_or_else(|| OrderForm {
         date: date.to_string(),
         ..Default::default()
@@ -1181,6 +1159,35 @@ async fn my_page_in(
     });
     app.my_cache.put_page(&want, n, page.clone());
     Ok(Html(page.html.clone()).into_response())
+}
+
+/// The teleworker's orders of the service period, newest first, as the page lists them.
+fn my_order_rows(
+    person: &crate::usecase::my_page::Person,
+    period: (NaiveDate, NaiveDate),
+) -> Vec<Value> {
+    let orders: Vec<&crate::store::web::RegisterRow> = person.orders_in(period).collect();
+    orders
+        .iter()
+        .rev()
+        .map(|r| {
+            context! {
+                id => r.order.id,
+                date => r.order.date.to_string(),
+                start => r.order.start.to_string(),
+                end => r.order.end.to_string(),
+                content => &r.order.content,
+                shifted => r.order.shifted,
+                leave => crate::order::format_leave(&r.order.leave),
+                status => r.order.status.as_str(),
+                approved_by => &r.order.approved_by,
+                approved_at => r.approved_at,
+                deputy_by => &r.deputy_by,
+                sent_back_reason => &r.sent_back_reason,
+                sent_back_at => r.sent_back_at,
+            }
+        })
+        .collect()
 }
 
 pub async fn my(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -> WebResult {
