@@ -38,18 +38,18 @@ pub struct PersonQuery<'a> {
     pub today: NaiveDate,
 }
 
-/// One person's rows as stored.
+/// One person's rows as stored, not yet judged (`usecase::my_page::Person` judges them).
 #[derive(Debug, Default)]
 pub struct PersonRows {
-    /// By day.
+    /// Every order of theirs (any status) from the earliest to the latest day wanted, by day.
     pub orders: Vec<RegisterRow>,
-    /// By arrival.
+    /// The reports of their approved orders in the month and on the day, by arrival.
     pub reports: Vec<ReportRow>,
-    /// By arrival.
+    /// The day's mail from their addresses that was counted for no order, by arrival.
     pub unmatched: Vec<ReportRow>,
-    /// By sending.
+    /// The escalation steps of the same orders, by sending.
     pub escalations: Vec<EscalationRow>,
-    /// By supervisor.
+    /// Whom they stand in for today (代決), by supervisor.
     pub deputyships: Vec<Deputy>,
 }
 

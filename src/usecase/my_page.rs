@@ -10,12 +10,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::board::{self, Board, EscalationRow, ReportRow, Teleworker};
+use crate::board::{self, Board, ReportRow, Teleworker};
 use crate::config::Config;
 use crate::error::Result;
 use crate::store::Store;
-use crate::store::approval::Deputy;
-use crate::store::person::PersonQuery;
+use crate::store::person::{PersonQuery, PersonRows};
 use crate::store::web::RegisterRow;
 
 /// Which of a person's data a page shows: the days of the order list (the service period),
@@ -29,24 +28,12 @@ pub struct Want {
     pub today: NaiveDate,
 }
 
-/// One person's rows as stored, not yet judged.
-#[derive(Debug)]
-pub struct Person {
-    /// Every order of theirs (any status) from the earliest to the latest day wanted.
-    pub orders: Vec<RegisterRow>,
-    /// The reports of their approved orders in the month and on the day, by arrival.
-    pub reports: Vec<ReportRow>,
-    /// The day's mail from their addresses that was counted for no order, by arrival.
-    pub unmatched: Vec<ReportRow>,
-    /// The escalation steps of the same orders.
-    pub escalations: Vec<EscalationRow>,
-    /// Whom they stand in for today (代決).
-    pub deputyships: Vec<Deputy>,
-}
+/// One person's rows as the store reads them (`store::person`), judged by the methods below.
+pub type Person = PersonRows;
 
 /// `want`'s rows: one statement on one connection (`store::person` says why).
 pub async fn load(store: &Store, want: &Want) -> Result<Person> {
-    let rows = store
+    store
         .person_rows(&PersonQuery {
             employee: &want.employee,
             orders: (
@@ -57,14 +44,7 @@ pub async fn load(store: &Store, want: &Want) -> Result<Person> {
             day: want.day,
             today: want.today,
         })
-        .await?;
-    Ok(Person {
-        orders: rows.orders,
-        reports: rows.reports,
-        unmatched: rows.unmatched,
-        escalations: rows.escalations,
-        deputyships: rows.deputyships,
-    })
+        .await
 }
 
 impl Person {
