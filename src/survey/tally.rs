@@ -234,8 +234,6 @@ impl Tally {
         }
     }
 
-    /// The survey, given the ID assignments `(id_no, employee, from, to)` and the escalation
-    /// counts of the wave.
     /// Per department (by name), the days of the wave on which at least one of its staff in
     /// the register had an approved order, keeping those `working` says are working days; a
     /// department with none is left out.
@@ -257,6 +255,8 @@ impl Tally {
         out
     }
 
+    /// The survey, given the ID assignments `(id_no, employee, from, to)` and the escalation
+    /// counts of the wave.
     pub fn finish(
         self,
         licensed: u32,
