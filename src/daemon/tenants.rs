@@ -137,7 +137,7 @@ impl Cities {
         }
         for r in ready {
             let (code, name) = (r.code.clone(), r.name.clone());
-            match self.start(r, clock, hosts, tasks, stop).await {
+            match self.start(r, hosts, tasks, stop).await {
                 Ok(()) => tracing::info!(tenant = %code, name = %name, "serving municipality"),
                 Err(e) if strict => return Err(e),
                 Err(e) => {
@@ -196,12 +196,11 @@ impl Cities {
     async fn start(
         &mut self,
         r: Ready,
-        clock: Clock,
         hosts: &Hosts,
         tasks: &mut JoinSet<Result<()>>,
         stop: &watch::Receiver<bool>,
     ) -> Result<()> {
-        super::prepare(&r.store, &r.cfg, clock).await?;
+        super::prepare(&r.store, &r.cfg, r.city.clock).await?;
         super::spawn_tasks(tasks, &r.cfg, &r.store, &r.city, None, stop);
         match &r.host {
             Some(h) => {
@@ -209,7 +208,7 @@ impl Cities {
                     r.cfg.clone(),
                     r.store,
                     r.city.channels.clone(),
-                    (clock, r.city.health.clone()),
+                    (r.city.clock, r.city.health.clone()),
                 );
                 let mut s = stop.clone();
                 tasks.spawn(async move {
