@@ -19,7 +19,7 @@ use sqlx::Row;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::transport::{SendError, Transport};
-use crate::store::{Store, Tx, epoch};
+use crate::store::{Store, Tx, epoch, instant};
 use channel::{ChannelKind, Channels, Outgoing};
 
 /// A mail to send.
@@ -271,8 +271,8 @@ pub async fn insert_rows(tx: &mut Tx<'_>, rows: &[OutRow]) -> Result<usize> {
                 .bind(&r.envelope_to)
                 .bind(&r.subject)
                 .bind(&r.raw)
-                .bind(crate::store::epoch(r.created_at))
-                .bind(crate::store::epoch(r.created_at))
+                .bind(epoch(r.created_at))
+                .bind(epoch(r.created_at))
                 .bind(r.channel.as_str())
                 .bind(&r.cause);
         }
@@ -311,7 +311,7 @@ pub async fn insert_failed(tx: &mut Tx<'_>, rows: &[Failed]) -> Result<()> {
         .bind(&f.to)
         .bind(&f.subject)
         .bind(Vec::<u8>::new())
-        .bind(crate::store::epoch(f.at))
+        .bind(epoch(f.at))
         .bind(&f.cause)
         .bind(&f.error)
         .execute(&mut **tx)
@@ -680,7 +680,7 @@ impl Round<'_> {
                 from: r.get(1),
                 to: r.get(2),
                 raw: r.get(3),
-                created_at: crate::store::instant(r.get(4)),
+                created_at: instant(r.get(4)),
                 attempts: r.get(5),
                 channel: ChannelKind::parse(&r.get::<String, _>(6)),
                 message_id: r.get(7),
@@ -820,7 +820,7 @@ pub async fn next_due(store: &Store) -> Result<Option<DateTime<Utc>>> {
     )
     .fetch_one(&mut *store.conn().await?)
     .await?;
-    Ok(at.map(crate::store::instant))
+    Ok(at.map(instant))
 }
 
 /// This process as its leases name it: host (with its PID namespace), boot, process id and
@@ -943,7 +943,7 @@ pub async fn state(store: &Store, tz: chrono_tz::Tz) -> Result<crate::board::Out
             to: r.get(0),
             subject: r.get(1),
             error: r.get(2),
-            at: crate::board::rfc3339(crate::store::instant(r.get(3)), tz),
+            at: crate::board::rfc3339(instant(r.get(3)), tz),
         })
         .collect();
     Ok(crate::board::OutboxState {
