@@ -204,14 +204,17 @@ impl<'a> Ingestor<'a> {
         self.by_chat.get(&(platform, chat_id.to_string()))
     }
 
-    async fn order(&mut self, employee: &str, day: NaiveDate) -> Result<Option<OrderRow>> {
+    async fn order(
+        &mut self,
+        tx: &mut Tx<'_>,
+        employee: &str,
+        day: NaiveDate,
+    ) -> Result<Option<OrderRow>> {
         let key = (employee.to_string(), day);
         if let Some(o) = self.orders.get(&key) {
             return Ok(o.clone());
         }
-        let o = self
-            .store
-            .order(employee, day)
+        let o = crate::store::order_in(tx, employee, day)
             .await?
             .filter(|o| o.status == OrderStatus::Approved);
         self.orders.insert(key, o.clone());
@@ -222,7 +225,11 @@ impl<'a> Ingestor<'a> {
     /// their senders on their days: one statement per day for each, instead of two per
     /// message. What the cache holds of other days is dropped, so that it does not grow with a
     /// backlog (the counts added since were committed with their batch).
-    async fn look_up(&mut self, raws: &[Raw], now: DateTime<Utc>) -> Result<()> {
+    ///
+    /// Everything here and below is read through the batch's own transaction `tx`, never a
+    /// second connection from the pool: with as many batches open as the pool has connections,
+    /// each would wait for a connection none of them gives back (`store::orders_for`).
+    async fn look_up(&mut self, tx: &mut Tx<'_>, raws: &[Raw], now: DateTime<Utc>) -> Result<()> {
         let tz = self.cfg.timezone;
         // day → (employee IDs whose order is not cached, addresses whose count is not cached)
         let mut wanted: BTreeMap<NaiveDate, (HashSet<&str>, HashSet<String>)> = BTreeMap::new();
@@ -251,7 +258,7 @@ impl<'a> Ingestor<'a> {
         for (day, (employees, addresses)) in wanted {
             if !employees.is_empty() {
                 let employees: Vec<&str> = employees.into_iter().collect();
-                let found = self.store.orders_for(day, &employees).await?;
+                let found = crate::store::orders_for(tx, day, &employees).await?;
                 for e in employees {
                     self.orders.insert((e.to_string(), day), None);
                 }
@@ -268,7 +275,7 @@ impl<'a> Ingestor<'a> {
                 .collect();
             if !addresses.is_empty() {
                 let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
-                let found = crate::store::reports::answers_on(self.store, &d, &refs).await?;
+                let found = crate::store::reports::answers_on(tx, &d, &refs).await?;
                 for a in addresses {
                     self.answers.insert((a, d.clone()), 0);
                 }
@@ -294,7 +301,7 @@ impl<'a> Ingestor<'a> {
         raws: &[Raw],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.look_up(raws, now).await?;
+        self.look_up(tx, raws, now).await?;
         let mut prepared = Vec::with_capacity(raws.len());
         for raw in raws {
             if let Some(p) = self.prepare(tx, raw, now).await? {
@@ -313,7 +320,7 @@ impl<'a> Ingestor<'a> {
     /// the same batch again later (its Message-IDs make that harmless).
     pub async fn store_batch(&mut self, raws: &[Raw], now: DateTime<Utc>) -> Result<Tx<'static>> {
         let before = self.summary.clone();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_write().await?;
         match self.process_batch(&mut tx, raws, now).await {
             Ok(()) => return Ok(tx),
             Err(e) if !refused_by_message(&e) => return Err(e),
@@ -326,7 +333,7 @@ impl<'a> Ingestor<'a> {
         }
         for raw in raws {
             let before = self.summary.clone();
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.store.begin_write().await?;
             match self.process(&mut tx, raw, now).await {
                 Ok(()) => tx.commit().await?,
                 Err(e) if refused_by_message(&e) => {
@@ -353,7 +360,7 @@ impl<'a> Ingestor<'a> {
                 Err(e) => return Err(e),
             }
         }
-        self.store.begin().await
+        self.store.begin_write().await
     }
 
     /// `store_batch` for chat messages: returns the open transaction and what became of each.
@@ -363,7 +370,7 @@ impl<'a> Ingestor<'a> {
         now: DateTime<Utc>,
     ) -> Result<(Tx<'static>, Vec<ChatOutcome>)> {
         let before = self.summary.clone();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_write().await?;
         match self.process_chat(&mut tx, msgs, now).await {
             Ok(out) => return Ok((tx, out)),
             Err(e) if !refused_by_message(&e) => return Err(e),
@@ -378,7 +385,7 @@ impl<'a> Ingestor<'a> {
         let mut outcomes = Vec::with_capacity(msgs.len());
         for msg in msgs {
             let before = self.summary.clone();
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.store.begin_write().await?;
             match self
                 .process_chat(&mut tx, std::slice::from_ref(msg), now)
                 .await
@@ -410,7 +417,7 @@ impl<'a> Ingestor<'a> {
                 Err(e) => return Err(e),
             }
         }
-        Ok((self.store.begin().await?, outcomes))
+        Ok((self.store.begin_write().await?, outcomes))
     }
 
     /// After a transaction was rolled back: what it had counted is forgotten.
@@ -426,11 +433,11 @@ impl<'a> Ingestor<'a> {
     }
 
     /// Answers to `key` (address, day) so far, committed and in the batch in hand.
-    async fn answers_so_far(&mut self, key: &(String, String)) -> Result<u32> {
+    async fn answers_so_far(&mut self, tx: &mut Tx<'_>, key: &(String, String)) -> Result<u32> {
         let sent = match self.answers.get(key) {
             Some(n) => *n,
             None => {
-                let n = crate::store::reports::answers_sent(self.store, &key.0, &key.1).await?;
+                let n = crate::store::reports::answers_sent(tx, &key.0, &key.1).await?;
                 self.answers.insert(key.clone(), n);
                 n
             }
@@ -471,7 +478,7 @@ impl<'a> Ingestor<'a> {
             raw: a.raw,
             ..NewReport::default()
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_write().await?;
         match insert_report(&mut tx, &report).await {
             Ok(id) => {
                 tx.commit().await?;
@@ -786,6 +793,7 @@ impl<'a> Ingestor<'a> {
     /// the mail looks like.
     async fn hold_back(
         &mut self,
+        tx: &mut Tx<'_>,
         m: &Incoming,
         known: bool,
         day: NaiveDate,
@@ -811,7 +819,7 @@ impl<'a> Ingestor<'a> {
         }
         let key = (m.from.clone(), day.to_string());
         let limit = self.cfg.mail.max_answers_per_address_per_day;
-        if self.answers_so_far(&key).await? >= limit {
+        if self.answers_so_far(tx, &key).await? >= limit {
             if self.limited.insert(key.clone()) {
                 tracing::warn!(to = %for_log(&m.from, 100), day = %key.1, limit,
                     "answers to this address stop for the day (loop breaker); later mail is recorded only");
@@ -842,7 +850,7 @@ impl<'a> Ingestor<'a> {
         if let Some(e) = employee
             .as_ref()
             .filter(|e| e.role == Role::Supervisor && m.auto_reply.is_none())
-            && let Some(id) = self.answered_escalation(e, &m).await?
+            && let Some(id) = self.answered_escalation(tx, e, &m).await?
         {
             let vouched = reply_via != ReplyVia::Mail || self.vouched(&m);
             // A mail's sender is its actor in the audit trail, as the bot acted on it.
@@ -862,7 +870,7 @@ impl<'a> Ingestor<'a> {
             return Ok(None);
         }
         let order = match &employee {
-            Some(e) if m.auto_reply.is_none() => self.order(&e.employee_id, day).await?,
+            Some(e) if m.auto_reply.is_none() => self.order(tx, &e.employee_id, day).await?,
             _ => None,
         };
         let class = class.unwrap_or_else(|| crate::classify::classify(&m.subject, &m.body));
@@ -878,7 +886,7 @@ impl<'a> Ingestor<'a> {
             class,
         );
         if reply_via == ReplyVia::Mail {
-            d = self.hold_back(&m, employee.is_some(), day, d).await?;
+            d = self.hold_back(tx, &m, employee.is_some(), day, d).await?;
         }
         let report = NewReport {
             message_key: m.key.clone(),
@@ -923,6 +931,7 @@ impl<'a> Ingestor<'a> {
     /// The escalation a supervisor's mail answers, if it answers one of their department's.
     async fn answered_escalation(
         &self,
+        tx: &mut Tx<'_>,
         sup: &Employee,
         m: &Incoming,
     ) -> Result<Option<(i64, String)>> {
@@ -931,15 +940,17 @@ impl<'a> Ingestor<'a> {
         if ids.is_empty() {
             return Ok(None);
         }
-        Ok(match self.store.escalation_by_message_id(&ids).await? {
-            Some((order, kind, dept)) if dept == sup.department => Some((order, kind)),
-            Some((_, _, dept)) => {
-                tracing::warn!(supervisor = %sup.employee_id, department = %dept,
+        Ok(
+            match crate::store::escalations::escalation_by_message_id(tx, &ids).await? {
+                Some((order, kind, dept)) if dept == sup.department => Some((order, kind)),
+                Some((_, _, dept)) => {
+                    tracing::warn!(supervisor = %sup.employee_id, department = %dept,
                     "reply to another department's escalation ignored as a resolution");
-                None
-            }
-            None => None,
-        })
+                    None
+                }
+                None => None,
+            },
+        )
     }
 
     /// A supervisor's answer to an escalation: 確認済 / 電話連絡あり / ok resolve the chain;

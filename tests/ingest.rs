@@ -296,3 +296,59 @@ fn a_missing_file_is_bad_input_and_nothing_is_processed() {
     ])
     .expect_bad_input(&["--received-at", "RFC 3339"]);
 }
+
+/// The attack on the pool: more batches of mail at once than the database pool has
+/// connections (4 on SQLite, 8 on PostgreSQL), in one process, as a daemon's mailboxes, chat
+/// and web reports are. Each batch holds its transaction while it looks its senders' orders
+/// and answer counts up; when the look-up took a second connection from the pool, every
+/// connection ended up held by a batch waiting for one more, until the pool's 30 s timeout
+/// failed them all. Each must be stored, well within that timeout.
+#[test]
+fn more_batches_at_once_than_the_pool_has_connections_are_all_stored() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        zt.with_staff().with_orders_0112();
+        let mails: Vec<_> = expected()
+            .into_iter()
+            .filter(|e| e.reason == "matched")
+            .take(9)
+            .map(|e| fixture(&format!("mail/{}", e.file)))
+            .collect();
+        assert_eq!(mails.len(), 9, "the corpus has 9 matched mails");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = zaitaku::store::Store::open(&zt.db).await.unwrap();
+            let cfg = zaitaku::cli::load_config_for(Some(&zt.path("config")), None).unwrap();
+            let channels = zaitaku::chat::channels(&cfg);
+            let at = chrono::DateTime::parse_from_rfc3339("2021-01-12T08:20:00+09:00")
+                .unwrap()
+                .to_utc();
+            let batches = mails.iter().map(|m| {
+                zaitaku::ingest::ingest_files(
+                    &store,
+                    &cfg,
+                    &channels,
+                    std::slice::from_ref(m),
+                    Some(at),
+                    at,
+                    false,
+                )
+            });
+            let done = tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                futures_util::future::join_all(batches),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{b:?}: 9 batches on the pool waited on each other (20 s)"));
+            for (m, got) in mails.iter().zip(done) {
+                let s = got.unwrap_or_else(|e| panic!("{b:?}: {}: {e}", m.display()));
+                assert_eq!(s.processed, 1, "{b:?}: {}: {s:?}", m.display());
+            }
+            store.close().await;
+        });
+    }
+}

@@ -952,3 +952,54 @@ fn one_connection_shared_by_two_cities_shows_each_only_its_own_rows() {
         root.close().await;
     });
 }
+
+/// The attack on a pool smaller than the work: two cities' batches of mail at once on a shared
+/// pool of one connection. A batch holds its transaction while it looks up its senders' orders
+/// and the loop breaker's counts; when that look-up took a second connection from the pool,
+/// it waited for one that no batch would give back, until the pool's 30 s timeout failed them
+/// (455 cities on a pool of 16 in issue 21's morning rush: every mailbox dropped and
+/// reconnected). Both batches must be stored, matched, well within that timeout.
+#[test]
+fn two_cities_ingesting_at_once_on_a_one_connection_pool_both_go_through() {
+    let Some(zt) = two_cities() else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use zaitaku::store::{Store, TenantCode};
+        let root = Store::open_shared(&zt.db, 1).await.unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339("2021-01-12T08:20:00+09:00")
+            .unwrap()
+            .to_utc();
+        let config = zt.path("config");
+        let city = async |code: &str, mail: &str| {
+            let code = TenantCode::parse(code).unwrap();
+            let store = root.for_tenant(&code).await.unwrap();
+            let cfg = zaitaku::cli::load_config_for(Some(&config), Some(&code)).unwrap();
+            let channels = zaitaku::chat::channels(&cfg);
+            let file = fixture(&format!("mail/{mail}"));
+            zaitaku::ingest::ingest_files(&store, &cfg, &channels, &[file], Some(at), at, false)
+                .await
+        };
+        let both = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            futures_util::future::join(
+                city(A, "03-start-utf8-base64.eml"),
+                city(B, "02-end-nippo-sjis-8bit.eml"),
+            ),
+        )
+        .await
+        .expect("two batches on a one-connection pool waited on each other (20 s)");
+        for (code, got) in [(A, both.0), (B, both.1)] {
+            let summary = got.unwrap_or_else(|e| panic!("{code}: {e}"));
+            assert_eq!(
+                summary.by_reason.get("matched"),
+                Some(&1),
+                "{code}: {summary:?}"
+            );
+        }
+        root.close().await;
+    });
+}

@@ -152,27 +152,28 @@ impl Store {
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
+}
 
-    /// The open escalation an answered mail belongs to: (order id, chain kind, department).
-    pub async fn escalation_by_message_id(
-        &self,
-        ids: &[String],
-    ) -> Result<Option<(i64, String, String)>> {
-        for id in ids {
-            let row = sqlx::query(
-                "SELECT x.order_id, x.kind, e.department FROM escalations x
-                 JOIN orders o ON o.id = x.order_id JOIN employees e ON e.employee_id = o.employee_id
-                 WHERE x.message_id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&mut *self.conn().await?)
-            .await?;
-            if let Some(r) = row {
-                return Ok(Some((r.get(0), r.get(1), r.get(2))));
-            }
+/// The open escalation an answered mail belongs to: (order id, chain kind, department), read
+/// on the caller's connection (the ingest's transaction: see `store::orders_for`).
+pub async fn escalation_by_message_id(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[String],
+) -> Result<Option<(i64, String, String)>> {
+    for id in ids {
+        let row = sqlx::query(
+            "SELECT x.order_id, x.kind, e.department FROM escalations x
+             JOIN orders o ON o.id = x.order_id JOIN employees e ON e.employee_id = o.employee_id
+             WHERE x.message_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(r) = row {
+            return Ok(Some((r.get(0), r.get(1), r.get(2))));
         }
-        Ok(None)
     }
+    Ok(None)
 }
 
 /// Records a step; `None` when another tick or daemon recorded it first (then send nothing).

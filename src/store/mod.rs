@@ -422,6 +422,17 @@ impl Store {
         Ok(tx)
     }
 
+    /// [`Store::begin`] for a transaction that reads before it writes, on its own connection
+    /// (the ingest's batches): on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// because a deferred transaction that has read cannot start writing once another one
+    /// has written meanwhile (`SQLITE_BUSY_SNAPSHOT`, which no busy timeout waits out).
+    pub async fn begin_write(&self) -> Result<Tx<'static>> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => self.begin().await,
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -807,10 +818,7 @@ impl Store {
         // Serialise pool changes across processes: the overlap check below and the insert must
         // not interleave with another assignment. SQLite takes the write lock at BEGIN (a
         // deferred transaction that reads first could not upgrade while another one writes).
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.begin().await?,
-        };
+        let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("LOCK TABLE id_assignments IN SHARE ROW EXCLUSIVE MODE")
                 .execute(&mut *tx)
@@ -960,39 +968,7 @@ impl Store {
     }
 
     pub async fn order(&self, employee: &str, date: NaiveDate) -> Result<Option<OrderRow>> {
-        let row = sqlx::query(&format!(
-            "{ORDER_SELECT} WHERE o.employee_id = $1 AND o.date = $2"
-        ))
-        .bind(employee)
-        .bind(date.to_string())
-        .fetch_optional(&mut *self.conn().await?)
-        .await?;
-        Ok(row.as_ref().map(OrderRow::from_row))
-    }
-
-    /// The orders of some employees on one day, whatever their status, in one statement per
-    /// 500 employees (the ingest looks a batch's orders up at once, not message by message).
-    pub async fn orders_for(&self, date: NaiveDate, employees: &[&str]) -> Result<Vec<OrderRow>> {
-        let mut out = Vec::with_capacity(employees.len());
-        for chunk in employees.chunks(500) {
-            let sql = format!(
-                "{ORDER_SELECT} WHERE o.date = $1 AND o.employee_id IN ({})",
-                in_list(2, chunk.len())
-            );
-            let mut q = sqlx::query(&sql)
-                .persistent(keep_prepared(chunk.len(), 500))
-                .bind(date.to_string());
-            for e in chunk {
-                q = q.bind(*e);
-            }
-            out.extend(
-                q.fetch_all(&mut *self.conn().await?)
-                    .await?
-                    .iter()
-                    .map(OrderRow::from_row),
-            );
-        }
-        Ok(out)
+        order_in(&mut *self.conn().await?, employee, date).await
     }
 
     pub async fn orders_on(&self, date: NaiveDate) -> Result<Vec<OrderRow>> {
@@ -1636,6 +1612,57 @@ impl OrderRow {
             division_by: r.get(14),
         }
     }
+}
+
+/// An employee's order on a day, whatever its status, read on `conn` (a transaction's, when
+/// the caller holds one: see `orders_for`).
+pub async fn order_in(
+    conn: &mut sqlx::AnyConnection,
+    employee: &str,
+    date: NaiveDate,
+) -> Result<Option<OrderRow>> {
+    let row = sqlx::query(&format!(
+        "{ORDER_SELECT} WHERE o.employee_id = $1 AND o.date = $2"
+    ))
+    .bind(employee)
+    .bind(date.to_string())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.as_ref().map(OrderRow::from_row))
+}
+
+/// The orders of some employees on one day, whatever their status, in one statement per 500
+/// employees (the ingest looks a batch's orders up at once, not message by message).
+///
+/// Read on the caller's connection, not the pool's: the ingest holds its batch's transaction
+/// while it looks up, and a second connection taken from the pool then could never come when
+/// as many batches as the pool has connections wait for one each (455 cities on one pool of
+/// 16 did, in issue 21's morning rush).
+pub async fn orders_for(
+    conn: &mut sqlx::AnyConnection,
+    date: NaiveDate,
+    employees: &[&str],
+) -> Result<Vec<OrderRow>> {
+    let mut out = Vec::with_capacity(employees.len());
+    for chunk in employees.chunks(500) {
+        let sql = format!(
+            "{ORDER_SELECT} WHERE o.date = $1 AND o.employee_id IN ({})",
+            in_list(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql)
+            .persistent(keep_prepared(chunk.len(), 500))
+            .bind(date.to_string());
+        for e in chunk {
+            q = q.bind(*e);
+        }
+        out.extend(
+            q.fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(OrderRow::from_row),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -98,12 +98,12 @@ impl Store {
 }
 
 /// The automatic answers already sent to `address` on `day` (the loop breaker's count).
-pub async fn answers_sent(store: &Store, address: &str, day: &str) -> Result<u32> {
+pub async fn answers_sent(conn: &mut sqlx::AnyConnection, address: &str, day: &str) -> Result<u32> {
     let n: Option<i64> =
         sqlx::query_scalar("SELECT answers FROM answer_counts WHERE address = $1 AND day = $2")
             .bind(address)
             .bind(day)
-            .fetch_optional(&mut *store.conn().await?)
+            .fetch_optional(conn)
             .await?;
     Ok(n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32)
 }
@@ -111,7 +111,7 @@ pub async fn answers_sent(store: &Store, address: &str, day: &str) -> Result<u32
 /// The loop breaker's counts of some addresses on one day, in one statement per 500
 /// addresses; an address without answers is left out.
 pub async fn answers_on(
-    store: &Store,
+    conn: &mut sqlx::AnyConnection,
     day: &str,
     addresses: &[&str],
 ) -> Result<Vec<(String, u32)>> {
@@ -127,7 +127,7 @@ pub async fn answers_on(
         for a in chunk {
             q = q.bind(*a);
         }
-        for row in q.fetch_all(&mut *store.conn().await?).await? {
+        for row in q.fetch_all(&mut *conn).await? {
             let n = row.get::<i64, _>(1).clamp(0, i64::from(u32::MAX)) as u32;
             out.push((row.get::<String, _>(0), n));
         }
