@@ -398,14 +398,30 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config> {
 
 /// The configuration, with a municipality's `tenants/CODE/` over it under `--tenant`.
 pub fn load_config_for(explicit: Option<&Path>, tenant: Option<&TenantCode>) -> Result<Config> {
-    let dir = match explicit {
-        Some(dir) => dir,
-        None if Path::new("config").is_dir() => Path::new("config"),
-        None => return Ok(Config::embedded()),
+    let Some(dir) = config_dir(explicit) else {
+        return Ok(Config::embedded());
     };
     match tenant {
         Some(t) => Config::load_tenant(dir, t.as_str()),
         None => Config::load(dir),
+    }
+}
+
+/// `--config DIR`, else `./config` when there is one; `None`: the embedded defaults.
+fn config_dir(explicit: Option<&Path>) -> Option<&Path> {
+    match explicit {
+        Some(dir) => Some(dir),
+        None if Path::new("config").is_dir() => Some(Path::new("config")),
+        None => None,
+    }
+}
+
+/// `load_config_for(explicit, Some(code))` when `shared` is `load_config_for(explicit, None)`,
+/// without reading and parsing the shared files again.
+fn tenant_config(shared: &Config, explicit: Option<&Path>, code: &TenantCode) -> Result<Config> {
+    match config_dir(explicit) {
+        Some(dir) => Config::tenant_over(shared.clone(), dir, code.as_str()),
+        None => Ok(shared.clone()),
     }
 }
 
@@ -1335,7 +1351,7 @@ async fn survey_all(
                 e if e.is_bad_input() => Error::bad(format!("tenant {code}"), e.to_string()),
                 e => e,
             };
-            let tcfg = load_config_for(config, Some(&code)).map_err(of_city)?;
+            let tcfg = tenant_config(cfg, config, &code).map_err(of_city)?;
             let tstore = store.for_tenant(&code).await.map_err(of_city)?;
             let (survey, detail) = survey::compile_detailed(&tstore, &tcfg, &a.wave, None)
                 .await

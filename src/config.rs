@@ -482,7 +482,12 @@ impl Config {
     /// tenant without a folder runs on the shared configuration. Each file is checked on its
     /// own first, so that an error names the file and line it is in.
     pub fn load_tenant(dir: &Path, code: &str) -> Result<Config, Error> {
-        let shared = Self::load(dir)?;
+        Self::tenant_over(Self::load(dir)?, dir, code)
+    }
+
+    /// `load_tenant`, given the shared configuration `Config::load(dir)` already read: the
+    /// all-tenant survey reads it once for hundreds of municipalities instead of once each.
+    pub fn tenant_over(shared: Config, dir: &Path, code: &str) -> Result<Config, Error> {
         let tdir = dir.join("tenants").join(code);
         if !tdir.is_dir() {
             return Ok(shared);

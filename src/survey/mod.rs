@@ -226,12 +226,7 @@ pub async fn compile_detailed(
             no: d.no,
         })
         .collect();
-    let employees: Vec<(String, String)> = store
-        .employees()
-        .await?
-        .into_values()
-        .map(|e| (e.employee_id, e.department))
-        .collect();
+    let employees = store.survey_staff().await?;
     let mut tally = Tally::new(&w, &departments, &employees, cfg.timezone, cfg.timing);
     let total = match progress.as_mut() {
         Some(p) => {
