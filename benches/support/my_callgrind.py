@@ -75,10 +75,11 @@ def get(conn, token, path):
 
 
 def cpu(pid):
-    """The process's user+system CPU so far, in seconds."""
+    """The process's (user, system) CPU so far, in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def ir_of_last_dump(tmp, pid, seen):
@@ -145,10 +146,12 @@ def main():
                                stdout=subprocess.DEVNULL)
                 results.append((phase, ir_of_last_dump(tmp, pid, seen) / a.n, "Ir"))
             else:
-                results.append((phase, (cpu(pid) - before) / a.n * 1000, "ms CPU"))
+                user, system = (b - a for a, b in zip(before, cpu(pid)))
+                results.append((phase, (user / a.n * 1000, system / a.n * 1000), "ms"))
         for phase, per, unit in results:
             print(f"{phase:<7} {per:>14,.0f} {unit} per request" if unit == "Ir"
-                  else f"{phase:<7} {per:>8.3f} {unit} per request")
+                  else f"{phase:<7} {sum(per):>6.3f} ms CPU per request "
+                  f"(user {per[0]:.3f}, system {per[1]:.3f})")
         if valgrind:
             print(f"callgrind files in {tmp}")
             a.keep = True
