@@ -53,18 +53,24 @@ pub struct PersonRows {
     pub deputyships: Vec<Deputy>,
 }
 
-/// `json_group_array` / `json_agg` of `columns` (an array each) in `order`; `[]` for no rows.
+/// `json_group_array` / `json_agg` of `columns` (an array each); `[]` for no rows. On
+/// PostgreSQL in `order`; on SQLite in no particular order, sorted by `PersonRows::sort`
+/// instead: an aggregate's `ORDER BY` costs SQLite a temporary b-tree per array and per
+/// statement (created, filled, sorted, dropped; 8 % of a first load's instructions under
+/// callgrind, docs/benchmarks.md), while the rows of one person sort in Rust for next to
+/// nothing. PostgreSQL keeps its `ORDER BY`: its text order follows the database's collation,
+/// which a sort of bytes would not repeat, and the sorting is the server's work, not ours.
 fn array_of(backend: Backend, columns: &str, order: &str) -> String {
     match backend {
-        Backend::Sqlite => format!("json_group_array(json_array({columns}) ORDER BY {order})"),
+        Backend::Sqlite => format!("json_group_array(json_array({columns}))"),
         Backend::Postgres => {
             format!("COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]')::text")
         }
     }
 }
 
-const REPORT_COLUMNS: &str = "id, order_id, employee_id, sender, kind, reason, source, \
-    received_at, leave_noted, incident, summary, subject";
+const REPORT_COLUMNS: &str = "r.id, r.order_id, r.employee_id, r.sender, r.kind, r.reason, \
+    r.source, r.received_at, r.leave_noted, r.incident, r.summary, r.subject";
 
 /// The statement: `$1` the employee, `$2`..`$3` the orders' days, `$4`..`$5` the month,
 /// `$6` the day, `$7` today. Built once per backend.
@@ -72,42 +78,52 @@ fn statement(backend: Backend) -> String {
     let orders = array_of(
         backend,
         "o.id, o.date, o.start_min, o.end_min, o.content, o.approved_by, o.shifted, \
-         o.leave_spans, o.status, e.name, e.department, o.holiday_ok, o.deputy_by, o.division_by, \
+         o.leave_spans, o.status, o.holiday_ok, o.deputy_by, o.division_by, \
          o.approved_at, o.requested_by, o.requested_at, o.sent_back_reason, o.sent_back_by, \
          o.sent_back_at, o.division_at, o.division_deputy",
         "o.date",
     );
-    let reports = array_of(backend, REPORT_COLUMNS, "received_at, id");
+    let reports = array_of(backend, REPORT_COLUMNS, "r.received_at, r.id");
     let escalations = array_of(
         backend,
-        "order_id, kind, step, recipients, fired_at, status, resolved_at, resolution, repeat_no",
-        "fired_at, id",
+        "x.order_id, x.kind, x.step, x.recipients, x.fired_at, x.status, x.resolved_at, \
+         x.resolution, x.repeat_no, x.id",
+        "x.fired_at, x.id",
     );
+    // The name and department every order row carries, read once rather than joined to each
+    // order (34 a year on the bench's register, in the JSON built and decoded again).
+    let person = match backend {
+        Backend::Sqlite => "json_array(name, department)",
+        Backend::Postgres => "json_build_array(name, department)::text",
+    };
     let deputies = array_of(
         backend,
         "d.id, d.supervisor, s.name, s.department, d.deputy, p.name, d.from_date, d.to_date, s.role",
         "d.supervisor, d.id",
     );
-    // Addresses are kept in lower case (`employee_emails`), and so are senders
-    // (`mail::parse`); the unmatched mail is found through the partial index
-    // `reports_unmatched` (migration 0018).
+    // `mine`, the approved orders of the month and the day, is joined to their reports and
+    // steps rather than asked for with `IN (SELECT …)`, which SQLite answers by building a
+    // temporary b-tree of the ids first (ids are unique: the same rows). Addresses are kept
+    // in lower case (`employee_emails`), and so are senders (`mail::parse`); the unmatched
+    // mail is found through the partial index `reports_unmatched` (migration 0018). That one
+    // stays an `IN`: joined to the addresses, SQLite reads every report of the day instead.
+    let mine = "m.employee_id = $1 AND m.status = 'approved' \
+                AND ((m.date >= $4 AND m.date <= $5) OR m.date = $6)";
     format!(
-        "WITH mine AS (
-             SELECT id FROM orders WHERE employee_id = $1 AND status = 'approved'
-             AND ((date >= $4 AND date <= $5) OR date = $6)
-         )
-         SELECT
-             (SELECT {orders} FROM orders o JOIN employees e ON e.employee_id = o.employee_id
+        "SELECT
+             (SELECT {orders} FROM orders o
               WHERE o.employee_id = $1 AND o.date >= $2 AND o.date <= $3),
-             (SELECT {reports} FROM reports WHERE order_id IN (SELECT id FROM mine)),
-             (SELECT {reports} FROM reports WHERE day = $6
-              AND reason NOT IN ('matched', 'resolution')
-              AND sender IN (SELECT email FROM employee_emails WHERE employee_id = $1)),
-             (SELECT {escalations} FROM escalations WHERE order_id IN (SELECT id FROM mine)),
+             (SELECT {reports} FROM orders m JOIN reports r ON r.order_id = m.id WHERE {mine}),
+             (SELECT {reports} FROM reports r WHERE r.day = $6
+              AND r.reason NOT IN ('matched', 'resolution')
+              AND r.sender IN (SELECT email FROM employee_emails WHERE employee_id = $1)),
+             (SELECT {escalations} FROM orders m JOIN escalations x ON x.order_id = m.id
+              WHERE {mine}),
              (SELECT {deputies} FROM deputies d
               JOIN employees s ON s.employee_id = d.supervisor
               JOIN employees p ON p.employee_id = d.deputy
-              WHERE d.deputy = $1 AND d.from_date <= $7 AND d.to_date >= $7)"
+              WHERE d.deputy = $1 AND d.from_date <= $7 AND d.to_date >= $7),
+             (SELECT {person} FROM employees WHERE employee_id = $1)"
     )
 }
 
@@ -125,8 +141,6 @@ struct OrderJson {
     shifted: i64,
     leave_spans: String,
     status: String,
-    name: String,
-    department: String,
     holiday_ok: i64,
     deputy_by: Option<String>,
     division_by: Option<String>,
@@ -167,6 +181,8 @@ struct EscalationJson {
     resolved_at: Option<i64>,
     resolution: Option<String>,
     repeat_no: i64,
+    /// Only to sort by (`fired_at`, `id`), as the escalation steps are everywhere.
+    id: i64,
 }
 
 #[derive(Deserialize)]
@@ -183,7 +199,7 @@ struct DeputyJson {
 }
 
 impl OrderJson {
-    fn row(self, employee: &str) -> RegisterRow {
+    fn row(self, employee: &str, (name, department): &(String, String)) -> RegisterRow {
         RegisterRow {
             order: OrderRow {
                 id: self.id,
@@ -196,8 +212,8 @@ impl OrderJson {
                 shifted: self.shifted != 0,
                 leave: crate::order::parse_leave(&self.leave_spans).unwrap_or_default(),
                 status: crate::order::OrderStatus::from_stored(&self.status),
-                employee_name: self.name,
-                department: self.department,
+                employee_name: name.clone(),
+                department: department.clone(),
                 holiday_ok: self.holiday_ok != 0,
                 deputy_by: self.deputy_by.clone(),
                 division_by: self.division_by.clone(),
@@ -306,27 +322,40 @@ impl Store {
             .fetch_one(&mut *self.conn().await?)
             .await?;
         let text = |i: usize| -> Result<String> { Ok(row.try_get::<String, _>(i)?) };
+        let mut orders = decode::<OrderJson>("orders", &text(0)?)?;
+        let mut reports = decode::<ReportJson>("reports", &text(1)?)?;
+        let mut unmatched = decode::<ReportJson>("unmatched mail", &text(2)?)?;
+        let mut escalations = decode::<EscalationJson>("escalation steps", &text(3)?)?;
+        let mut deputies = decode::<DeputyJson>("deputies", &text(4)?)?;
+        // No such employee: no orders, as when they were joined to the employee's row.
+        let who: Option<(String, String)> = match row.try_get::<Option<String>, _>(5)? {
+            Some(t) => Some(serde_json::from_str(&t).map_err(|e| {
+                Error::Db(sqlx::Error::Decode(
+                    format!("自分の在宅勤務's name: {e}").into(),
+                ))
+            })?),
+            None => None,
+        };
+        if self.backend == Backend::Sqlite {
+            // The order `array_of` leaves to us on SQLite, as its `ORDER BY` gave it: text
+            // compared byte by byte (its BINARY collation); every key is unique.
+            orders.sort_unstable_by(|a, b| a.date.cmp(&b.date));
+            let by_arrival =
+                |a: &ReportJson, b: &ReportJson| (a.received_at, a.id).cmp(&(b.received_at, b.id));
+            reports.sort_unstable_by(by_arrival);
+            unmatched.sort_unstable_by(by_arrival);
+            escalations.sort_unstable_by_key(|x| (x.fired_at, x.id));
+            deputies.sort_unstable_by(|a, b| (&a.supervisor, a.id).cmp(&(&b.supervisor, b.id)));
+        }
         Ok(PersonRows {
-            orders: decode::<OrderJson>("orders", &text(0)?)?
-                .into_iter()
-                .map(|o| o.row(q.employee))
-                .collect(),
-            reports: decode::<ReportJson>("reports", &text(1)?)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            unmatched: decode::<ReportJson>("unmatched mail", &text(2)?)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            escalations: decode::<EscalationJson>("escalation steps", &text(3)?)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            deputyships: decode::<DeputyJson>("deputies", &text(4)?)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            orders: match &who {
+                Some(who) => orders.into_iter().map(|o| o.row(q.employee, who)).collect(),
+                None => Vec::new(),
+            },
+            reports: reports.into_iter().map(Into::into).collect(),
+            unmatched: unmatched.into_iter().map(Into::into).collect(),
+            escalations: escalations.into_iter().map(Into::into).collect(),
+            deputyships: deputies.into_iter().map(Into::into).collect(),
         })
     }
 }

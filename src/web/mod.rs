@@ -412,7 +412,7 @@ fn environment(dirs: Vec<PathBuf>, tz: chrono_tz::Tz) -> Environment<'static> {
                 .ok()
                 .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
         };
-        at.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+        at.map(|t| crate::board::minute_text(&t.with_timezone(&tz)))
             .unwrap_or_default()
     });
     env

@@ -1155,7 +1155,7 @@ async fn my_page_in(
         csrf: s.csrf.clone(),
         history,
         board,
-        html,
+        html: html.into(),
     });
     app.my_cache.put_page(&want, n, page.clone());
     Ok(Html(page.html.clone()).into_response())
