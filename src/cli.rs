@@ -474,13 +474,18 @@ pub async fn run(cli: Cli) -> Result<()> {
     let url = cli.db.clone().unwrap_or_else(|| cfg.database.clone());
     if let (Some(prefecture), Command::Survey(a)) = (all_tenants, &cli.command) {
         // One pool for all the cities, a few connections, each set to its city per use.
-        let store = Store::open_shared(&url, SURVEY_CITIES_AT_ONCE as u32).await?;
+        // `database_connections` may lower the cities surveyed at once, not raise it: more
+        // than four at a time on two cores made the survey slower (docs/benchmarks.md).
+        let at_once = cfg.database_connections.map_or(SURVEY_CITIES_AT_ONCE, |n| {
+            (n as usize).min(SURVEY_CITIES_AT_ONCE)
+        });
+        let store = Store::open_shared(&url, at_once as u32).await?;
         let out = &mut std::io::stdout().lock();
         let result = survey_all(&store, cli.config.as_deref(), &cfg, a, prefecture, out).await;
         store.close().await;
         return result;
     }
-    let store = Store::open_as(&url, tenant.as_ref()).await?;
+    let store = Store::open_sized(&url, tenant.as_ref(), cfg.database_connections).await?;
     if tenant.is_none()
         && !matches!(cli.command, Command::Tenants(_))
         && let Some(n) = store.tenant_forgotten().await?
@@ -1308,7 +1313,10 @@ async fn run_all_tenants(
         ));
     }
     let url = db.map_or_else(|| cfg.database.clone(), str::to_string);
-    let store = Store::open_shared(&url, crate::daemon::tenants::CONNECTIONS).await?;
+    let connections = cfg
+        .database_connections
+        .unwrap_or(crate::daemon::tenants::CONNECTIONS);
+    let store = Store::open_shared(&url, connections).await?;
     let config = config.map(Path::to_path_buf);
     let load = move |code: &TenantCode| load_config_for(config.as_deref(), Some(code));
     let result =

@@ -32,6 +32,9 @@ pub struct Config {
     pub dir: Option<PathBuf>,
     pub timezone: Tz,
     pub database: String,
+    /// `database_connections`: the most connections a process keeps open to the database
+    /// (its pool). `None`: each command's own default (see `Store::open_sized`).
+    pub database_connections: Option<u32>,
     pub bot_address: String,
     pub templates: PathBuf,
     /// `config/tenants/CODE/templates` under `--tenant CODE`: its files win over `templates`.
@@ -261,6 +264,7 @@ fn yes() -> bool {
 struct RawConfig {
     timezone: Option<String>,
     database: Option<String>,
+    database_connections: Option<i64>,
     bot_address: Option<String>,
     templates: Option<String>,
     #[serde(default)]
@@ -495,20 +499,29 @@ impl Config {
         let main = read_optional(&dir.join("zaitaku.toml"))?.unwrap_or_default();
         let tmain = read_optional(&tdir.join("zaitaku.toml"))?.unwrap_or_default();
         let tname = name_in(Some(&tdir), "zaitaku.toml");
+        // The keys of the one database and its connections, which the municipalities share.
         #[derive(Deserialize)]
-        struct DatabaseKey {
+        struct DatabaseKeys {
             database: Option<toml::Spanned<toml::Value>>,
+            database_connections: Option<toml::Spanned<toml::Value>>,
         }
-        let db: DatabaseKey = toml::from_str(&tmain).map_err(|e| toml_error(&tname, &tmain, &e))?;
-        if let Some(d) = db.database {
+        let db: DatabaseKeys =
+            toml::from_str(&tmain).map_err(|e| toml_error(&tname, &tmain, &e))?;
+        for (key, d) in [
+            ("database", db.database),
+            ("database_connections", db.database_connections),
+        ] {
+            let Some(d) = d else { continue };
             let line = tmain.as_bytes()[..d.span().start.min(tmain.len())]
                 .iter()
                 .filter(|&&b| b == b'\n')
                 .count()
                 + 1;
             return Err(Error::bad(
-                format!("{tname}:{line}: database"),
-                "expected no database key: the municipalities of one database share it (the shared zaitaku.toml, or --db)",
+                format!("{tname}:{line}: {key}"),
+                format!(
+                    "expected no {key} key: the municipalities of one database share it (the shared zaitaku.toml, or --db)"
+                ),
             ));
         }
         let depts = match read_optional(&tdir.join("departments.toml"))? {
@@ -586,6 +599,7 @@ impl Config {
         let service = service(file, raw.service)?;
         let mail = mail(file, raw.mail)?;
         let bot_address = bot_address(file, raw.bot_address)?;
+        let database_connections = database_connections(file, raw.database_connections)?;
         let daemon = daemon(file, raw.daemon)?;
         let retention_days = retention(file, raw.retention)?;
         let timing = Timing {
@@ -606,6 +620,7 @@ impl Config {
             database: raw
                 .database
                 .unwrap_or_else(|| "sqlite://data/zaitaku.db".into()),
+            database_connections,
             bot_address,
             templates: PathBuf::from(raw.templates.unwrap_or_else(|| "templates".into())),
             template_overrides: None,
@@ -765,6 +780,22 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
         ));
     }
     Ok(mail)
+}
+
+/// The most connections a pool may hold: at least one, and no more than PostgreSQL's default
+/// `max_connections` (100) would let a few processes share.
+pub const MAX_DATABASE_CONNECTIONS: i64 = 64;
+
+fn database_connections(file: &str, raw: Option<i64>) -> Result<Option<u32>, Error> {
+    match raw {
+        None => Ok(None),
+        Some(n @ 1..=MAX_DATABASE_CONNECTIONS) => Ok(Some(n as u32)),
+        Some(n) => Err(field(
+            file,
+            "database_connections",
+            format!("expected a whole number from 1 to {MAX_DATABASE_CONNECTIONS}, got {n}"),
+        )),
+    }
 }
 
 fn bot_address(file: &str, raw: Option<String>) -> Result<String, Error> {
@@ -1629,5 +1660,58 @@ mod tests {
             err.is_bad_input() && err.to_string().contains("chat.webhook.情報管理課"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn database_connections_are_one_to_sixty_four_and_only_in_the_shared_file() {
+        let cfg = |t: &str| Config::from_strs(None, t, EMBEDDED_DEPARTMENTS_TOML);
+        assert_eq!(cfg("").unwrap().database_connections, None);
+        assert_eq!(
+            cfg("database_connections = 1\n")
+                .unwrap()
+                .database_connections,
+            Some(1)
+        );
+        for bad in ["0", "65", "-3"] {
+            let err = cfg(&format!("database_connections = {bad}\n")).unwrap_err();
+            assert!(
+                err.is_bad_input()
+                    && err
+                        .to_string()
+                        .contains("zaitaku.toml: database_connections")
+                    && err.to_string().contains("from 1 to 64"),
+                "{bad}: {err}"
+            );
+        }
+        let err = cfg("database_connections = \"many\"\n").unwrap_err();
+        assert!(err.is_bad_input(), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let tdir = dir.path().join("tenants").join("012025");
+        std::fs::create_dir_all(&tdir).unwrap();
+        std::fs::write(
+            dir.path().join("zaitaku.toml"),
+            "database_connections = 8\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tdir.join("zaitaku.toml"),
+            "bot_address = \"bot@asahikawa.example.lg.jp\"\ndatabase_connections = 2\n",
+        )
+        .unwrap();
+        let err = Config::load_tenant(dir.path(), "012025").unwrap_err();
+        assert!(
+            err.is_bad_input()
+                && err
+                    .to_string()
+                    .contains("zaitaku.toml:2: database_connections"),
+            "{err}"
+        );
+        std::fs::write(
+            tdir.join("zaitaku.toml"),
+            "bot_address = \"bot@asahikawa.example.lg.jp\"\n",
+        )
+        .unwrap();
+        let t = Config::load_tenant(dir.path(), "012025").unwrap();
+        assert_eq!(t.database_connections, Some(8));
     }
 }

@@ -530,3 +530,74 @@ fn run_with_now_rehearses_a_day_on_the_daemons_one_clock() {
         assert_eq!(sent.len(), acks + 1, "{b:?}: nothing else sent\n{log}");
     }
 }
+
+/// Issue 21's stall, as a class. An ingest batch held its transaction while it took a second
+/// connection from the pool; with every connection held so, the daemon stood still until the
+/// pool's 30 s timeout. On a pool of one connection (`database_connections = 1`) anything in
+/// the daemon that does so waits for itself: here the daemon takes in a backlog over IMAP,
+/// answers it, fires the 08:45 reminder on its tick, records a report from the browser and
+/// serves the board, all on one connection, with no wait for one in its log.
+#[test]
+fn the_whole_daemon_works_on_one_database_connection() {
+    const PW: &str = "correct horse battery";
+    for b in helpers::backends() {
+        let imap = Dovecot::start();
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start(dir.path());
+        let zt = world(b, &imap, &smtp);
+        for e in ["E1002", "E2001"] {
+            zt.run_stdin(
+                &["users", "set-password", "--employee", e],
+                format!("{PW}\n").as_bytes(),
+            )
+            .expect_code(0);
+        }
+        let listen = format!("127.0.0.1:{}", helpers::servers::free_port());
+        let cfg = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
+        zt.write(
+            "config/zaitaku.toml",
+            &format!("database_connections = 1\n{cfg}[web]\nlisten = \"{listen}\"\n"),
+        );
+        imap.append_many(&write_variants(&zt, 40), DAY);
+        let d = zt.start_run_with(&["run", "--now", "2021-01-12T08:44:57+09:00"], Some("info"));
+        eventually(60, "40 acknowledgements", || {
+            ack_ids(&smtp).into_iter().collect::<HashSet<_>>().len() >= 40
+        });
+        eventually(30, "佐藤's 08:45 reminder", || {
+            smtp.received()
+                .iter()
+                .any(|m| m.contains("To: sato@city.example.lg.jp"))
+        });
+        let mut sato = helpers::http::Client::new(&listen);
+        sato.login("E1002", PW).expect(303);
+        let csrf = sato.session_csrf();
+        let r = sato.post("/my/report", &[("csrf", &csrf), ("kind", "start")]);
+        r.expect(200);
+        assert!(
+            r.body.contains("業務開始の連絡を受け付けました"),
+            "{b:?}: {}",
+            r.body
+        );
+        let mut suzuki = helpers::http::Client::new(&listen);
+        suzuki.login("E2001", PW).expect(303);
+        let board = suzuki.get("/board");
+        board.expect(200);
+        assert!(board.body.contains("佐藤"), "{}", board.body);
+        suzuki.get("/escalations").expect(200);
+        let (status, log) = zt.stop_run(d);
+        assert!(status.success(), "{b:?}: {status}\n{log}");
+        assert!(
+            !log.contains("pool timed out"),
+            "{b:?}: something waited for a connection:\n{log}"
+        );
+        let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
+        let sato = board["teleworkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["employee_id"] == "E1002")
+            .unwrap();
+        assert_eq!(sato["start"]["source"], "web", "{b:?}: {sato}");
+        assert_eq!(report_count(&zt), 40, "{b:?}");
+    }
+}

@@ -643,6 +643,19 @@ fn until(
 
 #[test]
 fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
+    one_daemon_serves_both_cities(None);
+}
+
+/// Issue 21's stall, as a class: a batch that held its transaction while it took a second
+/// connection from the shared pool left the daemon of 455 cities standing at the rush's peak.
+/// On one connection for every city anything that does so waits for itself; the daemon must
+/// still answer both cities' mail and serve both registers, with no wait in its log.
+#[test]
+fn one_daemon_serves_both_cities_on_one_database_connection() {
+    one_daemon_serves_both_cities(Some(1));
+}
+
+fn one_daemon_serves_both_cities(connections: Option<u32>) {
     use helpers::http::Client;
     let Some(served) = served_cities(true, &[]) else {
         return;
@@ -655,6 +668,13 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
         ..
     } = served;
     let listen = listen.as_deref().unwrap();
+    if let Some(n) = connections {
+        let cfg = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
+        zt.write(
+            "config/zaitaku.toml",
+            &format!("database_connections = {n}\n{cfg}"),
+        );
+    }
     set_passwords(&zt);
     let daemon = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
     // The same start mail (one Message-ID) reaches both cities' bots.
@@ -715,6 +735,7 @@ fn one_daemon_serves_each_citys_mailbox_and_host_name_and_nothing_crosses() {
     assert!(!r.body.contains("千代田") && !r.body.contains("大阪"));
     let log = stop_daemon(&zt, daemon);
     assert!(log.contains("serving municipality"), "{log}");
+    assert!(!log.contains("pool timed out"), "{log}");
     assert_eq!(acks_from(&smtp, A).len(), 1);
     assert_eq!(acks_from(&smtp, B).len(), 1);
 }

@@ -258,7 +258,19 @@ impl Store {
     /// row-level security policies of migration 0017 then show and accept that tenant's rows
     /// only. The code must be one `tenants add` recorded; SQLite has no tenants.
     pub async fn open_as(url: &str, tenant: Option<&TenantCode>) -> Result<Store> {
-        Self::open_with(url, tenant, None).await
+        Self::open_with(url, tenant, false, None).await
+    }
+
+    /// [`Store::open_as`] with at most `connections` connections (`database_connections` in
+    /// zaitaku.toml); `None` keeps the default: 4 on SQLite, 8 on PostgreSQL. One is enough for
+    /// everything zaitaku does: nothing holds a connection while it waits for another
+    /// (tests/daemon.rs runs the whole daemon on one).
+    pub async fn open_sized(
+        url: &str,
+        tenant: Option<&TenantCode>,
+        connections: Option<u32>,
+    ) -> Result<Store> {
+        Self::open_with(url, tenant, false, connections).await
     }
 
     /// One pool for every municipality of a PostgreSQL database (`run --all-tenants`, `survey
@@ -274,7 +286,7 @@ impl Store {
                 "several municipalities at once need PostgreSQL (--db postgres://…); a SQLite database is single-tenant",
             ));
         }
-        Self::open_with(url, None, Some(connections.max(1))).await
+        Self::open_with(url, None, true, Some(connections.max(1))).await
     }
 
     /// This municipality's handle on a pool opened by [`Store::open_shared`]; exit 2 when the
@@ -300,19 +312,21 @@ impl Store {
         self.shared.as_deref()
     }
 
-    /// `shared`: the size of a pool [`Store::open_shared`] opens, `None` for one tenant's pool.
+    /// `shared`: a pool [`Store::open_shared`] opens, for every tenant; `connections`: its size,
+    /// `None` for the backend's default.
     async fn open_with(
         url: &str,
         tenant: Option<&TenantCode>,
-        shared: Option<u32>,
+        shared: bool,
+        connections: Option<u32>,
     ) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (url, backend) = driver_url(url, tenant)?;
         let setting = tenant.map_or(String::new(), |t| t.as_str().to_string());
         let pool = AnyPoolOptions::new()
-            .max_connections(match (backend, shared) {
-                (Backend::Sqlite, _) => 4,
-                (Backend::Postgres, Some(n)) => n,
+            .max_connections(match (backend, connections) {
+                (_, Some(n)) => n.max(1),
+                (Backend::Sqlite, None) => 4,
                 (Backend::Postgres, None) => 8,
             })
             // A SQLite file cannot hang up: pinging it before each use is a hand-off to its
@@ -349,10 +363,10 @@ impl Store {
             .await?;
         let store = Store {
             pool,
-            shared: shared.map(|_| "".into()),
+            shared: shared.then(|| "".into()),
             backend,
         };
-        if shared.is_some() {
+        if shared {
             store.check_not_bypassing().await?;
             store.migrate().await?;
         } else if let Some(code) = tenant {
