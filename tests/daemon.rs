@@ -590,13 +590,7 @@ fn the_whole_daemon_works_on_one_database_connection() {
             !log.contains("pool timed out"),
             "{b:?}: something waited for a connection:\n{log}"
         );
-        let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
-        let sato = board["teleworkers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["employee_id"] == "E1002")
-            .unwrap();
+        let sato = zt.teleworker("2021-01-12", "2021-01-12T12:00:00+09:00", "E1002");
         assert_eq!(sato["start"]["source"], "web", "{b:?}: {sato}");
         assert_eq!(report_count(&zt), 40, "{b:?}");
     }

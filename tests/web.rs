@@ -783,13 +783,7 @@ fn a_phone_contact_recorded_on_the_board_shows_in_status() {
             ],
         )
         .expect(303);
-        let board = zt.status_json("2021-01-12", "2021-01-12T12:00:00+09:00");
-        let sato = board["teleworkers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["employee_id"] == "E1002")
-            .unwrap();
+        let sato = zt.teleworker("2021-01-12", "2021-01-12T12:00:00+09:00", "E1002");
         assert_eq!(sato["start"]["source"], "phone");
         assert_eq!(sato["start"]["at"], "2021-01-12T08:40:00+09:00");
         // The refreshed table (what the script fetches) shows it.

@@ -370,6 +370,16 @@ impl Zt {
             .unwrap_or_else(|e| panic!("status --json is not JSON ({e}):\n{out}"))
     }
 
+    /// One teleworker's row of `status --json` for `date` at `now`.
+    pub fn teleworker(&self, date: &str, now: &str, employee: &str) -> serde_json::Value {
+        let board = self.status_json(date, now);
+        board["teleworkers"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["employee_id"] == employee))
+            .unwrap_or_else(|| panic!("{employee} is not on the board of {date}:\n{board}"))
+            .clone()
+    }
+
     /// The .eml files the file transport wrote, as text.
     pub fn sent(&self) -> Vec<String> {
         let dir = self.path("sent");
