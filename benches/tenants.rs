@@ -852,6 +852,30 @@ fn inotify_instances_for(needed: usize) {
     }
 }
 
+/// Says whether the server runs autovacuum. Without it (this machine's PostgreSQL comes with
+/// `autovacuum = off` in conf.d/90-ci.conf) the rush's tables are never analysed: planned as
+/// empty, `outbox`, `answer_counts` and `mailbox_state` were read in full 170 times a second
+/// at the rush's peak (stop 30), which no server left at PostgreSQL's defaults would do.
+fn autovacuum_on(rt: &tokio::runtime::Runtime, admin_root: &str) {
+    let on: String = rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(admin_root)
+            .await
+            .expect("admin");
+        sqlx::query_scalar("SHOW autovacuum")
+            .fetch_one(&mut c)
+            .await
+            .expect("SHOW autovacuum")
+    });
+    if on == "on" {
+        println!("  PostgreSQL runs autovacuum (its default)");
+    } else {
+        println!(
+            "  WARNING: PostgreSQL's autovacuum is {on}: the tables are never analysed and the \
+             latencies below measure that (ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf())"
+        );
+    }
+}
+
 /// Whether Dovecot gave up inotify for some IDLE processes during the run (its log says so).
 fn dovecot_polled(imap: &servers::Dovecot) -> usize {
     std::fs::read_to_string(imap.dir.path().join("dovecot.log"))
@@ -890,6 +914,7 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     // measured that, p50 28 s, not zaitaku. A server for hundreds of bots needs the limit
     // raised, as its warning says; the bench raises it where it may and says so either way.
     inotify_instances_for(tenants * daemons + 64);
+    autovacuum_on(rt, admin_root);
     // Dovecot's defaults (100 processes a service, one IMAP process a connection) would refuse
     // the 455 IDLE connections of one daemon, let alone two and the bench's own.
     let imap = servers::Dovecot::start_users_with(
