@@ -14,15 +14,12 @@ const PW: &str = "correct horse battery";
 fn register(b: Backend) -> Zt {
     let zt = Zt::new(b);
     zt.with_staff();
-    for e in [
-        "E1001", "E1002", "E1003", "E1004", "E2001", "E2002", "E9001",
-    ] {
-        zt.run_stdin(
-            &["users", "set-password", "--employee", e],
-            format!("{PW}\n").as_bytes(),
-        )
-        .expect_code(0);
-    }
+    zt.set_passwords(
+        &[
+            "E1001", "E1002", "E1003", "E1004", "E2001", "E2002", "E9001",
+        ],
+        PW,
+    );
     zt
 }
 
@@ -484,13 +481,7 @@ fn with_division_heads(zt: &Zt) {
         ),
     );
     zt.with_staff_from(&csv);
-    for e in ["E1001", "E2001", "E2002", "E4001", "E4002"] {
-        zt.run_stdin(
-            &["users", "set-password", "--employee", e],
-            format!("{PW}\n").as_bytes(),
-        )
-        .expect_code(0);
-    }
+    zt.set_passwords(&["E1001", "E2001", "E2002", "E4001", "E4002"], PW);
 }
 
 fn set_config(zt: &Zt, extra: &str) {

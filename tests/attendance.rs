@@ -123,13 +123,7 @@ fn on_the_web(b: helpers::Backend) -> (Zt, helpers::http::WebServer) {
         "--by",
         "E2001",
     ]);
-    for e in ["E1001", "E1002", "E2001", "E3001", "E9001"] {
-        zt.run_stdin(
-            &["users", "set-password", "--employee", e],
-            format!("{PW}\n").as_bytes(),
-        )
-        .expect_code(0);
-    }
+    zt.set_passwords(&["E1001", "E1002", "E2001", "E3001", "E9001"], PW);
     let web = helpers::http::WebServer::start_with(&zt, &["--now", NOW]);
     (zt, web)
 }

@@ -638,13 +638,7 @@ const PW: &str = "correct horse battery";
 fn web_register(b: helpers::Backend) -> Zt {
     let zt = Zt::new(b);
     zt.with_staff();
-    for e in ["E1001", "E2001", "E2002", "E3001", "E9001"] {
-        zt.run_stdin(
-            &["users", "set-password", "--employee", e],
-            format!("{PW}\n").as_bytes(),
-        )
-        .expect_code(0);
-    }
+    zt.set_passwords(&["E1001", "E2001", "E2002", "E3001", "E9001"], PW);
     let closed = ["2021-01-11", "2021-02-11", "2021-02-23"];
     let mut csv = String::from("employee_id,date,start,end,content,approved_by,shifted\n");
     let mut day = chrono::NaiveDate::from_ymd_opt(2021, 1, 4).unwrap();

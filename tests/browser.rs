@@ -446,13 +446,7 @@ fn a_supervisor_logs_in_watches_the_board_refresh_and_stamps_a_request() {
     };
     let zt = Zt::new(Backend::Sqlite);
     zt.with_staff().with_orders_0112();
-    for e in ["E1001", "E2001"] {
-        zt.run_stdin(
-            &["users", "set-password", "--employee", e],
-            format!("{PW}\n").as_bytes(),
-        )
-        .expect_code(0);
-    }
+    zt.set_passwords(&["E1001", "E2001"], PW);
     // The board template, edited the way a city would edit it: refresh every second, not 30.
     let templates = zt.path("templates/web");
     std::fs::create_dir_all(&templates).unwrap();
@@ -621,13 +615,7 @@ fn a_full_day() -> (Zt, WebServer) {
         zt.ok(&["ingest", fixture(&format!("mail/{m}")).to_str().unwrap()]);
     }
     zt.ok(&["tick", "--now", "2021-01-12T09:01:00+09:00"]);
-    for e in ["E1001", "E1002", "E2001", "E9001", "E3001"] {
-        zt.run_stdin(
-            &["users", "set-password", "--employee", e],
-            format!("{PW}\n").as_bytes(),
-        )
-        .expect_code(0);
-    }
+    zt.set_passwords(&["E1001", "E1002", "E2001", "E9001", "E3001"], PW);
     let web = WebServer::start_with(&zt, &["--now", "2021-01-12T10:00:00+09:00"]);
     let mut sato = web.client();
     sato.login("E1002", PW).expect(303);

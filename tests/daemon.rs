@@ -545,13 +545,7 @@ fn the_whole_daemon_works_on_one_database_connection() {
         let dir = tempfile::tempdir().unwrap();
         let smtp = SmtpSink::start(dir.path());
         let zt = world(b, &imap, &smtp);
-        for e in ["E1002", "E2001"] {
-            zt.run_stdin(
-                &["users", "set-password", "--employee", e],
-                format!("{PW}\n").as_bytes(),
-            )
-            .expect_code(0);
-        }
+        zt.set_passwords(&["E1002", "E2001"], PW);
         let listen = format!("127.0.0.1:{}", helpers::servers::free_port());
         let cfg = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
         zt.write(

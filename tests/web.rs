@@ -14,15 +14,12 @@ const PW: &str = "correct horse battery";
 fn register(b: Backend) -> Zt {
     let zt = Zt::new(b);
     zt.with_staff();
-    for e in [
-        "E1001", "E1002", "E1003", "E2001", "E2002", "E3001", "E9001",
-    ] {
-        let r = zt.run_stdin(
-            &["users", "set-password", "--employee", e],
-            format!("{PW}\n").as_bytes(),
-        );
-        r.expect_code(0);
-    }
+    zt.set_passwords(
+        &[
+            "E1001", "E1002", "E1003", "E2001", "E2002", "E3001", "E9001",
+        ],
+        PW,
+    );
     zt
 }
 

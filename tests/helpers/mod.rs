@@ -370,6 +370,18 @@ impl Zt {
             .unwrap_or_else(|e| panic!("status --json is not JSON ({e}):\n{out}"))
     }
 
+    /// Gives each of `employees` the web password `password` (`users set-password`).
+    pub fn set_passwords(&self, employees: &[&str], password: &str) -> &Zt {
+        for e in employees {
+            self.run_stdin(
+                &["users", "set-password", "--employee", e],
+                format!("{password}\n").as_bytes(),
+            )
+            .expect_code(0);
+        }
+        self
+    }
+
     /// One teleworker's row of `status --json` for `date` at `now`.
     pub fn teleworker(&self, date: &str, now: &str, employee: &str) -> serde_json::Value {
         let board = self.status_json(date, now);
