@@ -558,7 +558,7 @@ async fn dispatch(cmd: Command, cfg: &Config, store: &Store) -> Result<()> {
         Command::Web { listen, now: start } => web(store, cfg, listen, start, out).await,
         Command::Tick { now: at } => {
             let at = now_or("--now", &at)?;
-            let transport = crate::mail::transport::Transport::from_config(&cfg.mail.transport)?;
+            let transport = crate::mail::transport::Transport::for_mail(&cfg.mail)?;
             let channels = crate::chat::channels(cfg);
             let report = crate::tick::tick(store, cfg, &transport, &channels, at).await?;
             say(out, report.to_string())

@@ -207,6 +207,9 @@ pub struct MailConfig {
     /// A mail being sent is reserved this long for the process sending it; if that process
     /// dies, another (or the restarted one) sends it when the reservation ends.
     pub delivery_lease_seconds: u64,
+    /// The longest an SMTP server may take to answer: to connect and log in, or to take one
+    /// mail. Past it the mail is retried like any other that could not be sent.
+    pub smtp_timeout_seconds: u64,
     /// The loop breaker (RFC 3834 §2): at most this many automatic answers to one address a
     /// day, whatever the mail looks like; later mail is recorded as `rate_limited`.
     pub max_answers_per_address_per_day: u32,
@@ -395,6 +398,7 @@ struct RawMail {
     poll_seconds: Option<u64>,
     retry_base_seconds: Option<u64>,
     delivery_lease_seconds: Option<u64>,
+    smtp_timeout_seconds: Option<u64>,
     max_answers_per_address_per_day: Option<u32>,
     trust_authentication_results: Option<String>,
     require_authenticated_reports: Option<bool>,
@@ -739,6 +743,7 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
             format!("expected an authserv-id such as \"mx.city.example.lg.jp\", not {id:?}"),
         ));
     }
+    let raw_timeout = raw.smtp_timeout_seconds;
     let mail = MailConfig {
         source: raw.source.unwrap_or_else(|| "maildir:data/inbox".into()),
         transport: raw.transport.unwrap_or_else(|| "file:data/outbox".into()),
@@ -746,6 +751,12 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
         poll_seconds: raw.poll_seconds.unwrap_or(10).max(1),
         retry_base_seconds: raw.retry_base_seconds.unwrap_or(30).max(1),
         delivery_lease_seconds: raw.delivery_lease_seconds.unwrap_or(120).max(1),
+        // Unset, it stays below the lease however short that is set.
+        smtp_timeout_seconds: raw.smtp_timeout_seconds.unwrap_or_else(|| {
+            crate::mail::transport::SMTP_TIMEOUT_SECONDS
+                .min(raw.delivery_lease_seconds.unwrap_or(120).saturating_sub(1))
+                .max(1)
+        }),
         max_answers_per_address_per_day: raw.max_answers_per_address_per_day.unwrap_or(10),
         trust_authentication_results: raw
             .trust_authentication_results
@@ -776,6 +787,20 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
             format!(
                 "expected file:DIR, smtp://… or smtps://…, got {:?}",
                 mail.transport
+            ),
+        ));
+    }
+    if mail.smtp_timeout_seconds == 0
+        || (raw_timeout.is_some() && mail.smtp_timeout_seconds >= mail.delivery_lease_seconds)
+    {
+        // A mail still being handed over when its reservation ends would be sent by another
+        // process too.
+        return Err(field(
+            file,
+            "mail.smtp_timeout_seconds",
+            format!(
+                "expected at least 1 and fewer seconds than mail.delivery_lease_seconds ({}), got {}",
+                mail.delivery_lease_seconds, mail.smtp_timeout_seconds
             ),
         ));
     }
@@ -1419,6 +1444,53 @@ mod tests {
         }
         let err = Config::from_strs(None, "[retention]\nbody_days = 3\n", "").unwrap_err();
         assert!(err.to_string().contains("body_days"), "{err}");
+    }
+
+    #[test]
+    fn the_smtp_timeout_stays_below_the_delivery_lease() {
+        let timeout =
+            |toml: &str| Config::from_strs(None, toml, "").map(|c| c.mail.smtp_timeout_seconds);
+        assert_eq!(timeout("").unwrap(), 60);
+        assert_eq!(
+            timeout(
+                "[mail]
+smtp_timeout_seconds = 15
+"
+            )
+            .unwrap(),
+            15
+        );
+        // Unset, it follows a short lease down.
+        assert_eq!(
+            timeout(
+                "[mail]
+delivery_lease_seconds = 2
+"
+            )
+            .unwrap(),
+            1
+        );
+        for bad in [
+            "[mail]
+smtp_timeout_seconds = 120
+",
+            "[mail]
+delivery_lease_seconds = 30
+smtp_timeout_seconds = 45
+",
+            "[mail]
+smtp_timeout_seconds = 0
+",
+        ] {
+            let err = timeout(bad).unwrap_err();
+            assert!(err.is_bad_input());
+            assert!(
+                err.to_string().contains(
+                    "mail.smtp_timeout_seconds: expected at least 1 and fewer seconds than mail.delivery_lease_seconds"
+                ),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -138,7 +138,7 @@ async fn tour(dir: &Path, cfg: &Config, store: &Store, web: bool) -> Result<()> 
 
     prepare_register(dir, cfg, store).await?;
     let channels = &crate::chat::channels(cfg);
-    let transport = &crate::mail::transport::Transport::from_config(&cfg.mail.transport)?;
+    let transport = &crate::mail::transport::Transport::for_mail(&cfg.mail)?;
 
     heading("2. 2021-01-12 朝: 開始連絡が届く (zaitaku ingest --maildir)");
     deliver(&inbox, MORNING)?;

@@ -413,7 +413,7 @@ pub async fn deliver_due(
     channels: &Channels,
     now: DateTime<Utc>,
 ) -> Result<Delivery> {
-    let transport = Transport::from_config(&cfg.mail.transport)?;
+    let transport = Transport::for_mail(&cfg.mail)?;
     deliver_with(store, &transport, channels, cfg, now).await
 }
 
@@ -481,6 +481,21 @@ impl Claimed {
     }
 }
 
+/// The turn to deliver a municipality's mail in this process. Per municipality, not per
+/// process: with `run --all-tenants` one city's relay hanging, or the 455 cities' deliveries
+/// of a morning rush, must not make every other city's answers wait in one queue (issue 21).
+fn turn_of(tenant: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static TURNS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    // A std Mutex: held only to look the city up, never across an await.
+    let mut turns = TURNS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    turns.entry(tenant.to_string()).or_default().clone()
+}
+
 /// Delivers every row due at `now`. When the server accepts a mail that had waited for it to
 /// come back, the rest of the mail that waited is made due and sent in the same call.
 pub async fn deliver_with(
@@ -490,11 +505,11 @@ pub async fn deliver_with(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Result<Delivery> {
-    // One delivery at a time in a process: the daemon's delivery loop, the answers sent after
-    // each batch and the tick would otherwise each hold a chunk of claimed mail, and a process
-    // killed then would leave three chunks to be sent once more instead of one.
-    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _turn = ONE_AT_A_TIME.lock().await;
+    // One delivery at a time for a city in a process: the daemon's delivery loop, the answers
+    // sent after each batch and the tick would otherwise each hold a chunk of claimed mail,
+    // and a process killed then would leave three chunks to be sent once more instead of one.
+    let turn = turn_of(store.shared_tenant().unwrap_or(""));
+    let _turn = turn.lock().await;
     let mut total = Delivery::default();
     // Bounded: the second round finds no mail marked as waiting (the first cleared the marks).
     for _ in 0..3 {

@@ -7,7 +7,7 @@ mod helpers;
 use std::collections::HashSet;
 use std::process::{Child, Stdio};
 
-use helpers::servers::{Dovecot, SmtpSink, eventually};
+use helpers::servers::{Dovecot, SmtpSink, SmtpTarpit, eventually};
 use helpers::{Backend, Zt, fixture};
 
 const DAY: &str = "12-Jan-2021 08:27:41 +0900";
@@ -587,5 +587,84 @@ fn the_whole_daemon_works_on_one_database_connection() {
         let sato = zt.teleworker("2021-01-12", "2021-01-12T12:00:00+09:00", "E1002");
         assert_eq!(sato["start"]["source"], "web", "{b:?}: {sato}");
         assert_eq!(report_count(&zt), 40, "{b:?}");
+    }
+}
+
+#[test]
+fn a_relay_that_takes_the_connection_and_never_answers_delays_the_answer_not_for_ever() {
+    for b in helpers::backends() {
+        let imap = Dovecot::start();
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start(dir.path());
+        // The first connection is swallowed: no greeting, ever. Later ones reach the server.
+        let tarpit = SmtpTarpit::start(1, smtp.port);
+        let zt = world(b, &imap, &smtp);
+        let cfg = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
+        zt.write(
+            "config/zaitaku.toml",
+            &cfg.replace(&smtp.url(), &tarpit.url()).replace(
+                "delivery_lease_seconds = 2\n",
+                "delivery_lease_seconds = 30\nsmtp_timeout_seconds = 2\n",
+            ),
+        );
+        let d = start(&zt);
+        imap.append(
+            &std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap(),
+            DAY,
+        );
+        eventually(30, "the acknowledgement past the silent connection", || {
+            !smtp.received().is_empty()
+        });
+        assert!(
+            tarpit.accepted() >= 2,
+            "{b:?}: it went on a second connection"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let (status, log) = zt.stop_run(d);
+        assert!(status.success(), "{log}");
+        assert!(
+            log.contains("no answer within 2 s"),
+            "{b:?}: the log says why:\n{log}"
+        );
+        assert_eq!(smtp.received().len(), 1, "{b:?}: answered once");
+    }
+}
+
+/// The daemon keeps the staff directory between mails (issue 21); a change made meanwhile by
+/// another process — IT importing a new address — counts from the next mail.
+#[test]
+fn an_address_imported_while_the_daemon_runs_counts_from_the_next_mail() {
+    for b in helpers::backends() {
+        let imap = Dovecot::start();
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start(dir.path());
+        let zt = world(b, &imap, &smtp);
+        let d = start(&zt);
+        imap.append(&variant(1), DAY);
+        eventually(20, "the first mail answered", || smtp.received().len() == 1);
+        // 山田 has a new address, imported by the CLI while the daemon runs.
+        let csv = std::fs::read_to_string(fixture("register/employees.csv"))
+            .unwrap()
+            .replace(
+                "yamada@city.example.lg.jp",
+                "taro.yamada@city.example.lg.jp",
+            );
+        zt.write("staff-new-address.csv", &csv);
+        zt.ok(&[
+            "employees",
+            "import",
+            zt.path("staff-new-address.csv").to_str().unwrap(),
+        ]);
+        let from_new = String::from_utf8(variant(2)).unwrap().replace(
+            "<yamada@city.example.lg.jp>",
+            "<taro.yamada@city.example.lg.jp>",
+        );
+        imap.append(from_new.as_bytes(), DAY);
+        eventually(
+            20,
+            "the mail from the new address recorded as 山田's",
+            || report_count(&zt) == 2,
+        );
+        stop(&zt, d);
     }
 }

@@ -740,6 +740,51 @@ fn one_daemon_serves_both_cities(connections: Option<u32>) {
     assert_eq!(acks_from(&smtp, B).len(), 1);
 }
 
+/// One daemon for every city, one city's relay hung (it takes the connection and never says a
+/// word): the other cities' answers go out as usual, not after the hung city's timeout.
+#[test]
+fn a_city_whose_mail_relay_hangs_holds_up_no_other_city() {
+    let Some(served) = served_cities(false, &[]) else {
+        return;
+    };
+    let Served { zt, imap, smtp, .. } = served;
+    // 千代田区's relay swallows every connection; its mail waits its full 20 s each time.
+    let tarpit = helpers::servers::SmtpTarpit::start(usize::MAX, smtp.port);
+    let path = format!("config/tenants/{A}/zaitaku.toml");
+    let city = std::fs::read_to_string(zt.path(&path)).unwrap();
+    zt.write(
+        &path,
+        &city.replacen(
+            "[mail]\n",
+            &format!(
+                "[mail]\ntransport = \"{}\"\ndelivery_lease_seconds = 120\nsmtp_timeout_seconds = 20\n",
+                tarpit.url()
+            ),
+            1,
+        ),
+    );
+    let daemon = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    let mail = std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap();
+    imap.append_as(&bot(A), &mail, DAY);
+    until(
+        &daemon,
+        30,
+        "千代田区's delivery stuck at its relay",
+        || tarpit.accepted() >= 1,
+    );
+    let asked = std::time::Instant::now();
+    imap.append_as(&bot(B), &mail, DAY);
+    until(
+        &daemon,
+        8,
+        "大阪市's answer while 千代田区's relay hangs",
+        || acks_from(&smtp, B).len() == 1,
+    );
+    eprintln!("大阪市 answered after {:?}", asked.elapsed());
+    stop_daemon(&zt, daemon);
+    assert!(acks_from(&smtp, A).is_empty());
+}
+
 #[test]
 fn two_daemons_for_every_city_answer_each_mail_once() {
     let Some(served) = served_cities(false, &[]) else {

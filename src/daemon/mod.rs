@@ -188,7 +188,7 @@ struct City {
 impl City {
     fn new(cfg: &Config, clock: Clock) -> Result<City> {
         Ok(City {
-            transport: Arc::new(Transport::from_config(&cfg.mail.transport)?),
+            transport: Arc::new(Transport::for_mail(&cfg.mail)?),
             // The chat channels, registered once for every task of the city.
             channels: crate::chat::channels(cfg),
             clock,

@@ -47,7 +47,14 @@ pub struct SmtpTarget {
     port: u16,
     implicit_tls: bool,
     credentials: Option<Credentials>,
+    /// The longest one step of the conversation may take (`[mail] smtp_timeout_seconds`): a
+    /// relay that takes the connection and then says nothing must not hold the city's delivery
+    /// for ever.
+    timeout: std::time::Duration,
 }
+
+/// `[mail] smtp_timeout_seconds` when the configuration does not set it.
+pub const SMTP_TIMEOUT_SECONDS: u64 = 60;
 
 /// A failed send: permanent ones (SMTP 5xx) are not retried.
 #[derive(Debug)]
@@ -133,7 +140,17 @@ impl Transport {
             port: u.port,
             implicit_tls: u.tls,
             credentials,
+            timeout: std::time::Duration::from_secs(SMTP_TIMEOUT_SECONDS),
         }))
+    }
+
+    /// The transport of a city's `[mail]` section: `transport`, with `smtp_timeout_seconds`.
+    pub fn for_mail(mail: &crate::config::MailConfig) -> Result<Transport> {
+        let mut t = Transport::from_config(&mail.transport)?;
+        if let Transport::Smtp(target) = &mut t {
+            target.timeout = std::time::Duration::from_secs(mail.smtp_timeout_seconds);
+        }
+        Ok(t)
     }
 
     /// A sender for one delivery round; SMTP connects on the first mail.
@@ -166,7 +183,19 @@ impl Sender<'_> {
                     self.conn = Some(target.connect().await?);
                 }
                 let conn = self.conn.as_mut().expect("connected above");
-                match conn.send(envelope, raw).await {
+                let sent = tokio::time::timeout(target.timeout, conn.send(envelope, raw)).await;
+                let Ok(sent) = sent else {
+                    // The server may have taken the mail and not said so: it goes again, with
+                    // the same Message-ID (RFC 5321 §4.1.1.5 leaves no other way).
+                    self.conn = None;
+                    return Err(transient(format!(
+                        "{}:{}: no answer within {} s",
+                        target.host,
+                        target.port,
+                        target.timeout.as_secs()
+                    )));
+                };
+                match sent {
                     Ok(_) => Ok(()),
                     Err(e) => {
                         let permanent = e.is_permanent();
@@ -189,15 +218,27 @@ impl Sender<'_> {
     }
 
     pub async fn close(mut self) {
-        if let Some(mut c) = self.conn.take() {
-            let _ = c.quit().await;
+        if let (Some(mut c), Transport::Smtp(target)) = (self.conn.take(), self.transport) {
+            let _ = tokio::time::timeout(target.timeout, c.quit()).await;
         }
     }
 }
 
 impl SmtpTarget {
+    /// Connects, greets, starts TLS and logs in, all within `timeout`.
     async fn connect(&self) -> std::result::Result<AsyncSmtpConnection, SendError> {
         let at = format!("{}:{}", self.host, self.port);
+        tokio::time::timeout(self.timeout, self.open(&at))
+            .await
+            .map_err(|_| {
+                transient(format!(
+                    "{at}: no answer within {} s",
+                    self.timeout.as_secs()
+                ))
+            })?
+    }
+
+    async fn open(&self, at: &str) -> std::result::Result<AsyncSmtpConnection, SendError> {
         let tcp = tokio::time::timeout(
             std::time::Duration::from_secs(30),
             TcpStream::connect((self.host.as_str(), self.port)),

@@ -61,7 +61,7 @@ pub async fn callback(State(app): State<App>, headers: HeaderMap, body: Bytes) -
 /// the next tick; the outbox's leases keep a daemon delivering at the same time from sending
 /// it twice. A failure is logged, and the row waits for the next delivery.
 async fn deliver(app: App, now: chrono::DateTime<chrono::Utc>) {
-    match crate::mail::transport::Transport::from_config(&app.cfg.mail.transport) {
+    match crate::mail::transport::Transport::for_mail(&app.cfg.mail) {
         Ok(t) => crate::outbox::deliver_now(&app.store, &t, &app.channels, &app.cfg, now).await,
         Err(e) => {
             tracing::error!(error = %log_text(&e.to_string()), "outbox: no transport; the answer waits for the next tick")

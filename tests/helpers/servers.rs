@@ -389,3 +389,57 @@ pub fn within(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// An SMTP relay that takes connections and then says nothing: its first `hold` connections
+/// are held open, silent, for as long as it lives (a relay hung after `accept`, a firewall
+/// that swallows the traffic); the later ones are passed byte for byte to the SMTP server at
+/// `to` (a real one, so that mail can go once the relay "recovers").
+pub struct SmtpTarpit {
+    pub port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SmtpTarpit {
+    pub fn start(hold: usize, to: u16) -> SmtpTarpit {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                if n < hold {
+                    held.push(conn);
+                    continue;
+                }
+                std::thread::spawn(move || {
+                    let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                        return;
+                    };
+                    let (mut c2, mut s2) = (conn.try_clone().unwrap(), server.try_clone().unwrap());
+                    let up = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut c2, &mut s2);
+                        let _ = s2.shutdown(std::net::Shutdown::Write);
+                    });
+                    let (mut s1, mut c1) = (server, conn);
+                    let _ = std::io::copy(&mut s1, &mut c1);
+                    let _ = c1.shutdown(std::net::Shutdown::Write);
+                    let _ = up.join();
+                });
+            }
+        });
+        SmtpTarpit { port, accepted }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Connections taken so far, held or passed on.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
