@@ -35,7 +35,7 @@ mod servers;
 #[path = "support/smtp.rs"]
 mod smtp;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -885,6 +885,92 @@ fn dovecot_polled(imap: &servers::Dovecot) -> usize {
 }
 
 /// One case of the rush: `daemons` daemons on a fresh database, a fresh Dovecot and SMTP sink.
+/// CPU seconds (user + system) of every live process so far, by what it is: PostgreSQL,
+/// zaitaku, Dovecot, this bench (its APPEND threads and SMTP sink) and the rest. Where a
+/// slow answer waited when the machine is full is in the split (issue 21's rush).
+fn cpu_by_kind() -> BTreeMap<&'static str, f64> {
+    let me = std::process::id().to_string();
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some((head, after)), Some(comm)) =
+            (stat.rsplit_once(')'), stat.split_once('(').map(|(_, c)| c))
+        else {
+            continue;
+        };
+        let comm = comm.split(')').next().unwrap_or(head);
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        let kind = match comm {
+            _ if pid == me => "bench",
+            "postgres" => "PostgreSQL",
+            "zaitaku" => "zaitaku",
+            "dovecot" | "imap" | "imap-login" | "auth" | "anvil" | "log" | "config" | "stats" => {
+                "Dovecot"
+            }
+            _ => "other",
+        };
+        *out.entry(kind).or_insert(0.0) += ticks / 100.0; // USER_HZ
+    }
+    out
+}
+
+/// The machine's busy and total CPU seconds so far (all cores, from /proc/stat).
+fn machine_cpu() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+    ((total - idle) / 100.0, total / 100.0)
+}
+
+/// Samples the machine every `every` until `done`; returns the busiest interval's line: its
+/// share of the machine and each kind's CPU seconds in it.
+fn busiest(every: Duration, done: &std::sync::atomic::AtomicBool) -> String {
+    let mut last = (machine_cpu(), cpu_by_kind());
+    let mut best: Option<(f64, String)> = None;
+    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        let t = Instant::now();
+        while t.elapsed() < every && !done.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let now = (machine_cpu(), cpu_by_kind());
+        let (busy, total) = (now.0.0 - last.0.0, now.0.1 - last.0.1);
+        if total > 0.0 && best.as_ref().is_none_or(|b| busy / total > b.0) {
+            let kinds = now
+                .1
+                .iter()
+                .map(|(k, v)| format!("{k} {:.1} s", v - last.1.get(k).copied().unwrap_or(0.0)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            best = Some((
+                busy / total,
+                format!(
+                    "{:.0} % busy, {busy:.1} of {total:.1} CPU-seconds in {:.0} s ({kinds})",
+                    busy / total * 100.0,
+                    t.elapsed().as_secs_f64()
+                ),
+            ));
+        }
+        last = now;
+    }
+    best.map_or_else(|| "not sampled".into(), |b| b.1)
+}
+
 fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons: usize) {
     let env = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<usize>().ok());
     let tenants = env("ZAITAKU_BENCH_RUSH_TENANTS").unwrap_or(if full { 455 } else { 3 });
@@ -1023,8 +1109,13 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     }
     let cpu0: f64 = children.iter().map(|c| cpu_and_rss(c.id()).0).sum();
     let load_before = load_average();
+    let machine0 = (machine_cpu(), cpu_by_kind());
+    let sampled = std::sync::atomic::AtomicBool::new(false);
     let start = Instant::now();
-    let sent: Vec<Vec<(String, Instant)>> = std::thread::scope(|s| {
+    let every = Duration::from_secs(if full { 30 } else { 1 });
+    let (sent, peak): (Vec<Vec<(String, Instant)>>, String) = std::thread::scope(|s| {
+        let sampled = &sampled;
+        let sampler = s.spawn(move || busiest(every, sampled));
         let handles: Vec<_> = queues
             .into_iter()
             .map(|q| {
@@ -1048,12 +1139,15 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
                 })
             })
             .collect();
-        handles
+        let sent = handles
             .into_iter()
             .map(|h| h.join().expect("sender"))
-            .collect()
+            .collect();
+        sampled.store(true, std::sync::atomic::Ordering::Relaxed);
+        (sent, sampler.join().expect("sampler"))
     });
     let appended = start.elapsed();
+    let machine1 = (machine_cpu(), cpu_by_kind());
     let load_peak = load_average();
     let answered = sink.wait_all(&ids, Duration::from_secs(600));
     let drained = start.elapsed();
@@ -1084,6 +1178,17 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         answered as f64 / drained.as_secs_f64(),
         cpu,
         cpu / drained.as_secs_f64() * 100.0,
+    );
+    let kinds = machine1
+        .1
+        .iter()
+        .map(|(k, v)| format!("{k} {:.0} s", v - machine0.1.get(k).copied().unwrap_or(0.0)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "  machine CPU while mail was appended: {:.0} of {:.0} CPU-seconds busy ({kinds}); busiest interval: {peak}",
+        machine1.0.0 - machine0.0.0,
+        machine1.0.1 - machine0.0.1,
     );
     match dovecot_polled(&imap) {
         0 => println!("  Dovecot kept inotify for every IDLE process (no polling fallback)"),

@@ -129,14 +129,8 @@ pub struct Ingestor<'a> {
     /// The chat channels: a department's rooms and the answer to a chat report.
     channels: &'a Channels,
     templates: Templates,
-    by_email: HashMap<String, Employee>,
-    /// (platform, chat user ID: Matrix `@user:server`, Slack user ID, Azure AD object ID, …)
-    /// → employee.
-    by_chat: HashMap<(ChatPlatform, String), Employee>,
-    /// Employee ID → employee: a signed-in web user.
-    by_id: HashMap<String, Employee>,
-    /// Department → its supervisors, by employee ID: the notices' recipients.
-    supervisors: HashMap<String, Vec<Employee>>,
+    /// Who is who: by address, chat identity and ID, and each department's supervisors.
+    staff: std::sync::Arc<crate::store::staff::Staff>,
     /// Replies to chat messages answered in the request itself (slash commands), by message key.
     inline: HashMap<String, String>,
     orders: HashMap<(String, NaiveDate), Option<OrderRow>>,
@@ -157,38 +151,13 @@ impl<'a> Ingestor<'a> {
         cfg: &'a Config,
         channels: &'a Channels,
     ) -> Result<Ingestor<'a>> {
-        let by_id = store.employees().await?;
-        let by_email = by_id
-            .values()
-            .flat_map(|e| e.emails.iter().map(move |m| (m.to_lowercase(), e.clone())))
-            .collect();
-        let by_chat = by_id
-            .values()
-            .flat_map(|e| {
-                e.chat_ids
-                    .iter()
-                    .map(move |(p, id)| ((*p, id.clone()), e.clone()))
-            })
-            .collect();
-        let mut supervisors: HashMap<String, Vec<Employee>> = HashMap::new();
-        for e in by_id.values().filter(|e| e.role == Role::Supervisor) {
-            supervisors
-                .entry(e.department.clone())
-                .or_default()
-                .push(e.clone());
-        }
-        for list in supervisors.values_mut() {
-            list.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
-        }
+        let staff = store.staff().await?;
         Ok(Ingestor {
             store,
             cfg,
             channels,
-            by_id,
+            staff,
             templates: Templates::layered(cfg.template_dirs()),
-            by_email,
-            by_chat,
-            supervisors,
             inline: HashMap::new(),
             orders: HashMap::new(),
             answers: HashMap::new(),
@@ -201,7 +170,7 @@ impl<'a> Ingestor<'a> {
 
     /// The employee with this chat user ID, if any.
     pub fn employee_by_chat(&self, platform: ChatPlatform, chat_id: &str) -> Option<&Employee> {
-        self.by_chat.get(&(platform, chat_id.to_string()))
+        self.staff.by_chat.get(&(platform, chat_id.to_string()))
     }
 
     async fn order(
@@ -238,7 +207,7 @@ impl<'a> Ingestor<'a> {
                 continue;
             };
             let from = clean_line(&m.from);
-            let Some(e) = self.by_email.get(from.as_ref()) else {
+            let Some(e) = self.staff.by_email.get(from.as_ref()) else {
                 continue;
             };
             let day = local_date(arrival(raw, m.received, now), tz);
@@ -508,9 +477,10 @@ impl<'a> Ingestor<'a> {
         let mut reasons = Vec::with_capacity(msgs.len());
         for msg in msgs {
             let employee = if msg.signed_in {
-                self.by_id.get(&msg.sender).cloned()
+                self.staff.by_id.get(&msg.sender).cloned()
             } else {
-                self.by_chat
+                self.staff
+                    .by_chat
                     .get(&(msg.platform, msg.sender.clone()))
                     .cloned()
             };
@@ -846,7 +816,7 @@ impl<'a> Ingestor<'a> {
         let m = cleaned(m);
         let tz = self.cfg.timezone;
         let day = local_date(arrival, tz);
-        let employee = self.by_email.get(&m.from).cloned();
+        let employee = self.staff.by_email.get(&m.from).cloned();
         if let Some(e) = employee
             .as_ref()
             .filter(|e| e.role == Role::Supervisor && m.auto_reply.is_none())
@@ -1055,7 +1025,8 @@ impl<'a> Ingestor<'a> {
 
     /// The supervisors of a department, by employee ID.
     fn supervisors(&self, department: &str) -> &[Employee] {
-        self.supervisors
+        self.staff
+            .supervisors
             .get(department)
             .map(Vec::as_slice)
             .unwrap_or_default()

@@ -72,10 +72,14 @@ const FOREIGN_KEYS_ON_UPDATE_CASCADE: &[&str] = &[
 /// unless `citus.enable_unsafe_triggers` is on; then each fires on the worker that holds the
 /// shard, and `changes` is co-located by tenant, so the counter's row is on the same node.
 /// Not run on Citus (docs/scaling.md).
+/// Likewise the three that bump the tenant's directory counter (0023, `directory_changes`).
 const TRIGGERS: &[&str] = &[
+    "chat_identities.chat_identities_directory_changed",
     "deputies.deputies_changed",
     "employee_emails.employee_emails_changed",
+    "employee_emails.employee_emails_directory_changed",
     "employees.employees_changed",
+    "employees.employees_directory_changed",
     "escalations.escalations_changed",
     "orders.orders_changed",
     "reports.reports_changed",

@@ -209,13 +209,16 @@ async fn session(
     *connected = true;
     health.set_mailbox_connected(true);
     tracing::info!(mailbox = %url.display(), idle, "mailbox connected");
+    // When the server last said there was news (or the session began): each batch's log line
+    // says how long after it the batch was answered.
+    let mut woke = std::time::Instant::now();
     loop {
         let mb = s
             .select(&url.mailbox)
             .await
             .map_err(imap_err(url, "SELECT"))?;
         let validity = mb.uid_validity.unwrap_or(0);
-        fetch_new(store, cfg, url, &mut s, validity, out, stop).await?;
+        fetch_new(store, cfg, url, &mut s, (validity, woke), out, stop).await?;
         if *stop.borrow() {
             let _ = s.logout().await;
             return Ok(());
@@ -247,6 +250,7 @@ async fn session(
                     _ = stop.changed() => true,
                 }
             };
+            woke = std::time::Instant::now();
             s = handle.done().await.map_err(imap_err(url, "DONE"))?;
             if stopped {
                 let _ = s.logout().await;
@@ -258,6 +262,7 @@ async fn session(
                 _ = stop.changed() => { let _ = s.logout().await; return Ok(()); }
             }
             // NOOP lets the server report new mail to a non-IDLE client.
+            woke = std::time::Instant::now();
             s.noop().await.map_err(imap_err(url, "NOOP"))?;
         }
     }
@@ -265,16 +270,18 @@ async fn session(
 
 /// Fetches and processes every message above the stored last UID, a batch at a time: each
 /// batch is stored with the mailbox position in one transaction, then marked done on the
-/// server and answered before the next is fetched. Returns how many.
+/// server and answered before the next is fetched. Returns how many. `woke`: when the server
+/// announced the news (the log's `since_news_ms`).
 async fn fetch_new(
     store: &Store,
     cfg: &Config,
     url: &ImapUrl,
     s: &mut ImapSession,
-    validity: u32,
+    (validity, woke): (u32, std::time::Instant),
     (transport, channels, clock): (&Transport, &Channels, crate::clock::Clock),
     stop: &watch::Receiver<bool>,
 ) -> Result<usize> {
+    let ms = |since: std::time::Instant| since.elapsed().as_millis() as u64;
     let key = url.display();
     let last = last_uid(store, &key, validity).await?;
     let found = s
@@ -286,7 +293,9 @@ async fn fetch_new(
     let uids: Vec<u32> = uids.into_iter().collect();
     let mut done = 0;
     for chunk in uids.chunks(BATCH) {
+        let began = std::time::Instant::now();
         let fetched = fetch_batch(s, url, chunk).await?;
+        let fetch_ms = ms(began);
         let now = clock.now();
         let mut ing = Ingestor::new(store, cfg, channels).await?;
         let max_uid = fetched
@@ -308,19 +317,28 @@ async fn fetch_new(
                 class: None,
             })
             .collect();
+        let storing = std::time::Instant::now();
         let mut tx = ing.store_batch(&raws, now).await?;
         save_mailbox_state(&mut tx, &key, validity, max_uid, now).await?;
         tx.commit().await?;
+        let store_ms = ms(storing);
         done += fetched.len();
         // Cosmetic after the commit: a crash here leaves the mail unflagged, never unprocessed
         // or processed twice.
         mark_done(s, url, cfg, &fetched).await?;
         // Answer this batch before fetching the next: a backlog must not delay the first acks.
+        let delivering = std::time::Instant::now();
         let d = crate::outbox::deliver_with(store, transport, channels, cfg, clock.now()).await?;
+        // Where a slow answer's time went: the server's FETCH, the database, the delivery
+        // (which waits for the city's turn and the SMTP server), all since the news.
         tracing::info!(
             messages = fetched.len(),
             last_uid = max_uid,
             sent = d.sent,
+            fetch_ms,
+            store_ms,
+            deliver_ms = ms(delivering),
+            since_news_ms = ms(woke),
             "mailbox batch done"
         );
         if *stop.borrow() {

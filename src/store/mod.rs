@@ -23,6 +23,7 @@ pub mod escalations;
 pub mod mailbox;
 pub mod person;
 pub mod reports;
+pub mod staff;
 pub mod survey;
 pub mod tenants;
 pub mod web;
@@ -109,6 +110,8 @@ pub struct Store {
     /// pool is this handle's alone and its connections were set once, when they were opened.
     shared: Option<std::sync::Arc<str>>,
     pub backend: Backend,
+    /// The staff directory last read through this handle (`Store::staff`).
+    staff: staff::Kept,
 }
 
 /// A connection of the store's pool, set to the store's tenant.
@@ -177,6 +180,7 @@ migrations![
     ("0020", "tenant_keys"),
     ("0021", "tenant_first_indexes"),
     ("0022", "tenant_first_lookups"),
+    ("0023", "directory_changes"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
@@ -303,6 +307,8 @@ impl Store {
         }
         Ok(Store {
             shared: Some(code.as_str().into()),
+            // Another city's directory is not this one's.
+            staff: staff::Kept::default(),
             ..self.clone()
         })
     }
@@ -365,6 +371,7 @@ impl Store {
             pool,
             shared: shared.then(|| "".into()),
             backend,
+            staff: staff::Kept::default(),
         };
         if shared {
             store.check_not_bypassing().await?;
