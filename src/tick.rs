@@ -202,7 +202,9 @@ async fn escalate(
     let today = local_date(now, tz);
     let from = today - Duration::days(LOOKBACK_DAYS);
     let facts = store.chain_facts(from, today).await?;
-    let staff = store.employees().await?;
+    // The directory kept while nobody changed it: a daemon of 455 cities ticks each a minute.
+    let kept = store.staff().await?;
+    let staff = &kept.by_id;
     let mut day = from;
     while day <= today {
         // On a day the city hall is closed (土日, 祝日, 年末年始, the city's own days) nobody is
@@ -244,7 +246,7 @@ async fn escalate(
                         chain,
                         steps,
                         state: &state,
-                        recipients: recipients(&staff, employee, due.to),
+                        recipients: recipients(staff, employee, due.to),
                         due,
                     };
                     fire_step(store, cfg, channels, templates, &step, now, report).await?;
@@ -601,10 +603,11 @@ async fn digests(
     }
     let today = local_date(now, cfg.timezone);
     let board = crate::usecase::board::load(store, cfg, today, now).await?;
-    let staff = store.employees().await?;
+    let kept = store.staff().await?;
+    let staff = &kept.by_id;
     if is_last_slot_of_day(cfg, now) {
         it_summary(
-            store, cfg, templates, &board, &staff, today, &slots[0], now, report,
+            store, cfg, templates, &board, staff, today, &slots[0], now, report,
         )
         .await?;
     }
