@@ -194,6 +194,10 @@ pub struct DigestConfig {
 
 pub const DEFAULT_DIGEST_SCHEDULES: [&str; 2] = ["0 0 10 * * Mon-Fri", "0 45 17 * * Mon-Fri"];
 
+/// `[mail] smtp_timeout_seconds` when the configuration does not set it (and the delivery
+/// lease allows it).
+pub const SMTP_TIMEOUT_SECONDS: u64 = 60;
+
 #[derive(Debug, Clone)]
 pub struct MailConfig {
     pub source: String,
@@ -753,7 +757,7 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
         delivery_lease_seconds: raw.delivery_lease_seconds.unwrap_or(120).max(1),
         // Unset, it stays below the lease however short that is set.
         smtp_timeout_seconds: raw.smtp_timeout_seconds.unwrap_or_else(|| {
-            crate::mail::transport::SMTP_TIMEOUT_SECONDS
+            SMTP_TIMEOUT_SECONDS
                 .min(raw.delivery_lease_seconds.unwrap_or(120).saturating_sub(1))
                 .max(1)
         }),

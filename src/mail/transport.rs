@@ -53,9 +53,6 @@ pub struct SmtpTarget {
     timeout: std::time::Duration,
 }
 
-/// `[mail] smtp_timeout_seconds` when the configuration does not set it.
-pub const SMTP_TIMEOUT_SECONDS: u64 = 60;
-
 /// A failed send: permanent ones (SMTP 5xx) are not retried.
 #[derive(Debug)]
 pub struct SendError {
@@ -140,7 +137,7 @@ impl Transport {
             port: u.port,
             implicit_tls: u.tls,
             credentials,
-            timeout: std::time::Duration::from_secs(SMTP_TIMEOUT_SECONDS),
+            timeout: std::time::Duration::from_secs(crate::config::SMTP_TIMEOUT_SECONDS),
         }))
     }
 
