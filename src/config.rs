@@ -214,6 +214,10 @@ pub struct MailConfig {
     /// The longest an SMTP server may take to answer: to connect and log in, or to take one
     /// mail. Past it the mail is retried like any other that could not be sent.
     pub smtp_timeout_seconds: u64,
+    /// The longest an IMAP server may take to answer one command (the greeting and login,
+    /// SELECT, SEARCH, a batch's FETCH, the flags); past it the session is dropped and opened
+    /// again. Not IDLE, which waits for news by design.
+    pub imap_timeout_seconds: u64,
     /// The loop breaker (RFC 3834 §2): at most this many automatic answers to one address a
     /// day, whatever the mail looks like; later mail is recorded as `rate_limited`.
     pub max_answers_per_address_per_day: u32,
@@ -403,6 +407,7 @@ struct RawMail {
     retry_base_seconds: Option<u64>,
     delivery_lease_seconds: Option<u64>,
     smtp_timeout_seconds: Option<u64>,
+    imap_timeout_seconds: Option<u64>,
     max_answers_per_address_per_day: Option<u32>,
     trust_authentication_results: Option<String>,
     require_authenticated_reports: Option<bool>,
@@ -761,6 +766,7 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
                 .min(raw.delivery_lease_seconds.unwrap_or(120).saturating_sub(1))
                 .max(1)
         }),
+        imap_timeout_seconds: raw.imap_timeout_seconds.unwrap_or(60),
         max_answers_per_address_per_day: raw.max_answers_per_address_per_day.unwrap_or(10),
         trust_authentication_results: raw
             .trust_authentication_results
@@ -792,6 +798,13 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
                 "expected file:DIR, smtp://… or smtps://…, got {:?}",
                 mail.transport
             ),
+        ));
+    }
+    if mail.imap_timeout_seconds == 0 {
+        return Err(field(
+            file,
+            "mail.imap_timeout_seconds",
+            "expected a number of seconds, 1 or more, got 0",
         ));
     }
     if mail.smtp_timeout_seconds == 0
@@ -1448,6 +1461,21 @@ mod tests {
         }
         let err = Config::from_strs(None, "[retention]\nbody_days = 3\n", "").unwrap_err();
         assert!(err.to_string().contains("body_days"), "{err}");
+    }
+
+    #[test]
+    fn the_imap_timeout_is_a_minute_unless_set() {
+        let c = Config::from_strs(None, "", "").unwrap();
+        assert_eq!(c.mail.imap_timeout_seconds, 60);
+        let c = Config::from_strs(None, "[mail]\nimap_timeout_seconds = 5\n", "").unwrap();
+        assert_eq!(c.mail.imap_timeout_seconds, 5);
+        let err = Config::from_strs(None, "[mail]\nimap_timeout_seconds = 0\n", "").unwrap_err();
+        assert!(err.is_bad_input());
+        assert!(
+            err.to_string()
+                .contains("mail.imap_timeout_seconds: expected a number of seconds"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -668,3 +668,40 @@ fn an_address_imported_while_the_daemon_runs_counts_from_the_next_mail() {
         stop(&zt, d);
     }
 }
+
+/// An IMAP server that stops answering in the middle of a command (here its first UID
+/// SEARCH) costs the mailbox `imap_timeout_seconds`, then the session is opened again and the
+/// mail is answered; it never holds the mailbox until the connection dies.
+#[test]
+fn an_imap_server_silent_in_the_middle_of_a_command_costs_a_reconnect_not_the_mailbox() {
+    for b in helpers::backends() {
+        let imap = Dovecot::start();
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start(dir.path());
+        let freeze = helpers::servers::ImapFreeze::start(imap.port, "UID SEARCH");
+        let zt = world(b, &imap, &smtp);
+        let cfg = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
+        zt.write(
+            "config/zaitaku.toml",
+            &cfg.replace(
+                &format!("127.0.0.1:{}/", imap.port),
+                &format!("127.0.0.1:{}/", freeze.port),
+            )
+            .replace(
+                "poll_seconds = 1\n",
+                "poll_seconds = 1\nimap_timeout_seconds = 2\n",
+            ),
+        );
+        imap.append(&variant(1), DAY);
+        let d = start(&zt);
+        eventually(30, "the mail answered on a second session", || {
+            smtp.received().len() == 1
+        });
+        let (status, log) = zt.stop_run(d);
+        assert!(status.success(), "{log}");
+        assert!(
+            log.contains("UID SEARCH: no answer within 2 s"),
+            "{b:?}: the log says why:\n{log}"
+        );
+    }
+}

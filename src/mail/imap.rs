@@ -135,6 +135,25 @@ async fn connect(url: &ImapUrl) -> Result<ImapSession> {
         .map_err(|(e, _)| Error::Mail(format!("{}: login failed: {e}", url.display())))
 }
 
+/// `step` within `[mail] imap_timeout_seconds`: a server that stops answering in the middle of
+/// a command drops the session (opened again after the usual pause) instead of holding the
+/// city's mailbox until the TCP connection dies, which on a quiet network may be never.
+async fn answered<T>(
+    cfg: &Config,
+    url: &ImapUrl,
+    what: &str,
+    step: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let limit = Duration::from_secs(cfg.mail.imap_timeout_seconds);
+    tokio::time::timeout(limit, step).await.map_err(|_| {
+        Error::Mail(format!(
+            "{}: {what}: no answer within {} s",
+            url.display(),
+            limit.as_secs()
+        ))
+    })?
+}
+
 fn imap_err(url: &ImapUrl, what: &str) -> impl Fn(async_imap::error::Error) -> Error {
     let name = url.display();
     let what = what.to_string();
@@ -196,15 +215,19 @@ async fn session(
     stop: &mut watch::Receiver<bool>,
     (connected, health): (&mut bool, &crate::health::Health),
 ) -> Result<()> {
-    let mut s = connect(url).await?;
-    let idle = s
-        .capabilities()
-        .await
-        .map_err(imap_err(url, "CAPABILITY"))?
-        .has_str("IDLE");
+    let mut s = answered(cfg, url, "greeting and login", connect(url)).await?;
+    let idle = answered(cfg, url, "CAPABILITY", async {
+        s.capabilities().await.map_err(imap_err(url, "CAPABILITY"))
+    })
+    .await?
+    .has_str("IDLE");
     if let Some(folder) = &cfg.mail.processed_folder {
         // Ignore "already exists": the folder is ours to use either way.
-        let _ = s.create(folder).await;
+        answered(cfg, url, "CREATE", async {
+            let _ = s.create(folder).await;
+            Ok(())
+        })
+        .await?;
     }
     *connected = true;
     health.set_mailbox_connected(true);
@@ -213,14 +236,20 @@ async fn session(
     // says how long after it the batch was answered.
     let mut woke = std::time::Instant::now();
     loop {
-        let mb = s
-            .select(&url.mailbox)
-            .await
-            .map_err(imap_err(url, "SELECT"))?;
+        let mb = answered(cfg, url, "SELECT", async {
+            s.select(&url.mailbox)
+                .await
+                .map_err(imap_err(url, "SELECT"))
+        })
+        .await?;
         let validity = mb.uid_validity.unwrap_or(0);
         fetch_new(store, cfg, url, &mut s, (validity, woke), out, stop).await?;
         if *stop.borrow() {
-            let _ = s.logout().await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(cfg.mail.imap_timeout_seconds),
+                s.logout(),
+            )
+            .await;
             return Ok(());
         }
         // Mail the server announced while we fetched went to async-imap's unsolicited channel;
@@ -238,7 +267,10 @@ async fn session(
         }
         if idle {
             let mut handle = s.idle();
-            handle.init().await.map_err(imap_err(url, "IDLE"))?;
+            answered(cfg, url, "IDLE", async {
+                handle.init().await.map_err(imap_err(url, "IDLE"))
+            })
+            .await?;
             let stopped = {
                 let (wait, _interrupt) = handle.wait_with_timeout(IDLE_RENEW);
                 tokio::select! {
@@ -251,19 +283,29 @@ async fn session(
                 }
             };
             woke = std::time::Instant::now();
-            s = handle.done().await.map_err(imap_err(url, "DONE"))?;
+            s = answered(cfg, url, "DONE", async {
+                handle.done().await.map_err(imap_err(url, "DONE"))
+            })
+            .await?;
             if stopped {
-                let _ = s.logout().await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(cfg.mail.imap_timeout_seconds),
+                    s.logout(),
+                )
+                .await;
                 return Ok(());
             }
         } else {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(cfg.mail.poll_seconds)) => {}
-                _ = stop.changed() => { let _ = s.logout().await; return Ok(()); }
+                _ = stop.changed() => { let _ = tokio::time::timeout(Duration::from_secs(cfg.mail.imap_timeout_seconds), s.logout()).await; return Ok(()); }
             }
             // NOOP lets the server report new mail to a non-IDLE client.
             woke = std::time::Instant::now();
-            s.noop().await.map_err(imap_err(url, "NOOP"))?;
+            answered(cfg, url, "NOOP", async {
+                s.noop().await.map_err(imap_err(url, "NOOP"))
+            })
+            .await?;
         }
     }
 }
@@ -284,17 +326,19 @@ async fn fetch_new(
     let ms = |since: std::time::Instant| since.elapsed().as_millis() as u64;
     let key = url.display();
     let last = last_uid(store, &key, validity).await?;
-    let found = s
-        .uid_search(format!("UID {}:*", last + 1))
-        .await
-        .map_err(imap_err(url, "UID SEARCH"))?;
+    let found = answered(cfg, url, "UID SEARCH", async {
+        s.uid_search(format!("UID {}:*", last + 1))
+            .await
+            .map_err(imap_err(url, "UID SEARCH"))
+    })
+    .await?;
     // `n:*` always matches the highest UID, even when it is below n.
     let uids: BTreeSet<u32> = found.into_iter().filter(|u| *u > last).collect();
     let uids: Vec<u32> = uids.into_iter().collect();
     let mut done = 0;
     for chunk in uids.chunks(BATCH) {
         let began = std::time::Instant::now();
-        let fetched = fetch_batch(s, url, chunk).await?;
+        let fetched = answered(cfg, url, "UID FETCH", fetch_batch(s, url, chunk)).await?;
         let fetch_ms = ms(began);
         let now = clock.now();
         let mut ing = Ingestor::new(store, cfg, channels).await?;
@@ -325,7 +369,7 @@ async fn fetch_new(
         done += fetched.len();
         // Cosmetic after the commit: a crash here leaves the mail unflagged, never unprocessed
         // or processed twice.
-        mark_done(s, url, cfg, &fetched).await?;
+        answered(cfg, url, "marking done", mark_done(s, url, cfg, &fetched)).await?;
         // Answer this batch before fetching the next: a backlog must not delay the first acks.
         let delivering = std::time::Instant::now();
         let d = crate::outbox::deliver_with(store, transport, channels, cfg, clock.now()).await?;

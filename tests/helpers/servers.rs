@@ -443,3 +443,64 @@ impl SmtpTarpit {
         self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// A relay in front of an IMAP server whose first connection goes silent in the middle of a
+/// command: once the client has sent a line containing `on`, nothing more of the server's
+/// reaches it, and the connection stays open (a server hung mid-command, a middlebox that
+/// dropped the flow). Later connections are relayed whole.
+pub struct ImapFreeze {
+    pub port: u16,
+}
+
+impl ImapFreeze {
+    pub fn start(to: u16, on: &str) -> ImapFreeze {
+        use std::io::{BufRead, Read, Write};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let on = on.to_string();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                let Ok(client) = conn else { continue };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                let frozen = Arc::new(AtomicBool::new(false));
+                let (f, on) = (frozen.clone(), on.clone());
+                let (c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let mut lines = std::io::BufReader::new(c_in);
+                    let mut line = Vec::new();
+                    while lines.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                        if n == 0 && String::from_utf8_lossy(&line).contains(&on) {
+                            f.store(true, Ordering::SeqCst);
+                        }
+                        if s_out.write_all(&line).is_err() {
+                            break;
+                        }
+                        line.clear();
+                    }
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    loop {
+                        match s_in.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(k) => {
+                                if frozen.load(Ordering::SeqCst) {
+                                    continue; // swallowed: the client hears nothing more
+                                }
+                                if c_out.write_all(&buf[..k]).is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        ImapFreeze { port }
+    }
+}
