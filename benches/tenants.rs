@@ -729,18 +729,23 @@ impl Sink {
 /// A daemon's CPU seconds so far (user + system, from /proc) and peak RSS in MiB.
 fn cpu_and_rss(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, a)| a);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = 100.0; // USER_HZ
-    let cpu = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let hwm = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0);
-    (cpu / tick, hwm / 1024.0)
+    (cpu_seconds(&stat), hwm / 1024.0)
+}
+
+/// User + system CPU seconds of a `/proc/PID/stat` line (fields 14 and 15, counted after the
+/// command name, which may hold spaces and parentheses).
+fn cpu_seconds(stat: &str) -> f64 {
+    let after = stat.rsplit_once(')').map_or("", |(_, a)| a);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0 // USER_HZ
 }
 
 /// Established connections to 127.0.0.1:`port` (the daemons' IMAP sessions, before the
@@ -884,7 +889,6 @@ fn dovecot_polled(imap: &servers::Dovecot) -> usize {
         .count()
 }
 
-/// One case of the rush: `daemons` daemons on a fresh database, a fresh Dovecot and SMTP sink.
 /// CPU seconds (user + system) of every live process so far, by what it is: PostgreSQL,
 /// zaitaku, Dovecot, this bench (its APPEND threads and SMTP sink) and the rest. Where a
 /// slow answer waited when the machine is full is in the split (issue 21's rush).
@@ -899,15 +903,10 @@ fn cpu_by_kind() -> BTreeMap<&'static str, f64> {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        let (Some((head, after)), Some(comm)) =
-            (stat.rsplit_once(')'), stat.split_once('(').map(|(_, c)| c))
-        else {
+        let Some((_, comm)) = stat.split_once('(') else {
             continue;
         };
-        let comm = comm.split(')').next().unwrap_or(head);
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-            + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        let comm = comm.split(')').next().unwrap_or(comm);
         let kind = match comm {
             _ if pid == me => "bench",
             "postgres" => "PostgreSQL",
@@ -917,9 +916,25 @@ fn cpu_by_kind() -> BTreeMap<&'static str, f64> {
             }
             _ => "other",
         };
-        *out.entry(kind).or_insert(0.0) += ticks / 100.0; // USER_HZ
+        *out.entry(kind).or_insert(0.0) += cpu_seconds(&stat);
     }
     out
+}
+
+/// Each kind's CPU seconds between two samples of [`cpu_by_kind`], to `decimals` places.
+fn split_between(
+    before: &BTreeMap<&'static str, f64>,
+    after: &BTreeMap<&'static str, f64>,
+    decimals: usize,
+) -> String {
+    after
+        .iter()
+        .map(|(k, v)| {
+            let d = v - before.get(k).copied().unwrap_or(0.0);
+            format!("{k} {d:.decimals$} s")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The machine's busy and total CPU seconds so far (all cores, from /proc/stat).
@@ -951,12 +966,7 @@ fn busiest(every: Duration, done: &std::sync::atomic::AtomicBool) -> String {
         let now = (machine_cpu(), cpu_by_kind());
         let (busy, total) = (now.0.0 - last.0.0, now.0.1 - last.0.1);
         if total > 0.0 && best.as_ref().is_none_or(|b| busy / total > b.0) {
-            let kinds = now
-                .1
-                .iter()
-                .map(|(k, v)| format!("{k} {:.1} s", v - last.1.get(k).copied().unwrap_or(0.0)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let kinds = split_between(&last.1, &now.1, 1);
             best = Some((
                 busy / total,
                 format!(
@@ -971,6 +981,7 @@ fn busiest(every: Duration, done: &std::sync::atomic::AtomicBool) -> String {
     best.map_or_else(|| "not sampled".into(), |b| b.1)
 }
 
+/// One case of the rush: `daemons` daemons on a fresh database, a fresh Dovecot and SMTP sink.
 fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons: usize) {
     let env = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<usize>().ok());
     let tenants = env("ZAITAKU_BENCH_RUSH_TENANTS").unwrap_or(if full { 455 } else { 3 });
@@ -1179,12 +1190,7 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         cpu,
         cpu / drained.as_secs_f64() * 100.0,
     );
-    let kinds = machine1
-        .1
-        .iter()
-        .map(|(k, v)| format!("{k} {:.0} s", v - machine0.1.get(k).copied().unwrap_or(0.0)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let kinds = split_between(&machine0.1, &machine1.1, 0);
     println!(
         "  machine CPU while mail was appended: {:.0} of {:.0} CPU-seconds busy ({kinds}); busiest interval: {peak}",
         machine1.0.0 - machine0.0.0,

@@ -753,19 +753,18 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
         ));
     }
     let raw_timeout = raw.smtp_timeout_seconds;
+    let lease = raw.delivery_lease_seconds.unwrap_or(120).max(1);
     let mail = MailConfig {
         source: raw.source.unwrap_or_else(|| "maildir:data/inbox".into()),
         transport: raw.transport.unwrap_or_else(|| "file:data/outbox".into()),
         processed_folder: raw.processed_folder.filter(|f| !f.trim().is_empty()),
         poll_seconds: raw.poll_seconds.unwrap_or(10).max(1),
         retry_base_seconds: raw.retry_base_seconds.unwrap_or(30).max(1),
-        delivery_lease_seconds: raw.delivery_lease_seconds.unwrap_or(120).max(1),
+        delivery_lease_seconds: lease,
         // Unset, it stays below the lease however short that is set.
-        smtp_timeout_seconds: raw.smtp_timeout_seconds.unwrap_or_else(|| {
-            SMTP_TIMEOUT_SECONDS
-                .min(raw.delivery_lease_seconds.unwrap_or(120).saturating_sub(1))
-                .max(1)
-        }),
+        smtp_timeout_seconds: raw
+            .smtp_timeout_seconds
+            .unwrap_or_else(|| SMTP_TIMEOUT_SECONDS.min(lease - 1).max(1)),
         imap_timeout_seconds: raw.imap_timeout_seconds.unwrap_or(60),
         max_answers_per_address_per_day: raw.max_answers_per_address_per_day.unwrap_or(10),
         trust_authentication_results: raw
@@ -1483,36 +1482,13 @@ mod tests {
         let timeout =
             |toml: &str| Config::from_strs(None, toml, "").map(|c| c.mail.smtp_timeout_seconds);
         assert_eq!(timeout("").unwrap(), 60);
-        assert_eq!(
-            timeout(
-                "[mail]
-smtp_timeout_seconds = 15
-"
-            )
-            .unwrap(),
-            15
-        );
+        assert_eq!(timeout("[mail]\nsmtp_timeout_seconds = 15\n").unwrap(), 15);
         // Unset, it follows a short lease down.
-        assert_eq!(
-            timeout(
-                "[mail]
-delivery_lease_seconds = 2
-"
-            )
-            .unwrap(),
-            1
-        );
+        assert_eq!(timeout("[mail]\ndelivery_lease_seconds = 2\n").unwrap(), 1);
         for bad in [
-            "[mail]
-smtp_timeout_seconds = 120
-",
-            "[mail]
-delivery_lease_seconds = 30
-smtp_timeout_seconds = 45
-",
-            "[mail]
-smtp_timeout_seconds = 0
-",
+            "[mail]\nsmtp_timeout_seconds = 120\n",
+            "[mail]\ndelivery_lease_seconds = 30\nsmtp_timeout_seconds = 45\n",
+            "[mail]\nsmtp_timeout_seconds = 0\n",
         ] {
             let err = timeout(bad).unwrap_err();
             assert!(err.is_bad_input());

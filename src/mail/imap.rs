@@ -154,6 +154,13 @@ async fn answered<T>(
     })?
 }
 
+/// Says goodbye on the way out, waiting no longer than for any other command; a server that
+/// does not answer is left as it is.
+async fn log_out(cfg: &Config, mut s: ImapSession) {
+    let limit = Duration::from_secs(cfg.mail.imap_timeout_seconds);
+    let _ = tokio::time::timeout(limit, s.logout()).await;
+}
+
 fn imap_err(url: &ImapUrl, what: &str) -> impl Fn(async_imap::error::Error) -> Error {
     let name = url.display();
     let what = what.to_string();
@@ -245,11 +252,7 @@ async fn session(
         let validity = mb.uid_validity.unwrap_or(0);
         fetch_new(store, cfg, url, &mut s, (validity, woke), out, stop).await?;
         if *stop.borrow() {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(cfg.mail.imap_timeout_seconds),
-                s.logout(),
-            )
-            .await;
+            log_out(cfg, s).await;
             return Ok(());
         }
         // Mail the server announced while we fetched went to async-imap's unsolicited channel;
@@ -288,17 +291,13 @@ async fn session(
             })
             .await?;
             if stopped {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(cfg.mail.imap_timeout_seconds),
-                    s.logout(),
-                )
-                .await;
+                log_out(cfg, s).await;
                 return Ok(());
             }
         } else {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(cfg.mail.poll_seconds)) => {}
-                _ = stop.changed() => { let _ = tokio::time::timeout(Duration::from_secs(cfg.mail.imap_timeout_seconds), s.logout()).await; return Ok(()); }
+                _ = stop.changed() => { log_out(cfg, s).await; return Ok(()); }
             }
             // NOOP lets the server report new mail to a non-IDLE client.
             woke = std::time::Instant::now();
