@@ -788,6 +788,17 @@ fn latency_line(v: &mut [Duration]) -> String {
     )
 }
 
+/// How many mailboxes each daemon alive holds, by its last beat (`daemons`, migration 0024).
+async fn holdings(admin: &str) -> Vec<i64> {
+    let mut c = admin_conn(admin).await;
+    sqlx::query_scalar(
+        "SELECT holds FROM daemons WHERE alive_until >= extract(epoch from now())::bigint ORDER BY id",
+    )
+    .fetch_all(&mut c)
+    .await
+    .expect("daemons")
+}
+
 /// Starts `zaitaku run --all-tenants` with its log in `dir`.
 fn start_daemon(conf: &Path, n: usize, dir: &Path) -> Child {
     let log = std::fs::File::create(dir.join(format!("daemon-{n}.log"))).expect("log");
@@ -1001,7 +1012,6 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         rush_register(&admin, &app, &cfg, &codes, per).await;
         (admin, app)
     });
-    let _ = admin;
     let users: Vec<String> = codes.iter().map(bot).collect();
     let user_refs: Vec<&str> = users.iter().map(String::as_str).collect();
     // Dovecot learns of new mail in an IDLE session from inotify, one instance per IMAP
@@ -1055,16 +1065,25 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     let children: Vec<Child> = (0..daemons)
         .map(|n| start_daemon(&conf, n, dir.path()))
         .collect();
-    // Every daemon has its IDLE session on every city's mailbox.
-    while connections_to(imap.port) < tenants * daemons {
+    // Every city's mailbox has its IDLE session, in the daemon holding its lease, and the
+    // daemons have shared the mailboxes out (each its part, `mail::lease`).
+    let fair = tenants.div_ceil(daemons) as i64;
+    loop {
+        let holds = rt.block_on(holdings(&admin));
+        let sessions = connections_to(imap.port);
+        if sessions >= tenants
+            && holds.len() == daemons
+            && holds.iter().all(|h| *h >= fair - 1)
+            && holds.iter().sum::<i64>() == tenants as i64
+        {
+            break;
+        }
         assert!(
             t.elapsed() < Duration::from_secs(600),
-            "the daemons opened {} of {} IMAP sessions in 10 minutes; see {}",
-            connections_to(imap.port),
-            tenants * daemons,
+            "in 10 minutes the daemons opened {sessions} of {tenants} IMAP sessions and hold {holds:?} mailboxes; see {}",
             dir.path().display()
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(500));
     }
     let started = t.elapsed();
     std::thread::sleep(Duration::from_secs(if full { 20 } else { 2 }));
@@ -1078,8 +1097,9 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         .sum::<f64>()
         / t_idle.elapsed().as_secs_f64();
     println!(
-        "  {} IMAP sessions open {:.1} s after the start; idle, the daemon(s) spend {:.0} % of a core (load average {})",
-        tenants * daemons,
+        "  {} IMAP sessions open, the mailboxes shared out {:?}, {:.1} s after the start; idle, the daemon(s) spend {:.0} % of a core (load average {})",
+        tenants,
+        rt.block_on(holdings(&admin)),
         started.as_secs_f64(),
         idle_cpu * 100.0,
         load_average()

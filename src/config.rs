@@ -218,6 +218,10 @@ pub struct MailConfig {
     /// SELECT, SEARCH, a batch's FETCH, the flags); past it the session is dropped and opened
     /// again. Not IDLE, which waits for news by design.
     pub imap_timeout_seconds: u64,
+    /// An IMAP mailbox is read by the one daemon holding its lease (migration 0024); the holder
+    /// renews it every third of this, and a lease not renewed for this long (its daemon killed,
+    /// its host gone) is taken by another daemon.
+    pub mailbox_lease_seconds: u64,
     /// The loop breaker (RFC 3834 §2): at most this many automatic answers to one address a
     /// day, whatever the mail looks like; later mail is recorded as `rate_limited`.
     pub max_answers_per_address_per_day: u32,
@@ -408,6 +412,7 @@ struct RawMail {
     delivery_lease_seconds: Option<u64>,
     smtp_timeout_seconds: Option<u64>,
     imap_timeout_seconds: Option<u64>,
+    mailbox_lease_seconds: Option<u64>,
     max_answers_per_address_per_day: Option<u32>,
     trust_authentication_results: Option<String>,
     require_authenticated_reports: Option<bool>,
@@ -766,6 +771,7 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
             .smtp_timeout_seconds
             .unwrap_or_else(|| SMTP_TIMEOUT_SECONDS.min(lease - 1).max(1)),
         imap_timeout_seconds: raw.imap_timeout_seconds.unwrap_or(60),
+        mailbox_lease_seconds: raw.mailbox_lease_seconds.unwrap_or(MAILBOX_LEASE_SECONDS),
         max_answers_per_address_per_day: raw.max_answers_per_address_per_day.unwrap_or(10),
         trust_authentication_results: raw
             .trust_authentication_results
@@ -806,6 +812,17 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
             "expected a number of seconds, 1 or more, got 0",
         ));
     }
+    if mail.mailbox_lease_seconds < 3 {
+        // Renewed every third of it: a whole second at least.
+        return Err(field(
+            file,
+            "mail.mailbox_lease_seconds",
+            format!(
+                "expected a number of seconds, 3 or more, got {}",
+                mail.mailbox_lease_seconds
+            ),
+        ));
+    }
     if mail.smtp_timeout_seconds == 0
         || (raw_timeout.is_some() && mail.smtp_timeout_seconds >= mail.delivery_lease_seconds)
     {
@@ -822,6 +839,11 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
     }
     Ok(mail)
 }
+
+/// How long a mailbox's lease lasts unless `[mail] mailbox_lease_seconds` says otherwise: a
+/// killed daemon's mailbox is read again by another within about this long (at once by a
+/// daemon restarted on the same host).
+pub const MAILBOX_LEASE_SECONDS: u64 = 30;
 
 /// The most connections a pool may hold: at least one, and no more than PostgreSQL's default
 /// `max_connections` (100) would let a few processes share.
@@ -1460,6 +1482,22 @@ mod tests {
         }
         let err = Config::from_strs(None, "[retention]\nbody_days = 3\n", "").unwrap_err();
         assert!(err.to_string().contains("body_days"), "{err}");
+    }
+
+    #[test]
+    fn a_mailbox_lease_is_half_a_minute_unless_set_and_never_under_three_seconds() {
+        let c = Config::from_strs(None, "", "").unwrap();
+        assert_eq!(c.mail.mailbox_lease_seconds, 30);
+        let c = Config::from_strs(None, "[mail]\nmailbox_lease_seconds = 3\n", "").unwrap();
+        assert_eq!(c.mail.mailbox_lease_seconds, 3);
+        let err = Config::from_strs(None, "[mail]\nmailbox_lease_seconds = 2\n", "").unwrap_err();
+        assert!(err.is_bad_input());
+        assert!(
+            err.to_string().contains(
+                "mail.mailbox_lease_seconds: expected a number of seconds, 3 or more, got 2"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub struct Health {
     mailbox_watched: AtomicBool,
     /// The mail source is connected now (`zaitaku_mailbox_connected`).
     mailbox_connected: AtomicBool,
+    /// This process holds the IMAP mailbox's lease and reads it; another daemon on the same
+    /// database does while it is false (`zaitaku_mailbox_held`).
+    mailbox_held: AtomicBool,
     /// The Matrix connection works now (`zaitaku_matrix_connected`).
     matrix_connected: AtomicBool,
 }
@@ -37,6 +40,10 @@ impl Health {
         self.mailbox_connected.store(up, Ordering::Relaxed);
     }
 
+    pub fn set_mailbox_held(&self, held: bool) {
+        self.mailbox_held.store(held, Ordering::Relaxed);
+    }
+
     pub fn set_matrix_connected(&self, up: bool) {
         self.matrix_connected.store(up, Ordering::Relaxed);
     }
@@ -47,6 +54,10 @@ impl Health {
 
     pub fn mailbox_connected(&self) -> bool {
         self.mailbox_connected.load(Ordering::Relaxed)
+    }
+
+    pub fn mailbox_held(&self) -> bool {
+        self.mailbox_held.load(Ordering::Relaxed)
     }
 
     pub fn matrix_connected(&self) -> bool {

@@ -882,7 +882,7 @@ fn proc_start(pid: u32) -> Option<String> {
 /// Whether the process that `owner` names is known to have ended: same host, and it runs no
 /// more (the host was rebooted, or no process with that id and start time exists). A process
 /// on another host, or one we cannot tell about, is presumed alive: its leases run out.
-fn is_dead(owner: &str) -> bool {
+pub fn is_dead(owner: &str) -> bool {
     let parts: Vec<&str> = owner.split(' ').collect();
     let [h, boot, pid, start] = parts.as_slice() else {
         return false;

@@ -30,8 +30,9 @@ use std::sync::OnceLock;
 /// Tables that carry no tenant on purpose. `tenants` is the list of municipalities itself (read
 /// by `tenants list` and `survey --all-tenants` across all of them): on Citus a reference table.
 /// `_sqlx_migrations` is the migrator's bookkeeping: it stays a local table on the coordinator,
-/// where migrations run.
-const WITHOUT_TENANT: &[&str] = &["_sqlx_migrations", "tenants"];
+/// where migrations run. `daemons` (0024) is the daemons' beat: a process name, a time and two
+/// counts, no city's data; on Citus a local table on the coordinator, which every daemon reaches.
+const WITHOUT_TENANT: &[&str] = &["_sqlx_migrations", "daemons", "tenants"];
 
 /// Which of them Citus would hold as reference tables (a copy on every node).
 const REFERENCE_TABLES: &[&str] = &["tenants"];

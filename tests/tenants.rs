@@ -1069,3 +1069,149 @@ fn two_cities_ingesting_at_once_on_a_one_connection_pool_both_go_through() {
         root.close().await;
     });
 }
+
+/// The mailbox-lease term of the lease tests: short, so that a hand-over shows in seconds.
+fn with_short_mailbox_leases(zt: &Zt) {
+    let cfg = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
+    zt.write(
+        "config/zaitaku.toml",
+        &cfg.replacen("[mail]\n", "[mail]\nmailbox_lease_seconds = 3\n", 1),
+    );
+}
+
+/// (serves, holds) of each daemon alive on the database, as their last beats said.
+fn daemons(zt: &Zt) -> Vec<(i64, i64)> {
+    helpers::sql(zt, async |pool| {
+        use sqlx::Row;
+        sqlx::query("SELECT serves, holds FROM daemons ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
+            .collect()
+    })
+}
+
+/// How many messages a daemon's log says it fetched and stored, over all its batches.
+fn fetched(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("mailbox batch done"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("messages="))
+                .and_then(|n| n.parse::<usize>().ok())
+        })
+        .sum()
+}
+
+/// Issue 21's second daemon: every daemon watched every mailbox, fetched and stored each mail,
+/// and all but one lost on the unique key: twice the work for nothing. Now the cities'
+/// mailboxes are shared out by lease, two each, and each mail is fetched by one daemon.
+#[test]
+fn two_daemons_share_the_mailboxes_out_and_each_mail_is_fetched_once() {
+    const C: &str = "011002"; // 札幌市
+    const D: &str = "141003"; // 横浜市
+    let Some(served) = served_cities(false, &[C, D]) else {
+        return;
+    };
+    let Served { zt, imap, smtp, .. } = served;
+    for (code, name, mark) in [(C, "札幌市", "札幌"), (D, "横浜市", "横浜")] {
+        city_config(&zt, &imap, code);
+        zt.ok(&["tenants", "add", "--code", code, "--name", name]);
+        load_city(&zt, code, mark);
+    }
+    with_short_mailbox_leases(&zt);
+    let first = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    until(&first, 60, "the first daemon holding every mailbox", || {
+        daemons(&zt) == [(4, 4)]
+    });
+    let second = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    until(&second, 60, "the mailboxes shared out two and two", || {
+        daemons(&zt) == [(4, 2), (4, 2)]
+    });
+    let text =
+        String::from_utf8(std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap()).unwrap();
+    const N: usize = 3;
+    for i in 0..N {
+        for code in [A, B, C, D] {
+            let mail = text.replacen(
+                "Message-ID: <20210112082735.1001@",
+                &format!("Message-ID: <shared{i}.20210112082735.1001@"),
+                1,
+            );
+            imap.append_as(&bot(code), mail.as_bytes(), DAY);
+        }
+    }
+    until(&first, 90, "every mail of the four cities answered", || {
+        [A, B, C, D]
+            .iter()
+            .all(|code| acks_from(&smtp, code).len() >= N)
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let one = stop_daemon(&zt, first);
+    let two = stop_daemon(&zt, second);
+    for code in [A, B, C, D] {
+        assert_eq!(acks_from(&smtp, code).len(), N, "{code}: one answer a mail");
+    }
+    assert_eq!(
+        fetched(&one) + fetched(&two),
+        4 * N,
+        "each mail fetched and stored by one daemon\n--- first ---\n{one}\n--- second ---\n{two}"
+    );
+    assert!(
+        fetched(&one) > 0 && fetched(&two) > 0,
+        "both daemons read mail\n--- first ---\n{one}\n--- second ---\n{two}"
+    );
+    assert!(
+        one.contains("mailbox handed to a daemon short of its part"),
+        "{one}"
+    );
+}
+
+/// A daemon killed (`kill -9`) while it holds mailboxes: the other daemon on the database reads
+/// them at once (it knows the process of this host is gone) and answers their mail, once.
+#[test]
+fn a_killed_daemons_mailboxes_are_read_by_the_other_daemon() {
+    let Some(served) = served_cities(false, &[]) else {
+        return;
+    };
+    let Served { zt, imap, smtp, .. } = served;
+    with_short_mailbox_leases(&zt);
+    let first = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    until(
+        &first,
+        60,
+        "the first daemon holding both mailboxes",
+        || daemons(&zt) == [(2, 2)],
+    );
+    let second = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
+    until(&second, 60, "the mailboxes shared out one and one", || {
+        daemons(&zt) == [(2, 1), (2, 1)]
+    });
+    let (mut child, log) = first;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text =
+        String::from_utf8(std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap()).unwrap();
+    for code in [A, B] {
+        imap.append_as(&bot(code), text.as_bytes(), DAY);
+    }
+    until(
+        &second,
+        30,
+        "both cities' mail answered by the survivor",
+        || [A, B].iter().all(|code| acks_from(&smtp, code).len() == 1),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let survivor = stop_daemon(&zt, second);
+    let killed = std::fs::read_to_string(log).unwrap_or_default();
+    for code in [A, B] {
+        assert_eq!(acks_from(&smtp, code).len(), 1, "{code}: one answer");
+    }
+    assert!(
+        survivor.contains("took over the mailbox of a daemon that ended"),
+        "{survivor}\n--- killed ---\n{killed}"
+    );
+    assert_eq!(fetched(&survivor), 2, "{survivor}");
+}

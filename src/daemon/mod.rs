@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mail::lease::Fleet;
 use crate::mail::transport::Transport;
 use crate::outbox::channel::Channels;
 use crate::store::Store;
@@ -40,7 +41,8 @@ pub async fn run(
     prepare(&store, &cfg, clock).await?;
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    spawn_tasks(&mut tasks, &cfg, &store, &city, web, &stop);
+    let fleet = join_fleet(&cfg, &store, clock, &mut tasks, &stop).await?;
+    spawn_tasks(&mut tasks, (&cfg, &store), &city, (web, &fleet), &stop);
     tracing::info!(source = %crate::store::redact(&cfg.mail.source), transport = %crate::store::redact(&cfg.mail.transport),
         tick = %cfg.daemon.tick.0, "zaitaku running");
     let mut early: Option<Result<()>> = None;
@@ -92,15 +94,29 @@ async fn prepare(store: &Store, cfg: &Config, clock: Clock) -> Result<()> {
     Ok(())
 }
 
+/// This daemon among the others on the database (`mail::lease`): it beats once before any
+/// mailbox is claimed, so that a daemon joining others takes only its part, then every tick.
+async fn join_fleet(
+    cfg: &Config,
+    store: &Store,
+    clock: Clock,
+    tasks: &mut JoinSet<Result<()>>,
+    stop: &watch::Receiver<bool>,
+) -> Result<Arc<Fleet>> {
+    let fleet = Fleet::new(cfg.mail.mailbox_lease_seconds);
+    fleet.beat(store, clock).await?;
+    tasks.spawn(fleet.clone().run_beats(store.clone(), clock, stop.clone()));
+    Ok(fleet)
+}
+
 /// Starts the daemon's tasks: the web (when configured), the mailbox, Matrix (when
 /// configured), delivery, the directory sync (when scheduled) and the scheduler. Each stops
 /// when `stop` turns true.
 fn spawn_tasks(
     tasks: &mut JoinSet<Result<()>>,
-    cfg: &Config,
-    store: &Store,
+    (cfg, store): (&Config, &Store),
     city: &City,
-    web: Option<tokio::net::TcpListener>,
+    (web, fleet): (Option<tokio::net::TcpListener>, &Arc<Fleet>),
     stop: &watch::Receiver<bool>,
 ) {
     let City {
@@ -138,6 +154,7 @@ fn spawn_tasks(
             channels.clone(),
             clock,
             health.clone(),
+            fleet.clone(),
             stop.clone(),
         ));
     }

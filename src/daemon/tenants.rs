@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -22,6 +23,7 @@ use tokio::task::JoinSet;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mail::lease::Fleet;
 use crate::store::{Store, TenantCode};
 use crate::web::Hosts;
 
@@ -51,7 +53,12 @@ pub async fn run_all_tenants(
     let (stop_tx, stop) = watch::channel(false);
     let hosts: Hosts = Hosts::default();
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
-    let mut city = Cities::default();
+    let fleet = super::join_fleet(&shared, &root, clock, &mut tasks, &stop).await?;
+    let mut city = Cities {
+        served: BTreeSet::new(),
+        host_of: HashMap::new(),
+        fleet,
+    };
     // At the start every tenant's configuration must be good: the operator is watching.
     city.start_new(&root, (&load, clock), &hosts, &mut tasks, &stop, true)
         .await?;
@@ -90,10 +97,11 @@ pub async fn run_all_tenants(
 }
 
 /// The tenants this process serves, and which of them holds which host name.
-#[derive(Default)]
 struct Cities {
     served: BTreeSet<String>,
     host_of: HashMap<String, String>,
+    /// This daemon among the others on the database: which cities' mailboxes it reads.
+    fleet: Arc<Fleet>,
 }
 
 /// A tenant ready to start: its configuration read and checked, its handle on the pool.
@@ -201,7 +209,13 @@ impl Cities {
         stop: &watch::Receiver<bool>,
     ) -> Result<()> {
         super::prepare(&r.store, &r.cfg, r.city.clock).await?;
-        super::spawn_tasks(tasks, &r.cfg, &r.store, &r.city, None, stop);
+        super::spawn_tasks(
+            tasks,
+            (&r.cfg, &r.store),
+            &r.city,
+            (None, &self.fleet),
+            stop,
+        );
         match &r.host {
             Some(h) => {
                 let (router, sweep) = crate::web::hosted(

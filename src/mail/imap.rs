@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::{Ingestor, Raw};
+use crate::mail::lease::{Fleet, LetGo};
 use crate::mail::server_url::{self, Refused, percent_decode};
 use crate::mail::transport::Transport;
 use crate::outbox::channel::Channels;
@@ -167,7 +168,10 @@ fn imap_err(url: &ImapUrl, what: &str) -> impl Fn(async_imap::error::Error) -> E
     move |e| Error::Mail(format!("{name}: {what}: {e}"))
 }
 
-/// The source loop: returns when `stop` turns true, after the batch in hand is committed.
+/// The source loop: returns when `stop` turns true, after the batch in hand is committed. The
+/// mailbox is read only while this daemon holds its lease (`fleet`, see `mail::lease`); while
+/// another daemon holds it, this one stands by and takes it over when that one stops or dies.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     store: Store,
     cfg: Config,
@@ -175,25 +179,77 @@ pub async fn run(
     channels: Channels,
     clock: crate::clock::Clock,
     health: crate::health::SharedHealth,
+    fleet: std::sync::Arc<Fleet>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let url = ImapUrl::parse(&cfg.mail.source)?;
+    let key = url.display();
+    fleet.serve(true);
+    let mut outcome = Ok(());
+    while fleet.acquire(&store, &key, clock, &mut stop).await {
+        tracing::info!(mailbox = %key, "mailbox lease taken: this daemon reads it");
+        health.set_mailbox_held(true);
+        // `lost` ends the reading (after the batch in hand) when the lease is let go;
+        // `ended` tells the lease the reading returned by itself.
+        let (lost_tx, mut lost) = watch::channel(false);
+        let (ended_tx, mut ended) = watch::channel(false);
+        let reading = async {
+            let r = read(
+                &store,
+                &cfg,
+                &url,
+                (&transport, &channels, clock),
+                &mut lost,
+                &health,
+            )
+            .await;
+            let _ = ended_tx.send(true);
+            r
+        };
+        let holding = async {
+            let why = fleet.keep(&store, &key, clock, &mut stop, &mut ended).await;
+            let _ = lost_tx.send(true);
+            why
+        };
+        let (r, why) = tokio::join!(reading, holding);
+        health.set_mailbox_held(false);
+        health.set_mailbox_connected(false);
+        fleet.let_go(&store, &key, clock, why).await;
+        match why {
+            LetGo::Lost => {
+                tracing::warn!(mailbox = %key, "another daemon took the mailbox's lease; this one stands by")
+            }
+            LetGo::HandedOver => {
+                tracing::info!(mailbox = %key, "mailbox handed to a daemon short of its part")
+            }
+            LetGo::Stopped | LetGo::Ended => {}
+        }
+        if r.is_err() || why == LetGo::Stopped {
+            outcome = r;
+            break;
+        }
+    }
+    fleet.serve(false);
+    outcome
+}
+
+/// Reads the mailbox until `stop` turns true: a session, opened again with growing pauses
+/// whenever it breaks.
+async fn read(
+    store: &Store,
+    cfg: &Config,
+    url: &ImapUrl,
+    out: (&Transport, &Channels, crate::clock::Clock),
+    stop: &mut watch::Receiver<bool>,
+    health: &crate::health::Health,
+) -> Result<()> {
     let mut backoff = Duration::from_secs(1);
     let mut connected = false;
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        match session(
-            &store,
-            &cfg,
-            &url,
-            (&transport, &channels, clock),
-            &mut stop,
-            (&mut connected, &health),
-        )
-        .await
-        {
+        match session(store, cfg, url, out, stop, (&mut connected, health)).await {
             Ok(()) => return Ok(()),
             Err(e) => {
                 if connected {

@@ -4,6 +4,7 @@ pub mod address;
 pub mod auth;
 pub mod format;
 pub mod imap;
+pub mod lease;
 pub mod maildir;
 pub mod parse;
 pub mod server_url;

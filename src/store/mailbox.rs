@@ -38,3 +38,136 @@ pub async fn save_mailbox_state(
     .await?;
     Ok(())
 }
+
+/// A daemon's row in `daemons` (migration 0024), as another daemon reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Daemon {
+    pub id: String,
+    /// How many mailboxes it reads when it holds its part, and how many it holds.
+    pub serves: i64,
+    pub holds: i64,
+}
+
+impl Store {
+    /// Takes `mailbox`'s lease for `me` until `until` (epoch seconds) when it is free, already
+    /// `me`'s, or ran out before `free_before`. `None` when `me` holds it now; otherwise the
+    /// holder, who keeps it.
+    pub async fn claim_mailbox(
+        &self,
+        mailbox: &str,
+        me: &str,
+        until: i64,
+        free_before: i64,
+    ) -> Result<Option<String>> {
+        let mut c = self.conn().await?;
+        let took = sqlx::query(
+            "INSERT INTO mailbox_leases (mailbox, owner, lease_until) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant, mailbox) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+             WHERE mailbox_leases.owner = excluded.owner OR mailbox_leases.lease_until < $4",
+        )
+        .bind(mailbox)
+        .bind(me)
+        .bind(until)
+        .bind(free_before)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        if took == 1 {
+            return Ok(None);
+        }
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT owner FROM mailbox_leases WHERE mailbox = $1")
+                .bind(mailbox)
+                .fetch_optional(&mut *c)
+                .await?;
+        // Gone between the two statements (never deleted today): free, say so by no owner.
+        Ok(Some(owner.unwrap_or_default()))
+    }
+
+    /// Takes `mailbox`'s lease from `owner` (a daemon known to have ended); false when another
+    /// took it first.
+    pub async fn take_mailbox_from(
+        &self,
+        mailbox: &str,
+        owner: &str,
+        me: &str,
+        until: i64,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE mailbox_leases SET owner = $1, lease_until = $2 WHERE mailbox = $3 AND owner = $4",
+        )
+        .bind(me)
+        .bind(until)
+        .bind(mailbox)
+        .bind(owner)
+        .execute(&mut *self.conn().await?)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Moves `me`'s lease on `mailbox` to `until`: renewed when `until` is ahead, given back
+    /// when it is now. False when `me` holds it no longer.
+    pub async fn renew_mailbox(&self, mailbox: &str, me: &str, until: i64) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE mailbox_leases SET lease_until = $1 WHERE mailbox = $2 AND owner = $3",
+        )
+        .bind(until)
+        .bind(mailbox)
+        .bind(me)
+        .execute(&mut *self.conn().await?)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Says `me` runs until `alive_until`, reading `holds` of the `serves` mailboxes it would
+    /// read, and returns every daemon alive at `now`, `me` included. Rows of daemons gone for a
+    /// day are removed on the way.
+    pub async fn daemon_beat(
+        &self,
+        me: &Daemon,
+        alive_until: i64,
+        now: i64,
+    ) -> Result<Vec<Daemon>> {
+        let mut c = self.conn().await?;
+        sqlx::query(
+            "INSERT INTO daemons (id, alive_until, serves, holds) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET alive_until = excluded.alive_until,
+             serves = excluded.serves, holds = excluded.holds",
+        )
+        .bind(&me.id)
+        .bind(alive_until)
+        .bind(me.serves)
+        .bind(me.holds)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM daemons WHERE alive_until < $1")
+            .bind(now - 86_400)
+            .execute(&mut *c)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT id, serves, holds FROM daemons WHERE alive_until >= $1 ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(&mut *c)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Daemon {
+                id: r.get(0),
+                serves: r.get(1),
+                holds: r.get(2),
+            })
+            .collect())
+    }
+
+    /// `id` has stopped: the others share its part from their next beat.
+    pub async fn daemon_gone(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM daemons WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.conn().await?)
+            .await?;
+        Ok(())
+    }
+}

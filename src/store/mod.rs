@@ -181,6 +181,7 @@ migrations![
     ("0021", "tenant_first_indexes"),
     ("0022", "tenant_first_lookups"),
     ("0023", "directory_changes"),
+    ("0024", "mailbox_leases"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.

@@ -24,6 +24,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "escalations",
     "digests",
     "mailbox_state",
+    "mailbox_leases",
     "users",
     "sessions",
     "api_tokens",

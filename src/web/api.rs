@@ -185,6 +185,16 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
     let _ = writeln!(out, "zaitaku_mailbox_watched {}", u8::from(watched));
     let _ = writeln!(
         out,
+        "# HELP zaitaku_mailbox_held 1 while this process holds the IMAP mailbox's lease and reads it; 0 while another daemon on the database does (or the source is a Maildir)."
+    );
+    let _ = writeln!(out, "# TYPE zaitaku_mailbox_held gauge");
+    let _ = writeln!(
+        out,
+        "zaitaku_mailbox_held {}",
+        u8::from(app.health.mailbox_held())
+    );
+    let _ = writeln!(
+        out,
         "# HELP zaitaku_matrix_connected 1 while this process's Matrix /sync works (zaitaku run with [chat.matrix]); 0 otherwise."
     );
     let _ = writeln!(out, "# TYPE zaitaku_matrix_connected gauge");
