@@ -705,3 +705,54 @@ fn an_imap_server_silent_in_the_middle_of_a_command_costs_a_reconnect_not_the_ma
         );
     }
 }
+
+/// Two daemons on one database and one mailbox (a stand-by for the city's daemon): only the
+/// lease holder reads it, so each mail is fetched and stored once; when the holder stops, the
+/// other reads the mailbox at once and answers the next mail. Before the leases both read
+/// every mail and the second lost each one on the unique key.
+#[test]
+fn a_standby_daemon_reads_nothing_until_the_first_stops_then_takes_over_at_once() {
+    for b in helpers::backends() {
+        let imap = Dovecot::start();
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start(dir.path());
+        let zt = world(b, &imap, &smtp);
+        let cfg = std::fs::read_to_string(zt.path("config/zaitaku.toml")).unwrap();
+        zt.write(
+            "config/zaitaku.toml",
+            &cfg.replacen("[mail]\n", "[mail]\nmailbox_lease_seconds = 3\n", 1),
+        );
+        let log =
+            |d: &(Child, std::path::PathBuf)| std::fs::read_to_string(&d.1).unwrap_or_default();
+        let first = zt.start_run(Some("info"));
+        eventually(30, "the first daemon reading the mailbox", || {
+            log(&first).contains("mailbox connected")
+        });
+        let second = zt.start_run(Some("info"));
+        eventually(30, "the second daemon standing by", || {
+            log(&second).contains("this one stands by")
+        });
+        imap.append(&variant(1), DAY);
+        eventually(20, "the first mail answered", || smtp.received().len() == 1);
+        let (status, one) = zt.stop_run(first);
+        assert!(status.success(), "{one}");
+        eventually(10, "the second daemon reading the mailbox", || {
+            log(&second).contains("mailbox connected")
+        });
+        imap.append(&variant(2), DAY);
+        eventually(20, "the second mail answered", || {
+            smtp.received().len() == 2
+        });
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let (status, two) = zt.stop_run(second);
+        assert!(status.success(), "{two}");
+        let batches = |l: &str| l.matches("mailbox batch done").count();
+        assert_eq!(
+            (batches(&one), batches(&two)),
+            (1, 1),
+            "{b:?}: each mail fetched by one daemon\n--- first ---\n{one}\n--- second ---\n{two}"
+        );
+        assert_eq!(smtp.received().len(), 2, "{b:?}: one answer a mail");
+        assert_eq!(report_count(&zt), 2, "{b:?}");
+    }
+}
