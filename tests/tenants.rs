@@ -1127,9 +1127,14 @@ fn two_daemons_share_the_mailboxes_out_and_each_mail_is_fetched_once() {
         daemons(&zt) == [(4, 4)]
     });
     let second = zt.start_run_with(&["run", "--all-tenants"], Some("info"));
-    until(&second, 60, "the mailboxes shared out two and two", || {
-        daemons(&zt) == [(4, 2), (4, 2)]
-    });
+    if !within(60, || daemons(&zt) == [(4, 2), (4, 2)]) {
+        panic!(
+            "the mailboxes not shared out two and two: {:?}\n--- first ---\n{}\n--- second ---\n{}",
+            daemons(&zt),
+            std::fs::read_to_string(&first.1).unwrap_or_default(),
+            std::fs::read_to_string(&second.1).unwrap_or_default()
+        );
+    }
     let text =
         String::from_utf8(std::fs::read(fixture("mail/01-start-iso2022jp.eml")).unwrap()).unwrap();
     const N: usize = 3;
