@@ -172,7 +172,7 @@ impl Fleet {
             }
             match self.try_claim(store, mailbox, clock).await {
                 Ok(None) => return true,
-                Ok(Some(owner)) if !told => {
+                Ok(Some(owner)) if !told && !owner.is_empty() => {
                     tracing::info!(mailbox = %mailbox, owner = %owner, "mailbox read by another daemon; this one stands by");
                     told = true;
                 }
@@ -311,9 +311,10 @@ impl Fleet {
         if why == LetGo::Lost {
             return;
         }
-        // Ran out a moment ago: free for any daemon within its part, not an orphan.
+        // Ran out a moment ago and nobody's: free for any daemon within its part, not an
+        // orphan. This one's own claim would otherwise take it straight back.
         if let Err(e) = store
-            .renew_mailbox(mailbox, &self.me, epoch(clock.now()) - 1)
+            .release_mailbox(mailbox, &self.me, epoch(clock.now()) - 1)
             .await
         {
             tracing::warn!(mailbox = %mailbox, error = %e, "cannot give the mailbox's lease back; it runs out by itself");

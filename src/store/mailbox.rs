@@ -49,9 +49,9 @@ pub struct Daemon {
 }
 
 impl Store {
-    /// Takes `mailbox`'s lease for `me` until `until` (epoch seconds) when it is free, already
-    /// `me`'s, or ran out before `free_before`. `None` when `me` holds it now; otherwise the
-    /// holder, who keeps it.
+    /// Takes `mailbox`'s lease for `me` until `until` (epoch seconds) when nobody has it yet or
+    /// it ran out before `free_before`. `None` when `me` holds it now; otherwise the holder
+    /// (empty when it was given back), who keeps it.
     pub async fn claim_mailbox(
         &self,
         mailbox: &str,
@@ -63,7 +63,7 @@ impl Store {
         let took = sqlx::query(
             "INSERT INTO mailbox_leases (mailbox, owner, lease_until) VALUES ($1, $2, $3)
              ON CONFLICT (tenant, mailbox) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
-             WHERE mailbox_leases.owner = excluded.owner OR mailbox_leases.lease_until < $4",
+             WHERE mailbox_leases.lease_until < $4",
         )
         .bind(mailbox)
         .bind(me)
@@ -106,8 +106,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Moves `me`'s lease on `mailbox` to `until`: renewed when `until` is ahead, given back
-    /// when it is now. False when `me` holds it no longer.
+    /// Moves `me`'s lease on `mailbox` to `until`. False when `me` holds it no longer.
     pub async fn renew_mailbox(&self, mailbox: &str, me: &str, until: i64) -> Result<bool> {
         let n = sqlx::query(
             "UPDATE mailbox_leases SET lease_until = $1 WHERE mailbox = $2 AND owner = $3",
@@ -119,6 +118,20 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    /// Gives `me`'s lease on `mailbox` back, run out at `at` and held by nobody: a daemon within
+    /// its part takes it at its next look (`me` too, but only then, not at once).
+    pub async fn release_mailbox(&self, mailbox: &str, me: &str, at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE mailbox_leases SET owner = '', lease_until = $1 WHERE mailbox = $2 AND owner = $3",
+        )
+        .bind(at)
+        .bind(mailbox)
+        .bind(me)
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(())
     }
 
     /// Says `me` runs until `alive_until`, reading `holds` of the `serves` mailboxes it would
