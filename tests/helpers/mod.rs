@@ -329,6 +329,17 @@ impl Zt {
         if let Some(level) = log_level {
             cmd.env("ZAITAKU_LOG", level);
         }
+        // A test that fails before it stops its daemon must not leave it running: the daemons
+        // of failed tests once held PostgreSQL's 100 connections and failed every test after
+        // them. The daemon is killed when the test's thread ends, whichever way.
+        // SAFETY: prctl is async-signal-safe and touches only the child about to exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
