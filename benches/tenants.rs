@@ -25,7 +25,8 @@
 //! and keeps the survey's data for the next run: `ZAITAKU_BENCH_FRESH=1` builds it again).
 //! `ZAITAKU_BENCH_TENANTS_PARTS=survey` or `=rush` runs one part; `ZAITAKU_BENCH_RUNS` times the
 //! survey more than once; `ZAITAKU_BENCH_RUSH_TENANTS=N` and `ZAITAKU_BENCH_RUSH_SECONDS=S` make
-//! the rush smaller and shorter, `ZAITAKU_BENCH_RUSH_DAEMONS=1,2` picks its cases and
+//! the rush smaller and shorter, `ZAITAKU_BENCH_RUSH_BACKLOG=1` appends it all while the
+//! daemons stand still and times their answering it, `ZAITAKU_BENCH_RUSH_DAEMONS=1,2` picks its cases and
 //! `ZAITAKU_BENCH_KEEP_LOGS=DIR` keeps the daemons' logs; `ZAITAKU_BENCH_BIN` times another build. Run as a test (`cargo test
 //! --all-targets`, without `--bench`) it does the same on a few tenants and teleworkers, so that
 //! CI keeps it working; without a PostgreSQL URL it says so and does nothing.
@@ -814,6 +815,13 @@ fn start_daemon(conf: &Path, n: usize, dir: &Path) -> Child {
         .expect("start zaitaku run")
 }
 
+/// Sends `sig` (`-STOP`, `-CONT`) to a daemon.
+fn signal(child: &Child, sig: &str) {
+    let _ = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status();
+}
+
 fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -1138,6 +1146,14 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     for m in mails {
         queues[m.tenant % senders].push(m);
     }
+    // The backlog case (`ZAITAKU_BENCH_RUSH_BACKLOG=1`): the daemons are stopped (SIGSTOP,
+    // their IDLE sessions kept), every mail is appended as fast as the bench can, and the
+    // daemons go on: how fast they answer a backlog is their capacity, with no APPEND
+    // competing for the cores.
+    let backlog = std::env::var("ZAITAKU_BENCH_RUSH_BACKLOG").is_ok_and(|v| v == "1");
+    if backlog {
+        children.iter().for_each(|c| signal(c, "-STOP"));
+    }
     let cpu0: f64 = children.iter().map(|c| cpu_and_rss(c.id()).0).sum();
     let load_before = load_average();
     let machine0 = (machine_cpu(), cpu_by_kind());
@@ -1156,7 +1172,9 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
                     let mut conns: HashMap<usize, Imap> = HashMap::new();
                     let mut out = Vec::with_capacity(q.len());
                     for m in q {
-                        if let Some(wait) = (start + m.at).checked_duration_since(Instant::now()) {
+                        if let Some(wait) = (start + m.at).checked_duration_since(Instant::now())
+                            && !backlog
+                        {
                             std::thread::sleep(wait);
                         }
                         let c = conns
@@ -1178,10 +1196,26 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         (sent, sampler.join().expect("sampler"))
     });
     let appended = start.elapsed();
+    let resumed = Instant::now();
+    if backlog {
+        children.iter().for_each(|c| signal(c, "-CONT"));
+    }
     let machine1 = (machine_cpu(), cpu_by_kind());
     let load_peak = load_average();
     let answered = sink.wait_all(&ids, Duration::from_secs(600));
     let drained = start.elapsed();
+    if backlog {
+        let (first, _) = sink.firsts();
+        let last = first.values().max().copied().unwrap_or(resumed);
+        let took = last.saturating_duration_since(resumed).as_secs_f64();
+        println!(
+            "  backlog: {} mails appended in {:.1} s while the daemon(s) stood still; all answered {took:.1} s after they went on: {:.0} answers/s (load average {})",
+            ids.len(),
+            appended.as_secs_f64(),
+            answered as f64 / took.max(0.001),
+            load_average()
+        );
+    }
     // Time for a second answer to any of them, were one coming.
     std::thread::sleep(Duration::from_secs(if full { 10 } else { 3 }));
     let (first, twice) = sink.firsts();
