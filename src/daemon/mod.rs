@@ -280,6 +280,10 @@ async fn maildir_loop(
 /// out at once (`outbox::deliver_now` after each batch).
 const DELIVERY_IDLE: Duration = Duration::from_secs(5);
 
+/// How long a city's answer may wait for the daemon reading its mailbox before a daemon
+/// standing by for that city sends it itself.
+const STANDBY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// Delivers the outbox whenever something in it is due: it sleeps until the earliest row is
 /// (a retry's backoff, a probe of a server that was away, the lease of a process that died
 /// ending), at most `DELIVERY_IDLE`.
@@ -290,16 +294,26 @@ async fn delivery_loop(
         transport,
         channels,
         clock,
-        ..
+        health,
     }: City,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
+    let imap = !cfg.mail.source.starts_with("maildir:");
     loop {
+        // While another daemon reads the city's mailbox, it answers each batch as it stores
+        // it; this one sends only what has waited `STANDBY_GRACE` (that daemon stuck or
+        // gone). Two daemons sending the same city's fresh answers fought over its rows, and
+        // a backlog went out at half the rate of one daemon (docs/benchmarks.md).
+        let grace = if imap && !health.mailbox_held() {
+            STANDBY_GRACE
+        } else {
+            chrono::TimeDelta::zero()
+        };
         // What is due is read first, and delivery tried only when something is: a city with
         // nothing to send costs one statement a round, not two (455 idle cities made 182
         // statements a second, docs/benchmarks.md).
         let wait = match crate::outbox::next_due(&store).await {
-            Ok(Some(at)) if at <= clock.now() => {
+            Ok(Some(at)) if at + grace <= clock.now() => {
                 match crate::outbox::deliver_with(&store, &transport, &channels, &cfg, clock.now())
                     .await
                 {
@@ -321,7 +335,7 @@ async fn delivery_loop(
                     }
                 }
             }
-            Ok(Some(at)) => clock.until(at),
+            Ok(Some(at)) => clock.until(at + grace),
             Ok(None) => DELIVERY_IDLE,
             Err(e) => {
                 tracing::error!(error = %e, "outbox: cannot read what is due");
