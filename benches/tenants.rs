@@ -1208,12 +1208,17 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         let (first, _) = sink.firsts();
         let last = first.values().max().copied().unwrap_or(resumed);
         let took = last.saturating_duration_since(resumed).as_secs_f64();
+        // Where the cores went while the backlog was answered (a little after, up to now).
+        let machine2 = (machine_cpu(), cpu_by_kind());
         println!(
-            "  backlog: {} mails appended in {:.1} s while the daemon(s) stood still; all answered {took:.1} s after they went on: {:.0} answers/s (load average {})",
+            "  backlog: {} mails appended in {:.1} s while the daemon(s) stood still; all answered {took:.1} s after they went on: {:.0} answers/s (load average {}); machine CPU meanwhile: {:.0} of {:.0} CPU-seconds busy ({})",
             ids.len(),
             appended.as_secs_f64(),
             answered as f64 / took.max(0.001),
-            load_average()
+            load_average(),
+            machine2.0.0 - machine1.0.0,
+            machine2.0.1 - machine1.0.1,
+            split_between(&machine1.1, &machine2.1, 0),
         );
     }
     // Time for a second answer to any of them, were one coming.
