@@ -169,40 +169,33 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
     let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"queued\"}} {queued}");
     let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"sent\"}} {sent}");
     let _ = writeln!(out, "zaitaku_outbox_messages{{state=\"failed\"}} {failed}");
-    let _ = writeln!(
-        out,
-        "# HELP zaitaku_mailbox_connected 1 while this process's mail source is connected (zaitaku run); 0 otherwise."
-    );
-    let _ = writeln!(out, "# TYPE zaitaku_mailbox_connected gauge");
-    let watched = app.health.mailbox_watched();
-    let connected = app.health.mailbox_connected();
-    let _ = writeln!(out, "zaitaku_mailbox_connected {}", u8::from(connected));
-    let _ = writeln!(
-        out,
-        "# HELP zaitaku_mailbox_watched 1 when this process reads the mail source (zaitaku run), 0 for zaitaku web alone."
-    );
-    let _ = writeln!(out, "# TYPE zaitaku_mailbox_watched gauge");
-    let _ = writeln!(out, "zaitaku_mailbox_watched {}", u8::from(watched));
-    let _ = writeln!(
-        out,
-        "# HELP zaitaku_mailbox_held 1 while this process holds the IMAP mailbox's lease and reads it; 0 while another daemon on the database does (or the source is a Maildir)."
-    );
-    let _ = writeln!(out, "# TYPE zaitaku_mailbox_held gauge");
-    let _ = writeln!(
-        out,
-        "zaitaku_mailbox_held {}",
-        u8::from(app.health.mailbox_held())
-    );
-    let _ = writeln!(
-        out,
-        "# HELP zaitaku_matrix_connected 1 while this process's Matrix /sync works (zaitaku run with [chat.matrix]); 0 otherwise."
-    );
-    let _ = writeln!(out, "# TYPE zaitaku_matrix_connected gauge");
-    let _ = writeln!(
-        out,
-        "zaitaku_matrix_connected {}",
-        u8::from(app.health.matrix_connected())
-    );
+    let h = &app.health;
+    for (name, help, on) in [
+        (
+            "zaitaku_mailbox_connected",
+            "1 while this process's mail source is connected (zaitaku run); 0 otherwise.",
+            h.mailbox_connected(),
+        ),
+        (
+            "zaitaku_mailbox_watched",
+            "1 when this process reads the mail source (zaitaku run), 0 for zaitaku web alone.",
+            h.mailbox_watched(),
+        ),
+        (
+            "zaitaku_mailbox_held",
+            "1 while this process holds the IMAP mailbox's lease and reads it; 0 while another daemon on the database does (or the source is a Maildir).",
+            h.mailbox_held(),
+        ),
+        (
+            "zaitaku_matrix_connected",
+            "1 while this process's Matrix /sync works (zaitaku run with [chat.matrix]); 0 otherwise.",
+            h.matrix_connected(),
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {}", u8::from(on));
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
