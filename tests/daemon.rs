@@ -756,3 +756,55 @@ fn a_standby_daemon_reads_nothing_until_the_first_stops_then_takes_over_at_once(
         assert_eq!(report_count(&zt), 2, "{b:?}");
     }
 }
+
+/// The daemon standing by must not race the reader for the city's answers: each city's
+/// answers are sent by the daemon reading its mailbox. Two daemons that both sent them fought
+/// over the same rows, and answered a backlog at half one daemon's rate. Here the reader is
+/// paused (SIGSTOP: alive, its lease still good) while an answer is queued; the daemon
+/// standing by leaves it, and the reader sends it when it goes on.
+#[test]
+fn the_daemon_standing_by_leaves_the_readers_answers_to_the_reader() {
+    for b in helpers::backends() {
+        let imap = Dovecot::start();
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start(dir.path());
+        let zt = world(b, &imap, &smtp);
+        let log =
+            |d: &(Child, std::path::PathBuf)| std::fs::read_to_string(&d.1).unwrap_or_default();
+        let reader = zt.start_run(Some("info"));
+        eventually(30, "the first daemon reading the mailbox", || {
+            log(&reader).contains("mailbox connected")
+        });
+        let standby = zt.start_run(Some("info"));
+        eventually(30, "the second daemon standing by", || {
+            log(&standby).contains("this one stands by")
+        });
+        let pid = reader.0.id().to_string();
+        let signal = |sig: &str| {
+            std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+        };
+        signal("-STOP");
+        let mail = zt.write("late.eml", std::str::from_utf8(&variant(7)).unwrap());
+        zt.ok(&["ingest", "--no-send", mail.to_str().unwrap()]);
+        // The standing-by daemon's delivery loop looks every 5 s.
+        std::thread::sleep(std::time::Duration::from_secs(8));
+        let early = smtp.received().len();
+        signal("-CONT");
+        eventually(20, "the answer sent by the reader", || {
+            smtp.received().len() == 1
+        });
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let (status, two) = zt.stop_run(standby);
+        assert!(status.success(), "{two}");
+        let (status, one) = zt.stop_run(reader);
+        assert!(status.success(), "{one}");
+        assert_eq!(
+            early, 0,
+            "{b:?}: the daemon standing by sent the reader's answer\n--- standing by ---\n{two}"
+        );
+        assert_eq!(smtp.received().len(), 1, "{b:?}: one answer");
+    }
+}
