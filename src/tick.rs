@@ -74,6 +74,18 @@ pub async fn tick(
     channels: &Channels,
     now: DateTime<Utc>,
 ) -> Result<TickReport> {
+    tick_with(store, cfg, (transport, channels), now, true).await
+}
+
+/// [`tick`], delivering the outbox only when `deliver`: a daemon standing by for a city leaves
+/// it to the daemon reading the city's mailbox, whose delivery loop sends what this tick made.
+pub async fn tick_with(
+    store: &Store,
+    cfg: &Config,
+    (transport, channels): (&Transport, &Channels),
+    now: DateTime<Utc>,
+    deliver: bool,
+) -> Result<TickReport> {
     let templates = Templates::layered(cfg.template_dirs());
     let mut report = TickReport::default();
     // Mail a process of this host claimed before it died goes out now, not when its lease ends.
@@ -82,7 +94,11 @@ pub async fn tick(
     // moment): the first error is returned once all have run.
     let escalated = escalate(store, cfg, channels, &templates, now, &mut report).await;
     let digested = digests(store, cfg, channels, &templates, now, &mut report).await;
-    let delivered = outbox::deliver_with(store, transport, channels, cfg, now).await;
+    let delivered = if deliver {
+        outbox::deliver_with(store, transport, channels, cfg, now).await
+    } else {
+        Ok(Default::default())
+    };
     let retained = retention(store, cfg, now).await;
     for (part, r) in [("escalations", &escalated), ("digests", &digested)] {
         if let Err(e) = r {

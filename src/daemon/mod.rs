@@ -298,13 +298,12 @@ async fn delivery_loop(
     }: City,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    let imap = !cfg.mail.source.starts_with("maildir:");
     loop {
         // While another daemon reads the city's mailbox, it answers each batch as it stores
         // it; this one sends only what has waited `STANDBY_GRACE` (that daemon stuck or
         // gone). Two daemons sending the same city's fresh answers fought over its rows, and
         // a backlog went out at half the rate of one daemon (docs/benchmarks.md).
-        let grace = if imap && !health.mailbox_held() {
+        let grace = if standing_by(&cfg, &health) {
             STANDBY_GRACE
         } else {
             chrono::TimeDelta::zero()
@@ -357,16 +356,26 @@ async fn scheduler(
         transport,
         channels,
         clock,
-        ..
+        health,
     }: City,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
+    let tick = async || {
+        let deliver = !standing_by(&cfg, &health);
+        run_tick(&store, &cfg, (&transport, &channels), clock.now(), deliver).await;
+    };
     // Catch up at once: overdue steps, a missed digest, mail left in the outbox.
-    run_tick(&store, &cfg, (&transport, &channels), clock.now()).await;
+    tick().await;
     while next_time(&cfg.daemon.tick, &cfg, clock, &mut stop).await {
-        run_tick(&store, &cfg, (&transport, &channels), clock.now()).await;
+        tick().await;
     }
     Ok(())
+}
+
+/// Whether another daemon reads this city's IMAP mailbox now: its answers are that daemon's
+/// to send (see `delivery_loop`).
+fn standing_by(cfg: &Config, health: &Health) -> bool {
+    !cfg.mail.source.starts_with("maildir:") && !health.mailbox_held()
 }
 
 /// `[ldap] sync`: `employees sync --ldap` at the configured times. A failed sync (the
@@ -424,10 +433,11 @@ async fn run_tick(
     cfg: &Config,
     (transport, channels): (&Transport, &Channels),
     now: chrono::DateTime<Utc>,
+    deliver: bool,
 ) {
     // A failing tick (database or mail server down) is logged and tried again at the next time;
     // it never stops the daemon.
-    match crate::tick::tick(store, cfg, transport, channels, now).await {
+    match crate::tick::tick_with(store, cfg, (transport, channels), now, deliver).await {
         Ok(r) => {
             if r.steps_sent + r.steps_expired + r.digests + r.delivery.attempted > 0 {
                 tracing::info!(report = %r, "tick");
