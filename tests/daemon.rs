@@ -706,6 +706,25 @@ fn an_imap_server_silent_in_the_middle_of_a_command_costs_a_reconnect_not_the_ma
     }
 }
 
+type Daemon = (Child, std::path::PathBuf);
+
+fn log_of(d: &Daemon) -> String {
+    std::fs::read_to_string(&d.1).unwrap_or_default()
+}
+
+/// Two daemons on one database and mailbox: the first reading it, the second standing by.
+fn reader_and_standby(zt: &Zt) -> (Daemon, Daemon) {
+    let reader = zt.start_run(Some("info"));
+    eventually(30, "the first daemon reading the mailbox", || {
+        log_of(&reader).contains("mailbox connected")
+    });
+    let standby = zt.start_run(Some("info"));
+    eventually(30, "the second daemon standing by", || {
+        log_of(&standby).contains("this one stands by")
+    });
+    (reader, standby)
+}
+
 /// Two daemons on one database and one mailbox (a stand-by for the city's daemon): only the
 /// lease holder reads it, so each mail is fetched and stored once; when the holder stops, the
 /// other reads the mailbox at once and answers the next mail. Before the leases both read
@@ -722,22 +741,13 @@ fn a_standby_daemon_reads_nothing_until_the_first_stops_then_takes_over_at_once(
             "config/zaitaku.toml",
             &cfg.replacen("[mail]\n", "[mail]\nmailbox_lease_seconds = 3\n", 1),
         );
-        let log =
-            |d: &(Child, std::path::PathBuf)| std::fs::read_to_string(&d.1).unwrap_or_default();
-        let first = zt.start_run(Some("info"));
-        eventually(30, "the first daemon reading the mailbox", || {
-            log(&first).contains("mailbox connected")
-        });
-        let second = zt.start_run(Some("info"));
-        eventually(30, "the second daemon standing by", || {
-            log(&second).contains("this one stands by")
-        });
+        let (first, second) = reader_and_standby(&zt);
         imap.append(&variant(1), DAY);
         eventually(20, "the first mail answered", || smtp.received().len() == 1);
         let (status, one) = zt.stop_run(first);
         assert!(status.success(), "{one}");
         eventually(10, "the second daemon reading the mailbox", || {
-            log(&second).contains("mailbox connected")
+            log_of(&second).contains("mailbox connected")
         });
         imap.append(&variant(2), DAY);
         eventually(20, "the second mail answered", || {
@@ -769,16 +779,7 @@ fn the_daemon_standing_by_leaves_the_readers_answers_to_the_reader() {
         let dir = tempfile::tempdir().unwrap();
         let smtp = SmtpSink::start(dir.path());
         let zt = world(b, &imap, &smtp);
-        let log =
-            |d: &(Child, std::path::PathBuf)| std::fs::read_to_string(&d.1).unwrap_or_default();
-        let reader = zt.start_run(Some("info"));
-        eventually(30, "the first daemon reading the mailbox", || {
-            log(&reader).contains("mailbox connected")
-        });
-        let standby = zt.start_run(Some("info"));
-        eventually(30, "the second daemon standing by", || {
-            log(&standby).contains("this one stands by")
-        });
+        let (reader, standby) = reader_and_standby(&zt);
         let pid = reader.0.id().to_string();
         let signal = |sig: &str| {
             std::process::Command::new("kill")
