@@ -1168,16 +1168,19 @@ fn two_daemons_share_the_mailboxes_out_and_each_mail_is_fetched_once() {
         fetched(&one) > 0 && fetched(&two) > 0,
         "both daemons read mail\n--- first ---\n{one}\n--- second ---\n{two}"
     );
-    // The first hands two mailboxes over, once each: a mailbox given back is not taken
-    // straight back by the daemon that gave it (it was, and the two went round and round).
+    // The first hands two mailboxes over, about once each: a mailbox given back is not taken
+    // straight back by the daemon that gave it (it was, 138 hand-overs in this test, and the
+    // two went round and round). A slow machine may let one lie a whole lease term and be
+    // taken back as unread, then handed over again: a few, not a hundred.
     let handed = |log: &str| {
         log.matches("mailbox handed to a daemon short of its part")
             .count()
     };
-    assert_eq!(
-        (handed(&one), handed(&two)),
-        (2, 0),
-        "--- first ---\n{one}\n--- second ---\n{two}"
+    assert!(
+        (2..=4).contains(&handed(&one)) && handed(&two) == 0,
+        "hand-overs {} and {}\n--- first ---\n{one}\n--- second ---\n{two}",
+        handed(&one),
+        handed(&two)
     );
 }
 
