@@ -280,6 +280,11 @@ fn a_burst_survives_a_sigkill_of_the_bot_and_a_restart_of_the_homeserver() {
         "the message after the homeserver's restart answered",
         || answered(&from_bot(&w, &w.dm, &w.yamada)).contains(&last),
     );
+    // The last report's notice to the supervisor may wait for a retry (the homeserver has just
+    // come back); then time for a second copy of any, were one coming.
+    eventually(60, "a notice per report at the supervisor", || {
+        from_bot(&w, &w.sup, &w.boss).len() >= sent.len()
+    });
     std::thread::sleep(std::time::Duration::from_secs(2));
     let log = stop(run);
     assert!(log.contains("matrix disconnected"), "{log}");
