@@ -29,7 +29,7 @@ use crate::store::mailbox::Daemon;
 use crate::store::{Store, epoch};
 
 /// The daemons' view of each other at the last beat.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Share {
     /// Daemons alive, this one included (at least 1).
     live: usize,
@@ -62,14 +62,14 @@ pub enum LetGo {
 }
 
 impl Fleet {
-    /// `lease`: `[mail] mailbox_lease_seconds`.
+    /// `lease_seconds`: `[mail] mailbox_lease_seconds` (3 or more, as the configuration checks).
     pub fn new(lease_seconds: u64) -> Arc<Fleet> {
         // Several fleets in one process (tests that start daemons in-process) are told apart.
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
         Arc::new(Fleet {
             me: format!("{}#{n}", crate::outbox::instance_id()),
-            lease: Duration::from_secs(lease_seconds.max(3)),
+            lease: Duration::from_secs(lease_seconds),
             serves: AtomicUsize::new(0),
             holds: AtomicUsize::new(0),
             share: std::sync::Mutex::new(Share {
@@ -77,11 +77,6 @@ impl Fleet {
                 short: false,
             }),
         })
-    }
-
-    /// This daemon's name in the leases.
-    pub fn me(&self) -> &str {
-        &self.me
     }
 
     /// How often leases are renewed, the daemons beat and a waiting daemon looks again.
@@ -213,41 +208,39 @@ impl Fleet {
             now - self.lease.as_secs() as i64
         };
         let until = self.until(clock);
-        let held = match store
-            .claim_mailbox(mailbox, &self.me, until, free_before)
-            .await
-        {
-            Ok(None) => None,
-            Ok(Some(owner)) if self.ended(&owner) => {
-                // Its daemon was killed on this host: no need to wait for the lease to run out.
-                if store
-                    .take_mailbox_from(mailbox, &owner, &self.me, until)
-                    .await?
-                {
-                    tracing::info!(mailbox = %mailbox, owner = %owner, "took over the mailbox of a daemon that ended");
-                    None
-                } else {
-                    Some(owner)
+        let held = async {
+            match store
+                .claim_mailbox(mailbox, &self.me, until, free_before)
+                .await?
+            {
+                Some(owner) if self.ended(&owner) => {
+                    // Its daemon was killed on this host: no need to wait for the lease to run
+                    // out.
+                    if store
+                        .take_mailbox_from(mailbox, &owner, &self.me, until)
+                        .await?
+                    {
+                        tracing::info!(mailbox = %mailbox, owner = %owner, "took over the mailbox of a daemon that ended");
+                        Ok(None)
+                    } else {
+                        Ok(Some(owner))
+                    }
                 }
+                other => Ok(other),
             }
-            Ok(Some(owner)) => Some(owner),
-            Err(e) => {
-                if placed {
-                    self.holds.fetch_sub(1, Ordering::SeqCst);
-                }
-                return Err(e);
-            }
-        };
+        }
+        .await;
+        // The place taken above is given back unless the claim held, whichever step failed.
         match (&held, placed) {
-            (None, false) => {
+            (Ok(None), false) => {
                 self.holds.fetch_add(1, Ordering::SeqCst);
             }
-            (Some(_), true) => {
+            (Ok(Some(_)) | Err(_), true) => {
                 self.holds.fetch_sub(1, Ordering::SeqCst);
             }
             _ => {}
         }
-        Ok(held)
+        held
     }
 
     /// Whether `owner` names a daemon of this host that runs no more.
