@@ -815,7 +815,7 @@ fn start_daemon(conf: &Path, n: usize, dir: &Path) -> Child {
         .expect("start zaitaku run")
 }
 
-/// Sends `sig` (`-STOP`, `-CONT`) to a daemon.
+/// Sends `sig` (`-STOP`, `-CONT`, `-TERM`) to a daemon.
 fn signal(child: &Child, sig: &str) {
     let _ = Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -823,9 +823,7 @@ fn signal(child: &Child, sig: &str) {
 }
 
 fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    signal(&child, "-TERM");
     let _ = child.wait();
 }
 
