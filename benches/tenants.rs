@@ -26,7 +26,9 @@
 //! `ZAITAKU_BENCH_TENANTS_PARTS=survey` or `=rush` runs one part; `ZAITAKU_BENCH_RUNS` times the
 //! survey more than once; `ZAITAKU_BENCH_RUSH_TENANTS=N` and `ZAITAKU_BENCH_RUSH_SECONDS=S` make
 //! the rush smaller and shorter, `ZAITAKU_BENCH_RUSH_BACKLOG=1` appends it all while the
-//! daemons stand still and times their answering it, `ZAITAKU_BENCH_RUSH_DAEMONS=1,2` picks its cases and
+//! daemons stand still and times their answering it, `ZAITAKU_BENCH_RUSH_DAEMONS=1,2` picks its cases,
+//! `ZAITAKU_BENCH_RUSH_DAEMON_CPU=C` gives each daemon C cores and no more (a CPU cgroup of its
+//! own: the daemon as the bottleneck, as on a small machine of its own; needs root) and
 //! `ZAITAKU_BENCH_KEEP_LOGS=DIR` keeps the daemons' logs; `ZAITAKU_BENCH_BIN` times another build. Run as a test (`cargo test
 //! --all-targets`, without `--bench`) it does the same on a few tenants and teleworkers, so that
 //! CI keeps it working; without a PostgreSQL URL it says so and does nothing.
@@ -815,6 +817,72 @@ fn start_daemon(conf: &Path, n: usize, dir: &Path) -> Child {
         .expect("start zaitaku run")
 }
 
+/// A CPU cgroup holding one daemon to `cores` of CPU (`ZAITAKU_BENCH_RUSH_DAEMON_CPU`). On this
+/// machine PostgreSQL, Dovecot and the daemons share two cores, and PostgreSQL is what limits a
+/// backlog (stop 32): a second daemon cannot add throughput there whatever it does. With each
+/// daemon held to a share of its own, the daemon is the bottleneck, as where each runs on a
+/// machine of its own, and what a second one adds shows. cgroup v2 (`cpu.max`) where the
+/// unified hierarchy has the cpu controller, else v1 (`cpu.cfs_quota_us`). A 10 ms period, so
+/// that a held daemon waits at most that long for its turn, not the default 100 ms.
+struct CpuCap {
+    dir: PathBuf,
+    v2: bool,
+}
+
+impl CpuCap {
+    fn new(n: usize, cores: f64) -> CpuCap {
+        let period = 10_000u64;
+        let quota = ((cores * period as f64) as u64).max(1_000);
+        let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|k| k == "cpu"));
+        let base = if v2 { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/cpu" };
+        let dir = Path::new(base).join(format!("zaitaku-bench-daemon-{n}"));
+        let _ = std::fs::create_dir(&dir);
+        let set = |file: &str, value: String| {
+            std::fs::write(dir.join(file), &value).unwrap_or_else(|e| {
+                panic!(
+                    "ZAITAKU_BENCH_RUSH_DAEMON_CPU: cannot write {value:?} to {}: {e} (root and a cgroup with the cpu controller are needed)",
+                    dir.join(file).display()
+                )
+            })
+        };
+        if v2 {
+            set("cpu.max", format!("{quota} {period}"));
+        } else {
+            set("cpu.cfs_period_us", period.to_string());
+            set("cpu.cfs_quota_us", quota.to_string());
+        }
+        CpuCap { dir, v2 }
+    }
+
+    /// Moves a process, all its threads, into the group.
+    fn hold(&self, pid: u32) {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).expect("cgroup.procs");
+    }
+
+    /// (periods, periods in which the group was held back, seconds held back).
+    fn throttled(&self) -> (u64, u64, f64) {
+        let stat = std::fs::read_to_string(self.dir.join("cpu.stat")).unwrap_or_default();
+        let get = |k: &str| {
+            stat.lines()
+                .find_map(|l| l.strip_prefix(k)?.strip_prefix(' ')?.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let held = if self.v2 {
+            get("throttled_usec") as f64 / 1e6
+        } else {
+            get("throttled_time") as f64 / 1e9
+        };
+        (get("nr_periods"), get("nr_throttled"), held)
+    }
+}
+
+impl Drop for CpuCap {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
 /// Sends `sig` (`-STOP`, `-CONT`, `-TERM`) to a daemon.
 fn signal(child: &Child, sig: &str) {
     let _ = Command::new("kill")
@@ -1071,6 +1139,24 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     let children: Vec<Child> = (0..daemons)
         .map(|n| start_daemon(&conf, n, dir.path()))
         .collect();
+    let cap: Option<f64> = std::env::var("ZAITAKU_BENCH_RUSH_DAEMON_CPU")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let caps: Vec<CpuCap> = match cap {
+        Some(cores) => children
+            .iter()
+            .enumerate()
+            .map(|(n, c)| {
+                let cap = CpuCap::new(n, cores);
+                cap.hold(c.id());
+                cap
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if let Some(cores) = cap {
+        println!("  each daemon held to {cores} of a core (a CPU cgroup of its own)");
+    }
     // Every city's mailbox has its IDLE session, in the daemon holding its lease, and the
     // daemons have shared the mailboxes out (each its part, `mail::lease`).
     let fair = tenants.div_ceil(daemons) as i64;
@@ -1153,6 +1239,7 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         children.iter().for_each(|c| signal(c, "-STOP"));
     }
     let cpu0: f64 = children.iter().map(|c| cpu_and_rss(c.id()).0).sum();
+    let held0: Vec<(u64, u64, f64)> = caps.iter().map(CpuCap::throttled).collect();
     let load_before = load_average();
     let machine0 = (machine_cpu(), cpu_by_kind());
     let sampled = std::sync::atomic::AtomicBool::new(false);
@@ -1194,6 +1281,18 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         (sent, sampler.join().expect("sampler"))
     });
     let appended = start.elapsed();
+    // `ZAITAKU_BENCH_PG_STATEMENTS=1`: what PostgreSQL spent its time on from here (needs the
+    // pg_stat_statements extension loaded and created in the administrator's database).
+    let statements = std::env::var("ZAITAKU_BENCH_PG_STATEMENTS").is_ok_and(|v| v == "1");
+    if statements {
+        rt.block_on(async {
+            let mut c = admin_conn(admin_root).await;
+            sqlx::raw_sql("SELECT pg_stat_statements_reset()")
+                .execute(&mut c)
+                .await
+                .expect("pg_stat_statements_reset() (is the extension created?)");
+        });
+    }
     let resumed = Instant::now();
     if backlog {
         children.iter().for_each(|c| signal(c, "-CONT"));
@@ -1219,6 +1318,33 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
             split_between(&machine1.1, &machine2.1, 0),
         );
     }
+    // Whether the cap was what held the daemons back: the share of their periods in which they
+    // had used their quota up, and for how long they waited.
+    for (n, (cap, before)) in caps.iter().zip(&held0).enumerate() {
+        let after = cap.throttled();
+        println!(
+            "  daemon {n}: held back in {} of {} CPU periods of 10 ms since the first mail, {:.1} s in all",
+            after.1 - before.1,
+            after.0 - before.0,
+            after.2 - before.2
+        );
+    }
+    if statements {
+        rt.block_on(async {
+            let mut c = admin_conn(admin_root).await;
+            let rows: Vec<(i64, f64, f64, String)> = sqlx::query_as(
+                "SELECT calls, total_exec_time, mean_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+                 FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15",
+            )
+            .fetch_all(&mut c)
+            .await
+            .expect("pg_stat_statements");
+            println!("  PostgreSQL's statements since the first mail, by total time:");
+            for (calls, total, mean, q) in rows {
+                println!("    {calls:>8} calls {total:>9.0} ms {mean:>7.3} ms/call  {q}");
+            }
+        });
+    }
     // Time for a second answer to any of them, were one coming.
     std::thread::sleep(Duration::from_secs(if full { 10 } else { 3 }));
     let (first, twice) = sink.firsts();
@@ -1232,6 +1358,7 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     for c in children {
         stop(c);
     }
+    drop(caps);
     let mut lat: Vec<Duration> = sent
         .iter()
         .flatten()

@@ -235,6 +235,14 @@ pub struct MailConfig {
     pub require_authenticated_reports: bool,
 }
 
+impl MailConfig {
+    /// Mail comes from a Maildir on this machine: every daemon reads it, and no mailbox lease
+    /// applies (an IMAP mailbox is read by the daemon holding its lease, `mail::lease`).
+    pub fn is_maildir(&self) -> bool {
+        self.source.starts_with("maildir:")
+    }
+}
+
 /// `zaitaku run`: when the tick work (escalations, digests, delivery retries) runs.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
@@ -779,7 +787,7 @@ fn mail(file: &str, raw: RawMail) -> Result<MailConfig, Error> {
             .filter(|s| !s.is_empty()),
         require_authenticated_reports: raw.require_authenticated_reports.unwrap_or(false),
     };
-    if !(mail.source.starts_with("maildir:")
+    if !(mail.is_maildir()
         || mail.source.starts_with("imap://")
         || mail.source.starts_with("imaps://"))
     {

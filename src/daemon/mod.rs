@@ -139,7 +139,7 @@ fn spawn_tasks(
             (clock, health.clone()),
         ));
     }
-    if cfg.mail.source.starts_with("maildir:") {
+    if cfg.mail.is_maildir() {
         tasks.spawn(maildir_loop(
             store.clone(),
             cfg.clone(),
@@ -375,7 +375,7 @@ async fn scheduler(
 /// Whether another daemon reads this city's IMAP mailbox now: its answers are that daemon's
 /// to send (see `delivery_loop`).
 fn standing_by(cfg: &Config, health: &Health) -> bool {
-    !cfg.mail.source.starts_with("maildir:") && !health.mailbox_held()
+    !cfg.mail.is_maildir() && !health.mailbox_held()
 }
 
 /// `[ldap] sync`: `employees sync --ldap` at the configured times. A failed sync (the

@@ -406,15 +406,7 @@ async fn fetch_new(
         // INTERNALDATE, not Date: a wrong laptop clock must not make a late start on time.
         let raws: Vec<Raw> = fetched
             .iter()
-            .map(|f| Raw {
-                bytes: f.bytes.clone(),
-                source: "imap",
-                received_at: f.internal,
-                delivered_at: None,
-                file: None,
-                parsed: None,
-                class: None,
-            })
+            .map(|f| Raw::read(f.bytes.clone(), "imap", f.internal, None, None))
             .collect();
         let storing = std::time::Instant::now();
         let mut tx = ing.store_batch(&raws, now).await?;
