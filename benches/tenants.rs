@@ -690,23 +690,26 @@ impl Sink {
     }
 
     /// Waits until every one of `ids` has an acknowledgement, or `timeout`; returns how many have.
+    /// Each acknowledgement is looked at once, as it comes: counting them all again at each
+    /// one took the bench a third of a core while 22,750 answers came in (stop 33), taken from
+    /// the daemons and PostgreSQL it measures.
     fn wait_all(&self, ids: &[String], timeout: Duration) -> usize {
-        let want: std::collections::HashSet<String> =
+        let mut want: std::collections::HashSet<String> =
             ids.iter().map(|i| format!("<{i}>")).collect();
+        let total = want.len();
         let deadline = Instant::now() + timeout;
         let mut v = self.accepted.lock().unwrap();
+        let mut seen = 0;
         loop {
-            let got = v
-                .iter()
-                .filter(|(r, _)| want.contains(r))
-                .map(|(r, _)| r)
-                .collect::<std::collections::HashSet<_>>()
-                .len();
-            if got == want.len() {
-                return got;
+            for (r, _) in &v[seen..] {
+                want.remove(r);
+            }
+            seen = v.len();
+            if want.is_empty() {
+                return total;
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return got;
+                return total - want.len();
             };
             v = self
                 .changed
