@@ -349,15 +349,6 @@ impl Store {
                             .bind(setting)
                             .execute(&mut *conn)
                             .await?;
-                        // Each statement planned for its values and the tables as they are now,
-                        // never a plan kept from when they were small: a city's tables start
-                        // empty, and a plan made then reads a whole table of every city's rows
-                        // once it has filled (the rush bench, stop 33: the day's reports read
-                        // at 6.9 ms a statement instead of 0.08 ms). Planning costs tens of
-                        // microseconds a statement; the intake's statements each carry a batch.
-                        sqlx::query("SET plan_cache_mode = force_custom_plan")
-                            .execute(&mut *conn)
-                            .await?;
                     }
                     if backend == Backend::Sqlite {
                         // WAL lets the CLI read and write while the daemon runs; the busy timeout
