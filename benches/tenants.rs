@@ -838,7 +838,11 @@ impl CpuCap {
         let quota = ((cores * period as f64) as u64).max(1_000);
         let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
             .is_ok_and(|c| c.split_whitespace().any(|k| k == "cpu"));
-        let base = if v2 { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/cpu" };
+        let base = if v2 {
+            "/sys/fs/cgroup"
+        } else {
+            "/sys/fs/cgroup/cpu"
+        };
         let dir = Path::new(base).join(format!("zaitaku-bench-daemon-{n}"));
         let _ = std::fs::create_dir(&dir);
         let set = |file: &str, value: String| {

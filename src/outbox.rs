@@ -549,12 +549,11 @@ async fn round(
         chunk: transport.claim_chunk(),
     };
     // The rows of this round are fixed first, so a failing mail is not retried within the round.
-    // Planned afresh each time, as `next_due` says why.
     let due: Vec<(i64, bool)> = sqlx::query(
         "SELECT id, channel FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
          AND (lease_until IS NULL OR lease_until < $1) ORDER BY id",
     )
-    .persistent(false)
+    .persistent(crate::store::KEEP_POLLED)
     .bind(epoch(r.now))
     .fetch_all(&mut *store.conn().await?)
     .await?
@@ -829,21 +828,14 @@ impl Round<'_> {
 
 /// When the delivery loop has something to do next: the earliest time a waiting row is due
 /// (or its lease, held by a process that died, runs out). `None` when nothing waits.
-///
-/// Planned afresh at each call, not prepared once per connection: PostgreSQL keeps the plan of
-/// a prepared statement without parameters until the table's statistics are gathered again
-/// (autovacuum's ANALYZE, a minute or more later), and a plan made while the outbox was empty
-/// (a new city's first morning, 455 new cities at once) reads the whole table, every city's
-/// rows, while the outbox fills. The rush bench measured that: 12.5 ms a call, PostgreSQL's
-/// second largest cost, where the `outbox_pending` index answers in 0.05 ms (stop 33; the
-/// same plan in psql: a sequential scan of 22,750 rows, 6.9 ms, against 0.03 ms planned anew).
+/// Planned afresh at each call (`store::KEEP_POLLED`).
 pub async fn next_due(store: &Store) -> Result<Option<DateTime<Utc>>> {
     let at: Option<i64> = sqlx::query_scalar(
         "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at
                          THEN lease_until ELSE next_attempt_at END)
          FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
     )
-    .persistent(false)
+    .persistent(crate::store::KEEP_POLLED)
     .fetch_one(&mut *store.conn().await?)
     .await?;
     Ok(at.map(instant))
@@ -915,10 +907,12 @@ pub fn is_dead(owner: &str) -> bool {
 /// restarted daemon sends them within seconds. A row the server had accepted before the kill
 /// goes once more, with the same Message-ID. Returns how many rows were given back.
 pub async fn release_dead_leases(store: &Store, now: DateTime<Utc>) -> Result<u64> {
+    // Every city's tick runs this (`store::KEEP_POLLED`).
     let owners: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT lease_owner FROM outbox
          WHERE lease_owner IS NOT NULL AND sent_at IS NULL AND failed_at IS NULL AND lease_until >= $1",
     )
+    .persistent(crate::store::KEEP_POLLED)
     .bind(epoch(now))
     .fetch_all(&mut *store.conn().await?)
     .await?;
@@ -961,6 +955,7 @@ pub async fn state(store: &Store, tz: chrono_tz::Tz) -> Result<crate::board::Out
         "SELECT envelope_to, subject, COALESCE(last_error, ''), failed_at FROM outbox
          WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC LIMIT 20",
     )
+    .persistent(crate::store::KEEP_POLLED)
     .fetch_all(&mut *store.conn().await?)
     .await?;
     let failures = rows
@@ -989,6 +984,7 @@ pub async fn counts(store: &Store) -> Result<(i64, i64, i64)> {
             COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0)
          FROM outbox",
     )
+    .persistent(crate::store::KEEP_POLLED)
     .fetch_one(&mut *store.conn().await?)
     .await?;
     Ok((row.get(0), row.get(1), row.get(2)))

@@ -416,9 +416,10 @@ fn a_batch_of_mail_finds_its_orders_and_counts_with_the_batch_not_one_mail_at_a_
 /// generic plan for it. Made while a city's reports were few, that plan reads the whole table,
 /// every city's rows, once it has filled: the rush bench read the day's reports (each city's
 /// tick) at 6.9 ms a statement instead of 0.08 ms, and the outbox (each city's delivery loop)
-/// at 12.5 ms (stop 33). Those polls are to be planned for the tables as they are, so none of
-/// them may have run on a kept plan. (SQLite plans without the table's statistics, from its
-/// indexes alone.)
+/// at 12.5 ms (stop 33). What a city's tick and delivery loop read again and again is to be
+/// planned for the tables as they are (`store::KEEP_POLLED`), so none of it may have run on a
+/// kept plan; inserts have no plan to go wrong. (SQLite plans without the table's
+/// statistics, from its indexes alone.)
 #[test]
 fn no_statement_runs_on_a_plan_kept_from_when_its_table_was_small() {
     if !backends().contains(&Backend::Postgres) {
@@ -436,9 +437,19 @@ fn no_statement_runs_on_a_plan_kept_from_when_its_table_was_small() {
             .await
             .unwrap();
         let day = chrono::NaiveDate::from_ymd_opt(2021, 1, 12).unwrap();
+        let cfg = zaitaku::cli::load_config_for(Some(&zt.path("config")), None).unwrap();
+        let channels = zaitaku::chat::channels(&cfg);
+        let transport = zaitaku::mail::transport::Transport::for_mail(&cfg.mail).unwrap();
+        // The day's tick at 10:00, after the start deadlines: its reads of the day's board.
+        let now = chrono::DateTime::parse_from_rfc3339("2021-01-12T10:00:00+09:00")
+            .unwrap()
+            .to_utc();
         for _ in 0..8 {
             store.reports_on(day).await.unwrap();
             zaitaku::outbox::next_due(&store).await.unwrap();
+            zaitaku::tick::tick_with(&store, &cfg, (&transport, &channels), now, false)
+                .await
+                .unwrap();
         }
         let mut c = store.conn().await.unwrap();
         // A statement without parameters always runs on its one plan: those the daemon polls
@@ -446,6 +457,7 @@ fn no_statement_runs_on_a_plan_kept_from_when_its_table_was_small() {
         let kept: Vec<(String, i64)> = sqlx::query_as(
             "SELECT statement, generic_plans FROM pg_prepared_statements
              WHERE generic_plans > 0 AND statement NOT LIKE '%pg_prepared_statements%'
+             AND statement NOT LIKE 'INSERT%'
              AND (cardinality(parameter_types) > 0 OR statement LIKE '%outbox%')",
         )
         .fetch_all(&mut *c)

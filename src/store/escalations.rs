@@ -72,6 +72,7 @@ impl Store {
             "SELECT DISTINCT order_id, kind FROM reports
              WHERE day >= $1 AND day <= $2 AND reason = 'matched' AND order_id IS NOT NULL",
         )
+        .persistent(super::KEEP_POLLED)
         .bind(from.to_string())
         .bind(to.to_string())
         .fetch_all(&mut *self.conn().await?)
@@ -83,6 +84,7 @@ impl Store {
             "SELECT order_id, kind, step, resolved_at, repeat_no FROM escalations
              WHERE day >= $1 AND day <= $2 AND order_id IS NOT NULL",
         )
+        .persistent(super::KEEP_POLLED)
         .bind(from.to_string())
         .bind(to.to_string())
         .fetch_all(&mut *self.conn().await?)
@@ -114,6 +116,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "{BOARD_ESCALATIONS} WHERE day = $1 AND order_id IS NOT NULL ORDER BY fired_at, id"
         ))
+        .persistent(super::KEEP_POLLED)
         .bind(date.to_string())
         .fetch_all(&mut *self.conn().await?)
         .await?;

@@ -997,6 +997,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "{ORDER_SELECT} WHERE o.date = $1 AND o.status = 'approved' ORDER BY e.department, o.employee_id"
         ))
+        .persistent(KEEP_POLLED)
         .bind(date.to_string())
         .fetch_all(&mut *self.conn().await?)
         .await?;
@@ -1366,6 +1367,20 @@ pub fn multi_row_insert(tx: &Tx<'_>, head: &str, cols: usize, rows: usize, tail:
 pub fn keep_prepared(rows: usize, full: usize) -> bool {
     rows == full
 }
+
+/// `persistent` for the statements that every city's tick and delivery loop run again and
+/// again (the day's board, the outbox's polls): `false`, planned afresh at each call. On
+/// PostgreSQL a kept statement runs on one plan: always, when it has no parameters, and after
+/// five runs, when the generic plan looks no dearer. Made while a city's tables were empty (a
+/// new city, 455 new cities at once, the bench's fresh database), that plan reads the whole
+/// table, every city's rows, until the next ANALYZE (a minute or more with autovacuum, never
+/// without it). The rush bench measured 6.9 ms a call for the day's reports, 12.5 ms for
+/// `next_due` and 91 ms for `release_dead_leases` where a fresh plan takes 0.03–0.08 ms
+/// (stop 33; tests/ingest.rs `no_statement_runs_on_a_plan_kept_from_when_its_table_was_small`).
+/// Planning one of these costs tens of microseconds. (`plan_cache_mode = force_custom_plan` on
+/// every connection did the same, and planned the web's person statement at each first load
+/// too: 0.43 ms.) SQLite plans without the tables' statistics, from its indexes alone.
+pub const KEEP_POLLED: bool = false;
 
 /// The placeholders of `IN (…)` for `n` values, numbered from `first`: `$first, …`. Numbered
 /// on SQLite too, because sqlx binds an anonymous `?` by its own count, not after the `$N`

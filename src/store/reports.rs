@@ -57,18 +57,12 @@ fn board_report(r: &sqlx::any::AnyRow) -> ReportRow {
 }
 
 impl Store {
-    /// The day's reports. Planned afresh each time, not kept prepared: every city's tick reads
-    /// them, and PostgreSQL, after five runs, may keep one generic plan for a statement. Made
-    /// while the city's reports were few (a new city, the bench's fresh database), that plan
-    /// reads the whole table, every city's rows, until the next ANALYZE: 6.9 ms a tick in the
-    /// rush bench instead of 0.08 ms (stop 33). Planning this statement costs tens of
-    /// microseconds. (`plan_cache_mode = force_custom_plan` for every connection did the same,
-    /// and made the web's one-statement person page plan for 0.43 ms at each first load.)
+    /// The day's reports (every city's tick reads them: `KEEP_POLLED`).
     pub async fn reports_on(&self, date: NaiveDate) -> Result<Vec<ReportRow>> {
         let rows = sqlx::query(&format!(
             "{BOARD_REPORTS} WHERE day = $1 ORDER BY received_at, id"
         ))
-        .persistent(false)
+        .persistent(super::KEEP_POLLED)
         .bind(date.to_string())
         .fetch_all(&mut *self.conn().await?)
         .await?;
