@@ -297,6 +297,25 @@ fn a_missing_file_is_bad_input_and_nothing_is_processed() {
     .expect_bad_input(&["--received-at", "RFC 3339"]);
 }
 
+/// The test city opened in this process: its store, config and chat channels, and the
+/// moment its start mails arrive (2021-01-12 08:20 in Tokyo).
+async fn opened(
+    zt: &Zt,
+) -> (
+    zaitaku::store::Store,
+    zaitaku::config::Config,
+    zaitaku::outbox::channel::Channels,
+    chrono::DateTime<chrono::Utc>,
+) {
+    let store = zaitaku::store::Store::open(&zt.db).await.unwrap();
+    let cfg = zaitaku::cli::load_config_for(Some(&zt.path("config")), None).unwrap();
+    let channels = zaitaku::chat::channels(&cfg);
+    let at = chrono::DateTime::parse_from_rfc3339("2021-01-12T08:20:00+09:00")
+        .unwrap()
+        .to_utc();
+    (store, cfg, channels, at)
+}
+
 /// The attack on the pool: more batches of mail at once than the database pool has
 /// connections (4 on SQLite, 8 on PostgreSQL), in one process, as a daemon's mailboxes, chat
 /// and web reports are. Each batch holds its transaction while it looks its senders' orders
@@ -321,12 +340,7 @@ fn more_batches_at_once_than_the_pool_has_connections_are_all_stored() {
             .build()
             .unwrap();
         rt.block_on(async {
-            let store = zaitaku::store::Store::open(&zt.db).await.unwrap();
-            let cfg = zaitaku::cli::load_config_for(Some(&zt.path("config")), None).unwrap();
-            let channels = zaitaku::chat::channels(&cfg);
-            let at = chrono::DateTime::parse_from_rfc3339("2021-01-12T08:20:00+09:00")
-                .unwrap()
-                .to_utc();
+            let (store, cfg, channels, at) = opened(&zt).await;
             let batches = mails.iter().map(|m| {
                 zaitaku::ingest::ingest_files(
                     &store,
@@ -375,12 +389,7 @@ fn a_batch_of_mail_finds_its_orders_and_counts_with_the_batch_not_one_mail_at_a_
             .build()
             .unwrap();
         rt.block_on(async {
-            let store = zaitaku::store::Store::open(&zt.db).await.unwrap();
-            let cfg = zaitaku::cli::load_config_for(Some(&zt.path("config")), None).unwrap();
-            let channels = zaitaku::chat::channels(&cfg);
-            let at = chrono::DateTime::parse_from_rfc3339("2021-01-12T08:20:00+09:00")
-                .unwrap()
-                .to_utc();
+            let (store, cfg, channels, at) = opened(&zt).await;
             let raws: Vec<zaitaku::ingest::Raw> = mails
                 .into_iter()
                 .map(|bytes| zaitaku::ingest::Raw::read(bytes, "imap", Some(at), None, None))
