@@ -832,9 +832,12 @@ struct CpuCap {
     v2: bool,
 }
 
+/// The cgroup's CPU period, in microseconds.
+const CAP_PERIOD_US: u64 = 10_000;
+
 impl CpuCap {
     fn new(n: usize, cores: f64) -> CpuCap {
-        let period = 10_000u64;
+        let period = CAP_PERIOD_US;
         let quota = ((cores * period as f64) as u64).max(1_000);
         let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
             .is_ok_and(|c| c.split_whitespace().any(|k| k == "cpu"));
@@ -1245,6 +1248,20 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     if backlog {
         children.iter().for_each(|c| signal(c, "-STOP"));
     }
+    // `ZAITAKU_BENCH_PG_STATEMENTS=1`: what PostgreSQL spent its time on from the first mail on
+    // (needs the pg_stat_statements extension loaded and created in the administrator's
+    // database). Reset here, before the APPENDs: after them, a rush that is not a backlog would
+    // be over and only its tail listed.
+    let statements = std::env::var("ZAITAKU_BENCH_PG_STATEMENTS").is_ok_and(|v| v == "1");
+    if statements {
+        rt.block_on(async {
+            let mut c = admin_conn(admin_root).await;
+            sqlx::raw_sql("SELECT pg_stat_statements_reset()")
+                .execute(&mut c)
+                .await
+                .expect("pg_stat_statements_reset() (is the extension created?)");
+        });
+    }
     let cpu0: f64 = children.iter().map(|c| cpu_and_rss(c.id()).0).sum();
     let held0: Vec<(u64, u64, f64)> = caps.iter().map(CpuCap::throttled).collect();
     let load_before = load_average();
@@ -1288,18 +1305,6 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
         (sent, sampler.join().expect("sampler"))
     });
     let appended = start.elapsed();
-    // `ZAITAKU_BENCH_PG_STATEMENTS=1`: what PostgreSQL spent its time on from here (needs the
-    // pg_stat_statements extension loaded and created in the administrator's database).
-    let statements = std::env::var("ZAITAKU_BENCH_PG_STATEMENTS").is_ok_and(|v| v == "1");
-    if statements {
-        rt.block_on(async {
-            let mut c = admin_conn(admin_root).await;
-            sqlx::raw_sql("SELECT pg_stat_statements_reset()")
-                .execute(&mut c)
-                .await
-                .expect("pg_stat_statements_reset() (is the extension created?)");
-        });
-    }
     let resumed = Instant::now();
     if backlog {
         children.iter().for_each(|c| signal(c, "-CONT"));
@@ -1330,9 +1335,10 @@ fn rush_case(rt: &tokio::runtime::Runtime, admin_root: &str, full: bool, daemons
     for (n, (cap, before)) in caps.iter().zip(&held0).enumerate() {
         let after = cap.throttled();
         println!(
-            "  daemon {n}: held back in {} of {} CPU periods of 10 ms since the first mail, {:.1} s in all",
+            "  daemon {n}: held back in {} of {} CPU periods of {} ms since the first mail, {:.1} s in all",
             after.1 - before.1,
             after.0 - before.0,
+            CAP_PERIOD_US / 1000,
             after.2 - before.2
         );
     }
