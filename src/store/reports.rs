@@ -117,24 +117,28 @@ pub async fn answers_on(
     day: &str,
     addresses: &[&str],
 ) -> Result<Vec<(String, u32)>> {
-    let mut out = Vec::new();
-    for chunk in addresses.chunks(500) {
-        let sql = format!(
-            "SELECT address, answers FROM answer_counts WHERE day = $1 AND address IN ({})",
-            super::in_list(2, chunk.len())
-        );
-        let mut q = sqlx::query(&sql)
-            .persistent(super::keep_prepared(chunk.len(), 500))
-            .bind(day);
-        for a in chunk {
-            q = q.bind(*a);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            let n = row.get::<i64, _>(1).clamp(0, i64::from(u32::MAX)) as u32;
-            out.push((row.get::<String, _>(0), n));
-        }
-    }
-    Ok(out)
+    // One statement and one value each way, as `store::orders_for` says why.
+    let sqlite = conn.backend_name() == "SQLite";
+    let sql = if sqlite {
+        "SELECT json_group_array(json_array(address, answers)) FROM answer_counts \
+         WHERE day = $1 AND address IN (SELECT value FROM json_each($2))"
+    } else {
+        "SELECT COALESCE(json_agg(json_build_array(address, answers)), '[]')::text \
+         FROM answer_counts \
+         WHERE day = $1 AND address IN (SELECT json_array_elements_text($2::json))"
+    };
+    let list = serde_json::to_string(addresses).expect("a list of strings is JSON");
+    let text: String = sqlx::query_scalar(sql)
+        .persistent(sqlite)
+        .bind(day)
+        .bind(list)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows: Vec<(String, i64)> = super::json_rows("the answer counts of a batch", &text)?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, n)| (a, n.clamp(0, i64::from(u32::MAX)) as u32))
+        .collect())
 }
 
 /// Adds answers queued in this transaction to the loop breaker's counts, 500 (address, day)
@@ -268,6 +272,60 @@ mod tests {
             .iter()
             .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
             .collect()
+    }
+
+    /// The ingest's look-ups send their keys as one JSON array and read the rows back as one
+    /// (`store::orders_for`, `answers_on`): quotes, backslashes and other scripts in an
+    /// employee ID, a name or an address must come back as they went in, and NULLs as `None`.
+    #[tokio::test]
+    async fn a_batch_looks_up_orders_and_counts_whatever_characters_the_keys_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut conn = store.conn().await.unwrap();
+        let odd = r#"E"\1'ü"#;
+        for sql in [
+            r#"INSERT INTO departments (name, division, note, target, no) VALUES ('課"\', '', '', 1, 1)"#,
+            r#"INSERT INTO employees (employee_id, name, department, role, active)
+               VALUES ('E"\1''ü', '名"前\', '課"\', 'teleworker', 1)"#,
+            r#"INSERT INTO employees (employee_id, name, department, role, active)
+               VALUES ('E2', '二', '課"\', 'teleworker', 1)"#,
+            r#"INSERT INTO orders (employee_id, date, start_min, end_min, content, leave_spans)
+               VALUES ('E"\1''ü', '2021-01-12', 510, 1035, '資料"作成"\', '10:00-11:00')"#,
+        ] {
+            sqlx::query(sql).execute(&mut *conn).await.unwrap();
+        }
+        let day = chrono::NaiveDate::from_ymd_opt(2021, 1, 12).unwrap();
+        let found = crate::store::orders_for(&mut conn, day, &[odd, "E2", "E3"])
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let o = &found[0];
+        assert_eq!(o.employee_id, odd);
+        assert_eq!(o.employee_name, r#"名"前\"#);
+        assert_eq!(o.department, r#"課"\"#);
+        assert_eq!(o.content, r#"資料"作成"\"#);
+        assert_eq!(o.date, day);
+        assert_eq!((o.start.0, o.end.0), (510, 1035));
+        assert_eq!(o.leave.len(), 1);
+        assert_eq!((o.approved_by.clone(), o.deputy_by.clone()), (None, None));
+        assert!(crate::store::orders_for(&mut conn, day, &[]).await.unwrap().is_empty());
+        drop(conn);
+
+        let address = r#""o\"brien"@city.example.lg.jp"#.to_string();
+        let mut tx = store.begin().await.unwrap();
+        add_answers(&mut tx, &[((address.clone(), "2021-01-12".into()), 3)])
+            .await
+            .unwrap();
+        add_answers(&mut tx, &[((address.clone(), "2021-01-12".into()), 2)])
+            .await
+            .unwrap();
+        let counts = answers_on(&mut tx, "2021-01-12", &[&address, "x@y.jp"])
+            .await
+            .unwrap();
+        assert_eq!(counts, vec![(address.clone(), 5)]);
+        assert!(answers_on(&mut tx, "2021-01-13", &[&address]).await.unwrap().is_empty());
     }
 
     #[tokio::test]
