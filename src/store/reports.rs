@@ -310,7 +310,12 @@ mod tests {
         assert_eq!((o.start.0, o.end.0), (510, 1035));
         assert_eq!(o.leave.len(), 1);
         assert_eq!((o.approved_by.clone(), o.deputy_by.clone()), (None, None));
-        assert!(crate::store::orders_for(&mut conn, day, &[]).await.unwrap().is_empty());
+        assert!(
+            crate::store::orders_for(&mut conn, day, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
         drop(conn);
 
         let address = r#""o\"brien"@city.example.lg.jp"#.to_string();
@@ -325,7 +330,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(counts, vec![(address.clone(), 5)]);
-        assert!(answers_on(&mut tx, "2021-01-13", &[&address]).await.unwrap().is_empty());
+        assert!(
+            answers_on(&mut tx, "2021-01-13", &[&address])
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
