@@ -1344,11 +1344,20 @@ async fn upsert_order_row(
     Ok(id)
 }
 
-const ORDER_SELECT: &str =
-    "SELECT o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
-    o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok, o.deputy_by,
-    o.division_by
-    FROM orders o JOIN employees e ON e.employee_id = o.employee_id";
+/// An order's columns with its employee's name and department, in the order `StoredOrder`
+/// reads them (a macro, so that `concat!` can build `ORDER_SELECT` from it).
+macro_rules! order_columns {
+    () => {
+        "o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, o.approved_by,
+        o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok, o.deputy_by,
+        o.division_by"
+    };
+}
+const ORDER_SELECT: &str = concat!(
+    "SELECT ",
+    order_columns!(),
+    " FROM orders o JOIN employees e ON e.employee_id = o.employee_id"
+);
 
 /// `INSERT … VALUES (…), (…) tail` for `rows` rows of `cols` values: one statement for a
 /// batch, because each statement is a round trip to the database thread. PostgreSQL gets `$N`
@@ -1631,23 +1640,24 @@ pub struct OrderRow {
 
 impl OrderRow {
     fn from_row(r: &AnyRow) -> Self {
-        OrderRow {
-            id: r.get(0),
-            employee_id: r.get(1),
-            date: day(&r.get::<String, _>(2)),
-            start: Minutes(r.get::<i64, _>(3) as u32),
-            end: Minutes(r.get::<i64, _>(4) as u32),
-            content: r.get(5),
-            approved_by: r.get(6),
-            shifted: r.get::<i64, _>(7) != 0,
-            leave: crate::order::parse_leave(&r.get::<String, _>(8)).unwrap_or_default(),
-            status: crate::order::OrderStatus::from_stored(&r.get::<String, _>(9)),
-            employee_name: r.get(10),
-            department: r.get(11),
-            holiday_ok: r.get::<i64, _>(12) != 0,
-            deputy_by: r.get(13),
-            division_by: r.get(14),
-        }
+        StoredOrder(
+            r.get(0),
+            r.get(1),
+            r.get(2),
+            r.get(3),
+            r.get(4),
+            r.get(5),
+            r.get(6),
+            r.get(7),
+            r.get(8),
+            r.get(9),
+            r.get(10),
+            r.get(11),
+            r.get(12),
+            r.get(13),
+            r.get(14),
+        )
+        .row()
     }
 }
 
@@ -1686,28 +1696,21 @@ pub async fn orders_for(
     date: NaiveDate,
     employees: &[&str],
 ) -> Result<Vec<OrderRow>> {
-    const COLUMNS: &str = "o.id, o.employee_id, o.date, o.start_min, o.end_min, o.content, \
-        o.approved_by, o.shifted, o.leave_spans, o.status, e.name, e.department, o.holiday_ok, \
-        o.deputy_by, o.division_by";
-    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sqlite = conn.backend_name() == "SQLite";
     let sql = if sqlite {
-        SQLITE.get_or_init(|| {
-            format!(
-                "SELECT json_group_array(json_array({COLUMNS})) FROM orders o \
-                 JOIN employees e ON e.employee_id = o.employee_id \
-                 WHERE o.date = $1 AND o.employee_id IN (SELECT value FROM json_each($2))"
-            )
-        })
+        concat!(
+            "SELECT json_group_array(json_array(",
+            order_columns!(),
+            ")) FROM orders o JOIN employees e ON e.employee_id = o.employee_id \
+             WHERE o.date = $1 AND o.employee_id IN (SELECT value FROM json_each($2))"
+        )
     } else {
-        POSTGRES.get_or_init(|| {
-            format!(
-                "SELECT COALESCE(json_agg(json_build_array({COLUMNS})), '[]')::text FROM orders o \
-                 JOIN employees e ON e.employee_id = o.employee_id \
-                 WHERE o.date = $1 AND o.employee_id IN (SELECT json_array_elements_text($2::json))"
-            )
-        })
+        concat!(
+            "SELECT COALESCE(json_agg(json_build_array(",
+            order_columns!(),
+            ")), '[]')::text FROM orders o JOIN employees e ON e.employee_id = o.employee_id \
+             WHERE o.date = $1 AND o.employee_id IN (SELECT json_array_elements_text($2::json))"
+        )
     };
     let list = serde_json::to_string(employees).expect("a list of strings is JSON");
     let text: String = sqlx::query_scalar(sql)
@@ -1718,13 +1721,14 @@ pub async fn orders_for(
         .bind(list)
         .fetch_one(&mut *conn)
         .await?;
-    let rows: Vec<OrderJson> = json_rows("the orders of a batch", &text)?;
-    Ok(rows.into_iter().map(OrderJson::row).collect())
+    let rows: Vec<StoredOrder> = json_rows("the orders of a batch", &text)?;
+    Ok(rows.into_iter().map(StoredOrder::row).collect())
 }
 
-/// A row of `orders_for`'s array, by position.
+/// An order as stored, `order_columns!` by position: from an `AnyRow` (`OrderRow::from_row`)
+/// or from an element of `orders_for`'s JSON array, turned into an `OrderRow` in one place.
 #[derive(serde::Deserialize)]
-struct OrderJson(
+struct StoredOrder(
     i64,
     String,
     String,
@@ -1742,9 +1746,9 @@ struct OrderJson(
     Option<String>,
 );
 
-impl OrderJson {
+impl StoredOrder {
     fn row(self) -> OrderRow {
-        let OrderJson(
+        let StoredOrder(
             id,
             employee_id,
             date,

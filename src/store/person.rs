@@ -295,11 +295,7 @@ impl From<DeputyJson> for Deputy {
 /// One column's array, decoded. A column that is not one is the database's doing (a value of
 /// another type than the schema's), reported as a decoding error that names the column.
 fn decode<'a, J: Deserialize<'a>>(what: &str, text: &'a str) -> Result<Vec<J>> {
-    serde_json::from_str(text).map_err(|e| {
-        Error::Db(sqlx::Error::Decode(
-            format!("自分の在宅勤務's {what}: {e}").into(),
-        ))
-    })
+    super::json_rows(&format!("自分の在宅勤務's {what}"), text)
 }
 
 impl Store {
