@@ -495,7 +495,7 @@ fn a_rule_violation_is_shown_in_japanese_next_to_its_field_and_nothing_is_saved(
         );
         let my = tw.get("/my");
         assert!(
-            my.body.contains("命令も申請もまだありません"),
+            my.body.contains("表示する命令も申請もありません"),
             "{}",
             my.body
         );
@@ -2091,4 +2091,70 @@ fn every_refused_forms_error_is_tied_to_its_field() {
         "{}",
         r.body
     );
+}
+
+/// 命令と申請 lists the month shown, what is still to come and what waits for someone; an
+/// earlier month's approved orders are a 前の月 away, not on every load (issue 20: a phone
+/// page, and a first load at 08:30 that renders only what is looked at).
+#[test]
+fn the_teleworkers_order_list_is_the_months_the_coming_and_the_waiting() {
+    for b in backends() {
+        let zt = register(b);
+        let p = zt.write(
+            "orders.csv",
+            "employee_id,date,start,end,content,approved_by,shifted\n\
+             E1001,2020-12-15,,,十二月の資料整理,E2001,\n\
+             E1001,2020-12-22,,,十二月の差戻し分,E2001,\n\
+             E1001,2021-01-12,,,手順書作成,E2001,\n\
+             E1001,2021-02-16,,,二月の研修準備,E2001,\n",
+        );
+        zt.ok(&["orders", "import", p.to_str().unwrap()]);
+        sql_exec(
+            &zt,
+            "UPDATE orders SET status = 'sent_back', sent_back_reason = '日付の確認を' \
+             WHERE employee_id = 'E1001' AND date = '2020-12-22'",
+        );
+        let web = WebServer::start_with(&zt, &["--now", "2021-01-12T08:27:50+09:00"]);
+        let mut c = logged_in(&web, "E1001");
+        let list = |body: &str| -> String {
+            let at = body
+                .find("id=\"my-orders\"")
+                .unwrap_or_else(|| panic!("{body}"));
+            body[at..at + body[at..].find("</table>").unwrap()].to_string()
+        };
+        for page in ["/my", "/my?date=2021-01-12"] {
+            let r = c.get(page);
+            r.expect(200);
+            let mine = list(&r.body);
+            for shown in [
+                "手順書作成",
+                "二月の研修準備",
+                "十二月の差戻し分",
+                "理由: 日付の確認を",
+            ] {
+                assert!(
+                    mine.contains(shown),
+                    "{b:?} {page}: {shown} missing:\n{mine}"
+                );
+            }
+            assert!(
+                !mine.contains("十二月の資料整理"),
+                "{b:?} {page}: an earlier month's approved order listed:\n{mine}"
+            );
+            assert!(r.body.contains("2021年1月の命令、これからの命令"), "{b:?}");
+        }
+        let december = c.get("/my?month=2020-12");
+        let mine = list(&december.body);
+        for shown in ["十二月の資料整理", "十二月の差戻し分", "二月の研修準備"]
+        {
+            assert!(
+                mine.contains(shown),
+                "{b:?}: {shown} not in December's list:\n{mine}"
+            );
+        }
+        assert!(
+            !mine.contains("手順書作成"),
+            "{b:?}: January's order in December's list"
+        );
+    }
 }

@@ -36,10 +36,7 @@ pub async fn load(store: &Store, want: &Want) -> Result<Person> {
     store
         .person_rows(&PersonQuery {
             employee: &want.employee,
-            orders: (
-                want.orders.0.min(want.month.0).min(want.day),
-                want.orders.1.max(want.month.1).max(want.day),
-            ),
+            orders: want.orders,
             month: want.month,
             day: want.day,
             today: want.today,
@@ -56,6 +53,24 @@ impl Person {
         self.orders
             .iter()
             .filter(move |r| r.order.date >= from && r.order.date <= to)
+    }
+
+    /// The order list (命令と申請) of `want`, by day: of the service period, the orders of the
+    /// month shown, those still to come, and those waiting for someone (申請中, 部長決裁待ち,
+    /// 差戻し) whatever their day. The other months' are a 前の月 / 次の月 away: a year of
+    /// orders (about 110 at two days a week) is not what a phone should scroll through, nor
+    /// what a cold first load at 08:30 should render.
+    pub fn listed<'a>(&'a self, want: &'a Want) -> impl Iterator<Item = &'a RegisterRow> {
+        use crate::order::OrderStatus;
+        self.orders_in(want.orders).filter(move |r| {
+            let d = r.order.date;
+            (d >= want.month.0 && d <= want.month.1)
+                || d > want.today
+                || matches!(
+                    r.order.status,
+                    OrderStatus::Draft | OrderStatus::Reviewed | OrderStatus::SentBack
+                )
+        })
     }
 
     /// The approved orders of `month`, each judged at `now` as its day's board judges it.

@@ -1118,7 +1118,7 @@ async fn my_page_in(
     if let Some(p) = page.filter(|p| p.csrf == s.csrf && p.history == history && p.board == board) {
         return Ok(Html(p.html.clone()).into_response());
     }
-    let rows = my_order_rows(&person, (svc.from, svc.to));
+    let rows = my_order_rows(&person, &want);
     let form = form.unwrap_or_else(|| OrderForm {
         date: date.to_string(),
         ..Default::default()
@@ -1161,12 +1161,12 @@ async fn my_page_in(
     Ok(Html(page.html.clone()).into_response())
 }
 
-/// The teleworker's orders of the service period, newest first, as the page lists them.
+/// The teleworker's orders the page lists (`Person::listed`), newest first.
 fn my_order_rows(
     person: &crate::usecase::my_page::Person,
-    period: (NaiveDate, NaiveDate),
+    want: &crate::usecase::my_page::Want,
 ) -> Vec<Value> {
-    let orders: Vec<&crate::store::web::RegisterRow> = person.orders_in(period).collect();
+    let orders: Vec<&crate::store::web::RegisterRow> = person.listed(want).collect();
     orders
         .iter()
         .rev()
