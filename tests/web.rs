@@ -2103,18 +2103,18 @@ fn the_teleworkers_order_list_is_the_months_the_coming_and_the_waiting() {
         let p = zt.write(
             "orders.csv",
             "employee_id,date,start,end,content,approved_by,shifted\n\
-             E1001,2020-12-15,,,十二月の資料整理,E2001,\n\
-             E1001,2020-12-22,,,十二月の差戻し分,E2001,\n\
-             E1001,2021-01-12,,,手順書作成,E2001,\n\
-             E1001,2021-02-16,,,二月の研修準備,E2001,\n",
+             E1001,2021-01-12,,,一月の資料整理,E2001,\n\
+             E1001,2021-01-19,,,一月の差戻し分,E2001,\n\
+             E1001,2021-02-16,,,二月の手順書作成,E2001,\n\
+             E1001,2021-03-09,,,三月の研修準備,E2001,\n",
         );
         zt.ok(&["orders", "import", p.to_str().unwrap()]);
         sql_exec(
             &zt,
             "UPDATE orders SET status = 'sent_back', sent_back_reason = '日付の確認を' \
-             WHERE employee_id = 'E1001' AND date = '2020-12-22'",
+             WHERE employee_id = 'E1001' AND date = '2021-01-19'",
         );
-        let web = WebServer::start_with(&zt, &["--now", "2021-01-12T08:27:50+09:00"]);
+        let web = WebServer::start_with(&zt, &["--now", "2021-02-16T08:27:50+09:00"]);
         let mut c = logged_in(&web, "E1001");
         let list = |body: &str| -> String {
             let at = body
@@ -2122,14 +2122,14 @@ fn the_teleworkers_order_list_is_the_months_the_coming_and_the_waiting() {
                 .unwrap_or_else(|| panic!("{body}"));
             body[at..at + body[at..].find("</table>").unwrap()].to_string()
         };
-        for page in ["/my", "/my?date=2021-01-12"] {
+        for page in ["/my", "/my?date=2021-02-16"] {
             let r = c.get(page);
             r.expect(200);
             let mine = list(&r.body);
             for shown in [
-                "手順書作成",
-                "二月の研修準備",
-                "十二月の差戻し分",
+                "二月の手順書作成",
+                "三月の研修準備",
+                "一月の差戻し分",
                 "理由: 日付の確認を",
             ] {
                 assert!(
@@ -2138,23 +2138,164 @@ fn the_teleworkers_order_list_is_the_months_the_coming_and_the_waiting() {
                 );
             }
             assert!(
-                !mine.contains("十二月の資料整理"),
+                !mine.contains("一月の資料整理"),
                 "{b:?} {page}: an earlier month's approved order listed:\n{mine}"
             );
-            assert!(r.body.contains("2021年1月の命令、これからの命令"), "{b:?}");
+            assert!(r.body.contains("2021年2月の命令、これからの命令"), "{b:?}");
         }
-        let december = c.get("/my?month=2020-12");
-        let mine = list(&december.body);
-        for shown in ["十二月の資料整理", "十二月の差戻し分", "二月の研修準備"]
-        {
+        let january = c.get("/my?month=2021-01");
+        let mine = list(&january.body);
+        for shown in ["一月の資料整理", "一月の差戻し分", "三月の研修準備"] {
             assert!(
                 mine.contains(shown),
-                "{b:?}: {shown} not in December's list:\n{mine}"
+                "{b:?}: {shown} not in January's list:\n{mine}"
             );
         }
         assert!(
-            !mine.contains("手順書作成"),
-            "{b:?}: January's order in December's list"
+            !mine.contains("二月の手順書作成"),
+            "{b:?}: February's order in January's list"
+        );
+    }
+}
+
+/// `zaitaku_my_pages_total{from=…}` and `zaitaku_my_pages_ready_total` from `/metrics`.
+fn my_pages(web: &WebServer) -> (i64, i64, i64, i64) {
+    let m = web.client().get("/metrics").body;
+    let value = |name: &str| -> i64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics:\n{m}"))
+    };
+    (
+        value("zaitaku_my_pages_total{from=\"kept\"}"),
+        value("zaitaku_my_pages_total{from=\"rendered\"}"),
+        value("zaitaku_my_pages_total{from=\"read\"}"),
+        value("zaitaku_my_pages_ready_total"),
+    )
+}
+
+/// Waits until the web process has rendered `n` of the day's pages ahead.
+fn wait_ready(web: &WebServer, n: i64) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while my_pages(web).3 < n {
+        assert!(std::time::Instant::now() < until, "no pages rendered ahead");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The day's teleworkers' pages are rendered before they ask (issue 20: the 08:30 rush is
+/// answered from memory), and a page kept for a person is sent to each of their sessions with
+/// that session's own CSRF token, which the forms then work with.
+#[test]
+fn the_days_pages_are_ready_before_anyone_asks_and_carry_each_sessions_token() {
+    for b in backends() {
+        let zt = register(b);
+        zt.with_orders_0112();
+        let web = WebServer::start_with(&zt, &["--now", "2021-01-12T08:20:00+09:00"]);
+        wait_ready(&web, 2);
+        let mut phone = logged_in(&web, "E1001");
+        let mut desk = logged_in(&web, "E1001");
+        let (ta, tb) = (phone.session_csrf(), desk.session_csrf());
+        let before = my_pages(&web);
+        let (a, b_) = (phone.get("/my"), desk.get("/my"));
+        assert_ne!(ta, tb, "{b:?}: two sessions, two tokens");
+        for (page, token) in [(&a, &ta), (&b_, &tb)] {
+            page.expect(200);
+            assert!(
+                page.body.contains("山田太郎 さんの在宅勤務"),
+                "{b:?}: {}",
+                page.body
+            );
+            assert!(page.body.contains("手順書作成"), "{b:?}");
+            let tokens: Vec<&str> = page
+                .body
+                .match_indices("name=\"csrf\" value=\"")
+                .map(|(at, m)| &page.body[at + m.len()..at + m.len() + token.len()])
+                .collect();
+            assert!(tokens.len() >= 3, "{b:?}: {tokens:?}");
+            assert!(
+                tokens.iter().all(|t| t == token),
+                "{b:?}: {tokens:?} for {token}"
+            );
+            assert!(!page.body.contains("csrf-"), "{b:?}: the marker leaked");
+        }
+        let after = my_pages(&web);
+        assert_eq!(
+            after.0 - before.0,
+            2,
+            "{b:?}: not answered from the kept page: {before:?} -> {after:?}"
+        );
+        assert_eq!(after.2, before.2, "{b:?}: rows read although kept");
+        // The kept page's forms work with each session's token.
+        let r = desk.post("/my/report", &[("csrf", &tb), ("kind", "start")]);
+        assert!(r.status == 200 || r.status == 303, "{b:?}: {r:?}");
+        assert!(desk.get("/my").body.contains("st-on_time"), "{b:?}");
+    }
+}
+
+/// A write of one person's drops their kept page alone, whichever process makes it; a write of
+/// what every page shows of others (a deputy) drops all. The attack: another process's writes
+/// to a kept person's reports, escalation steps and deputies, each on the very next load.
+#[test]
+fn a_persons_write_drops_their_kept_page_alone_and_shows_on_the_next_load() {
+    for b in backends() {
+        let zt = register(b);
+        zt.with_orders_0112();
+        let web = WebServer::start_with(&zt, &["--now", "2021-01-12T08:27:50+09:00"]);
+        wait_ready(&web, 2);
+        let mut yamada = logged_in(&web, "E1001");
+        let mut sato = logged_in(&web, "E1002");
+        assert!(yamada.get("/my").body.contains("st-pending"));
+        sato.get("/my").expect(200);
+
+        // 山田's 業務開始 mail, read by the daemon's process.
+        zt.ok(&[
+            "ingest",
+            fixture("mail/01-start-iso2022jp.eml").to_str().unwrap(),
+        ]);
+        let before = my_pages(&web);
+        let other = sato.get("/my");
+        assert!(!other.body.contains("08:27"), "{b:?}");
+        let after = my_pages(&web);
+        assert_eq!(
+            (after.0 - before.0, after.2 - before.2),
+            (1, 0),
+            "{b:?}: 山田's mail dropped 佐藤's kept page"
+        );
+        assert!(
+            yamada
+                .get("/my")
+                .body
+                .contains("08:27 <span class=\"st-on_time\">"),
+            "{b:?}: 山田's own mail is not on his next load"
+        );
+
+        // An escalation step for 佐藤's order, written by hand on a connection of its own.
+        sato.get("/my").expect(200);
+        sql_exec(
+            &zt,
+            "INSERT INTO escalations (key, order_id, day, kind, step, due_at, fired_at, recipients, status)
+             SELECT 'order:' || id || ':missing_start:1', id, date, 'missing_start', 1, 0, 1610407500, 'E2001', 'sent'
+             FROM orders WHERE employee_id = 'E1002'",
+        );
+        let page = sato.get("/my");
+        assert!(
+            page.body.contains("第1段階"),
+            "{b:?}: a step written elsewhere is not on the next load:\n{}",
+            page.body
+        );
+
+        // A deputyship for 山田: what every page shows of others.
+        yamada.get("/my").expect(200);
+        sql_exec(
+            &zt,
+            "INSERT INTO deputies (supervisor, deputy, from_date, to_date, created_at)
+             VALUES ('E2001', 'E1001', '2021-01-01', '2021-01-31', 0)",
+        );
+        let page = yamada.get("/my");
+        assert!(
+            page.body.contains("さんの代決者です"),
+            "{b:?}: a deputyship written elsewhere is not on the next load"
         );
     }
 }

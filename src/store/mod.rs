@@ -182,6 +182,7 @@ migrations![
     ("0022", "tenant_first_lookups"),
     ("0023", "directory_changes"),
     ("0024", "mailbox_leases"),
+    ("0025", "person_changes"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.

@@ -55,6 +55,11 @@ impl RegisterRow {
 }
 
 /// A session found by its token's hash.
+/// What a teleworker's page is kept under (`web::my_cache`): everyone's change counter and
+/// theirs (`person_changes`, migration 0025). The page is good while both stand still.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp(pub i64, pub i64);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
     pub employee_id: String,
@@ -209,17 +214,18 @@ impl Store {
     }
 
     /// The session and its employee in one query: every page asks, so one round trip. With
-    /// them, the register's change counter (`changes`, migration 0018; the tenant's own on
-    /// PostgreSQL, 0019, 0 before its first write) read before anything else the request
-    /// reads: what 自分の在宅勤務 keeps is good while it has not moved.
+    /// them, the employee's change stamp (`person_changes`, migration 0025: everyone's row and
+    /// theirs, the tenant's own on PostgreSQL, 0 before the first write) read before anything
+    /// else the request reads: what 自分の在宅勤務 keeps is good while it has not moved.
     pub async fn session_employee(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(SessionRow, super::Employee, Option<i64>)>> {
+    ) -> Result<Option<(SessionRow, super::Employee, Option<Stamp>)>> {
         let row = sqlx::query(
             "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at,
-                 COALESCE((SELECT n FROM changes WHERE id = 1), 0)
+                 COALESCE((SELECT n FROM person_changes WHERE employee_id = ''), 0),
+                 COALESCE((SELECT n FROM person_changes WHERE employee_id = e.employee_id), 0)
              FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1",
         )
@@ -234,8 +240,51 @@ impl Store {
                 csrf: r.get(5),
                 expires_at: instant(r.get(6)),
             };
-            (s, e, r.get(7))
+            (s, e, Some(Stamp(r.get(7), r.get(8))))
         }))
+    }
+
+    /// The people with an approved order on `day` (the pages `web::my_cache` keeps ready), as
+    /// their sessions would read them (active only), with their change stamps: one value, as
+    /// `store::person` reads.
+    pub async fn stamps_of_the_day(&self, day: NaiveDate) -> Result<Vec<(super::Employee, Stamp)>> {
+        let people = match self.backend {
+            super::Backend::Sqlite => {
+                "json_group_array(json_array(e.employee_id, e.name, e.department, e.role, COALESCE(p.n, 0)))"
+            }
+            super::Backend::Postgres => {
+                "COALESCE(json_agg(json_build_array(e.employee_id, e.name, e.department, e.role, COALESCE(p.n, 0))), '[]')::text"
+            }
+        };
+        let sql = format!(
+            "SELECT {people}, COALESCE((SELECT n FROM person_changes WHERE employee_id = ''), 0)
+             FROM (SELECT DISTINCT employee_id FROM orders
+                   WHERE date = $1 AND status = 'approved') o
+             JOIN employees e ON e.employee_id = o.employee_id AND e.active = 1
+             LEFT JOIN person_changes p ON p.employee_id = o.employee_id"
+        );
+        let row = sqlx::query(&sql)
+            .bind(day.to_string())
+            .fetch_one(&mut *self.conn().await?)
+            .await?;
+        let everyone: i64 = row.try_get(1)?;
+        let people: Vec<(String, String, String, String, i64)> =
+            super::json_rows("the day's teleworkers", &row.try_get::<String, _>(0)?)?;
+        Ok(people
+            .into_iter()
+            .map(|(employee_id, name, department, role, n)| {
+                let e = super::Employee {
+                    employee_id,
+                    name,
+                    department,
+                    role: super::Role::parse(&role).unwrap_or(super::Role::Teleworker),
+                    emails: Vec::new(),
+                    chat_ids: Default::default(),
+                    active: true,
+                };
+                (e, Stamp(everyone, n))
+            })
+            .collect())
     }
 
     /// One employee's e-mail addresses.

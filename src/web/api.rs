@@ -196,6 +196,33 @@ pub async fn metrics(State(app): State<App>) -> WebResult {
         let _ = writeln!(out, "# TYPE {name} gauge");
         let _ = writeln!(out, "{name} {}", u8::from(on));
     }
+    let c = &app.my_cache.counts;
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_my_pages_total 自分の在宅勤務 answered, by how: kept (a page kept ready or from an earlier load), rendered (kept rows, judged anew), read (rows read from the database)."
+    );
+    let _ = writeln!(out, "# TYPE zaitaku_my_pages_total counter");
+    for (from, n) in [
+        ("kept", &c.kept),
+        ("rendered", &c.rendered),
+        ("read", &c.read),
+    ] {
+        let _ = writeln!(
+            out,
+            "zaitaku_my_pages_total{{from=\"{from}\"}} {}",
+            n.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP zaitaku_my_pages_ready_total Pages of the day's teleworkers rendered before they asked."
+    );
+    let _ = writeln!(out, "# TYPE zaitaku_my_pages_ready_total counter");
+    let _ = writeln!(
+        out,
+        "zaitaku_my_pages_ready_total {}",
+        c.ready.load(std::sync::atomic::Ordering::Relaxed)
+    );
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -227,9 +227,9 @@ pub struct Session {
     pub csrf: String,
     /// The address the request came from (`Peer`), for the audit trail.
     pub client: Option<String>,
-    /// The register's change counter, read with the session before anything else the request
-    /// reads (`web::my_cache`); None if its row is missing (then nothing is kept).
-    pub changes: Option<i64>,
+    /// The person's change stamp, read with the session before anything else the request
+    /// reads (`web::my_cache`); None where nothing may be kept.
+    pub changes: Option<crate::store::web::Stamp>,
 }
 
 impl Session {

@@ -118,8 +118,11 @@ pub struct Inner {
     changes: AtomicU64,
     /// `templates/web` of the municipality (under `--tenant`), then the shared one.
     template_dirs: Vec<PathBuf>,
-    /// 自分の在宅勤務's rows, kept while the register's change counter stands still.
+    /// 自分の在宅勤務's rows and pages, kept while their person's change stamp stands still.
     pub my_cache: my_cache::MyCache,
+    /// What a kept page has where the session's CSRF token goes (`my_cache::Page`): random
+    /// for each process, so no text anyone types can be taken for it.
+    pub csrf_marker: String,
     /// The process's one clock: `zaitaku web --now T` starts it at T (rehearsals, tests).
     clock: crate::clock::Clock,
     /// The city's mailbox and Matrix health, for `/metrics`.
@@ -195,6 +198,7 @@ impl App {
             changes: AtomicU64::new(0),
             template_dirs,
             my_cache: my_cache::MyCache::default(),
+            csrf_marker: format!("csrf-{}", auth::random_hex(16)),
             clock: crate::clock::Clock::system(),
             health: crate::health::Health::unwatched(),
         }))
@@ -696,6 +700,32 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// server starts and every `SWEEP_EVERY` after, whether or not anyone logs in: they count for
 /// nothing any more, and a flood of failed logins must not stay on the disk.
 async fn sweep(app: App) {
+    tokio::join!(sweep_logins(app.clone()), keep_pages_ready(app));
+}
+
+/// How often the day's teleworkers' pages are brought up to date (`pages::keep_ready`): a
+/// report that arrived shows on its sender's page kept ready within this.
+const KEEP_READY_EVERY: Duration = Duration::from_secs(2);
+
+/// Renders the day's teleworkers' 自分の在宅勤務 ahead, and again when theirs changed.
+async fn keep_pages_ready(app: App) {
+    let mut every = tokio::time::interval(KEEP_READY_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match pages::keep_ready(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(pages = n, "teleworkers' pages rendered ahead"),
+            // A database that is away now may be back at the next round.
+            Err(e) => {
+                tracing::warn!(error = %log_text(&e.to_string()), "rendering the day's pages ahead failed")
+            }
+        }
+    }
+}
+
+/// Deletes old failed logins and sessions.
+async fn sweep_logins(app: App) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

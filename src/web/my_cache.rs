@@ -23,18 +23,27 @@
 //!   that commits in between makes the rows newer than the number they are kept under, which
 //!   only costs one needless reload; the other order could keep old rows under a new number.
 //!
-//! One counter for the whole register, not one per person: any write (a report of anyone, an
-//! order) drops every kept page. Simple to get right, and the rush is served in between: at
-//! 08:30 a city's mail arrives in batches a few seconds apart, each one statement per table on
-//! PostgreSQL and one bump per row on SQLite (SQLite triggers are per row; a batch commits them
-//! at once). Entries kept under an older number are dropped when a newer one is stored, and
-//! at most `MAX_KEPT` are kept.
+//! One stamp per person (`person_changes`, migration 0025), not one counter for the whole
+//! register: with 0018's single counter any write of anyone's (the next mail, a supervisor's
+//! stamp) dropped every kept page, so at 08:30, with mail arriving every few seconds, every
+//! load was a first load. A page is kept under its person's row and everyone's row (employees,
+//! addresses, deputies: what a page shows of others, or matches mail by); a write of their own
+//! drops theirs alone.
+//!
+//! Pages are the person's, not the session's: the HTML is rendered with a marker where the
+//! session's CSRF token goes, and each answer puts its own session's token there
+//! (`Page::html_for`). So the web process can render the day's teleworkers' pages before they
+//! ask (`pages::keep_ready`), and the 08:30 rush is answered from memory.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
 
 use crate::attendance::History;
 use crate::board::Board;
+use crate::store::web::Stamp;
 use crate::usecase::my_page::{Person, Want};
 
 /// At most this many people's pages are kept: about 45 KiB each on the bench's register (the
@@ -45,47 +54,110 @@ pub const MAX_KEPT: usize = 2048;
 /// A rendered page and what it was rendered from, besides the rows.
 #[derive(Debug)]
 pub struct Page {
-    pub csrf: String,
     pub history: History,
     pub board: Board,
-    /// Sent as it is: bytes shared with every answer, not copied into each (a page is about
-    /// 19 KiB).
-    pub html: axum::body::Bytes,
+    /// The HTML cut where the session's CSRF token goes: shared by every answer, not copied
+    /// into each but for the one copy that puts the token in (a page is about 15 KiB).
+    parts: Vec<Bytes>,
+}
+
+impl Page {
+    /// `html` rendered with `marker` in place of the CSRF token.
+    pub fn new(html: &str, marker: &str, history: History, board: Board) -> Page {
+        Page {
+            history,
+            board,
+            parts: html
+                .split(marker)
+                .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+                .collect(),
+        }
+    }
+
+    /// The page for a session whose CSRF token is `csrf`.
+    pub fn html_for(&self, csrf: &str) -> Bytes {
+        let len = self.parts.iter().map(Bytes::len).sum::<usize>()
+            + csrf.len() * self.parts.len().saturating_sub(1);
+        let mut out = Vec::with_capacity(len);
+        for (i, p) in self.parts.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(csrf.as_bytes());
+            }
+            out.extend_from_slice(p);
+        }
+        out.into()
+    }
 }
 
 struct Entry {
-    changes: i64,
+    stamp: Stamp,
     person: Arc<Person>,
     page: Option<Arc<Page>>,
 }
 
-/// The kept rows, by what was wanted, with the counter they were read under.
+/// The kept rows, by what was wanted, with the stamp they were read under.
 #[derive(Default)]
 pub struct MyCache {
     // A std Mutex: nothing awaits while holding it.
     kept: Mutex<HashMap<Want, Entry>>,
+    /// How the pages were answered, for `/metrics`.
+    pub counts: Counts,
+}
+
+/// 自分の在宅勤務 answered, by how (`/metrics`: `zaitaku_my_pages_total`), and the pages
+/// rendered ahead (`zaitaku_my_pages_ready_total`).
+#[derive(Default)]
+pub struct Counts {
+    /// A kept page, sent as it was (with the session's token).
+    pub kept: AtomicU64,
+    /// Kept rows, judged differently since (a deadline passed): rendered again.
+    pub rendered: AtomicU64,
+    /// Rows read from the database (nothing kept, a write since, or a form).
+    pub read: AtomicU64,
+    /// Pages of the day's teleworkers rendered before they asked.
+    pub ready: AtomicU64,
+}
+
+impl Counts {
+    pub fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl MyCache {
-    /// The rows of `want` read while the counter stood at `changes`, and the page last rendered
-    /// from them, if kept.
-    pub fn get(&self, want: &Want, changes: i64) -> Option<(Arc<Person>, Option<Arc<Page>>)> {
+    /// The rows of `want` read while its person's stamp stood at `stamp`, and the page last
+    /// rendered from them, if kept.
+    pub fn get(&self, want: &Want, stamp: Stamp) -> Option<(Arc<Person>, Option<Arc<Page>>)> {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         kept.get(want)
-            .filter(|e| e.changes == changes)
+            .filter(|e| e.stamp == stamp)
             .map(|e| (e.person.clone(), e.page.clone()))
     }
 
-    /// Keeps `person`, read after the counter stood at `changes`.
-    pub fn put(&self, want: Want, changes: i64, person: Arc<Person>) {
+    /// Whether a page of `want` is kept under `stamp`.
+    pub fn has_page(&self, want: &Want, stamp: Stamp) -> bool {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.get(want)
+            .is_some_and(|e| e.stamp == stamp && e.page.is_some())
+    }
+
+    /// How many pages (of a person, a month, a day) are kept.
+    pub fn kept(&self) -> usize {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Keeps `person`, read after their stamp stood at `stamp`.
+    pub fn put(&self, want: Want, stamp: Stamp, person: Arc<Person>) {
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        // Rows read under an older number can never be shown again: drop them now. (A request
-        // that read the counter before a write may still put its older rows after a newer
+        // Rows read under an older stamp can never be shown again: drop them now, everyone's
+        // when everyone's counter moved, the person's other pages when theirs did. (A request
+        // that read the stamp before a write may still put its older rows after a newer
         // request did; those are dropped in turn by the next newer put, and never shown, since
-        // `get` asks for the number of its own request.)
-        if kept.values().any(|e| e.changes < changes) {
-            kept.retain(|_, e| e.changes >= changes);
+        // `get` asks for the stamp of its own request.)
+        if kept.values().any(|e| e.stamp.0 < stamp.0) {
+            kept.retain(|_, e| e.stamp.0 >= stamp.0);
         }
+        kept.retain(|w, e| w.employee != want.employee || e.stamp == stamp);
         if kept.len() >= MAX_KEPT {
             kept.clear();
         }
@@ -93,18 +165,54 @@ impl MyCache {
         kept.insert(
             want,
             Entry {
-                changes,
+                stamp,
                 person,
                 page,
             },
         );
     }
 
-    /// Keeps `page`, rendered from the rows of `want` kept under `changes` (if they still are).
-    pub fn put_page(&self, want: &Want, changes: i64, page: Arc<Page>) {
+    /// Keeps `page`, rendered from the rows of `want` kept under `stamp` (if they still are).
+    pub fn put_page(&self, want: &Want, stamp: Stamp, page: Arc<Page>) {
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = kept.get_mut(want).filter(|e| e.changes == changes) {
+        if let Some(e) = kept.get_mut(want).filter(|e| e.stamp == stamp) {
             e.page = Some(page);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_session_gets_its_own_token_where_the_marker_was() {
+        let history = History {
+            month: "2021-03".into(),
+            label: "2021年3月".into(),
+            rows: vec![],
+            prev: "2021-02".into(),
+            next: "2021-04".into(),
+        };
+        let board = Board {
+            date: "2021-03-31".into(),
+            teleworkers: vec![],
+            unmatched: vec![],
+            outbox: Default::default(),
+        };
+        let page = Page::new(
+            "<form><input value=\"MARK\"></form><p>x</p><input value=\"MARK\">",
+            "MARK",
+            history,
+            board,
+        );
+        assert_eq!(
+            &page.html_for("abc123")[..],
+            b"<form><input value=\"abc123\"></form><p>x</p><input value=\"abc123\">"
+        );
+        assert_eq!(
+            &page.html_for("zz")[..],
+            b"<form><input value=\"zz\"></form><p>x</p><input value=\"zz\">"
+        );
     }
 }

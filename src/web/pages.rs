@@ -19,15 +19,17 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{requested_scope, scoped_board, today};
 use super::auth::{CsrfForm, Session};
-use super::my_cache::Page as MyPage;
+use super::my_cache::{Counts, Page as MyPage};
 use super::roles::{
     can_administer, can_manage_department, can_request_for, can_see_department, role_ja,
 };
-use super::{App, WebResult};
+use super::{App, User, WebResult};
 use crate::calendar::{Minutes, parse_date};
 use crate::error::Error;
 use crate::order::{OrderDraft, OrderStatus, parse_leave};
 use crate::store::Role;
+use crate::store::web::Stamp;
+use crate::usecase::my_page::Want;
 
 pub(super) type Errors = BTreeMap<&'static str, String>;
 
@@ -55,11 +57,15 @@ fn clip(value: &mut String, max: usize) {
 
 /// What every page's layout needs.
 pub(super) fn base(s: &Session) -> Value {
-    let u = &s.user;
+    base_for(&s.user, &s.csrf)
+}
+
+/// `base` of `u` with the CSRF token `csrf`.
+pub(super) fn base_for(u: &User, csrf: &str) -> Value {
     context! {
         user => u,
         role_label => role_ja(u.role),
-        csrf => &s.csrf,
+        csrf => csrf,
         is_admin => can_administer(u),
         is_supervisor => u.role == Role::Supervisor,
         reads_boards => u.role != Role::Teleworker && u.role != Role::DivisionHead,
@@ -1077,10 +1083,26 @@ pub(super) async fn my_page_with(
     my_page_in(app, s, (date, None), form, errors, report_answer, None).await
 }
 
+/// What a plain `/my` of `employee` on `date` with the attendance of `month` shows.
+fn my_want(app: &App, employee: &str, date: NaiveDate, month: Option<&str>) -> Want {
+    let svc = &app.cfg.service;
+    Want {
+        employee: employee.to_string(),
+        orders: (svc.from, svc.to),
+        month: crate::attendance::month_or(
+            month.and_then(|m| crate::attendance::month(m).ok()),
+            date,
+        ),
+        day: date,
+        today: today(app),
+    }
+}
+
 /// 自分の在宅勤務 with the attendance of `month` (`YYYY-MM`; by default `date`'s). `kept`: the
-/// register's change counter read with the session, when nothing was written since (a plain
-/// load of the page): rows kept under it are used, and rows read are kept (`web::my_cache`).
-/// A page shown after a write (a report, a refused form) reads afresh.
+/// person's change stamp read with the session, when nothing was written since (a plain load
+/// of the page): rows and the page kept under it are used, and rows read and the page rendered
+/// are kept (`web::my_cache`). A page shown after a write (a report, a refused form) reads
+/// afresh.
 async fn my_page_in(
     app: &App,
     s: &Session,
@@ -1088,41 +1110,61 @@ async fn my_page_in(
     form: Option<OrderForm>,
     errors: Errors,
     report_answer: Option<String>,
-    kept: Option<i64>,
+    kept: Option<Stamp>,
 ) -> WebResult {
-    let u = &s.user;
-    let svc = &app.cfg.service;
+    // Only a plain load is kept: a form, its errors and a report's answer are this request's.
+    let kept = kept.filter(|_| form.is_none() && errors.is_empty() && report_answer.is_none());
     let now = app.now();
-    let month =
-        crate::attendance::month_or(month.and_then(|m| crate::attendance::month(m).ok()), date);
-    let want = crate::usecase::my_page::Want {
-        employee: u.employee_id.clone(),
-        orders: (svc.from, svc.to),
-        month,
-        day: date,
-        today: today(app),
-    };
-    let (person, page) = match kept.and_then(|n| app.my_cache.get(&want, n)) {
-        Some(found) => found,
+    let want = my_want(app, &s.user.employee_id, date, month);
+    let counts = &app.my_cache.counts;
+    let (person, page, read) = match kept.and_then(|n| app.my_cache.get(&want, n)) {
+        Some((person, page)) => (person, page, false),
         None => {
             let p = Arc::new(crate::usecase::my_page::load(&app.store, &want).await?);
             if let Some(n) = kept {
                 app.my_cache.put(want.clone(), n, p.clone());
             }
-            (p, None)
+            (p, None, true)
         }
     };
-    let history = crate::attendance::history_of(month.0, person.month_rows(&app.cfg, month, now));
+    let history =
+        crate::attendance::history_of(want.month.0, person.month_rows(&app.cfg, want.month, now));
     let board = person.day_board(&app.cfg, date, now);
-    // The page rendered last from these rows, if it was for this session and judged the same.
-    if let Some(p) = page.filter(|p| p.csrf == s.csrf && p.history == history && p.board == board) {
-        return Ok(Html(p.html.clone()).into_response());
+    // The page rendered last from these rows, if it was judged the same.
+    if let Some(p) = page.filter(|p| p.history == history && p.board == board) {
+        Counts::add(&counts.kept);
+        return Ok(Html(p.html_for(&s.csrf)).into_response());
     }
-    let rows = my_order_rows(&person, &want);
-    let form = form.unwrap_or_else(|| OrderForm {
-        date: date.to_string(),
-        ..Default::default()
-    });
+    Counts::add(if read { &counts.read } else { &counts.rendered });
+    let Some(n) = kept else {
+        // After a write or with a refused form: rendered for this session alone.
+        let form = form.unwrap_or_else(|| OrderForm {
+            date: date.to_string(),
+            ..Default::default()
+        });
+        let ctx = my_context(app, &s.user, &s.csrf, &want, &person, (&history, &board));
+        let ctx =
+            context! { form => form, errors => errors, report_answer => report_answer, ..ctx };
+        return Ok(app.render("my.html", ctx));
+    };
+    let page = match render_my_page(app, &s.user, &want, &person, history, board) {
+        Ok(page) => Arc::new(page),
+        Err(e) => return Ok(super::internal(e)),
+    };
+    app.my_cache.put_page(&want, n, page.clone());
+    Ok(Html(page.html_for(&s.csrf)).into_response())
+}
+
+/// What my.html is rendered from, but the form, its errors and a report's answer.
+fn my_context(
+    app: &App,
+    u: &User,
+    csrf: &str,
+    want: &Want,
+    person: &crate::usecase::my_page::Person,
+    (history, board): (&crate::attendance::History, &crate::board::Board),
+) -> Value {
+    let svc = &app.cfg.service;
     // 代決: whom this person stands in for today, so a deputy without a register in the menu
     // finds the drafts to stamp.
     let deputy_for: Vec<Value> = person
@@ -1130,35 +1172,71 @@ async fn my_page_in(
         .iter()
         .map(|d| context! { name => &d.supervisor_name, from => d.from.to_string(), to => d.to.to_string() })
         .collect();
-    let ctx = context! {
+    context! {
         title => "自分の在宅勤務",
         deputy_for => deputy_for,
-        date => date.to_string(),
-        orders => rows,
-        board => &board,
-        form => form,
-        errors => errors,
+        date => want.day.to_string(),
+        orders => my_order_rows(person, want),
+        board => board,
+        form => OrderForm { date: want.day.to_string(), ..Default::default() },
+        errors => Errors::new(),
         workday_start => svc.workday_start.to_string(),
         workday_end => svc.workday_end.to_string(),
-        report_answer => report_answer,
-        history => &history,
-        ..base(s)
-    };
-    let Some(n) = kept else {
-        return Ok(app.render("my.html", ctx));
-    };
-    let html = match app.render_html("my.html", ctx) {
-        Ok(html) => html,
-        Err(e) => return Ok(super::internal(e)),
-    };
-    let page = Arc::new(MyPage {
-        csrf: s.csrf.clone(),
-        history,
-        board,
-        html: html.into(),
-    });
-    app.my_cache.put_page(&want, n, page.clone());
-    Ok(Html(page.html.clone()).into_response())
+        history => history,
+        ..base_for(u, csrf)
+    }
+}
+
+/// A plain load's page of `want`, judged as `history` and `board`, for any session of `u`'s:
+/// rendered with the process's marker where the CSRF token goes (`my_cache::Page`).
+fn render_my_page(
+    app: &App,
+    u: &User,
+    want: &Want,
+    person: &crate::usecase::my_page::Person,
+    history: crate::attendance::History,
+    board: crate::board::Board,
+) -> crate::error::Result<MyPage> {
+    let ctx = my_context(app, u, &app.csrf_marker, want, person, (&history, &board));
+    let html = app.render_html("my.html", ctx)?;
+    Ok(MyPage::new(&html, &app.csrf_marker, history, board))
+}
+
+/// Keeps the plain 自分の在宅勤務 of the day's teleworkers (an approved order today) rendered
+/// before they ask, each under their change stamp: at 08:30 a city's teleworkers open it
+/// together, and a page rendered for each of them in that minute is what the morning rush
+/// cost (issue 20). A page whose person wrote since (their report arrived) is rendered again
+/// at the next round; one judged differently by the time it is asked for (a deadline passed)
+/// is rendered then from the kept rows. Stops short of `my_cache::MAX_KEPT`, leaving room for
+/// the pages people ask for themselves. Returns how many pages it rendered.
+pub(super) async fn keep_ready(app: &App) -> crate::error::Result<usize> {
+    let day = today(app);
+    let mut rendered = 0;
+    for (e, stamp) in app.store.stamps_of_the_day(day).await? {
+        let u: User = e.into();
+        if app.my_cache.kept() >= super::my_cache::MAX_KEPT * 3 / 4 {
+            break;
+        }
+        let want = my_want(app, &u.employee_id, day, None);
+        if app.my_cache.has_page(&want, stamp) {
+            continue;
+        }
+        let person = Arc::new(crate::usecase::my_page::load(&app.store, &want).await?);
+        let now = app.now();
+        let history = crate::attendance::history_of(
+            want.month.0,
+            person.month_rows(&app.cfg, want.month, now),
+        );
+        let board = person.day_board(&app.cfg, day, now);
+        let page = render_my_page(app, &u, &want, &person, history, board)?;
+        app.my_cache.put(want.clone(), stamp, person);
+        app.my_cache.put_page(&want, stamp, Arc::new(page));
+        Counts::add(&app.my_cache.counts.ready);
+        rendered += 1;
+        // Requests first: this is work ahead of time.
+        tokio::task::yield_now().await;
+    }
+    Ok(rendered)
 }
 
 /// The teleworker's orders the page lists (`Person::listed`), newest first.
