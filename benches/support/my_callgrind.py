@@ -9,11 +9,17 @@ it signs N+1 of the day's teleworkers in by writing their sessions straight into
 compiled, the stylesheet read once), and then counts, one request at a time on one kept-alive
 connection per teleworker:
 
-- `cold`:   each of the other N teleworkers' first `/my` (nothing kept for them),
-- `reload`: each one's second `/my` (from `web::my_cache`),
+- `ready`:  each of the other N teleworkers' first `/my`: since the web process renders the
+            day's teleworkers' pages ahead (`pages::keep_ready`, stop 35), a kept page; with an
+            older build, nothing kept,
+- `cold`:   each one's first `/my?date=2021-03-30` (nothing kept for it: rows read, judged
+            and rendered; up to stop 34 this line was the first `/my`),
+- `reload`: each one's second `/my?date=2021-03-30` (from `web::my_cache`),
 - `css`:    `/static/app.css`, the yardstick,
 
-printing instructions (callgrind's Ir, user space only: system calls and futex waits count
+It waits for the pages rendered ahead first (`zaitaku_my_pages_ready_total` in `/metrics` standing
+still), so that their instructions are not counted; the rendering-ahead task's own look every
+two seconds (one statement) still is. Printing instructions (callgrind's Ir, user space only: system calls and futex waits count
 as nothing) per request of each. `--cpu` runs it without valgrind and prints the server's
 user+system CPU per request instead (/proc/PID/stat; noisy). `--pages DIR` writes every
 teleworker's `/my`, `/my?month=2021-02` and `/my?date=2021-03-30` to DIR, to compare the
@@ -74,6 +80,21 @@ def get(conn, token, path):
     return body
 
 
+def wait_for_pages_ready(conn):
+    """Until the count of pages rendered ahead stands still for five seconds (at once for a
+    build without it)."""
+    last, still = None, 0
+    while still < 5:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        m = re.search(r"^zaitaku_my_pages_ready_total (\d+)", text, re.M)
+        if not m:
+            return
+        still = still + 1 if m.group(1) == last else 0
+        last = m.group(1)
+        time.sleep(1)
+
+
 def cpu(pid):
     """The process's (user, system) CPU so far, in seconds."""
     with open(f"/proc/{pid}/stat") as f:
@@ -114,8 +135,8 @@ def main():
            "--now", NOW]
     if valgrind:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out.%p"] + cmd
-    env = dict(os.environ, ZAITAKU_LOG="warn")
-    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=tmp)
+    env = dict(os.environ, ZAITAKU_LOG=os.environ.get("MY_CALLGRIND_LOG", "warn"))
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(os.environ["MY_CALLGRIND_STDERR"], "w") if "MY_CALLGRIND_STDERR" in os.environ else subprocess.DEVNULL, env=env, cwd=tmp)
     try:
         line = server.stdout.readline().decode()
         host, port = re.search(r"http://([\d.]+):(\d+)", line).groups()
@@ -124,6 +145,7 @@ def main():
         # Warm up: the templates compiled, the stylesheet read, a page kept.
         for path in ["/static/app.css", "/my", "/my"]:
             get(conns[0], people[0][1], path)
+        wait_for_pages_ready(conns[0])
         if a.pages:
             os.makedirs(a.pages, exist_ok=True)
             for i, (emp, token) in enumerate(people):
@@ -137,7 +159,8 @@ def main():
         if valgrind:
             subprocess.run(["callgrind_control", "-z", str(pid)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         results = []
-        for phase, path in [("cold", "/my"), ("reload", "/my"), ("css", "/static/app.css")]:
+        for phase, path in [("ready", "/my"), ("cold", "/my?date=2021-03-30"),
+                            ("reload", "/my?date=2021-03-30"), ("css", "/static/app.css")]:
             before = cpu(pid)
             for conn, (_, token) in zip(conns[1:], people[1:]):
                 get(conn, token, path)

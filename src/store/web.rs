@@ -244,6 +244,16 @@ impl Store {
         }))
     }
 
+    /// The sum of every change counter of `person_changes`: it moves with any write a page
+    /// shows (counters only grow), so the pages kept ready need no look while it stands still.
+    pub async fn changes_total(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(SUM(n), 0) FROM person_changes")
+                .fetch_one(&mut *self.conn().await?)
+                .await?,
+        )
+    }
+
     /// The people with an approved order on `day` (the pages `web::my_cache` keeps ready), as
     /// their sessions would read them (active only), with their change stamps: one value, as
     /// `store::person` reads.

@@ -588,7 +588,7 @@ pub async fn serve(
     let addr = listener.local_addr().ok();
     let app = App::with_clock(cfg, store, channels, clock);
     tracing::info!(addr = ?addr, "web register listening");
-    let sweeper = tokio::spawn(sweep(app.clone()));
+    let sweeper = tokio::spawn(sweep(app.clone(), true));
     // The peer's address (`ConnectInfo`): the audit's client, and the trusted proxies' test.
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, service)
@@ -612,7 +612,7 @@ pub fn hosted(
     clock: (crate::clock::Clock, crate::health::SharedHealth),
 ) -> (Router, impl Future<Output = ()> + Send + 'static) {
     let app = App::with_clock(cfg, store, channels, clock);
-    (router(app.clone()), sweep(app))
+    (router(app.clone()), sweep(app, false))
 }
 
 /// The registers of a server for several municipalities, by their `[web] host` (lower case,
@@ -699,8 +699,17 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Failed logins older than the throttle window, and expired sessions, are deleted when the
 /// server starts and every `SWEEP_EVERY` after, whether or not anyone logs in: they count for
 /// nothing any more, and a flood of failed logins must not stay on the disk.
-async fn sweep(app: App) {
-    tokio::join!(sweep_logins(app.clone()), keep_pages_ready(app));
+/// The server's own rounds: old logins and sessions deleted, and with `keep_ready` the day's
+/// teleworkers' pages rendered ahead. A server for several municipalities (`run
+/// --all-tenants`) renders on demand: kept ready, every city's pages would be rendered at once
+/// when it starts and kept in one process's memory (a few hundred cities, tens of thousands of
+/// pages of 40 KiB), where a city's own server keeps its own.
+async fn sweep(app: App, keep_ready: bool) {
+    if keep_ready {
+        tokio::join!(sweep_logins(app.clone()), keep_pages_ready(app));
+    } else {
+        sweep_logins(app).await
+    }
 }
 
 /// How often the day's teleworkers' pages are brought up to date (`pages::keep_ready`): a
@@ -711,9 +720,10 @@ const KEEP_READY_EVERY: Duration = Duration::from_secs(2);
 async fn keep_pages_ready(app: App) {
     let mut every = tokio::time::interval(KEEP_READY_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = None;
     loop {
         every.tick().await;
-        match pages::keep_ready(&app).await {
+        match pages::keep_ready(&app, &mut seen).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(pages = n, "teleworkers' pages rendered ahead"),
             // A database that is away now may be back at the next round.

@@ -102,6 +102,8 @@ pub struct MyCache {
     kept: Mutex<HashMap<Want, Entry>>,
     /// How the pages were answered, for `/metrics`.
     pub counts: Counts,
+    /// Bumped whenever pages are dropped for room (`MAX_KEPT`).
+    clears: AtomicU64,
 }
 
 /// 自分の在宅勤務 answered, by how (`/metrics`: `zaitaku_my_pages_total`), and the pages
@@ -146,6 +148,11 @@ impl MyCache {
         self.kept.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// How many times pages were dropped for room.
+    pub fn clears(&self) -> u64 {
+        self.clears.load(Ordering::Relaxed)
+    }
+
     /// Keeps `person`, read after their stamp stood at `stamp`.
     pub fn put(&self, want: Want, stamp: Stamp, person: Arc<Person>) {
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
@@ -160,6 +167,7 @@ impl MyCache {
         kept.retain(|w, e| w.employee != want.employee || e.stamp == stamp);
         if kept.len() >= MAX_KEPT {
             kept.clear();
+            self.clears.fetch_add(1, Ordering::Relaxed);
         }
         let page = None;
         kept.insert(

@@ -1208,9 +1208,18 @@ fn render_my_page(
 /// cost (issue 20). A page whose person wrote since (their report arrived) is rendered again
 /// at the next round; one judged differently by the time it is asked for (a deadline passed)
 /// is rendered then from the kept rows. Stops short of `my_cache::MAX_KEPT`, leaving room for
-/// the pages people ask for themselves. Returns how many pages it rendered.
-pub(super) async fn keep_ready(app: &App) -> crate::error::Result<usize> {
+/// the pages people ask for themselves. Returns how many pages it rendered. `seen`: what the
+/// round before found (the day, the sum of the change counters, the cache's clears): while
+/// they stand still nothing can be missing, and the round is one statement.
+pub(super) async fn keep_ready(
+    app: &App,
+    seen: &mut Option<(NaiveDate, i64, u64)>,
+) -> crate::error::Result<usize> {
     let day = today(app);
+    let now_seen = (day, app.store.changes_total().await?, app.my_cache.clears());
+    if *seen == Some(now_seen) {
+        return Ok(0);
+    }
     let mut rendered = 0;
     for (e, stamp) in app.store.stamps_of_the_day(day).await? {
         let u: User = e.into();
@@ -1236,6 +1245,8 @@ pub(super) async fn keep_ready(app: &App) -> crate::error::Result<usize> {
         // Requests first: this is work ahead of time.
         tokio::task::yield_now().await;
     }
+    // A write during the round is seen by the next (its sum differs from this one's).
+    *seen = Some(now_seen);
     Ok(rendered)
 }
 
