@@ -73,17 +73,33 @@ const FOREIGN_KEYS_ON_UPDATE_CASCADE: &[&str] = &[
 /// unless `citus.enable_unsafe_triggers` is on; then each fires on the worker that holds the
 /// shard, and `changes` is co-located by tenant, so the counter's row is on the same node.
 /// Not run on Citus (docs/scaling.md).
-/// Likewise the three that bump the tenant's directory counter (0023, `directory_changes`).
+/// Likewise the three that bump the tenant's directory counter (0023, `directory_changes`), and
+/// the fifteen that bump the people's counters of 自分の在宅勤務 (0025, `person_changes`).
 const TRIGGERS: &[&str] = &[
     "chat_identities.chat_identities_directory_changed",
     "deputies.deputies_changed",
+    "deputies.deputies_everyone",
     "employee_emails.employee_emails_changed",
     "employee_emails.employee_emails_directory_changed",
+    "employee_emails.employee_emails_everyone",
     "employees.employees_changed",
     "employees.employees_directory_changed",
+    "employees.employees_everyone",
     "escalations.escalations_changed",
+    "escalations.escalations_person_d",
+    "escalations.escalations_person_i",
+    "escalations.escalations_person_t",
+    "escalations.escalations_person_u",
     "orders.orders_changed",
+    "orders.orders_person_d",
+    "orders.orders_person_i",
+    "orders.orders_person_t",
+    "orders.orders_person_u",
     "reports.reports_changed",
+    "reports.reports_person_d",
+    "reports.reports_person_i",
+    "reports.reports_person_t",
+    "reports.reports_person_u",
 ];
 
 /// A database migrated by the binary itself (as the application's role: neither superuser nor

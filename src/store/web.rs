@@ -222,17 +222,31 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(SessionRow, super::Employee, Option<Stamp>)>> {
-        let row = sqlx::query(
-            "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at,
-                 COALESCE((SELECT n FROM person_changes WHERE employee_id = ''), 0),
-                 COALESCE((SELECT n FROM person_changes WHERE employee_id = e.employee_id), 0)
-             FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1",
-        )
-        .bind(token_hash)
-        .bind(epoch(now))
-        .fetch_optional(&mut *self.conn().await?)
-        .await?;
+        // On PostgreSQL the counters' rows are looked up by their key, tenant first: row-level
+        // security would add the tenant, but a role that bypasses it (a superuser) would scan.
+        let sql = match self.backend {
+            super::Backend::Sqlite => {
+                "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at,
+                     COALESCE((SELECT n FROM person_changes WHERE employee_id = ''), 0),
+                     COALESCE((SELECT n FROM person_changes WHERE employee_id = e.employee_id), 0)
+                 FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1"
+            }
+            super::Backend::Postgres => {
+                "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at,
+                     COALESCE((SELECT n FROM person_changes WHERE tenant = current_setting('zaitaku.tenant')
+                               AND employee_id = ''), 0),
+                     COALESCE((SELECT n FROM person_changes WHERE tenant = current_setting('zaitaku.tenant')
+                               AND employee_id = e.employee_id), 0)
+                 FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1"
+            }
+        };
+        let row = sqlx::query(sql)
+            .bind(token_hash)
+            .bind(epoch(now))
+            .fetch_optional(&mut *self.conn().await?)
+            .await?;
         Ok(row.map(|r| {
             let e = super::Employee::from_row(&r);
             let s = SessionRow {
@@ -248,7 +262,7 @@ impl Store {
     /// shows (counters only grow), so the pages kept ready need no look while it stands still.
     pub async fn changes_total(&self) -> Result<i64> {
         Ok(
-            sqlx::query_scalar("SELECT COALESCE(SUM(n), 0) FROM person_changes")
+            sqlx::query_scalar("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM person_changes")
                 .fetch_one(&mut *self.conn().await?)
                 .await?,
         )
@@ -266,12 +280,21 @@ impl Store {
                 "COALESCE(json_agg(json_build_array(e.employee_id, e.name, e.department, e.role, COALESCE(p.n, 0))), '[]')::text"
             }
         };
+        // The tenant named on PostgreSQL, as in `session_employee`.
+        let (tenant, p_tenant) = match self.backend {
+            super::Backend::Sqlite => ("", ""),
+            super::Backend::Postgres => (
+                "tenant = current_setting('zaitaku.tenant') AND",
+                "AND p.tenant = current_setting('zaitaku.tenant')",
+            ),
+        };
         let sql = format!(
-            "SELECT {people}, COALESCE((SELECT n FROM person_changes WHERE employee_id = ''), 0)
+            "SELECT {people},
+                 COALESCE((SELECT n FROM person_changes WHERE {tenant} employee_id = ''), 0)
              FROM (SELECT DISTINCT employee_id FROM orders
-                   WHERE date = $1 AND status = 'approved') o
+                   WHERE {tenant} date = $1 AND status = 'approved') o
              JOIN employees e ON e.employee_id = o.employee_id AND e.active = 1
-             LEFT JOIN person_changes p ON p.employee_id = o.employee_id"
+             LEFT JOIN person_changes p ON p.employee_id = o.employee_id {p_tenant}"
         );
         let row = sqlx::query(&sql)
             .bind(day.to_string())

@@ -1,11 +1,12 @@
 //! 自分の在宅勤務's rows kept between loads (issue 20: the page under 50 ms at p99 when a
 //! city's teleworkers open it at 08:30). A teleworker's `Person` (their orders, reports, steps,
-//! deputyships as stored) is kept while the register's change counter has not moved. The page
-//! is judged at every request's `now`; the HTML last rendered is kept beside the rows with what
-//! it was rendered from (the session's CSRF token, the judged month and day), and sent again
-//! only when all of these are equal, so a deadline passing (待ち → 未着) renders anew.
+//! deputyships as stored) is kept while their change stamp has not moved. The page is judged
+//! at every request's `now`; the HTML last rendered is kept beside the rows with what it was
+//! rendered from (the judged month and day), and sent again only when these are equal, so a
+//! deadline passing (待ち → 未着) renders anew.
 //!
-//! Why a counter bumped by triggers (`changes`, migration 0018), read with the session:
+//! Why counters bumped by triggers (`changes`, migration 0018; per person since 0025), read
+//! with the session:
 //!
 //! - The daemon (`zaitaku run`), the CLI and other web instances write the same database from
 //!   other processes; the page must show a report the instant after any of them recorded it.
