@@ -321,6 +321,19 @@ async fn empty_pg(url: &str) {
     pool.close().await;
 }
 
+/// The planner's statistics of the register just built, as PostgreSQL's autovacuum gathers them
+/// on a city's server long before 08:30 (this machine's server has it off): without them it
+/// plans a session's look-up as a scan of every session and every employee.
+async fn analyze_pg(url: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.expect("ZAITAKU_BENCH_PG");
+    sqlx::query("ANALYZE")
+        .execute(&pool)
+        .await
+        .expect("ANALYZE");
+    pool.close().await;
+}
+
 /// Every client fetches `path` `rounds` times at once; every answer's time, sorted, the first
 /// answer of each client, sorted, and the requests per second.
 fn hammer(
@@ -513,6 +526,9 @@ fn main() {
         }
     }
 
+    if let Some(url) = &pg {
+        rt.block_on(analyze_pg(url));
+    }
     let mut child = Command::new(zaitaku_bin())
         .current_dir(d)
         .arg("--config")

@@ -222,8 +222,9 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(SessionRow, super::Employee, Option<Stamp>)>> {
-        // On PostgreSQL the counters' rows are looked up by their key, tenant first: row-level
-        // security would add the tenant, but a role that bypasses it (a superuser) would scan.
+        // On PostgreSQL the rows are looked up by their keys, tenant first: row-level security
+        // would add the tenant, but for a role that bypasses it (a superuser) no index fits
+        // without it, and every page's session would scan the sessions and the staff.
         let sql = match self.backend {
             super::Backend::Sqlite => {
                 "SELECT e.employee_id, e.name, e.department, e.role, e.active, s.csrf, s.expires_at,
@@ -238,8 +239,10 @@ impl Store {
                                AND employee_id = ''), 0),
                      COALESCE((SELECT n FROM person_changes WHERE tenant = current_setting('zaitaku.tenant')
                                AND employee_id = e.employee_id), 0)
-                 FROM sessions s JOIN employees e ON e.employee_id = s.employee_id
-                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND e.active = 1"
+                 FROM sessions s JOIN employees e
+                     ON e.tenant = s.tenant AND e.employee_id = s.employee_id
+                 WHERE s.tenant = current_setting('zaitaku.tenant') AND s.token_hash = $1
+                     AND s.expires_at > $2 AND e.active = 1"
             }
         };
         let row = sqlx::query(sql)
