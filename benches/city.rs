@@ -29,7 +29,8 @@
 //!
 //!    `ZAITAKU_BENCH_CITY_CASES=ext4,pg` picks cases; `ZAITAKU_BENCH_BIN` times another build;
 //!    `ZAITAKU_BENCH_PERF=FILE` runs zaitaku under `perf record -g -o FILE`;
-//!    `ZAITAKU_BENCH_CITY_LIMIT=N` takes only the oldest N mails (memory against backlog).
+//!    `ZAITAKU_BENCH_CITY_LIMIT=N` takes only the oldest N mails (memory against backlog);
+//!    `ZAITAKU_BENCH_CITY_REGISTER=FILE` keeps a copy of the SQLite register.
 //!    Wall, user and system time and the peak resident memory are the child's (`wait4`).
 //!
 //! Run as a test (`cargo test --all-targets`, without `--bench`) it does the same on 2,000
@@ -529,6 +530,12 @@ async fn main() {
         "register imported into SQLite in {:.1} s (not timed below)",
         took.as_secs_f64()
     );
+    // ZAITAKU_BENCH_CITY_REGISTER=FILE keeps a copy of it, for runs by hand (an A/B of two
+    // builds on the same register, `/usr/bin/time zaitaku ingest …`).
+    if let Some(keep) = std::env::var_os("ZAITAKU_BENCH_CITY_REGISTER") {
+        std::fs::copy(&template_db, &keep).expect("ZAITAKU_BENCH_CITY_REGISTER");
+        println!("register copied to {}", PathBuf::from(keep).display());
+    }
 
     let world = World {
         data,
