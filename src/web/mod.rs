@@ -720,10 +720,10 @@ const KEEP_READY_EVERY: Duration = Duration::from_secs(2);
 async fn keep_pages_ready(app: App) {
     let mut every = tokio::time::interval(KEEP_READY_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seen = None;
+    let mut ready = pages::Ready::default();
     loop {
         every.tick().await;
-        match pages::keep_ready(&app, &mut seen).await {
+        match pages::keep_ready(&app, &mut ready).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(pages = n, "teleworkers' pages rendered ahead"),
             // A database that is away now may be back at the next round.

@@ -149,6 +149,14 @@ impl MyCache {
         self.kept.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Drops what was kept for another day than `today` (a page judges "today" as it was when
+    /// it was kept): at midnight yesterday's pages would otherwise fill the room that the new
+    /// day's teleworkers' pages, rendered ahead, need.
+    pub fn keep_only(&self, today: chrono::NaiveDate) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|w, _| w.today == today);
+    }
+
     /// How many times pages were dropped for room.
     pub fn clears(&self) -> u64 {
         self.clears.load(Ordering::Relaxed)
@@ -193,6 +201,40 @@ impl MyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
+
+    fn want(employee: &str, today: &str) -> Want {
+        let day = NaiveDate::parse_from_str(today, "%Y-%m-%d").unwrap();
+        Want {
+            employee: employee.into(),
+            orders: (day, day),
+            month: (day, day),
+            day,
+            today: day,
+        }
+    }
+
+    #[test]
+    fn a_new_day_drops_the_days_before_and_a_persons_write_drops_theirs_alone() {
+        let c = MyCache::default();
+        let person = Arc::new(Person::default());
+        c.put(want("E1", "2021-03-30"), Stamp(1, 1), person.clone());
+        c.put(want("E2", "2021-03-30"), Stamp(1, 1), person.clone());
+        c.put(want("E1", "2021-03-31"), Stamp(1, 1), person.clone());
+        c.put(want("E2", "2021-03-31"), Stamp(1, 1), person.clone());
+        assert_eq!(c.kept(), 4);
+        c.keep_only(NaiveDate::from_ymd_opt(2021, 3, 31).unwrap());
+        assert_eq!(c.kept(), 2);
+        // E1 wrote: E1's rows under the old stamp are gone, E2's stay.
+        c.put(want("E1", "2021-03-31"), Stamp(1, 2), person.clone());
+        assert!(c.get(&want("E1", "2021-03-31"), Stamp(1, 1)).is_none());
+        assert!(c.get(&want("E1", "2021-03-31"), Stamp(1, 2)).is_some());
+        assert!(c.get(&want("E2", "2021-03-31"), Stamp(1, 1)).is_some());
+        // Everyone's counter moved: every older page is gone.
+        c.put(want("E1", "2021-03-31"), Stamp(2, 2), person);
+        assert!(c.get(&want("E2", "2021-03-31"), Stamp(1, 1)).is_none());
+        assert_eq!(c.kept(), 1);
+    }
 
     #[test]
     fn each_session_gets_its_own_token_where_the_marker_was() {

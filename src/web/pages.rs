@@ -1202,43 +1202,64 @@ fn render_my_page(
     Ok(MyPage::new(&html, &app.csrf_marker, history, board))
 }
 
+/// What the rounds of `keep_ready` remember between them.
+#[derive(Debug, Default)]
+pub(super) struct Ready {
+    /// What the round before found (the day, the sum of the change counters, the cache's
+    /// clears): while they stand still no page can be missing, and the round is one statement.
+    seen: Option<(NaiveDate, i64, u64)>,
+    /// When the kept pages were last judged again at the clock.
+    judged: Option<std::time::Instant>,
+}
+
+/// How often the pages kept ready are judged again at the clock: a deadline passing (待ち turns
+/// 未着 at the start's deadline, for many teleworkers at once) is rendered ahead within this.
+const JUDGE_AGAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Keeps the plain 自分の在宅勤務 of the day's teleworkers (an approved order today) rendered
 /// before they ask, each under their change stamp: at 08:30 a city's teleworkers open it
 /// together, and a page rendered for each of them in that minute is what the morning rush
 /// cost (issue 20). A page whose person wrote since (their report arrived) is rendered again
-/// at the next round; one judged differently by the time it is asked for (a deadline passed)
-/// is rendered then from the kept rows. Stops short of `my_cache::MAX_KEPT`, leaving room for
-/// the pages people ask for themselves. Returns how many pages it rendered. `seen`: what the
-/// round before found (the day, the sum of the change counters, the cache's clears): while
-/// they stand still nothing can be missing, and the round is one statement.
-pub(super) async fn keep_ready(
-    app: &App,
-    seen: &mut Option<(NaiveDate, i64, u64)>,
-) -> crate::error::Result<usize> {
+/// at the next round; one judged differently at the clock (a deadline passed) within
+/// `JUDGE_AGAIN`, or at its next load from the kept rows, whichever comes first. Stops short
+/// of `my_cache::MAX_KEPT`, leaving room for the pages people ask for themselves. Returns how
+/// many pages it rendered.
+pub(super) async fn keep_ready(app: &App, ready: &mut Ready) -> crate::error::Result<usize> {
     let day = today(app);
     let now_seen = (day, app.store.changes_total().await?, app.my_cache.clears());
-    if *seen == Some(now_seen) {
+    let judge = ready.judged.is_none_or(|t| t.elapsed() >= JUDGE_AGAIN);
+    if ready.seen == Some(now_seen) && !judge {
         return Ok(0);
+    }
+    if ready.seen.is_some_and(|(d, _, _)| d != day) {
+        app.my_cache.keep_only(day);
     }
     let mut rendered = 0;
     for (e, stamp) in app.store.stamps_of_the_day(day).await? {
         let u: User = e.into();
-        if app.my_cache.kept() >= super::my_cache::MAX_KEPT * 3 / 4 {
-            break;
-        }
         let want = my_want(app, &u.employee_id, day, None);
-        if app.my_cache.has_page(&want, stamp) {
-            continue;
-        }
-        let person = Arc::new(crate::usecase::my_page::load(&app.store, &want).await?);
         let now = app.now();
+        let (person, kept) = match app.my_cache.get(&want, stamp) {
+            Some((_, Some(_))) if !judge => continue,
+            Some((person, page)) => (person, page),
+            None => {
+                if app.my_cache.kept() >= super::my_cache::MAX_KEPT * 3 / 4 {
+                    break;
+                }
+                let person = Arc::new(crate::usecase::my_page::load(&app.store, &want).await?);
+                app.my_cache.put(want.clone(), stamp, person.clone());
+                (person, None)
+            }
+        };
         let history = crate::attendance::history_of(
             want.month.0,
             person.month_rows(&app.cfg, want.month, now),
         );
         let board = person.day_board(&app.cfg, day, now);
+        if kept.is_some_and(|p| p.history == history && p.board == board) {
+            continue;
+        }
         let page = render_my_page(app, &u, &want, &person, history, board)?;
-        app.my_cache.put(want.clone(), stamp, person);
         app.my_cache.put_page(&want, stamp, Arc::new(page));
         Counts::add(&app.my_cache.counts.ready);
         rendered += 1;
@@ -1246,7 +1267,10 @@ pub(super) async fn keep_ready(
         tokio::task::yield_now().await;
     }
     // A write during the round is seen by the next (its sum differs from this one's).
-    *seen = Some(now_seen);
+    ready.seen = Some(now_seen);
+    if judge {
+        ready.judged = Some(std::time::Instant::now());
+    }
     Ok(rendered)
 }
 
