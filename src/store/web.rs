@@ -54,12 +54,12 @@ impl RegisterRow {
     }
 }
 
-/// A session found by its token's hash.
 /// What a teleworker's page is kept under (`web::my_cache`): everyone's change counter and
 /// theirs (`person_changes`, migration 0025). The page is good while both stand still.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp(pub i64, pub i64);
 
+/// A session found by its token's hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
     pub employee_id: String,
@@ -221,7 +221,7 @@ impl Store {
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(SessionRow, super::Employee, Option<Stamp>)>> {
+    ) -> Result<Option<(SessionRow, super::Employee, Stamp)>> {
         // On PostgreSQL the rows are looked up by their keys, tenant first: row-level security
         // would add the tenant, but for a role that bypasses it (a superuser) no index fits
         // without it, and every page's session would scan the sessions and the staff.
@@ -257,7 +257,7 @@ impl Store {
                 csrf: r.get(5),
                 expires_at: instant(r.get(6)),
             };
-            (s, e, Some(Stamp(r.get(7), r.get(8))))
+            (s, e, Stamp(r.get(7), r.get(8)))
         }))
     }
 

@@ -73,6 +73,20 @@ impl Person {
         })
     }
 
+    /// What the page of `want` shows judged at `now`: the month's attendance and the day's
+    /// board. Every load judges again (a deadline passing changes them without any write), and
+    /// a kept page is sent only when these are what it was rendered from.
+    pub fn judged(
+        &self,
+        cfg: &Config,
+        want: &Want,
+        now: DateTime<Utc>,
+    ) -> (crate::attendance::History, Board) {
+        let history =
+            crate::attendance::history_of(want.month.0, self.month_rows(cfg, want.month, now));
+        (history, self.day_board(cfg, want.day, now))
+    }
+
     /// The approved orders of `month`, each judged at `now` as its day's board judges it.
     pub fn month_rows(
         &self,

@@ -228,8 +228,8 @@ pub struct Session {
     /// The address the request came from (`Peer`), for the audit trail.
     pub client: Option<String>,
     /// The person's change stamp, read with the session before anything else the request
-    /// reads (`web::my_cache`); None where nothing may be kept.
-    pub changes: Option<crate::store::web::Stamp>,
+    /// reads (`web::my_cache`).
+    pub changes: crate::store::web::Stamp,
 }
 
 impl Session {

@@ -1127,9 +1127,7 @@ async fn my_page_in(
             (p, None, true)
         }
     };
-    let history =
-        crate::attendance::history_of(want.month.0, person.month_rows(&app.cfg, want.month, now));
-    let board = person.day_board(&app.cfg, date, now);
+    let (history, board) = person.judged(&app.cfg, &want, now);
     // The page rendered last from these rows, if it was judged the same.
     if let Some(p) = page.filter(|p| p.history == history && p.board == board) {
         Counts::add(&counts.kept);
@@ -1251,11 +1249,7 @@ pub(super) async fn keep_ready(app: &App, ready: &mut Ready) -> crate::error::Re
                 (person, None)
             }
         };
-        let history = crate::attendance::history_of(
-            want.month.0,
-            person.month_rows(&app.cfg, want.month, now),
-        );
-        let board = person.day_board(&app.cfg, day, now);
+        let (history, board) = person.judged(&app.cfg, &want, now);
         if kept.is_some_and(|p| p.history == history && p.board == board) {
             continue;
         }
@@ -1313,7 +1307,7 @@ pub async fn my(State(app): State<App>, s: Session, Query(q): Query<DayQuery>) -
         None,
         Errors::new(),
         None,
-        s.changes,
+        Some(s.changes),
     )
     .await
 }
