@@ -25,7 +25,7 @@ use crate::notice::Notice;
 use crate::order::OrderStatus;
 use crate::outbox::channel::{Channels, ReplyTarget};
 use crate::outbox::{self, OutMail, OutRow};
-use crate::report::{Decision, Facts, Reason, decide_classified, kind_label};
+use crate::report::{Decision, Facts, Reason, decide_summarised, kind_label};
 use crate::store::audit::Actor;
 use crate::store::escalations::{NewEscalation, insert_escalations, resolve_audited};
 use crate::store::reports::{NewReport, insert_report, insert_reports};
@@ -119,8 +119,9 @@ pub struct Raw {
     /// Parsed as it was read: a batch looks its senders' orders and counts up before any of
     /// its messages is decided (`look_up`), so every message must be parsed by then.
     pub parsed: std::result::Result<Incoming, Unparseable>,
-    /// Its classification, done with the parsing (`None`: it could not be parsed).
-    pub class: Option<Classification>,
+    /// Its classification and the body's work summary (the unquoted lines), done with the
+    /// parsing (`None`: it could not be parsed).
+    pub class: Option<(Classification, String)>,
 }
 
 impl Raw {
@@ -137,7 +138,7 @@ impl Raw {
         let class = parsed
             .as_ref()
             .ok()
-            .map(|m| crate::classify::classify(&m.subject, &m.body));
+            .map(|m| crate::classify::classify_with_summary(&m.subject, &m.body));
         Raw {
             bytes,
             source,
@@ -558,7 +559,7 @@ impl<'a> Ingestor<'a> {
             let p = self
                 .prepare_incoming(
                     tx,
-                    m,
+                    Cow::Owned(m),
                     None,
                     msg.source,
                     msg.at,
@@ -739,7 +740,7 @@ impl<'a> Ingestor<'a> {
         raw: &Raw,
         now: DateTime<Utc>,
     ) -> Result<Option<Prepared>> {
-        let parsed = raw.parsed.clone();
+        let parsed = &raw.parsed;
         let tz = self.cfg.timezone;
         let header_time = parsed.as_ref().ok().and_then(|m| m.received);
         // The server's receipt time, never the sender's Date: a wrong laptop clock must not make
@@ -748,7 +749,7 @@ impl<'a> Ingestor<'a> {
         let day = local_date(arrival, tz);
         let file = raw.file.clone();
         let m = match parsed {
-            Ok(m) => m,
+            Ok(m) => Cow::Borrowed(m),
             Err(bad) => {
                 tracing::warn!(
                     reason = bad.reason,
@@ -783,7 +784,7 @@ impl<'a> Ingestor<'a> {
         self.prepare_incoming(
             tx,
             m,
-            raw.class.clone(),
+            raw.class.as_ref(),
             raw.source,
             arrival,
             file,
@@ -841,8 +842,8 @@ impl<'a> Ingestor<'a> {
     async fn prepare_incoming(
         &mut self,
         tx: &mut Tx<'_>,
-        m: Incoming,
-        class: Option<Classification>,
+        m: Cow<'_, Incoming>,
+        class: Option<&(Classification, String)>,
         source: &'static str,
         arrival: DateTime<Utc>,
         file: Option<String>,
@@ -879,8 +880,21 @@ impl<'a> Ingestor<'a> {
             Some(e) if m.auto_reply.is_none() => self.order(tx, &e.employee_id, day).await?,
             _ => None,
         };
-        let class = class.unwrap_or_else(|| crate::classify::classify(&m.subject, &m.body));
-        let mut d = decide_classified(
+        let read_here;
+        let (class, summary) = match class {
+            Some((c, s)) => (c.clone(), s.as_str()),
+            None => {
+                read_here = crate::classify::classify_with_summary(&m.subject, &m.body);
+                (read_here.0.clone(), read_here.1.as_str())
+            }
+        };
+        // Only the incident notice quotes the body: its summary, read with the classification.
+        let quoted = if class.incident {
+            summary.to_string()
+        } else {
+            String::new()
+        };
+        let mut d = decide_summarised(
             &m,
             &Facts {
                 employee: employee.as_ref(),
@@ -890,6 +904,7 @@ impl<'a> Ingestor<'a> {
                 timing: &self.cfg.timing,
             },
             class,
+            summary,
         );
         if reply_via == ReplyVia::Mail {
             d = self.hold_back(tx, &m, employee.is_some(), day, d).await?;
@@ -919,7 +934,15 @@ impl<'a> Ingestor<'a> {
         let follow = employee
             .filter(|_| d.reply.is_some() || !d.notify.is_empty())
             .map(|e| Follow {
-                ctx: mail_context(&m, &e, &d, order.as_ref(), arrival, tz, &reply_via),
+                ctx: mail_context(
+                    &m,
+                    &e,
+                    &d,
+                    order.as_ref(),
+                    (arrival, tz),
+                    &reply_via,
+                    quoted,
+                ),
                 employee: e,
                 reply: d.reply,
                 notify: d.notify.clone(),
@@ -1134,7 +1157,23 @@ fn arrival(raw: &Raw, header_time: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
 /// compared or copied into a header (SPEC §4): PostgreSQL refuses NUL in text, and the rest
 /// forge lines. The body is cleaned where it comes in: by `parse` for mail, by `process_chat`
 /// for chat (once; it is the long part).
-fn cleaned(mut m: Incoming) -> Incoming {
+///
+/// A message that needs none of it (nearly all) is not copied: the batch's messages are
+/// borrowed from the source's, which may need them again (`store_batch`).
+fn cleaned(m: Cow<'_, Incoming>) -> Cow<'_, Incoming> {
+    let dirty = |s: &str| matches!(clean_line(s), Cow::Owned(_));
+    let needed = [&m.key, &m.from, &m.subject]
+        .into_iter()
+        .chain(&m.in_reply_to)
+        .chain(&m.references)
+        .any(|s| dirty(s))
+        || m.message_id
+            .as_deref()
+            .is_some_and(|id| id.is_empty() || dirty(id));
+    if !needed {
+        return m;
+    }
+    let mut m = m.into_owned();
     fn line(s: &mut String) {
         if let Cow::Owned(c) = clean_line(s) {
             *s = c;
@@ -1150,7 +1189,7 @@ fn cleaned(mut m: Incoming) -> Incoming {
     for id in m.in_reply_to.iter_mut().chain(m.references.iter_mut()) {
         line(id);
     }
-    m
+    Cow::Owned(m)
 }
 
 /// Whether the database refused a statement because of a value in it (a message's text, a
@@ -1183,9 +1222,10 @@ fn mail_context(
     e: &Employee,
     d: &Decision,
     order: Option<&OrderRow>,
-    arrival: DateTime<Utc>,
-    tz: chrono_tz::Tz,
+    (arrival, tz): (DateTime<Utc>, chrono_tz::Tz),
     reply_via: &ReplyVia,
+    // The body's work summary, when the message names an incident (`classify`).
+    quoted: String,
 ) -> MailContext {
     let subject = if !m.subject.is_empty() {
         m.subject.clone()
@@ -1217,7 +1257,7 @@ fn mail_context(
         chat: !matches!(reply_via, ReplyVia::Mail),
         // Only the incident notice quotes the body.
         body: if d.class.incident {
-            crate::classify::work_summary(&m.body)
+            quoted
         } else {
             String::new()
         },

@@ -128,6 +128,22 @@ pub fn decide_classified(m: &Incoming, f: &Facts<'_>, class: Classification) -> 
     } else {
         String::new()
     };
+    decide_summarised(m, f, class, &summary)
+}
+
+/// `decide_classified`, with the body's work summary already read too
+/// (`classify::classify_with_summary`); it is kept on the decision of an end report only.
+pub fn decide_summarised(
+    m: &Incoming,
+    f: &Facts<'_>,
+    class: Classification,
+    summary: &str,
+) -> Decision {
+    let summary = if class.kind == Kind::End {
+        summary.to_string()
+    } else {
+        String::new()
+    };
     let base = Decision {
         class: class.clone(),
         reason: Reason::Matched,

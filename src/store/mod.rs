@@ -183,6 +183,7 @@ migrations![
     ("0023", "directory_changes"),
     ("0024", "mailbox_leases"),
     ("0025", "person_changes"),
+    ("0026", "answer_counts_one_tree"),
 ];
 
 /// `"0011"` → 11, when compiling: a file number that is not all digits stops the build.
