@@ -1419,12 +1419,12 @@ type Chunk = (Vec<Raw>, Vec<maildir::Entry>, Vec<(maildir::Entry, String)>);
 
 /// Reads a batch of Maildir files; one that vanished meanwhile (another reader) is skipped, one
 /// that cannot be read (permission, a link to nowhere or to a folder) is set aside.
-fn read_chunk(chunk: Vec<maildir::Entry>, keep_details: bool) -> Chunk {
+fn read_chunk(folders: &maildir::Folders, chunk: Vec<maildir::Entry>, keep_details: bool) -> Chunk {
     let mut raws = Vec::with_capacity(chunk.len());
     let mut done = Vec::with_capacity(chunk.len());
     let mut unreadable = Vec::new();
     for e in chunk {
-        let bytes = match std::fs::read(&e.path) {
+        let bytes = match folders.read(&e) {
             Ok(b) => b,
             Err(err)
                 if err.kind() == std::io::ErrorKind::NotFound
@@ -1527,8 +1527,10 @@ pub async fn ingest_maildir(
     ing.keep_details = keep_details;
     // Three stages overlap on the machine's cores: the next batch's files are read while this
     // batch is decided and committed, and the last batch's files move to cur/ meanwhile.
+    let folders = std::sync::Arc::new(maildir::Folders::open(dir)?);
     let read = |chunk: Vec<maildir::Entry>| {
-        tokio::task::spawn_blocking(move || read_chunk(chunk, keep_details))
+        let folders = folders.clone();
+        tokio::task::spawn_blocking(move || read_chunk(&folders, chunk, keep_details))
     };
     // Two batches are read ahead, so that a slow one does not leave the database waiting.
     let mut reading = std::collections::VecDeque::new();
@@ -1568,9 +1570,9 @@ pub async fn ingest_maildir(
             m.await
                 .map_err(|e| Error::Mail(format!("moving to cur/: {e}")))??;
         }
-        let dir = dir.to_path_buf();
+        let folders = folders.clone();
         moving = Some(tokio::task::spawn_blocking(move || {
-            done.iter().try_for_each(|e| maildir::mark_done(&dir, e))
+            done.iter().try_for_each(|e| folders.mark_done(e))
         }));
     }
     if let Some(m) = moving {

@@ -92,9 +92,59 @@ pub fn delivery_time(e: &Entry) -> Option<DateTime<Utc>> {
 
 /// Moves a processed message to `cur/` and marks it seen (`:2,S`).
 pub fn mark_done(dir: &Path, e: &Entry) -> Result<()> {
-    let base = e.name.split(':').next().unwrap_or(&e.name);
-    let target = dir.join("cur").join(format!("{base}:2,S"));
-    std::fs::rename(&e.path, &target).map_err(|err| Error::io(&e.path, err))
+    Folders::open(dir)?.mark_done(e)
+}
+
+/// A Maildir's `new/` and `cur/`, opened once for a batch: each file is then read and moved
+/// by its name alone, relative to the open folder, instead of by a path the kernel walks
+/// from the root for each file. The city bench's moves and reads spent a third of their
+/// system time walking `/…/inbox/new/` again (issue 22).
+pub struct Folders {
+    new: rustix::fd::OwnedFd,
+    cur: rustix::fd::OwnedFd,
+}
+
+impl Folders {
+    pub fn open(dir: &Path) -> Result<Folders> {
+        let open = |sub: &str| {
+            let p = dir.join(sub);
+            rustix::fs::open(
+                &p,
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::io(&p, e.into()))
+        };
+        Ok(Folders {
+            new: open("new")?,
+            cur: open("cur")?,
+        })
+    }
+
+    /// `mark_done`, by name.
+    pub fn mark_done(&self, e: &Entry) -> Result<()> {
+        let base = e.name.split(':').next().unwrap_or(&e.name);
+        rustix::fs::renameat(&self.new, e.name.as_str(), &self.cur, format!("{base}:2,S"))
+            .map_err(|err| Error::io(&e.path, err.into()))
+    }
+
+    /// The whole file of a message in `new/`, by name; the error as `std::fs::read` gives it.
+    pub fn read(&self, e: &Entry) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let fd = rustix::fs::openat(
+            &self.new,
+            e.name.as_str(),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        // Sized from the open file, as `std::fs::read` does: a batch keeps its bytes.
+        let size = rustix::fs::fstat(&fd).map_or(0, |st| st.st_size.max(0) as usize);
+        let mut bytes = Vec::with_capacity(size + 1);
+        std::fs::File::from(fd).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
 }
 
 /// Moves a message that cannot be read to `quarantine/` beside `cur/`, for IT to look at: it
