@@ -1492,7 +1492,10 @@ impl Listing {
 
     /// The next at most `BATCH` messages, in name order; empty at the end.
     async fn next_batch(&mut self) -> Result<Vec<maildir::Entry>> {
-        if self.queue.len() < LISTED / 2 {
+        // The next pass starts when two batches are left: each pass reads every name still
+        // in `new/`, so starting it at half the slice made twice the passes (issue 22), and
+        // two batches leave it time enough to run beside them.
+        if self.queue.len() < 2 * BATCH {
             self.start_pass();
         }
         if self.queue.len() < BATCH
