@@ -161,7 +161,8 @@ pub struct Ingestor<'a> {
     staff: std::sync::Arc<crate::store::staff::Staff>,
     /// Replies to chat messages answered in the request itself (slash commands), by message key.
     inline: HashMap<String, String>,
-    orders: HashMap<(String, NaiveDate), Option<OrderRow>>,
+    /// Shared, not copied, with each message decided: an order holds a dozen strings.
+    orders: HashMap<(String, NaiveDate), Option<std::sync::Arc<OrderRow>>>,
     /// The loop breaker: answers sent to (address, day), as committed, and those decided in
     /// the batch in hand.
     answers: HashMap<(String, String), u32>,
@@ -217,7 +218,7 @@ impl<'a> Ingestor<'a> {
         tx: &mut Tx<'_>,
         employee: &str,
         day: NaiveDate,
-    ) -> Result<Option<OrderRow>> {
+    ) -> Result<Option<std::sync::Arc<OrderRow>>> {
         let key = (employee.to_string(), day);
         if let Some(o) = self.orders.get(&key) {
             return Ok(o.clone());
@@ -225,7 +226,8 @@ impl<'a> Ingestor<'a> {
         self.looked_up_alone += 1;
         let o = crate::store::order_in(tx, employee, day)
             .await?
-            .filter(|o| o.status == OrderStatus::Approved);
+            .filter(|o| o.status == OrderStatus::Approved)
+            .map(std::sync::Arc::new);
         self.orders.insert(key, o.clone());
         Ok(o)
     }
@@ -273,8 +275,8 @@ impl<'a> Ingestor<'a> {
                 }
                 for o in found {
                     let key = (o.employee_id.clone(), day);
-                    self.orders
-                        .insert(key, Some(o).filter(|o| o.status == OrderStatus::Approved));
+                    let o = Some(o).filter(|o| o.status == OrderStatus::Approved);
+                    self.orders.insert(key, o.map(std::sync::Arc::new));
                 }
             }
             let d = day.to_string();
@@ -663,7 +665,10 @@ impl<'a> Ingestor<'a> {
         // The answers are formatted while the database stores the reports (SQLite works on its
         // own thread); only their Message-IDs wait for the reports' ids.
         let (ids, drafts) = tokio::join!(insert_reports(tx, &reports), async {
-            self.drafts(&prepared, now)
+            prepared
+                .iter()
+                .map(|p| self.drafts_of(p, now))
+                .collect::<Result<Vec<_>>>()
         });
         let ids = ids?;
         // The same message twice in one batch: the first is the report, the second a duplicate.
@@ -898,7 +903,7 @@ impl<'a> Ingestor<'a> {
             &m,
             &Facts {
                 employee: employee.as_ref(),
-                order: order.as_ref(),
+                order: order.as_deref(),
                 arrival,
                 tz,
                 timing: &self.cfg.timing,
@@ -938,7 +943,7 @@ impl<'a> Ingestor<'a> {
                     &m,
                     &e,
                     &d,
-                    order.as_ref(),
+                    order.as_deref(),
                     (arrival, tz),
                     &reply_via,
                     quoted,
@@ -1091,30 +1096,26 @@ impl<'a> Ingestor<'a> {
             .unwrap_or_default()
     }
 
-    /// Renders and formats the mails each decided message causes, but for their Message-IDs.
-    fn drafts(&self, prepared: &[Prepared], now: DateTime<Utc>) -> Result<Vec<Drafts>> {
-        let mut all = Vec::with_capacity(prepared.len());
-        for p in prepared {
-            let mut d = Drafts::default();
-            if let Some(f) = &p.follow {
-                if let (Some(answer), ReplyVia::Mail) = (f.reply, &p.reply_via) {
-                    let to = vec![p.report.sender.clone()];
-                    let answering = Some(&f.answering);
-                    d.reply = self.draft(answer, &f.ctx, to, answering, "auto-replied", now)?;
-                }
-                for notice in &f.notify {
-                    let to = self
-                        .supervisors(&f.employee.department)
-                        .iter()
-                        .filter_map(|s| s.emails.first().cloned())
-                        .collect();
-                    d.notify
-                        .push(self.draft(*notice, &f.ctx, to, None, "auto-generated", now)?);
-                }
+    /// Renders and formats the mails a decided message causes, but for their Message-IDs.
+    fn drafts_of(&self, p: &Prepared, now: DateTime<Utc>) -> Result<Drafts> {
+        let mut d = Drafts::default();
+        if let Some(f) = &p.follow {
+            if let (Some(answer), ReplyVia::Mail) = (f.reply, &p.reply_via) {
+                let to = vec![p.report.sender.clone()];
+                let answering = Some(&f.answering);
+                d.reply = self.draft(answer, &f.ctx, to, answering, "auto-replied", now)?;
             }
-            all.push(d);
+            for notice in &f.notify {
+                let to = self
+                    .supervisors(&f.employee.department)
+                    .iter()
+                    .filter_map(|s| s.emails.first().cloned())
+                    .collect();
+                d.notify
+                    .push(self.draft(*notice, &f.ctx, to, None, "auto-generated", now)?);
+            }
         }
-        Ok(all)
+        Ok(d)
     }
 
     /// Renders and formats one mail caused by a report, but for its Message-ID.
