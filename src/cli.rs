@@ -1133,6 +1133,8 @@ async fn web(
         }),
     };
     let listener = crate::web::bind(addr).await?;
+    // Listened for before anyone can be told the address (below).
+    let shutdown = shutdown_signal();
     crate::audit::record_config(store, cfg, start.unwrap_or_else(Utc::now)).await?;
     let bound = listener
         .local_addr()
@@ -1145,7 +1147,7 @@ async fn web(
         store.clone(),
         crate::chat::channels(cfg),
         listener,
-        shutdown_signal(),
+        shutdown,
         (
             crate::clock::Clock::starting_at(start),
             crate::health::Health::unwatched(),
@@ -1465,25 +1467,35 @@ fn read_password() -> Result<String> {
     Ok(pw.to_string())
 }
 
-/// SIGTERM (systemd stop, `kill`) or Ctrl-C.
-async fn shutdown_signal() {
+/// SIGTERM (systemd stop, `kill`) or Ctrl-C. The handlers are installed by this call, not when
+/// the future is first polled: a server hands its shutdown future to a task of its own, and a
+/// SIGTERM that came after its first answer but before that task ran found no handler and
+/// killed the process by the signal's default action (tests/audit.rs saw it under load).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, interrupt) {
+                (Some(mut term), Some(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Some(mut one), None) | (None, Some(mut one)) => {
+                    one.recv().await;
+                }
+                (None, None) => std::future::pending().await,
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

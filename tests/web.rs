@@ -2299,3 +2299,17 @@ fn a_persons_write_drops_their_kept_page_alone_and_shows_on_the_next_load() {
         );
     }
 }
+
+/// systemd (or a test) may stop the register the moment it has said where it listens: the
+/// SIGTERM is then a clean stop (exit 0), never the signal's default death. The handler used
+/// to be installed only when the server's shutdown task first ran, after the address was
+/// printed; `WebServer`'s drop sends SIGTERM and checks the exit status.
+#[test]
+fn a_sigterm_as_soon_as_the_address_is_printed_is_a_clean_stop() {
+    for b in backends() {
+        let zt = Zt::new(b);
+        for _ in 0..5 {
+            drop(WebServer::start(&zt));
+        }
+    }
+}
