@@ -25,7 +25,7 @@ use crate::notice::Notice;
 use crate::order::OrderStatus;
 use crate::outbox::channel::{Channels, ReplyTarget};
 use crate::outbox::{self, OutMail, OutRow};
-use crate::report::{Decision, Facts, Reason, decide_summarised, kind_label};
+use crate::report::{Decision, Facts, Reason, decide_classified, kind_label};
 use crate::store::audit::Actor;
 use crate::store::escalations::{NewEscalation, insert_escalations, resolve_audited};
 use crate::store::reports::{NewReport, insert_report, insert_reports};
@@ -665,10 +665,7 @@ impl<'a> Ingestor<'a> {
         // The answers are formatted while the database stores the reports (SQLite works on its
         // own thread); only their Message-IDs wait for the reports' ids.
         let (ids, drafts) = tokio::join!(insert_reports(tx, &reports), async {
-            prepared
-                .iter()
-                .map(|p| self.drafts_of(p, now))
-                .collect::<Result<Vec<_>>>()
+            self.drafts(&prepared, now)
         });
         let ids = ids?;
         // The same message twice in one batch: the first is the report, the second a duplicate.
@@ -899,7 +896,7 @@ impl<'a> Ingestor<'a> {
         } else {
             String::new()
         };
-        let mut d = decide_summarised(
+        let mut d = decide_classified(
             &m,
             &Facts {
                 employee: employee.as_ref(),
@@ -1096,26 +1093,30 @@ impl<'a> Ingestor<'a> {
             .unwrap_or_default()
     }
 
-    /// Renders and formats the mails a decided message causes, but for their Message-IDs.
-    fn drafts_of(&self, p: &Prepared, now: DateTime<Utc>) -> Result<Drafts> {
-        let mut d = Drafts::default();
-        if let Some(f) = &p.follow {
-            if let (Some(answer), ReplyVia::Mail) = (f.reply, &p.reply_via) {
-                let to = vec![p.report.sender.clone()];
-                let answering = Some(&f.answering);
-                d.reply = self.draft(answer, &f.ctx, to, answering, "auto-replied", now)?;
+    /// Renders and formats the mails each decided message causes, but for their Message-IDs.
+    fn drafts(&self, prepared: &[Prepared], now: DateTime<Utc>) -> Result<Vec<Drafts>> {
+        let mut all = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            let mut d = Drafts::default();
+            if let Some(f) = &p.follow {
+                if let (Some(answer), ReplyVia::Mail) = (f.reply, &p.reply_via) {
+                    let to = vec![p.report.sender.clone()];
+                    let answering = Some(&f.answering);
+                    d.reply = self.draft(answer, &f.ctx, to, answering, "auto-replied", now)?;
+                }
+                for notice in &f.notify {
+                    let to = self
+                        .supervisors(&f.employee.department)
+                        .iter()
+                        .filter_map(|s| s.emails.first().cloned())
+                        .collect();
+                    d.notify
+                        .push(self.draft(*notice, &f.ctx, to, None, "auto-generated", now)?);
+                }
             }
-            for notice in &f.notify {
-                let to = self
-                    .supervisors(&f.employee.department)
-                    .iter()
-                    .filter_map(|s| s.emails.first().cloned())
-                    .collect();
-                d.notify
-                    .push(self.draft(*notice, &f.ctx, to, None, "auto-generated", now)?);
-            }
+            all.push(d);
         }
-        Ok(d)
+        Ok(all)
     }
 
     /// Renders and formats one mail caused by a report, but for its Message-ID.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::classify::{Classification, Kind, classify, work_summary};
+use crate::classify::{Classification, Kind, classify_with_summary};
 use crate::config::Timing;
 use crate::mail::parse::Incoming;
 use crate::notice::Notice;
@@ -117,23 +117,14 @@ pub struct Facts<'a> {
 }
 
 pub fn decide(m: &Incoming, f: &Facts<'_>) -> Decision {
-    decide_classified(m, f, classify(&m.subject, &m.body))
+    let (class, summary) = classify_with_summary(&m.subject, &m.body);
+    decide_classified(m, f, class, &summary)
 }
 
-/// `decide`, with the message already classified (`classify(&m.subject, &m.body)`), which
-/// depends on the message alone and so may be done ahead, on another thread.
-pub fn decide_classified(m: &Incoming, f: &Facts<'_>, class: Classification) -> Decision {
-    let summary = if class.kind == Kind::End {
-        work_summary(&m.body)
-    } else {
-        String::new()
-    };
-    decide_summarised(m, f, class, &summary)
-}
-
-/// `decide_classified`, with the body's work summary already read too
-/// (`classify::classify_with_summary`); it is kept on the decision of an end report only.
-pub fn decide_summarised(
+/// `decide`, with the message already classified and its work summary read
+/// (`classify::classify_with_summary`), which depend on the message alone and so may be done
+/// ahead, on another thread. The summary is kept on the decision of an end report only.
+pub fn decide_classified(
     m: &Incoming,
     f: &Facts<'_>,
     class: Classification,

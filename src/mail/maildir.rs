@@ -90,11 +90,6 @@ pub fn delivery_time(e: &Entry) -> Option<DateTime<Utc>> {
     Some(DateTime::<Utc>::from(mtime))
 }
 
-/// Moves a processed message to `cur/` and marks it seen (`:2,S`).
-pub fn mark_done(dir: &Path, e: &Entry) -> Result<()> {
-    Folders::open(dir)?.mark_done(e)
-}
-
 /// A Maildir's `new/` and `cur/`, opened once for a batch: each file is then read and moved
 /// by its name alone, relative to the open folder, instead of by a path the kernel walks
 /// from the root for each file. The city bench's moves and reads spent a third of their
@@ -123,7 +118,7 @@ impl Folders {
         })
     }
 
-    /// `mark_done`, by name.
+    /// Moves a processed message to `cur/` and marks it seen (`:2,S`).
     pub fn mark_done(&self, e: &Entry) -> Result<()> {
         let base = e.name.split(':').next().unwrap_or(&e.name);
         rustix::fs::renameat(&self.new, e.name.as_str(), &self.cur, format!("{base}:2,S"))
@@ -184,7 +179,10 @@ mod tests {
         deliver(dir.path(), "1610407661.M1P2.mail", b"x").unwrap();
         let list = new_messages(dir.path()).unwrap();
         assert_eq!(list.len(), 1);
-        mark_done(dir.path(), &list[0]).unwrap();
+        Folders::open(dir.path())
+            .unwrap()
+            .mark_done(&list[0])
+            .unwrap();
         assert!(new_messages(dir.path()).unwrap().is_empty());
         assert!(dir.path().join("cur/1610407661.M1P2.mail:2,S").exists());
     }
