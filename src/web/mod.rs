@@ -696,11 +696,10 @@ pub async fn serve_hosts(
 /// How often old failed logins and expired sessions are deleted.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// Failed logins older than the throttle window, and expired sessions, are deleted when the
-/// server starts and every `SWEEP_EVERY` after, whether or not anyone logs in: they count for
-/// nothing any more, and a flood of failed logins must not stay on the disk.
-/// The server's own rounds: old logins and sessions deleted, and with `keep_ready` the day's
-/// teleworkers' pages rendered ahead. A server for several municipalities (`run
+/// The server's own rounds. Failed logins older than the throttle window, and expired
+/// sessions, are deleted when the server starts and every `SWEEP_EVERY` after, whether or not
+/// anyone logs in: they count for nothing any more, and a flood of failed logins must not stay
+/// on the disk. With `keep_ready` the day's teleworkers' pages are rendered ahead. A server for several municipalities (`run
 /// --all-tenants`) renders on demand: kept ready, every city's pages would be rendered at once
 /// when it starts and kept in one process's memory (a few hundred cities, tens of thousands of
 /// pages of 40 KiB), where a city's own server keeps its own.
