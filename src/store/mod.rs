@@ -364,6 +364,14 @@ impl Store {
                         sqlx::query("PRAGMA foreign_keys = ON")
                             .execute(&mut *conn)
                             .await?;
+                        // Statement journals in memory, not in a file under /var/tmp: each
+                        // multi-row insert of a batch keeps the pages it changes, to undo that
+                        // statement alone if it fails, and on the city bench that file's writes
+                        // were a tenth of SQLite's thread (issue 22, docs/benchmarks.md). A
+                        // statement's journal is its own pages, a few MB at most.
+                        sqlx::query("PRAGMA temp_store = MEMORY")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -1826,6 +1834,24 @@ mod tests {
         );
         assert!(day_runs(&[]).is_empty());
         assert_eq!(day_runs(&[d("2021-01-12")]), ["2021-01-12"]);
+    }
+
+    /// A SQLite connection keeps its statement journals in memory (issue 22): every
+    /// connection of the pool, not only the first.
+    #[tokio::test]
+    async fn sqlite_connections_keep_statement_journals_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let (mut a, mut b) = (store.conn().await.unwrap(), store.conn().await.unwrap());
+        for conn in [&mut a, &mut b] {
+            let mode: i64 = sqlx::query_scalar("PRAGMA temp_store")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(mode, 2, "temp_store = MEMORY");
+        }
     }
 
     #[test]
