@@ -699,10 +699,11 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// The server's own rounds. Failed logins older than the throttle window, and expired
 /// sessions, are deleted when the server starts and every `SWEEP_EVERY` after, whether or not
 /// anyone logs in: they count for nothing any more, and a flood of failed logins must not stay
-/// on the disk. With `keep_ready` the day's teleworkers' pages are rendered ahead. A server for several municipalities (`run
-/// --all-tenants`) renders on demand: kept ready, every city's pages would be rendered at once
-/// when it starts and kept in one process's memory (a few hundred cities, tens of thousands of
-/// pages of 40 KiB), where a city's own server keeps its own.
+/// on the disk. With `keep_ready` the day's teleworkers' pages are rendered ahead. A server
+/// for several municipalities (`run --all-tenants`) renders on demand: kept ready, every
+/// city's pages would be rendered at once when it starts and kept in one process's memory (a
+/// few hundred cities, tens of thousands of pages of 40 KiB), where a city's own server keeps
+/// its own.
 async fn sweep(app: App, keep_ready: bool) {
     if keep_ready {
         tokio::join!(sweep_logins(app.clone()), keep_pages_ready(app));
